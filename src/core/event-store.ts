@@ -1,0 +1,161 @@
+// The event store port: the write side's source of truth. Every adapter implements this
+// and passes the conformance suite in chronicle/testing.
+
+/** `number`: the stream must be at exactly that version (0 = empty). */
+export type ExpectedVersion = number | 'no_stream' | 'exists' | 'any';
+
+export type EventMetadata = {
+  correlationId?: string;
+  causationId?: string;
+  actor?: string;
+  /** Version of the event's data schema; defaults to 1. */
+  schemaVersion: number;
+  /** ISO-8601 time the event was recorded. */
+  timestamp: string;
+  [key: string]: unknown;
+};
+
+/** An event to append. The store assigns id (unless given), version and position. */
+export type NewEvent<Type extends string = string, Data = unknown> = {
+  type: Type;
+  data: Data;
+  id?: string;
+  metadata?: Partial<EventMetadata>;
+};
+
+/** An event as stored. */
+export type RecordedEvent<Type extends string = string, Data = unknown> = {
+  id: string;
+  type: Type;
+  data: Data;
+  metadata: EventMetadata;
+  streamId: string;
+  /** Per stream, from 1. */
+  version: number;
+  /** Global, strictly increasing across the whole store. */
+  position: number;
+};
+
+export type AppendOptions = {
+  /** Default `'any'`. */
+  expectedVersion?: ExpectedVersion;
+  /** Same key again: nothing is written and the first result is returned (`duplicate: true`). */
+  idempotencyKey?: string;
+};
+
+export type AppendResult = {
+  streamId: string;
+  /** The stream's version after the append. */
+  version: number;
+  /** Position of the last event written (or, for an empty append, the stream's last event; 0 if none). */
+  position: number;
+  /** True when an idempotency key matched an earlier append and nothing was written. */
+  duplicate: boolean;
+};
+
+export type StreamWrite = {
+  streamId: string;
+  events: readonly NewEvent[];
+  expectedVersion?: ExpectedVersion;
+};
+
+export type EventFilter = {
+  /** Only these event types. */
+  types?: readonly string[];
+  /** Only streams whose category (the id before the first `-`) is one of these. */
+  categories?: readonly string[];
+};
+
+export type ReadStreamOptions = {
+  /** Version to start at, inclusive. Default: 1 forward, the last version backward. */
+  from?: number;
+  direction?: 'forward' | 'backward';
+  limit?: number;
+};
+
+export type ReadAllOptions = {
+  /** Position to start at, inclusive. Default 0 (the beginning). */
+  from?: number;
+  limit?: number;
+  filter?: EventFilter;
+};
+
+export type StreamInfo = {
+  streamId: string;
+  /** Current version; 0 when the stream has no events. */
+  version: number;
+  deleted: boolean;
+  metadata: Record<string, unknown>;
+};
+
+/** Called with each delivered batch. `checkpoint` is the position up to which every matching event
+ * has been delivered; with a filter it can move past events the filter dropped, so `events` may be empty. */
+export type SubscriptionHandler = (events: readonly RecordedEvent[], checkpoint: number) => void | Promise<void>;
+
+export type SubscribeOptions = {
+  /** Position to start at, inclusive. Default 0. */
+  from?: number;
+  filter?: EventFilter;
+  /** Most events per delivered batch. Default 500. */
+  batchSize?: number;
+  /** How often to look for events appended by other processes, in ms. Default 200. */
+  pollIntervalMs?: number;
+};
+
+export interface Subscription {
+  /** Stops after the batch in flight; resolves when stopped. */
+  stop(): Promise<void>;
+  /** Settles when the subscription ends: resolves on stop(), rejects with the handler's error. */
+  readonly done: Promise<void>;
+}
+
+/**
+ * The event store. Stream ids are data: any non-empty string up to 512 characters
+ * without control characters.
+ */
+export interface EventStore {
+  /**
+   * Appends events to one stream, all or nothing; resolves once durable.
+   * @throws CONCURRENCY_CONFLICT when expectedVersion does not hold
+   * @throws INVALID_ARGUMENT malformed stream id, events or expected version
+   * @throws STREAM_DELETED the stream was soft-deleted
+   * @throws CLOSED the store was closed
+   */
+  append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
+
+  /**
+   * Appends to several streams atomically: every expected version holds and all are written, or nothing is.
+   * Results are in the order of `writes`. @throws same codes as append
+   */
+  appendMany(writes: readonly StreamWrite[], options?: { idempotencyKey?: string }): Promise<AppendResult[]>;
+
+  /** Events of one stream in version order. @throws INVALID_ARGUMENT, STREAM_DELETED */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+
+  /** Events of all streams in position order. @throws INVALID_ARGUMENT */
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+
+  /** Catch up from a position, then follow live until stopped. Never skips or repeats an event. */
+  subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription;
+
+  /** Version, deleted flag and custom metadata of a stream (version 0 if it never existed). @throws INVALID_ARGUMENT */
+  streamInfo(streamId: string): Promise<StreamInfo>;
+
+  /** Replaces a stream's custom metadata. @throws INVALID_ARGUMENT */
+  setStreamMetadata(streamId: string, metadata: Record<string, unknown>): Promise<void>;
+
+  /**
+   * Soft-deletes a stream: reads and appends then raise STREAM_DELETED; its events stay in the global log.
+   * @throws CONCURRENCY_CONFLICT, INVALID_ARGUMENT
+   */
+  deleteStream(streamId: string, options?: { expectedVersion?: ExpectedVersion }): Promise<void>;
+
+  /** The result stored under an idempotency key, if an append used it. */
+  findIdempotentResult(key: string): Promise<AppendResult[] | undefined>;
+
+  /** Position of the last event in the store (0 when empty). */
+  headPosition(): Promise<number>;
+
+  /** Closes the store; pending appends settle first. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,162 @@
+// The in-memory twin of the event store: same contract, no I/O; for tests and prototypes.
+import { AppendSignal } from './append-signal.js';
+import { ChronicleError } from './errors.js';
+import type { AppendOptions, AppendResult, EventStore, NewEvent, RecordedEvent, StreamInfo, StreamWrite } from './event-store.js';
+import { createPollingSubscription } from './poll-subscription.js';
+import {
+  assertExpectedVersion,
+  assertIdempotencyKey,
+  assertStreamId,
+  checkExpectedVersion,
+  matchesFilter,
+  normalizeReadAll,
+  normalizeReadStream,
+  prepareWrites,
+} from './store-kit.js';
+
+type StreamState = { events: RecordedEvent[]; deleted: boolean; metadata: Record<string, unknown> };
+
+/** Creates an event store that keeps everything in memory. */
+export function createInMemoryEventStore(): EventStore {
+  const log: RecordedEvent[] = [];
+  const streams = new Map<string, StreamState>();
+  const idempotency = new Map<string, AppendResult[]>();
+  const signal = new AppendSignal();
+  let closed = false;
+
+  const assertOpen = () => {
+    if (closed) throw new ChronicleError('CLOSED', 'event store is closed');
+  };
+  const stream = (id: string) => {
+    let s = streams.get(id);
+    if (!s) {
+      s = { events: [], deleted: false, metadata: {} };
+      streams.set(id, s);
+    }
+    return s;
+  };
+  const versionOf = (id: string) => streams.get(id)?.events.length ?? 0;
+
+  // Everything runs synchronously between awaits, so a whole appendMany is atomic by construction.
+  function write(writes: readonly StreamWrite[], key: string | undefined): AppendResult[] {
+    assertOpen();
+    if (key !== undefined) {
+      const earlier = idempotency.get(key);
+      if (earlier) return earlier.map((r) => ({ ...r, duplicate: true }));
+    }
+    const prepared = prepareWrites(writes, new Date().toISOString());
+    for (const w of prepared) {
+      if (streams.get(w.streamId)?.deleted) {
+        throw new ChronicleError('STREAM_DELETED', `stream ${JSON.stringify(w.streamId)} is deleted`, {
+          details: { streamId: w.streamId },
+        });
+      }
+      checkExpectedVersion(w.streamId, w.expectedVersion, versionOf(w.streamId));
+    }
+    const results = prepared.map((w) => {
+      const s = stream(w.streamId);
+      for (const e of w.events) {
+        const recorded: RecordedEvent = {
+          id: e.id,
+          type: e.type,
+          data: JSON.parse(e.data),
+          metadata: JSON.parse(e.metadata),
+          streamId: w.streamId,
+          version: s.events.length + 1,
+          position: log.length + 1,
+        };
+        s.events.push(recorded);
+        log.push(recorded);
+      }
+      const last = s.events[s.events.length - 1];
+      return { streamId: w.streamId, version: s.events.length, position: last?.position ?? 0, duplicate: false };
+    });
+    if (key !== undefined) idempotency.set(key, results);
+    signal.notify();
+    return results;
+  }
+
+  const copy = (e: RecordedEvent): RecordedEvent => structuredClone(e);
+
+  const store: EventStore = {
+    async append(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}) {
+      assertIdempotencyKey(options);
+      const [result] = write([{ streamId, events, expectedVersion: options.expectedVersion }], options.idempotencyKey);
+      return result;
+    },
+    async appendMany(writes, options = {}) {
+      assertIdempotencyKey(options);
+      return write(writes, options.idempotencyKey);
+    },
+    async readStream(streamId, options) {
+      assertOpen();
+      assertStreamId(streamId);
+      const { direction, from, limit } = normalizeReadStream(options);
+      const s = streams.get(streamId);
+      if (s?.deleted)
+        throw new ChronicleError('STREAM_DELETED', `stream ${JSON.stringify(streamId)} is deleted`, { details: { streamId } });
+      if (!s) return [];
+      const out: RecordedEvent[] = [];
+      if (direction === 'forward') {
+        for (let v = Math.max(from, 1); v <= s.events.length && out.length < limit; v++) out.push(copy(s.events[v - 1]));
+      } else {
+        for (let v = Math.min(from, s.events.length); v >= 1 && out.length < limit; v--) out.push(copy(s.events[v - 1]));
+      }
+      return out;
+    },
+    async readAll(options) {
+      assertOpen();
+      const { from, limit, filter } = normalizeReadAll(options);
+      const out: RecordedEvent[] = [];
+      for (let i = Math.max(from, 1) - 1; i < log.length && out.length < limit; i++) {
+        if (matchesFilter(log[i], filter)) out.push(copy(log[i]));
+      }
+      return out;
+    },
+    subscribe(options, handler) {
+      assertOpen();
+      return createPollingSubscription(store.readAll, signal, options, handler);
+    },
+    async streamInfo(streamId): Promise<StreamInfo> {
+      assertOpen();
+      assertStreamId(streamId);
+      const s = streams.get(streamId);
+      return {
+        streamId,
+        version: s?.events.length ?? 0,
+        deleted: s?.deleted ?? false,
+        metadata: structuredClone(s?.metadata ?? {}),
+      };
+    },
+    async setStreamMetadata(streamId, metadata) {
+      assertOpen();
+      assertStreamId(streamId);
+      if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+        throw new ChronicleError('INVALID_ARGUMENT', 'stream metadata must be an object');
+      }
+      stream(streamId).metadata = JSON.parse(JSON.stringify(metadata));
+    },
+    async deleteStream(streamId, options = {}) {
+      assertOpen();
+      assertStreamId(streamId);
+      const expected = options.expectedVersion ?? 'any';
+      assertExpectedVersion(expected);
+      checkExpectedVersion(streamId, expected, versionOf(streamId));
+      stream(streamId).deleted = true;
+    },
+    async findIdempotentResult(key) {
+      assertOpen();
+      const found = idempotency.get(key);
+      return found?.map((r) => ({ ...r, duplicate: true }));
+    },
+    async headPosition() {
+      assertOpen();
+      return log.length;
+    },
+    async close() {
+      closed = true;
+      signal.notify();
+    },
+  };
+  return store;
+}

@@ -1,0 +1,173 @@
+// Rules every event-store adapter shares, so each one checks input and versions identically.
+import { randomUUID } from 'node:crypto';
+import { ChronicleError } from './errors.js';
+import type {
+  AppendOptions,
+  EventFilter,
+  ExpectedVersion,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamWrite,
+} from './event-store.js';
+
+const MAX_STREAM_ID_LENGTH = 512;
+// Control characters would make ids ambiguous in logs and URLs; everything else is plain data.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** @throws INVALID_ARGUMENT unless `streamId` is a non-empty string of at most 512 characters without control characters. */
+export function assertStreamId(streamId: unknown): asserts streamId is string {
+  if (typeof streamId !== 'string' || streamId.length === 0) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'stream id must be a non-empty string');
+  }
+  if (streamId.length > MAX_STREAM_ID_LENGTH) {
+    throw new ChronicleError('INVALID_ARGUMENT', `stream id is longer than ${MAX_STREAM_ID_LENGTH} characters`);
+  }
+  if (CONTROL.test(streamId)) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'stream id must not contain control characters');
+  }
+}
+
+/** The category of a stream: the id before its first `-` (the whole id when it has none). */
+export function categoryOf(streamId: string): string {
+  const dash = streamId.indexOf('-');
+  return dash === -1 ? streamId : streamId.slice(0, dash);
+}
+
+/** @throws INVALID_ARGUMENT unless `expected` is a non-negative integer or one of the named kinds. */
+export function assertExpectedVersion(expected: unknown): asserts expected is ExpectedVersion {
+  if (expected === 'no_stream' || expected === 'exists' || expected === 'any') return;
+  if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0) return;
+  throw new ChronicleError(
+    'INVALID_ARGUMENT',
+    `expectedVersion must be a non-negative integer, 'no_stream', 'exists' or 'any'; got ${JSON.stringify(expected)}`,
+  );
+}
+
+/** @throws CONCURRENCY_CONFLICT when a stream at `current` does not satisfy `expected`. */
+export function checkExpectedVersion(streamId: string, expected: ExpectedVersion, current: number): void {
+  const ok =
+    expected === 'any' ||
+    (expected === 'no_stream' && current === 0) ||
+    (expected === 'exists' && current > 0) ||
+    expected === current;
+  if (!ok) {
+    throw new ChronicleError(
+      'CONCURRENCY_CONFLICT',
+      `stream ${JSON.stringify(streamId)} is at version ${current}, expected ${expected}`,
+      { details: { streamId, expectedVersion: expected, actualVersion: current } },
+    );
+  }
+}
+
+/** An event ready to write: id and metadata filled in, data already JSON-encoded. */
+export type PreparedEvent = {
+  id: string;
+  type: string;
+  data: string;
+  metadata: string;
+};
+
+const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,199}$/;
+
+/** Checks and fills in one event (id, timestamp, schema version) and encodes it. @throws INVALID_ARGUMENT */
+export function prepareEvent(event: NewEvent, now: string): PreparedEvent {
+  if (typeof event !== 'object' || event === null) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'an event must be an object with type and data');
+  }
+  if (typeof event.type !== 'string' || !EVENT_TYPE.test(event.type)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `event type must be an identifier, got ${JSON.stringify(event.type)}`);
+  }
+  if (event.id !== undefined && (typeof event.id !== 'string' || event.id.length === 0)) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'event id must be a non-empty string when given');
+  }
+  const data = event.data === undefined ? 'null' : JSON.stringify(event.data);
+  if (data === undefined) throw new ChronicleError('INVALID_ARGUMENT', `event ${event.type} data is not JSON`);
+  const metadata = JSON.stringify({ schemaVersion: 1, timestamp: now, ...event.metadata });
+  return { id: event.id ?? randomUUID(), type: event.type, data, metadata };
+}
+
+/** Validates a whole append call and prepares its events. @throws INVALID_ARGUMENT */
+export function prepareWrite(
+  write: StreamWrite,
+  now: string,
+): { streamId: string; expectedVersion: ExpectedVersion; events: PreparedEvent[] } {
+  if (typeof write !== 'object' || write === null) throw new ChronicleError('INVALID_ARGUMENT', 'a write must be an object');
+  assertStreamId(write.streamId);
+  const expectedVersion = write.expectedVersion ?? 'any';
+  assertExpectedVersion(expectedVersion);
+  if (!Array.isArray(write.events)) throw new ChronicleError('INVALID_ARGUMENT', 'events must be an array');
+  return { streamId: write.streamId, expectedVersion, events: write.events.map((e) => prepareEvent(e, now)) };
+}
+
+/** Validates the writes of appendMany (at least one, no stream twice). @throws INVALID_ARGUMENT */
+export function prepareWrites(writes: readonly StreamWrite[], now: string) {
+  if (!Array.isArray(writes) || writes.length === 0) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'appendMany needs at least one write');
+  }
+  const prepared = writes.map((w) => prepareWrite(w, now));
+  const seen = new Set<string>();
+  for (const w of prepared) {
+    if (seen.has(w.streamId))
+      throw new ChronicleError('INVALID_ARGUMENT', `stream ${JSON.stringify(w.streamId)} appears twice in one appendMany`);
+    seen.add(w.streamId);
+  }
+  return prepared;
+}
+
+/** @throws INVALID_ARGUMENT for a malformed idempotency key. */
+export function assertIdempotencyKey(options: AppendOptions | { idempotencyKey?: string } | undefined): void {
+  const key = options?.idempotencyKey;
+  if (key === undefined) return;
+  if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'idempotency key must be a string of 1 to 512 characters');
+  }
+}
+
+function assertLimit(limit: unknown): void {
+  if (limit !== undefined && !(typeof limit === 'number' && Number.isSafeInteger(limit) && limit > 0)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `limit must be a positive integer, got ${JSON.stringify(limit)}`);
+  }
+}
+
+/** Normalized readStream options. @throws INVALID_ARGUMENT */
+export function normalizeReadStream(options: ReadStreamOptions = {}) {
+  const direction = options.direction ?? 'forward';
+  if (direction !== 'forward' && direction !== 'backward') {
+    throw new ChronicleError('INVALID_ARGUMENT', `direction must be 'forward' or 'backward', got ${JSON.stringify(direction)}`);
+  }
+  if (options.from !== undefined && !(Number.isSafeInteger(options.from) && options.from >= 0)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `from must be a non-negative integer, got ${JSON.stringify(options.from)}`);
+  }
+  assertLimit(options.limit);
+  return {
+    direction,
+    from: options.from ?? (direction === 'forward' ? 1 : Number.MAX_SAFE_INTEGER),
+    limit: options.limit ?? Number.MAX_SAFE_INTEGER,
+  };
+}
+
+/** Normalized readAll options. @throws INVALID_ARGUMENT */
+export function normalizeReadAll(options: ReadAllOptions = {}) {
+  if (options.from !== undefined && !(Number.isSafeInteger(options.from) && options.from >= 0)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `from must be a non-negative integer, got ${JSON.stringify(options.from)}`);
+  }
+  assertLimit(options.limit);
+  const filter = options.filter;
+  for (const key of ['types', 'categories'] as const) {
+    const list = filter?.[key];
+    if (list !== undefined && !(Array.isArray(list) && list.every((s) => typeof s === 'string'))) {
+      throw new ChronicleError('INVALID_ARGUMENT', `filter.${key} must be an array of strings`);
+    }
+  }
+  return { from: options.from ?? 0, limit: options.limit ?? Number.MAX_SAFE_INTEGER, filter };
+}
+
+/** True when the event passes the filter (no filter passes everything). */
+export function matchesFilter(event: Pick<RecordedEvent, 'type' | 'streamId'>, filter: EventFilter | undefined): boolean {
+  if (!filter) return true;
+  if (filter.types && !filter.types.includes(event.type)) return false;
+  if (filter.categories && !filter.categories.includes(categoryOf(event.streamId))) return false;
+  return true;
+}
