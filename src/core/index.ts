@@ -1,6 +1,18 @@
 // chronicle: messages, buses, deciders, the event store port and its in-memory twin, projections.
 
 export { AppendSignal } from './append-signal.js';
+export { type CommandBus, type CommandBusOptions, createCommandBus, type DispatchOptions } from './command-bus.js';
+export {
+  type Command,
+  type CommandContext,
+  type CommandHandler,
+  type CommandHandlerOptions,
+  type CommandResult,
+  createCommandHandler,
+  createMultiStreamHandler,
+  type MultiStreamHandlerOptions,
+} from './command-handler.js';
+export { type Decider, fold, type StreamModel } from './decider.js';
 export {
   assertNever,
   ChronicleError,
@@ -45,7 +57,16 @@ export {
   toJsonSchema,
   validate,
 } from './messages.js';
+export {
+  type Authorizer,
+  type DispatchContext,
+  enforce,
+  loggingMiddleware,
+  type Middleware,
+  runPipeline,
+} from './middleware.js';
 export { createPollingSubscription } from './poll-subscription.js';
+export { createQueryBus, type QueryBus, type QueryBusOptions, type QueryHandler, type QueryOptions } from './query-bus.js';
 export {
   assertExpectedVersion,
   assertIdempotencyKey,

@@ -18,7 +18,8 @@ export type CommandDefinition<Name extends string = string, S extends z.ZodType 
   readonly name: Name;
   readonly schema: S;
   readonly description?: string;
-  readonly policy?: Policy<z.output<S>>;
+  /** Who may send it; the bus enforces this for every caller. Method syntax keeps definitions assignable to the generic type. */
+  policy?(principal: Principal | undefined, payload: z.output<S>): boolean | string;
 };
 
 export type QueryDefinition<Name extends string = string, S extends z.ZodType = z.ZodType, R = unknown> = {
@@ -30,9 +31,10 @@ export type QueryDefinition<Name extends string = string, S extends z.ZodType = 
   readonly result?: z.ZodType<R>;
   /** Projections this query reads; read-your-writes waits for these only. */
   readonly reads?: readonly string[];
-  readonly policy?: Policy<z.output<S>>;
+  /** Who may run it; the bus enforces this for every caller. */
+  policy?(principal: Principal | undefined, payload: z.output<S>): boolean | string;
   /** Checked against the result before it is returned (e.g. an order belongs to its customer). */
-  readonly resultPolicy?: (principal: Principal | undefined, result: R, payload: z.output<S>) => boolean | string;
+  resultPolicy?(principal: Principal | undefined, result: R, payload: z.output<S>): boolean | string;
 };
 
 export type EventDefinition<Type extends string = string, S extends z.ZodType = z.ZodType> = {

@@ -1,0 +1,82 @@
+// The command bus: one handler per command; validates, authorizes, then hands over.
+import { randomUUID } from 'node:crypto';
+import type { CommandContext, CommandHandler, CommandResult } from './command-handler.js';
+import { ChronicleError } from './errors.js';
+import { type CommandDefinition, type CommandOf, type Principal, validate } from './messages.js';
+import { type Authorizer, type DispatchContext, enforce, type Middleware, runPipeline } from './middleware.js';
+
+export type CommandBusOptions = {
+  /** Run around every dispatch, outermost first, before validation. */
+  middleware?: readonly Middleware[];
+  /** Checked for every command in addition to the command's own policy. */
+  authorize?: Authorizer;
+};
+
+export type DispatchOptions = {
+  principal?: Principal;
+  idempotencyKey?: string;
+  correlationId?: string;
+  causationId?: string;
+};
+
+export interface CommandBus {
+  /** Registers the handler of a command. @throws INVALID_ARGUMENT when one is already registered */
+  register<D extends CommandDefinition>(definition: D, handler: CommandHandler<CommandOf<D>>): this;
+  /**
+   * Validates, authorizes and handles a command; returns only its status.
+   * @throws UNKNOWN_MESSAGE, VALIDATION_FAILED, UNAUTHENTICATED, FORBIDDEN, DOMAIN_RULE, CONCURRENCY_CONFLICT, STORE_ERROR
+   */
+  dispatch(command: string | CommandDefinition, payload: unknown, options?: DispatchOptions): Promise<CommandResult>;
+  /** Every registered command definition. */
+  definitions(): CommandDefinition[];
+}
+
+/** Creates a command bus. */
+export function createCommandBus(options: CommandBusOptions = {}): CommandBus {
+  const handlers = new Map<string, { definition: CommandDefinition; handler: CommandHandler<any> }>();
+  const middleware = options.middleware ?? [];
+
+  const bus: CommandBus = {
+    register(definition, handler) {
+      if (handlers.has(definition.name)) {
+        throw new ChronicleError('INVALID_ARGUMENT', `command ${definition.name} already has a handler`);
+      }
+      handlers.set(definition.name, { definition, handler });
+      return bus;
+    },
+    async dispatch(command, payload, dispatchOptions = {}) {
+      const name = typeof command === 'string' ? command : command.name;
+      const entry = handlers.get(name);
+      if (!entry) throw new ChronicleError('UNKNOWN_MESSAGE', `unknown command ${JSON.stringify(name)}`, { details: { name } });
+      const { definition, handler } = entry;
+      const context: DispatchContext = {
+        kind: 'command',
+        definition,
+        payload,
+        principal: dispatchOptions.principal,
+        correlationId: dispatchOptions.correlationId ?? randomUUID(),
+        idempotencyKey: dispatchOptions.idempotencyKey,
+        locals: {},
+      };
+      const result = await runPipeline(middleware, context, async () => {
+        const data = validate(definition, context.payload);
+        context.payload = data;
+        const what = `send ${name}`;
+        if (options.authorize) enforce(options.authorize(context.principal, definition, data), context.principal, what);
+        if (definition.policy) enforce(definition.policy(context.principal, data), context.principal, what);
+        const handlerContext: CommandContext = {
+          principal: context.principal,
+          idempotencyKey: context.idempotencyKey,
+          correlationId: context.correlationId,
+          causationId: dispatchOptions.causationId,
+        };
+        return handler({ type: name, data }, handlerContext);
+      });
+      return result as CommandResult;
+    },
+    definitions() {
+      return [...handlers.values()].map((h) => h.definition);
+    },
+  };
+  return bus;
+}

@@ -1,0 +1,98 @@
+// The query bus: one handler per query; validates, authorizes, waits for read-your-writes, checks the result.
+import { randomUUID } from 'node:crypto';
+import { ChronicleError } from './errors.js';
+import { type Principal, type QueryDefinition, type ResultOf, validate } from './messages.js';
+import { type Authorizer, type DispatchContext, enforce, type Middleware, runPipeline } from './middleware.js';
+
+/** Handles one query; reads only the read store and returns data. */
+export type QueryHandler<P = any, R = unknown> = (payload: P, context: { principal?: Principal }) => Promise<R> | R;
+
+export type QueryBusOptions = {
+  middleware?: readonly Middleware[];
+  authorize?: Authorizer;
+  /** Waits until the read side has passed a position (usually projector.waitForPosition). */
+  waitForPosition?: (position: number, options: { projections?: readonly string[]; timeoutMs: number }) => Promise<void>;
+  /** Default bound for minPosition waits, in ms. Default 5000. */
+  defaultWaitMs?: number;
+};
+
+export type QueryOptions = {
+  principal?: Principal;
+  /** Do not answer before the read side has passed this position. */
+  minPosition?: number;
+  /** How long to wait for minPosition, in ms. */
+  waitMs?: number;
+  correlationId?: string;
+};
+
+export interface QueryBus {
+  /** Registers the handler of a query. @throws INVALID_ARGUMENT when one is already registered */
+  register<D extends QueryDefinition>(definition: D, handler: QueryHandler<any, ResultOf<D>>): this;
+  /**
+   * Validates, authorizes and runs a query.
+   * @throws UNKNOWN_MESSAGE, VALIDATION_FAILED, INVALID_ARGUMENT, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, TIMEOUT
+   */
+  run<R = unknown>(query: string | QueryDefinition, payload: unknown, options?: QueryOptions): Promise<R>;
+  /** Every registered query definition. */
+  definitions(): QueryDefinition[];
+}
+
+/** Creates a query bus. */
+export function createQueryBus(options: QueryBusOptions = {}): QueryBus {
+  const handlers = new Map<string, { definition: QueryDefinition; handler: QueryHandler }>();
+  const middleware = options.middleware ?? [];
+
+  const bus: QueryBus = {
+    register(definition, handler) {
+      if (handlers.has(definition.name)) {
+        throw new ChronicleError('INVALID_ARGUMENT', `query ${definition.name} already has a handler`);
+      }
+      handlers.set(definition.name, { definition, handler });
+      return bus;
+    },
+    async run<R>(query: string | QueryDefinition, payload: unknown, queryOptions: QueryOptions = {}): Promise<R> {
+      const name = typeof query === 'string' ? query : query.name;
+      const entry = handlers.get(name);
+      if (!entry) throw new ChronicleError('UNKNOWN_MESSAGE', `unknown query ${JSON.stringify(name)}`, { details: { name } });
+      const { definition, handler } = entry;
+      const { minPosition } = queryOptions;
+      if (minPosition !== undefined && !(Number.isSafeInteger(minPosition) && minPosition >= 0)) {
+        throw new ChronicleError(
+          'INVALID_ARGUMENT',
+          `minPosition must be a non-negative integer, got ${JSON.stringify(minPosition)}`,
+        );
+      }
+      const context: DispatchContext = {
+        kind: 'query',
+        definition,
+        payload,
+        principal: queryOptions.principal,
+        correlationId: queryOptions.correlationId ?? randomUUID(),
+        minPosition,
+        locals: {},
+      };
+      return (await runPipeline(middleware, context, async () => {
+        const data = validate(definition, context.payload);
+        context.payload = data;
+        const what = `run ${name}`;
+        const { principal } = context;
+        if (options.authorize) enforce(options.authorize(principal, definition, data), principal, what);
+        if (definition.policy) enforce(definition.policy(principal, data), principal, what);
+        if (minPosition !== undefined && minPosition > 0) {
+          if (!options.waitForPosition) {
+            throw new ChronicleError('INVALID_ARGUMENT', 'minPosition needs a query bus created with waitForPosition');
+          }
+          const timeoutMs = queryOptions.waitMs ?? options.defaultWaitMs ?? 5000;
+          await options.waitForPosition(minPosition, { projections: definition.reads, timeoutMs });
+        }
+        const result = await handler(data, { principal });
+        if (definition.resultPolicy) enforce(definition.resultPolicy(principal, result, data), principal, what);
+        return result;
+      })) as R;
+    },
+    definitions() {
+      return [...handlers.values()].map((h) => h.definition);
+    },
+  };
+  return bus;
+}
