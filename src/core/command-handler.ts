@@ -87,7 +87,7 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
     const key = context.idempotencyKey === undefined ? undefined : `${command.type}:${context.idempotencyKey}`;
     if (key !== undefined) {
       const earlier = await store.findIdempotentResult(key);
-      if (earlier) return toResult(earlier[0]);
+      if (earlier) return toResult(earlier);
     }
     const specs = options.streams(command);
     if (specs.length === 0) throw new ChronicleError('INVALID_ARGUMENT', `${command.type} names no stream`);
@@ -127,7 +127,7 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
                 }),
               ]
             : await store.appendMany(writes, { idempotencyKey: key });
-        return toResult(results[0]);
+        return toResult(results);
       } catch (err) {
         if (!isChronicleError(err, 'CONCURRENCY_CONFLICT') || attempt >= maxRetries) throw err;
         // Someone else wrote first: catch up on what they wrote and decide again on the new state.
@@ -137,6 +137,9 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
   };
 }
 
-function toResult(r: AppendResult): CommandResult {
-  return { streamId: r.streamId, version: r.version, position: r.position };
+// The first stream is the one the status names; the position is the last event written anywhere,
+// so a caller reading with minPosition sees every stream the command touched.
+function toResult(results: readonly AppendResult[]): CommandResult {
+  const [first] = results;
+  return { streamId: first.streamId, version: first.version, position: Math.max(...results.map((r) => r.position)) };
 }
