@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describeEventStoreConformance } from 'chronicle/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInMemoryEventStore } from './in-memory-event-store.js';
 
 describe('in-memory event store', () => {
@@ -10,3 +11,5 @@ describe('in-memory event store', () => {
     expect(events.map((e) => e.data)).toEqual([{ n: 1 }]);
   });
 });
+
+describeEventStoreConformance('in-memory', { create: () => createInMemoryEventStore() }, { describe, it, beforeAll, afterAll });

@@ -40,11 +40,12 @@ export function createInMemoryEventStore(): EventStore {
   // Everything runs synchronously between awaits, so a whole appendMany is atomic by construction.
   function write(writes: readonly StreamWrite[], key: string | undefined): AppendResult[] {
     assertOpen();
+    // Validate before the key lookup: a malformed retry must be refused, not answered with the first result.
+    const prepared = prepareWrites(writes, new Date().toISOString());
     if (key !== undefined) {
       const earlier = idempotency.get(key);
       if (earlier) return earlier.map((r) => ({ ...r, duplicate: true }));
     }
-    const prepared = prepareWrites(writes, new Date().toISOString());
     for (const w of prepared) {
       if (streams.get(w.streamId)?.deleted) {
         throw new ChronicleError('STREAM_DELETED', `stream ${JSON.stringify(w.streamId)} is deleted`, {

@@ -82,10 +82,38 @@ export function prepareEvent(event: NewEvent, now: string): PreparedEvent {
   if (event.id !== undefined && (typeof event.id !== 'string' || event.id.length === 0)) {
     throw new ChronicleError('INVALID_ARGUMENT', 'event id must be a non-empty string when given');
   }
-  const data = event.data === undefined ? 'null' : JSON.stringify(event.data);
+  const data = event.data === undefined ? 'null' : toJson(event.data, `event ${event.type} data`);
   if (data === undefined) throw new ChronicleError('INVALID_ARGUMENT', `event ${event.type} data is not JSON`);
-  const metadata = JSON.stringify({ schemaVersion: 1, timestamp: now, ...event.metadata });
+  if (
+    event.metadata !== undefined &&
+    (typeof event.metadata !== 'object' || event.metadata === null || Array.isArray(event.metadata))
+  ) {
+    throw new ChronicleError('INVALID_ARGUMENT', `event ${event.type} metadata must be an object when given`);
+  }
+  const given = event.metadata ?? {};
+  // Defaults apply to an explicit `undefined` too: JSON would drop the key and leave the event with no timestamp.
+  const schemaVersion = given.schemaVersion ?? 1;
+  if (!(typeof schemaVersion === 'number' && Number.isSafeInteger(schemaVersion) && schemaVersion >= 1)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `event ${event.type} schemaVersion must be a positive integer`);
+  }
+  const timestamp = given.timestamp ?? now;
+  if (typeof timestamp !== 'string' || Number.isNaN(Date.parse(timestamp))) {
+    throw new ChronicleError('INVALID_ARGUMENT', `event ${event.type} timestamp must be an ISO-8601 date string`);
+  }
+  const metadata = toJson(
+    { ...given, schemaVersion, timestamp: new Date(timestamp).toISOString() },
+    `event ${event.type} metadata`,
+  ) as string;
   return { id: event.id ?? randomUUID(), type: event.type, data, metadata };
+}
+
+// JSON.stringify throws a bare TypeError on BigInt and cycles; callers must get a typed error instead.
+function toJson(value: unknown, what: string): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    throw new ChronicleError('INVALID_ARGUMENT', `${what} is not JSON-serializable: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** Validates a whole append call and prepares its events. @throws INVALID_ARGUMENT */

@@ -1,0 +1,7 @@
+// chronicle/testing: helpers for testing Chronicle applications and adapters, including the event-store conformance suite.
+
+export {
+  type ConformanceRunner,
+  describeEventStoreConformance,
+  type EventStoreFactory,
+} from './event-store-conformance.js';
