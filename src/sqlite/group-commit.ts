@@ -1,0 +1,127 @@
+// Group commit over one better-sqlite3 connection: many queued writes, one transaction, one fsync.
+import type Database from 'better-sqlite3';
+import { type ChronicleError, isChronicleError } from 'chronicle';
+import { storeError } from './sqlite-error.js';
+
+/** Counters of committed groups; lets tests and benchmarks see how well writes are batched. */
+export type GroupCommitStats = {
+  /** Transactions committed. */
+  groups: number;
+  /** Writes that ran in those transactions (succeeded or failed alone). */
+  operations: number;
+  /** Most writes in one transaction. */
+  largestGroup: number;
+};
+
+export type GroupCommitter = {
+  /**
+   * Queues `work` to run inside its own savepoint of the next group transaction; settles after COMMIT.
+   * @throws whatever `work` throws (only that write is rolled back); STORE_ERROR when the group's transaction fails
+   */
+  enqueue<T>(work: () => T): Promise<T>;
+  /** Runs everything queued now, synchronously (used by close). */
+  flush(): void;
+  stats(): GroupCommitStats;
+};
+
+type Pending = { work: () => unknown; resolve: (value: any) => void; reject: (err: unknown) => void };
+
+/**
+ * Creates the writer: the first enqueue schedules one flush with setImmediate; everything queued by then
+ * shares one BEGIN IMMEDIATE … COMMIT. `onCommit` runs after each successful commit.
+ */
+export function createGroupCommitter(db: Database.Database, onCommit: () => void): GroupCommitter {
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
+  const savepoint = db.prepare('SAVEPOINT chronicle_write');
+  const release = db.prepare('RELEASE chronicle_write');
+  const rollbackTo = db.prepare('ROLLBACK TO chronicle_write');
+
+  let queue: Pending[] = [];
+  let scheduled: NodeJS.Immediate | undefined;
+  const stats: GroupCommitStats = { groups: 0, operations: 0, largestGroup: 0 };
+
+  function failAll(group: Pending[], err: ChronicleError): void {
+    if (db.inTransaction) {
+      try {
+        rollback.run();
+      } catch {
+        // The transaction is already gone; the callers still need their rejection.
+      }
+    }
+    for (const p of group) p.reject(err);
+  }
+
+  function run(statement: Database.Statement, sql: string): void {
+    try {
+      statement.run();
+    } catch (err) {
+      throw storeError(err, sql);
+    }
+  }
+
+  function flush(): void {
+    if (scheduled !== undefined) {
+      clearImmediate(scheduled);
+      scheduled = undefined;
+    }
+    const group = queue;
+    if (group.length === 0) return;
+    queue = [];
+    try {
+      run(begin, 'BEGIN IMMEDIATE');
+    } catch (err) {
+      failAll(group, err as ChronicleError);
+      return;
+    }
+    const values: unknown[] = new Array(group.length);
+    const errors: unknown[] = new Array(group.length);
+    for (let i = 0; i < group.length; i++) {
+      try {
+        run(savepoint, 'SAVEPOINT chronicle_write');
+        values[i] = group[i].work();
+        run(release, 'RELEASE chronicle_write');
+      } catch (err) {
+        // Some failures (disk full, I/O) make SQLite roll back the whole transaction: nothing of the group survived.
+        if (!db.inTransaction) {
+          failAll(group, storeError(err, 'group transaction'));
+          return;
+        }
+        try {
+          run(rollbackTo, 'ROLLBACK TO chronicle_write');
+          run(release, 'RELEASE chronicle_write');
+        } catch (undoErr) {
+          failAll(group, undoErr as ChronicleError);
+          return;
+        }
+        errors[i] = isChronicleError(err) ? err : storeError(err, 'write');
+      }
+    }
+    try {
+      run(commit, 'COMMIT');
+    } catch (err) {
+      failAll(group, err as ChronicleError);
+      return;
+    }
+    stats.groups++;
+    stats.operations += group.length;
+    if (group.length > stats.largestGroup) stats.largestGroup = group.length;
+    onCommit();
+    for (let i = 0; i < group.length; i++) {
+      if (errors[i] === undefined) group[i].resolve(values[i]);
+      else group[i].reject(errors[i]);
+    }
+  }
+
+  return {
+    enqueue<T>(work: () => T): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ work, resolve, reject });
+        scheduled ??= setImmediate(flush);
+      });
+    },
+    flush,
+    stats: () => ({ ...stats }),
+  };
+}

@@ -1,0 +1,3 @@
+// chronicle/sqlite: the embedded SQLite adapters (better-sqlite3 12) — event store.
+export type { GroupCommitStats } from './group-commit.js';
+export { createSqliteEventStore, type SqliteEventStore, type SqliteEventStoreOptions } from './sqlite-event-store.js';
