@@ -27,6 +27,10 @@ export function assertStreamId(streamId: unknown): asserts streamId is string {
   if (CONTROL.test(streamId)) {
     throw new ChronicleError('INVALID_ARGUMENT', 'stream id must not contain control characters');
   }
+  // A lone surrogate becomes U+FFFD in UTF-8 storage, so two different ids would share one stream.
+  if (!streamId.isWellFormed()) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'stream id must be well-formed Unicode (no lone surrogates)');
+  }
 }
 
 /** The category of a stream: the id before its first `-` (the whole id when it has none). */

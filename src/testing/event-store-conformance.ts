@@ -950,7 +950,7 @@ export function describeEventStoreConformance(name: string, factory: EventStoreF
         }
       });
 
-      it('invalid ids (empty, not a string, over 512 characters, control characters) give INVALID_ARGUMENT', async () => {
+      it('invalid ids (empty, not a string, over 512 characters, control characters, lone surrogates) give INVALID_ARGUMENT', async () => {
         const s = store();
         const t = freshType('Bad');
         const invalid: unknown[] = [
@@ -963,6 +963,8 @@ export function describeEventStoreConformance(name: string, factory: EventStoreF
           'nul\u0000byte',
           'escape\u001b[31m',
           'delete\u007f',
+          'lone\uD800surrogate',
+          'trailing\uDC00',
           123,
           null,
           undefined,

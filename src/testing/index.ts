@@ -1,5 +1,6 @@
 // chronicle/testing: helpers for testing Chronicle applications and adapters, including the event-store conformance suite.
 
+export { type DeciderThen, deciderSpec } from './decider-spec.js';
 export {
   type ConformanceRunner,
   describeEventStoreConformance,
