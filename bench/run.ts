@@ -1,0 +1,153 @@
+// `npm run bench [-- --quick]`: the core workloads of issue 2, one JSON line each, then a table.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCommandHandler, createProjector, type Decider, defineProjection, fold, type NewEvent } from 'chronicle';
+import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle/sqlite';
+import { measure, printTable, quick, report } from './harness.js';
+import { runRawBaselines } from './raw-sqlite-baseline.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'chronicle-bench-'));
+let files = 0;
+const file = (name: string) => join(dir, `${++files}-${name}.db`);
+const scale = quick ? 0.25 : 1;
+const n = (count: number) => Math.max(100, Math.round(count * scale));
+
+// ~250-byte JSON payload, like an order line with a few fields.
+const payload = (i: number) => ({
+  orderId: `order-${i.toString().padStart(8, '0')}`,
+  customerId: 'customer-00042',
+  lines: [
+    { productId: 'product-0001', quantity: 2, unitPriceCents: 1999 },
+    { productId: 'product-0002', quantity: 1, unitPriceCents: 4999 },
+  ],
+  note: 'leave at the door, ring twice',
+});
+const event = (i: number): NewEvent => ({ type: 'OrderPlaced', data: payload(i) });
+
+async function appends(name: string, sync: 'full' | 'normal', concurrency: number, batch: number, ops: number, target: number) {
+  const store = createSqliteEventStore({ path: file(name), synchronous: sync });
+  const events = Array.from({ length: batch }, (_, i) => event(i));
+  const result = await measure(name, { ops, concurrency, eventsPerOp: batch, sync, target }, (i) =>
+    store.append(`order-${i}`, batch === 1 ? [event(i)] : events, { expectedVersion: 'no_stream' }),
+  );
+  await store.close();
+  return result;
+}
+
+type Counter = { count: number; total: number };
+type CounterEvent = { type: 'Added'; data: { amount: number } };
+const counter: Decider<{ type: 'Add'; data: { id: string; amount: number } }, CounterEvent, Counter> = {
+  initialState: { count: 0, total: 0 },
+  decide: (c) => [{ type: 'Added', data: { amount: c.data.amount } }],
+  evolve: (s, e) => ({ count: s.count + 1, total: s.total + e.data.amount }),
+};
+
+async function commandHandler() {
+  const store = createSqliteEventStore({ path: file('commands') });
+  const handle = createCommandHandler({ store, decider: counter, streamId: (c) => `counter-${c.data.id}` });
+  // 1,000 streams, each already holding a few events, so every command really loads and folds history.
+  for (let s = 0; s < 1000; s++)
+    await store.append(`counter-${s}`, [
+      { type: 'Added', data: { amount: 1 } },
+      { type: 'Added', data: { amount: 2 } },
+    ]);
+  const result = await measure(
+    'command-handler-64-in-flight',
+    { ops: n(40_000), concurrency: 64, eventsPerOp: 1, sync: 'full', target: 20_000, unit: 'ops/s' },
+    (i) => handle({ type: 'Add', data: { id: String(i % 1000), amount: i } }, {}),
+  );
+  await store.close();
+  return result;
+}
+
+async function rehydration() {
+  const store = createSqliteEventStore({ path: file('rehydrate') });
+  for (let b = 0; b < 10; b++)
+    await store.append(
+      'order-big',
+      Array.from({ length: 100 }, (_, i) => event(b * 100 + i)),
+    );
+  const model = { initialState: 0, evolve: (s: number) => s + 1 };
+  const result = await measure(
+    'rehydrate-1000-event-stream',
+    { ops: n(400), concurrency: 1, eventsPerOp: 1000, sync: 'full', target: 300_000 },
+    async () => {
+      const state = fold(model, await store.readStream('order-big'));
+      if (state !== 1000) throw new Error(`folded ${state} events`);
+    },
+  );
+  await store.close();
+  return result;
+}
+
+async function projectionCatchUp() {
+  const total = n(100_000);
+  const store = createSqliteEventStore({ path: file('catchup-events') });
+  for (let b = 0; b < total / 1000; b++) {
+    await store.appendMany(
+      Array.from({ length: 10 }, (_, s) => ({
+        streamId: `order-${b}-${s}`,
+        events: Array.from({ length: 100 }, (_, i) => event(i)),
+      })),
+    );
+  }
+  const readStore = createSqliteReadStore({ path: file('catchup-read') });
+  // One row per order plus a running total: an insert and an update per event, the usual read-model shape.
+  const orders = defineProjection<SqliteReadTx>({
+    name: 'orders',
+    version: 1,
+    setup(tx) {
+      tx.run(
+        `CREATE TABLE ${tx.table('orders')} (stream_id TEXT PRIMARY KEY, lines INTEGER NOT NULL, position INTEGER NOT NULL)`,
+      );
+    },
+    handlers: {
+      OrderPlaced(e, tx) {
+        const data = e.data as ReturnType<typeof payload>;
+        tx.run(
+          `INSERT INTO ${tx.table('orders')} (stream_id, lines, position) VALUES (?, ?, ?)
+           ON CONFLICT (stream_id) DO UPDATE SET lines = lines + excluded.lines, position = excluded.position`,
+          [e.streamId, data.lines.length, e.position],
+        );
+      },
+    },
+  });
+  const projector = createProjector({ eventStore: store, readStore, projections: [orders] });
+  const head = await store.headPosition();
+  const started = performance.now();
+  await projector.start();
+  await projector.waitForPosition(head, { timeoutMs: 600_000 });
+  const seconds = (performance.now() - started) / 1000;
+  await projector.stop();
+  await readStore.close();
+  await store.close();
+  return report({
+    name: 'projection-catch-up-sqlite',
+    rate: Math.round(total / seconds),
+    unit: 'events/s',
+    ops: 1,
+    events: total,
+    seconds: +seconds.toFixed(3),
+    p50Ms: 0,
+    p99Ms: 0,
+    rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+    sync: 'normal (read store)',
+    target: 150_000,
+    note: 'read, apply and checkpoint per batch in one transaction',
+  });
+}
+
+try {
+  await appends('append-1-event-64-in-flight', 'full', 64, 1, n(60_000), 30_000);
+  await appends('append-1-event-1-caller', 'full', 1, 1, n(8_000), 4_000);
+  await appends('append-1-event-1-caller', 'normal', 1, 1, n(30_000), 25_000);
+  await appends('append-100-events-1-caller', 'full', 1, 100, n(2_000), 120_000);
+  await commandHandler();
+  await rehydration();
+  await projectionCatchUp();
+  runRawBaselines(file, { n, payload });
+  printTable();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
