@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type AppendResult, isChronicleError, type RecordedEvent } from 'chronicle';
+import { describeEventStoreConformance } from 'chronicle/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSqliteEventStore, type SqliteEventStore } from './index.js';
 
@@ -51,6 +52,12 @@ afterEach(async () => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
+
+describeEventStoreConformance(
+  'sqlite',
+  { create: () => createSqliteEventStore({ path: freshPath() }) },
+  { describe, it, beforeAll, afterAll },
+);
 
 describe('sqlite event store: group commit', () => {
   it('lets exactly one of 64 concurrent appends at the same expected version win, in one transaction', async () => {
