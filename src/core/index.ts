@@ -66,6 +66,36 @@ export {
   runPipeline,
 } from './middleware.js';
 export { createPollingSubscription } from './poll-subscription.js';
+export {
+  defineProjection,
+  type Projection,
+  type ProjectionDefinition,
+  type ProjectionHandler,
+} from './projections/define-projection.js';
+export {
+  createInMemoryReadStore,
+  type InMemoryReader,
+  type InMemoryReadStore,
+  type InMemoryReadTx,
+} from './projections/in-memory-read-store.js';
+export { InMemoryTable } from './projections/in-memory-table.js';
+export type {
+  ApplyWork,
+  ProjectionFailure,
+  ProjectionRecord,
+  ProjectionStore,
+  SkippedEvent,
+} from './projections/projection-store.js';
+export {
+  createProjector,
+  type ProjectionChange,
+  type ProjectionState,
+  type ProjectionStatus,
+  type Projector,
+  type ProjectorOptions,
+  type WaitForPositionOptions,
+} from './projections/projector.js';
+export { assertReadModelName } from './projections/read-model-name.js';
 export { createQueryBus, type QueryBus, type QueryBusOptions, type QueryHandler, type QueryOptions } from './query-bus.js';
 export {
   assertExpectedVersion,

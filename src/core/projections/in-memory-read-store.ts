@@ -1,0 +1,189 @@
+// The in-memory twin of a read store: same contract as the SQLite one, no I/O; for tests.
+import { ChronicleError } from '../errors.js';
+import { InMemoryTable } from './in-memory-table.js';
+import type { ApplyWork, ProjectionFailure, ProjectionRecord, ProjectionStore, SkippedEvent } from './projection-store.js';
+import { assertReadModelName } from './read-model-name.js';
+
+/** What in-memory handlers write with: `tx.table('orders')` is that table of the generation being written. */
+export type InMemoryReadTx = {
+  table<V = any, K = string>(name: string): InMemoryTable<V, K>;
+};
+
+/** What queries read with: the committed tables of the active generation. */
+export type InMemoryReader = {
+  table<V = any, K = string>(name: string): ReadonlyMap<K, V>;
+};
+
+export type InMemoryReadStore = ProjectionStore<InMemoryReadTx, InMemoryReader>;
+
+type Tables = Map<string, Map<unknown, unknown>>;
+
+/** Creates a read store that keeps every projection's tables in memory. */
+export function createInMemoryReadStore(): InMemoryReadStore {
+  const records = new Map<string, ProjectionRecord>();
+  const lastGeneration = new Map<string, number>();
+  const generations = new Map<string, Tables>();
+  const skips = new Map<string, SkippedEvent[]>();
+  let closed = false;
+
+  const key = (name: string, generation: number) => `${name}#${generation}`;
+  const assertOpen = () => {
+    if (closed) throw new ChronicleError('CLOSED', 'read store is closed');
+  };
+  const copy = (r: ProjectionRecord): ProjectionRecord => structuredClone(r);
+
+  // Runs `work` against overlays and merges them only if it succeeds: a throw leaves nothing behind.
+  async function transaction(name: string, generation: number, work: ApplyWork<InMemoryReadTx> | undefined): Promise<() => void> {
+    let tables = generations.get(key(name, generation));
+    if (!tables) {
+      tables = new Map();
+      generations.set(key(name, generation), tables);
+    }
+    const committedTables = tables;
+    const touched = new Map<string, InMemoryTable<any, any>>();
+    const tx: InMemoryReadTx = {
+      table(table) {
+        let t = touched.get(table);
+        if (!t) {
+          assertReadModelName('table', table);
+          let committed = committedTables.get(table);
+          if (!committed) {
+            committed = new Map();
+            committedTables.set(table, committed);
+          }
+          t = new InMemoryTable(committed);
+          touched.set(table, t);
+        }
+        return t;
+      },
+    };
+    if (work) await work(tx);
+    return () => {
+      for (const t of touched.values()) t.commit();
+    };
+  }
+
+  function recordFor(name: string): ProjectionRecord {
+    let r = records.get(name);
+    if (!r) {
+      r = { name, version: 0, generation: 0, position: 0 };
+      records.set(name, r);
+    }
+    return r;
+  }
+
+  function setCheckpoint(name: string, generation: number, checkpoint: number): void {
+    const r = records.get(name);
+    if (r && r.generation === generation && generation > 0) r.position = checkpoint;
+    else if (r?.rebuild?.generation === generation) r.rebuild.position = checkpoint;
+    else
+      throw new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being written`, {
+        details: { projection: name, generation },
+      });
+  }
+
+  function assertWritable(name: string, generation: number): void {
+    const r = records.get(name);
+    if (!(r && ((r.generation === generation && generation > 0) || r.rebuild?.generation === generation))) {
+      throw new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being written`, {
+        details: { projection: name, generation },
+      });
+    }
+  }
+
+  return {
+    async load(name) {
+      assertOpen();
+      const r = records.get(name);
+      return r && copy(r);
+    },
+    async list() {
+      assertOpen();
+      return [...records.values()].map(copy);
+    },
+    async apply(name, generation, work, checkpoint) {
+      assertOpen();
+      assertWritable(name, generation);
+      const commit = await transaction(name, generation, work);
+      assertOpen();
+      setCheckpoint(name, generation, checkpoint);
+      commit();
+    },
+    async beginGeneration(name, version, setup) {
+      assertOpen();
+      assertReadModelName('projection', name);
+      const generation = (lastGeneration.get(name) ?? 0) + 1;
+      let commit: () => void;
+      try {
+        commit = await transaction(name, generation, setup);
+      } catch (err) {
+        generations.delete(key(name, generation));
+        throw err;
+      }
+      const r = recordFor(name);
+      if (r.rebuild) generations.delete(key(name, r.rebuild.generation));
+      lastGeneration.set(name, generation);
+      r.rebuild = { generation, version, position: 0 };
+      commit();
+      return generation;
+    },
+    async swapGeneration(name, generation) {
+      assertOpen();
+      const r = records.get(name);
+      if (!r?.rebuild || r.rebuild.generation !== generation) {
+        throw new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being rebuilt`, {
+          details: { projection: name, generation },
+        });
+      }
+      generations.delete(key(name, r.generation));
+      r.generation = r.rebuild.generation;
+      r.version = r.rebuild.version;
+      r.position = r.rebuild.position;
+      r.rebuild = undefined;
+      r.failure = undefined;
+    },
+    async setFailure(name, failure) {
+      assertOpen();
+      const r = recordFor(name);
+      r.failure = failure && { ...failure };
+    },
+    async skip(name, generation, failure: ProjectionFailure) {
+      assertOpen();
+      if (failure.eventId === undefined || failure.position === undefined || failure.type === undefined) {
+        throw new ChronicleError('INVALID_ARGUMENT', `projection ${name}: the failure names no event to skip`);
+      }
+      setCheckpoint(name, generation, failure.position);
+      const list = skips.get(name) ?? [];
+      list.push({
+        ...failure,
+        eventId: failure.eventId,
+        position: failure.position,
+        type: failure.type,
+        skippedAt: new Date().toISOString(),
+      });
+      skips.set(name, list);
+      recordFor(name).failure = undefined;
+    },
+    async skipped(name) {
+      assertOpen();
+      return structuredClone(skips.get(name) ?? []);
+    },
+    reader(name) {
+      return {
+        table(table) {
+          assertOpen();
+          assertReadModelName('table', table);
+          const r = records.get(name);
+          if (!r || r.generation === 0) {
+            throw new ChronicleError('NOT_FOUND', `projection ${name} has no tables yet`, { details: { projection: name } });
+          }
+          // An unknown table reads as empty: in memory, tables exist from their first write.
+          return (generations.get(key(name, r.generation))?.get(table) ?? new Map()) as ReadonlyMap<any, any>;
+        },
+      };
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}

@@ -1,0 +1,71 @@
+// Pending waitForPosition calls, settled from the apply path (never by polling).
+import { ChronicleError } from '../errors.js';
+
+type Waiter = {
+  names: readonly string[];
+  position: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+};
+
+/** Tracks waiters on projection checkpoints; the projector calls `changed`/`failed` as positions move. */
+export class PositionWaiters {
+  private readonly waiters = new Set<Waiter>();
+
+  constructor(private readonly positionOf: (name: string) => number) {}
+
+  /** Resolves once every name's checkpoint is ≥ `position`. @throws TIMEOUT after `timeoutMs` */
+  wait(names: readonly string[], position: number, timeoutMs: number): Promise<void> {
+    if (this.reached(names, position)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        names,
+        position,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters.delete(waiter);
+          const behind = Object.fromEntries(
+            names.filter((n) => this.positionOf(n) < position).map((n) => [n, this.positionOf(n)]),
+          );
+          reject(
+            new ChronicleError('TIMEOUT', `projections did not reach position ${position} within ${timeoutMs} ms`, {
+              details: { position, timeoutMs, behind },
+            }),
+          );
+        }, timeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Re-checks the waiters that involve `name` after its checkpoint moved. */
+  changed(name: string): void {
+    for (const w of this.waiters) {
+      if (w.names.includes(name) && this.reached(w.names, w.position)) this.settle(w).resolve();
+    }
+  }
+
+  /** Rejects waiters that need `name` past where it stopped. */
+  failed(name: string, error: () => Error): void {
+    for (const w of this.waiters) {
+      if (w.names.includes(name) && this.positionOf(name) < w.position) this.settle(w).reject(error());
+    }
+  }
+
+  /** Rejects every waiter. */
+  rejectAll(error: () => Error): void {
+    for (const w of this.waiters) this.settle(w).reject(error());
+  }
+
+  private settle(w: Waiter): Waiter {
+    clearTimeout(w.timer);
+    this.waiters.delete(w);
+    return w;
+  }
+
+  private reached(names: readonly string[], position: number): boolean {
+    return names.every((n) => this.positionOf(n) >= position);
+  }
+}

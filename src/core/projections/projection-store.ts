@@ -1,0 +1,82 @@
+// The read-store port the projector drives: per-projection state, generations of tables, and
+// batches applied together with their checkpoint in one transaction.
+
+/** Why a projection stopped; the event fields are absent when no single event was to blame (e.g. the store failed). */
+export type ProjectionFailure = {
+  message: string;
+  eventId?: string;
+  position?: number;
+  type?: string;
+  /** ISO-8601 time of the failure. */
+  at: string;
+};
+
+/** An event an operator skipped, with the failure that stopped the projection on it. */
+export type SkippedEvent = ProjectionFailure & { eventId: string; position: number; type: string; skippedAt: string };
+
+/** What a read store keeps about one projection. Generation 0 means no tables exist yet. */
+export type ProjectionRecord = {
+  name: string;
+  /** Definition version the active generation was built with. */
+  version: number;
+  /** The generation serving queries. */
+  generation: number;
+  /** Checkpoint of the active generation: every matching event up to here is applied. */
+  position: number;
+  /** A generation being rebuilt alongside the active one. */
+  rebuild?: { generation: number; version: number; position: number };
+  failure?: ProjectionFailure;
+};
+
+/** Work done inside an apply transaction; may be async, though synchronous work keeps SQLite fastest. */
+export type ApplyWork<Tx> = (tx: Tx) => void | Promise<void>;
+
+/**
+ * A read store: holds projections' tables in generations plus their checkpoints.
+ * `Tx` is what handlers write with, `Reader` what queries read the active generation with.
+ */
+export interface ProjectionStore<Tx, Reader = unknown> {
+  /** State of one projection; undefined if it never ran here. @throws STORE_ERROR, CLOSED */
+  load(name: string): Promise<ProjectionRecord | undefined>;
+
+  /** State of every projection this store knows. @throws STORE_ERROR, CLOSED */
+  list(): Promise<ProjectionRecord[]>;
+
+  /**
+   * In one transaction: runs `work` against `generation`'s tables, then sets that generation's checkpoint.
+   * Whatever `work` throws rolls everything back and is rethrown unchanged.
+   * @throws CONCURRENCY_CONFLICT when `generation` is neither active nor being rebuilt
+   * @throws STORE_ERROR, CLOSED
+   */
+  apply(name: string, generation: number, work: ApplyWork<Tx> | undefined, checkpoint: number): Promise<void>;
+
+  /**
+   * Allocates a fresh generation at checkpoint 0 as the projection's rebuild (dropping an unfinished earlier one),
+   * runs `setup` in it, and returns its number. @throws STORE_ERROR, CLOSED; whatever `setup` throws
+   */
+  beginGeneration(name: string, version: number, setup?: (tx: Tx) => void): Promise<number>;
+
+  /**
+   * Atomically makes the rebuild generation active (with its version and checkpoint) and drops the old tables.
+   * @throws CONCURRENCY_CONFLICT when `generation` is not the projection's rebuild; STORE_ERROR, CLOSED
+   */
+  swapGeneration(name: string, generation: number): Promise<void>;
+
+  /** Records (or, with undefined, clears) why the projection stopped. @throws STORE_ERROR, CLOSED */
+  setFailure(name: string, failure: ProjectionFailure | undefined): Promise<void>;
+
+  /**
+   * In one transaction: records the failed event as skipped, moves `generation`'s checkpoint to its position
+   * and clears the failure. @throws CONCURRENCY_CONFLICT, INVALID_ARGUMENT (failure names no event), STORE_ERROR, CLOSED
+   */
+  skip(name: string, generation: number, failure: ProjectionFailure): Promise<void>;
+
+  /** Events skipped by operators, oldest first. @throws STORE_ERROR, CLOSED */
+  skipped(name: string): Promise<SkippedEvent[]>;
+
+  /** Read-only access to the projection's active generation, resolved on every `table()` call (which throws NOT_FOUND before the first generation exists). */
+  reader(name: string): Reader;
+
+  /** Closes the store. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,385 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isChronicleError } from '../errors.js';
+import type { EventStore, RecordedEvent } from '../event-store.js';
+import { createInMemoryEventStore } from '../in-memory-event-store.js';
+import { defineProjection } from './define-projection.js';
+import { createInMemoryReadStore, type InMemoryReadStore, type InMemoryReadTx } from './in-memory-read-store.js';
+import type { ProjectionStore } from './projection-store.js';
+import { createProjector, type Projector } from './projector.js';
+
+type Added = { amount: number; poison?: boolean };
+
+// Counts applications per event id, so a repeat or a gap is visible.
+function counting(
+  name: string,
+  options: { version?: number; fail?: (e: RecordedEvent) => boolean; delay?: () => Promise<void> } = {},
+) {
+  return defineProjection<InMemoryReadTx>({
+    name,
+    version: options.version ?? 1,
+    handlers: {
+      Added: async (event, tx) => {
+        if (options.delay) await options.delay();
+        if (options.fail?.(event)) throw new Error(`cannot apply ${event.position}`);
+        const applied = tx.table<number>('applied');
+        applied.set(event.id, (applied.get(event.id) ?? 0) + 1);
+        const totals = tx.table<{ sum: number }>('totals');
+        const row = totals.get('all') ?? { sum: 0 };
+        row.sum += (event.data as Added).amount * (options.version ?? 1);
+        totals.set('all', row);
+      },
+    },
+  });
+}
+
+async function seed(store: EventStore, n: number, data: (i: number) => Added = () => ({ amount: 1 })) {
+  for (let i = 0; i < n; i++) await store.append(`acc-${i % 7}`, [{ type: 'Added', data: data(i) }]);
+  return store.headPosition();
+}
+
+const appliedOf = (read: InMemoryReadStore, name: string) => read.reader(name).table<number>('applied');
+const sumOf = (read: InMemoryReadStore, name: string) => read.reader(name).table<{ sum: number }>('totals').get('all')?.sum ?? 0;
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+// Records every apply call, to see the batches and their checkpoints.
+function recording<Tx>(inner: ProjectionStore<Tx, unknown>) {
+  const applies: Array<{ name: string; checkpoint: number; withWork: boolean }> = [];
+  const store: ProjectionStore<Tx, unknown> = {
+    ...inner,
+    apply(name, generation, work, checkpoint) {
+      applies.push({ name, checkpoint, withWork: work !== undefined });
+      return inner.apply(name, generation, work, checkpoint);
+    },
+  };
+  return { store, applies };
+}
+
+const projectors: Projector[] = [];
+function track(p: Projector) {
+  projectors.push(p);
+  return p;
+}
+afterEach(async () => {
+  await Promise.all(projectors.splice(0).map((p) => p.stop()));
+});
+
+describe('projector', () => {
+  it('projects every event and reports live status at the head', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    const head = await seed(events, 30);
+    const projector = track(createProjector({ eventStore: events, readStore: read, projections: [counting('totals')] }));
+    await projector.start();
+    await projector.waitForPosition(head);
+    expect(sumOf(read, 'totals')).toBe(30);
+    const [status] = await projector.status();
+    expect(status).toEqual({ name: 'totals', version: 1, position: head, lagEvents: 0, lagSeconds: 0, state: 'live' });
+  });
+
+  it('commits one checkpoint per batch', async () => {
+    const events = createInMemoryEventStore();
+    const { store, applies } = recording(createInMemoryReadStore());
+    await seed(events, 25);
+    const projector = track(
+      createProjector({ eventStore: events, readStore: store, projections: [counting('totals')], batchSize: 10 }),
+    );
+    await projector.start();
+    await projector.waitForPosition(25);
+    expect(applies.map((a) => a.checkpoint)).toEqual([10, 20, 25]);
+  });
+
+  it('applies every event exactly once across stop and start, even mid catch-up', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 200);
+    const slow = () => new Promise<void>((r) => setImmediate(r));
+    const first = createProjector({
+      eventStore: events,
+      readStore: read,
+      projections: [counting('totals', { delay: slow })],
+      batchSize: 7,
+    });
+    await first.start();
+    await first.waitForPosition(50);
+    await first.stop();
+    const stoppedAt = (await read.load('totals'))!.position;
+    expect(stoppedAt).toBeGreaterThanOrEqual(50);
+    expect(stoppedAt).toBeLessThan(200);
+    await seed(events, 100);
+
+    const second = track(
+      createProjector({ eventStore: events, readStore: read, projections: [counting('totals')], batchSize: 7 }),
+    );
+    await second.start();
+    await second.waitForPosition(300);
+    const applied = appliedOf(read, 'totals');
+    expect(applied.size).toBe(300);
+    expect([...applied.values()].every((n) => n === 1)).toBe(true);
+    expect(sumOf(read, 'totals')).toBe(300);
+  });
+
+  it('advances the checkpoint over events a projection does not handle', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 3);
+    for (let i = 0; i < 20; i++) await events.append('other-1', [{ type: 'Ignored', data: {} }]);
+    const projector = track(
+      createProjector({ eventStore: events, readStore: read, projections: [counting('totals')], batchSize: 5 }),
+    );
+    await projector.start();
+    await projector.waitForPosition(23, { timeoutMs: 1000 });
+    expect((await read.load('totals'))!.position).toBe(23);
+  });
+
+  it('stops only the failing projection, keeps the events before the culprit, and reports it', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 20, (i) => ({ amount: 1, poison: i === 12 }));
+    const bad = counting('bad', { fail: (e) => (e.data as Added).poison === true });
+    const good = counting('good');
+    const projector = track(createProjector({ eventStore: events, readStore: read, projections: [bad, good], batchSize: 100 }));
+    await projector.start();
+    await projector.waitForPosition(20, { projections: ['good'] });
+    await vi.waitFor(async () => expect((await projector.status())[0].state).toBe('failed'));
+
+    const [badStatus, goodStatus] = await projector.status();
+    const poison = (await events.readAll({ from: 13, limit: 1 }))[0];
+    expect(badStatus).toMatchObject({ position: 12, lagEvents: 8, state: 'failed' });
+    expect(badStatus.lastError).toEqual({ message: 'cannot apply 13', eventId: poison.id, position: 13, type: 'Added' });
+    expect(goodStatus).toMatchObject({ position: 20, state: 'live' });
+    expect(goodStatus.lastError).toBeUndefined();
+    expect(sumOf(read, 'bad')).toBe(12);
+    expect((await read.load('bad'))!.failure?.eventId).toBe(poison.id);
+
+    const err = await projector.waitForPosition(20).catch((e: unknown) => e);
+    expect(isChronicleError(err, 'PROJECTION_FAILED')).toBe(true);
+    await projector.waitForPosition(12, { projections: ['bad'] });
+  });
+
+  it('rejects a pending wait when the projection it needs fails', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    const projector = track(
+      createProjector({
+        eventStore: events,
+        readStore: read,
+        projections: [counting('bad', { fail: (e) => (e.data as Added).poison === true })],
+      }),
+    );
+    await projector.start();
+    const waiting = projector.waitForPosition(2).catch((e: unknown) => e);
+    await seed(events, 2, (i) => ({ amount: 1, poison: i === 1 }));
+    expect(isChronicleError(await waiting, 'PROJECTION_FAILED')).toBe(true);
+  });
+
+  it('retries a failed projection from the failing event', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    let broken = true;
+    await seed(events, 10, (i) => ({ amount: 1, poison: i === 4 }));
+    const projector = track(
+      createProjector({
+        eventStore: events,
+        readStore: read,
+        projections: [counting('totals', { fail: (e) => broken && (e.data as Added).poison === true })],
+      }),
+    );
+    await projector.start();
+    await vi.waitFor(async () => expect((await projector.status())[0].state).toBe('failed'));
+    await projector.retry('totals');
+    await vi.waitFor(async () => expect((await projector.status())[0].position).toBe(4));
+    expect((await projector.status())[0].state).toBe('failed');
+
+    broken = false;
+    await projector.retry('totals');
+    await projector.waitForPosition(10);
+    const [status] = await projector.status();
+    expect(status.state).toBe('live');
+    expect(status.lastError).toBeUndefined();
+    expect([...appliedOf(read, 'totals').values()]).toEqual(Array(10).fill(1));
+    expect((await read.load('totals'))!.failure).toBeUndefined();
+  });
+
+  it('skips the failing event on request and continues after it', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 10, (i) => ({ amount: 1, poison: i === 4 }));
+    const projector = track(
+      createProjector({
+        eventStore: events,
+        readStore: read,
+        projections: [counting('totals', { fail: (e) => (e.data as Added).poison === true })],
+      }),
+    );
+    await expect(projector.skip('totals')).rejects.toMatchObject({ code: 'CLOSED' });
+    await projector.start();
+    await expect(projector.skip('totals')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await vi.waitFor(async () => expect((await projector.status())[0].state).toBe('failed'));
+    await projector.skip('totals');
+    await projector.waitForPosition(10);
+    expect(sumOf(read, 'totals')).toBe(9);
+    const skipped = await read.skipped('totals');
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]).toMatchObject({ position: 5, type: 'Added', message: 'cannot apply 5' });
+    expect((await projector.status())[0].state).toBe('live');
+  });
+
+  it('resolves waitForPosition from the apply path and times out with TIMEOUT', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    const projector = track(createProjector({ eventStore: events, readStore: read, projections: [counting('totals')] }));
+    await projector.start();
+    const waiting = projector.waitForPosition(3, { timeoutMs: 2000 });
+    await seed(events, 3);
+    await waiting;
+    expect(sumOf(read, 'totals')).toBe(3);
+
+    const started = Date.now();
+    const err = await projector.waitForPosition(10, { timeoutMs: 50 }).catch((e: unknown) => e);
+    expect(isChronicleError(err, 'TIMEOUT')).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect((err as { details: Record<string, unknown> }).details.behind).toEqual({ totals: 3 });
+    await expect(projector.waitForPosition(1, { projections: ['nope'] })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(projector.waitForPosition(-1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('rejects pending waits with CLOSED when stopped', async () => {
+    const events = createInMemoryEventStore();
+    const projector = createProjector({
+      eventStore: events,
+      readStore: createInMemoryReadStore(),
+      projections: [counting('totals')],
+    });
+    await projector.start();
+    const waiting = projector.waitForPosition(5).catch((e: unknown) => e);
+    await projector.stop();
+    expect(isChronicleError(await waiting, 'CLOSED')).toBe(true);
+  });
+
+  it('rebuilds into a fresh generation while the current one keeps serving, then swaps', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 20);
+    let gate: Promise<void> | undefined;
+    const projector = track(
+      createProjector({
+        eventStore: events,
+        readStore: read,
+        projections: [counting('totals', { delay: () => gate ?? Promise.resolve() })],
+        batchSize: 5,
+      }),
+    );
+    await projector.start();
+    await projector.waitForPosition(20);
+    expect((await read.load('totals'))!.generation).toBe(1);
+
+    const open = deferred();
+    gate = open.promise;
+    const rebuilt = projector.rebuild('totals');
+    await vi.waitFor(async () => expect((await projector.status())[0].state).toBe('rebuilding'));
+    const [during] = await projector.status();
+    expect(during.rebuild).toEqual({ version: 1, position: 0, target: 20 });
+    expect(sumOf(read, 'totals')).toBe(20);
+    expect((await read.load('totals'))!.generation).toBe(1);
+
+    gate = undefined;
+    open.resolve();
+    await rebuilt;
+    const record = (await read.load('totals'))!;
+    expect(record).toMatchObject({ generation: 2, position: 20, version: 1 });
+    expect(record.rebuild).toBeUndefined();
+    expect(sumOf(read, 'totals')).toBe(20);
+    expect((await projector.status())[0].state).toBe('live');
+
+    await seed(events, 2);
+    await projector.waitForPosition(22);
+    expect(sumOf(read, 'totals')).toBe(22);
+  });
+
+  it('rebuilds automatically when the defined version is raised', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 10);
+    const v1 = createProjector({ eventStore: events, readStore: read, projections: [counting('totals')] });
+    await v1.start();
+    await v1.waitForPosition(10);
+    await v1.stop();
+    expect(sumOf(read, 'totals')).toBe(10);
+
+    const v2 = track(createProjector({ eventStore: events, readStore: read, projections: [counting('totals', { version: 2 })] }));
+    const changes: number[] = [];
+    v2.onChange((c) => changes.push(c.position));
+    await v2.start();
+    await vi.waitFor(async () => expect((await v2.status())[0].version).toBe(2));
+    expect(sumOf(read, 'totals')).toBe(20);
+    expect((await read.load('totals'))!.generation).toBe(2);
+    expect(changes).toContain(10);
+  });
+
+  it('refuses a read store built by a newer version', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    const v2 = createProjector({ eventStore: events, readStore: read, projections: [counting('totals', { version: 2 })] });
+    await v2.start();
+    await v2.stop();
+    const v1 = track(createProjector({ eventStore: events, readStore: read, projections: [counting('totals')] }));
+    await v1.start();
+    const [status] = await v1.status();
+    expect(status.state).toBe('failed');
+    expect(status.lastError?.message).toMatch(/newer than the defined 1/);
+  });
+
+  it('reports lag in events and seconds while stopped', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    const projector = createProjector({ eventStore: events, readStore: read, projections: [counting('totals')] });
+    await projector.start();
+    await seed(events, 2);
+    await projector.waitForPosition(2);
+    await projector.stop();
+    await seed(events, 5);
+    await new Promise((r) => setTimeout(r, 30));
+    const [status] = await projector.status();
+    expect(status).toMatchObject({ position: 2, lagEvents: 5, state: 'stopped' });
+    expect(status.lagSeconds).toBeGreaterThanOrEqual(0.02);
+    expect(status.lagSeconds).toBeLessThan(5);
+  });
+
+  it('notifies onChange after each committed batch until unsubscribed', async () => {
+    const events = createInMemoryEventStore();
+    const projector = track(
+      createProjector({
+        eventStore: events,
+        readStore: createInMemoryReadStore(),
+        projections: [counting('totals')],
+        batchSize: 4,
+      }),
+    );
+    await seed(events, 10);
+    const changes: Array<{ projection: string; position: number }> = [];
+    const off = projector.onChange((c) => changes.push(c));
+    await projector.start();
+    await projector.waitForPosition(10);
+    expect(changes).toEqual([4, 8, 10].map((position) => ({ projection: 'totals', position })));
+    off();
+    await seed(events, 1);
+    await projector.waitForPosition(11);
+    expect(changes).toHaveLength(3);
+  });
+
+  it('rejects duplicate projection names and bad options', () => {
+    const events = createInMemoryEventStore();
+    const readStore = createInMemoryReadStore();
+    expect(() => createProjector({ eventStore: events, readStore, projections: [counting('a'), counting('a')] })).toThrow(
+      /twice/,
+    );
+    expect(() => createProjector({ eventStore: events, readStore, projections: [], batchSize: 0 })).toThrow(/batchSize/);
+  });
+});

@@ -1,0 +1,41 @@
+// Runs a batch through a projection's handlers, staying synchronous until a handler returns a
+// promise, so a synchronous read store can commit the whole batch without yielding.
+import type { RecordedEvent } from '../event-store.js';
+import type { ProjectionHandler } from './define-projection.js';
+
+/** A handler threw; `index` is the failing event's place in the batch. */
+export class HandlerFailure extends Error {
+  constructor(
+    readonly index: number,
+    readonly error: unknown,
+  ) {
+    super(error instanceof Error ? error.message : String(error));
+    this.name = 'HandlerFailure';
+  }
+}
+
+/** Applies `events` in order; rejects or throws HandlerFailure naming the first event whose handler failed. */
+export function runHandlers<Tx>(
+  handlers: Readonly<Record<string, ProjectionHandler<Tx>>>,
+  events: readonly RecordedEvent[],
+  tx: Tx,
+  from = 0,
+): void | Promise<void> {
+  for (let i = from; i < events.length; i++) {
+    const event = events[i];
+    let result: void | Promise<void>;
+    try {
+      result = handlers[event.type](event, tx);
+    } catch (err) {
+      throw new HandlerFailure(i, err);
+    }
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+      return (result as Promise<void>).then(
+        () => runHandlers(handlers, events, tx, i + 1),
+        (err: unknown) => {
+          throw new HandlerFailure(i, err);
+        },
+      );
+    }
+  }
+}
