@@ -1,3 +1,11 @@
 // chronicle/sqlite: the embedded SQLite adapters (better-sqlite3 12) — event store.
 export type { GroupCommitStats } from './group-commit.js';
 export { createSqliteEventStore, type SqliteEventStore, type SqliteEventStoreOptions } from './sqlite-event-store.js';
+export {
+  createSqliteReadStore,
+  type SqliteParams,
+  type SqliteReader,
+  type SqliteReadStore,
+  type SqliteReadStoreOptions,
+  type SqliteReadTx,
+} from './sqlite-read-store.js';

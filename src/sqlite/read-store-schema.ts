@@ -1,0 +1,56 @@
+// Tables the SQLite read store keeps about projections, and the names of projections' own tables.
+import type Database from 'better-sqlite3';
+import { storeError } from './sqlite-error.js';
+
+// No PRAGMA user_version here: the read store may share a file with the event store, which owns it.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS chronicle_projections (
+  name TEXT PRIMARY KEY,
+  version INTEGER NOT NULL DEFAULT 0,
+  generation INTEGER NOT NULL DEFAULT 0,
+  position INTEGER NOT NULL DEFAULT 0,
+  last_generation INTEGER NOT NULL DEFAULT 0,
+  rebuild_generation INTEGER,
+  rebuild_version INTEGER,
+  rebuild_position INTEGER,
+  failure TEXT
+);
+CREATE TABLE IF NOT EXISTS chronicle_projection_skips (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  message TEXT NOT NULL,
+  failed_at TEXT NOT NULL,
+  skipped_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chronicle_projection_skips_name ON chronicle_projection_skips (name, id);
+`;
+
+/** Creates the read store's tables if missing, in one write transaction. @throws STORE_ERROR */
+export function migrateReadStore(db: Database.Database): void {
+  try {
+    db.exec(`BEGIN IMMEDIATE;${SCHEMA}COMMIT;`);
+  } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw storeError(err, SCHEMA);
+  }
+}
+
+/** The quoted physical name of a projection's logical table in one generation; names are pre-checked identifiers. */
+export function physicalTable(projection: string, table: string, generation: number): string {
+  return `"${projection}__${table}__g${generation}"`;
+}
+
+/**
+ * Physical tables of one generation of a projection. Names are `<projection>__<table>__g<n>` and neither part
+ * may contain `__`, so splitting on it is unambiguous.
+ */
+export function tablesOfGeneration(db: Database.Database, projection: string, generation: number): string[] {
+  const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck(true).all() as string[];
+  return names.filter((name) => {
+    const parts = name.split('__');
+    return parts.length === 3 && parts[0] === projection && parts[2] === `g${generation}`;
+  });
+}

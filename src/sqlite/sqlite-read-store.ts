@@ -1,0 +1,336 @@
+// The SQLite read store: projections' tables in generations, each batch and its checkpoint in one
+// transaction, on one long-lived better-sqlite3 connection in WAL mode.
+import Database from 'better-sqlite3';
+import {
+  type ApplyWork,
+  assertReadModelName,
+  ChronicleError,
+  type ProjectionFailure,
+  type ProjectionRecord,
+  type ProjectionStore,
+  type SkippedEvent,
+} from 'chronicle';
+import { migrateReadStore, physicalTable, tablesOfGeneration } from './read-store-schema.js';
+import { storeError } from './sqlite-error.js';
+
+export type SqliteReadStoreOptions = {
+  /** Database file (created if missing); by default a separate file from the event store. `':memory:'` for tests. */
+  path: string;
+  /**
+   * `'normal'` (default): survives kill -9; after a power loss the last batches may be lost, but each batch and its
+   * checkpoint go together, so they are simply applied again. `'full'` also survives power loss; `'off'` neither.
+   */
+  synchronous?: 'full' | 'normal' | 'off';
+  /** How long a write waits for another process holding the file's write lock. Default 5000 ms. */
+  busyTimeoutMs?: number;
+};
+
+/** Positional (`?`) or named (`@name`) parameters. */
+export type SqliteParams = readonly unknown[] | Readonly<Record<string, unknown>>;
+
+/** What SQLite handlers write with, inside the batch's transaction. Driver errors become STORE_ERROR with the SQL. */
+export type SqliteReadTx = {
+  run(sql: string, params?: SqliteParams): { changes: number };
+  get<T = Record<string, unknown>>(sql: string, params?: SqliteParams): T | undefined;
+  all<T = Record<string, unknown>>(sql: string, params?: SqliteParams): T[];
+  /** The quoted physical name of a logical table (or index) in the generation being written, e.g. `"orders__items__g3"`. */
+  table(name: string): string;
+};
+
+/**
+ * What query handlers read with: the active generation, resolved at each `table()` call. Read-only statements
+ * only. While an async handler's transaction is open, reads on the same store see its uncommitted rows.
+ */
+export type SqliteReader = {
+  get<T = Record<string, unknown>>(sql: string, params?: SqliteParams): T | undefined;
+  all<T = Record<string, unknown>>(sql: string, params?: SqliteParams): T[];
+  /** @throws NOT_FOUND before the projection's first generation exists; INVALID_ARGUMENT bad name */
+  table(name: string): string;
+};
+
+export type SqliteReadStore = ProjectionStore<SqliteReadTx, SqliteReader> & {
+  /** The database file this store writes. */
+  readonly path: string;
+};
+
+type Row = {
+  name: string;
+  version: number;
+  generation: number;
+  position: number;
+  last_generation: number;
+  rebuild_generation: number | null;
+  rebuild_version: number | null;
+  rebuild_position: number | null;
+  failure: string | null;
+};
+
+type SkipRow = { position: number; event_id: string; type: string; message: string; failed_at: string; skipped_at: string };
+
+const MAX_CACHED_STATEMENTS = 1000;
+
+const toRecord = (row: Row): ProjectionRecord => {
+  const record: ProjectionRecord = { name: row.name, version: row.version, generation: row.generation, position: row.position };
+  if (row.rebuild_generation !== null) {
+    record.rebuild = { generation: row.rebuild_generation, version: row.rebuild_version!, position: row.rebuild_position! };
+  }
+  if (row.failure !== null) record.failure = JSON.parse(row.failure) as ProjectionFailure;
+  return record;
+};
+
+const notWritten = (name: string, generation: number) =>
+  new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being written`, {
+    details: { projection: name, generation },
+  });
+
+/** Opens (creating if needed) a SQLite read store. @throws STORE_ERROR when the file cannot be opened or migrated */
+export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteReadStore {
+  const { path, synchronous = 'normal', busyTimeoutMs = 5000 } = options;
+  if (typeof path !== 'string' || path.length === 0)
+    throw new ChronicleError('INVALID_ARGUMENT', 'path must be a non-empty string');
+  if (!['full', 'normal', 'off'].includes(synchronous)) {
+    throw new ChronicleError('INVALID_ARGUMENT', "synchronous must be 'full', 'normal' or 'off'");
+  }
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: busyTimeoutMs });
+  } catch (err) {
+    throw storeError(err, `open ${path}`);
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+    migrateReadStore(db);
+  } catch (err) {
+    db.close();
+    throw storeError(err, 'PRAGMA');
+  }
+
+  // Statements are prepared once per SQL text; handlers' SQL repeats with every event.
+  const cache = new Map<string, Database.Statement>();
+  function prepare(sql: string): Database.Statement {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      try {
+        stmt = db.prepare(sql);
+      } catch (err) {
+        throw storeError(err, sql);
+      }
+      if (cache.size >= MAX_CACHED_STATEMENTS) cache.clear();
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  }
+  function exec<R>(sql: string, params: SqliteParams | undefined, call: (stmt: Database.Statement, args: unknown[]) => R): R {
+    const stmt = prepare(sql);
+    try {
+      return call(stmt, params === undefined ? [] : Array.isArray(params) ? params : [params]);
+    } catch (err) {
+      throw storeError(err, sql);
+    }
+  }
+  const run = (sql: string, params?: SqliteParams) => ({ changes: exec(sql, params, (s, a) => s.run(...a).changes) });
+  const get = <T>(sql: string, params?: SqliteParams) => exec(sql, params, (s, a) => s.get(...a) as T | undefined);
+  const all = <T>(sql: string, params?: SqliteParams) => exec(sql, params, (s, a) => s.all(...a) as T[]);
+
+  const selectRow = (name: string) => get<Row>('SELECT * FROM chronicle_projections WHERE name = ?', [name]);
+  const ensureRow = (name: string) =>
+    run('INSERT INTO chronicle_projections (name) VALUES (?) ON CONFLICT (name) DO NOTHING', [name]);
+  const setCheckpoint = (name: string, generation: number, checkpoint: number) => {
+    const { changes } = run(
+      `UPDATE chronicle_projections SET
+         position = CASE WHEN generation = @generation THEN @checkpoint ELSE position END,
+         rebuild_position = CASE WHEN rebuild_generation = @generation THEN @checkpoint ELSE rebuild_position END
+       WHERE name = @name AND @generation > 0 AND (generation = @generation OR rebuild_generation = @generation)`,
+      { name, generation, checkpoint },
+    );
+    if (changes !== 1) throw notWritten(name, generation);
+  };
+
+  const txs = new Map<string, SqliteReadTx>();
+  function txFor(projection: string, generation: number): SqliteReadTx {
+    const key = `${projection}#${generation}`;
+    let tx = txs.get(key);
+    if (!tx) {
+      const names = new Map<string, string>();
+      tx = {
+        run,
+        get,
+        all,
+        table(name) {
+          let physical = names.get(name);
+          if (!physical) {
+            assertReadModelName('table', name);
+            physical = physicalTable(projection, name, generation);
+            names.set(name, physical);
+          }
+          return physical;
+        },
+      };
+      txs.set(key, tx);
+    }
+    return tx;
+  }
+
+  function dropGeneration(projection: string, generation: number): void {
+    for (const table of tablesOfGeneration(db, projection, generation)) {
+      run(`DROP TABLE IF EXISTS "${table}"`);
+      for (const sql of cache.keys()) if (sql.includes(table)) cache.delete(sql);
+    }
+    txs.delete(`${projection}#${generation}`);
+  }
+
+  // One connection means one transaction at a time; an async handler holds it across awaits.
+  let busy: Promise<void> | undefined;
+  let closed = false;
+  async function exclusive<T>(work: () => T | Promise<T>): Promise<T> {
+    while (busy) await busy;
+    if (closed) throw new ChronicleError('CLOSED', 'read store is closed');
+    // IMMEDIATE takes the write lock up front, so another process's writer makes us wait (busy timeout), never deadlock.
+    run('BEGIN IMMEDIATE');
+    let release: (() => void) | undefined;
+    try {
+      let result = work();
+      if (result instanceof Promise || (typeof result === 'object' && result !== null && 'then' in result)) {
+        busy = new Promise((resolve) => {
+          release = resolve;
+        });
+        result = await result;
+      }
+      run('COMMIT');
+      return result as T;
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      if (release) {
+        busy = undefined;
+        release();
+      }
+    }
+  }
+
+  const assertOpen = () => {
+    if (closed) throw new ChronicleError('CLOSED', 'read store is closed');
+  };
+
+  return {
+    path,
+    async load(name) {
+      assertOpen();
+      const row = selectRow(name);
+      return row && toRecord(row);
+    },
+    async list() {
+      assertOpen();
+      return all<Row>('SELECT * FROM chronicle_projections ORDER BY name').map(toRecord);
+    },
+    apply(name, generation, work: ApplyWork<SqliteReadTx> | undefined, checkpoint) {
+      return exclusive(() => {
+        setCheckpoint(name, generation, checkpoint);
+        if (work) return work(txFor(name, generation));
+      });
+    },
+    async beginGeneration(name, version, setup) {
+      assertReadModelName('projection', name);
+      return exclusive(() => {
+        ensureRow(name);
+        const row = selectRow(name)!;
+        if (row.rebuild_generation !== null) dropGeneration(name, row.rebuild_generation);
+        const generation = row.last_generation + 1;
+        setup?.(txFor(name, generation));
+        run(
+          `UPDATE chronicle_projections
+           SET last_generation = @generation, rebuild_generation = @generation, rebuild_version = @version, rebuild_position = 0
+           WHERE name = @name`,
+          { name, generation, version },
+        );
+        return generation;
+      });
+    },
+    swapGeneration(name, generation) {
+      return exclusive(() => {
+        const row = selectRow(name);
+        if (!row || row.rebuild_generation !== generation) {
+          throw new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being rebuilt`, {
+            details: { projection: name, generation },
+          });
+        }
+        if (row.generation > 0) dropGeneration(name, row.generation);
+        run(
+          `UPDATE chronicle_projections
+           SET generation = rebuild_generation, version = rebuild_version, position = rebuild_position,
+               rebuild_generation = NULL, rebuild_version = NULL, rebuild_position = NULL, failure = NULL
+           WHERE name = ?`,
+          [name],
+        );
+      });
+    },
+    setFailure(name, failure) {
+      return exclusive(() => {
+        ensureRow(name);
+        run('UPDATE chronicle_projections SET failure = ? WHERE name = ?', [failure ? JSON.stringify(failure) : null, name]);
+      });
+    },
+    skip(name, generation, failure) {
+      const { eventId, position, type } = failure;
+      if (eventId === undefined || position === undefined || type === undefined) {
+        return Promise.reject(new ChronicleError('INVALID_ARGUMENT', `projection ${name}: the failure names no event to skip`));
+      }
+      return exclusive(() => {
+        setCheckpoint(name, generation, position);
+        run(
+          `INSERT INTO chronicle_projection_skips (name, position, event_id, type, message, failed_at, skipped_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          [name, position, eventId, type, failure.message, failure.at, new Date().toISOString()],
+        );
+        run('UPDATE chronicle_projections SET failure = NULL WHERE name = ?', [name]);
+      });
+    },
+    async skipped(name): Promise<SkippedEvent[]> {
+      assertOpen();
+      return all<SkipRow>('SELECT * FROM chronicle_projection_skips WHERE name = ? ORDER BY id', [name]).map((r) => ({
+        message: r.message,
+        eventId: r.event_id,
+        position: r.position,
+        type: r.type,
+        at: r.failed_at,
+        skippedAt: r.skipped_at,
+      }));
+    },
+    reader(name) {
+      const readOnly = <R>(
+        sql: string,
+        params: SqliteParams | undefined,
+        call: (s: Database.Statement, a: unknown[]) => R,
+      ): R => {
+        assertOpen();
+        if (!prepare(sql).readonly)
+          throw new ChronicleError('INVALID_ARGUMENT', 'a reader runs read-only statements only', { details: { sql } });
+        return exec(sql, params, call);
+      };
+      return {
+        get: <T>(sql: string, params?: SqliteParams) => readOnly(sql, params, (s, a) => s.get(...a) as T | undefined),
+        all: <T>(sql: string, params?: SqliteParams) => readOnly(sql, params, (s, a) => s.all(...a) as T[]),
+        table(table) {
+          assertOpen();
+          assertReadModelName('table', table);
+          const generation = get<{ generation: number }>('SELECT generation FROM chronicle_projections WHERE name = ?', [
+            name,
+          ])?.generation;
+          if (!generation) {
+            throw new ChronicleError('NOT_FOUND', `projection ${name} has no tables yet`, { details: { projection: name } });
+          }
+          return physicalTable(name, table, generation);
+        },
+      };
+    },
+    async close() {
+      if (closed) return;
+      while (busy) await busy;
+      closed = true;
+      cache.clear();
+      db.close();
+    },
+  };
+}
