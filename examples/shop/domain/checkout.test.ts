@@ -1,0 +1,151 @@
+import { fold } from 'chronicle';
+import { describe, expect, it } from 'vitest';
+import { cancelOrder, placeOrder, shipOrder } from './checkout.js';
+import { type CustomerState, customer } from './customer.js';
+import { type OrderEvent, order } from './order.js';
+import { type ProductEvent, type ProductState, product } from './product.js';
+
+const ada: CustomerState = fold(customer, [
+  { type: 'CustomerRegistered', data: { customerId: 'c1', name: 'Ada Lovelace', email: 'ada@example.com' } },
+]);
+const stocked = (productId: string, onHand: number, priceCents = 1000, currency = 'EUR', ...more: ProductEvent[]): ProductState =>
+  fold(product, [
+    {
+      type: 'ProductCreated',
+      data: { productId, sku: `SKU-${productId.toUpperCase()}`, name: `Item ${productId}`, priceCents, currency },
+    },
+    { type: 'ProductRestocked', data: { productId, quantity: onHand } },
+    ...more,
+  ]);
+const create = (lines: { productId: string; quantity: number }[]) => ({
+  type: 'CreateOrder' as const,
+  data: { orderId: 'o1', customerId: 'c1', lines },
+});
+const rule = (message: string) => expect.objectContaining({ code: 'DOMAIN_RULE', message: expect.stringContaining(message) });
+
+describe('placing an order', () => {
+  it('reserves every line and prices it from the catalog', () => {
+    const writes = placeOrder(
+      create([
+        { productId: 'p1', quantity: 2 },
+        { productId: 'p2', quantity: 1 },
+      ]),
+      {
+        order: order.initialState,
+        customer: ada,
+        products: new Map([
+          ['p1', stocked('p1', 5, 1450)],
+          ['p2', stocked('p2', 1, 899)],
+        ]),
+      },
+    );
+    expect(writes).toEqual([
+      {
+        streamId: 'order-o1',
+        events: [
+          {
+            type: 'OrderCreated',
+            data: {
+              orderId: 'o1',
+              customerId: 'c1',
+              customerName: 'Ada Lovelace',
+              currency: 'EUR',
+              totalCents: 3799,
+              lines: [
+                { productId: 'p1', sku: 'SKU-P1', name: 'Item p1', quantity: 2, unitPriceCents: 1450 },
+                { productId: 'p2', sku: 'SKU-P2', name: 'Item p2', quantity: 1, unitPriceCents: 899 },
+              ],
+            },
+          },
+        ],
+      },
+      { streamId: 'product-p1', events: [{ type: 'StockReserved', data: { productId: 'p1', orderId: 'o1', quantity: 2 } }] },
+      { streamId: 'product-p2', events: [{ type: 'StockReserved', data: { productId: 'p2', orderId: 'o1', quantity: 1 } }] },
+    ]);
+  });
+
+  it('refuses the whole order when one line lacks stock', () => {
+    const products = new Map([
+      ['p1', stocked('p1', 5)],
+      ['p2', stocked('p2', 1)],
+    ]);
+    expect(() =>
+      placeOrder(
+        create([
+          { productId: 'p1', quantity: 1 },
+          { productId: 'p2', quantity: 2 },
+        ]),
+        { order: order.initialState, customer: ada, products },
+      ),
+    ).toThrow(rule('1 available, 2 requested'));
+  });
+
+  it('refuses an unknown customer, an unknown or deleted product, and an existing order id', () => {
+    const products = new Map([['p1', stocked('p1', 5)]]);
+    const base = { order: order.initialState, customer: ada, products };
+    expect(() => placeOrder(create([{ productId: 'p1', quantity: 1 }]), { ...base, customer: customer.initialState })).toThrow(
+      rule('is not registered'),
+    );
+    expect(() =>
+      placeOrder(create([{ productId: 'p9', quantity: 1 }]), { ...base, products: new Map([['p9', product.initialState]]) }),
+    ).toThrow(rule('does not exist'));
+    const gone = stocked('p1', 5, 1000, 'EUR', { type: 'ProductDeleted', data: { productId: 'p1' } });
+    expect(() => placeOrder(create([{ productId: 'p1', quantity: 1 }]), { ...base, products: new Map([['p1', gone]]) })).toThrow(
+      rule('no longer sold'),
+    );
+    const existing = fold(order, [
+      {
+        type: 'OrderCreated',
+        data: { orderId: 'o1', customerId: 'c1', customerName: 'Ada', lines: [], currency: 'EUR', totalCents: 0 },
+      },
+    ]);
+    expect(() => placeOrder(create([{ productId: 'p1', quantity: 1 }]), { ...base, order: existing })).toThrow(
+      rule('already exists'),
+    );
+  });
+});
+
+describe('cancelling and shipping', () => {
+  const placed: OrderEvent[] = [
+    {
+      type: 'OrderCreated',
+      data: {
+        orderId: 'o1',
+        customerId: 'c1',
+        customerName: 'Ada',
+        lines: [{ productId: 'p1', sku: 'SKU-P1', name: 'Item p1', quantity: 2, unitPriceCents: 1000 }],
+        currency: 'EUR',
+        totalCents: 2000,
+      },
+    },
+  ];
+  const reserved: ProductEvent = { type: 'StockReserved', data: { productId: 'p1', orderId: 'o1', quantity: 2 } };
+  const products = new Map([['p1', stocked('p1', 5, 1000, 'EUR', reserved)]]);
+
+  it('cancelling releases every reserved line', () => {
+    const writes = cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: fold(order, placed), products });
+    expect(writes.map((w) => [w.streamId, w.events.map((e) => e.type)])).toEqual([
+      ['order-o1', ['OrderCancelled']],
+      ['product-p1', ['StockReleased']],
+    ]);
+  });
+
+  it('cancelling twice releases nothing more', () => {
+    const cancelled = fold(order, [...placed, { type: 'OrderCancelled', data: { orderId: 'o1', wasPaid: false } }]);
+    expect(cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: cancelled, products })).toEqual([
+      { streamId: 'order-o1', events: [] },
+    ]);
+  });
+
+  it('shipping turns the reservation into a shipment', () => {
+    const paid = fold(order, [...placed, { type: 'OrderPaid', data: { orderId: 'o1' } }]);
+    const writes = shipOrder({ type: 'ShipOrder', data: { orderId: 'o1' } }, { order: paid, products });
+    expect(writes[1].events).toEqual([{ type: 'StockShipped', data: { productId: 'p1', orderId: 'o1', quantity: 2 } }]);
+  });
+
+  it('asks for a fresh lookup when a line’s product was not loaded', () => {
+    expect(() =>
+      cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: fold(order, placed), products: new Map() }),
+    ).toThrow(expect.objectContaining({ code: 'CONCURRENCY_CONFLICT', details: { staleLookup: true } }));
+  });
+});

@@ -1,0 +1,83 @@
+// The order aggregate: its lifecycle created → paid → shipped, or cancelled before shipping.
+// Stock is not its business: checkout.ts composes it with the product decider.
+import { assertNever, type Decider, domainError, type EventOf } from 'chronicle';
+import type { OrderCancelled, OrderCreated, OrderLine, OrderPaid, OrderShipped, OrderStatus } from '../messages/orders.js';
+import { notFound, notYours } from './refusals.js';
+
+/** `onlyFor` is set when the sender is a customer: the order must be theirs. */
+type Lifecycle = { orderId: string; onlyFor?: string };
+
+/** A line priced from the catalog at order time. */
+export type PricedLine = OrderLine & { currency: string };
+
+export type OrderCommand =
+  | { type: 'CreateOrder'; data: { orderId: string; customerId: string; customerName: string; lines: PricedLine[] } }
+  | { type: 'PayOrder'; data: Lifecycle }
+  | { type: 'ShipOrder'; data: Lifecycle }
+  | { type: 'CancelOrder'; data: Lifecycle & { reason?: string } };
+
+export type OrderEvent =
+  | EventOf<typeof OrderCreated>
+  | EventOf<typeof OrderPaid>
+  | EventOf<typeof OrderShipped>
+  | EventOf<typeof OrderCancelled>;
+
+export type OrderState =
+  | { status: 'none' }
+  | { status: OrderStatus; orderId: string; customerId: string; lines: OrderLine[]; currency: string; totalCents: number };
+
+export const orderStreamId = (orderId: string) => `order-${orderId}`;
+
+export const order: Decider<OrderCommand, OrderEvent, OrderState> = {
+  initialState: { status: 'none' },
+
+  decide(command, state) {
+    const { orderId } = command.data;
+    if (command.type === 'CreateOrder') {
+      if (state.status !== 'none') throw domainError(`order ${JSON.stringify(orderId)} already exists`);
+      const { customerId, customerName } = command.data;
+      const currencies = [...new Set(command.data.lines.map((line) => line.currency))];
+      if (currencies.length !== 1) throw domainError(`an order is paid in one currency; its lines use ${currencies.join(', ')}`);
+      const lines = command.data.lines.map(({ currency: _, ...line }) => line);
+      const totalCents = lines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
+      return [{ type: 'OrderCreated', data: { orderId, customerId, customerName, lines, currency: currencies[0], totalCents } }];
+    }
+    if (state.status === 'none') throw notFound('order', orderId);
+    if (command.data.onlyFor !== undefined && command.data.onlyFor !== state.customerId) throw notYours('order', orderId);
+    switch (command.type) {
+      case 'PayOrder':
+        if (state.status === 'paid') return [];
+        if (state.status !== 'created') throw domainError(`order is ${state.status}; only a created order can be paid`);
+        return [{ type: 'OrderPaid', data: { orderId } }];
+      case 'ShipOrder':
+        if (state.status === 'shipped') return [];
+        if (state.status !== 'paid') throw domainError(`order is ${state.status}; only a paid order can be shipped`);
+        return [{ type: 'OrderShipped', data: { orderId } }];
+      case 'CancelOrder':
+        if (state.status === 'cancelled') return [];
+        if (state.status === 'shipped') throw domainError('order has shipped; it can no longer be cancelled');
+        return [{ type: 'OrderCancelled', data: { orderId, reason: command.data.reason, wasPaid: state.status === 'paid' } }];
+      default:
+        return assertNever(command);
+    }
+  },
+
+  evolve(state, event) {
+    switch (event.type) {
+      case 'OrderCreated': {
+        const { orderId, customerId, lines, currency, totalCents } = event.data;
+        return { status: 'created', orderId, customerId, lines, currency, totalCents };
+      }
+      case 'OrderPaid':
+        return state.status === 'none' ? state : { ...state, status: 'paid' };
+      case 'OrderShipped':
+        return state.status === 'none' ? state : { ...state, status: 'shipped' };
+      case 'OrderCancelled':
+        return state.status === 'none' ? state : { ...state, status: 'cancelled' };
+      default:
+        return assertNever(event);
+    }
+  },
+
+  isTerminal: (state) => state.status === 'shipped' || state.status === 'cancelled',
+};

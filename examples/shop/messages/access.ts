@@ -1,0 +1,36 @@
+// The Shop's roles and the small vocabulary its message policies are written in.
+import type { Principal } from 'chronicle';
+
+export const ROLES = ['admin', 'clerk', 'customer', 'reader'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** A policy's answer: true, or the reason for refusing. */
+export type Verdict = true | string;
+
+export function hasRole(principal: Principal | undefined, role: Role): boolean {
+  return principal?.roles.includes(role) ?? false;
+}
+
+/** Allowed when the principal holds one of `roles`; admin always may. */
+export function allow(principal: Principal | undefined, ...roles: Role[]): Verdict {
+  if (hasRole(principal, 'admin') || roles.some((role) => hasRole(principal, role))) return true;
+  return `requires role ${['admin', ...roles].join(' or ')}`;
+}
+
+/** Staff roles pass; a customer passes only for its own customer id (`customerId == sub`). */
+export function allowSelf(principal: Principal | undefined, customerId: string, ...staff: Role[]): Verdict {
+  if (allow(principal, ...staff) === true) return true;
+  if (hasRole(principal, 'customer') && principal?.id === customerId) return true;
+  return hasRole(principal, 'customer') ? 'a customer may only act on its own account' : allow(principal, ...staff);
+}
+
+/**
+ * The customer a principal is confined to, or undefined when it may act for anyone.
+ * Commands that name an order (not a customer) carry it so the decider can check ownership before writing.
+ */
+export function confinedTo(principal: Principal | undefined): string | undefined {
+  if (principal === undefined || hasRole(principal, 'admin') || hasRole(principal, 'clerk')) return undefined;
+  return hasRole(principal, 'customer') ? principal.id : undefined;
+}
+
+export const STAFF: Role[] = ['clerk', 'reader'];

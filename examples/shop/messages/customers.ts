@@ -1,0 +1,61 @@
+// Customers: registration and details, the events they cause, and the query that reads them.
+import { defineCommand, defineEvent, defineQuery } from 'chronicle';
+import { z } from 'zod';
+import { allowSelf, STAFF } from './access.js';
+import { address, cents, email, entityId, name } from './fields.js';
+
+export const RegisterCustomer = defineCommand(
+  'RegisterCustomer',
+  z.strictObject({ customerId: entityId, name, email, address: address.optional() }),
+  {
+    description: 'Registers a customer; the email must be unused by any other customer.',
+    policy: (principal, p) => allowSelf(principal, p.customerId),
+  },
+);
+
+export const UpdateCustomerDetails = defineCommand(
+  'UpdateCustomerDetails',
+  z
+    .strictObject({ customerId: entityId, name: name.optional(), email: email.optional(), address: address.optional() })
+    .refine((p) => p.name !== undefined || p.email !== undefined || p.address !== undefined, {
+      message: 'give at least one of name, email, address',
+    }),
+  {
+    description: 'Changes a customer’s name, email or address; a new email must be unused.',
+    policy: (principal, p) => allowSelf(principal, p.customerId),
+  },
+);
+
+export const CustomerRegistered = defineEvent(
+  'CustomerRegistered',
+  z.object({ customerId: z.string(), name: z.string(), email: z.string(), address: address.optional() }),
+);
+
+/** Carries only the fields that changed. */
+export const CustomerDetailsUpdated = defineEvent(
+  'CustomerDetailsUpdated',
+  z.object({ customerId: z.string(), name: z.string().optional(), email: z.string().optional(), address: address.optional() }),
+);
+
+/** On a `customerEmail-…` stream: the address now belongs to this customer. */
+export const EmailClaimed = defineEvent('EmailClaimed', z.object({ email: z.string(), customerId: z.string() }));
+export const EmailReleased = defineEvent('EmailReleased', z.object({ email: z.string(), customerId: z.string() }));
+
+export const customerView = z.object({
+  customerId: z.string(),
+  name: z.string(),
+  email: z.string(),
+  address: address.nullable(),
+  orderCount: z.number().int(),
+  /** Paid, not cancelled orders; a plain sum, so read `spentByCurrency` when a customer buys in several currencies. */
+  totalSpentCents: cents,
+  spentByCurrency: z.record(z.string(), cents),
+});
+export type CustomerView = z.output<typeof customerView>;
+
+export const GetCustomerById = defineQuery('GetCustomerById', z.strictObject({ customerId: entityId }), {
+  description: 'A customer with its order count and what it has spent (paid orders, not cancelled).',
+  result: customerView,
+  reads: ['customers'],
+  policy: (principal, p) => allowSelf(principal, p.customerId, ...STAFF),
+});

@@ -1,0 +1,146 @@
+// Orders: placing, paying, shipping and cancelling, the events they cause, and the order queries.
+import { defineCommand, defineEvent, defineQuery } from 'chronicle';
+import { z } from 'zod';
+import { allow, allowSelf, hasRole, STAFF } from './access.js';
+import { cents, cursor, entityId, limit } from './fields.js';
+
+export const MAX_ORDER_LINES = 100;
+
+const orderLine = z.strictObject({ productId: entityId, quantity: z.number().int().min(1).max(10_000) });
+
+export const CreateOrder = defineCommand(
+  'CreateOrder',
+  z.strictObject({
+    orderId: entityId,
+    customerId: entityId,
+    lines: z
+      .array(orderLine)
+      .min(1)
+      .max(MAX_ORDER_LINES)
+      // One line per product keeps "quantity of X in this order" unambiguous; clients add quantities up.
+      .refine((lines) => new Set(lines.map((l) => l.productId)).size === lines.length, 'list each product at most once'),
+  }),
+  {
+    description:
+      'Places an order at today’s catalog prices, reserving stock for every line — or refuses it and reserves nothing.',
+    policy: (principal, p) => allowSelf(principal, p.customerId),
+  },
+);
+
+const byOrderId = z.strictObject({ orderId: entityId });
+
+export const PayOrder = defineCommand('PayOrder', byOrderId, {
+  description: 'Marks a created order paid. A customer may pay only its own orders.',
+  policy: (principal) => allow(principal, 'customer'),
+});
+
+export const ShipOrder = defineCommand('ShipOrder', byOrderId, {
+  description: 'Ships a paid order: its reserved units leave the stock.',
+  policy: (principal) => allow(principal, 'clerk'),
+});
+
+export const CancelOrder = defineCommand(
+  'CancelOrder',
+  z.strictObject({ orderId: entityId, reason: z.string().trim().min(1).max(500).optional() }),
+  {
+    description: 'Cancels an order that has not shipped and releases its reserved stock. A customer may cancel only its own.',
+    policy: (principal) => allow(principal, 'customer'),
+  },
+);
+
+const recordedLine = z.object({
+  productId: z.string(),
+  sku: z.string(),
+  name: z.string(),
+  quantity: z.number().int(),
+  unitPriceCents: cents,
+});
+export type OrderLine = z.output<typeof recordedLine>;
+
+/** Names and prices are copied from the catalog at order time, so later price changes never touch the order. */
+export const OrderCreated = defineEvent(
+  'OrderCreated',
+  z.object({
+    orderId: z.string(),
+    customerId: z.string(),
+    customerName: z.string(),
+    lines: z.array(recordedLine),
+    currency: z.string(),
+    totalCents: cents,
+  }),
+);
+export const OrderPaid = defineEvent('OrderPaid', z.object({ orderId: z.string() }));
+export const OrderShipped = defineEvent('OrderShipped', z.object({ orderId: z.string() }));
+export const OrderCancelled = defineEvent(
+  'OrderCancelled',
+  z.object({ orderId: z.string(), reason: z.string().optional(), wasPaid: z.boolean() }),
+);
+
+export const ORDER_STATUSES = ['created', 'paid', 'shipped', 'cancelled'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export const orderView = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  customerName: z.string(),
+  status: z.enum(ORDER_STATUSES),
+  lines: z.array(z.object({ productId: z.string(), name: z.string(), quantity: z.number().int(), unitPriceCents: cents })),
+  currency: z.string(),
+  totalCents: cents,
+  history: z.array(z.object({ status: z.enum(ORDER_STATUSES), at: z.string() })),
+});
+export type OrderView = z.output<typeof orderView>;
+
+export const GetOrderStatus = defineQuery('GetOrderStatus', byOrderId, {
+  description: 'An order with its lines, total and status history. A customer sees only its own orders.',
+  result: orderView,
+  reads: ['orders'],
+  policy: (principal) => allow(principal, ...STAFF, 'customer'),
+  // The owner is known only once the order is read, so this check runs on the result.
+  resultPolicy: (principal, order) =>
+    allow(principal, ...STAFF) === true ||
+    (hasRole(principal, 'customer') && principal?.id === order.customerId) ||
+    'a customer may only read its own orders',
+});
+
+const orderSummary = z.object({
+  orderId: z.string(),
+  status: z.enum(ORDER_STATUSES),
+  currency: z.string(),
+  totalCents: cents,
+  lineCount: z.number().int(),
+  createdAt: z.string(),
+});
+export type OrderSummary = z.output<typeof orderSummary>;
+
+export const ListOrdersByCustomer = defineQuery(
+  'ListOrdersByCustomer',
+  z.strictObject({ customerId: entityId, limit, cursor: cursor.optional() }),
+  {
+    description: 'A customer’s orders, newest first, a page at a time.',
+    result: z.object({ items: z.array(orderSummary), nextCursor: z.string().nullable() }),
+    reads: ['orders'],
+    policy: (principal, p) => allowSelf(principal, p.customerId, ...STAFF),
+  },
+);
+
+export const salesSummary = z.object({
+  ordersByStatus: z.record(z.enum(ORDER_STATUSES), z.number().int()),
+  /** Paid and shipped orders, per currency. */
+  revenue: z.array(z.object({ currency: z.string(), cents })),
+  topProducts: z.array(
+    z.object({ productId: z.string(), name: z.string(), unitsSold: z.number().int(), revenueCents: cents, currency: z.string() }),
+  ),
+});
+export type SalesSummary = z.output<typeof salesSummary>;
+
+export const GetSalesSummary = defineQuery(
+  'GetSalesSummary',
+  z.strictObject({ top: z.coerce.number().int().min(1).max(50).default(5) }),
+  {
+    description: 'Orders by status, revenue of paid orders, and the best-selling products.',
+    result: salesSummary,
+    reads: ['sales'],
+    policy: (p) => allow(p, ...STAFF),
+  },
+);
