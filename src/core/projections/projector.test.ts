@@ -303,6 +303,64 @@ describe('projector', () => {
     expect(sumOf(read, 'totals')).toBe(22);
   });
 
+  it('resumes an interrupted rebuild from its own checkpoint after a restart', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 40);
+    const first = createProjector({ eventStore: events, readStore: read, projections: [counting('totals')], batchSize: 5 });
+    await first.start();
+    await first.waitForPosition(40);
+    let gate: Promise<void> | undefined;
+    const open = deferred();
+    let applied = 0;
+    const slow = createProjector({
+      eventStore: events,
+      readStore: read,
+      projections: [counting('totals', { delay: () => (++applied > 12 ? (gate ?? Promise.resolve()) : Promise.resolve()) })],
+      batchSize: 5,
+    });
+    await first.stop();
+    await slow.start();
+    gate = open.promise;
+    const rebuilt = slow.rebuild('totals').catch((e: unknown) => e);
+    await vi.waitFor(async () => expect((await read.load('totals'))!.rebuild?.position).toBe(10));
+    const stopping = slow.stop();
+    open.resolve();
+    await stopping;
+    expect(isChronicleError(await rebuilt, 'CLOSED')).toBe(true);
+    const interrupted = (await read.load('totals'))!;
+    expect(interrupted).toMatchObject({ generation: 1, position: 40 });
+    expect(interrupted.rebuild!.position).toBeGreaterThanOrEqual(10);
+
+    const again = track(
+      createProjector({ eventStore: events, readStore: read, projections: [counting('totals')], batchSize: 5 }),
+    );
+    await again.start();
+    await vi.waitFor(async () => expect((await read.load('totals'))!.generation).toBe(2));
+    expect([...appliedOf(read, 'totals').values()]).toEqual(Array(40).fill(1));
+    expect(sumOf(read, 'totals')).toBe(40);
+  });
+
+  it('marks a projection whose setup throws as failed without stopping the others', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 3);
+    const broken = defineProjection<InMemoryReadTx>({
+      name: 'broken',
+      version: 1,
+      setup: () => {
+        throw new Error('bad schema');
+      },
+      handlers: { Added: () => {} },
+    });
+    const projector = track(createProjector({ eventStore: events, readStore: read, projections: [broken, counting('totals')] }));
+    await projector.start();
+    await projector.waitForPosition(3, { projections: ['totals'] });
+    const [status] = await projector.status();
+    expect(status).toMatchObject({ name: 'broken', state: 'failed', lastError: { message: 'bad schema' } });
+    await expect(projector.waitForPosition(3)).rejects.toMatchObject({ code: 'PROJECTION_FAILED' });
+  });
+
   it('rebuilds automatically when the defined version is raised', async () => {
     const events = createInMemoryEventStore();
     const read = createInMemoryReadStore();
