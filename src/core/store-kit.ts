@@ -15,6 +15,8 @@ import type {
 const MAX_STREAM_ID_LENGTH = 512;
 // Control characters would make ids ambiguous in logs and URLs; everything else is plain data.
 const CONTROL = /[\u0000-\u001f\u007f]/;
+// String.prototype.isWellFormed needs the ES2024 lib, which would also admit APIs Node 20 lacks.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** @throws INVALID_ARGUMENT unless `streamId` is a non-empty string of at most 512 characters without control characters. */
 export function assertStreamId(streamId: unknown): asserts streamId is string {
@@ -28,7 +30,7 @@ export function assertStreamId(streamId: unknown): asserts streamId is string {
     throw new ChronicleError('INVALID_ARGUMENT', 'stream id must not contain control characters');
   }
   // A lone surrogate becomes U+FFFD in UTF-8 storage, so two different ids would share one stream.
-  if (!streamId.isWellFormed()) {
+  if (LONE_SURROGATE.test(streamId)) {
     throw new ChronicleError('INVALID_ARGUMENT', 'stream id must be well-formed Unicode (no lone surrogates)');
   }
 }

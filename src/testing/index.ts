@@ -6,3 +6,4 @@ export {
   describeEventStoreConformance,
   type EventStoreFactory,
 } from './event-store-conformance.js';
+export { type GivenEvent, type ProjectionSpecOptions, type ProjectionThen, projectionSpec } from './projection-spec.js';
