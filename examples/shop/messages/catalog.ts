@@ -2,7 +2,7 @@
 import { defineCommand, defineEvent, defineQuery } from 'chronicle';
 import { z } from 'zod';
 import { allow, hasRole, STAFF } from './access.js';
-import { cents, currency, cursor, entityId, flag, limit, name } from './fields.js';
+import { cents, currency, cursor, entityId, limit, name } from './fields.js';
 
 /** Stock keeping unit: upper-case letters, digits and dashes, unique across the catalog. */
 export const sku = z
@@ -95,7 +95,7 @@ export const ListAllProducts = defineQuery(
     cursor: cursor.optional(),
     /** Matches name or sku, case-insensitively. */
     search: z.string().trim().min(1).max(100).optional(),
-    includeDeleted: flag,
+    includeDeleted: z.boolean().default(false),
   }),
   {
     description: 'The catalog by name, a page at a time; pass nextCursor back as cursor for the next page.',

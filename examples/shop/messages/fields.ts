@@ -35,13 +35,8 @@ export const address = z.strictObject({
 });
 export type Address = z.output<typeof address>;
 
-/** Page size of list queries; query strings arrive as text, so numbers are coerced. */
-export const limit = z.coerce.number().int().min(1).max(100).default(20);
+/** Page size of list queries. (Over HTTP, query-string text is coerced by the schema's types.) */
+export const limit = z.number().int().min(1).max(100).default(20);
 
 /** Opaque paging cursor returned as `nextCursor`. */
 export const cursor = z.string().min(1).max(200);
-
-/** A boolean that also accepts the query-string spellings `true`/`false`/`1`/`0`. */
-export const flag = z
-  .union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')])
-  .default(false);

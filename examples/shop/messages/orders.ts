@@ -136,7 +136,7 @@ export type SalesSummary = z.output<typeof salesSummary>;
 
 export const GetSalesSummary = defineQuery(
   'GetSalesSummary',
-  z.strictObject({ top: z.coerce.number().int().min(1).max(50).default(5) }),
+  z.strictObject({ top: z.number().int().min(1).max(50).default(5) }),
   {
     description: 'Orders by status, revenue of paid orders, and the best-selling products.',
     result: salesSummary,

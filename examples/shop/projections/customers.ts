@@ -1,0 +1,76 @@
+// Read model of GetCustomerById: one row per customer with its order count and spending.
+import { defineProjection } from 'chronicle';
+import type { SqliteReadTx } from 'chronicle/sqlite';
+import { CustomerDetailsUpdated, CustomerRegistered } from '../messages/customers.js';
+import { OrderCancelled, OrderCreated, OrderPaid } from '../messages/orders.js';
+import { dataOf } from './event-data.js';
+
+export const customersProjection = defineProjection<SqliteReadTx>({
+  name: 'customers',
+  version: 1,
+  setup(tx) {
+    tx.run(`CREATE TABLE ${tx.table('customers')} (
+      customer_id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      email TEXT NOT NULL,
+      address TEXT,
+      order_count INTEGER NOT NULL DEFAULT 0,
+      total_spent_cents INTEGER NOT NULL DEFAULT 0,
+      spent_by_currency TEXT NOT NULL DEFAULT '{}'
+    )`);
+    // Who placed which order and for how much, so payments and cancellations can be credited to the customer.
+    tx.run(`CREATE TABLE ${tx.table('orders')} (
+      order_id TEXT PRIMARY KEY,
+      customer_id TEXT NOT NULL,
+      currency TEXT NOT NULL,
+      total_cents INTEGER NOT NULL
+    )`);
+  },
+  handlers: {
+    CustomerRegistered(event, tx) {
+      const { customerId, name, email, address } = dataOf(CustomerRegistered, event);
+      tx.run(`INSERT INTO ${tx.table('customers')} (customer_id, name, email, address) VALUES (?, ?, ?, ?)`, [
+        customerId,
+        name,
+        email,
+        address ? JSON.stringify(address) : null,
+      ]);
+    },
+    CustomerDetailsUpdated(event, tx) {
+      const { customerId, name, email, address } = dataOf(CustomerDetailsUpdated, event);
+      tx.run(
+        `UPDATE ${tx.table('customers')}
+         SET name = coalesce(?, name), email = coalesce(?, email), address = coalesce(?, address) WHERE customer_id = ?`,
+        [name ?? null, email ?? null, address ? JSON.stringify(address) : null, customerId],
+      );
+    },
+    OrderCreated(event, tx) {
+      const { orderId, customerId, currency, totalCents } = dataOf(OrderCreated, event);
+      tx.run(`INSERT INTO ${tx.table('orders')} VALUES (?, ?, ?, ?)`, [orderId, customerId, currency, totalCents]);
+      tx.run(`UPDATE ${tx.table('customers')} SET order_count = order_count + 1 WHERE customer_id = ?`, [customerId]);
+    },
+    OrderPaid(event, tx) {
+      credit(tx, dataOf(OrderPaid, event).orderId, 1);
+    },
+    OrderCancelled(event, tx) {
+      const { orderId, wasPaid } = dataOf(OrderCancelled, event);
+      if (wasPaid) credit(tx, orderId, -1);
+    },
+  },
+});
+
+function credit(tx: SqliteReadTx, orderId: string, sign: 1 | -1): void {
+  const order = tx.get<{ customer_id: string; currency: string; total_cents: number }>(
+    `SELECT customer_id, currency, total_cents FROM ${tx.table('orders')} WHERE order_id = ?`,
+    [orderId],
+  );
+  if (!order) return;
+  const amount = sign * order.total_cents;
+  tx.run(
+    `UPDATE ${tx.table('customers')}
+     SET total_spent_cents = total_spent_cents + ?,
+         spent_by_currency = json_set(spent_by_currency, '$.' || ?, coalesce(json_extract(spent_by_currency, '$.' || ?), 0) + ?)
+     WHERE customer_id = ?`,
+    [amount, order.currency, order.currency, amount, order.customer_id],
+  );
+}

@@ -1,0 +1,46 @@
+// Read model of GetInventory: units on hand and reserved per product.
+import { defineProjection } from 'chronicle';
+import type { SqliteReadTx } from 'chronicle/sqlite';
+import { ProductCreated, ProductRestocked, StockReleased, StockReserved, StockShipped } from '../messages/catalog.js';
+import { dataOf } from './event-data.js';
+
+export const inventoryProjection = defineProjection<SqliteReadTx>({
+  name: 'inventory',
+  version: 1,
+  setup(tx) {
+    tx.run(`CREATE TABLE ${tx.table('stock')} (
+      product_id TEXT PRIMARY KEY,
+      on_hand INTEGER NOT NULL DEFAULT 0,
+      reserved INTEGER NOT NULL DEFAULT 0
+    )`);
+  },
+  handlers: {
+    ProductCreated(event, tx) {
+      tx.run(`INSERT INTO ${tx.table('stock')} (product_id) VALUES (?)`, [dataOf(ProductCreated, event).productId]);
+    },
+    ProductRestocked(event, tx) {
+      const { productId, quantity } = dataOf(ProductRestocked, event);
+      move(tx, productId, quantity, 0);
+    },
+    StockReserved(event, tx) {
+      const { productId, quantity } = dataOf(StockReserved, event);
+      move(tx, productId, 0, quantity);
+    },
+    StockReleased(event, tx) {
+      const { productId, quantity } = dataOf(StockReleased, event);
+      move(tx, productId, 0, -quantity);
+    },
+    StockShipped(event, tx) {
+      const { productId, quantity } = dataOf(StockShipped, event);
+      move(tx, productId, -quantity, -quantity);
+    },
+  },
+});
+
+function move(tx: SqliteReadTx, productId: string, onHand: number, reserved: number): void {
+  tx.run(`UPDATE ${tx.table('stock')} SET on_hand = on_hand + ?, reserved = reserved + ? WHERE product_id = ?`, [
+    onHand,
+    reserved,
+    productId,
+  ]);
+}

@@ -1,0 +1,90 @@
+// Read model of GetSalesSummary: orders per status, revenue per currency, and units sold per product.
+// Revenue counts paid orders (shipped ones included); cancelling a paid order takes it back out.
+import { defineProjection } from 'chronicle';
+import type { SqliteReadTx } from 'chronicle/sqlite';
+import { OrderCancelled, OrderCreated, type OrderLine, OrderPaid, OrderShipped, type OrderStatus } from '../messages/orders.js';
+import { dataOf } from './event-data.js';
+
+export const salesProjection = defineProjection<SqliteReadTx>({
+  name: 'sales',
+  version: 1,
+  setup(tx) {
+    tx.run(`CREATE TABLE ${tx.table('status_counts')} (status TEXT PRIMARY KEY, orders INTEGER NOT NULL)`);
+    tx.run(`CREATE TABLE ${tx.table('revenue')} (currency TEXT PRIMARY KEY, cents INTEGER NOT NULL)`);
+    tx.run(`CREATE TABLE ${tx.table('product_sales')} (
+      product_id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      currency TEXT NOT NULL,
+      units_sold INTEGER NOT NULL,
+      revenue_cents INTEGER NOT NULL
+    )`);
+    tx.run(`CREATE INDEX ${tx.table('product_sales_by_units')} ON ${tx.table('product_sales')} (units_sold DESC, product_id)`);
+    // What each order contributes, so a later payment or cancellation can be counted against it.
+    tx.run(`CREATE TABLE ${tx.table('orders')} (
+      order_id TEXT PRIMARY KEY,
+      status TEXT NOT NULL,
+      currency TEXT NOT NULL,
+      total_cents INTEGER NOT NULL,
+      lines TEXT NOT NULL
+    )`);
+  },
+  handlers: {
+    OrderCreated(event, tx) {
+      const { orderId, currency, totalCents, lines } = dataOf(OrderCreated, event);
+      tx.run(`INSERT INTO ${tx.table('orders')} VALUES (?, 'created', ?, ?, ?)`, [
+        orderId,
+        currency,
+        totalCents,
+        JSON.stringify(lines),
+      ]);
+      count(tx, 'created', 1);
+    },
+    OrderPaid(event, tx) {
+      const order = moveTo(tx, dataOf(OrderPaid, event).orderId, 'paid');
+      if (order) book(tx, order, 1);
+    },
+    OrderShipped(event, tx) {
+      moveTo(tx, dataOf(OrderShipped, event).orderId, 'shipped');
+    },
+    OrderCancelled(event, tx) {
+      const { orderId, wasPaid } = dataOf(OrderCancelled, event);
+      const order = moveTo(tx, orderId, 'cancelled');
+      if (order && wasPaid) book(tx, order, -1);
+    },
+  },
+});
+
+type OrderRow = { status: OrderStatus; currency: string; total_cents: number; lines: string };
+
+function moveTo(tx: SqliteReadTx, orderId: string, status: OrderStatus): OrderRow | undefined {
+  const order = tx.get<OrderRow>(`SELECT status, currency, total_cents, lines FROM ${tx.table('orders')} WHERE order_id = ?`, [
+    orderId,
+  ]);
+  if (!order) return undefined;
+  tx.run(`UPDATE ${tx.table('orders')} SET status = ? WHERE order_id = ?`, [status, orderId]);
+  count(tx, order.status, -1);
+  count(tx, status, 1);
+  return order;
+}
+
+function count(tx: SqliteReadTx, status: OrderStatus, delta: number): void {
+  tx.run(
+    `INSERT INTO ${tx.table('status_counts')} VALUES (?, ?) ON CONFLICT (status) DO UPDATE SET orders = orders + excluded.orders`,
+    [status, delta],
+  );
+}
+
+function book(tx: SqliteReadTx, order: OrderRow, sign: 1 | -1): void {
+  tx.run(`INSERT INTO ${tx.table('revenue')} VALUES (?, ?) ON CONFLICT (currency) DO UPDATE SET cents = cents + excluded.cents`, [
+    order.currency,
+    sign * order.total_cents,
+  ]);
+  for (const line of JSON.parse(order.lines) as OrderLine[]) {
+    tx.run(
+      `INSERT INTO ${tx.table('product_sales')} VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (product_id) DO UPDATE SET units_sold = units_sold + excluded.units_sold,
+         revenue_cents = revenue_cents + excluded.revenue_cents, name = excluded.name`,
+      [line.productId, line.name, order.currency, sign * line.quantity, sign * line.quantity * line.unitPriceCents],
+    );
+  }
+}

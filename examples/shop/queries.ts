@@ -1,0 +1,198 @@
+// Answers every Shop query from the read store's denormalized tables; nothing here touches the event store.
+import { ChronicleError, type PayloadOf, type QueryBus } from 'chronicle';
+import type { SqliteReadStore } from 'chronicle/sqlite';
+import { GetInventory, type InventoryView, ListAllProducts, type ProductItem } from './messages/catalog.js';
+import { type CustomerView, GetCustomerById } from './messages/customers.js';
+import {
+  GetOrderStatus,
+  GetSalesSummary,
+  ListOrdersByCustomer,
+  ORDER_STATUSES,
+  type OrderStatus,
+  type OrderSummary,
+  type OrderView,
+  type SalesSummary,
+} from './messages/orders.js';
+
+/** Registers a handler for every Shop query on `bus`. */
+export function registerQueries(bus: QueryBus, readStore: SqliteReadStore): void {
+  const customers = readStore.reader('customers');
+  const catalog = readStore.reader('catalog');
+  const inventory = readStore.reader('inventory');
+  const orders = readStore.reader('orders');
+  const sales = readStore.reader('sales');
+
+  bus.register(GetCustomerById, ({ customerId }: PayloadOf<typeof GetCustomerById>): CustomerView => {
+    const row = customers.get<{
+      customer_id: string;
+      name: string;
+      email: string;
+      address: string | null;
+      order_count: number;
+      total_spent_cents: number;
+      spent_by_currency: string;
+    }>(`SELECT * FROM ${customers.table('customers')} WHERE customer_id = ?`, [customerId]);
+    if (!row) throw notFound('customer', customerId);
+    return {
+      customerId: row.customer_id,
+      name: row.name,
+      email: row.email,
+      address: row.address === null ? null : JSON.parse(row.address),
+      orderCount: row.order_count,
+      totalSpentCents: row.total_spent_cents,
+      spentByCurrency: JSON.parse(row.spent_by_currency),
+    };
+  });
+
+  bus.register(ListAllProducts, ({ limit, cursor, search, includeDeleted }: PayloadOf<typeof ListAllProducts>) => {
+    const after =
+      cursor === undefined ? undefined : decodeCursor<[string, string]>(cursor, (v) => isTuple(v, 'string', 'string'));
+    const where = [
+      includeDeleted ? '1' : 'deleted = 0',
+      // instr, not LIKE: a search for "50%" or "a_b" means those characters literally.
+      search === undefined ? '1' : 'instr(search_text, @search) > 0',
+      after === undefined ? '1' : '(sort_key, product_id) > (@sortKey, @productId)',
+    ].join(' AND ');
+    const rows = catalog.all<{
+      product_id: string;
+      sku: string;
+      name: string;
+      sort_key: string;
+      price_cents: number;
+      currency: string;
+      available: number;
+      deleted: number;
+    }>(`SELECT * FROM ${catalog.table('products')} WHERE ${where} ORDER BY sort_key, product_id LIMIT @limit`, {
+      search: search?.toLowerCase() ?? null,
+      sortKey: after?.[0] ?? null,
+      productId: after?.[1] ?? null,
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const items: ProductItem[] = page.map((r) => ({
+      productId: r.product_id,
+      sku: r.sku,
+      name: r.name,
+      priceCents: r.price_cents,
+      currency: r.currency,
+      available: r.available,
+      deleted: r.deleted === 1,
+    }));
+    return { items, nextCursor: rows.length > limit ? encodeCursor([last.sort_key, last.product_id]) : null };
+  });
+
+  bus.register(GetInventory, ({ productId }: PayloadOf<typeof GetInventory>): InventoryView => {
+    const row = inventory.get<{ on_hand: number; reserved: number }>(
+      `SELECT on_hand, reserved FROM ${inventory.table('stock')} WHERE product_id = ?`,
+      [productId],
+    );
+    if (!row) throw notFound('product', productId);
+    return { productId, onHand: row.on_hand, reserved: row.reserved, available: row.on_hand - row.reserved };
+  });
+
+  bus.register(GetOrderStatus, ({ orderId }: PayloadOf<typeof GetOrderStatus>): OrderView => {
+    const row = orders.get<{
+      customer_id: string;
+      customer_name: string;
+      status: OrderStatus;
+      currency: string;
+      total_cents: number;
+      lines: string;
+      history: string;
+    }>(
+      `SELECT customer_id, customer_name, status, currency, total_cents, lines, history FROM ${orders.table('orders')} WHERE order_id = ?`,
+      [orderId],
+    );
+    if (!row) throw notFound('order', orderId);
+    return {
+      orderId,
+      customerId: row.customer_id,
+      customerName: row.customer_name,
+      status: row.status,
+      lines: JSON.parse(row.lines),
+      currency: row.currency,
+      totalCents: row.total_cents,
+      history: JSON.parse(row.history),
+    };
+  });
+
+  bus.register(ListOrdersByCustomer, ({ customerId, limit, cursor }: PayloadOf<typeof ListOrdersByCustomer>) => {
+    const before = cursor === undefined ? undefined : decodeCursor<number>(cursor, (v) => Number.isSafeInteger(v));
+    const rows = orders.all<{
+      order_id: string;
+      seq: number;
+      status: OrderStatus;
+      currency: string;
+      total_cents: number;
+      line_count: number;
+      created_at: string;
+    }>(
+      `SELECT order_id, seq, status, currency, total_cents, line_count, created_at FROM ${orders.table('orders')}
+       WHERE customer_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+      [customerId, before ?? Number.MAX_SAFE_INTEGER, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    const items: OrderSummary[] = page.map((r) => ({
+      orderId: r.order_id,
+      status: r.status,
+      currency: r.currency,
+      totalCents: r.total_cents,
+      lineCount: r.line_count,
+      createdAt: r.created_at,
+    }));
+    return { items, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].seq) : null };
+  });
+
+  bus.register(GetSalesSummary, ({ top }: PayloadOf<typeof GetSalesSummary>): SalesSummary => {
+    const counts = sales.all<{ status: OrderStatus; orders: number }>(
+      `SELECT status, orders FROM ${sales.table('status_counts')}`,
+    );
+    const ordersByStatus = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
+    for (const { status, orders: n } of counts) ordersByStatus[status] = n;
+    const revenue = sales.all<{ currency: string; cents: number }>(
+      `SELECT currency, cents FROM ${sales.table('revenue')} WHERE cents <> 0 ORDER BY currency`,
+    );
+    const topProducts = sales
+      .all<{ product_id: string; name: string; currency: string; units_sold: number; revenue_cents: number }>(
+        `SELECT * FROM ${sales.table('product_sales')} WHERE units_sold > 0 ORDER BY units_sold DESC, product_id LIMIT ?`,
+        [top],
+      )
+      .map((r) => ({
+        productId: r.product_id,
+        name: r.name,
+        unitsSold: r.units_sold,
+        revenueCents: r.revenue_cents,
+        currency: r.currency,
+      }));
+    return { ordersByStatus, revenue, topProducts };
+  });
+}
+
+function notFound(kind: string, id: string): ChronicleError {
+  return new ChronicleError('NOT_FOUND', `${kind} ${JSON.stringify(id)} not found`, { details: { [`${kind}Id`]: id } });
+}
+
+// Cursors are opaque to clients: base64url of the last row's sort key.
+function encodeCursor(key: unknown): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+function decodeCursor<T>(cursor: string, valid: (value: unknown) => boolean): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (!valid(value)) {
+    throw new ChronicleError('VALIDATION_FAILED', 'cursor is not one this query returned', {
+      details: { errors: [{ path: 'cursor', message: 'not a cursor this query returned' }] },
+    });
+  }
+  return value as T;
+}
+
+function isTuple(value: unknown, ...types: string[]): boolean {
+  return Array.isArray(value) && value.length === types.length && value.every((v, i) => typeof v === types[i]);
+}
