@@ -53,7 +53,8 @@ export type SqliteEventStore = EventStore & {
 type PreparedWrite = ReturnType<typeof prepareWrite>;
 // Column order of every event SELECT; rows come back as arrays (`.raw()`) to skip building keyed objects.
 type EventRow = [position: number, id: string, streamId: string, version: number, type: string, data: string, metadata: string];
-type StreamRow = [version: number, position: number, deleted: number];
+// One row always; nulls when the stream has no events / no streams row.
+type StreamRow = [version: number | null, position: number | null, deleted: number | null];
 
 const EVENT_COLUMNS = 'position, id, stream_id, version, type, data, metadata';
 
@@ -153,27 +154,26 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     };
   };
 
-  const selectStream = statement<StreamRow>('SELECT version, position, deleted FROM streams WHERE stream_id = ?', true);
-  const selectStreamInfo = statement<[number, number, string]>(
-    'SELECT version, deleted, metadata FROM streams WHERE stream_id = ?',
+  const lastEvent = 'FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1';
+  const selectStream = statement<StreamRow>(
+    `SELECT (SELECT version ${lastEvent}), (SELECT position ${lastEvent}), (SELECT deleted FROM streams WHERE stream_id = ?)`,
+    true,
+  );
+  const selectStreamInfo = statement<[version: number | null, deleted: number | null, metadata: string | null]>(
+    `SELECT (SELECT version ${lastEvent}), deleted, metadata FROM (SELECT 1) LEFT JOIN streams ON stream_id = ?`,
     true,
   );
   const selectHead = value<number>('SELECT coalesce(max(position), 0) FROM events');
   const insertEventSql =
     'INSERT INTO events (position, id, stream_id, version, category, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
   const insertEvent = db.prepare(insertEventSql);
-  const upsertStreamVersion = statement<never>(
-    `INSERT INTO streams (stream_id, version, position) VALUES (?, ?, ?)
-     ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, position = excluded.position`,
-    false,
-  );
   const upsertStreamMetadata = statement<never>(
-    `INSERT INTO streams (stream_id, version, metadata) VALUES (?, 0, ?)
+    `INSERT INTO streams (stream_id, metadata) VALUES (?, ?)
      ON CONFLICT (stream_id) DO UPDATE SET metadata = excluded.metadata`,
     false,
   );
   const upsertStreamDeleted = statement<never>(
-    `INSERT INTO streams (stream_id, version, deleted) VALUES (?, 0, 1)
+    `INSERT INTO streams (stream_id, deleted) VALUES (?, 1)
      ON CONFLICT (stream_id) DO UPDATE SET deleted = 1`,
     false,
   );
@@ -208,6 +208,14 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     true,
   );
 
+  const readSnapshot = <T>(read: () => T): T => {
+    try {
+      return db.transaction(read).deferred();
+    } catch (err) {
+      throw storeError(err, 'BEGIN DEFERRED');
+    }
+  };
+
   const signal = new AppendSignal();
   const writer = createGroupCommitter(db, () => signal.notify());
   let closed = false;
@@ -217,6 +225,11 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   };
   // SQLite treats a negative LIMIT as none; binding MAX_SAFE_INTEGER would also work but reads oddly in plans.
   const sqlLimit = (limit: number) => (limit === Number.MAX_SAFE_INTEGER ? -1 : limit);
+
+  function streamState(streamId: string): [version: number, position: number, deleted: boolean] {
+    const row = selectStream.get(streamId, streamId, streamId) as StreamRow;
+    return [row[0] ?? 0, row[1] ?? 0, row[2] === 1];
+  }
 
   function insertEvents(w: PreparedWrite, fromVersion: number, head: number): void {
     const category = categoryOf(w.streamId);
@@ -249,20 +262,18 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     let head = -1;
     for (let i = 0; i < writes.length; i++) {
       const w = writes[i];
-      const row = selectStream.get(w.streamId);
-      if (row !== undefined && row[2] !== 0) throw deletedError(w.streamId);
-      const current = row === undefined ? 0 : row[0];
-      checkExpectedVersion(w.streamId, w.expectedVersion, current);
+      const [version, position, deleted] = streamState(w.streamId);
+      if (deleted) throw deletedError(w.streamId);
+      checkExpectedVersion(w.streamId, w.expectedVersion, version);
       const count = w.events.length;
       if (count === 0) {
-        results[i] = { streamId: w.streamId, version: current, position: row === undefined ? 0 : row[1], duplicate: false };
+        results[i] = { streamId: w.streamId, version, position, duplicate: false };
         continue;
       }
       if (head < 0) head = selectHead() ?? 0;
-      insertEvents(w, current, head);
+      insertEvents(w, version, head);
       head += count;
-      upsertStreamVersion.run(w.streamId, current + count, head);
-      results[i] = { streamId: w.streamId, version: current + count, position: head, duplicate: false };
+      results[i] = { streamId: w.streamId, version: version + count, position: head, duplicate: false };
     }
     if (key !== undefined) insertIdempotent.run(key, JSON.stringify(results));
     return results;
@@ -276,8 +287,10 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
         : readCategoryTypes.all(category, from, typesJson, sqlLimit(limit));
     const distinct = [...new Set(categories)];
     if (distinct.length === 1) return read(distinct[0]);
+    // One snapshot for all categories: otherwise another process could commit between two reads, and a page could
+    // hold a later event of one category while missing an earlier one of another — a reader paging on would skip it.
+    const rows = readSnapshot(() => distinct.flatMap(read));
     // Each category's rows are in position order and no event has two categories, so a sort of the union is exact.
-    const rows = distinct.flatMap(read);
     rows.sort((x, y) => x[0] - y[0]);
     return rows.length > limit ? rows.slice(0, limit) : rows;
   }
@@ -321,9 +334,9 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       assertOpen();
       assertStreamId(streamId);
       const { direction, from, limit } = normalizeReadStream(readOptions);
-      const row = selectStream.get(streamId);
-      if (row !== undefined && row[2] !== 0) throw deletedError(streamId);
-      if (row === undefined || row[0] === 0) return [];
+      const [version, , deleted] = streamState(streamId);
+      if (deleted) throw deletedError(streamId);
+      if (version === 0) return [];
       const rows =
         direction === 'forward'
           ? readForward.all(streamId, from, sqlLimit(limit))
@@ -341,9 +354,10 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     async streamInfo(streamId: string): Promise<StreamInfo> {
       assertOpen();
       assertStreamId(streamId);
-      const row = selectStreamInfo.get(streamId);
-      if (row === undefined) return { streamId, version: 0, deleted: false, metadata: {} };
-      return { streamId, version: row[0], deleted: row[1] !== 0, metadata: JSON.parse(row[2]) };
+      const [version, deleted, metadata] = selectStreamInfo.get(streamId, streamId) as NonNullable<
+        ReturnType<typeof selectStreamInfo.get>
+      >;
+      return { streamId, version: version ?? 0, deleted: deleted === 1, metadata: metadata === null ? {} : JSON.parse(metadata) };
     },
 
     async setStreamMetadata(streamId: string, metadata: Record<string, unknown>): Promise<void> {
@@ -370,8 +384,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       const expected = deleteOptions?.expectedVersion ?? 'any';
       assertExpectedVersion(expected);
       return writer.enqueue(() => {
-        const row = selectStream.get(streamId);
-        checkExpectedVersion(streamId, expected, row === undefined ? 0 : row[0]);
+        checkExpectedVersion(streamId, expected, streamState(streamId)[0]);
         upsertStreamDeleted.run(streamId);
       });
     },
