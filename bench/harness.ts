@@ -17,6 +17,13 @@ export type BenchResult = {
 };
 
 export const quick = process.argv.includes('--quick');
+const onlyIndex = process.argv.indexOf('--only');
+const only = onlyIndex === -1 ? undefined : process.argv[onlyIndex + 1];
+
+/** True unless `--only <text>` was given and `name` does not contain it (to profile one workload). */
+export function selected(name: string): boolean {
+  return only === undefined || name.includes(only);
+}
 
 /** Nearest-rank percentile of sorted latencies. */
 export function percentile(sorted: Float64Array | number[], p: number): number {

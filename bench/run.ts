@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCommandHandler, createProjector, type Decider, defineProjection, fold, type NewEvent } from 'chronicle';
 import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle/sqlite';
-import { measure, printTable, quick, report } from './harness.js';
+import { measure, printTable, quick, report, selected } from './harness.js';
 import { runRawBaselines } from './raw-sqlite-baseline.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'chronicle-bench-'));
@@ -139,14 +139,15 @@ async function projectionCatchUp() {
 }
 
 try {
-  await appends('append-1-event-64-in-flight', 'full', 64, 1, n(60_000), 30_000);
-  await appends('append-1-event-1-caller', 'full', 1, 1, n(8_000), 4_000);
-  await appends('append-1-event-1-caller', 'normal', 1, 1, n(30_000), 25_000);
-  await appends('append-100-events-1-caller', 'full', 1, 100, n(2_000), 120_000);
-  await commandHandler();
-  await rehydration();
-  await projectionCatchUp();
-  runRawBaselines(file, { n, payload });
+  if (selected('append-1-event-64-in-flight')) await appends('append-1-event-64-in-flight', 'full', 64, 1, n(60_000), 30_000);
+  if (selected('append-1-event-1-caller')) await appends('append-1-event-1-caller', 'full', 1, 1, n(8_000), 4_000);
+  if (selected('append-1-event-1-caller-normal'))
+    await appends('append-1-event-1-caller-normal', 'normal', 1, 1, n(30_000), 25_000);
+  if (selected('append-100-events-1-caller')) await appends('append-100-events-1-caller', 'full', 1, 100, n(2_000), 120_000);
+  if (selected('command-handler-64-in-flight')) await commandHandler();
+  if (selected('rehydrate-1000-event-stream')) await rehydration();
+  if (selected('projection-catch-up-sqlite')) await projectionCatchUp();
+  if (selected('raw-better-sqlite3')) runRawBaselines(file, { n, payload });
   printTable();
 } finally {
   rmSync(dir, { recursive: true, force: true });

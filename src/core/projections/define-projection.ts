@@ -3,8 +3,8 @@ import { ChronicleError } from '../errors.js';
 import type { RecordedEvent } from '../event-store.js';
 import { assertReadModelName } from './read-model-name.js';
 
-/** Applies one event to the read model inside the batch's transaction. */
-export type ProjectionHandler<Tx> = (event: RecordedEvent, tx: Tx) => void | Promise<void>;
+/** Applies one event to the read model inside the batch's transaction. A returned promise is awaited; any other value is ignored. */
+export type ProjectionHandler<Tx> = (event: RecordedEvent, tx: Tx) => unknown;
 
 export type ProjectionDefinition<Tx> = {
   /** Identifier: letters, digits and single underscores, starting with a letter. */

@@ -23,7 +23,7 @@ export function runHandlers<Tx>(
 ): void | Promise<void> {
   for (let i = from; i < events.length; i++) {
     const event = events[i];
-    let result: void | Promise<void>;
+    let result: unknown;
     try {
       result = handlers[event.type](event, tx);
     } catch (err) {
