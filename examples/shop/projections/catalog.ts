@@ -1,4 +1,5 @@
 // Read model of ListAllProducts: the catalog sorted by name, with what is available to order.
+// (Shipping takes units that were already reserved, so it does not change what is available.)
 import { defineProjection } from 'chronicle';
 import type { SqliteReadTx } from 'chronicle/sqlite';
 import {
@@ -8,7 +9,6 @@ import {
   ProductRestocked,
   StockReleased,
   StockReserved,
-  StockShipped,
 } from '../messages/catalog.js';
 import { dataOf } from './event-data.js';
 
@@ -58,8 +58,6 @@ export const catalogProjection = defineProjection<SqliteReadTx>({
       const { productId, quantity } = dataOf(StockReleased, event);
       addAvailable(tx, productId, quantity);
     },
-    // A shipment takes units that were already reserved, so what is available does not change.
-    StockShipped() {},
   },
 });
 

@@ -1,0 +1,178 @@
+// Who may do what, over a real socket: the role matrix, customer isolation, JWTs, and that a refusal writes nothing.
+import { signJwt } from 'chronicle/http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { given, JWT_SECRET, KEYS, startShop, type TestShop } from './support.js';
+
+let shop: TestShop;
+beforeAll(async () => {
+  shop = await startShop();
+  await given(shop, { customers: ['ada', 'bob'], products: [{ productId: 'sec-mug', stock: 100 }] });
+  await shop.command('CreateOrder', { orderId: 'ada-1', customerId: 'ada', lines: [{ productId: 'sec-mug', quantity: 1 }] });
+  await shop.command('CreateOrder', { orderId: 'bob-1', customerId: 'bob', lines: [{ productId: 'sec-mug', quantity: 1 }] });
+});
+afterAll(() => shop.close());
+
+/** Sends a command and asserts its status; a refused command must leave the event count unchanged. */
+async function expectCommand(key: string | undefined, name: string, body: unknown, status: number) {
+  const before = await shop.eventCount();
+  const res = await shop.command(name, body, { key });
+  expect(res.status, `${name} → ${JSON.stringify(res.body)}`).toBe(status);
+  if (status !== 200) {
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(await shop.eventCount()).toBe(before);
+  }
+  return res;
+}
+
+let seq = 0;
+const newProduct = () => ({
+  productId: `rm-${++seq}`,
+  sku: `RM-${seq}`,
+  name: 'Role matrix item',
+  priceCents: 100,
+  currency: 'EUR',
+});
+
+describe('role matrix: each role × a command it may send and one it may not', () => {
+  it('admin may send anything', async () => {
+    await expectCommand(KEYS.admin, 'CreateProduct', newProduct(), 200);
+    await expectCommand(
+      KEYS.admin,
+      'RegisterCustomer',
+      { customerId: 'by-admin', name: 'X', email: 'by-admin@example.com' },
+      200,
+    );
+  });
+
+  it('clerk runs the catalog, inventory and shipping, not customers or payments', async () => {
+    await expectCommand(KEYS.clerk, 'CreateProduct', newProduct(), 200);
+    await expectCommand(KEYS.clerk, 'RestockProduct', { productId: 'sec-mug', quantity: 1 }, 200);
+    await expectCommand(
+      KEYS.clerk,
+      'RegisterCustomer',
+      { customerId: 'by-clerk', name: 'X', email: 'by-clerk@example.com' },
+      403,
+    );
+    await expectCommand(KEYS.clerk, 'PayOrder', { orderId: 'ada-1' }, 403);
+    await expectCommand(
+      KEYS.clerk,
+      'CreateOrder',
+      { orderId: 'clerk-1', customerId: 'ada', lines: [{ productId: 'sec-mug', quantity: 1 }] },
+      403,
+    );
+  });
+
+  it('customer orders for itself, never the catalog', async () => {
+    await expectCommand(
+      KEYS.ada,
+      'CreateOrder',
+      { orderId: 'ada-2', customerId: 'ada', lines: [{ productId: 'sec-mug', quantity: 1 }] },
+      200,
+    );
+    await expectCommand(KEYS.ada, 'UpdateCustomerDetails', { customerId: 'ada', name: 'Ada King' }, 200);
+    await expectCommand(KEYS.ada, 'CreateProduct', newProduct(), 403);
+    await expectCommand(KEYS.ada, 'ShipOrder', { orderId: 'ada-1' }, 403);
+  });
+
+  it('reader sends no command at all', async () => {
+    expect((await shop.query('GetSalesSummary', {}, { key: KEYS.reader })).status).toBe(200);
+    await expectCommand(KEYS.reader, 'RestockProduct', { productId: 'sec-mug', quantity: 1 }, 403);
+    await expectCommand(
+      KEYS.reader,
+      'RegisterCustomer',
+      { customerId: 'by-reader', name: 'X', email: 'by-reader@example.com' },
+      403,
+    );
+  });
+
+  it('no credentials: 401 with WWW-Authenticate; bad credentials: 401', async () => {
+    const res = await expectCommand(undefined, 'RestockProduct', { productId: 'sec-mug', quantity: 1 }, 401);
+    expect(res.headers.get('www-authenticate')).toContain('Bearer');
+    expect((await shop.query('GetInventory', { productId: 'sec-mug' }, { key: undefined })).status).toBe(401);
+    expect((await shop.query('GetInventory', { productId: 'sec-mug' }, { key: 'not-a-real-key-000000' })).status).toBe(401);
+  });
+
+  it('staff may run every query', async () => {
+    for (const key of [KEYS.clerk, KEYS.reader]) {
+      expect((await shop.query('GetCustomerById', { customerId: 'ada' }, { key })).status).toBe(200);
+      expect((await shop.query('ListOrdersByCustomer', { customerId: 'ada' }, { key })).status).toBe(200);
+      expect((await shop.query('GetOrderStatus', { orderId: 'bob-1' }, { key })).status).toBe(200);
+      expect((await shop.query('GetInventory', { productId: 'sec-mug' }, { key })).status).toBe(200);
+      expect((await shop.query('ListAllProducts', { includeDeleted: true }, { key })).status).toBe(200);
+      expect((await shop.query('GetSalesSummary', {}, { key })).status).toBe(200);
+    }
+  });
+});
+
+describe('customer isolation', () => {
+  it('a customer acts only on its own account', async () => {
+    await expectCommand(KEYS.ada, 'RegisterCustomer', { customerId: 'not-ada', name: 'X', email: 'not-ada@example.com' }, 403);
+    await expectCommand(KEYS.ada, 'UpdateCustomerDetails', { customerId: 'bob', name: 'Hacked' }, 403);
+    await expectCommand(
+      KEYS.ada,
+      'CreateOrder',
+      { orderId: 'ada-for-bob', customerId: 'bob', lines: [{ productId: 'sec-mug', quantity: 1 }] },
+      403,
+    );
+  });
+
+  it('a customer pays and cancels only its own orders, and a refusal writes nothing', async () => {
+    await expectCommand(KEYS.ada, 'PayOrder', { orderId: 'bob-1' }, 403);
+    await expectCommand(KEYS.ada, 'CancelOrder', { orderId: 'bob-1' }, 403);
+    await expectCommand(KEYS.bob, 'PayOrder', { orderId: 'bob-1' }, 200);
+    await expectCommand(KEYS.bob, 'CancelOrder', { orderId: 'bob-1', reason: 'too slow' }, 200);
+  });
+
+  it('a customer reads only itself and its own orders', async () => {
+    const head = await shop.eventCount();
+    const asAda = (name: string, params: Record<string, string | number | boolean>) =>
+      shop.query(name, { ...params, minPosition: head }, { key: KEYS.ada });
+    expect((await asAda('GetCustomerById', { customerId: 'ada' })).status).toBe(200);
+    expect((await asAda('GetCustomerById', { customerId: 'bob' })).status).toBe(403);
+    expect((await asAda('GetOrderStatus', { orderId: 'ada-1' })).body).toMatchObject({ orderId: 'ada-1', customerId: 'ada' });
+    const other = await asAda('GetOrderStatus', { orderId: 'bob-1' });
+    expect(other.status).toBe(403);
+    expect(JSON.stringify(other.body)).not.toContain('Customer bob');
+    expect((await asAda('ListOrdersByCustomer', { customerId: 'ada' })).body.items.length).toBeGreaterThan(0);
+    expect((await asAda('ListOrdersByCustomer', { customerId: 'bob' })).status).toBe(403);
+    // The catalog is for everyone signed in; deleted products, stock levels and sales are staff business.
+    expect((await asAda('ListAllProducts', {})).status).toBe(200);
+    expect((await asAda('ListAllProducts', { includeDeleted: true })).status).toBe(403);
+    expect((await asAda('GetInventory', { productId: 'sec-mug' })).status).toBe(403);
+    expect((await asAda('GetSalesSummary', {})).status).toBe(403);
+  });
+});
+
+describe('JWT', () => {
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const exp = () => Math.floor(Date.now() / 1000) + 60;
+
+  it('accepts a signed token: sub is the customer, roles its roles', async () => {
+    const token = signJwt({ sub: 'ada', roles: ['customer'], exp: exp() }, JWT_SECRET);
+    const res = await shop.command(
+      'CreateOrder',
+      { orderId: 'jwt-1', customerId: 'ada', lines: [{ productId: 'sec-mug', quantity: 1 }] },
+      { key: undefined, headers: bearer(token) },
+    );
+    expect(res.status).toBe(200);
+    const other = await shop.command(
+      'CreateOrder',
+      { orderId: 'jwt-2', customerId: 'bob', lines: [{ productId: 'sec-mug', quantity: 1 }] },
+      { key: undefined, headers: bearer(token) },
+    );
+    expect(other.status).toBe(403);
+  });
+
+  it('refuses expired, tampered and foreign-signed tokens with 401', async () => {
+    const expired = signJwt({ sub: 'ada', roles: ['admin'], exp: Math.floor(Date.now() / 1000) - 3600 }, JWT_SECRET);
+    const foreign = signJwt({ sub: 'ada', roles: ['admin'], exp: exp() }, 'another-secret-that-is-also-32-bytes-long!!');
+    const genuine = signJwt({ sub: 'ada', roles: ['customer'], exp: exp() }, JWT_SECRET);
+    const [header, , signature] = genuine.split('.');
+    const escalated = Buffer.from(JSON.stringify({ sub: 'ada', roles: ['admin'], exp: exp() })).toString('base64url');
+    const tampered = `${header}.${escalated}.${signature}`;
+    for (const token of [expired, foreign, tampered, 'not.a.jwt']) {
+      const res = await shop.query('GetSalesSummary', {}, { key: undefined, headers: bearer(token) });
+      expect(res.status, token).toBe(401);
+    }
+  });
+});

@@ -1,0 +1,126 @@
+// Starts a real Shop on a real socket (port 0, fresh temp data dir) and gives tests a small fetch client.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createShop, type Shop } from '../app.js';
+import { createShopAuth } from '../auth.js';
+import { createShopServer } from '../server.js';
+
+export const KEYS = {
+  admin: 'test-admin-key-0123456789',
+  clerk: 'test-clerk-key-0123456789',
+  reader: 'test-reader-key-0123456789',
+  ada: 'test-customer-ada-0123456789',
+  bob: 'test-customer-bob-0123456789',
+} as const;
+export const JWT_SECRET = 'test-jwt-secret-that-is-at-least-32-bytes-long';
+
+export type Response<T = any> = { status: number; body: T; headers: Headers };
+
+export type TestShop = {
+  url: string;
+  shop: Shop;
+  dataDir: string;
+  /** POST /commands/{name} as `key` (a KEYS value, or undefined for anonymous). */
+  command(name: string, body: unknown, options?: { key?: string; headers?: Record<string, string> }): Promise<Response>;
+  /** GET /queries/{name}?params as `key`. */
+  query(
+    name: string,
+    params?: Record<string, string | number | boolean>,
+    options?: { key?: string; headers?: Record<string, string> },
+  ): Promise<Response>;
+  /** Any request, raw. */
+  request(path: string, init?: RequestInit): Promise<Response>;
+  eventCount(): Promise<number>;
+  close(): Promise<void>;
+};
+
+export async function startShop(): Promise<TestShop> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'shop-test-'));
+  const shop = await createShop({ dataDir, pollIntervalMs: 20 });
+  const { authenticate } = createShopAuth(
+    {
+      NODE_ENV: 'test',
+      SHOP_API_KEYS: [
+        `${KEYS.admin}:admin`,
+        `${KEYS.clerk}:clerk`,
+        `${KEYS.reader}:reader`,
+        `${KEYS.ada}:customer:ada`,
+        `${KEYS.bob}:customer:bob`,
+      ].join(','),
+      SHOP_JWT_SECRET: JWT_SECRET,
+    },
+    { dataDir },
+  );
+  const server: FastifyInstance = await createShopServer(shop, { authenticate, logger: false });
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = server.server.address() as { port: number };
+  const url = `http://127.0.0.1:${port}`;
+
+  const request = async (path: string, init?: RequestInit): Promise<Response> => {
+    const res = await fetch(url + path, init);
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    return { status: res.status, body, headers: res.headers };
+  };
+  const auth = (key: string | undefined): Record<string, string> => (key ? { 'x-api-key': key } : {});
+
+  return {
+    url,
+    shop,
+    dataDir,
+    request,
+    command: (name, body, options = {}) =>
+      request(`/commands/${name}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth('key' in options ? options.key : KEYS.admin), ...options.headers },
+        body: JSON.stringify(body),
+      }),
+    query: (name, params = {}, options = {}) => {
+      const qs = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+      return request(`/queries/${name}${qs ? `?${qs}` : ''}`, {
+        headers: { ...auth('key' in options ? options.key : KEYS.admin), ...options.headers },
+      });
+    },
+    eventCount: () => shop.eventStore.headPosition(),
+    async close() {
+      await server.close();
+      await shop.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Creates products, customers and stock for a test, returning the last position written. */
+export async function given(
+  shop: TestShop,
+  setup: {
+    products?: Array<{ productId: string; priceCents?: number; stock?: number; currency?: string; name?: string }>;
+    customers?: string[];
+  },
+): Promise<number> {
+  let position = 0;
+  const ok = async (name: string, body: unknown) => {
+    const res = await shop.command(name, body);
+    if (res.status !== 200) throw new Error(`${name} ${JSON.stringify(body)} → ${res.status} ${JSON.stringify(res.body)}`);
+    position = res.body.position;
+  };
+  for (const id of setup.customers ?? []) {
+    await ok('RegisterCustomer', { customerId: id, name: `Customer ${id}`, email: `${id}@example.com` });
+  }
+  for (const p of setup.products ?? []) {
+    await ok('CreateProduct', {
+      productId: p.productId,
+      sku: p.productId.toUpperCase(),
+      name: p.name ?? `Product ${p.productId}`,
+      priceCents: p.priceCents ?? 1000,
+      currency: p.currency ?? 'EUR',
+    });
+    if (p.stock) await ok('RestockProduct', { productId: p.productId, quantity: p.stock });
+  }
+  return position;
+}
