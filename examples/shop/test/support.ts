@@ -81,7 +81,7 @@ export async function startShop(): Promise<TestShop> {
         body: JSON.stringify(body),
       }),
     query: (name, params = {}, options = {}) => {
-      const qs = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+      const qs = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString();
       return request(`/queries/${name}${qs ? `?${qs}` : ''}`, {
         headers: { ...auth('key' in options ? options.key : KEYS.admin), ...options.headers },
       });
