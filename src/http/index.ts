@@ -1,0 +1,34 @@
+// chronicle/http: the Fastify plugin serving commands, queries, OpenAPI, SSE, health and metrics, with auth.
+
+export {
+  type Authenticator,
+  type AuthRequest,
+  type Credentials,
+  combineAuthenticators,
+  createApiKeyAuthenticator,
+  credentialsOf,
+} from './auth.js';
+export { type Consistency, type ConsistencyOptions, readConsistency } from './consistency.js';
+export {
+  createJwtAuthenticator,
+  type JwtAuthenticatorOptions,
+  type JwtClaims,
+  type JwtVerifyOptions,
+  signJwt,
+  verifyJwt,
+} from './jwt.js';
+export { createHttpMetrics, type HttpMetrics, type HttpMetricsOptions } from './metrics.js';
+export { buildOpenApiDocument, type OpenApiInfo, type OpenApiInput } from './openapi.js';
+export { type ChronicleHttpOptions, chronicleHttp, problemErrorHandler, sendProblem } from './plugin.js';
+export {
+  type HttpProblemCode,
+  PROBLEM_TABLE,
+  type Problem,
+  type ProblemCode,
+  problemOf,
+  problemType,
+  toProblem,
+} from './problem.js';
+export { createQueryStringCoercer, type QueryStringCoercer } from './query-string.js';
+export { type CreateServerOptions, createServer } from './server.js';
+export type { NotificationSource, ProjectionChange } from './sse.js';

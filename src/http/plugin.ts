@@ -1,0 +1,192 @@
+// The Fastify plugin: problem+json errors app-wide, then the Chronicle routes in their own JSON-only scope.
+import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Authenticator } from './auth.js';
+import { createHttpMetrics } from './metrics.js';
+import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
+import { type Problem, problemOf, toProblem } from './problem.js';
+import { authHook } from './request-context.js';
+import { registerCommandRoutes } from './routes-commands.js';
+import { registerQueryRoutes } from './routes-queries.js';
+import { type NotificationSource, registerEventStream } from './sse.js';
+
+export type ChronicleHttpOptions = {
+  commandBus?: CommandBus;
+  queryBus?: QueryBus;
+  /** Resolves the principal passed to the buses; without it every request is anonymous. */
+  authenticate?: Authenticator;
+  /** `write`: commands only; `read`: queries and SSE only. Health, metrics and OpenAPI are always served. Default `all`. */
+  serve?: 'all' | 'write' | 'read';
+  /** Read-model change feed for `GET /events/stream`; without it the stream is not served. */
+  notifications?: NotificationSource;
+  /** Title and version of `GET /openapi.json`. Default `{ title: 'Chronicle API', version: '1.0.0' }`. */
+  openapi?: OpenApiInfo;
+  /** minPosition wait when no `Chronicle-Wait-Ms` is sent, in ms. Default 5000. */
+  defaultWaitMs?: number;
+  /** Cap on `Chronicle-Wait-Ms`, in ms. Default 30000. */
+  maxWaitMs?: number;
+  /** Readiness for `GET /health`; it answers 503 while this is false or throws. */
+  health?: () => boolean | Promise<boolean>;
+  /** Largest accepted JSON body, in bytes. Default 1 MiB. */
+  bodyLimit?: number;
+  /** JSON nesting deeper than this is refused with 400 (deep values crash JSON.stringify downstream). Default 64. */
+  maxJsonDepth?: number;
+  /** Prefix of every Chronicle route, e.g. `/api`. Default none. */
+  prefix?: string;
+  /** Adds application metrics to this server's registry. */
+  metrics?: (registry: Registry) => void;
+  /** Registry to use instead of a fresh per-server one. */
+  metricsRegistry?: Registry;
+  /** Process metrics in `/metrics`. Default true. */
+  defaultMetrics?: boolean;
+  /** SSE: require a principal (EventSource cannot send headers, so off by default), heartbeat interval. */
+  events?: { requirePrincipal?: boolean; heartbeatMs?: number };
+};
+
+const MiB = 1024 * 1024;
+const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
+
+/** Sends a problem as `application/problem+json` (401 adds `WWW-Authenticate: Bearer`). */
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  reply.code(problem.status).type(PROBLEM_TYPE);
+  if (problem.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
+  return reply.send(JSON.stringify(problem));
+}
+
+/** The error handler Chronicle installs: every error becomes problem+json; 5xx are logged, never detailed. */
+export function problemErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const problem = toProblem(err);
+  if (problem.status >= 500) request.log.error({ err }, 'request failed');
+  else if (problem.status === 401 && (err as { details?: { credentials?: unknown } }).details?.credentials === 'invalid') {
+    reply.header('www-authenticate', 'Bearer error="invalid_token"');
+  }
+  return sendProblem(reply, problem);
+}
+
+/**
+ * Serves a command bus and/or query bus over HTTP. Registered without encapsulation: its error
+ * handler, 404 handler and metrics hook apply to the whole app.
+ * @throws INVALID_ARGUMENT at registration when `serve` asks for a side whose bus is missing
+ */
+export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttpOptions): Promise<void> {
+  const serve = options.serve ?? 'all';
+  const commands = serve !== 'read' ? options.commandBus : undefined;
+  const queries = serve !== 'write' ? options.queryBus : undefined;
+  if (serve === 'write' && !commands) throw new ChronicleError('INVALID_ARGUMENT', "serve: 'write' needs a commandBus");
+  if (serve === 'read' && !queries) throw new ChronicleError('INVALID_ARGUMENT', "serve: 'read' needs a queryBus");
+  const events = serve !== 'write' ? options.notifications : undefined;
+  const prefix = options.prefix ?? '';
+  const bodyLimit = options.bodyLimit ?? MiB;
+  const maxDepth = options.maxJsonDepth ?? 64;
+  const metrics = createHttpMetrics({
+    registry: options.metricsRegistry,
+    defaultMetrics: options.defaultMetrics,
+    extend: options.metrics,
+  });
+  const onRequest = authHook(options.authenticate);
+
+  if (!app.hasRequestDecorator('chroniclePrincipal')) app.decorateRequest('chroniclePrincipal', undefined);
+  app.setErrorHandler(problemErrorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    sendProblem(reply, problemOf('ROUTE_NOT_FOUND', `no route for ${request.method} ${request.url.slice(0, 200)}`));
+  });
+  // Callback style: no promise per request on the hot path.
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.request(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
+  let openapi: { count: number; body: string } | undefined;
+  const openapiBody = () => {
+    const commandList = commands?.definitions() ?? [];
+    const queryList = queries?.definitions() ?? [];
+    const count = commandList.length + queryList.length;
+    if (openapi?.count !== count) {
+      const document = buildOpenApiDocument({
+        info: options.openapi ?? { title: 'Chronicle API', version: '1.0.0' },
+        commands: commandList,
+        queries: queryList,
+        prefix,
+        secured: options.authenticate !== undefined,
+        events: events !== undefined,
+      });
+      openapi = { count, body: JSON.stringify(document) };
+    }
+    return openapi.body;
+  };
+
+  await app.register(
+    async (scope) => {
+      // Only JSON bodies (anything else is 415), and fastify's own safe parser with poisoning refused
+      // whatever the server options say, plus a depth bound.
+      scope.removeAllContentTypeParsers();
+      const parse = scope.getDefaultJsonParser('error', 'error');
+      const jsonParser = (request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+        parse(request, body as string, (err: Error | null, value?: unknown) => {
+          if (err) return done(err);
+          if (deeperThan(value, maxDepth)) {
+            return done(new ChronicleError('INVALID_ARGUMENT', `JSON nested deeper than ${maxDepth} levels`));
+          }
+          done(null, value);
+        });
+      };
+      scope.addContentTypeParser('application/json', { parseAs: 'string' }, jsonParser);
+      scope.addContentTypeParser(/^application\/[\w.-]+\+json(?:;|$)/, { parseAs: 'string' }, jsonParser);
+
+      if (commands) registerCommandRoutes(scope, { bus: commands, metrics, bodyLimit, onRequest });
+      if (queries) {
+        registerQueryRoutes(scope, {
+          bus: queries,
+          metrics,
+          bodyLimit,
+          onRequest,
+          defaultWaitMs: options.defaultWaitMs ?? 5000,
+          maxWaitMs: options.maxWaitMs ?? 30_000,
+        });
+      }
+      if (events) {
+        registerEventStream(scope, {
+          notifications: events,
+          metrics,
+          onRequest,
+          requirePrincipal: options.events?.requirePrincipal,
+          heartbeatMs: options.events?.heartbeatMs,
+        });
+      }
+
+      scope.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(openapiBody()));
+      scope.get('/health', async (request, reply) => {
+        let ready = true;
+        try {
+          ready = options.health ? (await options.health()) === true : true;
+        } catch (err) {
+          request.log.error({ err }, 'health check failed');
+          ready = false;
+        }
+        return ready ? { status: 'ok' } : sendProblem(reply, problemOf('UNAVAILABLE'));
+      });
+      scope.get('/metrics', async (_request, reply) =>
+        reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+      );
+    },
+    { prefix },
+  );
+}
+
+// Marks the plugin as not encapsulated (what fastify-plugin does), so the handlers above reach the whole app.
+Object.assign(chronicleHttp, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'chronicle-http' });
+
+/** True when `value` nests objects/arrays deeper than `limit`; stops as soon as it knows. */
+export function deeperThan(value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (limit <= 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (deeperThan(item, limit - 1)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (deeperThan((value as Record<string, unknown>)[key], limit - 1)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,47 @@
+// What a Chronicle route reads off a request besides its body: principal, correlation id, idempotency key.
+import { createHash } from 'node:crypto';
+import { ChronicleError, type Principal } from 'chronicle';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { Authenticator } from './auth.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The principal `authenticate` resolved for this request (Chronicle routes only). */
+    chroniclePrincipal?: Principal;
+  }
+}
+
+const CORRELATION_ID = /^[\w.:-]{1,128}$/;
+const PLAIN_ID = /^[\w.@-]{1,64}$/;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The onRequest hook that authenticates before the body is read; undefined when there is no authenticator. */
+export function authHook(authenticate: Authenticator | undefined): onRequestHookHandler | undefined {
+  if (!authenticate) return undefined;
+  return async (request) => {
+    request.chroniclePrincipal = await authenticate(request);
+  };
+}
+
+/** `X-Correlation-Id` when it is a sane token; otherwise the bus makes one. */
+export function correlationIdOf(request: FastifyRequest): string | undefined {
+  const value = request.headers['x-correlation-id'];
+  return typeof value === 'string' && CORRELATION_ID.test(value) ? value : undefined;
+}
+
+/**
+ * `Idempotency-Key`, scoped to the principal so one client can never replay (or pre-empt) another's command.
+ * @throws INVALID_ARGUMENT for a key that is not 1–255 visible ASCII characters
+ */
+export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const value = request.headers['idempotency-key'];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !IDEMPOTENCY_KEY.test(value)) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+  }
+  const owner = request.chroniclePrincipal?.id;
+  if (owner === undefined) return `http::${value}`;
+  // Long or odd ids are hashed ('~' marks it and cannot appear in a plain id) to keep the key short and unambiguous.
+  const scope = PLAIN_ID.test(owner) ? owner : `~${createHash('sha256').update(owner).digest('base64url').slice(0, 22)}`;
+  return `http:${scope}:${value}`;
+}
