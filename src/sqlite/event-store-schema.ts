@@ -1,36 +1,48 @@
-// Tables of the SQLite event store and the migration that creates them.
+// Tables of the SQLite event store and the migrations that bring a file up to date.
 import type Database from 'better-sqlite3';
 import { ChronicleError } from 'chronicle';
 import { storeError } from './sqlite-error.js';
 
-/** Schema version this code writes; kept in `PRAGMA user_version`. */
-export const EVENT_STORE_SCHEMA_VERSION = 1;
+// Step n brings a file from user_version n to n + 1. Steps are only ever appended: files in the field hold older ones.
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE events (
+    position INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    stream_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    UNIQUE (stream_id, version)
+  );
+  CREATE INDEX events_category ON events (category, position);
+  CREATE TABLE streams (
+    stream_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    metadata TEXT NOT NULL DEFAULT '{}'
+  ) WITHOUT ROWID;
+  CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY,
+    result TEXT NOT NULL
+  ) WITHOUT ROWID;`,
+  // A stream's version now comes from the (stream_id, version) index, so an append writes one table and commits
+  // one page fewer; only streams that were deleted or given metadata keep a row.
+  `CREATE TABLE streams_v2 (
+    stream_id TEXT PRIMARY KEY,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    metadata TEXT NOT NULL DEFAULT '{}'
+  ) WITHOUT ROWID;
+  INSERT INTO streams_v2 (stream_id, deleted, metadata)
+    SELECT stream_id, deleted, metadata FROM streams WHERE deleted <> 0 OR metadata <> '{}';
+  DROP TABLE streams;
+  ALTER TABLE streams_v2 RENAME TO streams;`,
+];
 
-const SCHEMA_V1 = `
-CREATE TABLE IF NOT EXISTS events (
-  position INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
-  stream_id TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  category TEXT NOT NULL,
-  type TEXT NOT NULL,
-  data TEXT NOT NULL,
-  metadata TEXT NOT NULL,
-  UNIQUE (stream_id, version)
-);
-CREATE INDEX IF NOT EXISTS events_category ON events (category, position);
--- Only streams that were deleted or given metadata have a row: a stream's version is read from the
--- (stream_id, version) index, so an append writes one table and commits one page fewer.
-CREATE TABLE IF NOT EXISTS streams (
-  stream_id TEXT PRIMARY KEY,
-  deleted INTEGER NOT NULL DEFAULT 0,
-  metadata TEXT NOT NULL DEFAULT '{}'
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS idempotency (
-  key TEXT PRIMARY KEY,
-  result TEXT NOT NULL
-) WITHOUT ROWID;
-`;
+/** Schema version this code writes; kept in `PRAGMA user_version`. */
+export const EVENT_STORE_SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
  * Brings the file's schema up to EVENT_STORE_SCHEMA_VERSION inside one write transaction,
@@ -38,11 +50,11 @@ CREATE TABLE IF NOT EXISTS idempotency (
  * @throws STORE_ERROR when the file was written by a newer schema or the driver fails
  */
 export function migrateEventStore(db: Database.Database): void {
-  const sql = 'BEGIN IMMEDIATE';
+  const begin = 'BEGIN IMMEDIATE';
   try {
-    db.exec(sql);
+    db.exec(begin);
   } catch (err) {
-    throw storeError(err, sql);
+    throw storeError(err, begin);
   }
   try {
     const current = db.pragma('user_version', { simple: true }) as number;
@@ -53,14 +65,14 @@ export function migrateEventStore(db: Database.Database): void {
         { details: { schemaVersion: current } },
       );
     }
-    if (current < 1) {
+    for (let version = current; version < EVENT_STORE_SCHEMA_VERSION; version++) {
       try {
-        db.exec(SCHEMA_V1);
+        db.exec(MIGRATIONS[version]);
       } catch (err) {
-        throw storeError(err, SCHEMA_V1);
+        throw storeError(err, MIGRATIONS[version]);
       }
     }
-    db.pragma(`user_version = ${EVENT_STORE_SCHEMA_VERSION}`);
+    if (current !== EVENT_STORE_SCHEMA_VERSION) db.pragma(`user_version = ${EVENT_STORE_SCHEMA_VERSION}`);
     db.exec('COMMIT');
   } catch (err) {
     if (db.inTransaction) db.exec('ROLLBACK');

@@ -219,6 +219,57 @@ describe('sqlite event store: durability across reopen', () => {
   });
 });
 
+describe('sqlite event store: schema migration', () => {
+  it('upgrades a version-1 file (stream versions cached in streams) and keeps deletes and metadata', async () => {
+    const path = freshPath();
+    const old = new Database(path);
+    old.exec(`
+      CREATE TABLE events (position INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, stream_id TEXT NOT NULL,
+        version INTEGER NOT NULL, category TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL,
+        UNIQUE (stream_id, version));
+      CREATE INDEX events_category ON events (category, position);
+      CREATE TABLE streams (stream_id TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0, metadata TEXT NOT NULL DEFAULT '{}') WITHOUT ROWID;
+      CREATE TABLE idempotency (key TEXT PRIMARY KEY, result TEXT NOT NULL) WITHOUT ROWID;
+      INSERT INTO events VALUES
+        (1, 'e1', 'order-1', 1, 'order', 'Placed', '{}', '{"schemaVersion":1,"timestamp":"2024-01-01T00:00:00.000Z"}'),
+        (2, 'e2', 'cart-1', 1, 'cart', 'Added', '{}', '{"schemaVersion":1,"timestamp":"2024-01-01T00:00:00.000Z"}');
+      INSERT INTO streams VALUES ('order-1', 1, 1, 0, '{"owner":"ann"}'), ('cart-1', 1, 2, 1, '{}');
+      PRAGMA user_version = 1;`);
+    old.close();
+
+    const store = storeAt(path);
+    expect(await store.streamInfo('order-1')).toEqual({
+      streamId: 'order-1',
+      version: 1,
+      deleted: false,
+      metadata: { owner: 'ann' },
+    });
+    expect(await store.streamInfo('cart-1')).toEqual({ streamId: 'cart-1', version: 1, deleted: true, metadata: {} });
+    await expectCode(store.append('cart-1', [event(2)]), 'STREAM_DELETED');
+    expect(await store.append('order-1', [event(2)], { expectedVersion: 1 })).toMatchObject({ version: 2, position: 3 });
+    await store.setStreamMetadata('new-1', { a: 1 });
+    expect((await store.streamInfo('new-1')).metadata).toEqual({ a: 1 });
+  });
+
+  it('refuses a file written by a newer schema with STORE_ERROR and leaves it alone', () => {
+    const path = freshPath();
+    const newer = new Database(path);
+    newer.pragma('user_version = 99');
+    newer.close();
+    let error: unknown;
+    try {
+      createSqliteEventStore({ path });
+    } catch (err) {
+      error = err;
+    }
+    expect(isChronicleError(error, 'STORE_ERROR')).toBe(true);
+    const check = new Database(path);
+    expect(check.pragma('user_version', { simple: true })).toBe(99);
+    check.close();
+  });
+});
+
 describe('sqlite event store: reads, deletes and metadata', () => {
   it('reads a stream forward, backward, from a version and with a limit', async () => {
     const store = storeAt(freshPath());
