@@ -99,6 +99,10 @@ describe('sqlite event store under kill -9', () => {
           ]);
         }
       }
+      // The recovered file takes writes again, continuing the log where it stopped.
+      const after = await store.append('burst-0', [{ type: 'Burst', data: { n: -1, i: 0 } }]);
+      expect(after.position).toBe(log.length + 1);
+      expect(after.version).toBe((byStream.get('burst-0')?.length ?? 0) + 1);
     } finally {
       await store.close();
     }
