@@ -1,0 +1,146 @@
+// kill -9 in the middle of a stream of commands loses no acknowledged command, and the read side catches up.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ADMIN = 'crash-admin-key-0123456789';
+const dataDir = mkdtempSync(join(tmpdir(), 'shop-crash-'));
+const children: ChildProcess[] = [];
+
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Starts `npm start`'s command on DATA_DIR and resolves with its URL once it logs that it listens. */
+async function startServer(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'examples/shop/main.ts'], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      DATA_DIR: dataDir,
+      SHOP_API_KEYS: `${ADMIN}:admin`,
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'development',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start in 20 s')), 20_000);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!line.includes('"shop listening"')) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line).port);
+    });
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+const post = (url: string, name: string, body: unknown) =>
+  fetch(`${url}/commands/${name}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': ADMIN },
+    body: JSON.stringify(body),
+  });
+const get = async (url: string, name: string, params: Record<string, string | number>) => {
+  const qs = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
+  const res = await fetch(`${url}/queries/${name}?${qs}`, { headers: { 'x-api-key': ADMIN, 'chronicle-wait-ms': '10000' } });
+  return { status: res.status, body: (await res.json()) as any };
+};
+
+describe('SIGKILL during a stream of commands', () => {
+  it('keeps every acknowledged command; the read side catches up after restart', async () => {
+    const first = await startServer();
+    expect(
+      (await post(first.url, 'RegisterCustomer', { customerId: 'crash', name: 'Crash Test', email: 'crash@example.com' })).status,
+    ).toBe(200);
+    await post(first.url, 'CreateProduct', {
+      productId: 'crash-p',
+      sku: 'CRASH-P',
+      name: 'Crash item',
+      priceCents: 100,
+      currency: 'EUR',
+    });
+    expect((await post(first.url, 'RestockProduct', { productId: 'crash-p', quantity: 1_000_000 })).status).toBe(200);
+
+    // Eight clients send orders and registrations as fast as they can; the server is killed under them.
+    const acked: Array<{ kind: 'order' | 'customer'; id: string; position: number }> = [];
+    let sent = 0;
+    let killed = false;
+    const client = async (worker: number) => {
+      for (let i = 0; !killed; i++) {
+        const id = `w${worker}-${i}`;
+        const isOrder = i % 4 !== 3;
+        sent++;
+        try {
+          const res = isOrder
+            ? await post(first.url, 'CreateOrder', {
+                orderId: id,
+                customerId: 'crash',
+                lines: [{ productId: 'crash-p', quantity: 1 }],
+              })
+            : await post(first.url, 'RegisterCustomer', { customerId: id, name: `Customer ${id}`, email: `${id}@example.com` });
+          if (res.status === 200)
+            acked.push({
+              kind: isOrder ? 'order' : 'customer',
+              id,
+              position: ((await res.json()) as { position: number }).position,
+            });
+          else throw new Error(`unexpected ${res.status} ${await res.text()}`);
+        } catch (err) {
+          if (!killed) throw err;
+        }
+      }
+    };
+    let failure: unknown;
+    const clients = Array.from({ length: 8 }, (_, w) =>
+      client(w).catch((err) => {
+        failure = err;
+      }),
+    );
+    while (acked.length < 300 && failure === undefined) await new Promise((r) => setTimeout(r, 5));
+    expect(failure).toBeUndefined();
+    killed = true;
+    const exited = new Promise((resolve) => first.child.once('exit', resolve));
+    first.child.kill('SIGKILL');
+    await Promise.all([exited, ...clients]);
+    expect(first.child.signalCode).toBe('SIGKILL');
+    // Some requests were in flight when the process died: they were never acknowledged.
+    expect(sent).toBeGreaterThan(acked.length);
+
+    const second = await startServer();
+    try {
+      const head = Math.max(...acked.map((a) => a.position));
+      for (const a of acked) {
+        const res =
+          a.kind === 'order'
+            ? await get(second.url, 'GetOrderStatus', { orderId: a.id, minPosition: head })
+            : await get(second.url, 'GetCustomerById', { customerId: a.id, minPosition: head });
+        expect(res.status, `${a.kind} ${a.id} acknowledged at ${a.position}`).toBe(200);
+      }
+      // The restarted server keeps working; its write is the last event, so reading at its position sees everything.
+      const after = await post(second.url, 'CreateOrder', {
+        orderId: 'after',
+        customerId: 'crash',
+        lines: [{ productId: 'crash-p', quantity: 1 }],
+      });
+      expect(after.status).toBe(200);
+      const last = ((await after.json()) as { position: number }).position;
+      // The read side agrees with itself: every order it knows reserved exactly one unit.
+      const customer = await get(second.url, 'GetCustomerById', { customerId: 'crash', minPosition: last });
+      const inventory = await get(second.url, 'GetInventory', { productId: 'crash-p', minPosition: last });
+      expect(customer.body.orderCount).toBeGreaterThan(acked.filter((a) => a.kind === 'order').length);
+      expect(inventory.body.reserved).toBe(customer.body.orderCount);
+    } finally {
+      const exited = new Promise((resolve) => second.child.once('exit', resolve));
+      second.child.kill('SIGTERM');
+      await exited;
+    }
+    expect(second.child.exitCode).toBe(0);
+  }, 60_000);
+});
