@@ -25,8 +25,7 @@ export const customer: Decider<CustomerCommand, CustomerEvent, CustomerState> = 
       case 'RegisterCustomer': {
         if (state.status !== 'none')
           throw domainError(`customer ${JSON.stringify(command.data.customerId)} is already registered`);
-        const { customerId, name, email, address } = command.data;
-        return [{ type: 'CustomerRegistered', data: { customerId, name, email, address } }];
+        return [{ type: 'CustomerRegistered', data: command.data }];
       }
       case 'UpdateCustomerDetails': {
         if (state.status === 'none') throw notFound('customer', command.data.customerId);

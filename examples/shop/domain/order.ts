@@ -53,10 +53,17 @@ export const order: Decider<OrderCommand, OrderEvent, OrderState> = {
         if (state.status === 'shipped') return [];
         if (state.status !== 'paid') throw domainError(`order is ${state.status}; only a paid order can be shipped`);
         return [{ type: 'OrderShipped', data: { orderId } }];
-      case 'CancelOrder':
+      case 'CancelOrder': {
         if (state.status === 'cancelled') return [];
         if (state.status === 'shipped') throw domainError('order has shipped; it can no longer be cancelled');
-        return [{ type: 'OrderCancelled', data: { orderId, reason: command.data.reason, wasPaid: state.status === 'paid' } }];
+        const { reason } = command.data;
+        return [
+          {
+            type: 'OrderCancelled',
+            data: { orderId, ...(reason !== undefined && { reason }), wasPaid: state.status === 'paid' },
+          },
+        ];
+      }
       default:
         return assertNever(command);
     }
