@@ -117,7 +117,7 @@ export interface EventStore {
   /**
    * Appends events to one stream, all or nothing; resolves once durable.
    * @throws CONCURRENCY_CONFLICT when expectedVersion does not hold
-   * @throws INVALID_ARGUMENT malformed stream id, events or expected version
+   * @throws INVALID_ARGUMENT malformed stream id, events or expected version; an event id already stored or given twice
    * @throws STREAM_DELETED the stream was soft-deleted
    * @throws CLOSED the store was closed
    */

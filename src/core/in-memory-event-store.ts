@@ -21,6 +21,7 @@ export function createInMemoryEventStore(): EventStore {
   const log: RecordedEvent[] = [];
   const streams = new Map<string, StreamState>();
   const idempotency = new Map<string, AppendResult[]>();
+  const eventIds = new Set<string>();
   const signal = new AppendSignal();
   let closed = false;
 
@@ -54,6 +55,16 @@ export function createInMemoryEventStore(): EventStore {
       }
       checkExpectedVersion(w.streamId, w.expectedVersion, versionOf(w.streamId));
     }
+    // Event ids are unique across the store, as a SQL adapter's unique index makes them.
+    const batchIds = new Set<string>();
+    for (const e of prepared.flatMap((w) => w.events)) {
+      if (eventIds.has(e.id) || batchIds.has(e.id)) {
+        throw new ChronicleError('INVALID_ARGUMENT', `event id ${JSON.stringify(e.id)} is already stored`, {
+          details: { eventId: e.id },
+        });
+      }
+      batchIds.add(e.id);
+    }
     const results = prepared.map((w) => {
       const s = stream(w.streamId);
       for (const e of w.events) {
@@ -68,6 +79,7 @@ export function createInMemoryEventStore(): EventStore {
         };
         s.events.push(recorded);
         log.push(recorded);
+        eventIds.add(e.id);
       }
       const last = s.events[s.events.length - 1];
       return { streamId: w.streamId, version: s.events.length, position: last?.position ?? 0, duplicate: false };

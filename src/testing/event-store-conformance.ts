@@ -1046,6 +1046,27 @@ export function describeEventStoreConformance(name: string, factory: EventStoreF
         assert.equal(new Set(logged.map((e) => e.id)).size, logged.length, 'event ids must be unique across streams');
       });
 
+      it('a given event id already stored (or repeated in one batch) fails that append with INVALID_ARGUMENT, writing nothing', async () => {
+        const s = store();
+        const given = randomUUID();
+        await s.append(freshStream(), [{ type: 'A', data: {}, id: given }]);
+        const head = await s.headPosition();
+        const other = freshStream();
+        assertCode(
+          await rejection(s.append(other, [ev('B'), { type: 'C', data: {}, id: given }])),
+          'INVALID_ARGUMENT',
+          'stored id',
+        );
+        const twice = randomUUID();
+        const batch = [
+          { type: 'D', data: {}, id: twice },
+          { type: 'E', data: {}, id: twice },
+        ];
+        assertCode(await rejection(s.append(other, batch)), 'INVALID_ARGUMENT', 'id repeated in one batch');
+        assert.equal(await s.headPosition(), head);
+        assert.deepEqual(await s.readStream(other), []);
+      });
+
       it('data round-trips any JSON value', async () => {
         const s = store();
         const id = freshStream();
