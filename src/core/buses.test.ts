@@ -78,7 +78,7 @@ describe('command bus', () => {
     const seen: string[] = [];
     const tag =
       (name: string): Middleware =>
-      async (ctx, next) => {
+      async (_ctx, next) => {
         seen.push(`${name}>`);
         try {
           return await next();
