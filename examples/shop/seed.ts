@@ -1,18 +1,27 @@
 // `npm run seed`: loads the demo data through the command bus, as any client would. Safe to run again:
 // every command carries a fixed idempotency key, so a second run writes nothing.
 import { pathToFileURL } from 'node:url';
-import type { CommandBus, Principal } from 'chronicle';
+import { type CommandBus, isChronicleError, type Principal } from 'chronicle';
 import { createShop } from './app.js';
 import { customers, discontinued, orders, priceChanges, products } from './seed-data.js';
 
 const seeder: Principal = { id: 'seed', roles: ['admin'] };
 
-/** Sends the demo data to `bus`; returns how many commands it sent. */
-export async function seedShop(bus: CommandBus): Promise<number> {
+/**
+ * Sends the demo data to `bus`. A command a business rule refuses (say, a customer someone already registered by hand)
+ * is skipped and reported, so seeding a Shop that is in use still loads everything else.
+ */
+export async function seedShop(bus: CommandBus): Promise<{ sent: number; skipped: string[] }> {
   let sent = 0;
+  const skipped: string[] = [];
   const send = async (name: string, payload: unknown, key: string) => {
-    await bus.dispatch(name, payload, { principal: seeder, idempotencyKey: `seed-v1:${key}` });
-    sent++;
+    try {
+      await bus.dispatch(name, payload, { principal: seeder, idempotencyKey: `seed-v1:${key}` });
+      sent++;
+    } catch (err) {
+      if (!isChronicleError(err, 'DOMAIN_RULE')) throw err;
+      skipped.push(`${name} ${key}: ${err.message}`);
+    }
   };
   for (const { stock, ...product } of products) {
     await send('CreateProduct', product, `product:${product.productId}`);
@@ -33,7 +42,7 @@ export async function seedShop(bus: CommandBus): Promise<number> {
     }
   }
   for (const productId of discontinued) await send('DeleteProduct', { productId }, `delete:${productId}`);
-  return sent;
+  return { sent, skipped };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
@@ -41,9 +50,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const shop = await createShop({ dataDir, role: 'write' });
   try {
     const before = await shop.eventStore.headPosition();
-    const commands = await seedShop(shop.commandBus);
+    const { sent, skipped } = await seedShop(shop.commandBus);
     const after = await shop.eventStore.headPosition();
-    console.log(JSON.stringify({ dataDir, commands, eventsWritten: after - before }));
+    console.log(JSON.stringify({ dataDir, commands: sent, eventsWritten: after - before, skipped }));
   } finally {
     await shop.close();
   }
