@@ -69,7 +69,7 @@ function credit(tx: SqliteReadTx, orderId: string, sign: 1 | -1): void {
   tx.run(
     `UPDATE ${tx.table('customers')}
      SET total_spent_cents = total_spent_cents + ?,
-         spent_by_currency = json_set(spent_by_currency, '$.' || ?, coalesce(json_extract(spent_by_currency, '$.' || ?), 0) + ?)
+         spent_by_currency = json_set(spent_by_currency, '$.' || ?, coalesce(json_extract(spent_by_currency, '$.' || ?), 0) + CAST(? AS INTEGER))
      WHERE customer_id = ?`,
     [amount, order.currency, order.currency, amount, order.customer_id],
   );
