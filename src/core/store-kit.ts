@@ -1,5 +1,5 @@
 // Rules every event-store adapter shares, so each one checks input and versions identically.
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { ChronicleError } from './errors.js';
 import type {
   AppendOptions,
@@ -79,17 +79,38 @@ const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,199}$/;
 
 /** Checks and fills in one event (id, timestamp, schema version) and encodes it. @throws INVALID_ARGUMENT */
 export function prepareEvent(event: NewEvent, now: string): PreparedEvent {
-  if (typeof event !== 'object' || event === null) {
-    throw new ChronicleError('INVALID_ARGUMENT', 'an event must be an object with type and data');
+  return prepareEvents([event], now)[0];
+}
+
+function prepareEvents(events: readonly NewEvent[], now: string): PreparedEvent[] {
+  const idPrefix = uuidV7Prefix(now);
+  const prepared: PreparedEvent[] = new Array(events.length);
+  // Events of one batch usually share one metadata object (or have none): its JSON is built once, not per event.
+  let sharedGiven: NewEvent['metadata'];
+  let sharedJson = '';
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i];
+    if (typeof event !== 'object' || event === null) {
+      throw new ChronicleError('INVALID_ARGUMENT', 'an event must be an object with type and data');
+    }
+    if (typeof event.type !== 'string' || !EVENT_TYPE.test(event.type)) {
+      throw new ChronicleError('INVALID_ARGUMENT', `event type must be an identifier, got ${JSON.stringify(event.type)}`);
+    }
+    if (event.id !== undefined && (typeof event.id !== 'string' || event.id.length === 0)) {
+      throw new ChronicleError('INVALID_ARGUMENT', 'event id must be a non-empty string when given');
+    }
+    const data = event.data === undefined ? 'null' : toJson(event.data, `event ${event.type} data`);
+    if (data === undefined) throw new ChronicleError('INVALID_ARGUMENT', `event ${event.type} data is not JSON`);
+    if (i === 0 || event.metadata !== sharedGiven) {
+      sharedJson = metadataJson(event, now);
+      sharedGiven = event.metadata;
+    }
+    prepared[i] = { id: event.id ?? uuidV7(idPrefix), type: event.type, data, metadata: sharedJson };
   }
-  if (typeof event.type !== 'string' || !EVENT_TYPE.test(event.type)) {
-    throw new ChronicleError('INVALID_ARGUMENT', `event type must be an identifier, got ${JSON.stringify(event.type)}`);
-  }
-  if (event.id !== undefined && (typeof event.id !== 'string' || event.id.length === 0)) {
-    throw new ChronicleError('INVALID_ARGUMENT', 'event id must be a non-empty string when given');
-  }
-  const data = event.data === undefined ? 'null' : toJson(event.data, `event ${event.type} data`);
-  if (data === undefined) throw new ChronicleError('INVALID_ARGUMENT', `event ${event.type} data is not JSON`);
+  return prepared;
+}
+
+function metadataJson(event: NewEvent, now: string): string {
   if (
     event.metadata !== undefined &&
     (typeof event.metadata !== 'object' || event.metadata === null || Array.isArray(event.metadata))
@@ -102,15 +123,42 @@ export function prepareEvent(event: NewEvent, now: string): PreparedEvent {
   if (!(typeof schemaVersion === 'number' && Number.isSafeInteger(schemaVersion) && schemaVersion >= 1)) {
     throw new ChronicleError('INVALID_ARGUMENT', `event ${event.type} schemaVersion must be a positive integer`);
   }
-  const timestamp = given.timestamp ?? now;
-  if (typeof timestamp !== 'string' || Number.isNaN(Date.parse(timestamp))) {
-    throw new ChronicleError('INVALID_ARGUMENT', `event ${event.type} timestamp must be an ISO-8601 date string`);
+  let timestamp = now;
+  if (given.timestamp !== undefined) {
+    // Only a caller's timestamp needs checking and normalizing; `now` already is an ISO string.
+    if (typeof given.timestamp !== 'string' || Number.isNaN(Date.parse(given.timestamp))) {
+      throw new ChronicleError('INVALID_ARGUMENT', `event ${event.type} timestamp must be an ISO-8601 date string`);
+    }
+    timestamp = new Date(given.timestamp).toISOString();
   }
-  const metadata = toJson(
-    { ...given, schemaVersion, timestamp: new Date(timestamp).toISOString() },
-    `event ${event.type} metadata`,
-  ) as string;
-  return { id: event.id ?? randomUUID(), type: event.type, data, metadata };
+  return toJson({ ...given, schemaVersion, timestamp }, `event ${event.type} metadata`) as string;
+}
+
+// Generated ids are UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Ids that grow with time append
+// to the rightmost pages of a store's unique id index, where random v4 ids dirty a random page per event (3x slower
+// SQLite appends). The random bits come from a pool refilled once per 256 ids: one randomFillSync per id costs ~2 µs.
+const POOL_IDS = 256;
+const POOL_BYTES_PER_ID = 10; // 9 bytes as hex for rand_a / rand_b, one byte for the variant bits
+const VARIANT = '89ab';
+let pool = Buffer.alloc(0);
+let poolHex = '';
+let poolNext = POOL_IDS;
+
+function uuidV7Prefix(now: string): string {
+  const ms = Date.parse(now);
+  const hex = (Number.isNaN(ms) ? Date.now() : ms).toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7`;
+}
+
+function uuidV7(prefix: string): string {
+  if (poolNext === POOL_IDS) {
+    pool = randomFillSync(Buffer.allocUnsafe(POOL_IDS * POOL_BYTES_PER_ID));
+    poolHex = pool.toString('hex');
+    poolNext = 0;
+  }
+  const at = poolNext++ * POOL_BYTES_PER_ID;
+  const h = at * 2;
+  return `${prefix}${poolHex.slice(h, h + 3)}-${VARIANT[pool[at + 9] & 3]}${poolHex.slice(h + 3, h + 6)}-${poolHex.slice(h + 6, h + 18)}`;
 }
 
 // JSON.stringify throws a bare TypeError on BigInt and cycles; callers must get a typed error instead.
@@ -132,7 +180,7 @@ export function prepareWrite(
   const expectedVersion = write.expectedVersion ?? 'any';
   assertExpectedVersion(expectedVersion);
   if (!Array.isArray(write.events)) throw new ChronicleError('INVALID_ARGUMENT', 'events must be an array');
-  return { streamId: write.streamId, expectedVersion, events: write.events.map((e) => prepareEvent(e, now)) };
+  return { streamId: write.streamId, expectedVersion, events: prepareEvents(write.events, now) };
 }
 
 /** Validates the writes of appendMany (at least one, no stream twice). @throws INVALID_ARGUMENT */

@@ -1,5 +1,4 @@
 // The SQLite event store: one better-sqlite3 connection in WAL mode, writes batched by group commit.
-import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import {
   type AppendOptions,
@@ -16,7 +15,6 @@ import {
   type NewEvent,
   normalizeReadAll,
   normalizeReadStream,
-  type PreparedEvent,
   prepareWrite,
   prepareWrites,
   type ReadAllOptions,
@@ -68,16 +66,6 @@ function toEvent(row: EventRow): RecordedEvent {
     version: row[3],
     position: row[0],
   };
-}
-
-// Random v4 ids scatter inserts across the unique id index (one dirty page per event, 3x slower appends);
-// time-ordered v7 ids land on its rightmost pages. Only ids the store generates are replaced.
-function timeOrderedIds(source: readonly NewEvent[], prepared: PreparedEvent[]): void {
-  const hex = Date.now().toString(16).padStart(12, '0');
-  const prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7`;
-  for (let i = 0; i < prepared.length; i++) {
-    if (source[i].id === undefined) prepared[i].id = prefix + randomUUID().slice(15);
-  }
 }
 
 function deletedError(streamId: string): ChronicleError {
@@ -315,7 +303,6 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       const opts = appendOptions ?? {};
       assertIdempotencyKey(opts);
       const write = prepareWrite({ streamId, events, expectedVersion: opts.expectedVersion }, new Date().toISOString());
-      timeOrderedIds(events, write.events);
       const key = opts.idempotencyKey;
       return writer.enqueue(() => writeAll([write], key)[0]);
     },
@@ -325,7 +312,6 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       const opts = manyOptions ?? {};
       assertIdempotencyKey(opts);
       const prepared = prepareWrites(writes, new Date().toISOString());
-      for (let i = 0; i < prepared.length; i++) timeOrderedIds(writes[i].events, prepared[i].events);
       const key = opts.idempotencyKey;
       return writer.enqueue(() => writeAll(prepared, key));
     },
