@@ -115,7 +115,11 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
       const writes = loaded.map((s) => ({
         streamId: s.streamId,
         expectedVersion: s.version,
-        events: (byStream.get(s.streamId) ?? []).map((e) => ({ ...e, metadata: { ...metadata, ...e.metadata } })),
+        // Events without their own metadata share one object, so the store encodes it once per batch.
+        events: (byStream.get(s.streamId) ?? []).map((e) => ({
+          ...e,
+          metadata: e.metadata === undefined ? metadata : { ...metadata, ...e.metadata },
+        })),
       }));
       try {
         const results =
