@@ -11,6 +11,8 @@ export type BenchResult = {
   p50Ms: number;
   p99Ms: number;
   rssMiB: number;
+  /** Process CPU time (user + system) over the run: near `seconds` means CPU-bound, far below means waiting on fsync. */
+  cpuSeconds?: number;
   sync: string;
   target?: number;
   note?: string;
@@ -43,6 +45,7 @@ export async function measure(
 ): Promise<BenchResult> {
   const latencies = new Float64Array(options.ops);
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const worker = async () => {
     for (let i = next++; i < options.ops; i = next++) {
@@ -53,6 +56,7 @@ export async function measure(
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
+  const { user, system } = process.cpuUsage(cpu);
   latencies.sort();
   const events = options.ops * options.eventsPerOp;
   const unit = options.unit ?? 'events/s';
@@ -66,6 +70,7 @@ export async function measure(
     p50Ms: +percentile(latencies, 50).toFixed(3),
     p99Ms: +percentile(latencies, 99).toFixed(3),
     rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+    cpuSeconds: +((user + system) / 1e6).toFixed(3),
     sync: options.sync,
     target: options.target,
   });
