@@ -198,7 +198,6 @@ try {
     setupRequest: readOrder,
   });
 
-  console.table(rows);
   console.log(
     `(${PRODUCTS} products, ${CUSTOMERS} customers seeded; ${CONNECTIONS} connections; server and load generator share this machine)`,
   );
