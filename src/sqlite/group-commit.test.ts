@@ -54,6 +54,29 @@ describe('group commit', () => {
     expect(log.at(-1)).toBe('COMMIT');
   });
 
+  it('runs a lone write without a savepoint and undoes it with ROLLBACK when it fails', async () => {
+    const { db, log } = fakeDb();
+    let commits = 0;
+    let begins = 0;
+    const writer = createGroupCommitter(
+      db,
+      () => commits++,
+      () => begins++,
+    );
+    expect(await writer.enqueue(() => 'ok')).toBe('ok');
+    expect(log).toEqual(['BEGIN IMMEDIATE', 'COMMIT']);
+    const conflict = new ChronicleError('CONCURRENCY_CONFLICT', 'no');
+    const err = await writer
+      .enqueue(() => {
+        throw conflict;
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBe(conflict);
+    expect(log.slice(2)).toEqual(['BEGIN IMMEDIATE', 'ROLLBACK']);
+    expect({ begins, commits }).toEqual({ begins: 2, commits: 1 });
+    expect(writer.stats()).toEqual({ groups: 2, operations: 2, largestGroup: 1 });
+  });
+
   it('wraps a non-Chronicle error thrown by a write as STORE_ERROR', async () => {
     const { db } = fakeDb();
     const writer = createGroupCommitter(db, () => {});

@@ -5,7 +5,7 @@ import { storeError } from './sqlite-error.js';
 
 /** Counters of committed groups; lets tests and benchmarks see how well writes are batched. */
 export type GroupCommitStats = {
-  /** Transactions committed. */
+  /** Transactions that ran their writes to the end (committed, or rolled back when their only write failed). */
   groups: number;
   /** Writes that ran in those transactions (succeeded or failed alone). */
   operations: number;
@@ -15,7 +15,8 @@ export type GroupCommitStats = {
 
 export type GroupCommitter = {
   /**
-   * Queues `work` to run inside its own savepoint of the next group transaction; settles after COMMIT.
+   * Queues `work` to run inside its own savepoint of the next group transaction (no savepoint when it is the
+   * group's only write); settles after COMMIT.
    * @throws whatever `work` throws (only that write is rolled back); STORE_ERROR when the group's transaction fails
    */
   enqueue<T>(work: () => T): Promise<T>;
@@ -28,9 +29,14 @@ type Pending = { work: () => unknown; resolve: (value: any) => void; reject: (er
 
 /**
  * Creates the writer: the first enqueue schedules one flush with setImmediate; everything queued by then
- * shares one BEGIN IMMEDIATE … COMMIT. `onCommit` runs after each successful commit.
+ * shares one BEGIN IMMEDIATE … COMMIT. `onBegin` runs right after BEGIN, before the group's first write;
+ * `onCommit` after each successful commit.
  */
-export function createGroupCommitter(db: Database.Database, onCommit: () => void): GroupCommitter {
+export function createGroupCommitter(
+  db: Database.Database,
+  onCommit: () => void,
+  onBegin: () => void = () => {},
+): GroupCommitter {
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
   const rollback = db.prepare('ROLLBACK');
@@ -75,13 +81,17 @@ export function createGroupCommitter(db: Database.Database, onCommit: () => void
       failAll(group, err as ChronicleError);
       return;
     }
+    onBegin();
+    // A lone write needs no savepoint: if it fails, rolling back the whole transaction undoes exactly that write.
+    const alone = group.length === 1;
+    let rolledBack = false;
     const values: unknown[] = new Array(group.length);
     const errors: unknown[] = new Array(group.length);
     for (let i = 0; i < group.length; i++) {
       try {
-        run(savepoint, 'SAVEPOINT chronicle_write');
+        if (!alone) run(savepoint, 'SAVEPOINT chronicle_write');
         values[i] = group[i].work();
-        run(release, 'RELEASE chronicle_write');
+        if (!alone) run(release, 'RELEASE chronicle_write');
       } catch (err) {
         // Some failures (disk full, I/O) make SQLite roll back the whole transaction: nothing of the group survived.
         if (!db.inTransaction) {
@@ -89,8 +99,13 @@ export function createGroupCommitter(db: Database.Database, onCommit: () => void
           return;
         }
         try {
-          run(rollbackTo, 'ROLLBACK TO chronicle_write');
-          run(release, 'RELEASE chronicle_write');
+          if (alone) {
+            run(rollback, 'ROLLBACK');
+            rolledBack = true;
+          } else {
+            run(rollbackTo, 'ROLLBACK TO chronicle_write');
+            run(release, 'RELEASE chronicle_write');
+          }
         } catch (undoErr) {
           failAll(group, undoErr as ChronicleError);
           return;
@@ -98,16 +113,18 @@ export function createGroupCommitter(db: Database.Database, onCommit: () => void
         errors[i] = isChronicleError(err) ? err : storeError(err, 'write');
       }
     }
-    try {
-      run(commit, 'COMMIT');
-    } catch (err) {
-      failAll(group, err as ChronicleError);
-      return;
+    if (!rolledBack) {
+      try {
+        run(commit, 'COMMIT');
+      } catch (err) {
+        failAll(group, err as ChronicleError);
+        return;
+      }
     }
     stats.groups++;
     stats.operations += group.length;
     if (group.length > stats.largestGroup) stats.largestGroup = group.length;
-    onCommit();
+    if (!rolledBack) onCommit();
     for (let i = 0; i < group.length; i++) {
       if (errors[i] === undefined) group[i].resolve(values[i]);
       else group[i].reject(errors[i]);
