@@ -165,6 +165,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
      ON CONFLICT (stream_id) DO UPDATE SET deleted = 1`,
     false,
   );
+  const selectDeleted = value<number>('SELECT deleted FROM streams WHERE stream_id = ?');
   const selectIdempotent = value<string>('SELECT result FROM idempotency WHERE key = ?');
   const insertIdempotent = statement<never>('INSERT INTO idempotency (key, result) VALUES (?, ?)', false);
   const readForward = statement<EventRow>(
@@ -205,7 +206,16 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   };
 
   const signal = new AppendSignal();
-  const writer = createGroupCommitter(db, () => signal.notify());
+  // The last position written, read once per group transaction instead of once per write: while the group holds
+  // the write lock no other connection can move it. -1 = not read yet in this group.
+  let groupHead = -1;
+  const writer = createGroupCommitter(
+    db,
+    () => signal.notify(),
+    () => {
+      groupHead = -1;
+    },
+  );
   let closed = false;
 
   const assertOpen = () => {
@@ -247,7 +257,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       if (stored !== undefined) return (JSON.parse(stored) as AppendResult[]).map((r) => ({ ...r, duplicate: true }));
     }
     const results: AppendResult[] = new Array(writes.length);
-    let head = -1;
+    let head = groupHead;
     for (let i = 0; i < writes.length; i++) {
       const w = writes[i];
       const [version, position, deleted] = streamState(w.streamId);
@@ -264,6 +274,8 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       results[i] = { streamId: w.streamId, version: version + count, position: head, duplicate: false };
     }
     if (key !== undefined) insertIdempotent.run(key, JSON.stringify(results));
+    // Only now: a write that throws is rolled back, and the group's head stays where it was.
+    groupHead = head;
     return results;
   }
 
@@ -320,9 +332,8 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       assertOpen();
       assertStreamId(streamId);
       const { direction, from, limit } = normalizeReadStream(readOptions);
-      const [version, , deleted] = streamState(streamId);
-      if (deleted) throw deletedError(streamId);
-      if (version === 0) return [];
+      // One probe of the streams table; the version and position streamState() also looks up are not needed here.
+      if (selectDeleted(streamId) === 1) throw deletedError(streamId);
       const rows =
         direction === 'forward'
           ? readForward.all(streamId, from, sqlLimit(limit))
