@@ -112,6 +112,30 @@ describe('sqlite event store: group commit', () => {
     expect((await store.streamInfo('e-1')).version).toBe(0);
   });
 
+  it('inserts long appends in chunks and still names a taken id inside a chunk or the rest, writing nothing', async () => {
+    const store = storeAt(freshPath());
+    const batch = (n: number) => Array.from({ length: n }, (_, i) => event(i));
+    await store.append('long-1', batch(25));
+    const taken = (await store.readStream('long-1'))[7].id;
+    for (const at of [3, 13, 22]) {
+      const events: Array<ReturnType<typeof event> & { id?: string }> = batch(25);
+      events[at] = { ...events[at], id: taken };
+      const err = await store.append('long-2', events).catch((e: unknown) => e);
+      expect(isChronicleError(err, 'INVALID_ARGUMENT')).toBe(true);
+      expect((err as { details: { eventId: string } }).details.eventId).toBe(taken);
+    }
+    const repeated = batch(12).map((e, i) => ({ ...e, id: i === 4 || i === 9 ? 'twice' : `own-${i}` }));
+    await expectCode(store.append('long-2', repeated), 'INVALID_ARGUMENT');
+    expect(await store.readStream('long-2')).toEqual([]);
+    await store.append('long-2', batch(31));
+    const all = await store.readAll();
+    expectContiguous(all);
+    expect(all.map((e) => [e.streamId, e.version, (e.data as { n: number }).n])).toEqual([
+      ...batch(25).map((_, i) => ['long-1', i + 1, i]),
+      ...batch(31).map((_, i) => ['long-2', i + 1, i]),
+    ]);
+  });
+
   it('returns the stored result for a repeated idempotency key in the same group and writes once', async () => {
     const store = storeAt(freshPath());
     const [first, second, many] = await Promise.all([
