@@ -131,3 +131,119 @@ describe('createMultiStreamHandler', () => {
     });
   });
 });
+
+describe('state cache and chosen streams', () => {
+  // Records the `from` of every readStream so a test can see what a load really read.
+  function spied() {
+    const store = createInMemoryEventStore();
+    const reads: Array<{ streamId: string; from: number | undefined }> = [];
+    const readStream: typeof store.readStream = (streamId, options) => {
+      reads.push({ streamId, from: options?.from });
+      return store.readStream(streamId, options);
+    };
+    return { store: { ...store, readStream }, raw: store, reads };
+  }
+
+  it('reads only the events appended since the cached version, and still sees other writers', async () => {
+    const { store, raw, reads } = spied();
+    const handle = createCommandHandler({ store, decider: counter, streamId: (c) => `counter-${c.data.counterId}` });
+    for (let i = 0; i < 3; i++) await handle(inc('h'), {});
+    // The cache holds what was loaded, not what the handler appended itself (that lacks positions and
+    // metadata), so each load reads the one event written since.
+    expect(reads.map((r) => r.from)).toEqual([1, 1, 2]);
+    // Another writer (or process) appends behind the handler's back: the next load catches up from the store.
+    await raw.append('counter-h', [{ type: 'Incremented', data: { by: 50 } }]);
+    const err = await handle(inc('h', 60), {}).catch((e) => e);
+    expect(isChronicleError(err, 'DOMAIN_RULE')).toBe(true);
+    expect(err.message).toContain('now 53');
+    expect(reads.at(-1)).toEqual({ streamId: 'counter-h', from: 3 });
+  });
+
+  it('reads the whole stream every time when the cache is off', async () => {
+    const { store, reads } = spied();
+    const handle = createCommandHandler({
+      store,
+      decider: counter,
+      streamId: (c) => `counter-${c.data.counterId}`,
+      cacheSize: 0,
+    });
+    for (let i = 0; i < 3; i++) await handle(inc('i'), {});
+    expect(reads.map((r) => r.from)).toEqual([1, 1, 1]);
+  });
+
+  it('evicts the least recently used stream beyond cacheSize', async () => {
+    const { store, reads } = spied();
+    const handle = createCommandHandler({
+      store,
+      decider: counter,
+      streamId: (c) => `counter-${c.data.counterId}`,
+      cacheSize: 1,
+    });
+    await handle(inc('j'), {});
+    await handle(inc('j'), {});
+    await handle(inc('k'), {});
+    await handle(inc('j'), {});
+    // j was cached at version 1, then evicted by k: it is read from the start again.
+    expect(reads.map((r) => `${r.streamId}@${r.from}`)).toEqual(['counter-j@1', 'counter-j@1', 'counter-k@1', 'counter-j@1']);
+  });
+
+  // A pointer stream names which counter a Bump command increments: the target is chosen from state.
+  const pointer = {
+    initialState: 'a',
+    evolve: (_: string, e: { data: unknown }) => (e.data as { target: string }).target,
+  };
+
+  it('redoes a choice made from state that changed before the append', async () => {
+    const store = createInMemoryEventStore();
+    let chosen: string[] = [];
+    const bump = createMultiStreamHandler<{ type: 'Bump'; data: Record<string, never> }>({
+      store,
+      maxRetries: 5,
+      streams: async (_c, load) => {
+        const target = await load('pointer-1', pointer);
+        chosen.push(target);
+        // Move the pointer after the first choice was read, as a concurrent writer would.
+        if (chosen.length === 1) await store.append('pointer-1', [{ type: 'Pointed', data: { target: 'b' } }]);
+        return [{ streamId: `counter-${target}`, model: counter }];
+      },
+      decide: (_c, states) =>
+        [...states.keys()]
+          .filter((id) => id.startsWith('counter-'))
+          .map((streamId) => ({ streamId, events: [{ type: 'Incremented', data: { by: 1 } }] })),
+    });
+    const result = await bump({ type: 'Bump', data: {} }, {});
+    expect(chosen).toEqual(['a', 'b']);
+    expect(result.streamId).toBe('counter-b');
+    expect(await store.readStream('counter-a')).toEqual([]);
+    chosen = [];
+  });
+
+  it('passes the dispatch context to decide', async () => {
+    const store = createInMemoryEventStore();
+    const seen: unknown[] = [];
+    const handle = createMultiStreamHandler<CounterCommand>({
+      store,
+      streams: (c) => [{ streamId: `counter-${c.data.counterId}`, model: counter }],
+      decide: (_c, _s, context) => {
+        seen.push(context.principal);
+        return [];
+      },
+    });
+    await handle(inc('ctx'), { principal: { id: 'p1', roles: ['x'] } });
+    expect(seen).toEqual([{ id: 'p1', roles: ['x'] }]);
+  });
+
+  it('refuses one stream read with two different models', async () => {
+    const store = createInMemoryEventStore();
+    const handle = createMultiStreamHandler<CounterCommand>({
+      store,
+      streams: async (_c, load) => {
+        await load('counter-z', pointer);
+        return [{ streamId: 'counter-z', model: counter }];
+      },
+      decide: () => [],
+    });
+    const err = await handle(inc('z'), {}).catch((e) => e);
+    expect(isChronicleError(err, 'INVALID_ARGUMENT')).toBe(true);
+  });
+});

@@ -1,7 +1,7 @@
 // Runs a decider against the event store: load, decide, append with the version read, retry on conflict.
 import type { Decider, StreamModel } from './decider.js';
 import { ChronicleError, isChronicleError } from './errors.js';
-import type { AppendResult, EventStore, NewEvent } from './event-store.js';
+import type { AppendResult, EventStore, NewEvent, RecordedEvent } from './event-store.js';
 import type { Principal } from './messages.js';
 
 /** What every command returns: a status, never read-model data. */
@@ -32,6 +32,8 @@ export type CommandHandlerOptions<C extends Command, E extends { type: string; d
   streamId: (command: C) => string;
   /** Conflicts retried before CONCURRENCY_CONFLICT is raised. Default 3. */
   maxRetries?: number;
+  /** Streams whose folded state is kept in memory (see MultiStreamHandlerOptions.cacheSize). Default 1000; 0 turns it off. */
+  cacheSize?: number;
 };
 
 /**
@@ -45,6 +47,7 @@ export function createCommandHandler<C extends Command, E extends { type: string
   return createMultiStreamHandler<C>({
     store,
     maxRetries: options.maxRetries,
+    cacheSize: options.cacheSize,
     streams: (command) => [{ streamId: streamId(command), model: decider }],
     decide: (command, states) => {
       const [[id, state]] = states;
@@ -53,13 +56,33 @@ export function createCommandHandler<C extends Command, E extends { type: string
   });
 }
 
+/** A stream a command reads, and the model its history folds with. */
+export type StreamSpec = { streamId: string; model: StreamModel<any, any> };
+
+/** Reads a stream's current state (through the handler's cache) while choosing which streams a command needs. */
+export type LoadState = <S>(streamId: string, model: StreamModel<S, any>) => Promise<S>;
+
 export type MultiStreamHandlerOptions<C extends Command> = {
   store: EventStore;
-  /** The streams a command reads; the first is the one its status reports. */
-  streams: (command: C) => ReadonlyArray<{ streamId: string; model: StreamModel<any, any> }>;
+  /**
+   * The streams a command reads; the first is the one its status reports. It may read state first through
+   * `load` (e.g. an order, to find the products whose stock it moves). Streams read that way are version-checked
+   * at append like the others, and this runs again on every retry, so a choice made on stale state is redone.
+   */
+  streams: (command: C, load: LoadState) => ReadonlyArray<StreamSpec> | Promise<ReadonlyArray<StreamSpec>>;
   /** Pure: the events to append per stream, from every loaded stream's state. Throw DOMAIN_RULE to refuse. */
-  decide: (command: C, states: ReadonlyMap<string, unknown>) => ReadonlyArray<{ streamId: string; events: readonly NewEvent[] }>;
+  decide: (
+    command: C,
+    states: ReadonlyMap<string, unknown>,
+    context: CommandContext,
+  ) => ReadonlyArray<{ streamId: string; events: readonly NewEvent[] }>;
   maxRetries?: number;
+  /**
+   * Streams whose folded state the handler keeps in memory, so a command reads only the events appended since
+   * (the store stays the truth: every load asks it for newer events). Default 1000; 0 turns the cache off.
+   * Requires `evolve` to return new state rather than mutate the state it is given.
+   */
+  cacheSize?: number;
 };
 
 type Loaded = { streamId: string; model: StreamModel<unknown, unknown>; state: unknown; version: number; position: number };
@@ -72,15 +95,70 @@ type Loaded = { streamId: string; model: StreamModel<unknown, unknown>; state: u
 export function createMultiStreamHandler<C extends Command>(options: MultiStreamHandlerOptions<C>): CommandHandler<C> {
   const { store } = options;
   const maxRetries = options.maxRetries ?? 3;
+  const cacheSize = options.cacheSize ?? 1000;
+  // Map order is recency order: the least recently loaded stream is evicted first.
+  const cache = new Map<string, Loaded>();
 
-  async function catchUp(stream: Loaded): Promise<void> {
-    const events = await store.readStream(stream.streamId, { from: stream.version + 1 });
-    for (const event of events) stream.state = stream.model.evolve(stream.state, event);
-    if (events.length > 0) {
-      const last = events[events.length - 1];
-      stream.version = last.version;
-      stream.position = last.position;
+  async function loadStream(streamId: string, model: StreamModel<unknown, unknown>): Promise<Loaded> {
+    const cached = cache.get(streamId);
+    const base = cached?.model === model ? cached : { state: model.initialState, version: 0, position: 0 };
+    let events: RecordedEvent[];
+    try {
+      events = await store.readStream(streamId, { from: base.version + 1 });
+    } catch (err) {
+      cache.delete(streamId);
+      throw err;
     }
+    let state = base.state;
+    for (const event of events) state = model.evolve(state, event);
+    const last = events[events.length - 1];
+    const loaded: Loaded = {
+      streamId,
+      model,
+      state,
+      version: last?.version ?? base.version,
+      position: last?.position ?? base.position,
+    };
+    if (cacheSize > 0) {
+      // Concurrent loads of one stream can finish out of order; keep the furthest.
+      const current = cache.get(streamId);
+      if (current?.model !== model || current.version <= loaded.version) {
+        cache.delete(streamId);
+        cache.set(streamId, loaded);
+        if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
+      }
+    }
+    return loaded;
+  }
+
+  // One attempt: choose the streams, load each once, and return them with every stream read along the way.
+  async function loadAll(command: C): Promise<Loaded[]> {
+    const loads = new Map<string, Promise<Loaded>>();
+    const load = (streamId: string, model: StreamModel<unknown, unknown>) => {
+      let loading = loads.get(streamId);
+      if (!loading) {
+        loading = loadStream(streamId, model);
+        // Observed below; this only keeps a failure unhandled-free if streams() throws first.
+        loading.catch(() => {});
+        loads.set(streamId, loading);
+      }
+      return loading;
+    };
+    const specs = await options.streams(command, async (streamId, model) => (await load(streamId, model)).state as never);
+    if (specs.length === 0) throw new ChronicleError('INVALID_ARGUMENT', `${command.type} names no stream`);
+    const loaded = await Promise.all(specs.map((s) => load(s.streamId, s.model)));
+    for (let i = 0; i < loaded.length; i++) {
+      if (loaded[i].model !== specs[i].model) {
+        throw new ChronicleError(
+          'INVALID_ARGUMENT',
+          `${command.type} reads stream ${specs[i].streamId} with two different models`,
+        );
+      }
+    }
+    const named = new Set(specs.map((s) => s.streamId));
+    // Streams read only to choose the others are checked at append too, so a stale choice conflicts and is redone.
+    for (const [streamId, loading] of loads) if (!named.has(streamId)) loaded.push(await loading);
+    return loaded;
   }
 
   return async (command, context) => {
@@ -89,14 +167,17 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
       const earlier = await store.findIdempotentResult(key);
       if (earlier) return toResult(earlier);
     }
-    const specs = options.streams(command);
-    if (specs.length === 0) throw new ChronicleError('INVALID_ARGUMENT', `${command.type} names no stream`);
-    const loaded: Loaded[] = specs.map((s) => ({ ...s, state: s.model.initialState, version: 0, position: 0 }));
-    await Promise.all(loaded.map(catchUp));
+    const metadata = {
+      correlationId: context.correlationId,
+      causationId: context.causationId,
+      actor: context.principal?.id,
+      command: command.type,
+    };
 
     for (let attempt = 0; ; attempt++) {
+      const loaded = await loadAll(command);
       const states = new Map(loaded.map((s) => [s.streamId, s.state]));
-      const decided = options.decide(command, states);
+      const decided = options.decide(command, states, context);
       const byStream = new Map(decided.map((d) => [d.streamId, d.events]));
       for (const id of byStream.keys()) {
         if (!states.has(id))
@@ -106,12 +187,6 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
       if ([...byStream.values()].every((events) => events.length === 0)) {
         return { streamId: primary.streamId, version: primary.version, position: primary.position };
       }
-      const metadata = {
-        correlationId: context.correlationId,
-        causationId: context.causationId,
-        actor: context.principal?.id,
-        command: command.type,
-      };
       const writes = loaded.map((s) => ({
         streamId: s.streamId,
         expectedVersion: s.version,
@@ -133,9 +208,8 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
             : await store.appendMany(writes, { idempotencyKey: key });
         return toResult(results);
       } catch (err) {
+        // Someone else wrote first: the next attempt catches up on what they wrote and decides again.
         if (!isChronicleError(err, 'CONCURRENCY_CONFLICT') || attempt >= maxRetries) throw err;
-        // Someone else wrote first: catch up on what they wrote and decide again on the new state.
-        await Promise.all(loaded.map(catchUp));
       }
     }
   };

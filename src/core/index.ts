@@ -10,7 +10,9 @@ export {
   type CommandResult,
   createCommandHandler,
   createMultiStreamHandler,
+  type LoadState,
   type MultiStreamHandlerOptions,
+  type StreamSpec,
 } from './command-handler.js';
 export { type Decider, fold, type StreamModel } from './decider.js';
 export {
