@@ -15,7 +15,6 @@ import { createSqliteEventStore, createSqliteReadStore, type SqliteReadStore } f
 import { registerCommands } from './commands.js';
 import { projections } from './projections/index.js';
 import { registerQueries } from './queries.js';
-import { withStreamCache } from './stream-cache.js';
 
 export type ShopOptions = {
   /** Holds `events.db` (the write side) and, unless `readStorePath` says otherwise, `read.db`. */
@@ -49,7 +48,7 @@ export async function createShop(options: ShopOptions): Promise<Shop> {
   mkdirSync(options.dataDir, { recursive: true });
   const eventStore = createSqliteEventStore({ path: join(options.dataDir, 'events.db') });
   const commandBus = createCommandBus({ middleware: options.middleware });
-  registerCommands(commandBus, withStreamCache(eventStore));
+  registerCommands(commandBus, eventStore);
   if (role === 'write') {
     return { eventStore, commandBus, ready: async () => true, close: () => eventStore.close() };
   }

@@ -143,9 +143,9 @@ describe('cancelling and shipping', () => {
     expect(writes[1].events).toEqual([{ type: 'StockShipped', data: { productId: 'p1', orderId: 'o1', quantity: 2 } }]);
   });
 
-  it('asks for a fresh lookup when a line’s product was not loaded', () => {
+  it('refuses to decide without every line’s product', () => {
     expect(() =>
       cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: fold(order, placed), products: new Map() }),
-    ).toThrow(expect.objectContaining({ code: 'CONCURRENCY_CONFLICT', details: { staleLookup: true } }));
+    ).toThrow('product p1 was not loaded');
   });
 });

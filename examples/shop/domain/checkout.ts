@@ -1,11 +1,10 @@
 // Decisions that span an order and its products: placing an order reserves stock on every product,
 // cancelling releases it, shipping takes it out of stock. Each is written atomically or not at all.
 import { type CommandOf, domainError } from 'chronicle';
-import type { CreateOrder } from '../messages/orders.js';
+import type { CancelOrder, CreateOrder, PayOrder, ShipOrder } from '../messages/orders.js';
 import type { CustomerState } from './customer.js';
 import { type OrderState, order, orderStreamId } from './order.js';
 import { type ProductState, product, productStreamId } from './product.js';
-import { staleLookup } from './refusals.js';
 import type { StreamEvents } from './stream-events.js';
 
 /** Places an order at current catalog prices, reserving every line's units. */
@@ -33,9 +32,14 @@ export function placeOrder(
   return [{ streamId: orderStreamId(orderId), events: created }, ...reservations];
 }
 
+/** Pays an order; its units stay reserved until it ships. */
+export function payOrder(command: CommandOf<typeof PayOrder>, state: { order: OrderState }): StreamEvents {
+  return [{ streamId: orderStreamId(command.data.orderId), events: order.decide(command, state.order) }];
+}
+
 /** Cancels an order and returns its reserved units to stock. */
 export function cancelOrder(
-  command: { type: 'CancelOrder'; data: { orderId: string; reason?: string; onlyFor?: string } },
+  command: CommandOf<typeof CancelOrder>,
   state: { order: OrderState; products: ReadonlyMap<string, ProductState> },
 ): StreamEvents {
   return moveStock(command, state, 'ReleaseStock');
@@ -43,7 +47,7 @@ export function cancelOrder(
 
 /** Ships a paid order: its reserved units leave the stock. */
 export function shipOrder(
-  command: { type: 'ShipOrder'; data: { orderId: string; onlyFor?: string } },
+  command: CommandOf<typeof ShipOrder>,
   state: { order: OrderState; products: ReadonlyMap<string, ProductState> },
 ): StreamEvents {
   return moveStock(command, state, 'ShipStock');
@@ -67,6 +71,7 @@ function moveStock(
 
 function productState(products: ReadonlyMap<string, ProductState>, productId: string): ProductState {
   const state = products.get(productId);
-  if (state === undefined) throw staleLookup(`product ${productId} was not loaded`);
+  // The handler loads every product the decision names; a miss is a wiring bug, not a refusal.
+  if (state === undefined) throw new Error(`product ${productId} was not loaded`);
   return state;
 }

@@ -8,7 +8,7 @@ import type {
 } from '../messages/customers.js';
 import type { Address } from '../messages/fields.js';
 import { type EmailClaimCommand, type EmailClaimState, emailClaim, emailStreamId } from './email-claim.js';
-import { notFound, staleLookup } from './refusals.js';
+import { notFound } from './refusals.js';
 import type { StreamEvents } from './stream-events.js';
 
 export type CustomerCommand = CommandOf<typeof RegisterCustomer> | CommandOf<typeof UpdateCustomerDetails>;
@@ -92,7 +92,8 @@ export function updateCustomerDetails(
   if (newEmail === undefined || state.customer.status !== 'registered') return writes;
   const claim = (type: EmailClaimCommand['type'], email: string) => {
     const claimState = state.emails.get(emailStreamId(email));
-    if (claimState === undefined) throw staleLookup(`the claim on ${email} was not loaded`);
+    // The handler loads both claims; a miss is a wiring bug, not a refusal.
+    if (claimState === undefined) throw new Error(`the claim on ${email} was not loaded`);
     writes.push({ streamId: emailStreamId(email), events: emailClaim.decide({ type, data: { email, customerId } }, claimState) });
   };
   claim('ClaimEmail', newEmail);

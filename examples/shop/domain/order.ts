@@ -4,8 +4,7 @@ import { assertNever, type Decider, domainError, type EventOf } from 'chronicle'
 import type { OrderCancelled, OrderCreated, OrderLine, OrderPaid, OrderShipped, OrderStatus } from '../messages/orders.js';
 import { notFound, notYours } from './refusals.js';
 
-/** `onlyFor` is set when the sender is a customer: the order must be theirs. */
-type Lifecycle = { orderId: string; onlyFor?: string };
+type Lifecycle = { orderId: string };
 
 /** A line priced from the catalog at order time. */
 export type PricedLine = OrderLine & { currency: string };
@@ -43,7 +42,6 @@ export const order: Decider<OrderCommand, OrderEvent, OrderState> = {
       return [{ type: 'OrderCreated', data: { orderId, customerId, customerName, lines, currency: currencies[0], totalCents } }];
     }
     if (state.status === 'none') throw notFound('order', orderId);
-    if (command.data.onlyFor !== undefined && command.data.onlyFor !== state.customerId) throw notYours('order', orderId);
     switch (command.type) {
       case 'PayOrder':
         if (state.status === 'paid') return [];
@@ -88,3 +86,13 @@ export const order: Decider<OrderCommand, OrderEvent, OrderState> = {
 
   isTerminal: (state) => state.status === 'shipped' || state.status === 'cancelled',
 };
+
+/**
+ * Refuses (FORBIDDEN) when `customerId` is set and the order is another customer's. Checked before deciding, so even
+ * a no-op repeat tells another customer nothing about the order. Staff act for anyone: `customerId` undefined.
+ */
+export function checkOwner(state: OrderState, customerId: string | undefined): void {
+  if (customerId !== undefined && state.status !== 'none' && state.customerId !== customerId) {
+    throw notYours('order', state.orderId);
+  }
+}

@@ -10,11 +10,3 @@ export function notFound(kind: string, id: string): ChronicleError {
 export function notYours(kind: string, id: string): ChronicleError {
   return new ChronicleError('FORBIDDEN', `${kind} ${JSON.stringify(id)} belongs to another customer`);
 }
-
-/**
- * The streams loaded for a decision turned out not to be the ones it needs (a concurrent change moved them).
- * Handlers that pick streams from an earlier read catch this and look again.
- */
-export function staleLookup(message: string): ChronicleError {
-  return new ChronicleError('CONCURRENCY_CONFLICT', message, { details: { staleLookup: true } });
-}

@@ -26,7 +26,7 @@ export function allowSelf(principal: Principal | undefined, customerId: string, 
 
 /**
  * The customer a principal is confined to, or undefined when it may act for anyone.
- * Commands that name an order (not a customer) carry it so the decider can check ownership before writing.
+ * Commands that name an order (not a customer) check the order's owner against it before deciding.
  */
 export function confinedTo(principal: Principal | undefined): string | undefined {
   if (principal === undefined || hasRole(principal, 'admin') || hasRole(principal, 'clerk')) return undefined;
