@@ -163,6 +163,7 @@ describe('SQLite read store', () => {
         insert(tx, 1);
       },
       1,
+      0,
     );
 
     const boom = new Error('boom');
@@ -176,6 +177,7 @@ describe('SQLite read store', () => {
           throw boom;
         },
         3,
+        1,
       ),
     ).rejects.toBe(boom);
     await expect(
@@ -188,6 +190,7 @@ describe('SQLite read store', () => {
           insert(tx, 2); // primary key violation, reported with its SQL
         },
         3,
+        1,
       ),
     ).rejects.toMatchObject({
       code: 'STORE_ERROR',
@@ -195,7 +198,39 @@ describe('SQLite read store', () => {
     });
     expect(appliedCounts(read)).toEqual({ n: 1, total: 1, max: 1 });
     expect((await read.load('ledger'))!.position).toBe(1);
-    await expect(read.apply('ledger', generation + 1, undefined, 5)).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
+    await expect(read.apply('ledger', generation + 1, undefined, 5, undefined)).rejects.toMatchObject({
+      code: 'CONCURRENCY_CONFLICT',
+    });
+  });
+
+  it('sets a checkpoint only where the batch starts, so a second projector on the file cannot apply it again', async () => {
+    const path = file('read');
+    const [one, two] = [readStoreAt(path), readStoreAt(path)];
+    const g1 = await one.beginGeneration('ledger', 1, ledger().setup);
+    await two.swapGeneration('ledger', g1, 0);
+    const insert = (position: number) => (tx: SqliteReadTx) => {
+      tx.run(`INSERT INTO ${tx.table('applied')} (position, applied) VALUES (?, 1)`, [position]);
+    };
+    await one.apply('ledger', g1, insert(1), 1, 0);
+    await expect(two.apply('ledger', g1, insert(1), 1, 0)).rejects.toMatchObject({
+      code: 'CONCURRENCY_CONFLICT',
+      details: { expected: 0, actual: 1 },
+    });
+    await expect(two.apply('ledger', g1, undefined, 0, 1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await two.apply('ledger', g1, insert(2), 2, 1);
+    expect(appliedCounts(one)).toEqual({ n: 2, total: 2, max: 1 });
+
+    const failure = { message: 'boom', eventId: 'e', type: 'Added', at: new Date().toISOString() };
+    await expect(one.skip('ledger', g1, { ...failure, position: 2 })).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
+    await one.skip('ledger', g1, { ...failure, position: 3 });
+
+    const g2 = await one.beginGeneration('ledger', 1, ledger().setup);
+    await one.apply('ledger', g2, insert(1), 3, 0);
+    await expect(two.apply('ledger', g2, insert(1), 3, 0)).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
+    await expect(two.swapGeneration('ledger', g2, 0)).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
+    await two.swapGeneration('ledger', g2, g1);
+    expect(await one.load('ledger')).toEqual({ name: 'ledger', version: 1, generation: g2, position: 3 });
+    expect(appliedCounts(two)).toEqual({ n: 1, total: 1, max: 1 });
   });
 
   it('runs async handlers of several projections without interleaving their transactions', async () => {
@@ -335,6 +370,6 @@ describe('SQLite read store', () => {
     const read = createSqliteReadStore({ path: file('read') });
     await read.close();
     await expect(read.load('ledger')).rejects.toMatchObject({ code: 'CLOSED' });
-    await expect(read.apply('ledger', 1, undefined, 1)).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(read.apply('ledger', 1, undefined, 1, 0)).rejects.toMatchObject({ code: 'CLOSED' });
   });
 });

@@ -136,15 +136,36 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
   const selectRow = (name: string) => get<Row>('SELECT * FROM chronicle_projections WHERE name = ?', [name]);
   const ensureRow = (name: string) =>
     run('INSERT INTO chronicle_projections (name) VALUES (?) ON CONFLICT (name) DO NOTHING', [name]);
-  const setCheckpoint = (name: string, generation: number, checkpoint: number) => {
+  // A compare-and-set when `after` is given: two projectors sharing this file both read a batch, and only the one
+  // whose expected checkpoint still holds may commit it. Checked first, inside the transaction, so the loser runs no work.
+  const setCheckpoint = (name: string, generation: number, checkpoint: number, after: number | undefined) => {
     const { changes } = run(
       `UPDATE chronicle_projections SET
          position = CASE WHEN generation = @generation THEN @checkpoint ELSE position END,
          rebuild_position = CASE WHEN rebuild_generation = @generation THEN @checkpoint ELSE rebuild_position END
-       WHERE name = @name AND @generation > 0 AND (generation = @generation OR rebuild_generation = @generation)`,
-      { name, generation, checkpoint },
+       WHERE name = @name AND @generation > 0 AND (
+         (generation = @generation AND (@after IS NULL OR position = @after))
+         OR (rebuild_generation = @generation AND (@after IS NULL OR rebuild_position = @after)))`,
+      { name, generation, checkpoint, after: after ?? null },
     );
-    if (changes !== 1) throw notWritten(name, generation);
+    if (changes === 1) return;
+    const row = selectRow(name);
+    const actual =
+      row && generation > 0
+        ? row.generation === generation
+          ? row.position
+          : row.rebuild_generation === generation
+            ? row.rebuild_position
+            : null
+        : null;
+    if (actual === null) throw notWritten(name, generation);
+    throw new ChronicleError(
+      'CONCURRENCY_CONFLICT',
+      `projection ${name}: checkpoint of generation ${generation} is ${actual}, not ${after}`,
+      {
+        details: { projection: name, generation, expected: after, actual },
+      },
+    );
   };
 
   const txs = new Map<string, SqliteReadTx>();
@@ -225,9 +246,14 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
       assertOpen();
       return all<Row>('SELECT * FROM chronicle_projections ORDER BY name').map(toRecord);
     },
-    apply(name, generation, work: ApplyWork<SqliteReadTx> | undefined, checkpoint) {
+    apply(name, generation, work: ApplyWork<SqliteReadTx> | undefined, checkpoint, after) {
+      if (after !== undefined && !(checkpoint >= after)) {
+        return Promise.reject(
+          new ChronicleError('INVALID_ARGUMENT', `projection ${name}: checkpoint ${checkpoint} is before ${after}`),
+        );
+      }
       return exclusive(() => {
-        setCheckpoint(name, generation, checkpoint);
+        setCheckpoint(name, generation, checkpoint, after);
         if (work) return work(txFor(name, generation));
       });
     },
@@ -248,13 +274,22 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
         return generation;
       });
     },
-    swapGeneration(name, generation) {
+    swapGeneration(name, generation, replacing) {
       return exclusive(() => {
         const row = selectRow(name);
         if (!row || row.rebuild_generation !== generation) {
           throw new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being rebuilt`, {
             details: { projection: name, generation },
           });
+        }
+        if (replacing !== undefined && row.generation !== replacing) {
+          throw new ChronicleError(
+            'CONCURRENCY_CONFLICT',
+            `projection ${name}: generation ${row.generation} is active, not ${replacing}`,
+            {
+              details: { projection: name, generation, expected: replacing, actual: row.generation },
+            },
+          );
         }
         if (row.generation > 0) dropGeneration(name, row.generation);
         run(
@@ -278,7 +313,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
         return Promise.reject(new ChronicleError('INVALID_ARGUMENT', `projection ${name}: the failure names no event to skip`));
       }
       return exclusive(() => {
-        setCheckpoint(name, generation, position);
+        setCheckpoint(name, generation, position, position - 1);
         run(
           `INSERT INTO chronicle_projection_skips (name, position, event_id, type, message, failed_at, skipped_at)
            VALUES (?, ?, ?, ?, ?, ?, ?)`,

@@ -72,23 +72,24 @@ export function createInMemoryReadStore(): InMemoryReadStore {
     return r;
   }
 
-  function setCheckpoint(name: string, generation: number, checkpoint: number): void {
+  // The checkpoint of `generation` (active or rebuilding), checked against `after` when given.
+  function writable(name: string, generation: number, after: number | undefined): { position: number } {
     const r = records.get(name);
-    if (r && r.generation === generation && generation > 0) r.position = checkpoint;
-    else if (r?.rebuild?.generation === generation) r.rebuild.position = checkpoint;
-    else
-      throw new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being written`, {
-        details: { projection: name, generation },
-      });
-  }
-
-  function assertWritable(name: string, generation: number): void {
-    const r = records.get(name);
-    if (!(r && ((r.generation === generation && generation > 0) || r.rebuild?.generation === generation))) {
+    const target =
+      r && generation > 0 && r.generation === generation ? r : r?.rebuild?.generation === generation ? r.rebuild : undefined;
+    if (!target) {
       throw new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being written`, {
         details: { projection: name, generation },
       });
     }
+    if (after !== undefined && target.position !== after) {
+      throw new ChronicleError(
+        'CONCURRENCY_CONFLICT',
+        `projection ${name}: checkpoint of generation ${generation} is ${target.position}, not ${after}`,
+        { details: { projection: name, generation, expected: after, actual: target.position } },
+      );
+    }
+    return target;
   }
 
   return {
@@ -101,12 +102,16 @@ export function createInMemoryReadStore(): InMemoryReadStore {
       assertOpen();
       return [...records.values()].map(copy);
     },
-    async apply(name, generation, work, checkpoint) {
+    async apply(name, generation, work, checkpoint, after) {
       assertOpen();
-      assertWritable(name, generation);
+      if (after !== undefined && !(checkpoint >= after)) {
+        throw new ChronicleError('INVALID_ARGUMENT', `projection ${name}: checkpoint ${checkpoint} is before ${after}`);
+      }
+      writable(name, generation, after);
       const commit = await transaction(name, generation, work);
       assertOpen();
-      setCheckpoint(name, generation, checkpoint);
+      // Checked again: another apply may have committed while `work` awaited.
+      writable(name, generation, after).position = checkpoint;
       commit();
     },
     async beginGeneration(name, version, setup) {
@@ -127,13 +132,22 @@ export function createInMemoryReadStore(): InMemoryReadStore {
       commit();
       return generation;
     },
-    async swapGeneration(name, generation) {
+    async swapGeneration(name, generation, replacing) {
       assertOpen();
       const r = records.get(name);
       if (!r?.rebuild || r.rebuild.generation !== generation) {
         throw new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being rebuilt`, {
           details: { projection: name, generation },
         });
+      }
+      if (replacing !== undefined && r.generation !== replacing) {
+        throw new ChronicleError(
+          'CONCURRENCY_CONFLICT',
+          `projection ${name}: generation ${r.generation} is active, not ${replacing}`,
+          {
+            details: { projection: name, generation, expected: replacing, actual: r.generation },
+          },
+        );
       }
       generations.delete(key(name, r.generation));
       r.generation = r.rebuild.generation;
@@ -152,7 +166,7 @@ export function createInMemoryReadStore(): InMemoryReadStore {
       if (failure.eventId === undefined || failure.position === undefined || failure.type === undefined) {
         throw new ChronicleError('INVALID_ARGUMENT', `projection ${name}: the failure names no event to skip`);
       }
-      setCheckpoint(name, generation, failure.position);
+      writable(name, generation, failure.position - 1).position = failure.position;
       const list = skips.get(name) ?? [];
       list.push({
         ...failure,

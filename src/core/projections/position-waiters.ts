@@ -1,4 +1,5 @@
-// Pending waitForPosition calls, settled from the apply path (never by polling).
+// Pending waitForPosition calls, settled as checkpoints move (never by polling): from the apply path, or when a
+// checkpoint written by another projector on the same read store is reloaded.
 import { ChronicleError } from '../errors.js';
 
 type Waiter = {

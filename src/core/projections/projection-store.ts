@@ -45,10 +45,21 @@ export interface ProjectionStore<Tx, Reader = unknown> {
   /**
    * In one transaction: runs `work` against `generation`'s tables, then sets that generation's checkpoint.
    * Whatever `work` throws rolls everything back and is rethrown unchanged.
-   * @throws CONCURRENCY_CONFLICT when `generation` is neither active nor being rebuilt
-   * @throws STORE_ERROR, CLOSED
+   *
+   * `after` is the checkpoint the batch starts after, as the caller last saw it stored. The new checkpoint is a
+   * compare-and-set: if the stored one no longer equals `after` (another projector sharing this store applied the
+   * batch first), nothing is written and `work` may not run at all. `undefined` sets it unconditionally, which is
+   * only safe when a single writer owns the projection. Required, so a wrapper cannot drop it by accident.
+   * @throws CONCURRENCY_CONFLICT when `generation` is neither active nor being rebuilt, or its checkpoint is not `after`
+   * @throws INVALID_ARGUMENT `checkpoint` is before `after`; STORE_ERROR, CLOSED
    */
-  apply(name: string, generation: number, work: ApplyWork<Tx> | undefined, checkpoint: number): Promise<void>;
+  apply(
+    name: string,
+    generation: number,
+    work: ApplyWork<Tx> | undefined,
+    checkpoint: number,
+    after: number | undefined,
+  ): Promise<void>;
 
   /**
    * Allocates a fresh generation at checkpoint 0 as the projection's rebuild (dropping an unfinished earlier one),
@@ -58,16 +69,21 @@ export interface ProjectionStore<Tx, Reader = unknown> {
 
   /**
    * Atomically makes the rebuild generation active (with its version and checkpoint) and drops the old tables.
-   * @throws CONCURRENCY_CONFLICT when `generation` is not the projection's rebuild; STORE_ERROR, CLOSED
+   * With `replacing` (the active generation the caller expects, 0 for none yet), a projector sharing the store that
+   * swapped another generation in first makes this fail rather than drop that one.
+   * @throws CONCURRENCY_CONFLICT when `generation` is not the projection's rebuild or the active one is not `replacing`;
+   * STORE_ERROR, CLOSED
    */
-  swapGeneration(name: string, generation: number): Promise<void>;
+  swapGeneration(name: string, generation: number, replacing?: number): Promise<void>;
 
   /** Records (or, with undefined, clears) why the projection stopped. @throws STORE_ERROR, CLOSED */
   setFailure(name: string, failure: ProjectionFailure | undefined): Promise<void>;
 
   /**
    * In one transaction: records the failed event as skipped, moves `generation`'s checkpoint to its position
-   * and clears the failure. @throws CONCURRENCY_CONFLICT, INVALID_ARGUMENT (failure names no event), STORE_ERROR, CLOSED
+   * and clears the failure. The checkpoint must stand just before the failed event, so a skip never moves it back.
+   * @throws CONCURRENCY_CONFLICT (generation not written, or checkpoint elsewhere), INVALID_ARGUMENT (failure names
+   * no event), STORE_ERROR, CLOSED
    */
   skip(name: string, generation: number, failure: ProjectionFailure): Promise<void>;
 

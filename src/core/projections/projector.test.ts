@@ -53,9 +53,9 @@ function recording<Tx>(inner: ProjectionStore<Tx, unknown>) {
   const applies: Array<{ name: string; checkpoint: number; withWork: boolean }> = [];
   const store: ProjectionStore<Tx, unknown> = {
     ...inner,
-    apply(name, generation, work, checkpoint) {
+    apply(name, generation, work, checkpoint, after) {
       applies.push({ name, checkpoint, withWork: work !== undefined });
-      return inner.apply(name, generation, work, checkpoint);
+      return inner.apply(name, generation, work, checkpoint, after);
     },
   };
   return { store, applies };
@@ -430,6 +430,108 @@ describe('projector', () => {
     await seed(events, 1);
     await projector.waitForPosition(11);
     expect(changes).toHaveLength(3);
+  });
+
+  it('shares one read store between two projectors: each event applied once, both reach the head', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 300);
+    const yieldOnce = () => new Promise<void>((r) => setImmediate(r));
+    const conflicts: number[] = [];
+    const workers = [0, 1].map((i) => {
+      const { store, applies } = recording(read);
+      const counted: ProjectionStore<InMemoryReadTx, unknown> = {
+        ...store,
+        apply: (...args) =>
+          store.apply(...args).catch((err: unknown) => {
+            if (isChronicleError(err, 'CONCURRENCY_CONFLICT')) conflicts[i] = (conflicts[i] ?? 0) + 1;
+            throw err;
+          }),
+      };
+      const projector = track(
+        createProjector({
+          eventStore: events,
+          readStore: counted,
+          projections: [counting('a', { delay: yieldOnce }), counting('b')],
+          batchSize: 7,
+        }),
+      );
+      return { projector, applies };
+    });
+    const changes: number[] = [];
+    workers[1].projector.onChange((c) => c.projection === 'a' && changes.push(c.position));
+    await Promise.all(workers.map((w) => w.projector.start()));
+    await Promise.all(workers.map((w) => w.projector.waitForPosition(300, { timeoutMs: 5000 })));
+    await seed(events, 50);
+    await Promise.all(workers.map((w) => w.projector.waitForPosition(350, { timeoutMs: 5000 })));
+
+    for (const name of ['a', 'b']) {
+      expect(appliedOf(read, name).size).toBe(350);
+      expect([...appliedOf(read, name).values()].every((n) => n === 1)).toBe(true);
+      expect(sumOf(read, name)).toBe(350);
+    }
+    for (const { projector } of workers) {
+      expect((await projector.status()).map((s) => [s.name, s.position, s.state])).toEqual([
+        ['a', 350, 'live'],
+        ['b', 350, 'live'],
+      ]);
+    }
+    // They really raced, and each committed part of the work.
+    expect(conflicts.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    for (const { applies } of workers) expect(applies.length).toBeGreaterThan(0);
+    expect(changes.at(-1)).toBe(350);
+  });
+
+  it('settles the waits of a projector whose batches another one keeps applying first', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    const fast = track(createProjector({ eventStore: events, readStore: read, projections: [counting('totals')] }));
+    // Every batch of the slow one takes long enough that the fast one has committed it already.
+    const slow = track(
+      createProjector({
+        eventStore: events,
+        readStore: read,
+        projections: [counting('totals', { delay: () => new Promise((r) => setTimeout(r, 20)) })],
+      }),
+    );
+    await fast.start();
+    await slow.start();
+    const waiting = slow.waitForPosition(40, { timeoutMs: 5000 });
+    await seed(events, 40);
+    await waiting;
+    await fast.waitForPosition(40);
+    expect([...appliedOf(read, 'totals').values()]).toEqual(Array(40).fill(1));
+    expect((await slow.status())[0]).toMatchObject({ position: 40, state: 'live' });
+  });
+
+  it('rebuilds once when two projectors raise the version together', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 60);
+    const v1 = createProjector({ eventStore: events, readStore: read, projections: [counting('totals')], batchSize: 5 });
+    await v1.start();
+    await v1.waitForPosition(60);
+    await v1.stop();
+
+    const yieldOnce = () => new Promise<void>((r) => setImmediate(r));
+    const v2 = [0, 1].map(() =>
+      track(
+        createProjector({
+          eventStore: events,
+          readStore: read,
+          projections: [counting('totals', { version: 2, delay: yieldOnce })],
+          batchSize: 5,
+        }),
+      ),
+    );
+    await Promise.all(v2.map((p) => p.start()));
+    for (const p of v2) await vi.waitFor(async () => expect((await p.status())[0]).toMatchObject({ version: 2, state: 'live' }));
+    await seed(events, 5);
+    await Promise.all(v2.map((p) => p.waitForPosition(65)));
+    expect((await read.load('totals'))!).toMatchObject({ version: 2, position: 65 });
+    expect((await read.load('totals'))!.rebuild).toBeUndefined();
+    expect([...appliedOf(read, 'totals').values()]).toEqual(Array(65).fill(1));
+    expect(sumOf(read, 'totals')).toBe(130);
   });
 
   it('rejects duplicate projection names and bad options', () => {

@@ -1,6 +1,6 @@
 // The projector: one checkpointed subscription per projection, applying batches of events to a
 // read store with each batch's checkpoint in the same transaction.
-import { ChronicleError } from '../errors.js';
+import { ChronicleError, isChronicleError } from '../errors.js';
 import type { EventStore, RecordedEvent, Subscription } from '../event-store.js';
 import type { Projection } from './define-projection.js';
 import { PositionWaiters } from './position-waiters.js';
@@ -93,6 +93,13 @@ type Runner<Tx> = {
 
 // Thrown out of the subscription handler to end a failed projection's subscription.
 const STOPPED = new ChronicleError('PROJECTION_FAILED', 'projection stopped on a failure');
+// Thrown out of the subscription handler to resubscribe after the checkpoint reloaded from the store.
+const RESYNC = new ChronicleError('CONCURRENCY_CONFLICT', 'another projector advanced this projection');
+// Reloads in a row that may each lose a race to another projector before this one gives up.
+const MAX_RELOADS = 10;
+
+// The store's checkpoint moved or its generation changed under us: another projector sharing the store got there first.
+const isConflict = (err: unknown) => isChronicleError(err, 'CONCURRENCY_CONFLICT');
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -191,11 +198,13 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
   });
 
   const rebuilding = (r: Runner<Tx>) => r.record?.rebuild !== undefined && r.writing === r.record.rebuild.generation;
+  // The stored checkpoint of the generation being written, as this projector last saw it.
+  const checkpointOf = (r: Runner<Tx>) => (rebuilding(r) ? r.record!.rebuild!.position : r.record!.position);
 
   async function swap(r: Runner<Tx>): Promise<void> {
     const record = r.record!;
     const rebuild = record.rebuild!;
-    await readStore.swapGeneration(r.def.name, rebuild.generation);
+    await readStore.swapGeneration(r.def.name, rebuild.generation, record.generation);
     r.record = { name: record.name, version: rebuild.version, generation: rebuild.generation, position: rebuild.position };
     r.knownHead = await eventStore.headPosition();
     r.state = rebuild.position >= r.knownHead ? 'live' : 'catching_up';
@@ -219,7 +228,12 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
   }
 
   // Commits the events before the one that failed, so only the culprit is left to retry or skip.
-  async function isolate(r: Runner<Tx>, events: readonly RecordedEvent[], first: HandlerFailure): Promise<ProjectionFailure> {
+  async function isolate(
+    r: Runner<Tx>,
+    events: readonly RecordedEvent[],
+    first: HandlerFailure,
+    after: number,
+  ): Promise<ProjectionFailure> {
     const { name, handlers } = r.def;
     let failure = first;
     for (;;) {
@@ -227,7 +241,13 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       const before = events.slice(0, k);
       const checkpoint = events[k].position - 1;
       try {
-        await readStore.apply(name, r.writing, k === 0 ? undefined : (tx) => runHandlers(handlers, before, tx), checkpoint);
+        await readStore.apply(
+          name,
+          r.writing,
+          k === 0 ? undefined : (tx) => runHandlers(handlers, before, tx),
+          checkpoint,
+          after,
+        );
         await committed(r, checkpoint);
         return failureOf(failure.error, events[k]);
       } catch (err) {
@@ -240,18 +260,22 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
 
   async function onBatch(r: Runner<Tx>, events: readonly RecordedEvent[], checkpoint: number): Promise<void> {
     const { name, handlers } = r.def;
+    const after = checkpointOf(r);
     try {
       await readStore.apply(
         name,
         r.writing,
         events.length === 0 ? undefined : (tx) => runHandlers(handlers, events, tx),
         checkpoint,
+        after,
       );
     } catch (err) {
       let failure: ProjectionFailure;
       try {
-        failure = err instanceof HandlerFailure ? await isolate(r, events, err) : failureOf(err);
+        if (isConflict(err)) throw err;
+        failure = err instanceof HandlerFailure ? await isolate(r, events, err, after) : failureOf(err);
       } catch (inner) {
+        if (isConflict(inner)) return resync(r);
         failure = failureOf(inner);
       }
       await fail(r, failure);
@@ -260,14 +284,26 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     try {
       await committed(r, checkpoint);
     } catch (err) {
+      if (isConflict(err)) return resync(r);
       await fail(r, failureOf(err));
       throw STOPPED;
     }
   }
 
+  // Another projector on the same store applied this batch (or swapped generations) first: not a failure. Take up
+  // the stored state and resubscribe after its checkpoint, which also settles waiters it already satisfies.
+  async function resync(r: Runner<Tx>): Promise<never> {
+    try {
+      await adopt(r, false);
+    } catch (err) {
+      await fail(r, failureOf(err));
+      throw STOPPED;
+    }
+    throw RESYNC;
+  }
+
   function subscribe(r: Runner<Tx>): void {
-    const record = r.record!;
-    const from = (rebuilding(r) ? record.rebuild!.position : record.position) + 1;
+    const from = checkpointOf(r) + 1;
     const sub = eventStore.subscribe(
       { from, filter: { types: r.def.eventTypes }, batchSize, pollIntervalMs },
       (events, checkpoint) => onBatch(r, events, checkpoint),
@@ -276,54 +312,81 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     sub.done.then(
       () => {},
       (err: unknown) => {
+        if (r.sub !== sub) return;
+        if (err === RESYNC) {
+          if (running) subscribe(r);
+          return;
+        }
         // Reading the event store failed (a handler's failure is already recorded).
-        if (r.sub === sub && r.state !== 'failed') void fail(r, failureOf(err));
+        if (r.state !== 'failed') void fail(r, failureOf(err));
       },
     );
   }
 
+  // Makes a stored record the runner's state: picks the generation to write, starting a rebuild if the defined
+  // version is newer, and swaps a finished rebuild in.
+  async function attach(r: Runner<Tx>, record: ProjectionRecord): Promise<void> {
+    const { def } = r;
+    if (record.version > def.version) {
+      throw new ChronicleError(
+        'INVALID_ARGUMENT',
+        `projection ${def.name}: the read store holds version ${record.version}, newer than the defined ${def.version}`,
+      );
+    }
+    let rebuild = record.rebuild?.version === def.version ? record.rebuild : undefined;
+    if (!rebuild && record.version < def.version) {
+      const generation = await readStore.beginGeneration(def.name, def.version, def.setup);
+      rebuild = { generation, version: def.version, position: 0 };
+    }
+    const before = r.record?.position;
+    r.record = { ...record, failure: undefined, rebuild };
+    r.knownHead = await eventStore.headPosition();
+    if (before !== undefined && record.position > before) served(r, record.position);
+    else waiters.changed(def.name);
+    if (rebuild) {
+      r.writing = rebuild.generation;
+      r.target = Math.max(r.knownHead, record.position);
+      r.state = 'rebuilding';
+      if (rebuild.position >= r.target) await swap(r);
+    } else {
+      r.writing = record.generation;
+      r.state = record.position >= r.knownHead ? 'live' : 'catching_up';
+      // No rebuild left to wait for: another projector swapped it in.
+      settleRebuild(r);
+    }
+  }
+
+  // Loads the stored record and attaches to it, creating the first generation on a first run. Losing a race to
+  // another projector doing the same (CONCURRENCY_CONFLICT) just means loading again.
+  async function adopt(r: Runner<Tx>, clearFailure: boolean): Promise<void> {
+    const { def } = r;
+    for (let reloads = 1; ; reloads++) {
+      try {
+        let record = await readStore.load(def.name);
+        if (!record || record.generation === 0) {
+          // First run against this store: build generation 1 and serve it while it catches up.
+          const generation =
+            record?.rebuild?.version === def.version
+              ? record.rebuild.generation
+              : await readStore.beginGeneration(def.name, def.version, def.setup);
+          await readStore.swapGeneration(def.name, generation, 0);
+          record = (await readStore.load(def.name))!;
+        }
+        // Starting again is how a failure is retried: clear it and resume from the failing event.
+        if (clearFailure && record.failure) await readStore.setFailure(def.name, undefined);
+        await attach(r, record);
+        return;
+      } catch (err) {
+        if (!isConflict(err) || reloads >= MAX_RELOADS) throw err;
+      }
+    }
+  }
+
   async function startRunner(r: Runner<Tx>): Promise<void> {
     if (!running || r.sub) return;
-    const { def } = r;
     try {
-      let record = await readStore.load(def.name);
-      if (!record || record.generation === 0) {
-        // First run against this store: build generation 1 and serve it while it catches up.
-        const generation =
-          record?.rebuild?.version === def.version
-            ? record.rebuild.generation
-            : await readStore.beginGeneration(def.name, def.version, def.setup);
-        await readStore.swapGeneration(def.name, generation);
-        record = (await readStore.load(def.name))!;
-      }
-      if (record.version > def.version) {
-        throw new ChronicleError(
-          'INVALID_ARGUMENT',
-          `projection ${def.name}: the read store holds version ${record.version}, newer than the defined ${def.version}`,
-        );
-      }
-      // Starting again is how a failure is retried: clear it and resume from the failing event.
-      if (record.failure) await readStore.setFailure(def.name, undefined);
       r.failure = undefined;
-      let rebuild = record.rebuild?.version === def.version ? record.rebuild : undefined;
-      if (!rebuild && record.version < def.version) {
-        const generation = await readStore.beginGeneration(def.name, def.version, def.setup);
-        rebuild = { generation, version: def.version, position: 0 };
-      }
-      const before = r.record?.position;
-      r.record = { ...record, failure: undefined, rebuild };
-      r.knownHead = await eventStore.headPosition();
-      if (before !== undefined && record.position > before) served(r, record.position);
-      else waiters.changed(def.name);
-      if (rebuild) {
-        r.writing = rebuild.generation;
-        r.target = Math.max(r.knownHead, record.position);
-        r.state = 'rebuilding';
-        if (rebuild.position >= r.target) await swap(r);
-      } else {
-        r.writing = record.generation;
-        r.state = record.position >= r.knownHead ? 'live' : 'catching_up';
-      }
+      await adopt(r, true);
       subscribe(r);
     } catch (err) {
       r.sub = undefined;
@@ -446,7 +509,12 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
         if (r.state !== 'failed' || failure?.eventId === undefined) {
           throw new ChronicleError('INVALID_ARGUMENT', `projection ${name} is not stopped on a failed event`);
         }
-        await readStore.skip(name, r.writing, failure);
+        try {
+          await readStore.skip(name, r.writing, failure);
+        } catch (err) {
+          // Another projector moved past the event meanwhile; starting again continues from where it got to.
+          if (!isConflict(err)) throw err;
+        }
         await stopRunner(r);
         await startRunner(r);
       });

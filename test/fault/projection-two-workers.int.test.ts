@@ -1,0 +1,92 @@
+// Two projector processes on one read-store file (the "split on one host" topology, or two `npm start`s on one
+// data dir) race on every batch; the checkpoint's compare-and-set must let exactly one apply each event.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { createSqliteEventStore } from 'chronicle/sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const EVENTS = 10_000;
+const child = fileURLToPath(new URL('./projection-two-workers-child.ts', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'chronicle-projection-two-workers-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function startWorker(eventsPath: string, readPath: string) {
+  const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', child, eventsPath, readPath], {
+    cwd: root,
+    env: { ...process.env, THROTTLE_US: '20' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let onReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    onReady = resolve;
+  });
+  proc.stdout!.on('data', (chunk) => {
+    stdout += chunk;
+    if (stdout.includes('ready\n')) onReady();
+  });
+  proc.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  exited.then(onReady);
+  return { proc, ready, exited, stdout: () => stdout, stderr: () => stderr };
+}
+
+describe('two projector processes on one read store', () => {
+  it('apply each of 10,000 events exactly once between them, and both end at the head', async () => {
+    const eventsPath = join(dir, 'events.db');
+    const readPath = join(dir, 'read.db');
+    const events = createSqliteEventStore({ path: eventsPath });
+    for (let batch = 0; batch < EVENTS / 1000; batch++) {
+      const writes = Array.from({ length: 100 }, (_, s) => ({
+        streamId: `counter-${batch}-${s}`,
+        events: Array.from({ length: 10 }, (_, i) => ({ type: 'Counted', data: { n: batch * 1000 + s * 10 + i } })),
+      }));
+      await events.appendMany(writes);
+    }
+    expect(await events.headPosition()).toBe(EVENTS);
+    await events.close();
+
+    const workers = [startWorker(eventsPath, readPath), startWorker(eventsPath, readPath)];
+    await Promise.all(workers.map((w) => w.ready));
+    for (const w of workers) w.proc.stdin!.end('go\n');
+    const codes = await Promise.all(workers.map((w) => w.exited));
+    for (const [i, w] of workers.entries()) {
+      expect(codes[i], w.stderr()).toBe(0);
+      expect(w.stdout()).toContain(`done ${EVENTS} ${EVENTS} live`);
+    }
+
+    const db = new Database(readPath, { readonly: true });
+    try {
+      const { generation, position } = db
+        .prepare("SELECT generation, position FROM chronicle_projections WHERE name = 'counter'")
+        .get() as { generation: number; position: number };
+      const counts = db
+        .prepare(
+          `SELECT count(*) AS n, min(applied) AS min, max(applied) AS max, sum(applied) AS total FROM "counter__applied__g${generation}"`,
+        )
+        .get();
+      expect({ position, counts }).toEqual({ position: EVENTS, counts: { n: EVENTS, min: 1, max: 1, total: EVENTS } });
+      // How the log split between them varies: SQLite's busy handler often lets one worker win every batch.
+      const byWorker = db
+        .prepare(`SELECT worker, count(*) AS n FROM "counter__applied__g${generation}" GROUP BY worker`)
+        .all() as Array<{ worker: number; n: number }>;
+      console.log('events applied per worker:', byWorker.map((w) => w.n).join(', '));
+    } finally {
+      db.close();
+    }
+  }, 120_000);
+});
