@@ -81,9 +81,8 @@ async function rehydration() {
   return result;
 }
 
-async function projectionCatchUp() {
-  const total = n(100_000);
-  const store = createSqliteEventStore({ path: file('catchup-events') });
+async function catchUpEvents(name: string, total: number) {
+  const store = createSqliteEventStore({ path: file(name) });
   for (let b = 0; b < total / 1000; b++) {
     await store.appendMany(
       Array.from({ length: 10 }, (_, s) => ({
@@ -92,10 +91,13 @@ async function projectionCatchUp() {
       })),
     );
   }
-  const readStore = createSqliteReadStore({ path: file('catchup-read') });
-  // One row per order plus a running total: an insert and an update per event, the usual read-model shape.
-  const orders = defineProjection<SqliteReadTx>({
-    name: 'orders',
+  return store;
+}
+
+// One row per order plus a running total: an insert and an update per event, the usual read-model shape.
+const ordersProjection = (name: string) =>
+  defineProjection<SqliteReadTx>({
+    name,
     version: 1,
     setup(tx) {
       tx.run(
@@ -113,7 +115,13 @@ async function projectionCatchUp() {
       },
     },
   });
-  const projector = createProjector({ eventStore: store, readStore, projections: [orders] });
+
+async function projectionCatchUp(name: string, projections: number, target: number | undefined, note: string) {
+  const total = n(100_000);
+  const store = await catchUpEvents(`${name}-events`, total);
+  const readStore = createSqliteReadStore({ path: file(`${name}-read`) });
+  const defs = Array.from({ length: projections }, (_, i) => ordersProjection(i === 0 ? 'orders' : `orders${i + 1}`));
+  const projector = createProjector({ eventStore: store, readStore, projections: defs });
   const head = await store.headPosition();
   const started = performance.now();
   await projector.start();
@@ -123,7 +131,7 @@ async function projectionCatchUp() {
   await readStore.close();
   await store.close();
   return report({
-    name: 'projection-catch-up-sqlite',
+    name,
     rate: Math.round(total / seconds),
     unit: 'events/s',
     ops: 1,
@@ -133,8 +141,8 @@ async function projectionCatchUp() {
     p99Ms: 0,
     rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
     sync: 'normal (read store)',
-    target: 150_000,
-    note: 'read, apply and checkpoint per batch in one transaction',
+    target,
+    note,
   });
 }
 
@@ -146,7 +154,15 @@ try {
   if (selected('append-100-events-1-caller')) await appends('append-100-events-1-caller', 'full', 1, 100, n(2_000), 120_000);
   if (selected('command-handler-64-in-flight')) await commandHandler();
   if (selected('rehydrate-1000-event-stream')) await rehydration();
-  if (selected('projection-catch-up-sqlite')) await projectionCatchUp();
+  if (selected('projection-catch-up-sqlite'))
+    await projectionCatchUp('projection-catch-up-sqlite', 1, 150_000, 'read, apply and checkpoint per batch in one transaction');
+  if (selected('projection-catch-up-5-projections'))
+    await projectionCatchUp(
+      'projection-catch-up-5-projections',
+      5,
+      undefined,
+      'five projections over one log; events/s of the log, each event applied five times',
+    );
   if (selected('raw-better-sqlite3')) runRawBaselines(file, { n, payload });
   printTable();
 } finally {
