@@ -3,7 +3,10 @@ import { ChronicleError } from '../errors.js';
 import type { RecordedEvent } from '../event-store.js';
 import { assertReadModelName } from './read-model-name.js';
 
-/** Applies one event to the read model inside the batch's transaction. A returned promise is awaited; any other value is ignored. */
+/**
+ * Applies one event to the read model inside the batch's transaction. A returned promise is awaited; any other value
+ * is ignored. The event object is shared with the projector's other projections: read it, never modify it.
+ */
 export type ProjectionHandler<Tx> = (event: RecordedEvent, tx: Tx) => unknown;
 
 export type ProjectionDefinition<Tx> = {

@@ -534,6 +534,62 @@ describe('projector', () => {
     expect(sumOf(read, 'totals')).toBe(130);
   });
 
+  it('reads each page of the log once for all the projections positioned on it', async () => {
+    const inner = createInMemoryEventStore();
+    const pageReads: number[] = [];
+    const events: EventStore = {
+      ...inner,
+      readAll: (options) => {
+        if (options?.limit === 10) pageReads.push(options.from ?? 0);
+        return inner.readAll(options);
+      },
+    };
+    const read = createInMemoryReadStore();
+    await seed(inner, 100);
+    const projector = track(
+      createProjector({
+        eventStore: events,
+        readStore: read,
+        projections: [counting('a'), counting('b'), counting('c')],
+        batchSize: 10,
+      }),
+    );
+    await projector.start();
+    await projector.waitForPosition(100);
+    const pages = pageReads.filter((from) => from <= 100);
+    expect(new Set(pages).size).toBe(10);
+    expect(pages).toHaveLength(10);
+    for (const name of ['a', 'b', 'c']) expect([...appliedOf(read, name).values()]).toEqual(Array(100).fill(1));
+  });
+
+  it('keeps projections at different positions independent: one catching up from 0 beside live ones', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 50);
+    const first = createProjector({ eventStore: events, readStore: read, projections: [counting('a')], batchSize: 8 });
+    await first.start();
+    await first.waitForPosition(50);
+    await first.stop();
+
+    const slow = () => new Promise<void>((r) => setTimeout(r, 1));
+    const projector = track(
+      createProjector({
+        eventStore: events,
+        readStore: read,
+        projections: [counting('a'), counting('late', { delay: slow }), counting('bad', { fail: (e) => e.position === 60 })],
+        batchSize: 8,
+      }),
+    );
+    await projector.start();
+    const appending = seed(events, 30);
+    await projector.waitForPosition(30, { projections: ['late'] });
+    await appending;
+    await projector.waitForPosition(80, { projections: ['a', 'late'] });
+    await vi.waitFor(async () => expect((await projector.status())[2]).toMatchObject({ state: 'failed', position: 59 }));
+    for (const name of ['a', 'late']) expect([...appliedOf(read, name).values()]).toEqual(Array(80).fill(1));
+    expect(appliedOf(read, 'bad').size).toBe(59);
+  });
+
   it('rejects duplicate projection names and bad options', () => {
     const events = createInMemoryEventStore();
     const readStore = createInMemoryReadStore();

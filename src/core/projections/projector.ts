@@ -1,8 +1,10 @@
-// The projector: one checkpointed subscription per projection, applying batches of events to a
-// read store with each batch's checkpoint in the same transaction.
+// The projector: one checkpointed loop per projection, applying batches of events to a read store with each
+// batch's checkpoint in the same transaction. The loops read the log through one shared reader, so projections
+// at the same position read and parse each page once between them.
 import { ChronicleError, isChronicleError } from '../errors.js';
-import type { EventStore, RecordedEvent, Subscription } from '../event-store.js';
+import type { EventStore, RecordedEvent } from '../event-store.js';
 import type { Projection } from './define-projection.js';
+import { LogPages } from './log-pages.js';
 import { PositionWaiters } from './position-waiters.js';
 import type { ProjectionFailure, ProjectionRecord, ProjectionStore } from './projection-store.js';
 import { HandlerFailure, runHandlers } from './run-handlers.js';
@@ -48,12 +50,12 @@ export type ProjectorOptions<Tx> = {
 
 export interface Projector {
   /**
-   * Loads each projection's checkpoint and starts its subscription: a new projection gets its first
+   * Loads each projection's checkpoint and starts following the log from it: a new projection gets its first
    * generation, a raised version starts a rebuild, a projection that failed before is retried.
-   * Resolves once every subscription runs (not when caught up). A projection that cannot start is marked failed.
+   * Resolves once every projection runs (not when caught up). A projection that cannot start is marked failed.
    */
   start(): Promise<void>;
-  /** Stops every subscription after its batch in flight; pending waits reject with CLOSED. */
+  /** Stops every projection after its batch in flight; pending waits reject with CLOSED. */
   stop(): Promise<void>;
   /** Position, lag, state and last error of every projection (reads the event store's head, hence async). */
   status(): Promise<ProjectionStatus[]>;
@@ -76,12 +78,16 @@ export interface Projector {
   onChange(listener: (change: ProjectionChange) => void): () => void;
 }
 
+// A projection's read-apply loop; stopping it lets the batch in flight finish.
+type Loop = { stopped: boolean; wake: () => void; done: Promise<void> };
+
 type Runner<Tx> = {
   def: Projection<Tx>;
+  types: ReadonlySet<string>;
   record: ProjectionRecord | undefined;
   state: ProjectionState;
-  sub: Subscription | undefined;
-  /** The generation the subscription writes: the active one, or the rebuild's. */
+  loop: Loop | undefined;
+  /** The generation the loop writes: the active one, or the rebuild's. */
   writing: number;
   /** A rebuild swaps in once its checkpoint reaches this. */
   target: number;
@@ -91,10 +97,8 @@ type Runner<Tx> = {
   rebuildWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }>;
 };
 
-// Thrown out of the subscription handler to end a failed projection's subscription.
+// Thrown out of a batch to end a failed projection's loop.
 const STOPPED = new ChronicleError('PROJECTION_FAILED', 'projection stopped on a failure');
-// Thrown out of the subscription handler to resubscribe after the checkpoint reloaded from the store.
-const RESYNC = new ChronicleError('CONCURRENCY_CONFLICT', 'another projector advanced this projection');
 // Reloads in a row that may each lose a race to another projector before this one gives up.
 const MAX_RELOADS = 10;
 
@@ -120,9 +124,10 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     if (runners.has(def.name)) throw new ChronicleError('INVALID_ARGUMENT', `projection ${def.name} is registered twice`);
     runners.set(def.name, {
       def,
+      types: new Set(def.eventTypes),
       record: undefined,
       state: 'stopped',
-      sub: undefined,
+      loop: undefined,
       writing: 0,
       target: 0,
       knownHead: 0,
@@ -131,6 +136,11 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       rebuildWaiters: [],
     });
   }
+  const pages = new LogPages(eventStore, batchSize, pollIntervalMs, () => {
+    let low = Number.POSITIVE_INFINITY;
+    for (const r of runners.values()) if (r.loop && r.state !== 'failed') low = Math.min(low, checkpointOf(r) + 1);
+    return low;
+  });
   const listeners = new Set<(change: ProjectionChange) => void>();
   const waiters = new PositionWaiters((name) => runners.get(name)?.record?.position ?? 0);
   let running = false;
@@ -145,7 +155,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     if (!running) throw new ChronicleError('CLOSED', 'projector is not running');
   };
 
-  // Control operations on one projection run one at a time; batches run inside its subscription.
+  // Control operations on one projection run one at a time; batches run inside its loop.
   function serial(r: Runner<Tx>, op: () => Promise<void>): Promise<void> {
     const next = r.ops.then(op);
     r.ops = next.catch(() => {});
@@ -291,36 +301,40 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
   }
 
   // Another projector on the same store applied this batch (or swapped generations) first: not a failure. Take up
-  // the stored state and resubscribe after its checkpoint, which also settles waiters it already satisfies.
-  async function resync(r: Runner<Tx>): Promise<never> {
+  // the stored state, which settles the waits it satisfies; the loop goes on after its checkpoint.
+  async function resync(r: Runner<Tx>): Promise<void> {
     try {
       await adopt(r, false);
     } catch (err) {
       await fail(r, failureOf(err));
       throw STOPPED;
     }
-    throw RESYNC;
   }
 
-  function subscribe(r: Runner<Tx>): void {
-    const from = checkpointOf(r) + 1;
-    const sub = eventStore.subscribe(
-      { from, filter: { types: r.def.eventTypes }, batchSize, pollIntervalMs },
-      (events, checkpoint) => onBatch(r, events, checkpoint),
-    );
-    r.sub = sub;
-    sub.done.then(
-      () => {},
-      (err: unknown) => {
-        if (r.sub !== sub) return;
-        if (err === RESYNC) {
-          if (running) subscribe(r);
-          return;
+  function follow(r: Runner<Tx>): void {
+    const loop: Loop = { stopped: false, wake: () => {}, done: Promise.resolve() };
+    loop.done = (async () => {
+      while (!loop.stopped) {
+        // Read afresh each time: a batch, a swap or a reload after a conflict may have moved it.
+        const from = checkpointOf(r) + 1;
+        const page = await pages.read(from);
+        if (loop.stopped) break;
+        if (!page) {
+          const waiting = pages.wait(from);
+          loop.wake = waiting.cancel;
+          await waiting.promise;
+          continue;
         }
-        // Reading the event store failed (a handler's failure is already recorded).
-        if (r.state !== 'failed') void fail(r, failureOf(err));
-      },
-    );
+        // The page is every event; the checkpoint still moves past those this projection does not handle.
+        const events = page.events.filter((e) => r.types.has(e.type));
+        await onBatch(r, events, page.checkpoint);
+      }
+    })();
+    r.loop = loop;
+    loop.done.catch((err: unknown) => {
+      // Reading the event store failed (a handler's failure is already recorded).
+      if (r.loop === loop && err !== STOPPED && r.state !== 'failed') void fail(r, failureOf(err));
+    });
   }
 
   // Makes a stored record the runner's state: picks the generation to write, starting a rebuild if the defined
@@ -383,21 +397,25 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
   }
 
   async function startRunner(r: Runner<Tx>): Promise<void> {
-    if (!running || r.sub) return;
+    if (!running || r.loop) return;
     try {
       r.failure = undefined;
       await adopt(r, true);
-      subscribe(r);
+      follow(r);
     } catch (err) {
-      r.sub = undefined;
+      r.loop = undefined;
       await fail(r, failureOf(err));
     }
   }
 
   async function stopRunner(r: Runner<Tx>): Promise<void> {
-    const sub = r.sub;
-    r.sub = undefined;
-    if (sub) await sub.stop();
+    const loop = r.loop;
+    r.loop = undefined;
+    if (loop) {
+      loop.stopped = true;
+      loop.wake();
+      await loop.done.catch(() => {});
+    }
     r.state = 'stopped';
   }
 
@@ -418,6 +436,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       if (!running) return;
       running = false;
       await Promise.all([...runners.values()].map((r) => serial(r, () => stopRunner(r))));
+      pages.stop();
       const closed = () => new ChronicleError('CLOSED', 'projector stopped');
       waiters.rejectAll(closed);
       for (const r of runners.values()) settleRebuild(r, closed());
