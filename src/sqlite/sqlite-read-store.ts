@@ -68,6 +68,7 @@ type Row = {
 type SkipRow = { position: number; event_id: string; type: string; message: string; failed_at: string; skipped_at: string };
 
 const MAX_CACHED_STATEMENTS = 1000;
+const RECENT_STATEMENTS = 4;
 
 const toRecord = (row: Row): ProjectionRecord => {
   const record: ProjectionRecord = { name: row.name, version: row.version, generation: row.generation, position: row.position };
@@ -108,7 +109,12 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
 
   // Statements are prepared once per SQL text; handlers' SQL repeats with every event.
   const cache = new Map<string, Database.Statement>();
+  // Handlers build their SQL string anew for every event, and hashing a long fresh string for the Map costs several
+  // times more than comparing it with the few statements used last (different lengths compare in no time).
+  const recentSql: string[] = [];
+  const recentStmt: Database.Statement[] = [];
   function prepare(sql: string): Database.Statement {
+    for (let i = 0; i < recentSql.length; i++) if (recentSql[i] === sql) return recentStmt[i];
     let stmt = cache.get(sql);
     if (!stmt) {
       try {
@@ -116,10 +122,21 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
       } catch (err) {
         throw storeError(err, sql);
       }
-      if (cache.size >= MAX_CACHED_STATEMENTS) cache.clear();
+      if (cache.size >= MAX_CACHED_STATEMENTS) forget(() => true);
       cache.set(sql, stmt);
     }
+    recentSql.unshift(sql);
+    recentStmt.unshift(stmt);
+    if (recentSql.length > RECENT_STATEMENTS) {
+      recentSql.pop();
+      recentStmt.pop();
+    }
     return stmt;
+  }
+  function forget(which: (sql: string) => boolean): void {
+    for (const sql of cache.keys()) if (which(sql)) cache.delete(sql);
+    recentSql.length = 0;
+    recentStmt.length = 0;
   }
   function exec<R>(sql: string, params: SqliteParams | undefined, call: (stmt: Database.Statement, args: unknown[]) => R): R {
     const stmt = prepare(sql);
@@ -196,7 +213,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
   function dropGeneration(projection: string, generation: number): void {
     for (const table of tablesOfGeneration(db, projection, generation)) {
       run(`DROP TABLE IF EXISTS "${table}"`);
-      for (const sql of cache.keys()) if (sql.includes(table)) cache.delete(sql);
+      forget((sql) => sql.includes(table));
     }
     txs.delete(`${projection}#${generation}`);
   }
@@ -364,7 +381,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
       if (closed) return;
       while (busy) await busy;
       closed = true;
-      cache.clear();
+      forget(() => true);
       db.close();
     },
   };
