@@ -1,12 +1,13 @@
 // Child process of projection-two-workers.int.test.ts: one of two projectors sharing an event-store file and a
 // read-store file. It waits for "go" on stdin so both start together, counts applications per event, and
-// reports its final status on stdout.
+// reports its final status on stdout. VERSION above the stored one makes both rebuild together.
 import { createInterface } from 'node:readline';
 import { createProjector, defineProjection } from 'chronicle';
 import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle/sqlite';
 
 const [eventsPath, readPath] = process.argv.slice(2);
 const throttleUs = Number(process.env.THROTTLE_US ?? 0);
+const version = Number(process.env.VERSION ?? 1);
 
 const spin = (us: number) => {
   const until = process.hrtime.bigint() + BigInt(us) * 1000n;
@@ -15,7 +16,7 @@ const spin = (us: number) => {
 
 const counter = defineProjection<SqliteReadTx>({
   name: 'counter',
-  version: 1,
+  version,
   setup: (tx) =>
     tx.run(
       `CREATE TABLE ${tx.table('applied')} (position INTEGER PRIMARY KEY, applied INTEGER NOT NULL, worker INTEGER NOT NULL)`,
@@ -44,8 +45,13 @@ lines.close();
 await projector.start();
 const head = await eventStore.headPosition();
 await projector.waitForPosition(head, { timeoutMs: 120_000 });
-const [status] = await projector.status();
+// The old generation serves the head while a rebuild runs: wait for the swap, by either worker.
+let [status] = await projector.status();
+for (const until = Date.now() + 120_000; (status.version < version || status.state !== 'live') && Date.now() < until; ) {
+  await new Promise((r) => setTimeout(r, 20));
+  [status] = await projector.status();
+}
 await projector.stop();
 await readStore.close();
 await eventStore.close();
-process.stdout.write(`done ${head} ${status.position} ${status.state}\n`);
+process.stdout.write(`done ${head} ${status.position} ${status.state} v${status.version}\n`);

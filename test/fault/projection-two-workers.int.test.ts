@@ -21,10 +21,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function startWorker(eventsPath: string, readPath: string) {
+function startWorker(eventsPath: string, readPath: string, version: number) {
   const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', child, eventsPath, readPath], {
     cwd: root,
-    env: { ...process.env, THROTTLE_US: '20' },
+    env: { ...process.env, THROTTLE_US: '20', VERSION: String(version) },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -60,33 +60,40 @@ describe('two projector processes on one read store', () => {
     expect(await events.headPosition()).toBe(EVENTS);
     await events.close();
 
-    const workers = [startWorker(eventsPath, readPath), startWorker(eventsPath, readPath)];
-    await Promise.all(workers.map((w) => w.ready));
-    for (const w of workers) w.proc.stdin!.end('go\n');
-    const codes = await Promise.all(workers.map((w) => w.exited));
-    for (const [i, w] of workers.entries()) {
-      expect(codes[i], w.stderr()).toBe(0);
-      expect(w.stdout()).toContain(`done ${EVENTS} ${EVENTS} live`);
-    }
+    // First both create the projection and catch up; then both raise its version and rebuild it together.
+    for (const version of [1, 2]) {
+      const workers = [startWorker(eventsPath, readPath, version), startWorker(eventsPath, readPath, version)];
+      await Promise.all(workers.map((w) => w.ready));
+      for (const w of workers) w.proc.stdin!.end('go\n');
+      const codes = await Promise.all(workers.map((w) => w.exited));
+      for (const [i, w] of workers.entries()) {
+        expect(codes[i], w.stderr()).toBe(0);
+        expect(w.stdout()).toContain(`done ${EVENTS} ${EVENTS} live v${version}`);
+      }
 
-    const db = new Database(readPath, { readonly: true });
-    try {
-      const { generation, position } = db
-        .prepare("SELECT generation, position FROM chronicle_projections WHERE name = 'counter'")
-        .get() as { generation: number; position: number };
-      const counts = db
-        .prepare(
-          `SELECT count(*) AS n, min(applied) AS min, max(applied) AS max, sum(applied) AS total FROM "counter__applied__g${generation}"`,
-        )
-        .get();
-      expect({ position, counts }).toEqual({ position: EVENTS, counts: { n: EVENTS, min: 1, max: 1, total: EVENTS } });
-      // How the log split between them varies: SQLite's busy handler often lets one worker win every batch.
-      const byWorker = db
-        .prepare(`SELECT worker, count(*) AS n FROM "counter__applied__g${generation}" GROUP BY worker`)
-        .all() as Array<{ worker: number; n: number }>;
-      console.log('events applied per worker:', byWorker.map((w) => w.n).join(', '));
-    } finally {
-      db.close();
+      const db = new Database(readPath, { readonly: true });
+      try {
+        const record = db
+          .prepare("SELECT version, generation, position, rebuild_generation FROM chronicle_projections WHERE name = 'counter'")
+          .get() as { version: number; generation: number; position: number; rebuild_generation: number | null };
+        expect(record).toMatchObject({ version, position: EVENTS, rebuild_generation: null });
+        const table = `"counter__applied__g${record.generation}"`;
+        const counts = db
+          .prepare(`SELECT count(*) AS n, min(applied) AS min, max(applied) AS max, sum(applied) AS total FROM ${table}`)
+          .get();
+        expect(counts).toEqual({ n: EVENTS, min: 1, max: 1, total: EVENTS });
+        // How the log split between them varies: SQLite's busy handler often lets one worker win every batch.
+        const byWorker = db.prepare(`SELECT worker, count(*) AS n FROM ${table} GROUP BY worker`).all() as Array<{
+          worker: number;
+          n: number;
+        }>;
+        console.log(`version ${version}: events applied per worker:`, byWorker.map((w) => w.n).join(', '));
+        // The generation swapped out is gone.
+        const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'counter__%'").pluck().all();
+        expect(tables).toEqual([table.slice(1, -1)]);
+      } finally {
+        db.close();
+      }
     }
   }, 120_000);
 });
