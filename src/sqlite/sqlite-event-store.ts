@@ -1,5 +1,4 @@
 // The SQLite event store: one better-sqlite3 connection in WAL mode, writes batched by group commit.
-import Database from 'better-sqlite3';
 import {
   type AppendOptions,
   type AppendResult,
@@ -25,6 +24,7 @@ import {
 } from 'chronicle';
 import { migrateEventStore } from './event-store-schema.js';
 import { createGroupCommitter, type GroupCommitStats } from './group-commit.js';
+import { openDatabase } from './open-database.js';
 import { isUniqueViolation, storeError } from './sqlite-error.js';
 
 /** Options of createSqliteEventStore. */
@@ -82,30 +82,7 @@ function deletedError(streamId: string): ChronicleError {
  */
 export function createSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
   const { path, synchronous = 'full', busyTimeoutMs = 5000 } = options ?? ({} as SqliteEventStoreOptions);
-  if (typeof path !== 'string' || path.length === 0) {
-    throw new ChronicleError('INVALID_ARGUMENT', 'path must be a non-empty string');
-  }
-  if (synchronous !== 'full' && synchronous !== 'normal') {
-    throw new ChronicleError('INVALID_ARGUMENT', `synchronous must be 'full' or 'normal', got ${JSON.stringify(synchronous)}`);
-  }
-  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw new ChronicleError('INVALID_ARGUMENT', 'busyTimeoutMs must be a non-negative integer');
-  }
-
-  let db: Database.Database;
-  try {
-    db = new Database(path, { timeout: busyTimeoutMs });
-  } catch (err) {
-    throw storeError(err, `open ${path}`);
-  }
-  try {
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    migrateEventStore(db);
-  } catch (err) {
-    db.close();
-    throw storeError(err, 'PRAGMA');
-  }
+  const db = openDatabase({ path, synchronous, allowed: ['full', 'normal'], busyTimeoutMs, migrate: migrateEventStore });
 
   // Every statement is prepared once; a failure reports the statement's SQL.
   const statement = <Row>(sql: string, raw: boolean) => {

@@ -1,6 +1,6 @@
 // The SQLite read store: projections' tables in generations, each batch and its checkpoint in one
 // transaction, on one long-lived better-sqlite3 connection in WAL mode.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   type ApplyWork,
   assertReadModelName,
@@ -10,6 +10,7 @@ import {
   type ProjectionStore,
   type SkippedEvent,
 } from 'chronicle';
+import { openDatabase } from './open-database.js';
 import { migrateReadStore, physicalTable, tablesOfGeneration } from './read-store-schema.js';
 import { storeError } from './sqlite-error.js';
 
@@ -84,28 +85,10 @@ const notWritten = (name: string, generation: number) =>
     details: { projection: name, generation },
   });
 
-/** Opens (creating if needed) a SQLite read store. @throws STORE_ERROR when the file cannot be opened or migrated */
+/** Opens (creating if needed) a SQLite read store. @throws INVALID_ARGUMENT bad options; STORE_ERROR when the file cannot be opened or migrated */
 export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteReadStore {
-  const { path, synchronous = 'normal', busyTimeoutMs = 5000 } = options;
-  if (typeof path !== 'string' || path.length === 0)
-    throw new ChronicleError('INVALID_ARGUMENT', 'path must be a non-empty string');
-  if (!['full', 'normal', 'off'].includes(synchronous)) {
-    throw new ChronicleError('INVALID_ARGUMENT', "synchronous must be 'full', 'normal' or 'off'");
-  }
-  let db: Database.Database;
-  try {
-    db = new Database(path, { timeout: busyTimeoutMs });
-  } catch (err) {
-    throw storeError(err, `open ${path}`);
-  }
-  try {
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
-    migrateReadStore(db);
-  } catch (err) {
-    db.close();
-    throw storeError(err, 'PRAGMA');
-  }
+  const { path, synchronous = 'normal', busyTimeoutMs = 5000 } = options ?? ({} as SqliteReadStoreOptions);
+  const db = openDatabase({ path, synchronous, allowed: ['full', 'normal', 'off'], busyTimeoutMs, migrate: migrateReadStore });
 
   // Statements are prepared once per SQL text; handlers' SQL repeats with every event.
   const cache = new Map<string, Database.Statement>();
