@@ -48,6 +48,29 @@ describe('jwt', () => {
     }
   });
 
+  it('answers a forged header that trips the checks with UNAUTHENTICATED, not a TypeError', () => {
+    const input = `${b64({ alg: 'HS256', typ: { toString: 1 } })}.${b64({ sub: 'u', exp: seconds + 60 })}`;
+    const err = (() => {
+      try {
+        verifyJwt(`${input}.AAAA`, { secret, now: clock });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isChronicleError(err, 'UNAUTHENTICATED')).toBe(true);
+  });
+
+  it('accepts only the canonical spelling of a signature', () => {
+    const token = signJwt({ sub: 'u', exp: seconds + 60 }, secret);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = token.at(-1)!;
+    // The last of 43 characters carries 4 spare bits: its neighbour decodes to the same bytes.
+    const neighbour = alphabet[alphabet.indexOf(last) ^ 1];
+    const variant = token.slice(0, -1) + neighbour;
+    expect(Buffer.from(variant.split('.')[2], 'base64url')).toEqual(Buffer.from(token.split('.')[2], 'base64url'));
+    expect(rejects(variant)).toBe('invalid token signature');
+  });
+
   it('rejects a tampered payload and a wrong secret', () => {
     const token = signJwt({ sub: 'u', roles: ['reader'], exp: seconds + 60 }, secret);
     const [h, , s] = token.split('.');

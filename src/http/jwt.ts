@@ -1,6 +1,6 @@
 // HS256 JSON Web Tokens with node:crypto only: sign, verify, and an authenticator over them.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ChronicleError, type Principal } from 'chronicle';
+import { ChronicleError, isChronicleError, type Principal } from 'chronicle';
 import { type Authenticator, credentialsOf, digest, unauthenticated } from './auth.js';
 
 /** Registered claims Chronicle reads, plus any others. */
@@ -72,17 +72,23 @@ function createVerifier(options: JwtVerifyOptions): (token: string) => JwtClaims
   const key = keyOf(options.secret);
   const skew = options.clockSkewSeconds ?? 30;
   const now = options.now ?? Date.now;
-  return (token) => {
+  const verify = (token: string): JwtClaims => {
     if (!looksLikeJwt(token)) throw unauthenticated('malformed token', false);
     const [headerPart, payloadPart, signaturePart] = token.split('.');
     const header = parseSegment(headerPart);
     // Only HS256: `none`, RS*/ES* (key confusion) and unknown critical extensions are refused outright.
     if (header.alg !== 'HS256') throw unauthenticated(`unsupported token algorithm ${JSON.stringify(header.alg)}`, true);
     if (header.crit !== undefined) throw unauthenticated('unsupported critical token header', true);
-    if (header.typ !== undefined && String(header.typ).toUpperCase() !== 'JWT') throw unauthenticated('not a JWT', true);
+    if (header.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')) {
+      throw unauthenticated('not a JWT', true);
+    }
     const expected = sign(key, `${headerPart}.${payloadPart}`);
     const presented = Buffer.from(signaturePart, 'base64url');
-    if (!timingSafeEqual(digest(expected), digest(presented))) throw unauthenticated('invalid token signature', true);
+    // base64url decoding ignores the spare bits of the last character; only the canonical spelling is the token,
+    // so one token cannot be written several ways past deny-lists or caches keyed on its text.
+    const canonical = presented.toString('base64url') === signaturePart;
+    if (!timingSafeEqual(digest(expected), digest(presented)) || !canonical)
+      throw unauthenticated('invalid token signature', true);
     const claims = parseSegment(payloadPart) as JwtClaims;
     const seconds = now() / 1000;
     if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw unauthenticated('token has no exp claim', true);
@@ -97,6 +103,15 @@ function createVerifier(options: JwtVerifyOptions): (token: string) => JwtClaims
       if (!ok) throw unauthenticated('token audience not accepted', true);
     }
     return claims;
+  };
+  // Whatever a forged token makes the checks trip over is the client's fault: a 401, never a 500.
+  return (token) => {
+    try {
+      return verify(token);
+    } catch (err) {
+      if (isChronicleError(err)) throw err;
+      throw unauthenticated('malformed token', true);
+    }
   };
 }
 

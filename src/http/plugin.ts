@@ -3,6 +3,7 @@ import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Authenticator } from './auth.js';
+import { DEFAULT_MAX_JSON_DEPTH, deeperThan } from './json-depth.js';
 import { createHttpMetrics } from './metrics.js';
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { type Problem, problemOf, toProblem } from './problem.js';
@@ -78,7 +79,7 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
   const events = serve !== 'write' ? options.notifications : undefined;
   const prefix = options.prefix ?? '';
   const bodyLimit = options.bodyLimit ?? MiB;
-  const maxDepth = options.maxJsonDepth ?? 64;
+  const maxDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   const metrics = createHttpMetrics({
     registry: options.metricsRegistry,
     defaultMetrics: options.defaultMetrics,
@@ -176,17 +177,3 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
 
 // Marks the plugin as not encapsulated (what fastify-plugin does), so the handlers above reach the whole app.
 Object.assign(chronicleHttp, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'chronicle-http' });
-
-/** True when `value` nests objects/arrays deeper than `limit`; stops as soon as it knows. */
-export function deeperThan(value: unknown, limit: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (limit <= 0) return true;
-  if (Array.isArray(value)) {
-    for (const item of value) if (deeperThan(item, limit - 1)) return true;
-    return false;
-  }
-  for (const key in value) {
-    if (deeperThan((value as Record<string, unknown>)[key], limit - 1)) return true;
-  }
-  return false;
-}

@@ -39,6 +39,13 @@ describe('query-string coercion', () => {
     expect(plain(coerce({ id: 'x', filter: '{"min":2}' }))).toEqual({ id: 'x', filter: { min: 2 } });
   });
 
+  it('leaves JSON text nested deeper than the body limit as a string, for validation to refuse', () => {
+    const coerce = coercerOf(z.object({ f: z.looseObject({}) }));
+    const deep = `{"a":${'['.repeat(100)}${']'.repeat(100)}}`;
+    expect(coerce({ f: deep })).toEqual({ f: deep });
+    expect(coerce({ f: '{"a":[[1]]}' })).toEqual({ f: { a: [[1]] } });
+  });
+
   it('leaves what does not fit for validation to report, and drops empty non-string values', () => {
     const out = coerce({ id: ['a', 'b'], limit: 'ten', includeDeleted: 'yes', price: '' });
     expect(plain(out)).toEqual({ id: ['a', 'b'], limit: 'ten', includeDeleted: 'yes' });

@@ -1,4 +1,6 @@
 // Query-string values are all strings; coerce them by the query's JSON Schema, compiled once per query.
+import { DEFAULT_MAX_JSON_DEPTH, deeperThan } from './json-depth.js';
+
 type Schema = Record<string, unknown>;
 type Coerce = (value: unknown) => unknown;
 
@@ -61,7 +63,9 @@ function compile(schema: unknown, root: Schema): Coerce {
     if (nullable && v === 'null') return null;
     if (object && v.startsWith('{') && !v.includes('__proto__')) {
       try {
-        return JSON.parse(v);
+        const parsed: unknown = JSON.parse(v);
+        // Too deep stays a string, which validation then refuses, as it refuses such a body.
+        return deeperThan(parsed, DEFAULT_MAX_JSON_DEPTH) ? v : parsed;
       } catch {
         return v;
       }

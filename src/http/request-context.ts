@@ -30,7 +30,9 @@ export function correlationIdOf(request: FastifyRequest): string | undefined {
 }
 
 /**
- * `Idempotency-Key`, scoped to the principal so one client can never replay (or pre-empt) another's command.
+ * `Idempotency-Key`, scoped to the principal so one signed-in client can never replay (or pre-empt) another's
+ * command. Anonymous callers (commands whose policy admits no principal) share one scope: any of them can see
+ * another's status for a known key, so use unguessable keys there.
  * @throws INVALID_ARGUMENT for a key that is not 1–255 visible ASCII characters
  */
 export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
