@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCommandHandler, createMultiStreamHandler } from './command-handler.js';
-import { isChronicleError } from './errors.js';
+import type { Decider } from './decider.js';
+import { domainError, isChronicleError } from './errors.js';
 import { type CounterCommand, counter } from './fixtures/counter.js';
 import { createInMemoryEventStore } from './in-memory-event-store.js';
 
@@ -148,8 +149,8 @@ describe('state cache and chosen streams', () => {
     const { store, raw, reads } = spied();
     const handle = createCommandHandler({ store, decider: counter, streamId: (c) => `counter-${c.data.counterId}` });
     for (let i = 0; i < 3; i++) await handle(inc('h'), {});
-    // The cache holds what was loaded, not what the handler appended itself (that lacks positions and
-    // metadata), so each load reads the one event written since.
+    // The cache holds what was loaded (an empty stream is not cached), not what the handler appended itself
+    // (that lacks positions and metadata), so each load reads the one event written since.
     expect(reads.map((r) => r.from)).toEqual([1, 1, 2]);
     // Another writer (or process) appends behind the handler's back: the next load catches up from the store.
     await raw.append('counter-h', [{ type: 'Incremented', data: { by: 50 } }]);
@@ -171,6 +172,25 @@ describe('state cache and chosen streams', () => {
     expect(reads.map((r) => r.from)).toEqual([1, 1, 1]);
   });
 
+  it('does not spend cache slots on streams that loaded empty', async () => {
+    const { store, reads } = spied();
+    const handle = createCommandHandler({
+      store,
+      decider: counter,
+      streamId: (c) => `counter-${c.data.counterId}`,
+      cacheSize: 1,
+    });
+    for (const id of ['m', 'm', 'new-1', 'new-2', 'm']) await handle(inc(id), {});
+    // Two brand-new streams passed through a one-slot cache without evicting m.
+    expect(reads.map((r) => `${r.streamId}@${r.from}`)).toEqual([
+      'counter-m@1',
+      'counter-m@1',
+      'counter-new-1@1',
+      'counter-new-2@1',
+      'counter-m@2',
+    ]);
+  });
+
   it('evicts the least recently used stream beyond cacheSize', async () => {
     const { store, reads } = spied();
     const handle = createCommandHandler({
@@ -179,12 +199,15 @@ describe('state cache and chosen streams', () => {
       streamId: (c) => `counter-${c.data.counterId}`,
       cacheSize: 1,
     });
-    await handle(inc('j'), {});
-    await handle(inc('j'), {});
-    await handle(inc('k'), {});
-    await handle(inc('j'), {});
-    // j was cached at version 1, then evicted by k: it is read from the start again.
-    expect(reads.map((r) => `${r.streamId}@${r.from}`)).toEqual(['counter-j@1', 'counter-j@1', 'counter-k@1', 'counter-j@1']);
+    for (const id of ['j', 'j', 'k', 'k', 'j']) await handle(inc(id), {});
+    // j is cached at version 1 and k at version 1, which evicts j: j is read from the start again.
+    expect(reads.map((r) => `${r.streamId}@${r.from}`)).toEqual([
+      'counter-j@1',
+      'counter-j@1',
+      'counter-k@1',
+      'counter-k@1',
+      'counter-j@1',
+    ]);
   });
 
   // A pointer stream names which counter a Bump command increments: the target is chosen from state.
@@ -245,5 +268,58 @@ describe('state cache and chosen streams', () => {
     });
     const err = await handle(inc('z'), {}).catch((e) => e);
     expect(isChronicleError(err, 'INVALID_ARGUMENT')).toBe(true);
+  });
+});
+
+describe('idempotency keys under races and no-ops', () => {
+  // Open is refused once open; Close and Open toggle. A repeat of an applied Open is a domain refusal.
+  type ToggleCommand = { type: 'Open' | 'Close' | 'EnsureOpen'; data: Record<string, never> };
+  type ToggleEvent = { type: 'Opened' | 'Closed'; data: Record<string, never> };
+  const toggle: Decider<ToggleCommand, ToggleEvent, { open: boolean }> = {
+    initialState: { open: false },
+    decide(command, state) {
+      if (command.type === 'Open') {
+        if (state.open) throw domainError('already open');
+        return [{ type: 'Opened', data: {} }];
+      }
+      if (command.type === 'EnsureOpen') return state.open ? [] : [{ type: 'Opened', data: {} }];
+      return state.open ? [{ type: 'Closed', data: {} }] : [];
+    },
+    evolve: (_s, e) => ({ open: e.type === 'Opened' }),
+  };
+  const cmd = (type: ToggleCommand['type']): ToggleCommand => ({ type, data: {} });
+
+  it('a retry whose key lookup raced the first commit answers with the first status, not a refusal', async () => {
+    const store = createInMemoryEventStore();
+    let hideKeys = false;
+    // The retry's first lookup runs before the original commits: simulate by hiding keys once.
+    const racing = {
+      ...store,
+      findIdempotentResult: async (key: string) => {
+        if (hideKeys) {
+          hideKeys = false;
+          return undefined;
+        }
+        return store.findIdempotentResult(key);
+      },
+    };
+    const handle = createCommandHandler({ store: racing, decider: toggle, streamId: () => 'toggle-1' });
+    const first = await handle(cmd('Open'), { idempotencyKey: 'k' });
+    hideKeys = true;
+    expect(await handle(cmd('Open'), { idempotencyKey: 'k' })).toEqual(first);
+    // Without a key, the same command is refused as it should be.
+    const refused = await handle(cmd('Open'), {}).catch((e) => e);
+    expect(isChronicleError(refused, 'DOMAIN_RULE')).toBe(true);
+  });
+
+  it('records the key of a no-op, so its replay after a state change writes nothing', async () => {
+    const store = createInMemoryEventStore();
+    const handle = createCommandHandler({ store, decider: toggle, streamId: () => 'toggle-2' });
+    await handle(cmd('Open'), {});
+    const noop = await handle(cmd('EnsureOpen'), { idempotencyKey: 'ensure-1' });
+    expect(noop).toEqual({ streamId: 'toggle-2', version: 1, position: 1 });
+    await handle(cmd('Close'), {});
+    expect(await handle(cmd('EnsureOpen'), { idempotencyKey: 'ensure-1' })).toEqual(noop);
+    expect((await store.readStream('toggle-2')).map((e) => e.type)).toEqual(['Opened', 'Closed']);
   });
 });

@@ -119,7 +119,8 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
       version: last?.version ?? base.version,
       position: last?.position ?? base.position,
     };
-    if (cacheSize > 0) {
+    // An empty stream saves no read when cached, and new streams (every new order) would evict the ones that do.
+    if (cacheSize > 0 && loaded.version > 0) {
       // Concurrent loads of one stream can finish out of order; keep the furthest.
       const current = cache.get(streamId);
       if (current?.model !== model || current.version <= loaded.version) {
@@ -161,12 +162,8 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
     return loaded;
   }
 
-  return async (command, context) => {
-    const key = context.idempotencyKey === undefined ? undefined : `${command.type}:${context.idempotencyKey}`;
-    if (key !== undefined) {
-      const earlier = await store.findIdempotentResult(key);
-      if (earlier) return toResult(earlier);
-    }
+  // One command: load, decide and append, again after each conflict up to maxRetries.
+  async function attempt(command: C, context: CommandContext, key: string | undefined): Promise<CommandResult> {
     const metadata = {
       correlationId: context.correlationId,
       causationId: context.causationId,
@@ -174,7 +171,7 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
       command: command.type,
     };
 
-    for (let attempt = 0; ; attempt++) {
+    for (let tries = 0; ; tries++) {
       const loaded = await loadAll(command);
       const states = new Map(loaded.map((s) => [s.streamId, s.state]));
       const decided = options.decide(command, states, context);
@@ -184,7 +181,9 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
           throw new ChronicleError('INVALID_ARGUMENT', `${command.type} decided events for unloaded stream ${id}`);
       }
       const primary = loaded[0];
-      if ([...byStream.values()].every((events) => events.length === 0)) {
+      // A no-op with a key still goes to the store (as empty writes): that records the key, so a replay after
+      // the state has moved on writes nothing, and checks the versions the no-op was decided on.
+      if (key === undefined && [...byStream.values()].every((events) => events.length === 0)) {
         return { streamId: primary.streamId, version: primary.version, position: primary.position };
       }
       const writes = loaded.map((s) => ({
@@ -209,8 +208,24 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
         return toResult(results);
       } catch (err) {
         // Someone else wrote first: the next attempt catches up on what they wrote and decides again.
-        if (!isChronicleError(err, 'CONCURRENCY_CONFLICT') || attempt >= maxRetries) throw err;
+        if (!isChronicleError(err, 'CONCURRENCY_CONFLICT') || tries >= maxRetries) throw err;
       }
+    }
+  }
+
+  return async (command, context) => {
+    const key = context.idempotencyKey === undefined ? undefined : `${command.type}:${context.idempotencyKey}`;
+    if (key === undefined) return attempt(command, context, undefined);
+    const earlier = await store.findIdempotentResult(key);
+    if (earlier) return toResult(earlier);
+    try {
+      return await attempt(command, context, key);
+    } catch (err) {
+      // The first request with this key may have committed after our lookup (a client retrying on a timeout):
+      // then this one failed only because that one succeeded, and the answer is that one's status.
+      const committed = await store.findIdempotentResult(key);
+      if (committed) return toResult(committed);
+      throw err;
     }
   };
 }
