@@ -366,6 +366,152 @@ describe('SQLite read store', () => {
     await expect(read.beginGeneration('bad name', 1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
+  describe('applies arriving together', () => {
+    const names = ['one', 'two', 'three'];
+    async function threeProjections(path = file('read')) {
+      const read = readStoreAt(path);
+      const generations: number[] = [];
+      for (const name of names) {
+        const generation = await read.beginGeneration(name, 1, ledger({ name }).setup);
+        await read.swapGeneration(name, generation, 0);
+        generations.push(generation);
+      }
+      return { read, generations };
+    }
+    const insert =
+      (...positions: number[]) =>
+      (tx: SqliteReadTx) => {
+        for (const position of positions) {
+          tx.run(`INSERT INTO ${tx.table('applied')} (position, applied) VALUES (?, 1)`, [position]);
+        }
+      };
+    const checkpoints = async (read: SqliteReadStore) =>
+      Promise.all(names.map(async (name) => (await read.load(name))!.position));
+
+    it('share one transaction', async () => {
+      const { read, generations } = await threeProjections();
+      const before = read.stats();
+      await Promise.all(names.map((name, i) => read.apply(name, generations[i], insert(1, 2), 2, 0)));
+      const after = read.stats();
+      expect(after.transactions - before.transactions).toBe(1);
+      expect(after.applies - before.applies).toBe(3);
+      expect(after.largestGroup).toBe(3);
+      expect(await checkpoints(read)).toEqual([2, 2, 2]);
+      for (const name of names) expect(appliedCounts(read, name)).toEqual({ n: 2, total: 2, max: 1 });
+    });
+
+    it('roll back only the apply whose checkpoint moved, before it runs its work', async () => {
+      const { read, generations } = await threeProjections();
+      const work = vi.fn(insert(1));
+      const before = read.stats().transactions;
+      const results = await Promise.allSettled([
+        read.apply('one', generations[0], insert(1), 1, 0),
+        read.apply('two', generations[1], work, 6, 5),
+        read.apply('three', generations[2], insert(1), 1, 0),
+      ]);
+      expect(read.stats().transactions - before).toBe(1);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toMatchObject({
+        code: 'CONCURRENCY_CONFLICT',
+        details: { projection: 'two', expected: 5, actual: 0 },
+      });
+      expect(work).not.toHaveBeenCalled();
+      expect(await checkpoints(read)).toEqual([1, 0, 1]);
+      expect(appliedCounts(read, 'two')).toEqual({ n: 0, total: null, max: null });
+    });
+
+    it('roll back only the apply whose work throws, with its checkpoint, and rethrow its error unchanged', async () => {
+      const { read, generations } = await threeProjections();
+      const boom = new Error('boom');
+      const results = await Promise.allSettled([
+        read.apply('one', generations[0], insert(1, 2), 2, 0),
+        read.apply(
+          'two',
+          generations[1],
+          (tx) => {
+            insert(1, 2)(tx);
+            throw boom;
+          },
+          2,
+          0,
+        ),
+        // A driver error (duplicate key) is reported with its SQL and likewise stays in its own apply.
+        read.apply('three', generations[2], insert(1, 1), 2, 0),
+      ]);
+      expect((results[1] as PromiseRejectedResult).reason).toBe(boom);
+      expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'STORE_ERROR' });
+      expect(results[0].status).toBe('fulfilled');
+      expect(await checkpoints(read)).toEqual([2, 0, 0]);
+      expect(appliedCounts(read, 'one')).toEqual({ n: 2, total: 2, max: 1 });
+      expect(appliedCounts(read, 'two').n).toBe(0);
+      expect(appliedCounts(read, 'three').n).toBe(0);
+      // The failed ones apply cleanly afterwards.
+      await read.apply('two', generations[1], insert(1, 2), 2, 0);
+      expect(await checkpoints(read)).toEqual([2, 2, 0]);
+    });
+
+    it('run async work in order, without letting the rest of the group into its transaction', async () => {
+      const { read, generations } = await threeProjections();
+      const seen: string[] = [];
+      const before = read.stats().transactions;
+      const results = await Promise.allSettled([
+        read.apply('one', generations[0], insert(1), 1, 0),
+        read.apply(
+          'two',
+          generations[1],
+          async (tx) => {
+            insert(1)(tx);
+            await new Promise((r) => setTimeout(r, 5));
+            // The batch before it is released in the same transaction; the one after it has not run.
+            seen.push(`one:${appliedCounts(read, 'one').n} three:${appliedCounts(read, 'three').n}`);
+            insert(2)(tx);
+          },
+          2,
+          0,
+        ),
+        read.apply('three', generations[2], insert(1), 1, 0),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+      expect(seen).toEqual(['one:1 three:0']);
+      expect(read.stats().transactions - before).toBe(2);
+      expect(await checkpoints(read)).toEqual([1, 2, 1]);
+      expect(appliedCounts(read, 'two')).toEqual({ n: 2, total: 2, max: 1 });
+
+      // Async work that fails rolls back only itself; alone it runs in a transaction of its own.
+      const boom = new Error('late boom');
+      const failed = await Promise.allSettled([
+        read.apply('one', generations[0], insert(2), 2, 1),
+        read.apply(
+          'two',
+          generations[1],
+          async (tx) => {
+            insert(3)(tx);
+            await new Promise((r) => setTimeout(r, 5));
+            throw boom;
+          },
+          3,
+          2,
+        ),
+      ]);
+      expect(failed[0].status).toBe('fulfilled');
+      expect((failed[1] as PromiseRejectedResult).reason).toBe(boom);
+      expect(await checkpoints(read)).toEqual([2, 2, 1]);
+      expect(appliedCounts(read, 'two')).toEqual({ n: 2, total: 2, max: 1 });
+      await read.apply('two', generations[1], async (tx) => insert(3)(tx), 3, 2);
+      expect(await checkpoints(read)).toEqual([2, 3, 1]);
+    });
+
+    it('are committed, not dropped, by close', async () => {
+      const path = file('read');
+      const { read, generations } = await threeProjections(path);
+      const pending = names.map((name, i) => read.apply(name, generations[i], insert(1), 1, 0));
+      await read.close();
+      await Promise.all(pending);
+      await expect(read.apply('one', generations[0], insert(2), 2, 1)).rejects.toMatchObject({ code: 'CLOSED' });
+      expect(await checkpoints(readStoreAt(path))).toEqual([1, 1, 1]);
+    });
+  });
+
   it('refuses work after close', async () => {
     const read = createSqliteReadStore({ path: file('read') });
     await read.close();
