@@ -22,10 +22,14 @@ export function createPollingSubscription(
     throw new ChronicleError('INVALID_ARGUMENT', 'batchSize must be a positive integer');
   }
   let stopped = false;
-  let wakeStop: () => void = () => {};
-  const stopRequested = new Promise<void>((resolve) => {
-    wakeStop = resolve;
-  });
+  // Wakes the current idle wait. A fresh promise per wait: racing every poll against one long-lived
+  // "stop" promise would pile a reaction onto it per poll for the subscription's whole life.
+  let wakeIdle: (() => void) | undefined;
+  const idle = () =>
+    new Promise<void>((resolve) => {
+      wakeIdle = resolve;
+      signal.wait(pollIntervalMs).then(resolve);
+    });
 
   const run = async () => {
     let next = from;
@@ -33,7 +37,8 @@ export function createPollingSubscription(
       const page = await readAll({ from: next, limit: batchSize });
       if (stopped) break;
       if (page.length === 0) {
-        await Promise.race([signal.wait(pollIntervalMs), stopRequested]);
+        await idle();
+        wakeIdle = undefined;
         continue;
       }
       const checkpoint = page[page.length - 1].position;
@@ -50,7 +55,7 @@ export function createPollingSubscription(
     done,
     async stop() {
       stopped = true;
-      wakeStop();
+      wakeIdle?.();
       await done.catch(() => {});
     },
   };
