@@ -1,8 +1,8 @@
 // Tables the SQLite read store keeps about projections, and the names of projections' own tables.
 import type Database from 'better-sqlite3';
+import { ChronicleError } from 'chronicle';
 import { storeError } from './sqlite-error.js';
 
-// No PRAGMA user_version here: the read store may share a file with the event store, which owns it.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS chronicle_projections (
   name TEXT PRIMARY KEY,
@@ -28,8 +28,20 @@ CREATE TABLE IF NOT EXISTS chronicle_projection_skips (
 CREATE INDEX IF NOT EXISTS chronicle_projection_skips_name ON chronicle_projection_skips (name, id);
 `;
 
-/** Creates the read store's tables if missing, in one write transaction. @throws STORE_ERROR */
+/**
+ * Creates the read store's tables if missing, in one write transaction.
+ * @throws INVALID_ARGUMENT when the file holds an event store; STORE_ERROR
+ */
 export function migrateReadStore(db: Database.Database): void {
+  // A projection with async handlers holds the file's write lock across awaits; on the event store's own file
+  // that would stall the event store's commits in this very process (SQLite waits synchronously for the lock).
+  const eventStoreTables = db
+    .prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('events', 'idempotency')")
+    .pluck()
+    .get() as number;
+  if (eventStoreTables === 2) {
+    throw new ChronicleError('INVALID_ARGUMENT', `${db.name} holds an event store; give the read store a file of its own`);
+  }
   try {
     db.exec(`BEGIN IMMEDIATE;${SCHEMA}COMMIT;`);
   } catch (err) {
