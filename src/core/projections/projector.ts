@@ -67,6 +67,8 @@ export interface Projector {
   waitForPosition(position: number, options?: WaitForPositionOptions): Promise<void>;
   /**
    * Replays every event into a fresh generation while the current one keeps serving, then swaps them.
+   * Until the swap the served tables stay at the position the rebuild started from, so a waitForPosition
+   * (minPosition) on this projection for a later position waits for the swap and may time out on a long rebuild.
    * Resolves after the swap. @throws NOT_FOUND, CLOSED (not running or stopped meanwhile), PROJECTION_FAILED
    */
   rebuild(name: string): Promise<void>;
