@@ -31,8 +31,7 @@ export type CommandWiringOptions = {
   maxRetries?: number;
   /**
    * Streams whose state each handler keeps folded in memory, so a command reads only the events appended since.
-   * Every new order passes through the cache once; it must be large enough that they do not push out the products
-   * and customers the next orders need.
+   * Sized to hold the whole catalog, the active customers and the orders still moving through payment and shipping.
    */
   cacheSize?: number;
 };
