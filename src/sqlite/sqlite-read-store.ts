@@ -1,6 +1,5 @@
 // The SQLite read store: projections' tables in generations, each batch and its checkpoint in one
-// transaction, on one long-lived better-sqlite3 connection in WAL mode. Batches applied together (a projector's
-// projections at the same page) share that transaction, each in a savepoint of its own (see apply-groups.ts).
+// transaction, on one long-lived better-sqlite3 connection in WAL mode.
 import type Database from 'better-sqlite3';
 import {
   type ApplyWork,
@@ -11,7 +10,6 @@ import {
   type ProjectionStore,
   type SkippedEvent,
 } from 'chronicle';
-import { createApplyGroups } from './apply-groups.js';
 import { openDatabase } from './open-database.js';
 import { migrateReadStore, physicalTable, tablesOfGeneration } from './read-store-schema.js';
 import { storeError } from './sqlite-error.js';
@@ -54,15 +52,6 @@ export type SqliteReader = {
 export type SqliteReadStore = ProjectionStore<SqliteReadTx, SqliteReader> & {
   /** The database file this store writes. */
   readonly path: string;
-  /** Counters of the store's write transactions; lets tests and benchmarks see how well applies are grouped. */
-  stats(): {
-    /** Write transactions begun (grouped applies and every other write). */
-    transactions: number;
-    /** `apply` calls that ran in a transaction (committed, or rolled back alone). */
-    applies: number;
-    /** Most applies in one transaction. */
-    largestGroup: number;
-  };
 };
 
 type Row = {
@@ -90,8 +79,6 @@ const toRecord = (row: Row): ProjectionRecord => {
   if (row.failure !== null) record.failure = JSON.parse(row.failure) as ProjectionFailure;
   return record;
 };
-
-const closedError = () => new ChronicleError('CLOSED', 'read store is closed');
 
 const notWritten = (name: string, generation: number) =>
   new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being written`, {
@@ -217,13 +204,11 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
   // One connection means one transaction at a time; an async handler holds it across awaits.
   let busy: Promise<void> | undefined;
   let closed = false;
-  const stats = { transactions: 0, applies: 0, largestGroup: 0 };
   async function exclusive<T>(work: () => T | Promise<T>): Promise<T> {
     while (busy) await busy;
-    if (closed) throw closedError();
+    if (closed) throw new ChronicleError('CLOSED', 'read store is closed');
     // IMMEDIATE takes the write lock up front, so another process's writer makes us wait (busy timeout), never deadlock.
     run('BEGIN IMMEDIATE');
-    stats.transactions++;
     let release: (() => void) | undefined;
     try {
       let result = work();
@@ -247,30 +232,8 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
   }
 
   const assertOpen = () => {
-    if (closed) throw closedError();
+    if (closed) throw new ChronicleError('CLOSED', 'read store is closed');
   };
-
-  // Applies arriving together (a projector's projections reach the same page at once) share one transaction.
-  const applies = createApplyGroups({
-    run,
-    setCheckpoint,
-    txFor,
-    inTransaction: () => db.inTransaction,
-    stats,
-    hold: () => {
-      let release!: () => void;
-      busy = new Promise((resolve) => {
-        release = resolve;
-      });
-      return () => {
-        busy = undefined;
-        release();
-      };
-    },
-    busy: () => busy,
-    closed: () => closed,
-    closedError,
-  });
 
   return {
     path,
@@ -289,8 +252,10 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
           new ChronicleError('INVALID_ARGUMENT', `projection ${name}: checkpoint ${checkpoint} is before ${after}`),
         );
       }
-      if (closed) return Promise.reject(closedError());
-      return applies.enqueue({ name, generation, work, checkpoint, after });
+      return exclusive(() => {
+        setCheckpoint(name, generation, checkpoint, after);
+        if (work) return work(txFor(name, generation));
+      });
     },
     async beginGeneration(name, version, setup) {
       assertReadModelName('projection', name);
@@ -395,15 +360,9 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
         },
       };
     },
-    stats: () => ({ ...stats }),
     async close() {
       if (closed) return;
-      // Settles every apply queued so far (committing it) before the connection goes.
-      for (;;) {
-        await applies.drain();
-        if (!busy) break;
-        await busy;
-      }
+      while (busy) await busy;
       closed = true;
       forget(() => true);
       db.close();
