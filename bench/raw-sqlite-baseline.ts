@@ -14,7 +14,7 @@ function open(path: string, sync: 'FULL' | 'NORMAL') {
   return db;
 }
 
-function timed(name: string, sync: string, events: number, run: () => void) {
+function timed(name: string, sync: string, events: number, note: string, run: () => void) {
   const started = performance.now();
   run();
   const seconds = (performance.now() - started) / 1000;
@@ -29,7 +29,7 @@ function timed(name: string, sync: string, events: number, run: () => void) {
     p99Ms: 0,
     rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
     sync,
-    note: 'baseline, synchronous driver, one commit per append',
+    note: `baseline, bare driver: ${note}`,
   });
 }
 
@@ -44,7 +44,7 @@ export function runRawBaselines(file: (name: string) => string, { n, payload }: 
       insert.run(stream, v + 1, 'OrderPlaced', data);
     });
     const count = n(sync === 'FULL' ? 8_000 : 30_000);
-    timed('append-1-event', sync.toLowerCase(), count, () => {
+    timed('append-1-event', sync.toLowerCase(), count, 'one transaction (version check + insert) per append', () => {
       for (let i = 0; i < count; i++) append(`order-${i}`, JSON.stringify(payload(i)));
     });
     db.close();
@@ -55,7 +55,7 @@ export function runRawBaselines(file: (name: string) => string, { n, payload }: 
     for (let v = 1; v <= 100; v++) insert.run(stream, v, 'OrderPlaced', JSON.stringify(payload(v)));
   });
   const batches = n(2_000);
-  timed('append-100-events', 'full', batches * 100, () => {
+  timed('append-100-events', 'full', batches * 100, 'one transaction per 100 inserts', () => {
     for (let b = 0; b < batches; b++) batch(`order-${b}`);
   });
   const read = db
@@ -65,7 +65,7 @@ export function runRawBaselines(file: (name: string) => string, { n, payload }: 
     for (let v = 1; v <= 1000; v++) insert.run('big', v, 'OrderPlaced', JSON.stringify(payload(v)));
   })();
   const reads = n(400);
-  timed('read-and-parse-1000-event-stream', 'full', reads * 1000, () => {
+  timed('read-and-parse-1000-event-stream', 'full', reads * 1000, 'select a stream and JSON.parse each row', () => {
     for (let r = 0; r < reads; r++) for (const row of read.all('big') as unknown[][]) JSON.parse(row[4] as string);
   });
   db.close();
