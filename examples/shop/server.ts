@@ -1,6 +1,6 @@
 // The Shop over HTTP: chronicle/http does the work; the Shop only supplies its buses, auth and read-side state.
 import type { Authenticator } from 'chronicle/http';
-import { createServer } from 'chronicle/http';
+import { createServer, projectionMetrics } from 'chronicle/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Shop } from './app.js';
 
@@ -22,6 +22,7 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
     serve,
     authenticate: options.authenticate,
     notifications: projector && ((listener) => projector.onChange(listener)),
+    metrics: projector && projectionMetrics(projector),
     health: () => shop.ready(),
     openapi: { title: 'Shop — the Chronicle reference application', version: '1.0.0' },
     logger: options.logger ?? true,

@@ -29,6 +29,7 @@ export {
   problemType,
   toProblem,
 } from './problem.js';
+export { projectionMetrics } from './projection-metrics.js';
 export { createQueryStringCoercer, type QueryStringCoercer } from './query-string.js';
 export { type CreateServerOptions, createServer } from './server.js';
 export type { NotificationSource, ProjectionChange } from './sse.js';

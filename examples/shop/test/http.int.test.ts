@@ -395,6 +395,11 @@ describe('protocol', () => {
     const metrics = await shop.request('/metrics');
     expect(metrics.status).toBe(200);
     expect(String(metrics.body)).toContain('# TYPE');
+    // Each projection reports where it is and its state.
+    for (const name of ['orders', 'catalog', 'inventory']) {
+      expect(String(metrics.body)).toMatch(new RegExp(`chronicle_projection_position\\{projection="${name}"\\} [1-9]\\d*`));
+      expect(String(metrics.body)).toContain(`chronicle_projection_state{projection="${name}",state="live"} 1`);
+    }
 
     const controller = new AbortController();
     const stream = await fetch(`${shop.url}/events/stream`, { signal: controller.signal, headers: { 'x-api-key': KEYS.reader } });
