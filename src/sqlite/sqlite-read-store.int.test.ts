@@ -225,7 +225,13 @@ describe('SQLite read store', () => {
     await one.skip('ledger', g1, { ...failure, position: 3 });
 
     const g2 = await one.beginGeneration('ledger', 1, ledger().setup);
-    await one.apply('ledger', g2, insert(1), 3, 0);
+    await one.apply('ledger', g2, insert(1), 2, 0);
+    // The active generation is at 3: swapping the rebuild in at 2 would move served data back.
+    await expect(two.swapGeneration('ledger', g2, g1)).rejects.toMatchObject({
+      code: 'CONCURRENCY_CONFLICT',
+      details: { active: 3, rebuild: 2 },
+    });
+    await one.apply('ledger', g2, undefined, 3, 2);
     await expect(two.apply('ledger', g2, insert(1), 3, 0)).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
     await expect(two.swapGeneration('ledger', g2, 0)).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
     await two.swapGeneration('ledger', g2, g1);

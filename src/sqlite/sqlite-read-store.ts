@@ -291,6 +291,13 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
             },
           );
         }
+        if (row.position > row.rebuild_position!) {
+          throw new ChronicleError(
+            'CONCURRENCY_CONFLICT',
+            `projection ${name}: the active checkpoint ${row.position} is past the rebuild's ${row.rebuild_position}`,
+            { details: { projection: name, generation, active: row.position, rebuild: row.rebuild_position } },
+          );
+        }
         if (row.generation > 0) dropGeneration(name, row.generation);
         run(
           `UPDATE chronicle_projections

@@ -73,8 +73,14 @@ describe('in-memory read store', () => {
     await store.apply('p', g2, undefined, 3, 0);
     await expect(store.apply('p', g2, undefined, 4, 0)).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
     await expect(store.swapGeneration('p', g2, 0)).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
+    // The active generation is at 9: swapping the rebuild in at 3 would move served data back.
+    await expect(store.swapGeneration('p', g2, g1)).rejects.toMatchObject({
+      code: 'CONCURRENCY_CONFLICT',
+      details: { active: 9, rebuild: 3 },
+    });
+    await store.apply('p', g2, undefined, 9, 3);
     await store.swapGeneration('p', g2, g1);
-    expect(await store.load('p')).toEqual({ name: 'p', version: 1, generation: g2, position: 3 });
+    expect(await store.load('p')).toEqual({ name: 'p', version: 1, generation: g2, position: 9 });
   });
 
   it('skips only an event just after the checkpoint', async () => {

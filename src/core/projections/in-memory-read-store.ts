@@ -149,6 +149,13 @@ export function createInMemoryReadStore(): InMemoryReadStore {
           },
         );
       }
+      if (r.position > r.rebuild.position) {
+        throw new ChronicleError(
+          'CONCURRENCY_CONFLICT',
+          `projection ${name}: the active checkpoint ${r.position} is past the rebuild's ${r.rebuild.position}`,
+          { details: { projection: name, generation, active: r.position, rebuild: r.rebuild.position } },
+        );
+      }
       generations.delete(key(name, r.generation));
       r.generation = r.rebuild.generation;
       r.version = r.rebuild.version;

@@ -70,9 +70,11 @@ export interface ProjectionStore<Tx, Reader = unknown> {
   /**
    * Atomically makes the rebuild generation active (with its version and checkpoint) and drops the old tables.
    * With `replacing` (the active generation the caller expects, 0 for none yet), a projector sharing the store that
-   * swapped another generation in first makes this fail rather than drop that one.
-   * @throws CONCURRENCY_CONFLICT when `generation` is not the projection's rebuild or the active one is not `replacing`;
-   * STORE_ERROR, CLOSED
+   * swapped another generation in first makes this fail rather than drop that one. The active generation keeps
+   * applying events during a rebuild, so the swap is refused while its checkpoint is past the rebuild's: served
+   * data never moves back.
+   * @throws CONCURRENCY_CONFLICT when `generation` is not the projection's rebuild, the active one is not
+   * `replacing`, or the active checkpoint is past the rebuild's; STORE_ERROR, CLOSED
    */
   swapGeneration(name: string, generation: number, replacing?: number): Promise<void>;
 
