@@ -323,6 +323,43 @@ describe('SQLite read store', () => {
     expect(appliedCounts(read)).toEqual({ n: 60, total: 60, max: 1 });
   });
 
+  it('keeps the served generation live during a rebuild: a later event is served and waited for before the swap', async () => {
+    const events = eventStoreAt(file('events'));
+    const read = readStoreAt(file('read'));
+    await seed(events, 200, () => ({ account: 'a', amount: 1 }));
+    let slow = false;
+    const projector = projectorOf({
+      eventStore: events,
+      readStore: read,
+      projections: [ledger({ delay: () => (slow ? new Promise((r) => setTimeout(r, 5)) : Promise.resolve()) })],
+      batchSize: 20,
+    });
+    await projector.start();
+    await projector.waitForPosition(200);
+    slow = true;
+    let swapped = false;
+    const rebuilt = projector.rebuild('ledger').then(() => {
+      swapped = true;
+    });
+    rebuilt.catch(() => {});
+    await vi.waitFor(async () => expect((await projector.status())[0].state).toBe('rebuilding'));
+    const head = await seed(events, 1, () => ({ account: 'b', amount: 5 }));
+    await projector.waitForPosition(head, { timeoutMs: 800 });
+    expect(swapped).toBe(false);
+    const during = (await read.load('ledger'))!;
+    expect(during).toMatchObject({ generation: 1, position: head });
+    expect(during.rebuild!.position).toBeLessThan(head);
+    expect(balance(read, 'b')).toBe(5);
+    expect(appliedCounts(read)).toEqual({ n: 201, total: 201, max: 1 });
+
+    await rebuilt;
+    expect((await read.load('ledger'))!).toMatchObject({ generation: 2, position: head });
+    expect(read.reader('ledger').table('balances')).toBe('"ledger__balances__g2"');
+    expect(balance(read, 'a')).toBe(200);
+    expect(balance(read, 'b')).toBe(5);
+    expect(appliedCounts(read)).toEqual({ n: 201, total: 201, max: 1 });
+  });
+
   it('rebuilds on start when the defined version is raised', async () => {
     const events = eventStoreAt(file('events'));
     const readPath = file('read');

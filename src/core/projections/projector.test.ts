@@ -152,7 +152,13 @@ describe('projector', () => {
     const [badStatus, goodStatus] = await projector.status();
     const poison = (await events.readAll({ from: 13, limit: 1 }))[0];
     expect(badStatus).toMatchObject({ position: 12, lagEvents: 8, state: 'failed' });
-    expect(badStatus.lastError).toEqual({ message: 'cannot apply 13', eventId: poison.id, position: 13, type: 'Added' });
+    expect(badStatus.lastError).toEqual({
+      message: 'cannot apply 13',
+      eventId: poison.id,
+      position: 13,
+      type: 'Added',
+      generation: 1,
+    });
     expect(goodStatus).toMatchObject({ position: 20, state: 'live' });
     expect(goodStatus.lastError).toBeUndefined();
     expect(sumOf(read, 'bad')).toBe(12);
@@ -301,6 +307,100 @@ describe('projector', () => {
     await seed(events, 2);
     await projector.waitForPosition(22);
     expect(sumOf(read, 'totals')).toBe(22);
+  });
+
+  it('keeps the served generation live during a rebuild: a later event is served and waited for before the swap', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 200);
+    let slow = false;
+    const projector = track(
+      createProjector({
+        eventStore: events,
+        readStore: read,
+        projections: [counting('totals', { delay: () => (slow ? new Promise((r) => setTimeout(r, 5)) : Promise.resolve()) })],
+        batchSize: 20,
+      }),
+    );
+    await projector.start();
+    await projector.waitForPosition(200);
+    slow = true;
+    let swapped = false;
+    const rebuilt = projector.rebuild('totals').then(() => {
+      swapped = true;
+    });
+    rebuilt.catch(() => {});
+    await vi.waitFor(async () => expect((await projector.status())[0].state).toBe('rebuilding'));
+    const head = await seed(events, 1);
+    await projector.waitForPosition(head, { timeoutMs: 800 });
+    expect(swapped).toBe(false);
+    const during = (await read.load('totals'))!;
+    expect(during).toMatchObject({ generation: 1, position: head });
+    expect(during.rebuild!.position).toBeLessThan(head);
+    expect(sumOf(read, 'totals')).toBe(201);
+    const [status] = await projector.status();
+    expect(status).toMatchObject({ position: head, lagEvents: 0, state: 'rebuilding' });
+    expect(status.rebuild!.target).toBe(head);
+
+    await rebuilt;
+    expect((await read.load('totals'))!).toMatchObject({ generation: 2, position: head });
+    expect([...appliedOf(read, 'totals').values()]).toEqual(Array(201).fill(1));
+    expect(sumOf(read, 'totals')).toBe(201);
+    expect((await projector.status())[0].state).toBe('live');
+  });
+
+  it('isolates failures between the served generation and the rebuild, and says which one failed', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 40);
+    let failing: (e: RecordedEvent) => boolean = () => false;
+    let delayMs = 1;
+    const projector = track(
+      createProjector({
+        eventStore: events,
+        readStore: read,
+        projections: [counting('totals', { fail: (e) => failing(e), delay: () => new Promise((r) => setTimeout(r, delayMs)) })],
+        batchSize: 5,
+      }),
+    );
+    await projector.start();
+    await projector.waitForPosition(40);
+
+    // The rebuild fails (event 7 is only replayed by it): the served generation goes on.
+    failing = (e) => e.position === 7;
+    const failed = await projector.rebuild('totals').catch((e: unknown) => e);
+    expect(isChronicleError(failed, 'PROJECTION_FAILED')).toBe(true);
+    let [status] = await projector.status();
+    expect(status).toMatchObject({
+      state: 'live',
+      position: 40,
+      rebuild: { position: 6, failed: true },
+      lastError: { position: 7, generation: 2 },
+    });
+    await seed(events, 1);
+    await projector.waitForPosition(41);
+    expect(sumOf(read, 'totals')).toBe(41);
+    failing = () => false;
+    await projector.retry('totals');
+    await vi.waitFor(async () => expect((await read.load('totals'))!).toMatchObject({ generation: 2, position: 41 }));
+    expect([...appliedOf(read, 'totals').values()]).toEqual(Array(41).fill(1));
+
+    // The served generation fails on a new event (only the first time): the rebuild goes on, swaps in, applies it.
+    let failures = 0;
+    failing = (e) => e.position === 42 && ++failures === 1;
+    delayMs = 5;
+    const rebuilt = projector.rebuild('totals');
+    await seed(events, 1);
+    await vi.waitFor(async () => expect((await projector.status())[0].state).toBe('failed'));
+    [status] = await projector.status();
+    expect(status).toMatchObject({ position: 41, lastError: { position: 42, generation: 2 } });
+    expect(status.rebuild?.failed).toBeUndefined();
+    await expect(projector.waitForPosition(42)).rejects.toMatchObject({ code: 'PROJECTION_FAILED' });
+    await rebuilt;
+    await projector.waitForPosition(42);
+    expect((await projector.status())[0]).toMatchObject({ state: 'live', position: 42, version: 1 });
+    expect((await read.load('totals'))!).toMatchObject({ generation: 3, position: 42 });
+    expect([...appliedOf(read, 'totals').values()]).toEqual(Array(42).fill(1));
   });
 
   it('resumes an interrupted rebuild from its own checkpoint after a restart', async () => {

@@ -1,4 +1,4 @@
-// The projector: one checkpointed loop per projection, applying batches of events to a read store with each
+// The projector: one checkpointed loop per projection (two during a rebuild), applying batches of events to a read store with each
 // batch's checkpoint in the same transaction. The loops read the log through one shared reader, so projections
 // at the same position read and parse each page once between them.
 import { ChronicleError, isChronicleError } from '../errors.js';
@@ -23,9 +23,20 @@ export type ProjectionStatus = {
   lagSeconds: number;
   state: ProjectionState;
   /** Why the projection is failed (kept, while stopped, from the read store). */
-  lastError?: { message: string; eventId?: string; position?: number; type?: string };
-  /** Progress of a rebuild into fresh tables; it swaps in once `position` reaches `target`. */
-  rebuild?: { version: number; position: number; target: number };
+  lastError?: {
+    message: string;
+    eventId?: string;
+    position?: number;
+    type?: string;
+    /** The generation that failed: the served one (`state` is failed) or the rebuild's (`rebuild.failed`). */
+    generation?: number;
+  };
+  /**
+   * Progress of a rebuild into fresh tables; it swaps in once `position` reaches `target` (the served checkpoint,
+   * which keeps moving, or the head when it started if the served generation is of an older version). `failed`
+   * when the rebuild stopped on a failure (see `lastError`) while the served generation may go on.
+   */
+  rebuild?: { version: number; position: number; target: number; failed?: boolean };
 };
 
 /** Sent after every committed batch (and swap) that moved a projection's served checkpoint. */
@@ -67,9 +78,14 @@ export interface Projector {
   waitForPosition(position: number, options?: WaitForPositionOptions): Promise<void>;
   /**
    * Replays every event into a fresh generation while the current one keeps serving, then swaps them.
-   * Until the swap the served tables stay at the position the rebuild started from, so a waitForPosition
-   * (minPosition) on this projection for a later position waits for the swap and may time out on a long rebuild.
-   * Resolves after the swap. @throws NOT_FOUND, CLOSED (not running or stopped meanwhile), PROJECTION_FAILED
+   * The served generation stays live meanwhile: its own loop goes on applying new events (with its own checkpoint),
+   * so queries and waitForPosition (minPosition) see them as before, while a second loop catches the new generation
+   * up from 0. Once that one reaches the served checkpoint the two swap atomically; the store refuses a swap that
+   * would move the served checkpoint back. A failure in either loop stops only that one (status says which
+   * generation failed). A rebuild after a raised version is the exception: the served generation was built by the
+   * older version's handlers, which are not here to apply, so it stays where it was until the swap.
+   * Resolves after the swap. @throws NOT_FOUND, CLOSED (not running or stopped meanwhile), PROJECTION_FAILED (the
+   * rebuild failed)
    */
   rebuild(name: string): Promise<void>;
   /** Restarts a failed projection from its failing event; no-op unless failed. @throws NOT_FOUND, CLOSED */
@@ -80,31 +96,47 @@ export interface Projector {
   onChange(listener: (change: ProjectionChange) => void): () => void;
 }
 
-// A projection's read-apply loop; stopping it lets the batch in flight finish.
-type Loop = { stopped: boolean; wake: () => void; done: Promise<void> };
+// A read-apply loop writing one generation of a projection: the active one (keeping the served tables live) or a
+// rebuild's (catching up from 0). Stopping it lets the batch in flight finish; it ends by itself once its
+// generation is neither active nor rebuilding any more (swapped out, or replaced by a newer rebuild).
+type Lane = {
+  generation: number;
+  stopped: boolean;
+  wake: () => void;
+  done: Promise<void>;
+  failure: ProjectionFailure | undefined;
+};
 
 type Runner<Tx> = {
   def: Projection<Tx>;
   types: ReadonlySet<string>;
   record: ProjectionRecord | undefined;
-  state: ProjectionState;
-  loop: Loop | undefined;
-  /** The generation the loop writes: the active one, or the rebuild's. */
-  writing: number;
-  /** A rebuild swaps in once its checkpoint reaches this. */
+  /** Whether the projection should run (between start and stop). */
+  started: boolean;
+  /** The loop applying new events to the active generation; none while the active one is of an older version. */
+  serving: Lane | undefined;
+  /** The loop catching a rebuild generation up. */
+  building: Lane | undefined;
+  /** Every loop not yet ended, including retired ones finishing their batch. */
+  lanes: Set<Lane>;
+  /** Whether the served checkpoint reached the head (live) or not yet (catching up). */
+  caughtUp: boolean;
+  /** Without a serving loop, a rebuild swaps in once its checkpoint reaches this (the head when it started). */
   target: number;
   knownHead: number;
+  /** Why the projection could not start (no loop runs); a loop's own failure is on its lane. */
   failure: ProjectionFailure | undefined;
   ops: Promise<void>;
   rebuildWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }>;
 };
 
-// Thrown out of a batch to end a failed projection's loop.
+// Thrown out of a batch to end a failed loop.
 const STOPPED = new ChronicleError('PROJECTION_FAILED', 'projection stopped on a failure');
 // Reloads in a row that may each lose a race to another projector before this one gives up.
 const MAX_RELOADS = 10;
 
-// The store's checkpoint moved or its generation changed under us: another projector sharing the store got there first.
+// The store's checkpoint moved or its generation changed under us: another projector sharing the store got there
+// first (or, for a swap, the active generation moved past the rebuild meanwhile).
 const isConflict = (err: unknown) => isChronicleError(err, 'CONCURRENCY_CONFLICT');
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -128,9 +160,11 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       def,
       types: new Set(def.eventTypes),
       record: undefined,
-      state: 'stopped',
-      loop: undefined,
-      writing: 0,
+      started: false,
+      serving: undefined,
+      building: undefined,
+      lanes: new Set(),
+      caughtUp: false,
       target: 0,
       knownHead: 0,
       failure: undefined,
@@ -140,7 +174,12 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
   }
   const pages = new LogPages(eventStore, batchSize, pollIntervalMs, () => {
     let low = Number.POSITIVE_INFINITY;
-    for (const r of runners.values()) if (r.loop && r.state !== 'failed') low = Math.min(low, checkpointOf(r) + 1);
+    for (const r of runners.values()) {
+      for (const lane of r.lanes) {
+        const at = lane.failure || lane.stopped ? undefined : checkpointOf(r, lane);
+        if (at !== undefined) low = Math.min(low, at + 1);
+      }
+    }
     return low;
   });
   const listeners = new Set<(change: ProjectionChange) => void>();
@@ -157,16 +196,42 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     if (!running) throw new ChronicleError('CLOSED', 'projector is not running');
   };
 
-  // Control operations on one projection run one at a time; batches run inside its loop.
+  // The stored checkpoint of the generation a loop writes, as this projector last saw it; undefined once that
+  // generation is neither active nor rebuilding.
+  function checkpointOf(r: Runner<Tx>, lane: Lane): number | undefined {
+    const record = r.record;
+    if (!record) return undefined;
+    if (record.generation === lane.generation) return record.position;
+    if (record.rebuild?.generation === lane.generation) return record.rebuild.position;
+    return undefined;
+  }
+
+  // Whether the served checkpoint cannot move: its own loop failed, or it has none and the rebuild that would swap
+  // in failed (or it could not start at all).
+  const servedStuck = (r: Runner<Tx>) =>
+    r.failure !== undefined || r.serving?.failure !== undefined || (!r.serving && r.building?.failure !== undefined);
+
+  function stateOf(r: Runner<Tx>): ProjectionState {
+    if (!running || !r.started) return r.failure ? 'failed' : 'stopped';
+    if (servedStuck(r)) return 'failed';
+    if (r.building && !r.building.failure) return 'rebuilding';
+    if (!r.serving) return 'stopped';
+    return r.caughtUp ? 'live' : 'catching_up';
+  }
+
+  // The failure to report: the served generation's first, then the rebuild's.
+  const failureOf = (r: Runner<Tx>) => r.failure ?? r.serving?.failure ?? r.building?.failure;
+
+  // Control operations on one projection run one at a time; batches run inside its loops.
   function serial(r: Runner<Tx>, op: () => Promise<void>): Promise<void> {
     const next = r.ops.then(op);
     r.ops = next.catch(() => {});
     return next;
   }
 
-  function projectionFailed(r: Runner<Tx>): ChronicleError {
-    return new ChronicleError('PROJECTION_FAILED', `projection ${r.def.name} failed: ${r.failure?.message ?? 'unknown error'}`, {
-      details: { projection: r.def.name, position: r.record?.position ?? 0, lastError: r.failure },
+  function projectionFailed(r: Runner<Tx>, failure = failureOf(r)): ChronicleError {
+    return new ChronicleError('PROJECTION_FAILED', `projection ${r.def.name} failed: ${failure?.message ?? 'unknown error'}`, {
+      details: { projection: r.def.name, position: r.record?.position ?? 0, lastError: failure },
     });
   }
 
@@ -191,57 +256,77 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     }
   }
 
-  async function fail(r: Runner<Tx>, failure: ProjectionFailure): Promise<void> {
-    r.failure = failure;
-    r.state = 'failed';
+  // Records a failure of one loop (or, without a lane, of the whole projection) without stopping the other loop.
+  async function fail(r: Runner<Tx>, lane: Lane | undefined, failure: ProjectionFailure): Promise<void> {
+    const stamped = lane ? { ...failure, generation: lane.generation } : failure;
+    if (lane) lane.failure = stamped;
+    else r.failure = stamped;
     try {
-      await readStore.setFailure(r.def.name, failure);
+      await readStore.setFailure(r.def.name, stamped);
     } catch {
       // The store may be what failed; the failure is still reported through status().
     }
-    waiters.failed(r.def.name, () => projectionFailed(r));
-    settleRebuild(r, projectionFailed(r));
+    if (servedStuck(r)) waiters.failed(r.def.name, () => projectionFailed(r));
+    // A rebuild that stopped (or cannot swap in any more) settles the rebuild() calls waiting for it.
+    if (!lane || lane === r.building) settleRebuild(r, projectionFailed(r, stamped));
   }
 
-  const failureOf = (err: unknown, event?: RecordedEvent): ProjectionFailure => ({
+  const failureAt = (err: unknown, event?: RecordedEvent): ProjectionFailure => ({
     message: message(err),
     ...(event && { eventId: event.id, position: event.position, type: event.type }),
     at: new Date().toISOString(),
   });
 
-  const rebuilding = (r: Runner<Tx>) => r.record?.rebuild !== undefined && r.writing === r.record.rebuild.generation;
-  // The stored checkpoint of the generation being written, as this projector last saw it.
-  const checkpointOf = (r: Runner<Tx>) => (rebuilding(r) ? r.record!.rebuild!.position : r.record!.position);
+  // The checkpoint a rebuild swaps in at: the served one while a loop keeps it live, else the head when it started.
+  function goalOf(r: Runner<Tx>): number {
+    const position = r.record?.position ?? 0;
+    return r.serving && !r.serving.failure ? position : Math.max(r.target, position);
+  }
 
-  async function swap(r: Runner<Tx>): Promise<void> {
-    const record = r.record!;
-    const rebuild = record.rebuild!;
+  async function maybeSwap(r: Runner<Tx>): Promise<void> {
+    const record = r.record;
+    const lane = r.building;
+    const rebuild = record?.rebuild;
+    if (!record || !rebuild || !lane || lane.failure || lane.generation !== rebuild.generation) return;
+    if (rebuild.position < goalOf(r)) return;
+    // Refused (a conflict) if the active generation moved past the rebuild meanwhile: the rebuild goes on after it.
     await readStore.swapGeneration(r.def.name, rebuild.generation, record.generation);
+    if (r.record !== record || r.building !== lane) {
+      // Reloaded meanwhile, maybe from before the swap: load again.
+      throw new ChronicleError('CONCURRENCY_CONFLICT', `projection ${r.def.name}: reloaded during a swap`);
+    }
     r.record = { name: record.name, version: rebuild.version, generation: rebuild.generation, position: rebuild.position };
+    const old = r.serving;
+    // The rebuild's loop goes on as the active generation's; the old one ends once its generation is gone.
+    r.serving = lane;
+    r.building = undefined;
+    if (old) retire(old);
     r.knownHead = await eventStore.headPosition();
-    r.state = rebuild.position >= r.knownHead ? 'live' : 'catching_up';
+    r.caughtUp = rebuild.position >= r.knownHead;
     served(r, rebuild.position);
     settleRebuild(r);
   }
 
-  async function committed(r: Runner<Tx>, checkpoint: number): Promise<void> {
-    const record = r.record!;
-    if (rebuilding(r)) {
-      record.rebuild!.position = checkpoint;
-      if (checkpoint >= r.target) await swap(r);
-      return;
+  async function committed(r: Runner<Tx>, lane: Lane, checkpoint: number): Promise<void> {
+    const record = r.record;
+    if (!record) return;
+    if (record.generation === lane.generation) {
+      record.position = checkpoint;
+      if (!r.caughtUp && checkpoint >= r.knownHead) {
+        r.knownHead = await eventStore.headPosition();
+        if (checkpoint >= r.knownHead) r.caughtUp = true;
+      }
+      served(r, checkpoint);
+    } else if (record.rebuild?.generation === lane.generation) {
+      record.rebuild.position = checkpoint;
+      await maybeSwap(r);
     }
-    record.position = checkpoint;
-    if (r.state === 'catching_up' && checkpoint >= r.knownHead) {
-      r.knownHead = await eventStore.headPosition();
-      if (checkpoint >= r.knownHead) r.state = 'live';
-    }
-    served(r, checkpoint);
   }
 
   // Commits the events before the one that failed, so only the culprit is left to retry or skip.
   async function isolate(
     r: Runner<Tx>,
+    lane: Lane,
     events: readonly RecordedEvent[],
     first: HandlerFailure,
     after: number,
@@ -255,13 +340,13 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       try {
         await readStore.apply(
           name,
-          r.writing,
+          lane.generation,
           k === 0 ? undefined : (tx) => runHandlers(handlers, before, tx),
           checkpoint,
           after,
         );
-        await committed(r, checkpoint);
-        return failureOf(failure.error, events[k]);
+        await committed(r, lane, checkpoint);
+        return failureAt(failure.error, events[k]);
       } catch (err) {
         // A handler that fails earlier on the second run (not deterministic) is the culprit instead.
         if (err instanceof HandlerFailure && err.index < k) failure = err;
@@ -270,13 +355,14 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     }
   }
 
-  async function onBatch(r: Runner<Tx>, events: readonly RecordedEvent[], checkpoint: number): Promise<void> {
+  async function onBatch(r: Runner<Tx>, lane: Lane, events: readonly RecordedEvent[], checkpoint: number): Promise<void> {
     const { name, handlers } = r.def;
-    const after = checkpointOf(r);
+    const after = checkpointOf(r, lane);
+    if (after === undefined) return;
     try {
       await readStore.apply(
         name,
-        r.writing,
+        lane.generation,
         events.length === 0 ? undefined : (tx) => runHandlers(handlers, events, tx),
         checkpoint,
         after,
@@ -285,62 +371,79 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       let failure: ProjectionFailure;
       try {
         if (isConflict(err)) throw err;
-        failure = err instanceof HandlerFailure ? await isolate(r, events, err, after) : failureOf(err);
+        failure = err instanceof HandlerFailure ? await isolate(r, lane, events, err, after) : failureAt(err);
       } catch (inner) {
-        if (isConflict(inner)) return resync(r);
-        failure = failureOf(inner);
+        if (isConflict(inner)) return resync(r, lane);
+        failure = failureAt(inner);
       }
-      await fail(r, failure);
+      await fail(r, lane, failure);
       throw STOPPED;
     }
     try {
-      await committed(r, checkpoint);
+      await committed(r, lane, checkpoint);
     } catch (err) {
-      if (isConflict(err)) return resync(r);
-      await fail(r, failureOf(err));
+      if (isConflict(err)) return resync(r, lane);
+      await fail(r, lane, failureAt(err));
       throw STOPPED;
     }
   }
 
-  // Another projector on the same store applied this batch (or swapped generations) first: not a failure. Take up
-  // the stored state, which settles the waits it satisfies; the loop goes on after its checkpoint.
-  async function resync(r: Runner<Tx>): Promise<void> {
+  // Another projector on the same store applied this batch (or swapped generations) first, or the active generation
+  // moved past a rebuild about to swap: not a failure. Take up the stored state, which settles the waits it
+  // satisfies; the loop goes on after its checkpoint, or ends if its generation is gone.
+  async function resync(r: Runner<Tx>, lane: Lane): Promise<void> {
     try {
       await adopt(r, false);
     } catch (err) {
-      await fail(r, failureOf(err));
+      await fail(r, lane, failureAt(err));
       throw STOPPED;
     }
   }
 
-  function follow(r: Runner<Tx>): void {
-    const loop: Loop = { stopped: false, wake: () => {}, done: Promise.resolve() };
-    loop.done = (async () => {
-      while (!loop.stopped) {
+  function retire(lane: Lane): void {
+    lane.stopped = true;
+    lane.wake();
+  }
+
+  function follow(r: Runner<Tx>, generation: number): Lane {
+    const lane: Lane = { generation, stopped: false, wake: () => {}, done: Promise.resolve(), failure: undefined };
+    r.lanes.add(lane);
+    lane.done = (async () => {
+      while (!lane.stopped) {
         // Read afresh each time: a batch, a swap or a reload after a conflict may have moved it.
-        const from = checkpointOf(r) + 1;
-        const page = await pages.read(from);
-        if (loop.stopped) break;
+        const at = checkpointOf(r, lane);
+        if (at === undefined) break;
+        const page = await pages.read(at + 1);
+        if (lane.stopped) break;
         if (!page) {
-          const waiting = pages.wait(from);
-          loop.wake = waiting.cancel;
+          const waiting = pages.wait(at + 1);
+          lane.wake = waiting.cancel;
+          if (lane.stopped) break;
           await waiting.promise;
           continue;
         }
         // The page is every event; the checkpoint still moves past those this projection does not handle.
         const events = page.events.filter((e) => r.types.has(e.type));
-        await onBatch(r, events, page.checkpoint);
+        await onBatch(r, lane, events, page.checkpoint);
       }
     })();
-    r.loop = loop;
-    loop.done.catch((err: unknown) => {
-      // Reading the event store failed (a handler's failure is already recorded).
-      if (r.loop === loop && err !== STOPPED && r.state !== 'failed') void fail(r, failureOf(err));
-    });
+    lane.done
+      .catch((err: unknown) => {
+        // Reading the event store failed (a handler's failure is already recorded).
+        if (!lane.stopped && err !== STOPPED && !lane.failure) return fail(r, lane, failureAt(err));
+      })
+      .finally(() => {
+        r.lanes.delete(lane);
+        // A loop whose generation went away (swapped out or replaced) is no longer the projection's.
+        if (r.serving === lane && lane.failure === undefined) r.serving = undefined;
+        if (r.building === lane && lane.failure === undefined) r.building = undefined;
+      });
+    return lane;
   }
 
-  // Makes a stored record the runner's state: picks the generation to write, starting a rebuild if the defined
-  // version is newer, and swaps a finished rebuild in.
+  // Makes a stored record the runner's state: starts a rebuild if the defined version is newer, keeps a loop on the
+  // active generation when its version is the defined one (an older one's handlers are not here to apply), keeps a
+  // loop on the rebuild, ends loops on generations that went away, and swaps a finished rebuild in.
   async function attach(r: Runner<Tx>, record: ProjectionRecord): Promise<void> {
     const { def } = r;
     if (record.version > def.version) {
@@ -359,14 +462,25 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     r.knownHead = await eventStore.headPosition();
     if (before !== undefined && record.position > before) served(r, record.position);
     else waiters.changed(def.name);
+    const keepServing = record.version === def.version;
+    const lanes = [r.serving, r.building];
+    r.serving = undefined;
+    r.building = undefined;
+    for (const lane of lanes) {
+      if (!lane) continue;
+      if (keepServing && lane.generation === record.generation) r.serving = lane;
+      else if (lane.generation === rebuild?.generation) r.building = lane;
+      else retire(lane);
+    }
+    if (running && r.started) {
+      if (keepServing && !r.serving) r.serving = follow(r, record.generation);
+      if (rebuild && !r.building) r.building = follow(r, rebuild.generation);
+    }
+    r.caughtUp = record.position >= r.knownHead;
     if (rebuild) {
-      r.writing = rebuild.generation;
       r.target = Math.max(r.knownHead, record.position);
-      r.state = 'rebuilding';
-      if (rebuild.position >= r.target) await swap(r);
+      await maybeSwap(r);
     } else {
-      r.writing = record.generation;
-      r.state = record.position >= r.knownHead ? 'live' : 'catching_up';
       // No rebuild left to wait for: another projector swapped it in.
       settleRebuild(r);
     }
@@ -399,26 +513,24 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
   }
 
   async function startRunner(r: Runner<Tx>): Promise<void> {
-    if (!running || r.loop) return;
+    if (!running || r.started) return;
+    r.failure = undefined;
+    r.started = true;
     try {
-      r.failure = undefined;
       await adopt(r, true);
-      follow(r);
     } catch (err) {
-      r.loop = undefined;
-      await fail(r, failureOf(err));
+      await stopLoops(r);
+      await fail(r, undefined, failureAt(err));
     }
   }
 
-  async function stopRunner(r: Runner<Tx>): Promise<void> {
-    const loop = r.loop;
-    r.loop = undefined;
-    if (loop) {
-      loop.stopped = true;
-      loop.wake();
-      await loop.done.catch(() => {});
-    }
-    r.state = 'stopped';
+  async function stopLoops(r: Runner<Tx>): Promise<void> {
+    r.started = false;
+    const lanes = [...r.lanes];
+    for (const lane of lanes) retire(lane);
+    await Promise.all(lanes.map((lane) => lane.done.catch(() => {})));
+    r.serving = undefined;
+    r.building = undefined;
   }
 
   async function age(position: number, now: number): Promise<number> {
@@ -437,7 +549,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     async stop() {
       if (!running) return;
       running = false;
-      await Promise.all([...runners.values()].map((r) => serial(r, () => stopRunner(r))));
+      await Promise.all([...runners.values()].map((r) => serial(r, () => stopLoops(r))));
       pages.stop();
       const closed = () => new ChronicleError('CLOSED', 'projector stopped');
       waiters.rejectAll(closed);
@@ -458,16 +570,23 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
             position,
             lagEvents,
             lagSeconds: lagEvents > 0 ? await age(position + 1, now) : 0,
-            state: running ? r.state : 'stopped',
+            state: running ? stateOf(r) : 'stopped',
           };
-          const failure = running ? r.failure : (record?.failure ?? r.failure);
+          const failure = running ? failureOf(r) : (record?.failure ?? failureOf(r));
           if (failure) {
-            const { message, eventId, position: at, type } = failure;
-            status.lastError = { message, ...(eventId !== undefined && { eventId, position: at, type }) };
+            const { message, eventId, position: at, type, generation } = failure;
+            status.lastError = {
+              message,
+              ...(eventId !== undefined && { eventId, position: at, type }),
+              ...(generation !== undefined && { generation }),
+            };
           }
           if (record?.rebuild) {
-            const target = running && rebuilding(r) ? r.target : Math.max(head, position);
-            status.rebuild = { version: record.rebuild.version, position: record.rebuild.position, target };
+            const { version, position: at, generation } = record.rebuild;
+            const building = running && r.building?.generation === generation ? r.building : undefined;
+            const target = building ? goalOf(r) : Math.max(head, position);
+            status.rebuild = { version, position: at, target };
+            if (building?.failure || (!running && failure?.generation === generation)) status.rebuild.failed = true;
           }
           return status;
         }),
@@ -486,7 +605,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
         const names = options.projections ?? [...runners.keys()];
         for (const name of names) {
           const r = runnerOf(name);
-          if (r.state === 'failed' && (r.record?.position ?? 0) < position) throw projectionFailed(r);
+          if (stateOf(r) === 'failed' && (r.record?.position ?? 0) < position) throw projectionFailed(r);
         }
         return waiters.wait(names, position, timeoutMs);
       } catch (err) {
@@ -500,11 +619,11 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       const done = new Promise<void>((resolve, reject) => r.rebuildWaiters.push({ resolve, reject }));
       await serial(r, async () => {
         if (!running) return settleRebuild(r, new ChronicleError('CLOSED', 'projector stopped'));
-        await stopRunner(r);
+        await stopLoops(r);
         try {
           await readStore.beginGeneration(name, r.def.version, r.def.setup);
         } catch (err) {
-          return fail(r, failureOf(err));
+          return fail(r, undefined, failureAt(err));
         }
         // The new generation carries the defined version, so starting picks it up as the rebuild to run.
         await startRunner(r);
@@ -516,8 +635,8 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       const r = runnerOf(name);
       assertRunning();
       await serial(r, async () => {
-        if (r.state !== 'failed' || !running) return;
-        await stopRunner(r);
+        if (!running || (stateOf(r) !== 'failed' && !r.building?.failure)) return;
+        await stopLoops(r);
         await startRunner(r);
       });
     },
@@ -526,17 +645,19 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       const r = runnerOf(name);
       assertRunning();
       await serial(r, async () => {
-        const failure = r.failure;
-        if (r.state !== 'failed' || failure?.eventId === undefined) {
+        // The served generation's failure first: it is what queries wait on.
+        const lane = r.serving?.failure ? r.serving : r.building?.failure ? r.building : undefined;
+        const failure = lane?.failure;
+        if (!lane || failure?.eventId === undefined) {
           throw new ChronicleError('INVALID_ARGUMENT', `projection ${name} is not stopped on a failed event`);
         }
         try {
-          await readStore.skip(name, r.writing, failure);
+          await readStore.skip(name, lane.generation, failure);
         } catch (err) {
           // Another projector moved past the event meanwhile; starting again continues from where it got to.
           if (!isConflict(err)) throw err;
         }
-        await stopRunner(r);
+        await stopLoops(r);
         await startRunner(r);
       });
     },
