@@ -105,7 +105,8 @@ export type SubscribeOptions = {
 export interface Subscription {
   /** Stops after the batch in flight; resolves when stopped. */
   stop(): Promise<void>;
-  /** Settles when the subscription ends: resolves on stop(), rejects with the handler's error. */
+  /** Settles when the subscription ends: resolves on stop(); rejects with the handler's error, or with the
+   * store's (CLOSED, STORE_ERROR) when reading the log fails. */
   readonly done: Promise<void>;
 }
 
