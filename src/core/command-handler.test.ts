@@ -256,6 +256,21 @@ describe('state cache and chosen streams', () => {
     expect(seen).toEqual([{ id: 'p1', roles: ['x'] }]);
   });
 
+  it('refuses a decision that names one stream twice instead of dropping a list', async () => {
+    const store = createInMemoryEventStore();
+    const handle = createMultiStreamHandler<CounterCommand>({
+      store,
+      streams: () => [{ streamId: 'counter-twice', model: counter }],
+      decide: () => [
+        { streamId: 'counter-twice', events: [{ type: 'Incremented', data: { by: 1 } }] },
+        { streamId: 'counter-twice', events: [{ type: 'Incremented', data: { by: 2 } }] },
+      ],
+    });
+    const err = await handle(inc('twice'), {}).catch((e) => e);
+    expect(isChronicleError(err, 'INVALID_ARGUMENT')).toBe(true);
+    expect(await store.headPosition()).toBe(0);
+  });
+
   it('refuses one stream read with two different models', async () => {
     const store = createInMemoryEventStore();
     const handle = createMultiStreamHandler<CounterCommand>({

@@ -176,6 +176,12 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
       const states = new Map(loaded.map((s) => [s.streamId, s.state]));
       const decided = options.decide(command, states, context);
       const byStream = new Map(decided.map((d) => [d.streamId, d.events]));
+      if (byStream.size !== decided.length) {
+        throw new ChronicleError(
+          'INVALID_ARGUMENT',
+          `${command.type} decided events for one stream twice; give each stream one list`,
+        );
+      }
       for (const id of byStream.keys()) {
         if (!states.has(id))
           throw new ChronicleError('INVALID_ARGUMENT', `${command.type} decided events for unloaded stream ${id}`);
