@@ -355,10 +355,16 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     }
   }
 
-  async function onBatch(r: Runner<Tx>, lane: Lane, events: readonly RecordedEvent[], checkpoint: number): Promise<void> {
+  // `after` is the checkpoint the page was read from: the compare-and-set must hold exactly that, or the
+  // batch would be applied over a checkpoint another loop or projector has since moved.
+  async function onBatch(
+    r: Runner<Tx>,
+    lane: Lane,
+    events: readonly RecordedEvent[],
+    checkpoint: number,
+    after: number,
+  ): Promise<void> {
     const { name, handlers } = r.def;
-    const after = checkpointOf(r, lane);
-    if (after === undefined) return;
     try {
       await readStore.apply(
         name,
@@ -415,6 +421,8 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
         if (at === undefined) break;
         const page = await pages.read(at + 1);
         if (lane.stopped) break;
+        // A reload while the page was read (another projector advanced it) makes the page start in the wrong place.
+        if (checkpointOf(r, lane) !== at) continue;
         if (!page) {
           const waiting = pages.wait(at + 1);
           lane.wake = waiting.cancel;
@@ -424,7 +432,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
         }
         // The page is every event; the checkpoint still moves past those this projection does not handle.
         const events = page.events.filter((e) => r.types.has(e.type));
-        await onBatch(r, lane, events, page.checkpoint);
+        await onBatch(r, lane, events, page.checkpoint, at);
       }
     })();
     lane.done
