@@ -83,6 +83,25 @@ describe('projector', () => {
     expect(status).toEqual({ name: 'totals', version: 1, position: head, lagEvents: 0, lagSeconds: 0, state: 'live' });
   });
 
+  it('refuses a wait Node could not time, and answers at once when the projector is not running', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    const head = await seed(events, 5);
+    const projector = track(createProjector({ eventStore: events, readStore: read, projections: [counting('totals')] }));
+    const early = await projector.waitForPosition(head, { timeoutMs: 10_000 }).catch((e) => e);
+    expect(isChronicleError(early, 'CLOSED')).toBe(true);
+    await projector.start();
+    await projector.waitForPosition(head);
+    const huge = await projector.waitForPosition(head + 1, { timeoutMs: 2 ** 31 }).catch((e) => e);
+    expect(isChronicleError(huge, 'INVALID_ARGUMENT')).toBe(true);
+    await projector.stop();
+    // A position already served still resolves; a later one cannot be reached by a stopped projector.
+    await projector.waitForPosition(head);
+    // CLOSED, not TIMEOUT: it answers at once instead of waiting out the 10 s.
+    const late = await projector.waitForPosition(head + 1, { timeoutMs: 10_000 }).catch((e) => e);
+    expect(isChronicleError(late, 'CLOSED')).toBe(true);
+  });
+
   it('commits one checkpoint per batch', async () => {
     const events = createInMemoryEventStore();
     const { store, applies } = recording(createInMemoryReadStore());

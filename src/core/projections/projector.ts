@@ -73,7 +73,7 @@ export interface Projector {
   /**
    * Resolves once every named projection's served checkpoint is ≥ `position`.
    * @throws TIMEOUT after `timeoutMs`; PROJECTION_FAILED at once if a named projection is failed short of it;
-   * CLOSED when the projector stops; NOT_FOUND unknown projection; INVALID_ARGUMENT bad position or timeout
+   * CLOSED when the projector is not running or stops; NOT_FOUND unknown projection; INVALID_ARGUMENT bad position or timeout
    */
   waitForPosition(position: number, options?: WaitForPositionOptions): Promise<void>;
   /**
@@ -138,6 +138,8 @@ const MAX_RELOADS = 10;
 // The store's checkpoint moved or its generation changed under us: another projector sharing the store got there
 // first (or, for a swap, the active generation moved past the rebuild meanwhile).
 const isConflict = (err: unknown) => isChronicleError(err, 'CONCURRENCY_CONFLICT');
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -607,13 +609,17 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
         if (!Number.isSafeInteger(position) || position < 0) {
           throw new ChronicleError('INVALID_ARGUMENT', 'position must be a non-negative integer');
         }
-        if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-          throw new ChronicleError('INVALID_ARGUMENT', 'timeoutMs must be a non-negative number');
+        // Node turns a timer above 2^31-1 ms into 1 ms.
+        if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_TIMER_MS) {
+          throw new ChronicleError('INVALID_ARGUMENT', `timeoutMs must be between 0 and ${MAX_TIMER_MS}`);
         }
         const names = options.projections ?? [...runners.keys()];
         for (const name of names) {
           const r = runnerOf(name);
-          if (stateOf(r) === 'failed' && (r.record?.position ?? 0) < position) throw projectionFailed(r);
+          const reached = (r.record?.position ?? 0) >= position;
+          if (stateOf(r) === 'failed' && !reached) throw projectionFailed(r);
+          // Nothing will move a stopped projector: say so now rather than at the timeout.
+          if (!running && !reached) throw new ChronicleError('CLOSED', `projector is not running; ${name} is not at ${position}`);
         }
         return waiters.wait(names, position, timeoutMs);
       } catch (err) {
