@@ -380,16 +380,19 @@ describe('SQLite read store', () => {
     expect(physicalTables(readPath)).toEqual(['ledger__applied__g2', 'ledger__balances__g2']);
   });
 
-  it('times out waitForPosition with TIMEOUT and reports lag', async () => {
+  it('times out waitForPosition with TIMEOUT, answers CLOSED once stopped, and reports lag', async () => {
     const events = eventStoreAt(file('events'));
     const read = readStoreAt(file('read'));
     const projector = projectorOf({ eventStore: events, readStore: read, projections: [ledger()] });
     await projector.start();
     await seed(events, 3);
     await projector.waitForPosition(3);
+    // A position nobody has written yet: the wait runs out.
+    await expect(projector.waitForPosition(100, { timeoutMs: 30 })).rejects.toMatchObject({ code: 'TIMEOUT' });
     await projector.stop();
     await seed(events, 4);
-    await expect(projector.waitForPosition(7, { timeoutMs: 30 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    // A stopped projector cannot get there, and says so at once.
+    await expect(projector.waitForPosition(7, { timeoutMs: 30 })).rejects.toMatchObject({ code: 'CLOSED' });
     const [status] = await projector.status();
     expect(status).toMatchObject({ position: 3, lagEvents: 4, state: 'stopped' });
     expect(status.lagSeconds).toBeGreaterThan(0);
