@@ -102,6 +102,28 @@ describe('projector', () => {
     expect(isChronicleError(late, 'CLOSED')).toBe(true);
   });
 
+  it('resolves rebuild() only after its own swap, even with a retry queued just before it', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    const head = await seed(events, 10);
+    let failing = true;
+    const projector = track(
+      createProjector({
+        eventStore: events,
+        readStore: read,
+        projections: [counting('totals', { fail: (e) => failing && e.position === 5 })],
+      }),
+    );
+    await projector.start();
+    await expect(projector.waitForPosition(head, { timeoutMs: 2000 })).rejects.toMatchObject({ code: 'PROJECTION_FAILED' });
+    failing = false;
+    void projector.retry('totals');
+    await projector.rebuild('totals');
+    const [status] = await projector.status();
+    expect(status.rebuild).toBeUndefined();
+    expect(read.reader('totals').table<number>('applied').size).toBe(10);
+  });
+
   it('commits one checkpoint per batch', async () => {
     const events = createInMemoryEventStore();
     const { store, applies } = recording(createInMemoryReadStore());

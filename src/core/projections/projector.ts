@@ -630,10 +630,12 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     async rebuild(name) {
       const r = runnerOf(name);
       assertRunning();
-      const done = new Promise<void>((resolve, reject) => r.rebuildWaiters.push({ resolve, reject }));
+      let done: Promise<void> | undefined;
       await serial(r, async () => {
-        if (!running) return settleRebuild(r, new ChronicleError('CLOSED', 'projector stopped'));
+        if (!running) return;
         await stopLoops(r);
+        // Registered only now: a retry, skip or start queued before this step must not settle this rebuild.
+        done = new Promise<void>((resolve, reject) => r.rebuildWaiters.push({ resolve, reject }));
         try {
           await readStore.beginGeneration(name, r.def.version, r.def.setup);
         } catch (err) {
@@ -642,6 +644,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
         // The new generation carries the defined version, so starting picks it up as the rebuild to run.
         await startRunner(r);
       });
+      if (!done) throw new ChronicleError('CLOSED', 'projector stopped');
       return done;
     },
 
