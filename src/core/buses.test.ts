@@ -95,6 +95,12 @@ describe('command bus', () => {
     expect(seen).toEqual(['a>', 'b>', '<b', '<a', 'a>', 'b>', 'b!VALIDATION_FAILED', '<b', 'a!VALIDATION_FAILED', '<a']);
   });
 
+  it('finds a registered definition by name', () => {
+    const { bus } = setup();
+    expect(bus.definition('Increment')).toBe(Increment);
+    expect(bus.definition('Nope')).toBeUndefined();
+  });
+
   it('refuses to register a command twice', () => {
     const { bus } = setup();
     expect(() => bus.register(Increment, async () => ({ streamId: 'x', version: 0, position: 0 }))).toThrow(ChronicleError);

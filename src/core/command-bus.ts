@@ -27,6 +27,8 @@ export interface CommandBus {
    * @throws UNKNOWN_MESSAGE, VALIDATION_FAILED, UNAUTHENTICATED, FORBIDDEN, DOMAIN_RULE, CONCURRENCY_CONFLICT, STORE_ERROR
    */
   dispatch(command: string | CommandDefinition, payload: unknown, options?: DispatchOptions): Promise<CommandResult>;
+  /** The registered definition of a command, if any. */
+  definition(name: string): CommandDefinition | undefined;
   /** Every registered command definition. */
   definitions(): CommandDefinition[];
 }
@@ -73,6 +75,9 @@ export function createCommandBus(options: CommandBusOptions = {}): CommandBus {
         return handler({ type: name, data }, handlerContext);
       });
       return result as CommandResult;
+    },
+    definition(name) {
+      return handlers.get(name)?.definition;
     },
     definitions() {
       return [...handlers.values()].map((h) => h.definition);

@@ -33,6 +33,8 @@ export interface QueryBus {
    * @throws UNKNOWN_MESSAGE, VALIDATION_FAILED, INVALID_ARGUMENT, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, TIMEOUT
    */
   run<R = unknown>(query: string | QueryDefinition, payload: unknown, options?: QueryOptions): Promise<R>;
+  /** The registered definition of a query, if any. */
+  definition(name: string): QueryDefinition | undefined;
   /** Every registered query definition. */
   definitions(): QueryDefinition[];
 }
@@ -89,6 +91,9 @@ export function createQueryBus(options: QueryBusOptions = {}): QueryBus {
         if (definition.resultPolicy) enforce(definition.resultPolicy(principal, result, data), principal, what);
         return result;
       })) as R;
+    },
+    definition(name) {
+      return handlers.get(name)?.definition;
     },
     definitions() {
       return [...handlers.values()].map((h) => h.definition);

@@ -1,7 +1,6 @@
 // POST /commands/:name → the command bus → `{ok, streamId, version, position}`.
 import type { CommandBus } from 'chronicle';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
-import { createMessageIndex } from './message-index.js';
 import { type HttpMetrics, outcomeOf } from './metrics.js';
 import { correlationIdOf, idempotencyKeyOf } from './request-context.js';
 
@@ -25,7 +24,6 @@ const STATUS_SCHEMA = {
 /** Registers the command endpoint on `app`. */
 export function registerCommandRoutes(app: FastifyInstance, options: CommandRoutesOptions): void {
   const { bus, metrics } = options;
-  const index = createMessageIndex(() => bus.definitions());
 
   app.post<{ Params: { name: string } }>(
     '/commands/:name',
@@ -37,7 +35,7 @@ export function registerCommandRoutes(app: FastifyInstance, options: CommandRout
     },
     async (request) => {
       const { name } = request.params;
-      const label = index.get(name) ? name : '(unknown)';
+      const label = bus.definition(name) ? name : '(unknown)';
       try {
         const result = await bus.dispatch(name, request.body === undefined ? {} : request.body, {
           principal: request.chroniclePrincipal,

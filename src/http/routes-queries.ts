@@ -2,7 +2,6 @@
 import { type QueryBus, type QueryDefinition, toJsonSchema } from 'chronicle';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { type ConsistencyOptions, readConsistency } from './consistency.js';
-import { createMessageIndex } from './message-index.js';
 import { type HttpMetrics, outcomeOf } from './metrics.js';
 import { createQueryStringCoercer, type QueryStringCoercer } from './query-string.js';
 import { correlationIdOf } from './request-context.js';
@@ -19,7 +18,6 @@ type Params = { Params: { name: string } };
 /** Registers the query endpoints on `app`. */
 export function registerQueryRoutes(app: FastifyInstance, options: QueryRoutesOptions): void {
   const { bus, metrics } = options;
-  const index = createMessageIndex(() => bus.definitions());
   const coercers = new WeakMap<QueryDefinition, QueryStringCoercer>();
   const hooks = options.onRequest ? { onRequest: options.onRequest } : {};
 
@@ -34,7 +32,7 @@ export function registerQueryRoutes(app: FastifyInstance, options: QueryRoutesOp
 
   const run = async (request: FastifyRequest<Params>, reply: FastifyReply, payload: unknown, minPosition: unknown) => {
     const { name } = request.params;
-    const label = index.get(name) ? name : '(unknown)';
+    const label = bus.definition(name) ? name : '(unknown)';
     try {
       const consistency = readConsistency(minPosition, request.headers, options);
       const result = await bus.run(name, payload, {
@@ -54,7 +52,7 @@ export function registerQueryRoutes(app: FastifyInstance, options: QueryRoutesOp
 
   app.get<Params>('/queries/:name', { ...hooks }, async (request, reply) => {
     const { minPosition, ...rest } = request.query as Record<string, unknown>;
-    const definition = index.get(request.params.name);
+    const definition = bus.definition(request.params.name);
     return run(request, reply, definition ? coercerOf(definition)(rest) : rest, minPosition);
   });
 
