@@ -1,7 +1,7 @@
 // The command bus: one handler per command; validates, authorizes, then hands over.
 import { randomUUID } from 'node:crypto';
 import type { CommandContext, CommandHandler, CommandResult } from './command-handler.js';
-import { ChronicleError } from './errors.js';
+import { createHandlerRegistry } from './handler-registry.js';
 import { type CommandDefinition, type CommandOf, type Principal, validate } from './messages.js';
 import { type Authorizer, type DispatchContext, enforce, type Middleware, runPipeline } from './middleware.js';
 
@@ -35,22 +35,17 @@ export interface CommandBus {
 
 /** Creates a command bus. */
 export function createCommandBus(options: CommandBusOptions = {}): CommandBus {
-  const handlers = new Map<string, { definition: CommandDefinition; handler: CommandHandler<any> }>();
+  const handlers = createHandlerRegistry<CommandDefinition, CommandHandler<any>>('command');
   const middleware = options.middleware ?? [];
 
   const bus: CommandBus = {
     register(definition, handler) {
-      if (handlers.has(definition.name)) {
-        throw new ChronicleError('INVALID_ARGUMENT', `command ${definition.name} already has a handler`);
-      }
-      handlers.set(definition.name, { definition, handler });
+      handlers.add(definition, handler);
       return bus;
     },
     async dispatch(command, payload, dispatchOptions = {}) {
       const name = typeof command === 'string' ? command : command.name;
-      const entry = handlers.get(name);
-      if (!entry) throw new ChronicleError('UNKNOWN_MESSAGE', `unknown command ${JSON.stringify(name)}`, { details: { name } });
-      const { definition, handler } = entry;
+      const { definition, handler } = handlers.require(name);
       const context: DispatchContext = {
         kind: 'command',
         definition,
@@ -76,12 +71,8 @@ export function createCommandBus(options: CommandBusOptions = {}): CommandBus {
       });
       return result as CommandResult;
     },
-    definition(name) {
-      return handlers.get(name)?.definition;
-    },
-    definitions() {
-      return [...handlers.values()].map((h) => h.definition);
-    },
+    definition: handlers.definition,
+    definitions: handlers.definitions,
   };
   return bus;
 }

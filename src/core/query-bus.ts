@@ -1,6 +1,7 @@
 // The query bus: one handler per query; validates, authorizes, waits for read-your-writes, checks the result.
 import { randomUUID } from 'node:crypto';
 import { ChronicleError } from './errors.js';
+import { createHandlerRegistry } from './handler-registry.js';
 import { type Principal, type QueryDefinition, type ResultOf, validate } from './messages.js';
 import { type Authorizer, type DispatchContext, enforce, type Middleware, runPipeline } from './middleware.js';
 
@@ -41,22 +42,17 @@ export interface QueryBus {
 
 /** Creates a query bus. */
 export function createQueryBus(options: QueryBusOptions = {}): QueryBus {
-  const handlers = new Map<string, { definition: QueryDefinition; handler: QueryHandler }>();
+  const handlers = createHandlerRegistry<QueryDefinition, QueryHandler>('query');
   const middleware = options.middleware ?? [];
 
   const bus: QueryBus = {
     register(definition, handler) {
-      if (handlers.has(definition.name)) {
-        throw new ChronicleError('INVALID_ARGUMENT', `query ${definition.name} already has a handler`);
-      }
-      handlers.set(definition.name, { definition, handler });
+      handlers.add(definition, handler);
       return bus;
     },
     async run<R>(query: string | QueryDefinition, payload: unknown, queryOptions: QueryOptions = {}): Promise<R> {
       const name = typeof query === 'string' ? query : query.name;
-      const entry = handlers.get(name);
-      if (!entry) throw new ChronicleError('UNKNOWN_MESSAGE', `unknown query ${JSON.stringify(name)}`, { details: { name } });
-      const { definition, handler } = entry;
+      const { definition, handler } = handlers.require(name);
       const { minPosition } = queryOptions;
       if (minPosition !== undefined && !(Number.isSafeInteger(minPosition) && minPosition >= 0)) {
         throw new ChronicleError(
@@ -92,12 +88,8 @@ export function createQueryBus(options: QueryBusOptions = {}): QueryBus {
         return result;
       })) as R;
     },
-    definition(name) {
-      return handlers.get(name)?.definition;
-    },
-    definitions() {
-      return [...handlers.values()].map((h) => h.definition);
-    },
+    definition: handlers.definition,
+    definitions: handlers.definitions,
   };
   return bus;
 }
