@@ -1,8 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  resolve: { conditions: ['development'] },
-  ssr: { resolve: { conditions: ['development'], externalConditions: ['development'] } },
+  resolve: { conditions: ['chronicle-source'] },
+  ssr: { resolve: { conditions: ['chronicle-source'], externalConditions: ['chronicle-source'] } },
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],

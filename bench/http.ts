@@ -6,7 +6,7 @@ import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import type { Principal } from 'chronicle';
+import type { Principal } from 'chronicle-es';
 import { createShop } from '../examples/shop/app.js';
 import { seedShop } from '../examples/shop/seed.js';
 
@@ -67,7 +67,7 @@ async function startServer(dataDir: string): Promise<{ url: string; child: Child
   const child = spawn(
     process.execPath,
     [
-      '--conditions=development',
+      '--conditions=chronicle-source',
       '--import',
       'tsx',
       ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF_DIR ?? process.cwd()}`] : []),

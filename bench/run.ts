@@ -2,8 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCommandHandler, createProjector, type Decider, defineProjection, fold, type NewEvent } from 'chronicle';
-import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle/sqlite';
+import { createCommandHandler, createProjector, type Decider, defineProjection, fold, type NewEvent } from 'chronicle-es';
+import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle-es/sqlite';
 import { measure, printTable, quick, report, selected } from './harness.js';
 import { runRawBaselines } from './raw-sqlite-baseline.js';
 

@@ -2,8 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCommandBus, createCommandHandler, type Decider, defineCommand } from 'chronicle';
-import { createSqliteEventStore } from 'chronicle/sqlite';
+import { createCommandBus, createCommandHandler, type Decider, defineCommand } from 'chronicle-es';
+import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 

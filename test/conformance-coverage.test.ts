@@ -22,7 +22,7 @@ function eventStoreFactories(indexSource: string): string[] {
   for (const m of source.matchAll(/export\s+(?:const|let|var)\s+(\w+)/g)) names.add(m[1]);
   for (const m of source.matchAll(/export\s+(type\s+)?\{([^}]*)\}(?:\s*from\s*['"]([^'"]+)['"])?/g)) {
     const [, typeOnly, list, from] = m;
-    // A re-export of another package's store (e.g. the in-memory one from 'chronicle') is not this module's store.
+    // A re-export of another package's store (e.g. the in-memory one from 'chronicle-es') is not this module's store.
     if (typeOnly || (from !== undefined && !from.startsWith('.'))) continue;
     for (const raw of list.split(',')) {
       const spec = raw.trim();
@@ -37,7 +37,7 @@ function eventStoreFactories(indexSource: string): string[] {
 /** True when the source calls the suite and takes it from the public entry. */
 function runsSuite(source: string): boolean {
   const code = stripComments(source);
-  return /\bdescribeEventStoreConformance\s*\(/.test(code) && /from\s+['"]chronicle\/testing['"]/.test(code);
+  return /\bdescribeEventStoreConformance\s*\(/.test(code) && /from\s+['"]chronicle-es\/testing['"]/.test(code);
 }
 
 function testFilesUnder(dir: string): string[] {
@@ -73,7 +73,7 @@ describe('event-store conformance coverage', () => {
     const index = [
       '// chronicle/x: an adapter',
       "export { createFooEventStore, type FooOptions } from './foo-event-store.js';",
-      "export { createInMemoryEventStore } from 'chronicle';",
+      "export { createInMemoryEventStore } from 'chronicle-es';",
       "export type { createTypeOnlyEventStore } from './types.js';",
       "export { makeStore as createAliasEventStore, createReadStore } from './alias.js';",
       'export async function createBarEventStore() {}',
@@ -89,7 +89,7 @@ describe('event-store conformance coverage', () => {
   });
 
   it('a commented-out call or a suite not taken from chronicle/testing does not count', () => {
-    const imported = "import { describeEventStoreConformance } from 'chronicle/testing';\n";
+    const imported = "import { describeEventStoreConformance } from 'chronicle-es/testing';\n";
     expect(runsSuite(`${imported}describeEventStoreConformance('x', f, r);`)).toBe(true);
     expect(runsSuite(`${imported}describeEventStoreConformance(\n  'x', f, r);`)).toBe(true);
     expect(runsSuite(`${imported}// describeEventStoreConformance('x', f, r);`)).toBe(false);

@@ -1,4 +1,4 @@
-// The package as a user gets it: the built export map works, and `chronicle` alone loads no driver.
+// The package as a user gets it: the built export map works, and `chronicle-es` alone loads no driver.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,13 +8,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  exports: Record<string, string | { types: string; default: string; development: string }>;
+  exports: Record<string, string | { types: string; default: string; 'chronicle-source': string }>;
 };
 const entries = Object.entries(pkg.exports).filter(([, target]) => typeof target === 'object') as [
   string,
-  { types: string; default: string; development: string },
+  { types: string; default: string; 'chronicle-source': string },
 ][];
-const specifier = (subpath: string) => (subpath === '.' ? 'chronicle' : `chronicle/${subpath.slice(2)}`);
+const specifier = (subpath: string) => (subpath === '.' ? 'chronicle-es' : `chronicle-es/${subpath.slice(2)}`);
 
 // Prints which driver packages the CommonJS loader has pulled in after importing `modules`.
 async function loadedDrivers(modules: string[], nodeFlags: string[]): Promise<string[]> {
@@ -40,7 +40,7 @@ describe('package entries', () => {
     for (const [, target] of entries) {
       expect(existsSync(join(root, target.default)), target.default).toBe(true);
       expect(existsSync(join(root, target.types)), target.types).toBe(true);
-      expect(existsSync(join(root, target.development)), target.development).toBe(true);
+      expect(existsSync(join(root, target['chronicle-source'])), target['chronicle-source']).toBe(true);
     }
   });
 
@@ -53,11 +53,13 @@ describe('package entries', () => {
   });
 
   it('loads no driver when importing chronicle or chronicle/testing (built and source)', async () => {
-    expect(await loadedDrivers(['chronicle', 'chronicle/testing'], [])).toEqual([]);
-    expect(await loadedDrivers(['chronicle', 'chronicle/testing'], ['--conditions=development', '--import', 'tsx'])).toEqual([]);
+    expect(await loadedDrivers(['chronicle-es', 'chronicle-es/testing'], [])).toEqual([]);
+    expect(
+      await loadedDrivers(['chronicle-es', 'chronicle-es/testing'], ['--conditions=chronicle-source', '--import', 'tsx']),
+    ).toEqual([]);
   });
 
   it('loads better-sqlite3 only through chronicle/sqlite (sanity check of the probe)', async () => {
-    expect(await loadedDrivers(['chronicle/sqlite'], [])).toContain('better-sqlite3');
+    expect(await loadedDrivers(['chronicle-es/sqlite'], [])).toContain('better-sqlite3');
   });
 });

@@ -10,8 +10,8 @@ import {
   type Middleware,
   type Projector,
   type QueryBus,
-} from 'chronicle';
-import { createSqliteEventStore, createSqliteReadStore, type SqliteReadStore } from 'chronicle/sqlite';
+} from 'chronicle-es';
+import { createSqliteEventStore, createSqliteReadStore, type SqliteReadStore } from 'chronicle-es/sqlite';
 import { registerCommands } from './commands.js';
 import { projections } from './projections/index.js';
 import { registerQueries } from './queries.js';

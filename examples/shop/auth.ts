@@ -3,8 +3,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Principal } from 'chronicle';
-import { type Authenticator, combineAuthenticators, createApiKeyAuthenticator, createJwtAuthenticator } from 'chronicle/http';
+import type { Principal } from 'chronicle-es';
+import { type Authenticator, combineAuthenticators, createApiKeyAuthenticator, createJwtAuthenticator } from 'chronicle-es/http';
 import { ROLES, type Role } from './messages/access.js';
 
 export type AuthEnv = {

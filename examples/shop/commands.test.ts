@@ -1,4 +1,4 @@
-import { type CommandBus, createCommandBus, createInMemoryEventStore, type EventStore, type Principal } from 'chronicle';
+import { type CommandBus, createCommandBus, createInMemoryEventStore, type EventStore, type Principal } from 'chronicle-es';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { registerCommands } from './commands.js';
 

@@ -10,7 +10,7 @@ import {
   type EventStore,
   type MultiStreamHandlerOptions,
   type StreamModel,
-} from 'chronicle';
+} from 'chronicle-es';
 import { cancelOrder, payOrder, placeOrder, shipOrder } from './domain/checkout.js';
 import { customer, customerStreamId, registerCustomer, updateCustomerDetails } from './domain/customer.js';
 import { type EmailClaimState, emailClaim, emailStreamId } from './domain/email-claim.js';

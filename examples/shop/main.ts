@@ -1,5 +1,5 @@
 // `npm start`: the Shop as a service. Configured by environment variables; see examples/shop/README.md.
-import { loggingMiddleware } from 'chronicle';
+import { loggingMiddleware } from 'chronicle-es';
 import { pino } from 'pino';
 import { createShop } from './app.js';
 import { createShopAuth } from './auth.js';

@@ -1,6 +1,6 @@
 // Answers every Shop query from the read store's denormalized tables; nothing here touches the event store.
-import { ChronicleError, type PayloadOf, type QueryBus } from 'chronicle';
-import type { SqliteReadStore } from 'chronicle/sqlite';
+import { ChronicleError, type PayloadOf, type QueryBus } from 'chronicle-es';
+import type { SqliteReadStore } from 'chronicle-es/sqlite';
 import { GetInventory, type InventoryView, ListAllProducts, type ProductItem } from './messages/catalog.js';
 import { type CustomerView, GetCustomerById } from './messages/customers.js';
 import {

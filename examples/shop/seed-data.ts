@@ -1,5 +1,5 @@
 // The demo data `npm run seed` loads: a small coffee-and-kitchen shop with its customers and a few weeks of orders.
-import type { InputOf } from 'chronicle';
+import type { InputOf } from 'chronicle-es';
 import { DEMO_CUSTOMER_ID } from './auth.js';
 import type { CreateProduct } from './messages/catalog.js';
 import type { RegisterCustomer } from './messages/customers.js';

@@ -1,7 +1,7 @@
 // `npm run seed`: loads the demo data through the command bus, as any client would. Safe to run again:
 // every command carries a fixed idempotency key, so a second run writes nothing.
 import { pathToFileURL } from 'node:url';
-import { type CommandBus, isChronicleError, type Principal } from 'chronicle';
+import { type CommandBus, isChronicleError, type Principal } from 'chronicle-es';
 import { createShop } from './app.js';
 import { customers, discontinued, orders, priceChanges, products } from './seed-data.js';
 

@@ -1,6 +1,6 @@
 // The Shop over HTTP: chronicle/http does the work; the Shop only supplies its buses, auth and read-side state.
-import type { Authenticator } from 'chronicle/http';
-import { createServer, projectionMetrics } from 'chronicle/http';
+import type { Authenticator } from 'chronicle-es/http';
+import { createServer, projectionMetrics } from 'chronicle-es/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Shop } from './app.js';
 

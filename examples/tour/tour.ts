@@ -1,4 +1,4 @@
-// The README's API tour, as a program the test suite runs: `node --conditions=development --import tsx examples/tour/tour.ts`.
+// The README's API tour, as a program the test suite runs: `node --conditions=chronicle-source --import tsx examples/tour/tour.ts`.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +15,8 @@ import {
   defineProjection,
   defineQuery,
   domainError,
-} from 'chronicle';
-import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle/sqlite';
+} from 'chronicle-es';
+import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle-es/sqlite';
 import { z } from 'zod';
 // #endregion imports
 

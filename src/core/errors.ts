@@ -13,6 +13,8 @@ export type ChronicleErrorCode =
   | 'FORBIDDEN' // a policy refused the principal
   | 'TIMEOUT' // a bounded wait (e.g. waitForPosition) ran out
   | 'PROJECTION_FAILED' // a projection handler threw; the projection is stopped
+  | 'IDEMPOTENCY_MISMATCH' // an idempotency key was reused for a different request; nothing was written
+  | 'READ_STORE_CORRUPT' // the read store's file is damaged; the projections on it fail until it is rebuilt
   | 'CLOSED' // the component was closed
   | 'STORE_ERROR'; // an adapter/driver failure; `cause` keeps the driver error
 

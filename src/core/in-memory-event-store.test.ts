@@ -1,4 +1,4 @@
-import { describeEventStoreConformance } from 'chronicle/testing';
+import { describeEventStoreConformance } from 'chronicle-es/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInMemoryEventStore } from './in-memory-event-store.js';
 

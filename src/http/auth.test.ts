@@ -1,4 +1,4 @@
-import { isChronicleError } from 'chronicle';
+import { isChronicleError } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { combineAuthenticators, createApiKeyAuthenticator } from './auth.js';
 import { createJwtAuthenticator, signJwt } from './jwt.js';

@@ -1,6 +1,6 @@
 // Authenticators turn request credentials into a Principal: API keys, and the combinator.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ChronicleError, type Principal } from 'chronicle';
+import { ChronicleError, type Principal } from 'chronicle-es';
 
 /** The part of a request an authenticator reads (a Fastify request fits). */
 export type AuthRequest = { readonly headers: Record<string, string | string[] | undefined> };

@@ -1,4 +1,4 @@
-import { isChronicleError } from 'chronicle';
+import { isChronicleError } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { readConsistency } from './consistency.js';
 

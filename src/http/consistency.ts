@@ -1,5 +1,5 @@
 // Read-your-writes over HTTP: `minPosition` (query parameter or header) and the bounded wait.
-import { ChronicleError } from 'chronicle';
+import { ChronicleError } from 'chronicle-es';
 
 export type ConsistencyOptions = { defaultWaitMs: number; maxWaitMs: number };
 export type Consistency = { minPosition?: number; waitMs: number };

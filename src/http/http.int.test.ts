@@ -10,7 +10,7 @@ import {
   defineQuery,
   domainError,
   type EventStore,
-} from 'chronicle';
+} from 'chronicle-es';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

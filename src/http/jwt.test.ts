@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { isChronicleError } from 'chronicle';
+import { isChronicleError } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { createJwtAuthenticator, signJwt, verifyJwt } from './jwt.js';
 

@@ -1,6 +1,6 @@
 // HS256 JSON Web Tokens with node:crypto only: sign, verify, and an authenticator over them.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ChronicleError, isChronicleError, type Principal } from 'chronicle';
+import { ChronicleError, isChronicleError, type Principal } from 'chronicle-es';
 import { type Authenticator, credentialsOf, digest, unauthenticated } from './auth.js';
 
 /** Registered claims Chronicle reads, plus any others. */

@@ -1,4 +1,4 @@
-import { defineCommand, defineQuery } from 'chronicle';
+import { defineCommand, defineQuery } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildOpenApiDocument } from './openapi.js';

@@ -1,5 +1,5 @@
 // The OpenAPI 3.1 document, generated from the registered command and query definitions.
-import { type CommandDefinition, type QueryDefinition, toJsonSchema } from 'chronicle';
+import { type CommandDefinition, type QueryDefinition, toJsonSchema } from 'chronicle-es';
 import { PROBLEM_TABLE } from './problem.js';
 
 type Json = Record<string, unknown>;

@@ -1,5 +1,5 @@
 // The Fastify plugin: problem+json errors app-wide, then the Chronicle routes in their own JSON-only scope.
-import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle';
+import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Authenticator } from './auth.js';

@@ -1,4 +1,4 @@
-import { ChronicleError, type ChronicleErrorCode } from 'chronicle';
+import { ChronicleError, type ChronicleErrorCode } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { PROBLEM_TABLE, problemOf, toProblem } from './problem.js';
 

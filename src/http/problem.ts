@@ -1,6 +1,6 @@
 // The one table from error code to HTTP status, and the RFC 9457 problem bodies built from it.
 import { STATUS_CODES } from 'node:http';
-import { type ChronicleErrorCode, isChronicleError, type ValidationIssue } from 'chronicle';
+import { type ChronicleErrorCode, isChronicleError, type ValidationIssue } from 'chronicle-es';
 
 /** Codes only the HTTP layer raises (transport problems the core never sees). */
 export type HttpProblemCode =
@@ -42,6 +42,12 @@ export const PROBLEM_TABLE: Readonly<Record<ProblemCode, Row>> = {
   BODY_TOO_LARGE: { status: 413, title: 'Body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', detail: 'send the body as application/json' },
   DOMAIN_RULE: { status: 422, title: 'Business rule violated' },
+  IDEMPOTENCY_MISMATCH: { status: 422, title: 'Idempotency key reused' },
+  READ_STORE_CORRUPT: {
+    status: 503,
+    title: 'Read side unavailable',
+    detail: 'the read store is damaged and is being rebuilt from the event log; try again later',
+  },
   INTERNAL: {
     status: 500,
     title: 'Internal server error',

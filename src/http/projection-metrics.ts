@@ -1,5 +1,5 @@
 // A projector's health in Prometheus terms: where each projection is, how far behind, and in what state.
-import type { ProjectionState, ProjectionStatus } from 'chronicle';
+import type { ProjectionState, ProjectionStatus } from 'chronicle-es';
 import { Gauge, type Registry } from 'prom-client';
 
 const STATES: readonly ProjectionState[] = ['live', 'catching_up', 'rebuilding', 'failed', 'stopped'];

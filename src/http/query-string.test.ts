@@ -1,4 +1,4 @@
-import { toJsonSchema } from 'chronicle';
+import { toJsonSchema } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createQueryStringCoercer } from './query-string.js';

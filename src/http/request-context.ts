@@ -1,6 +1,6 @@
 // What a Chronicle route reads off a request besides its body: principal, correlation id, idempotency key.
 import { createHash } from 'node:crypto';
-import { ChronicleError, type Principal } from 'chronicle';
+import { ChronicleError, type Principal } from 'chronicle-es';
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Authenticator } from './auth.js';
 

@@ -1,5 +1,5 @@
 // POST /commands/:name → the command bus → `{ok, streamId, version, position}`.
-import type { CommandBus } from 'chronicle';
+import type { CommandBus } from 'chronicle-es';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { type HttpMetrics, outcomeOf } from './metrics.js';
 import { correlationIdOf, idempotencyKeyOf } from './request-context.js';

@@ -1,5 +1,5 @@
 // GET /queries/:name?… and POST /queries/:name → the query bus → the result, with read-your-writes.
-import { type QueryBus, type QueryDefinition, toJsonSchema } from 'chronicle';
+import { type QueryBus, type QueryDefinition, toJsonSchema } from 'chronicle-es';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { type ConsistencyOptions, readConsistency } from './consistency.js';
 import { type HttpMetrics, outcomeOf } from './metrics.js';

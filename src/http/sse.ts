@@ -1,6 +1,6 @@
 // GET /events/stream: read-model change notifications as server-sent events, over a hijacked raw response.
 import type { ServerResponse } from 'node:http';
-import { ChronicleError } from 'chronicle';
+import { ChronicleError } from 'chronicle-es';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { HttpMetrics } from './metrics.js';
 

@@ -1,6 +1,6 @@
 // Tables of the SQLite event store and the migrations that bring a file up to date.
 import type Database from 'better-sqlite3';
-import { ChronicleError } from 'chronicle';
+import { ChronicleError } from 'chronicle-es';
 import { storeError } from './sqlite-error.js';
 
 // Step n brings a file from user_version n to n + 1. Steps are only ever appended: files in the field hold older ones.

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { ChronicleError, isChronicleError } from 'chronicle';
+import { ChronicleError, isChronicleError } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { createGroupCommitter } from './group-commit.js';
 

@@ -1,6 +1,6 @@
 // Group commit over one better-sqlite3 connection: many queued writes, one transaction, one fsync.
 import type Database from 'better-sqlite3';
-import { type ChronicleError, isChronicleError } from 'chronicle';
+import { type ChronicleError, isChronicleError } from 'chronicle-es';
 import { storeError } from './sqlite-error.js';
 
 /** Counters of committed groups; lets tests and benchmarks see how well writes are batched. */

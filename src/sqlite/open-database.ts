@@ -1,6 +1,6 @@
 // Opens a SQLite file the way every Chronicle store wants it: checked options, WAL, a busy timeout, migrated.
 import Database from 'better-sqlite3';
-import { ChronicleError } from 'chronicle';
+import { ChronicleError } from 'chronicle-es';
 import { storeError } from './sqlite-error.js';
 
 export type Synchronous = 'full' | 'normal' | 'off';

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isChronicleError } from 'chronicle';
+import { isChronicleError } from 'chronicle-es';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteEventStore, createSqliteReadStore } from './index.js';
 

@@ -1,6 +1,6 @@
 // Tables the SQLite read store keeps about projections, and the names of projections' own tables.
 import type Database from 'better-sqlite3';
-import { ChronicleError } from 'chronicle';
+import { ChronicleError } from 'chronicle-es';
 import { storeError } from './sqlite-error.js';
 
 const SCHEMA = `

@@ -1,5 +1,5 @@
 // Translates better-sqlite3 failures into ChronicleError, keeping the driver error and the statement.
-import { ChronicleError, isChronicleError } from 'chronicle';
+import { ChronicleError, isChronicleError } from 'chronicle-es';
 
 /** Wraps a driver error as STORE_ERROR with `cause` and `details.sql`; a ChronicleError passes through unchanged. */
 export function storeError(err: unknown, sql: string): ChronicleError {

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { type AppendResult, isChronicleError, type RecordedEvent } from 'chronicle';
-import { describeEventStoreConformance } from 'chronicle/testing';
+import { type AppendResult, isChronicleError, type RecordedEvent } from 'chronicle-es';
+import { describeEventStoreConformance } from 'chronicle-es/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSqliteEventStore, type SqliteEventStore } from './index.js';
 

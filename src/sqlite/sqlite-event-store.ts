@@ -21,7 +21,7 @@ import {
   type RecordedEvent,
   type StreamInfo,
   type StreamWrite,
-} from 'chronicle';
+} from 'chronicle-es';
 import { migrateEventStore } from './event-store-schema.js';
 import { createGroupCommitter, type GroupCommitStats } from './group-commit.js';
 import { openDatabase } from './open-database.js';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createProjector, defineProjection, type EventStore, type Projector, type RecordedEvent } from 'chronicle';
+import { createProjector, defineProjection, type EventStore, type Projector, type RecordedEvent } from 'chronicle-es';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSqliteEventStore } from './sqlite-event-store.js';
 import { createSqliteReadStore, type SqliteReadStore, type SqliteReadTx } from './sqlite-read-store.js';

@@ -9,7 +9,7 @@ import {
   type ProjectionRecord,
   type ProjectionStore,
   type SkippedEvent,
-} from 'chronicle';
+} from 'chronicle-es';
 import { openDatabase } from './open-database.js';
 import { migrateReadStore, physicalTable, tablesOfGeneration } from './read-store-schema.js';
 import { storeError } from './sqlite-error.js';

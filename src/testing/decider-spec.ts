@@ -1,6 +1,6 @@
 // Given/When/Then for deciders: given past events, when a command, then these events (or this refusal).
 import assert from 'node:assert/strict';
-import { type ChronicleErrorCode, type Decider, fold, isChronicleError } from 'chronicle';
+import { type ChronicleErrorCode, type Decider, fold, isChronicleError } from 'chronicle-es';
 
 type EventLike = { type: string; data: unknown };
 

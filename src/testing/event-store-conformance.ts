@@ -10,7 +10,7 @@ import {
   type RecordedEvent,
   type SubscribeOptions,
   type Subscription,
-} from 'chronicle';
+} from 'chronicle-es';
 
 /** The test-runner functions the suite registers its cases with; vitest, jest, mocha and node:test all fit. */
 export type ConformanceRunner = {

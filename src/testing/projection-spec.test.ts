@@ -1,5 +1,5 @@
-import { createInMemoryReadStore, defineProjection, type InMemoryReadTx } from 'chronicle';
-import { createSqliteReadStore, type SqliteReadTx } from 'chronicle/sqlite';
+import { createInMemoryReadStore, defineProjection, type InMemoryReadTx } from 'chronicle-es';
+import { createSqliteReadStore, type SqliteReadTx } from 'chronicle-es/sqlite';
 import { describe, expect, it } from 'vitest';
 import { projectionSpec } from './projection-spec.js';
 

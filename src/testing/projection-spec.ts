@@ -7,7 +7,7 @@ import {
   type NewEvent,
   type Projection,
   type ProjectionStore,
-} from 'chronicle';
+} from 'chronicle-es';
 
 /** An event for a projection scenario; `streamId` defaults to `spec-1`. */
 export type GivenEvent = NewEvent & { streamId?: string };

@@ -1,8 +1,8 @@
 // Child process of projection-sigkill.int.test.ts: projects an event-store file into a read-store file,
 // counting applications per event, and reports progress on stdout. THROTTLE_US slows each event so a
 // parent's SIGKILL lands mid-run (usually inside an open batch transaction).
-import { createProjector, defineProjection } from 'chronicle';
-import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle/sqlite';
+import { createProjector, defineProjection } from 'chronicle-es';
+import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle-es/sqlite';
 
 const [eventsPath, readPath] = process.argv.slice(2);
 const throttleUs = Number(process.env.THROTTLE_US ?? 0);

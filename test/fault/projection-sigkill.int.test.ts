@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { createSqliteEventStore } from 'chronicle/sqlite';
+import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const EVENTS = 10_000;
@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 function startChild(eventsPath: string, readPath: string, throttleUs: number) {
-  const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', child, eventsPath, readPath], {
+  const proc = spawn(process.execPath, ['--conditions=chronicle-source', '--import', 'tsx', child, eventsPath, readPath], {
     cwd: root,
     env: { ...process.env, THROTTLE_US: String(throttleUs) },
     stdio: ['ignore', 'pipe', 'pipe'],

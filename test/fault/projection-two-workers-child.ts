@@ -2,8 +2,8 @@
 // read-store file. It waits for "go" on stdin so both start together, counts applications per event, and
 // reports its final status on stdout. VERSION above the stored one makes both rebuild together.
 import { createInterface } from 'node:readline';
-import { createProjector, defineProjection } from 'chronicle';
-import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle/sqlite';
+import { createProjector, defineProjection } from 'chronicle-es';
+import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle-es/sqlite';
 
 const [eventsPath, readPath] = process.argv.slice(2);
 const throttleUs = Number(process.env.THROTTLE_US ?? 0);

@@ -1,5 +1,5 @@
 // Child process of sqlite-append-sigkill.int.test.ts: keeps 64 appends in flight until killed, printing each ack.
-import { createSqliteEventStore } from 'chronicle/sqlite';
+import { createSqliteEventStore } from 'chronicle-es/sqlite';
 
 const path = process.argv[2];
 if (!path) throw new Error('usage: sqlite-append-burst-child.ts <database file>');

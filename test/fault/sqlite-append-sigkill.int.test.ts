@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RecordedEvent } from 'chronicle';
-import { createSqliteEventStore } from 'chronicle/sqlite';
+import type { RecordedEvent } from 'chronicle-es';
+import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -15,7 +15,7 @@ type Ack = { streamId: string; version: number; position: number; count: number;
 // Runs the burst child until it has acknowledged `acks` appends, then SIGKILLs it; returns every complete ack line.
 function burstThenKill(path: string, acks: number): Promise<{ acks: Ack[]; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', child, path], {
+    const proc = spawn(process.execPath, ['--conditions=chronicle-source', '--import', 'tsx', child, path], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,4 +1,4 @@
-import { fold } from 'chronicle';
+import { fold } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { cancelOrder, placeOrder, shipOrder } from './checkout.js';
 import { type CustomerState, customer } from './customer.js';

@@ -1,6 +1,6 @@
 // Decisions that span an order and its products: placing an order reserves stock on every product,
 // cancelling releases it, shipping takes it out of stock. Each is written atomically or not at all.
-import { type CommandOf, domainError } from 'chronicle';
+import { type CommandOf, domainError } from 'chronicle-es';
 import type { CancelOrder, CreateOrder, PayOrder, ShipOrder } from '../messages/orders.js';
 import type { CustomerState } from './customer.js';
 import { type OrderState, order, orderStreamId } from './order.js';

@@ -1,4 +1,4 @@
-import { fold } from 'chronicle';
+import { fold } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { type CustomerEvent, customer, registerCustomer, updateCustomerDetails } from './customer.js';
 import { emailClaim } from './email-claim.js';

@@ -1,5 +1,5 @@
 // The customer aggregate: registration and details. Email uniqueness lives in email-claim.ts.
-import { assertNever, type CommandOf, type Decider, domainError, type EventOf } from 'chronicle';
+import { assertNever, type CommandOf, type Decider, domainError, type EventOf } from 'chronicle-es';
 import type {
   CustomerDetailsUpdated,
   CustomerRegistered,

@@ -1,6 +1,6 @@
 // Email uniqueness: one `customerEmail-<email>` stream per address records which customer holds it.
 // Claims are written in the same atomic append as the customer's own events, so two customers can never both win.
-import { assertNever, type Decider, domainError, type EventOf } from 'chronicle';
+import { assertNever, type Decider, domainError, type EventOf } from 'chronicle-es';
 import type { EmailClaimed, EmailReleased } from '../messages/customers.js';
 import { normalizeEmail } from '../messages/fields.js';
 

@@ -1,6 +1,6 @@
 // Command handlers keep folded state in memory and evolve it further on the next command, so an evolve that
 // mutated its input would corrupt the cached state of every later command. Every decider is folded over frozen state.
-import type { StreamModel } from 'chronicle';
+import type { StreamModel } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { type CustomerEvent, customer } from './customer.js';
 import { type EmailClaimEvent, emailClaim } from './email-claim.js';

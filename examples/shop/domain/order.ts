@@ -1,6 +1,6 @@
 // The order aggregate: its lifecycle created → paid → shipped, or cancelled before shipping.
 // Stock is not its business: checkout.ts composes it with the product decider.
-import { assertNever, type Decider, domainError, type EventOf } from 'chronicle';
+import { assertNever, type Decider, domainError, type EventOf } from 'chronicle-es';
 import type { OrderCancelled, OrderCreated, OrderLine, OrderPaid, OrderShipped, OrderStatus } from '../messages/orders.js';
 import { notFound, notYours } from './refusals.js';
 

@@ -1,5 +1,5 @@
-import { fold } from 'chronicle';
-import { deciderSpec } from 'chronicle/testing';
+import { fold } from 'chronicle-es';
+import { deciderSpec } from 'chronicle-es/testing';
 import { describe, expect, it } from 'vitest';
 import { createProduct, type ProductEvent, product } from './product.js';
 

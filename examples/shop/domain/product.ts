@@ -1,6 +1,6 @@
 // The product aggregate: catalog data and stock. Orders reserve, release and ship units through it,
 // so the product stream is where concurrent orders for the last unit meet.
-import { assertNever, type CommandOf, type Decider, domainError, type EventOf } from 'chronicle';
+import { assertNever, type CommandOf, type Decider, domainError, type EventOf } from 'chronicle-es';
 import type {
   ChangeProductPrice,
   CreateProduct,

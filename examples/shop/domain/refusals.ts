@@ -1,5 +1,5 @@
 // The ways a Shop decider says no besides a plain business rule (domainError → 422).
-import { ChronicleError } from 'chronicle';
+import { ChronicleError } from 'chronicle-es';
 
 /** The entity a command targets does not exist (404). */
 export function notFound(kind: string, id: string): ChronicleError {

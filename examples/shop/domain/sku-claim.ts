@@ -1,6 +1,6 @@
 // Sku uniqueness: one `productSku-<sku>` stream per sku, claimed in the same atomic append that creates the product.
 // A sku stays with its product even after deletion, so old orders and reports never become ambiguous.
-import { assertNever, type Decider, domainError, type EventOf } from 'chronicle';
+import { assertNever, type Decider, domainError, type EventOf } from 'chronicle-es';
 import type { SkuClaimed } from '../messages/catalog.js';
 
 export type SkuClaimCommand = { type: 'ClaimSku'; data: { sku: string; productId: string } };

@@ -1,5 +1,5 @@
 // The Shop's roles and the small vocabulary its message policies are written in.
-import type { Principal } from 'chronicle';
+import type { Principal } from 'chronicle-es';
 
 export const ROLES = ['admin', 'clerk', 'customer', 'reader'] as const;
 export type Role = (typeof ROLES)[number];

@@ -1,5 +1,5 @@
 // The catalog and its stock: product commands, the events on a product's stream, and the catalog queries.
-import { defineCommand, defineEvent, defineQuery } from 'chronicle';
+import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
 import { allow, hasRole, STAFF } from './access.js';
 import { cents, currency, cursor, entityId, limit, name } from './fields.js';

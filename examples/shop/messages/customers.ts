@@ -1,5 +1,5 @@
 // Customers: registration and details, the events they cause, and the query that reads them.
-import { defineCommand, defineEvent, defineQuery } from 'chronicle';
+import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
 import { allowSelf, STAFF } from './access.js';
 import { address, cents, email, entityId, name } from './fields.js';

@@ -1,5 +1,5 @@
 // Orders: placing, paying, shipping and cancelling, the events they cause, and the order queries.
-import { defineCommand, defineEvent, defineQuery } from 'chronicle';
+import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
 import { allow, allowSelf, hasRole, STAFF } from './access.js';
 import { cents, cursor, entityId, limit } from './fields.js';

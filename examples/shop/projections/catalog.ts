@@ -1,7 +1,7 @@
 // Read model of ListAllProducts: the catalog sorted by name, with what is available to order.
 // (Shipping takes units that were already reserved, so it does not change what is available.)
-import { defineProjection } from 'chronicle';
-import type { SqliteReadTx } from 'chronicle/sqlite';
+import { defineProjection } from 'chronicle-es';
+import type { SqliteReadTx } from 'chronicle-es/sqlite';
 import {
   ProductCreated,
   ProductDeleted,

@@ -1,6 +1,6 @@
 // Read model of GetCustomerById: one row per customer with its order count and spending.
-import { defineProjection } from 'chronicle';
-import type { SqliteReadTx } from 'chronicle/sqlite';
+import { defineProjection } from 'chronicle-es';
+import type { SqliteReadTx } from 'chronicle-es/sqlite';
 import { CustomerDetailsUpdated, CustomerRegistered } from '../messages/customers.js';
 import { OrderCancelled, OrderCreated, OrderPaid } from '../messages/orders.js';
 import { dataOf } from './event-data.js';

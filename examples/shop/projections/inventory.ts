@@ -1,6 +1,6 @@
 // Read model of GetInventory: units on hand and reserved per product.
-import { defineProjection } from 'chronicle';
-import type { SqliteReadTx } from 'chronicle/sqlite';
+import { defineProjection } from 'chronicle-es';
+import type { SqliteReadTx } from 'chronicle-es/sqlite';
 import { ProductCreated, ProductRestocked, StockReleased, StockReserved, StockShipped } from '../messages/catalog.js';
 import { dataOf } from './event-data.js';
 

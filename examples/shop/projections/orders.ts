@@ -1,6 +1,6 @@
 // Read model of GetOrderStatus and ListOrdersByCustomer: one row per order with its lines and status history.
-import { defineProjection, type RecordedEvent } from 'chronicle';
-import type { SqliteReadTx } from 'chronicle/sqlite';
+import { defineProjection, type RecordedEvent } from 'chronicle-es';
+import type { SqliteReadTx } from 'chronicle-es/sqlite';
 import { OrderCreated, type OrderStatus } from '../messages/orders.js';
 import { dataOf } from './event-data.js';
 

@@ -1,6 +1,6 @@
 // Read models given events: the arithmetic of spending, revenue and stock, checked table by table.
-import { createSqliteReadStore } from 'chronicle/sqlite';
-import { projectionSpec } from 'chronicle/testing';
+import { createSqliteReadStore } from 'chronicle-es/sqlite';
+import { projectionSpec } from 'chronicle-es/testing';
 import { describe, it } from 'vitest';
 import { customersProjection } from './customers.js';
 import { inventoryProjection } from './inventory.js';

@@ -1,7 +1,7 @@
 // Read model of GetSalesSummary: orders per status, revenue per currency, and units sold per product.
 // Revenue counts paid orders (shipped ones included); cancelling a paid order takes it back out.
-import { defineProjection } from 'chronicle';
-import type { SqliteReadTx } from 'chronicle/sqlite';
+import { defineProjection } from 'chronicle-es';
+import type { SqliteReadTx } from 'chronicle-es/sqlite';
 import { OrderCancelled, OrderCreated, type OrderLine, OrderPaid, OrderShipped, type OrderStatus } from '../messages/orders.js';
 import { dataOf } from './event-data.js';
 

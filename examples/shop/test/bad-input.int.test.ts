@@ -1,5 +1,5 @@
 // Hostile and broken requests to every endpoint: each gets a 4xx problem, and nothing is ever written.
-import { toJsonSchema } from 'chronicle';
+import { toJsonSchema } from 'chronicle-es';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { given, KEYS, startShop, type TestShop } from './support.js';
 

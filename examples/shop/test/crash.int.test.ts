@@ -17,7 +17,7 @@ afterAll(() => {
 
 /** Starts `npm start`'s command on DATA_DIR and resolves with its URL once it logs that it listens. */
 async function startServer(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'examples/shop/main.ts'], {
+  const child = spawn(process.execPath, ['--conditions=chronicle-source', '--import', 'tsx', 'examples/shop/main.ts'], {
     env: {
       ...process.env,
       PORT: '0',

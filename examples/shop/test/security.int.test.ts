@@ -1,5 +1,5 @@
 // Who may do what, over a real socket: the role matrix, customer isolation, JWTs, and that a refusal writes nothing.
-import { signJwt } from 'chronicle/http';
+import { signJwt } from 'chronicle-es/http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { given, JWT_SECRET, KEYS, startShop, type TestShop } from './support.js';
 
