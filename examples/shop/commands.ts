@@ -9,11 +9,11 @@ import {
   createMultiStreamHandler,
   type EventStore,
   type MultiStreamHandlerOptions,
-  type StreamModel,
+  type StreamRoles,
 } from 'chronicle-es';
 import { cancelOrder, payOrder, placeOrder, shipOrder } from './domain/checkout.js';
 import { customer, customerStreamId, registerCustomer, updateCustomerDetails } from './domain/customer.js';
-import { type EmailClaimState, emailClaim, emailStreamId } from './domain/email-claim.js';
+import { emailClaim, emailStreamId } from './domain/email-claim.js';
 import { checkOwner, type OrderState, order, orderStreamId } from './domain/order.js';
 import { createProduct, type ProductState, product, productStreamId } from './domain/product.js';
 import { skuClaim, skuStreamId } from './domain/sku-claim.js';
@@ -44,21 +44,25 @@ const stream = {
   order: (orderId: string) => ({ streamId: orderStreamId(orderId), model: order }),
 };
 
+/** The product streams of some lines, keyed by product id. */
+const productsOf = (lines: ReadonlyArray<{ productId: string }>) =>
+  new Map(lines.map((line) => [line.productId, stream.product(line.productId)]));
+
 /** Registers a handler for every Shop command on `bus`. */
 export function registerCommands(bus: CommandBus, store: EventStore, options: CommandWiringOptions = {}): void {
   const { maxRetries = 100, cacheSize = 20_000 } = options;
-  const handler = <C extends Command>(wiring: Pick<MultiStreamHandlerOptions<C>, 'streams' | 'decide'>) =>
-    createMultiStreamHandler<C>({ store, maxRetries, cacheSize, ...wiring });
+  const handler = <C extends Command, R extends StreamRoles>(
+    wiring: Pick<MultiStreamHandlerOptions<C, R>, 'streams' | 'decide'>,
+  ) => createMultiStreamHandler({ store, maxRetries, cacheSize, ...wiring });
 
   bus.register(
     RegisterCustomer,
     handler({
-      streams: ({ data }) => [stream.customer(data.customerId), stream.email(data.email)],
-      decide: (command, states) =>
-        registerCustomer(command, {
-          customer: stateOf(states, stream.customer(command.data.customerId)),
-          email: stateOf(states, stream.email(command.data.email)),
-        }),
+      streams: ({ data }: CommandOf<typeof RegisterCustomer>) => ({
+        customer: stream.customer(data.customerId),
+        email: stream.email(data.email),
+      }),
+      decide: registerCustomer,
     }),
   );
 
@@ -66,30 +70,27 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
   bus.register(
     UpdateCustomerDetails,
     handler({
-      streams: async ({ data }, load) => {
+      streams: async ({ data }: CommandOf<typeof UpdateCustomerDetails>, load) => {
         const current = await load(customerStreamId(data.customerId), customer);
         const emails = data.email === undefined ? [] : [data.email, ...(current.status === 'registered' ? [current.email] : [])];
         // A change of letter case is the same claim stream, read once.
-        const claims = new Map(emails.map((email) => [emailStreamId(email), stream.email(email)]));
-        return [stream.customer(data.customerId), ...claims.values()];
+        return {
+          customer: stream.customer(data.customerId),
+          emails: new Map(emails.map((email) => [emailStreamId(email), stream.email(email)])),
+        };
       },
-      decide: (command, states) =>
-        updateCustomerDetails(command, {
-          customer: stateOf(states, stream.customer(command.data.customerId)),
-          emails: new Map([...states].filter(([id]) => id.startsWith('customerEmail-')) as [string, EmailClaimState][]),
-        }),
+      decide: (command, states) => updateCustomerDetails(command, states),
     }),
   );
 
   bus.register(
     CreateProduct,
     handler({
-      streams: ({ data }) => [stream.product(data.productId), stream.sku(data.sku)],
-      decide: (command, states) =>
-        createProduct(command, {
-          product: stateOf(states, stream.product(command.data.productId)),
-          sku: stateOf(states, stream.sku(command.data.sku)),
-        }),
+      streams: ({ data }: CommandOf<typeof CreateProduct>) => ({
+        product: stream.product(data.productId),
+        sku: stream.sku(data.sku),
+      }),
+      decide: createProduct,
     }),
   );
   const productCommand = createCommandHandler({
@@ -106,17 +107,12 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
   bus.register(
     CreateOrder,
     handler({
-      streams: ({ data }) => [
-        stream.order(data.orderId),
-        stream.customer(data.customerId),
-        ...data.lines.map((line) => stream.product(line.productId)),
-      ],
-      decide: (command, states) =>
-        placeOrder(command, {
-          order: stateOf(states, stream.order(command.data.orderId)),
-          customer: stateOf(states, stream.customer(command.data.customerId)),
-          products: productsOf(states),
-        }),
+      streams: ({ data }: CommandOf<typeof CreateOrder>) => ({
+        order: stream.order(data.orderId),
+        customer: stream.customer(data.customerId),
+        products: productsOf(data.lines),
+      }),
+      decide: placeOrder,
     }),
   );
 
@@ -126,32 +122,18 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
     decide: (command: C, state: { order: OrderState; products: ReadonlyMap<string, ProductState> }) => StreamEvents,
     { movesStock }: { movesStock: boolean },
   ) =>
-    handler<C>({
-      streams: async ({ data }, load) => {
+    handler({
+      streams: async ({ data }: C, load) => {
         const current = await load(orderStreamId(data.orderId), order);
         const lines = movesStock && current.status !== 'none' ? current.lines : [];
-        return [stream.order(data.orderId), ...lines.map((line) => stream.product(line.productId))];
+        return { order: stream.order(data.orderId), products: productsOf(lines) };
       },
       decide: (command, states, { principal }) => {
-        const current = stateOf(states, stream.order(command.data.orderId));
-        checkOwner(current, confinedTo(principal));
-        return decide(command, { order: current, products: productsOf(states) });
+        checkOwner(states.order, confinedTo(principal));
+        return decide(command, states);
       },
     });
   bus.register(PayOrder, onOrder(payOrder, { movesStock: false }));
   bus.register(CancelOrder, onOrder(cancelOrder, { movesStock: true }));
   bus.register(ShipOrder, onOrder(shipOrder, { movesStock: true }));
-}
-
-/** A loaded stream's state, typed by its model. */
-function stateOf<S>(states: ReadonlyMap<string, unknown>, loaded: { streamId: string; model: StreamModel<S, any> }): S {
-  return states.get(loaded.streamId) as S;
-}
-
-function productsOf(states: ReadonlyMap<string, unknown>): Map<string, ProductState> {
-  const products = new Map<string, ProductState>();
-  for (const [streamId, state] of states) {
-    if (streamId.startsWith('product-')) products.set(streamId.slice('product-'.length), state as ProductState);
-  }
-  return products;
 }

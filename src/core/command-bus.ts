@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandContext, CommandHandler, CommandResult } from './command-handler.js';
 import { createHandlerRegistry } from './handler-registry.js';
-import { type CommandDefinition, type CommandOf, type Principal, validate } from './messages.js';
-import { type Authorizer, type DispatchContext, enforce, type Middleware, runPipeline } from './middleware.js';
+import { type CommandDefinition, type CommandOf, type InputOf, type Principal, validate } from './messages.js';
+import { type Authorizer, type DispatchContext, enforce, enforceRoles, type Middleware, runPipeline } from './middleware.js';
 
 export type CommandBusOptions = {
   /** Run around every dispatch, outermost first, before validation. */
@@ -23,10 +23,14 @@ export interface CommandBus {
   /** Registers the handler of a command. @throws INVALID_ARGUMENT when one is already registered */
   register<D extends CommandDefinition>(definition: D, handler: CommandHandler<CommandOf<D>>): this;
   /**
-   * Validates, authorizes and handles a command; returns only its status.
-   * @throws UNKNOWN_MESSAGE, VALIDATION_FAILED, UNAUTHENTICATED, FORBIDDEN, DOMAIN_RULE, CONCURRENCY_CONFLICT, STORE_ERROR
+   * Checks the definition's roles, validates, runs the policies and handles a command; returns only its status.
+   * The payload is typed by the definition's schema.
+   * @throws UNKNOWN_MESSAGE, UNAUTHENTICATED, FORBIDDEN, VALIDATION_FAILED, DOMAIN_RULE, CONCURRENCY_CONFLICT,
+   *   IDEMPOTENCY_MISMATCH, STORE_ERROR
    */
-  dispatch(command: string | CommandDefinition, payload: unknown, options?: DispatchOptions): Promise<CommandResult>;
+  dispatch<D extends CommandDefinition>(command: D, payload: InputOf<D>, options?: DispatchOptions): Promise<CommandResult>;
+  /** Dispatches by name (e.g. from HTTP): the payload is checked only at run time. */
+  dispatch(command: string, payload: unknown, options?: DispatchOptions): Promise<CommandResult>;
   /** The registered definition of a command, if any. */
   definition(name: string): CommandDefinition | undefined;
   /** Every registered command definition. */
@@ -43,7 +47,7 @@ export function createCommandBus(options: CommandBusOptions = {}): CommandBus {
       handlers.add(definition, handler);
       return bus;
     },
-    async dispatch(command, payload, dispatchOptions = {}) {
+    async dispatch(command: string | CommandDefinition, payload: unknown, dispatchOptions: DispatchOptions = {}) {
       const name = typeof command === 'string' ? command : command.name;
       const { definition, handler } = handlers.require(name);
       const context: DispatchContext = {
@@ -56,9 +60,11 @@ export function createCommandBus(options: CommandBusOptions = {}): CommandBus {
         locals: {},
       };
       const result = await runPipeline(middleware, context, async () => {
+        const what = `send ${name}`;
+        // Who may never send it is told so before anything about the body: 401/403 whatever the payload.
+        enforceRoles(definition.roles, context.principal, what);
         const data = validate(definition, context.payload);
         context.payload = data;
-        const what = `send ${name}`;
         if (options.authorize) enforce(options.authorize(context.principal, definition, data), context.principal, what);
         if (definition.policy) enforce(definition.policy(context.principal, data), context.principal, what);
         const handlerContext: CommandContext = {

@@ -91,27 +91,26 @@ describe('createCommandHandler', () => {
 
 describe('createMultiStreamHandler', () => {
   // Moves units between two counters: both streams change together or neither does.
-  const transfer = createMultiStreamHandler<{ type: 'Move'; data: { from: string; to: string; n: number } }>({
+  const transfer = createMultiStreamHandler({
     store: createInMemoryEventStore(),
-    streams: (c) => [
-      { streamId: `counter-${c.data.from}`, model: counter },
-      { streamId: `counter-${c.data.to}`, model: counter },
-    ],
+    streams: (c: { type: 'Move'; data: { from: string; to: string; n: number } }) => ({
+      from: { streamId: `counter-${c.data.from}`, model: counter },
+      to: { streamId: `counter-${c.data.to}`, model: counter },
+    }),
     decide: () => [],
   });
 
   it('writes every stream atomically and reports the first', async () => {
     const store = createInMemoryEventStore();
     await store.append('counter-x', [{ type: 'Incremented', data: { by: 5 } }]);
-    const move = createMultiStreamHandler<{ type: 'Move'; data: { n: number } }>({
+    const move = createMultiStreamHandler({
       store,
-      streams: () => [
-        { streamId: 'counter-x', model: counter },
-        { streamId: 'counter-y', model: counter },
-      ],
+      streams: (_c: { type: 'Move'; data: { n: number } }) => ({
+        x: { streamId: 'counter-x', model: counter },
+        y: { streamId: 'counter-y', model: counter },
+      }),
       decide: (c, states) => {
-        const x = states.get('counter-x') as { value: number };
-        if (x.value < c.data.n) throw new Error('unreachable in this test');
+        if (states.x.value < c.data.n) throw new Error('unreachable in this test');
         return [
           { streamId: 'counter-x', events: [{ type: 'Incremented', data: { by: -c.data.n } }] },
           { streamId: 'counter-y', events: [{ type: 'Incremented', data: { by: c.data.n } }] },
@@ -219,20 +218,17 @@ describe('state cache and chosen streams', () => {
   it('redoes a choice made from state that changed before the append', async () => {
     const store = createInMemoryEventStore();
     let chosen: string[] = [];
-    const bump = createMultiStreamHandler<{ type: 'Bump'; data: Record<string, never> }>({
+    const bump = createMultiStreamHandler({
       store,
       maxRetries: 5,
-      streams: async (_c, load) => {
+      streams: async (_c: { type: 'Bump'; data: Record<string, never> }, load) => {
         const target = await load('pointer-1', pointer);
         chosen.push(target);
         // Move the pointer after the first choice was read, as a concurrent writer would.
         if (chosen.length === 1) await store.append('pointer-1', [{ type: 'Pointed', data: { target: 'b' } }]);
-        return [{ streamId: `counter-${target}`, model: counter }];
+        return { target: { streamId: `counter-${target}`, model: counter } };
       },
-      decide: (_c, states) =>
-        [...states.keys()]
-          .filter((id) => id.startsWith('counter-'))
-          .map((streamId) => ({ streamId, events: [{ type: 'Incremented', data: { by: 1 } }] })),
+      decide: () => [{ streamId: `counter-${chosen[chosen.length - 1]}`, events: [{ type: 'Incremented', data: { by: 1 } }] }],
     });
     const result = await bump({ type: 'Bump', data: {} }, {});
     expect(chosen).toEqual(['a', 'b']);
@@ -244,9 +240,9 @@ describe('state cache and chosen streams', () => {
   it('passes the dispatch context to decide', async () => {
     const store = createInMemoryEventStore();
     const seen: unknown[] = [];
-    const handle = createMultiStreamHandler<CounterCommand>({
+    const handle = createMultiStreamHandler({
       store,
-      streams: (c) => [{ streamId: `counter-${c.data.counterId}`, model: counter }],
+      streams: (c: CounterCommand) => ({ counter: { streamId: `counter-${c.data.counterId}`, model: counter } }),
       decide: (_c, _s, context) => {
         seen.push(context.principal);
         return [];
@@ -258,9 +254,9 @@ describe('state cache and chosen streams', () => {
 
   it('refuses a decision that names one stream twice instead of dropping a list', async () => {
     const store = createInMemoryEventStore();
-    const handle = createMultiStreamHandler<CounterCommand>({
+    const handle = createMultiStreamHandler({
       store,
-      streams: () => [{ streamId: 'counter-twice', model: counter }],
+      streams: (_c: CounterCommand) => ({ counter: { streamId: 'counter-twice', model: counter } }),
       decide: () => [
         { streamId: 'counter-twice', events: [{ type: 'Incremented', data: { by: 1 } }] },
         { streamId: 'counter-twice', events: [{ type: 'Incremented', data: { by: 2 } }] },
@@ -273,11 +269,11 @@ describe('state cache and chosen streams', () => {
 
   it('refuses one stream read with two different models', async () => {
     const store = createInMemoryEventStore();
-    const handle = createMultiStreamHandler<CounterCommand>({
+    const handle = createMultiStreamHandler({
       store,
-      streams: async (_c, load) => {
+      streams: async (_c: CounterCommand, load) => {
         await load('counter-z', pointer);
-        return [{ streamId: 'counter-z', model: counter }];
+        return { counter: { streamId: 'counter-z', model: counter } };
       },
       decide: () => [],
     });

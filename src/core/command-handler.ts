@@ -38,44 +38,56 @@ export type CommandHandlerOptions<C extends Command, E extends { type: string; d
 
 /**
  * A handler for commands that touch one stream.
- * @throws DOMAIN_RULE (from the decider), CONCURRENCY_CONFLICT after the retries, STREAM_DELETED, STORE_ERROR
+ * @throws DOMAIN_RULE (from the decider), CONCURRENCY_CONFLICT after the retries, IDEMPOTENCY_MISMATCH, STREAM_DELETED,
+ *   STORE_ERROR
  */
 export function createCommandHandler<C extends Command, E extends { type: string; data: unknown }, S>(
   options: CommandHandlerOptions<C, E, S>,
 ): CommandHandler<C> {
   const { store, decider, streamId } = options;
-  return createMultiStreamHandler<C>({
+  return createMultiStreamHandler({
     store,
     maxRetries: options.maxRetries,
     cacheSize: options.cacheSize,
-    streams: (command) => [{ streamId: streamId(command), model: decider }],
-    decide: (command, states) => {
-      const [[id, state]] = states;
-      return [{ streamId: id, events: decider.decide(command, state as S) as readonly NewEvent[] }];
-    },
+    streams: (command: C) => ({ stream: { streamId: streamId(command), model: decider } }),
+    decide: (command, { stream }) => [{ streamId: streamId(command), events: decider.decide(command, stream) }],
   });
 }
 
 /** A stream a command reads, and the model its history folds with. */
-export type StreamSpec = { streamId: string; model: StreamModel<any, any> };
+export type StreamSpec<S = any> = { streamId: string; model: StreamModel<S, any> };
+
+/**
+ * The streams a command reads, by role: one stream, or a map of them (e.g. each product of an order, keyed by id).
+ * The first stream of the first role is the one the command's status reports.
+ */
+export type StreamRoles = { readonly [role: string]: StreamSpec | ReadonlyMap<string, StreamSpec> };
+
+/** The folded states `decide` receives: each role's state, typed by its model (a map of states for a map role). */
+export type StatesOf<R extends StreamRoles> = {
+  readonly [K in keyof R]: R[K] extends ReadonlyMap<infer Key, StreamSpec<infer S>>
+    ? ReadonlyMap<Key, S>
+    : R[K] extends StreamSpec<infer S>
+      ? S
+      : never;
+};
 
 /** Reads a stream's current state (through the handler's cache) while choosing which streams a command needs. */
 export type LoadState = <S>(streamId: string, model: StreamModel<S, any>) => Promise<S>;
 
-export type MultiStreamHandlerOptions<C extends Command> = {
+/** Events a decision appends, per stream. */
+export type StreamEvents = ReadonlyArray<{ streamId: string; events: readonly NewEvent[] }>;
+
+export type MultiStreamHandlerOptions<C extends Command, R extends StreamRoles> = {
   store: EventStore;
   /**
-   * The streams a command reads; the first is the one its status reports. It may read state first through
-   * `load` (e.g. an order, to find the products whose stock it moves). Streams read that way are version-checked
-   * at append like the others, and this runs again on every retry, so a choice made on stale state is redone.
+   * The streams a command reads, by role. It may read state first through `load` (e.g. an order, to find the
+   * products whose stock it moves). Streams read that way are version-checked at append like the others, and this
+   * runs again on every retry, so a choice made on stale state is redone.
    */
-  streams: (command: C, load: LoadState) => ReadonlyArray<StreamSpec> | Promise<ReadonlyArray<StreamSpec>>;
-  /** Pure: the events to append per stream, from every loaded stream's state. Throw DOMAIN_RULE to refuse. */
-  decide: (
-    command: C,
-    states: ReadonlyMap<string, unknown>,
-    context: CommandContext,
-  ) => ReadonlyArray<{ streamId: string; events: readonly NewEvent[] }>;
+  streams: (command: C, load: LoadState) => R | Promise<R>;
+  /** Pure: the events to append per stream, from every role's state. Throw DOMAIN_RULE to refuse. */
+  decide: (command: C, states: NoInfer<StatesOf<R>>, context: CommandContext) => StreamEvents;
   maxRetries?: number;
   /**
    * Streams whose folded state the handler keeps in memory, so a command reads only the events appended since
@@ -90,9 +102,12 @@ type Loaded = { streamId: string; model: StreamModel<unknown, unknown>; state: u
 /**
  * A handler for commands whose rule spans several streams (e.g. an order reserving stock on each
  * product). Every loaded stream is checked at the version read, so the decision holds atomically.
- * @throws DOMAIN_RULE, CONCURRENCY_CONFLICT after the retries, INVALID_ARGUMENT, STREAM_DELETED, STORE_ERROR
+ * @throws DOMAIN_RULE, CONCURRENCY_CONFLICT after the retries, IDEMPOTENCY_MISMATCH, INVALID_ARGUMENT, STREAM_DELETED,
+ *   STORE_ERROR
  */
-export function createMultiStreamHandler<C extends Command>(options: MultiStreamHandlerOptions<C>): CommandHandler<C> {
+export function createMultiStreamHandler<C extends Command, R extends StreamRoles>(
+  options: MultiStreamHandlerOptions<C, R>,
+): CommandHandler<C> {
   const { store } = options;
   const maxRetries = options.maxRetries ?? 3;
   const cacheSize = options.cacheSize ?? 1000;
@@ -132,8 +147,9 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
     return loaded;
   }
 
-  // One attempt: choose the streams, load each once, and return them with every stream read along the way.
-  async function loadAll(command: C): Promise<Loaded[]> {
+  // One attempt: choose the streams, load each once, and return them (the reported one first) with every stream read
+  // along the way, and the states by role.
+  async function loadAll(command: C): Promise<{ loaded: Loaded[]; states: StatesOf<R> }> {
     const loads = new Map<string, Promise<Loaded>>();
     const load = (streamId: string, model: StreamModel<unknown, unknown>) => {
       let loading = loads.get(streamId);
@@ -145,7 +161,12 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
       }
       return loading;
     };
-    const specs = await options.streams(command, async (streamId, model) => (await load(streamId, model)).state as never);
+    const roles = await options.streams(command, async (streamId, model) => (await load(streamId, model)).state as never);
+    const specs: StreamSpec[] = [];
+    for (const role of Object.values(roles)) {
+      if (role instanceof Map) specs.push(...role.values());
+      else specs.push(role as StreamSpec);
+    }
     if (specs.length === 0) throw new ChronicleError('INVALID_ARGUMENT', `${command.type} names no stream`);
     const loaded = await Promise.all(specs.map((s) => load(s.streamId, s.model)));
     for (let i = 0; i < loaded.length; i++) {
@@ -156,10 +177,19 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
         );
       }
     }
-    const named = new Set(specs.map((s) => s.streamId));
+    const byId = new Map(loaded.map((l) => [l.streamId, l.state]));
+    const states: Record<string, unknown> = {};
+    for (const [name, role] of Object.entries(roles)) {
+      states[name] =
+        role instanceof Map
+          ? new Map([...role].map(([key, spec]: [string, StreamSpec]) => [key, byId.get(spec.streamId)]))
+          : byId.get((role as StreamSpec).streamId);
+    }
+    // A stream named by two roles is read and written once.
+    const unique = [...new Map(loaded.map((l) => [l.streamId, l])).values()];
     // Streams read only to choose the others are checked at append too, so a stale choice conflicts and is redone.
-    for (const [streamId, loading] of loads) if (!named.has(streamId)) loaded.push(await loading);
-    return loaded;
+    for (const [streamId, loading] of loads) if (!byId.has(streamId)) unique.push(await loading);
+    return { loaded: unique, states: states as StatesOf<R> };
   }
 
   // One command: load, decide and append, again after each conflict up to maxRetries.
@@ -172,8 +202,7 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
     };
 
     for (let tries = 0; ; tries++) {
-      const loaded = await loadAll(command);
-      const states = new Map(loaded.map((s) => [s.streamId, s.state]));
+      const { loaded, states } = await loadAll(command);
       const decided = options.decide(command, states, context);
       const byStream = new Map(decided.map((d) => [d.streamId, d.events]));
       if (byStream.size !== decided.length) {
@@ -182,8 +211,9 @@ export function createMultiStreamHandler<C extends Command>(options: MultiStream
           `${command.type} decided events for one stream twice; give each stream one list`,
         );
       }
+      const loadedIds = new Set(loaded.map((l) => l.streamId));
       for (const id of byStream.keys()) {
-        if (!states.has(id))
+        if (!loadedIds.has(id))
           throw new ChronicleError('INVALID_ARGUMENT', `${command.type} decided events for unloaded stream ${id}`);
       }
       const primary = loaded[0];

@@ -12,6 +12,9 @@ export {
   createMultiStreamHandler,
   type LoadState,
   type MultiStreamHandlerOptions,
+  type StatesOf,
+  type StreamEvents,
+  type StreamRoles,
   type StreamSpec,
 } from './command-handler.js';
 export { type Decider, fold, type StreamModel } from './decider.js';
@@ -45,17 +48,22 @@ export { createInMemoryEventStore } from './in-memory-event-store.js';
 export {
   type CommandDefinition,
   type CommandOf,
+  type DefinitionsIn,
   defineCommand,
   defineEvent,
   defineQuery,
   type EventDefinition,
   type EventOf,
   type InputOf,
+  MAX_VALIDATION_ISSUES,
   type PayloadOf,
   type Policy,
   type Principal,
   type QueryDefinition,
   type ResultOf,
+  type ResultType,
+  resultSchemaOf,
+  returns,
   toJsonSchema,
   validate,
 } from './messages.js';

@@ -18,19 +18,40 @@ export type CommandDefinition<Name extends string = string, S extends z.ZodType 
   readonly name: Name;
   readonly schema: S;
   readonly description?: string;
+  /**
+   * Roles that may ever send it. Checked before the payload is validated: no principal is UNAUTHENTICATED,
+   * a principal holding none of them is FORBIDDEN, whatever the body. Absent: anyone (subject to `policy`).
+   */
+  readonly roles?: readonly string[];
   /** Who may send it; the bus enforces this for every caller. Method syntax keeps definitions assignable to the generic type. */
   policy?(principal: Principal | undefined, payload: z.output<S>): boolean | string;
 };
+
+/** A query result declared by type only (no runtime schema): `result: returns<OrderView>()`. */
+export type ResultType<R> = { readonly kind: 'result-type'; readonly __result?: R };
+
+/** Declares a query's result type without a schema; prefer a zod schema, which also feeds OpenAPI and serialization. */
+export function returns<R>(): ResultType<R> {
+  return { kind: 'result-type' };
+}
+
+/** The zod schema of a query's result, when it declares one (not a bare `returns<T>()`). */
+export function resultSchemaOf(definition: QueryDefinition<string, any, any>): z.ZodType | undefined {
+  const { result } = definition;
+  return result === undefined || (result as ResultType<unknown>).kind === 'result-type' ? undefined : (result as z.ZodType);
+}
 
 export type QueryDefinition<Name extends string = string, S extends z.ZodType = z.ZodType, R = unknown> = {
   readonly kind: 'query';
   readonly name: Name;
   readonly schema: S;
   readonly description?: string;
-  /** Optional schema of the result (documentation / OpenAPI). */
-  readonly result?: z.ZodType<R>;
+  /** The result: a zod schema (OpenAPI, response serialization) or `returns<T>()`; `run` is typed by it. */
+  readonly result?: z.ZodType<R> | ResultType<R>;
   /** Projections this query reads; read-your-writes waits for these only. */
   readonly reads?: readonly string[];
+  /** Roles that may ever run it; checked before validation, like CommandDefinition.roles. */
+  readonly roles?: readonly string[];
   /** Who may run it; the bus enforces this for every caller. */
   policy?(principal: Principal | undefined, payload: z.output<S>): boolean | string;
   /** Checked against the result before it is returned (e.g. an order belongs to its customer). */
@@ -44,33 +65,61 @@ export type EventDefinition<Type extends string = string, S extends z.ZodType = 
   readonly schemaVersion: number;
 };
 
-export type CommandOf<D> = D extends CommandDefinition<infer N, infer S> ? { type: N; data: z.output<S> } : never;
-export type PayloadOf<D> = D extends { schema: infer S extends z.ZodType } ? z.output<S> : never;
-export type InputOf<D> = D extends { schema: infer S extends z.ZodType } ? z.input<S> : never;
-export type ResultOf<D> = D extends QueryDefinition<string, z.ZodType, infer R> ? R : never;
-export type EventOf<D> = D extends EventDefinition<infer T, infer S> ? { type: T; data: z.output<S> } : never;
+type AnyDefinition = CommandDefinition<string, any> | QueryDefinition<string, any, any> | EventDefinition<string, any>;
 
-/** Declares a command. @throws INVALID_ARGUMENT for an empty name. */
+/** The definitions in `D`: one definition, a union of them, a tuple/array, or an object of them (a module's exports). */
+export type DefinitionsIn<D> = D extends readonly (infer X)[]
+  ? X
+  : D extends AnyDefinition
+    ? D
+    : D extends Record<string, unknown>
+      ? Extract<D[keyof D], AnyDefinition>
+      : never;
+
+/** The command (`{ type, data }`) a command definition, or the union of a set of them, describes. */
+export type CommandOf<D> =
+  DefinitionsIn<D> extends infer X
+    ? X extends CommandDefinition<infer N, infer S>
+      ? { type: N; data: z.output<S> }
+      : never
+    : never;
+/** The event (`{ type, data }`) an event definition, or the union of a set of them, describes. */
+export type EventOf<D> =
+  DefinitionsIn<D> extends infer X
+    ? X extends EventDefinition<infer T, infer S>
+      ? { type: T; data: z.output<S> }
+      : never
+    : never;
+/** The payload after validation (defaults applied, transforms run): what handlers and policies receive. */
+export type PayloadOf<D> = D extends { schema: infer S extends z.ZodType } ? z.output<S> : never;
+/** What a caller passes: the schema's input type. */
+export type InputOf<D> = D extends { schema: infer S extends z.ZodType } ? z.input<S> : never;
+/** A query's declared result (`unknown` when it declares none). */
+export type ResultOf<D> = D extends QueryDefinition<string, any, infer R> ? R : never;
+
+/** Declares a command. @throws INVALID_ARGUMENT for a name that is not an identifier or roles that are not strings */
 export function defineCommand<Name extends string, S extends z.ZodType>(
   name: Name,
   schema: S,
-  options: { description?: string; policy?: Policy<z.output<S>> } = {},
+  options: { description?: string; roles?: readonly string[]; policy?: Policy<z.output<S>> } = {},
 ): CommandDefinition<Name, S> {
   assertName(name);
+  assertRoles(name, options.roles);
   return { kind: 'command', name, schema, ...options };
 }
 
-/** Declares a query. @throws INVALID_ARGUMENT for an empty name. */
+/** Declares a query. @throws INVALID_ARGUMENT for a name that is not an identifier or roles that are not strings */
 export function defineQuery<Name extends string, S extends z.ZodType, R = unknown>(
   name: Name,
   schema: S,
   options: Omit<QueryDefinition<Name, S, R>, 'kind' | 'name' | 'schema'> = {},
 ): QueryDefinition<Name, S, R> {
   assertName(name);
+  assertRoles(name, options.roles);
   return { kind: 'query', name, schema, ...options };
 }
 
-/** Declares an event type. @throws INVALID_ARGUMENT for an empty name. */
+/** Declares an event type. @throws INVALID_ARGUMENT for a type that is not an identifier */
 export function defineEvent<Type extends string, S extends z.ZodType>(
   type: Type,
   schema: S,
@@ -80,26 +129,78 @@ export function defineEvent<Type extends string, S extends z.ZodType>(
   return { kind: 'event', type, schema, schemaVersion: options.schemaVersion ?? 1 };
 }
 
+function assertRoles(name: string, roles: unknown): void {
+  if (roles === undefined) return;
+  if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string' || r === '')) {
+    throw new ChronicleError('INVALID_ARGUMENT', `${name}: roles must be an array of non-empty strings`);
+  }
+}
+
 function assertName(name: string): void {
   if (typeof name !== 'string' || !/^[A-Za-z][A-Za-z0-9_.]*$/.test(name)) {
     throw new ChronicleError('INVALID_ARGUMENT', `message name must be an identifier, got ${JSON.stringify(name)}`);
   }
 }
 
-/** Validates `payload` against a message's schema. @throws VALIDATION_FAILED listing every failing field. */
+/** Issues listed in a VALIDATION_FAILED error; the rest are counted in `details.omitted`. */
+export const MAX_VALIDATION_ISSUES = 100;
+const MAX_ISSUE_MESSAGE = 300;
+
+/**
+ * Validates `payload` against a message's schema, and refuses strings that are not well-formed Unicode (a lone
+ * surrogate would be stored, then served back as replacement characters).
+ * @throws VALIDATION_FAILED listing the failing fields (at most MAX_VALIDATION_ISSUES; `details.omitted` counts the rest)
+ */
 export function validate<S extends z.ZodType>(
   definition: { name?: string; type?: string; schema: S },
   payload: unknown,
 ): z.output<S> {
-  const parsed = definition.schema.safeParse(payload);
-  if (parsed.success) return parsed.data;
-  const errors: ValidationIssue[] = parsed.error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.'),
-    message: issue.message,
-  }));
   const label = definition.name ?? definition.type ?? 'message';
-  const summary = errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; ');
-  throw new ChronicleError('VALIDATION_FAILED', `invalid ${label}: ${summary}`, { details: { errors } });
+  const parsed = definition.schema.safeParse(payload);
+  if (parsed.success) {
+    const badString = illFormedStringPath(payload, []);
+    if (badString !== undefined) {
+      const issue = { path: badString, message: 'not well-formed Unicode (lone surrogate)' };
+      throw new ChronicleError('VALIDATION_FAILED', `invalid ${label}: ${issue.path}: ${issue.message}`, {
+        details: { errors: [issue] },
+      });
+    }
+    return parsed.data;
+  }
+  const { issues } = parsed.error;
+  const errors: ValidationIssue[] = issues.slice(0, MAX_VALIDATION_ISSUES).map((issue) => ({
+    path: issue.path.map(String).join('.').slice(0, MAX_ISSUE_MESSAGE),
+    message: issue.message.length > MAX_ISSUE_MESSAGE ? `${issue.message.slice(0, MAX_ISSUE_MESSAGE)}…` : issue.message,
+  }));
+  const omitted = issues.length - errors.length;
+  const shown = errors.slice(0, 5).map((e) => (e.path ? `${e.path}: ${e.message}` : e.message));
+  const more = issues.length > shown.length ? ` (and ${issues.length - shown.length} more)` : '';
+  throw new ChronicleError('VALIDATION_FAILED', `invalid ${label}: ${shown.join('; ')}${more}`, {
+    details: omitted > 0 ? { errors, omitted } : { errors },
+  });
+}
+
+// In unicode mode a proper surrogate pair is one code point, so the surrogate category matches only lone halves.
+const LONE_SURROGATE = /\p{Cs}/u;
+const LONE_SURROGATE_ALL = /\p{Cs}/gu;
+
+// The path of the first string (as a key or a value) in `value` that is not well-formed UTF-16, if any.
+function illFormedStringPath(value: unknown, path: string[]): string | undefined {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path.join('.') : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = illFormedStringPath(value[i], [...path, String(i)]);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    if (LONE_SURROGATE.test(key)) return [...path, key.replace(LONE_SURROGATE_ALL, '\uFFFD')].join('.');
+    const found = illFormedStringPath((value as Record<string, unknown>)[key], [...path, key]);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /** JSON Schema (draft-07, which Fastify accepts) of a message's payload. */

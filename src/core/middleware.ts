@@ -44,6 +44,17 @@ export function enforce(verdict: boolean | string, principal: Principal | undefi
   throw new ChronicleError('FORBIDDEN', reason, { details: { principal: principal.id, roles: principal.roles } });
 }
 
+/** @throws UNAUTHENTICATED without a principal, FORBIDDEN when it holds none of `roles` (no roles given: no check). */
+export function enforceRoles(roles: readonly string[] | undefined, principal: Principal | undefined, what: string): void {
+  if (roles === undefined) return;
+  if (principal === undefined) throw new ChronicleError('UNAUTHENTICATED', `authentication required to ${what}`);
+  if (!roles.some((role) => principal.roles.includes(role))) {
+    throw new ChronicleError('FORBIDDEN', `requires role ${roles.join(' or ')} to ${what}`, {
+      details: { principal: principal.id, roles: principal.roles },
+    });
+  }
+}
+
 /** Logs each dispatch as one structured line through `log` (pino-compatible `info`/`warn`). */
 export function loggingMiddleware(log: {
   info(obj: object, msg?: string): void;

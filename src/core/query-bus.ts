@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { ChronicleError } from './errors.js';
 import { createHandlerRegistry } from './handler-registry.js';
-import { type Principal, type QueryDefinition, type ResultOf, validate } from './messages.js';
-import { type Authorizer, type DispatchContext, enforce, type Middleware, runPipeline } from './middleware.js';
+import { type InputOf, type PayloadOf, type Principal, type QueryDefinition, type ResultOf, validate } from './messages.js';
+import { type Authorizer, type DispatchContext, enforce, enforceRoles, type Middleware, runPipeline } from './middleware.js';
 
 /** Handles one query; reads only the read store and returns data. */
 export type QueryHandler<P = any, R = unknown> = (payload: P, context: { principal?: Principal }) => Promise<R> | R;
@@ -28,12 +28,15 @@ export type QueryOptions = {
 
 export interface QueryBus {
   /** Registers the handler of a query. @throws INVALID_ARGUMENT when one is already registered */
-  register<D extends QueryDefinition>(definition: D, handler: QueryHandler<any, ResultOf<D>>): this;
+  register<D extends QueryDefinition<string, any, any>>(definition: D, handler: QueryHandler<PayloadOf<D>, ResultOf<D>>): this;
   /**
-   * Validates, authorizes and runs a query.
-   * @throws UNKNOWN_MESSAGE, VALIDATION_FAILED, INVALID_ARGUMENT, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, TIMEOUT
+   * Checks the definition's roles, validates, runs the policies and the query; the payload and the result are
+   * typed by the definition.
+   * @throws UNKNOWN_MESSAGE, UNAUTHENTICATED, FORBIDDEN, VALIDATION_FAILED, INVALID_ARGUMENT, NOT_FOUND, TIMEOUT
    */
-  run<R = unknown>(query: string | QueryDefinition, payload: unknown, options?: QueryOptions): Promise<R>;
+  run<D extends QueryDefinition<string, any, any>>(query: D, payload: InputOf<D>, options?: QueryOptions): Promise<ResultOf<D>>;
+  /** Runs a query by name (e.g. from HTTP): the payload is checked only at run time and the result is unknown. */
+  run(query: string, payload: unknown, options?: QueryOptions): Promise<unknown>;
   /** The registered definition of a query, if any. */
   definition(name: string): QueryDefinition | undefined;
   /** Every registered query definition. */
@@ -50,7 +53,7 @@ export function createQueryBus(options: QueryBusOptions = {}): QueryBus {
       handlers.add(definition, handler);
       return bus;
     },
-    async run<R>(query: string | QueryDefinition, payload: unknown, queryOptions: QueryOptions = {}): Promise<R> {
+    async run(query: string | QueryDefinition, payload: unknown, queryOptions: QueryOptions = {}): Promise<any> {
       const name = typeof query === 'string' ? query : query.name;
       const { definition, handler } = handlers.require(name);
       const { minPosition } = queryOptions;
@@ -69,11 +72,12 @@ export function createQueryBus(options: QueryBusOptions = {}): QueryBus {
         minPosition,
         locals: {},
       };
-      return (await runPipeline(middleware, context, async () => {
-        const data = validate(definition, context.payload);
-        context.payload = data;
+      return runPipeline(middleware, context, async () => {
         const what = `run ${name}`;
         const { principal } = context;
+        enforceRoles(definition.roles, principal, what);
+        const data = validate(definition, context.payload);
+        context.payload = data;
         if (options.authorize) enforce(options.authorize(principal, definition, data), principal, what);
         if (definition.policy) enforce(definition.policy(principal, data), principal, what);
         if (minPosition !== undefined && minPosition > 0) {
@@ -86,7 +90,7 @@ export function createQueryBus(options: QueryBusOptions = {}): QueryBus {
         const result = await handler(data, { principal });
         if (definition.resultPolicy) enforce(definition.resultPolicy(principal, result, data), principal, what);
         return result;
-      })) as R;
+      });
     },
     definition: handlers.definition,
     definitions: handlers.definitions,

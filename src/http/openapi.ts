@@ -1,5 +1,5 @@
 // The OpenAPI 3.1 document, generated from the registered command and query definitions.
-import { type CommandDefinition, type QueryDefinition, toJsonSchema } from 'chronicle-es';
+import { type CommandDefinition, type QueryDefinition, resultSchemaOf, toJsonSchema } from 'chronicle-es';
 import { PROBLEM_TABLE } from './problem.js';
 
 type Json = Record<string, unknown>;
@@ -65,7 +65,8 @@ export function buildOpenApiDocument(input: OpenApiInput): Json {
 
   for (const query of input.queries) {
     const payload = embed(query.schema, `${query.name}Query`, schemas);
-    const result = query.result ? embed(query.result, `${query.name}Result`, schemas).ref : {};
+    const resultSchema = resultSchemaOf(query);
+    const result = resultSchema ? embed(resultSchema, `${query.name}Result`, schemas).ref : {};
     const ok = { description: 'The result.', content: { 'application/json': { schema: result } } };
     const consistency = [{ $ref: '#/components/parameters/MinPositionHeader' }, { $ref: '#/components/parameters/WaitMs' }];
     const summary = query.description ?? `Run ${query.name}`;
