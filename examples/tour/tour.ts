@@ -6,15 +6,18 @@ import { join } from 'node:path';
 import {
   assertNever,
   ChronicleError,
+  type CommandOf,
   createCommandBus,
   createCommandHandler,
   createProjector,
   createQueryBus,
   type Decider,
   defineCommand,
+  defineEvent,
   defineProjection,
   defineQuery,
   domainError,
+  type EventOf,
 } from 'chronicle-es';
 import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle-es/sqlite';
 import { z } from 'zod';
@@ -22,19 +25,23 @@ import { z } from 'zod';
 
 // #region messages
 
-// Commands and queries are declared once: a name, a zod schema, and who may send them.
+// Commands, queries and events are declared once: a name and a zod schema (and who may send them).
+// The schema is the single source of each message's type: payloads, results and event data are inferred from it.
 export const OpenAccount = defineCommand('OpenAccount', z.object({ accountId: z.string().min(1), owner: z.string().min(1) }));
 export const Deposit = defineCommand('Deposit', z.object({ accountId: z.string().min(1), cents: z.number().int().positive() }), {
-  policy: (principal) => principal?.roles.includes('teller') || 'only tellers may deposit',
+  roles: ['teller'], // checked before the payload: anyone else gets FORBIDDEN (no principal: UNAUTHENTICATED)
 });
-export const GetBalance = defineQuery('GetBalance', z.object({ accountId: z.string() }), { reads: ['balances'] });
+export const GetBalance = defineQuery('GetBalance', z.object({ accountId: z.string() }), {
+  result: z.object({ owner: z.string(), cents: z.number().int() }),
+  reads: ['balances'],
+});
+export const AccountOpened = defineEvent('AccountOpened', z.object({ owner: z.string() }));
+export const Deposited = defineEvent('Deposited', z.object({ cents: z.number().int() }));
 // #endregion messages
 
 // #region decider
-type AccountCommand =
-  | { type: 'OpenAccount'; data: { accountId: string; owner: string } }
-  | { type: 'Deposit'; data: { cents: number } };
-type AccountEvent = { type: 'AccountOpened'; data: { owner: string } } | { type: 'Deposited'; data: { cents: number } };
+type AccountCommand = CommandOf<typeof OpenAccount | typeof Deposit>;
+type AccountEvent = EventOf<typeof AccountOpened | typeof Deposited>;
 type Account = { open: boolean; balance: number };
 
 // The write model: decide is pure and refuses with a DOMAIN_RULE error; evolve only sets fields.
@@ -64,19 +71,19 @@ export const account: Decider<AccountCommand, AccountEvent, Account> = {
 
 // #region projection
 // The read model: a table fed only by events; its checkpoint commits in the same transaction.
-export const balances = defineProjection<SqliteReadTx>({
+// Handlers are keyed by the listed events' types, and each gets its event's data typed.
+export const balances = defineProjection({
   name: 'balances',
   version: 1,
-  setup: (tx) => tx.run(`CREATE TABLE ${tx.table('balances')} (account_id TEXT PRIMARY KEY, owner TEXT, cents INTEGER)`),
+  events: [AccountOpened, Deposited],
+  setup: (tx: SqliteReadTx) =>
+    tx.run(`CREATE TABLE ${tx.table('balances')} (account_id TEXT PRIMARY KEY, owner TEXT, cents INTEGER)`),
   handlers: {
     AccountOpened: (e, tx) =>
-      tx.run(`INSERT INTO ${tx.table('balances')} VALUES (?, ?, 0)`, [
-        e.streamId.slice('account-'.length),
-        (e.data as { owner: string }).owner,
-      ]),
+      tx.run(`INSERT INTO ${tx.table('balances')} VALUES (?, ?, 0)`, [e.streamId.slice('account-'.length), e.data.owner]),
     Deposited: (e, tx) =>
       tx.run(`UPDATE ${tx.table('balances')} SET cents = cents + ? WHERE account_id = ?`, [
-        (e.data as { cents: number }).cents,
+        e.data.cents,
         e.streamId.slice('account-'.length),
       ]),
   },
@@ -90,15 +97,14 @@ export async function main(dataDir = mkdtempSync(join(tmpdir(), 'chronicle-tour-
   const projector = createProjector({ eventStore, readStore, projections: [balances] });
   await projector.start();
 
-  const handle = createCommandHandler({
-    store: eventStore,
-    decider: account,
-    streamId: (c) => `account-${(c.data as { accountId: string }).accountId}`,
-  });
+  const handle = createCommandHandler({ store: eventStore, decider: account, streamId: (c) => `account-${c.data.accountId}` });
   const commands = createCommandBus().register(OpenAccount, handle).register(Deposit, handle);
   const queries = createQueryBus({ waitForPosition: projector.waitForPosition }).register(GetBalance, ({ accountId }) => {
     const reader = readStore.reader('balances');
-    const row = reader.get(`SELECT owner, cents FROM ${reader.table('balances')} WHERE account_id = ?`, [accountId]);
+    const row = reader.get<{ owner: string; cents: number }>(
+      `SELECT owner, cents FROM ${reader.table('balances')} WHERE account_id = ?`,
+      [accountId],
+    );
     if (!row) throw new ChronicleError('NOT_FOUND', `no account ${accountId}`);
     return row;
   });
@@ -107,7 +113,7 @@ export async function main(dataDir = mkdtempSync(join(tmpdir(), 'chronicle-tour-
   await commands.dispatch(OpenAccount, { accountId: 'a1', owner: 'Ada' }, { principal: teller });
   // A command returns only a status; its position lets the next query read its own write.
   const { position } = await commands.dispatch(Deposit, { accountId: 'a1', cents: 2500 }, { principal: teller });
-  const balance = await queries.run(GetBalance, { accountId: 'a1' }, { minPosition: position });
+  const balance = await queries.run(GetBalance, { accountId: 'a1' }, { minPosition: position }); // typed { owner, cents }
 
   await projector.stop();
   await readStore.close();

@@ -81,6 +81,8 @@ export {
   type Projection,
   type ProjectionDefinition,
   type ProjectionHandler,
+  type ProjectionHandlers,
+  type RecordedEventOf,
 } from './projections/define-projection.js';
 export {
   createInMemoryReadStore,

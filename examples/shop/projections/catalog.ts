@@ -2,20 +2,13 @@
 // (Shipping takes units that were already reserved, so it does not change what is available.)
 import { defineProjection } from 'chronicle-es';
 import type { SqliteReadTx } from 'chronicle-es/sqlite';
-import {
-  ProductCreated,
-  ProductDeleted,
-  ProductPriceChanged,
-  ProductRestocked,
-  StockReleased,
-  StockReserved,
-} from '../messages/catalog.js';
-import { dataOf } from './event-data.js';
+import { shopEvents } from '../messages/events.js';
 
-export const catalogProjection = defineProjection<SqliteReadTx>({
+export const catalogProjection = defineProjection({
   name: 'catalog',
   version: 1,
-  setup(tx) {
+  events: shopEvents,
+  setup(tx: SqliteReadTx) {
     // sort_key orders by name case-insensitively; product_id breaks ties so cursors are stable.
     tx.run(`CREATE TABLE ${tx.table('products')} (
       product_id TEXT PRIMARY KEY,
@@ -32,7 +25,7 @@ export const catalogProjection = defineProjection<SqliteReadTx>({
   },
   handlers: {
     ProductCreated(event, tx) {
-      const { productId, sku, name, priceCents, currency } = dataOf(ProductCreated, event);
+      const { productId, sku, name, priceCents, currency } = event.data;
       tx.run(
         `INSERT INTO ${tx.table('products')} (product_id, sku, name, sort_key, search_text, price_cents, currency)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -40,22 +33,22 @@ export const catalogProjection = defineProjection<SqliteReadTx>({
       );
     },
     ProductPriceChanged(event, tx) {
-      const { productId, priceCents } = dataOf(ProductPriceChanged, event);
+      const { productId, priceCents } = event.data;
       tx.run(`UPDATE ${tx.table('products')} SET price_cents = ? WHERE product_id = ?`, [priceCents, productId]);
     },
     ProductDeleted(event, tx) {
-      tx.run(`UPDATE ${tx.table('products')} SET deleted = 1 WHERE product_id = ?`, [dataOf(ProductDeleted, event).productId]);
+      tx.run(`UPDATE ${tx.table('products')} SET deleted = 1 WHERE product_id = ?`, [event.data.productId]);
     },
     ProductRestocked(event, tx) {
-      const { productId, quantity } = dataOf(ProductRestocked, event);
+      const { productId, quantity } = event.data;
       addAvailable(tx, productId, quantity);
     },
     StockReserved(event, tx) {
-      const { productId, quantity } = dataOf(StockReserved, event);
+      const { productId, quantity } = event.data;
       addAvailable(tx, productId, -quantity);
     },
     StockReleased(event, tx) {
-      const { productId, quantity } = dataOf(StockReleased, event);
+      const { productId, quantity } = event.data;
       addAvailable(tx, productId, quantity);
     },
   },

@@ -1,14 +1,13 @@
 // Read model of GetCustomerById: one row per customer with its order count and spending.
 import { defineProjection } from 'chronicle-es';
 import type { SqliteReadTx } from 'chronicle-es/sqlite';
-import { CustomerDetailsUpdated, CustomerRegistered } from '../messages/customers.js';
-import { OrderCancelled, OrderCreated, OrderPaid } from '../messages/orders.js';
-import { dataOf } from './event-data.js';
+import { shopEvents } from '../messages/events.js';
 
-export const customersProjection = defineProjection<SqliteReadTx>({
+export const customersProjection = defineProjection({
   name: 'customers',
   version: 1,
-  setup(tx) {
+  events: shopEvents,
+  setup(tx: SqliteReadTx) {
     tx.run(`CREATE TABLE ${tx.table('customers')} (
       customer_id TEXT PRIMARY KEY,
       name TEXT NOT NULL,
@@ -28,7 +27,7 @@ export const customersProjection = defineProjection<SqliteReadTx>({
   },
   handlers: {
     CustomerRegistered(event, tx) {
-      const { customerId, name, email, address } = dataOf(CustomerRegistered, event);
+      const { customerId, name, email, address } = event.data;
       tx.run(`INSERT INTO ${tx.table('customers')} (customer_id, name, email, address) VALUES (?, ?, ?, ?)`, [
         customerId,
         name,
@@ -37,7 +36,7 @@ export const customersProjection = defineProjection<SqliteReadTx>({
       ]);
     },
     CustomerDetailsUpdated(event, tx) {
-      const { customerId, name, email, address } = dataOf(CustomerDetailsUpdated, event);
+      const { customerId, name, email, address } = event.data;
       tx.run(
         `UPDATE ${tx.table('customers')}
          SET name = coalesce(?, name), email = coalesce(?, email), address = coalesce(?, address) WHERE customer_id = ?`,
@@ -45,15 +44,15 @@ export const customersProjection = defineProjection<SqliteReadTx>({
       );
     },
     OrderCreated(event, tx) {
-      const { orderId, customerId, currency, totalCents } = dataOf(OrderCreated, event);
+      const { orderId, customerId, currency, totalCents } = event.data;
       tx.run(`INSERT INTO ${tx.table('orders')} VALUES (?, ?, ?, ?)`, [orderId, customerId, currency, totalCents]);
       tx.run(`UPDATE ${tx.table('customers')} SET order_count = order_count + 1 WHERE customer_id = ?`, [customerId]);
     },
     OrderPaid(event, tx) {
-      credit(tx, dataOf(OrderPaid, event).orderId, 1);
+      credit(tx, event.data.orderId, 1);
     },
     OrderCancelled(event, tx) {
-      const { orderId, wasPaid } = dataOf(OrderCancelled, event);
+      const { orderId, wasPaid } = event.data;
       if (wasPaid) credit(tx, orderId, -1);
     },
   },

@@ -1,13 +1,13 @@
 // Read model of GetInventory: units on hand and reserved per product.
 import { defineProjection } from 'chronicle-es';
 import type { SqliteReadTx } from 'chronicle-es/sqlite';
-import { ProductCreated, ProductRestocked, StockReleased, StockReserved, StockShipped } from '../messages/catalog.js';
-import { dataOf } from './event-data.js';
+import { shopEvents } from '../messages/events.js';
 
-export const inventoryProjection = defineProjection<SqliteReadTx>({
+export const inventoryProjection = defineProjection({
   name: 'inventory',
   version: 1,
-  setup(tx) {
+  events: shopEvents,
+  setup(tx: SqliteReadTx) {
     tx.run(`CREATE TABLE ${tx.table('stock')} (
       product_id TEXT PRIMARY KEY,
       on_hand INTEGER NOT NULL DEFAULT 0,
@@ -16,22 +16,22 @@ export const inventoryProjection = defineProjection<SqliteReadTx>({
   },
   handlers: {
     ProductCreated(event, tx) {
-      tx.run(`INSERT INTO ${tx.table('stock')} (product_id) VALUES (?)`, [dataOf(ProductCreated, event).productId]);
+      tx.run(`INSERT INTO ${tx.table('stock')} (product_id) VALUES (?)`, [event.data.productId]);
     },
     ProductRestocked(event, tx) {
-      const { productId, quantity } = dataOf(ProductRestocked, event);
+      const { productId, quantity } = event.data;
       move(tx, productId, quantity, 0);
     },
     StockReserved(event, tx) {
-      const { productId, quantity } = dataOf(StockReserved, event);
+      const { productId, quantity } = event.data;
       move(tx, productId, 0, quantity);
     },
     StockReleased(event, tx) {
-      const { productId, quantity } = dataOf(StockReleased, event);
+      const { productId, quantity } = event.data;
       move(tx, productId, 0, -quantity);
     },
     StockShipped(event, tx) {
-      const { productId, quantity } = dataOf(StockShipped, event);
+      const { productId, quantity } = event.data;
       move(tx, productId, -quantity, -quantity);
     },
   },

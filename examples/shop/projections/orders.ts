@@ -1,13 +1,14 @@
 // Read model of GetOrderStatus and ListOrdersByCustomer: one row per order with its lines and status history.
 import { defineProjection, type RecordedEvent } from 'chronicle-es';
 import type { SqliteReadTx } from 'chronicle-es/sqlite';
-import { OrderCreated, type OrderStatus } from '../messages/orders.js';
-import { dataOf } from './event-data.js';
+import { shopEvents } from '../messages/events.js';
+import type { OrderStatus } from '../messages/orders.js';
 
-export const ordersProjection = defineProjection<SqliteReadTx>({
+export const ordersProjection = defineProjection({
   name: 'orders',
   version: 1,
-  setup(tx) {
+  events: shopEvents,
+  setup(tx: SqliteReadTx) {
     // `seq` is the global position of OrderCreated: newest-first paging sorts by it, unique and never reused.
     tx.run(`CREATE TABLE ${tx.table('orders')} (
       order_id TEXT PRIMARY KEY,
@@ -26,7 +27,7 @@ export const ordersProjection = defineProjection<SqliteReadTx>({
   },
   handlers: {
     OrderCreated(event, tx) {
-      const { orderId, customerId, customerName, currency, totalCents, lines } = dataOf(OrderCreated, event);
+      const { orderId, customerId, customerName, currency, totalCents, lines } = event.data;
       const at = event.metadata.timestamp;
       tx.run(`INSERT INTO ${tx.table('orders')} VALUES (?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?)`, [
         orderId,
@@ -49,8 +50,8 @@ export const ordersProjection = defineProjection<SqliteReadTx>({
   },
 });
 
-function moveTo(tx: SqliteReadTx, event: RecordedEvent, status: OrderStatus): void {
-  const { orderId } = event.data as { orderId: string };
+function moveTo(tx: SqliteReadTx, event: RecordedEvent<string, { orderId: string }>, status: OrderStatus): void {
+  const { orderId } = event.data;
   tx.run(
     `UPDATE ${tx.table('orders')}
      SET status = ?, history = json_insert(history, '$[#]', json_object('status', ?, 'at', ?)) WHERE order_id = ?`,

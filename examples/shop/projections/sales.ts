@@ -2,13 +2,14 @@
 // Revenue counts paid orders (shipped ones included); cancelling a paid order takes it back out.
 import { defineProjection } from 'chronicle-es';
 import type { SqliteReadTx } from 'chronicle-es/sqlite';
-import { OrderCancelled, OrderCreated, type OrderLine, OrderPaid, OrderShipped, type OrderStatus } from '../messages/orders.js';
-import { dataOf } from './event-data.js';
+import { shopEvents } from '../messages/events.js';
+import type { OrderLine, OrderStatus } from '../messages/orders.js';
 
-export const salesProjection = defineProjection<SqliteReadTx>({
+export const salesProjection = defineProjection({
   name: 'sales',
   version: 1,
-  setup(tx) {
+  events: shopEvents,
+  setup(tx: SqliteReadTx) {
     tx.run(`CREATE TABLE ${tx.table('status_counts')} (status TEXT PRIMARY KEY, orders INTEGER NOT NULL)`);
     tx.run(`CREATE TABLE ${tx.table('revenue')} (currency TEXT PRIMARY KEY, cents INTEGER NOT NULL)`);
     tx.run(`CREATE TABLE ${tx.table('product_sales')} (
@@ -30,7 +31,7 @@ export const salesProjection = defineProjection<SqliteReadTx>({
   },
   handlers: {
     OrderCreated(event, tx) {
-      const { orderId, currency, totalCents, lines } = dataOf(OrderCreated, event);
+      const { orderId, currency, totalCents, lines } = event.data;
       tx.run(`INSERT INTO ${tx.table('orders')} VALUES (?, 'created', ?, ?, ?)`, [
         orderId,
         currency,
@@ -40,14 +41,14 @@ export const salesProjection = defineProjection<SqliteReadTx>({
       count(tx, 'created', 1);
     },
     OrderPaid(event, tx) {
-      const order = moveTo(tx, dataOf(OrderPaid, event).orderId, 'paid');
+      const order = moveTo(tx, event.data.orderId, 'paid');
       if (order) book(tx, order, 1);
     },
     OrderShipped(event, tx) {
-      moveTo(tx, dataOf(OrderShipped, event).orderId, 'shipped');
+      moveTo(tx, event.data.orderId, 'shipped');
     },
     OrderCancelled(event, tx) {
-      const { orderId, wasPaid } = dataOf(OrderCancelled, event);
+      const { orderId, wasPaid } = event.data;
       const order = moveTo(tx, orderId, 'cancelled');
       if (order && wasPaid) book(tx, order, -1);
     },

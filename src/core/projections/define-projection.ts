@@ -1,6 +1,7 @@
 // A projection: the event types it handles and how each one updates its read tables.
 import { ChronicleError } from '../errors.js';
 import type { RecordedEvent } from '../event-store.js';
+import type { EventDefinition, PayloadOf } from '../messages.js';
 import { assertReadModelName } from './read-model-name.js';
 
 /**
@@ -9,26 +10,49 @@ import { assertReadModelName } from './read-model-name.js';
  */
 export type ProjectionHandler<Tx> = (event: RecordedEvent, tx: Tx) => unknown;
 
-export type ProjectionDefinition<Tx> = {
+/** The stored event a definition describes, its data typed by the definition's schema. */
+export type RecordedEventOf<D> = D extends EventDefinition<infer T, any> ? RecordedEvent<T, PayloadOf<D>> : never;
+
+/** Handlers keyed by the types of `E`: each gets its own event's data typed. */
+export type ProjectionHandlers<Tx, E extends EventDefinition<string, any>> = {
+  readonly [K in E['type']]?: (event: RecordedEventOf<Extract<E, { type: K }>>, tx: Tx) => unknown;
+};
+
+export type ProjectionDefinition<Tx, E extends EventDefinition<string, any> = EventDefinition> = {
   /** Identifier: letters, digits and single underscores, starting with a letter. */
   name: string;
   /** Positive integer; raising it rebuilds the projection into fresh tables on the next start. */
   version: number;
-  /** Creates the projection's tables for a fresh generation (use `tx.table(...)` for every name). */
+  /**
+   * The event definitions the handlers are keyed by (usually the application's whole catalog). With them each
+   * handler receives its event's data typed, and a handler for a type that is not among them does not compile.
+   * Without them handlers receive `RecordedEvent` with `data: unknown`.
+   */
+  events?: readonly E[];
+  /** Creates the projection's tables for a fresh generation (use `tx.table(...)` for every name). Annotating its
+   * parameter (`setup(tx: SqliteReadTx)`) is enough to type every handler's `tx`. */
   setup?: (tx: Tx) => void;
   /** One handler per event type; the projection subscribes to exactly these types. */
-  handlers: Record<string, ProjectionHandler<Tx>>;
+  handlers: ProjectionHandlers<Tx, E>;
 };
 
-/** A checked projection definition, ready for createProjector. */
-export type Projection<Tx> = Readonly<ProjectionDefinition<Tx>> & {
+/** A checked projection definition, ready for createProjector; its handlers take any stored event. */
+export type Projection<Tx> = {
+  readonly name: string;
+  readonly version: number;
+  readonly setup?: (tx: Tx) => void;
+  readonly handlers: Readonly<Record<string, ProjectionHandler<Tx>>>;
   /** The event types it handles (the keys of `handlers`). */
   readonly eventTypes: readonly string[];
 };
 
-/** Declares a projection. @throws INVALID_ARGUMENT bad name, version, setup or handlers */
-export function defineProjection<Tx>(definition: ProjectionDefinition<Tx>): Projection<Tx> {
-  const { name, version, setup, handlers } = definition;
+/** Declares a projection. @throws INVALID_ARGUMENT bad name, version, setup or handlers, or a handler for a type not in `events` */
+export function defineProjection<Tx, E extends EventDefinition<string, any> = EventDefinition>(
+  definition: ProjectionDefinition<Tx, E>,
+): Projection<Tx> {
+  const { name, version, setup, events } = definition;
+  // Typed per event at the definition; the projector hands each handler only events of its own type.
+  const handlers = definition.handlers as unknown as Record<string, ProjectionHandler<Tx>>;
   assertReadModelName('projection', name);
   if (!Number.isSafeInteger(version) || version < 1) {
     throw new ChronicleError('INVALID_ARGUMENT', `projection ${name}: version must be a positive integer`);
@@ -43,9 +67,13 @@ export function defineProjection<Tx>(definition: ProjectionDefinition<Tx>): Proj
   if (eventTypes.length === 0) {
     throw new ChronicleError('INVALID_ARGUMENT', `projection ${name}: at least one handler is required`);
   }
+  const known = events === undefined ? undefined : new Set(events.map((e) => e.type));
   for (const type of eventTypes) {
     if (typeof handlers[type] !== 'function') {
       throw new ChronicleError('INVALID_ARGUMENT', `projection ${name}: handler for ${type} is not a function`);
+    }
+    if (known && !known.has(type)) {
+      throw new ChronicleError('INVALID_ARGUMENT', `projection ${name}: handler for ${type}, which is not among its events`);
     }
   }
   return Object.freeze({ name, version, setup, handlers: Object.freeze({ ...handlers }), eventTypes: Object.freeze(eventTypes) });
