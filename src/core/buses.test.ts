@@ -5,7 +5,7 @@ import { createCommandHandler } from './command-handler.js';
 import { ChronicleError, isChronicleError } from './errors.js';
 import { counter, Increment } from './fixtures/counter.js';
 import { createInMemoryEventStore } from './in-memory-event-store.js';
-import { defineQuery } from './messages.js';
+import { defineCommand, defineQuery, MAX_VALIDATION_ISSUES } from './messages.js';
 import type { Middleware } from './middleware.js';
 import { createQueryBus } from './query-bus.js';
 
@@ -140,5 +140,84 @@ describe('query bus', () => {
     expect(isChronicleError(err, 'TIMEOUT')).toBe(true);
     const bad = await bus.run(GetThing, { id: 'a' }, { principal, minPosition: -1 }).catch((e) => e);
     expect(isChronicleError(bad, 'INVALID_ARGUMENT')).toBe(true);
+  });
+});
+
+describe('roles, checked before validation', () => {
+  const Guarded = defineCommand('Guarded', z.object({ n: z.number() }), { roles: ['writer'] });
+  const Listed = defineQuery('Listed', z.object({ n: z.number() }), { roles: ['reader'], result: z.number() });
+  const handled: unknown[] = [];
+  const commands = createCommandBus().register(Guarded, async (c) => {
+    handled.push(c.data);
+    return { streamId: 's', version: 1, position: 1 };
+  });
+  const queries = createQueryBus().register(Listed, ({ n }) => n);
+
+  it('answers UNAUTHENTICATED without a principal and FORBIDDEN without a role, whatever the body', async () => {
+    for (const body of [{ n: 1 }, { n: 'not a number' }, null, 'x']) {
+      const anonymous = await commands.dispatch('Guarded', body).catch((e) => e);
+      expect(anonymous.code, JSON.stringify(body)).toBe('UNAUTHENTICATED');
+      const stranger = await commands.dispatch('Guarded', body, { principal: { id: 'r', roles: ['reader'] } }).catch((e) => e);
+      expect(stranger.code, JSON.stringify(body)).toBe('FORBIDDEN');
+      const query = (await queries
+        .run('Listed', body, { principal: { id: 'w', roles: ['writer'] } })
+        .catch((e) => e)) as ChronicleError;
+      expect(query.code, JSON.stringify(body)).toBe('FORBIDDEN');
+    }
+    expect(handled).toEqual([]);
+  });
+
+  it('validates only once the role holds', async () => {
+    const invalid = await commands.dispatch('Guarded', { n: 'x' }, { principal: writer }).catch((e) => e);
+    expect(invalid.code).toBe('VALIDATION_FAILED');
+    await commands.dispatch(Guarded, { n: 2 }, { principal: writer });
+    expect(handled).toEqual([{ n: 2 }]);
+    expect(await queries.run(Listed, { n: 3 }, { principal: { id: 'r', roles: ['reader'] } })).toBe(3);
+  });
+
+  it('refuses roles that are not a list of names at definition time', () => {
+    expect(() => defineCommand('Bad', z.object({}), { roles: 'writer' as never })).toThrow(/roles must be an array/);
+    expect(() => defineQuery('Bad', z.object({}), { roles: [''] })).toThrow(/roles must be an array/);
+  });
+});
+
+describe('validation limits', () => {
+  const Note = defineCommand('Note', z.strictObject({ text: z.string(), tags: z.array(z.string()).optional() }));
+  const seen: unknown[] = [];
+  const bus = createCommandBus().register(Note, async (c) => {
+    seen.push(c.data);
+    return { streamId: 's', version: 1, position: 1 };
+  });
+
+  it('refuses strings that are not well-formed Unicode, in values and keys, and accepts proper pairs', async () => {
+    for (const body of [{ text: '\ud800x' }, { text: 'ok', tags: ['a', 'b\udc00'] }, { text: 'ok', ['\ud800']: 1 }]) {
+      const err = await bus.dispatch('Note', body).catch((e) => e);
+      expect(err.code, JSON.stringify(body)).toBe('VALIDATION_FAILED');
+    }
+    const bad = await bus.dispatch('Note', { text: 'ok', tags: ['a', 'b\udc00'] }).catch((e) => e);
+    expect(bad.details.errors).toEqual([{ path: 'tags.1', message: 'not well-formed Unicode (lone surrogate)' }]);
+    await bus.dispatch(Note, { text: 'emoji \ud83d\ude00 is a pair' });
+    expect(seen).toEqual([{ text: 'emoji \ud83d\ude00 is a pair' }]);
+  });
+
+  it('lists at most MAX_VALIDATION_ISSUES issues, counts the rest, and bounds each message', async () => {
+    const Many = defineCommand('Many', z.array(z.number()));
+    const manyBus = createCommandBus().register(Many, async () => ({ streamId: 's', version: 1, position: 1 }));
+    const err = await manyBus
+      .dispatch(
+        'Many',
+        Array.from({ length: 5000 }, () => 'x'),
+      )
+      .catch((e) => e);
+    expect(err.code).toBe('VALIDATION_FAILED');
+    expect(err.details.errors).toHaveLength(MAX_VALIDATION_ISSUES);
+    expect(err.details.omitted).toBe(5000 - MAX_VALIDATION_ISSUES);
+    expect(err.message.length).toBeLessThan(2000);
+
+    const keys = Object.fromEntries(Array.from({ length: 40_000 }, (_, i) => [`k${i}`, 1]));
+    const unknownKeys = await bus.dispatch('Note', { text: 'x', ...keys }).catch((e) => e);
+    expect(unknownKeys.code).toBe('VALIDATION_FAILED');
+    expect(JSON.stringify(unknownKeys.details).length).toBeLessThan(50_000);
+    expect(seen).not.toContainEqual(expect.objectContaining({ k0: 1 }));
   });
 });
