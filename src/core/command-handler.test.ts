@@ -306,12 +306,12 @@ describe('idempotency keys under races and no-ops', () => {
     // The retry's first lookup runs before the original commits: simulate by hiding keys once.
     const racing = {
       ...store,
-      findIdempotentResult: async (key: string) => {
+      findIdempotentResult: async (key: string, fingerprint?: string) => {
         if (hideKeys) {
           hideKeys = false;
           return undefined;
         }
-        return store.findIdempotentResult(key);
+        return store.findIdempotentResult(key, fingerprint);
       },
     };
     const handle = createCommandHandler({ store: racing, decider: toggle, streamId: () => 'toggle-1' });
@@ -332,5 +332,28 @@ describe('idempotency keys under races and no-ops', () => {
     await handle(cmd('Close'), {});
     expect(await handle(cmd('EnsureOpen'), { idempotencyKey: 'ensure-1' })).toEqual(noop);
     expect((await store.readStream('toggle-2')).map((e) => e.type)).toEqual(['Opened', 'Closed']);
+  });
+
+  it('refuses a key reused with other data, even when the first request is still in flight, and writes nothing', async () => {
+    const store = createInMemoryEventStore();
+    const handle = createCommandHandler({ store, decider: counter, streamId: (c) => `counter-${c.data.counterId}` });
+    const first = await handle(inc('m', 2), { idempotencyKey: 'restock-1' });
+    const other = await handle(inc('m', 3), { idempotencyKey: 'restock-1' }).catch((e) => e);
+    expect(isChronicleError(other, 'IDEMPOTENCY_MISMATCH')).toBe(true);
+    const elsewhere = await handle(inc('n', 2), { idempotencyKey: 'restock-1' }).catch((e) => e);
+    expect(isChronicleError(elsewhere, 'IDEMPOTENCY_MISMATCH')).toBe(true);
+    // The same data again, its keys in another order, is the same request.
+    const same = await handle({ type: 'Increment', data: { by: 2, counterId: 'm' } }, { idempotencyKey: 'restock-1' });
+    expect(same).toEqual(first);
+    expect(await store.headPosition()).toBe(1);
+
+    const racing = await Promise.allSettled([
+      handle(inc('r', 1), { idempotencyKey: 'race' }),
+      handle(inc('r', 5), { idempotencyKey: 'race' }),
+    ]);
+    expect(racing.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = racing.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(isChronicleError(refused.reason, 'IDEMPOTENCY_MISMATCH')).toBe(true);
+    expect((await store.readStream('counter-r')).length).toBe(1);
   });
 });

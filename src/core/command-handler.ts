@@ -3,6 +3,7 @@ import type { Decider, StreamModel } from './decider.js';
 import { ChronicleError, isChronicleError } from './errors.js';
 import type { AppendResult, EventStore, NewEvent, RecordedEvent } from './event-store.js';
 import type { Principal } from './messages.js';
+import { requestFingerprint } from './request-fingerprint.js';
 
 /** What every command returns: a status, never read-model data. */
 export type CommandResult = {
@@ -193,7 +194,12 @@ export function createMultiStreamHandler<C extends Command, R extends StreamRole
   }
 
   // One command: load, decide and append, again after each conflict up to maxRetries.
-  async function attempt(command: C, context: CommandContext, key: string | undefined): Promise<CommandResult> {
+  async function attempt(
+    command: C,
+    context: CommandContext,
+    key: string | undefined,
+    fingerprint?: string,
+  ): Promise<CommandResult> {
     const metadata = {
       correlationId: context.correlationId,
       causationId: context.causationId,
@@ -238,9 +244,10 @@ export function createMultiStreamHandler<C extends Command, R extends StreamRole
                 await store.append(writes[0].streamId, writes[0].events, {
                   expectedVersion: writes[0].expectedVersion,
                   idempotencyKey: key,
+                  idempotencyFingerprint: fingerprint,
                 }),
               ]
-            : await store.appendMany(writes, { idempotencyKey: key });
+            : await store.appendMany(writes, { idempotencyKey: key, idempotencyFingerprint: fingerprint });
         return toResult(results);
       } catch (err) {
         // Someone else wrote first: the next attempt catches up on what they wrote and decides again.
@@ -252,14 +259,17 @@ export function createMultiStreamHandler<C extends Command, R extends StreamRole
   return async (command, context) => {
     const key = context.idempotencyKey === undefined ? undefined : `${command.type}:${context.idempotencyKey}`;
     if (key === undefined) return attempt(command, context, undefined);
-    const earlier = await store.findIdempotentResult(key);
+    // The same key with another command (or other data) is refused: answering with the first result would tell
+    // the client a write happened that never did.
+    const fingerprint = requestFingerprint(command.type, command.data);
+    const earlier = await store.findIdempotentResult(key, fingerprint);
     if (earlier) return toResult(earlier);
     try {
-      return await attempt(command, context, key);
+      return await attempt(command, context, key, fingerprint);
     } catch (err) {
       // The first request with this key may have committed after our lookup (a client retrying on a timeout):
       // then this one failed only because that one succeeded, and the answer is that one's status.
-      const committed = await store.findIdempotentResult(key);
+      const committed = await store.findIdempotentResult(key, fingerprint);
       if (committed) return toResult(committed);
       throw err;
     }

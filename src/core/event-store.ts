@@ -36,11 +36,19 @@ export type RecordedEvent<Type extends string = string, Data = unknown> = {
   position: number;
 };
 
-export type AppendOptions = {
-  /** Default `'any'`. */
-  expectedVersion?: ExpectedVersion;
+export type IdempotencyOptions = {
   /** Same key again: nothing is written and the first result is returned (`duplicate: true`). */
   idempotencyKey?: string;
+  /**
+   * A digest of the request the key stands for (e.g. a hash of the command). Stored with the key: the same key with
+   * another fingerprint raises IDEMPOTENCY_MISMATCH and writes nothing. Up to 256 characters.
+   */
+  idempotencyFingerprint?: string;
+};
+
+export type AppendOptions = IdempotencyOptions & {
+  /** Default `'any'`. */
+  expectedVersion?: ExpectedVersion;
 };
 
 export type AppendResult = {
@@ -118,7 +126,9 @@ export interface EventStore {
   /**
    * Appends events to one stream, all or nothing; resolves once durable.
    * @throws CONCURRENCY_CONFLICT when expectedVersion does not hold
-   * @throws INVALID_ARGUMENT malformed stream id, events or expected version; an event id already stored or given twice
+   * @throws IDEMPOTENCY_MISMATCH the key was stored with another fingerprint
+   * @throws INVALID_ARGUMENT malformed stream id, events, expected version, key or fingerprint; an event id already
+   *   stored or given twice
    * @throws STREAM_DELETED the stream was soft-deleted
    * @throws CLOSED the store was closed
    */
@@ -128,7 +138,7 @@ export interface EventStore {
    * Appends to several streams atomically: every expected version holds and all are written, or nothing is.
    * Results are in the order of `writes`. @throws same codes as append
    */
-  appendMany(writes: readonly StreamWrite[], options?: { idempotencyKey?: string }): Promise<AppendResult[]>;
+  appendMany(writes: readonly StreamWrite[], options?: IdempotencyOptions): Promise<AppendResult[]>;
 
   /** Events of one stream in version order. @throws INVALID_ARGUMENT, STREAM_DELETED */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
@@ -151,8 +161,12 @@ export interface EventStore {
    */
   deleteStream(streamId: string, options?: { expectedVersion?: ExpectedVersion }): Promise<void>;
 
-  /** The result stored under an idempotency key, if an append used it. */
-  findIdempotentResult(key: string): Promise<AppendResult[] | undefined>;
+  /**
+   * The result stored under an idempotency key, if an append used it.
+   * @throws IDEMPOTENCY_MISMATCH when `fingerprint` is given and the key was stored with another one
+   * @throws INVALID_ARGUMENT malformed key or fingerprint
+   */
+  findIdempotentResult(key: string, fingerprint?: string): Promise<AppendResult[] | undefined>;
 
   /** Position of the last event in the store (0 when empty). */
   headPosition(): Promise<number>;

@@ -8,6 +8,7 @@ import {
   assertIdempotencyKey,
   assertStreamId,
   checkExpectedVersion,
+  checkIdempotencyFingerprint,
   matchesFilter,
   normalizeReadAll,
   normalizeReadStream,
@@ -20,7 +21,7 @@ type StreamState = { events: RecordedEvent[]; deleted: boolean; metadata: Record
 export function createInMemoryEventStore(): EventStore {
   const log: RecordedEvent[] = [];
   const streams = new Map<string, StreamState>();
-  const idempotency = new Map<string, AppendResult[]>();
+  const idempotency = new Map<string, { results: AppendResult[]; fingerprint?: string }>();
   const eventIds = new Set<string>();
   const signal = new AppendSignal();
   let closed = false;
@@ -39,13 +40,16 @@ export function createInMemoryEventStore(): EventStore {
   const versionOf = (id: string) => streams.get(id)?.events.length ?? 0;
 
   // Everything runs synchronously between awaits, so a whole appendMany is atomic by construction.
-  function write(writes: readonly StreamWrite[], key: string | undefined): AppendResult[] {
+  function write(writes: readonly StreamWrite[], key: string | undefined, fingerprint: string | undefined): AppendResult[] {
     assertOpen();
     // Validate before the key lookup: a malformed retry must be refused, not answered with the first result.
     const prepared = prepareWrites(writes, new Date().toISOString());
     if (key !== undefined) {
       const earlier = idempotency.get(key);
-      if (earlier) return earlier.map((r) => ({ ...r, duplicate: true }));
+      if (earlier) {
+        checkIdempotencyFingerprint(key, earlier.fingerprint, fingerprint);
+        return earlier.results.map((r) => ({ ...r, duplicate: true }));
+      }
     }
     for (const w of prepared) {
       if (streams.get(w.streamId)?.deleted) {
@@ -84,7 +88,7 @@ export function createInMemoryEventStore(): EventStore {
       const last = s.events[s.events.length - 1];
       return { streamId: w.streamId, version: s.events.length, position: last?.position ?? 0, duplicate: false };
     });
-    if (key !== undefined) idempotency.set(key, results);
+    if (key !== undefined) idempotency.set(key, { results, fingerprint });
     signal.notify();
     return results;
   }
@@ -94,12 +98,16 @@ export function createInMemoryEventStore(): EventStore {
   const store: EventStore = {
     async append(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}) {
       assertIdempotencyKey(options);
-      const [result] = write([{ streamId, events, expectedVersion: options.expectedVersion }], options.idempotencyKey);
+      const [result] = write(
+        [{ streamId, events, expectedVersion: options.expectedVersion }],
+        options.idempotencyKey,
+        options.idempotencyFingerprint,
+      );
       return result;
     },
     async appendMany(writes, options = {}) {
       assertIdempotencyKey(options);
-      return write(writes, options.idempotencyKey);
+      return write(writes, options.idempotencyKey, options.idempotencyFingerprint);
     },
     async readStream(streamId, options) {
       assertOpen();
@@ -157,10 +165,13 @@ export function createInMemoryEventStore(): EventStore {
       checkExpectedVersion(streamId, expected, versionOf(streamId));
       stream(streamId).deleted = true;
     },
-    async findIdempotentResult(key) {
+    async findIdempotentResult(key, fingerprint) {
       assertOpen();
+      assertIdempotencyKey({ idempotencyKey: key, idempotencyFingerprint: fingerprint });
       const found = idempotency.get(key);
-      return found?.map((r) => ({ ...r, duplicate: true }));
+      if (!found) return undefined;
+      checkIdempotencyFingerprint(key, found.fingerprint, fingerprint);
+      return found.results.map((r) => ({ ...r, duplicate: true }));
     },
     async headPosition() {
       assertOpen();

@@ -2,9 +2,9 @@
 import { randomFillSync } from 'node:crypto';
 import { ChronicleError } from './errors.js';
 import type {
-  AppendOptions,
   EventFilter,
   ExpectedVersion,
+  IdempotencyOptions,
   NewEvent,
   ReadAllOptions,
   ReadStreamOptions,
@@ -199,12 +199,28 @@ export function prepareWrites(writes: readonly StreamWrite[], now: string) {
 }
 
 /** @throws INVALID_ARGUMENT for a malformed idempotency key. */
-export function assertIdempotencyKey(options: AppendOptions | { idempotencyKey?: string } | undefined): void {
+export function assertIdempotencyKey(options: IdempotencyOptions | undefined): void {
   const key = options?.idempotencyKey;
+  const fingerprint = options?.idempotencyFingerprint;
+  if (fingerprint !== undefined && (typeof fingerprint !== 'string' || fingerprint.length === 0 || fingerprint.length > 256)) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'idempotency fingerprint must be a string of 1 to 256 characters');
+  }
   if (key === undefined) return;
   if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
     throw new ChronicleError('INVALID_ARGUMENT', 'idempotency key must be a string of 1 to 512 characters');
   }
+}
+
+/**
+ * Refuses a key reused for another request: both fingerprints known and different. A key stored without one (or
+ * asked about without one) matches, as before fingerprints existed.
+ * @throws IDEMPOTENCY_MISMATCH
+ */
+export function checkIdempotencyFingerprint(key: string, stored: string | null | undefined, given: string | undefined): void {
+  if (stored == null || given === undefined || stored === given) return;
+  throw new ChronicleError('IDEMPOTENCY_MISMATCH', 'this idempotency key was already used for a different request', {
+    details: { idempotencyKey: key },
+  });
 }
 
 function assertLimit(limit: unknown): void {

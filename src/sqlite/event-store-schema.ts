@@ -39,6 +39,9 @@ const MIGRATIONS: readonly string[] = [
     SELECT stream_id, deleted, metadata FROM streams WHERE deleted <> 0 OR metadata <> '{}';
   DROP TABLE streams;
   ALTER TABLE streams_v2 RENAME TO streams;`,
+  // A digest of the request a key was first used for, so a key reused for another request is refused, not answered
+  // with the first one's result. Keys stored before have none and match any request.
+  `ALTER TABLE idempotency ADD COLUMN fingerprint TEXT;`,
 ];
 
 /** Schema version this code writes; kept in `PRAGMA user_version`. */

@@ -9,8 +9,10 @@ import {
   ChronicleError,
   categoryOf,
   checkExpectedVersion,
+  checkIdempotencyFingerprint,
   createPollingSubscription,
   type EventStore,
+  type IdempotencyOptions,
   type NewEvent,
   normalizeReadAll,
   normalizeReadStream,
@@ -153,8 +155,18 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     false,
   );
   const selectDeleted = value<number>('SELECT deleted FROM streams WHERE stream_id = ?');
-  const selectIdempotent = value<string>('SELECT result FROM idempotency WHERE key = ?');
-  const insertIdempotent = statement<never>('INSERT INTO idempotency (key, result) VALUES (?, ?)', false);
+  const selectIdempotent = statement<[result: string, fingerprint: string | null]>(
+    'SELECT result, fingerprint FROM idempotency WHERE key = ?',
+    true,
+  );
+  const insertIdempotent = statement<never>('INSERT INTO idempotency (key, result, fingerprint) VALUES (?, ?, ?)', false);
+  // The stored result of a key, refused when it was stored for another request.
+  const storedResult = (key: string, fingerprint: string | undefined): AppendResult[] | undefined => {
+    const row = selectIdempotent.get(key);
+    if (row === undefined) return undefined;
+    checkIdempotencyFingerprint(key, row[1], fingerprint);
+    return (JSON.parse(row[0]) as AppendResult[]).map((r) => ({ ...r, duplicate: true }));
+  };
   const readForward = statement<StreamEventRow>(
     `SELECT ${STREAM_EVENT_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`,
     true,
@@ -261,10 +273,10 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   }
 
   // Runs inside the group transaction, in its own savepoint: any throw undoes exactly this call.
-  function writeAll(writes: PreparedWrite[], key: string | undefined): AppendResult[] {
+  function writeAll(writes: PreparedWrite[], key: string | undefined, fingerprint: string | undefined): AppendResult[] {
     if (key !== undefined) {
-      const stored = selectIdempotent(key);
-      if (stored !== undefined) return (JSON.parse(stored) as AppendResult[]).map((r) => ({ ...r, duplicate: true }));
+      const stored = storedResult(key, fingerprint);
+      if (stored !== undefined) return stored;
     }
     const results: AppendResult[] = new Array(writes.length);
     let head = groupHead;
@@ -283,7 +295,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       head += count;
       results[i] = { streamId: w.streamId, version: version + count, position: head, duplicate: false };
     }
-    if (key !== undefined) insertIdempotent.run(key, JSON.stringify(results));
+    if (key !== undefined) insertIdempotent.run(key, JSON.stringify(results), fingerprint ?? null);
     // Only now: a write that throws is rolled back, and the group's head stays where it was.
     groupHead = head;
     return results;
@@ -326,16 +338,18 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       assertIdempotencyKey(opts);
       const write = prepareWrite({ streamId, events, expectedVersion: opts.expectedVersion }, new Date().toISOString());
       const key = opts.idempotencyKey;
-      return writer.enqueue(() => writeAll([write], key)[0]);
+      const fingerprint = opts.idempotencyFingerprint;
+      return writer.enqueue(() => writeAll([write], key, fingerprint)[0]);
     },
 
-    async appendMany(writes: readonly StreamWrite[], manyOptions?: { idempotencyKey?: string }): Promise<AppendResult[]> {
+    async appendMany(writes: readonly StreamWrite[], manyOptions?: IdempotencyOptions): Promise<AppendResult[]> {
       assertOpen();
       const opts = manyOptions ?? {};
       assertIdempotencyKey(opts);
       const prepared = prepareWrites(writes, new Date().toISOString());
       const key = opts.idempotencyKey;
-      return writer.enqueue(() => writeAll(prepared, key));
+      const fingerprint = opts.idempotencyFingerprint;
+      return writer.enqueue(() => writeAll(prepared, key, fingerprint));
     },
 
     async readStream(streamId: string, readOptions?: ReadStreamOptions): Promise<RecordedEvent[]> {
@@ -405,12 +419,11 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       });
     },
 
-    async findIdempotentResult(key: string): Promise<AppendResult[] | undefined> {
+    async findIdempotentResult(key: string, fingerprint?: string): Promise<AppendResult[] | undefined> {
       assertOpen();
       if (typeof key !== 'string') throw new ChronicleError('INVALID_ARGUMENT', 'idempotency key must be a string');
-      const stored = selectIdempotent(key);
-      if (stored === undefined) return undefined;
-      return (JSON.parse(stored) as AppendResult[]).map((r) => ({ ...r, duplicate: true }));
+      assertIdempotencyKey({ idempotencyKey: key, idempotencyFingerprint: fingerprint });
+      return storedResult(key, fingerprint);
     },
 
     async headPosition(): Promise<number> {

@@ -1208,6 +1208,58 @@ export function describeEventStoreConformance(name: string, factory: EventStoreF
         const s = store();
         assert.equal(await s.findIdempotentResult(`key-${token()}`), undefined);
       });
+
+      it('a key reused with another fingerprint is IDEMPOTENCY_MISMATCH and writes nothing; the same one is a duplicate', async () => {
+        const s = store();
+        const id = freshStream();
+        const key = `key-${token()}`;
+        const first = await s.append(id, [ev('A', { n: 1 })], { idempotencyKey: key, idempotencyFingerprint: 'fp-1' });
+        const head = await s.headPosition();
+        const other = freshStream();
+        await expectCode(
+          () => s.append(other, [ev('A', { n: 2 })], { idempotencyKey: key, idempotencyFingerprint: 'fp-2' }),
+          'IDEMPOTENCY_MISMATCH',
+          'append with another fingerprint',
+        );
+        await expectCode(
+          () => s.appendMany([{ streamId: other, events: [ev('A')] }], { idempotencyKey: key, idempotencyFingerprint: 'fp-2' }),
+          'IDEMPOTENCY_MISMATCH',
+          'appendMany with another fingerprint',
+        );
+        await expectCode(() => s.findIdempotentResult(key, 'fp-2'), 'IDEMPOTENCY_MISMATCH', 'lookup with another fingerprint');
+        await assertNothingWrittenSince(s, head, [other]);
+        const again = await s.append(id, [ev('A', { n: 1 })], { idempotencyKey: key, idempotencyFingerprint: 'fp-1' });
+        assert.deepEqual(again, { ...first, duplicate: true });
+        assert.deepEqual(await s.findIdempotentResult(key, 'fp-1'), [{ ...first, duplicate: true }]);
+        // A caller that gives no fingerprint is not checked against the stored one.
+        assert.deepEqual(await s.findIdempotentResult(key), [{ ...first, duplicate: true }]);
+      });
+
+      it('concurrent appends with one key and different fingerprints: one writes, the others are refused', async () => {
+        const s = store();
+        const id = freshStream();
+        const key = `key-${token()}`;
+        const settled = await Promise.allSettled(
+          range(6).map((w) => s.append(id, [ev('A', { w })], { idempotencyKey: key, idempotencyFingerprint: `fp-${w}` })),
+        );
+        const written = settled.filter((r) => r.status === 'fulfilled');
+        assert.equal(written.length, 1, 'exactly one append must write');
+        for (const r of settled) if (r.status === 'rejected') assertCode(r.reason, 'IDEMPOTENCY_MISMATCH', 'a racing reuse');
+        assert.equal((await s.readStream(id)).length, 1);
+      });
+
+      it('a malformed fingerprint gives INVALID_ARGUMENT and writes nothing', async () => {
+        const s = store();
+        const id = freshStream();
+        for (const bad of ['', 'x'.repeat(257), 7]) {
+          await expectCode(
+            () => s.append(id, [ev('A')], { idempotencyKey: `key-${token()}`, idempotencyFingerprint: bad as string }),
+            'INVALID_ARGUMENT',
+            `fingerprint ${JSON.stringify(bad)}`,
+          );
+        }
+        assert.equal((await s.streamInfo(id)).version, 0);
+      });
     });
 
     block('stream metadata', (store) => {
