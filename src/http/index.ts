@@ -17,7 +17,7 @@ export {
   signJwt,
   verifyJwt,
 } from './jwt.js';
-export { createHttpMetrics, type HttpMetrics, type HttpMetricsOptions } from './metrics.js';
+export { createHttpMetrics, type HttpMetrics, type HttpMetricsOptions, type MetricsRegistry } from './metrics.js';
 export { buildOpenApiDocument, type OpenApiInfo, type OpenApiInput } from './openapi.js';
 export { type ChronicleHttpOptions, chronicleHttp, problemErrorHandler, sendProblem } from './plugin.js';
 export {

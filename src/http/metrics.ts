@@ -1,26 +1,70 @@
 // Prometheus metrics of one server, in its own registry so several servers in a process never clash.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+// prom-client is an optional peer: it is imported when a server is built, never by importing chronicle-es/http.
+import { ChronicleError } from 'chronicle-es';
+import type { Registry } from 'prom-client';
+
+/**
+ * The part of a prom-client `Registry` Chronicle uses; a prom-client `Registry` is one. Our own type, so these
+ * declarations compile without prom-client installed.
+ */
+export type MetricsRegistry = {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+  /** Adds a prom-client metric (e.g. `new Counter({ name, help, registers: [] })`). */
+  registerMetric(metric: unknown): void;
+};
 
 export type HttpMetricsOptions = {
-  /** Registry to fill; a fresh one by default. */
-  registry?: Registry;
+  /** A prom-client `Registry` to fill; a fresh one by default. */
+  registry?: MetricsRegistry;
   /** Process metrics (CPU, memory, event-loop lag). Default true. */
   defaultMetrics?: boolean;
-  /** Adds application metrics to the registry. */
-  extend?: (registry: Registry) => void;
+  /** Adds application metrics to the registry (for prom-client's typed `registers`, pass your own `registry`). */
+  extend?: (registry: MetricsRegistry) => void | Promise<void>;
 };
 
 /** The metrics the HTTP layer records. */
 export type HttpMetrics = {
-  readonly registry: Registry;
+  /** Undefined when prom-client is not installed: nothing is recorded, and `/metrics` answers 501. */
+  readonly registry: MetricsRegistry | undefined;
   request(method: string, route: string, status: number, seconds: number): void;
   dispatch(kind: 'command' | 'query', message: string, outcome: string): void;
   sseClients(delta: number): void;
 };
 
-/** Creates the HTTP metrics in a per-server registry. */
-export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics {
-  const registry = options.registry ?? new Registry();
+/** What a server without prom-client records: nothing. */
+const NO_METRICS: HttpMetrics = { registry: undefined, request() {}, dispatch() {}, sseClients() {} };
+
+// Undefined when prom-client is not installed; any other failure to load it (a broken install) is rethrown.
+async function importPromClient(): Promise<typeof import('prom-client') | undefined> {
+  try {
+    return await import('prom-client');
+  } catch (err) {
+    const { code, message } = err as { code?: unknown; message?: unknown };
+    if (code === 'ERR_MODULE_NOT_FOUND' && String(message).includes("'prom-client'")) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Creates the HTTP metrics in a per-server registry, importing prom-client. Without prom-client they record
+ * nothing and `registry` is undefined, unless the options ask for metrics explicitly.
+ * @throws INVALID_ARGUMENT when prom-client is not installed but `registry` or `extend` is given
+ */
+export async function createHttpMetrics(options: HttpMetricsOptions = {}): Promise<HttpMetrics> {
+  const prom = await importPromClient();
+  if (!prom) {
+    if (options.registry || options.extend) {
+      throw new ChronicleError(
+        'INVALID_ARGUMENT',
+        'metrics were configured but prom-client is not installed: npm install prom-client',
+      );
+    }
+    return NO_METRICS;
+  }
+  const { Counter, collectDefaultMetrics, Gauge, Histogram } = prom;
+  // Any registry we are given is a prom-client Registry (MetricsRegistry is its public face).
+  const registry = (options.registry ?? new prom.Registry()) as Registry;
   const registers = [registry];
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -43,7 +87,7 @@ export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics
     registers,
   });
   const clients = new Gauge({ name: 'chronicle_sse_clients', help: 'Open server-sent-event streams.', registers });
-  options.extend?.(registry);
+  await options.extend?.(registry);
 
   // prom-client hashes the labels on every call; label sets are few, so keep the children.
   const requestChildren = new Map<string, { inc: () => void; observe: (s: number) => void }>();

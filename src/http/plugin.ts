@@ -1,10 +1,9 @@
 // The Fastify plugin: problem+json errors app-wide, then the Chronicle routes in their own JSON-only scope.
 import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Registry } from 'prom-client';
 import type { Authenticator } from './auth.js';
 import { DEFAULT_MAX_JSON_DEPTH, deeperThan } from './json-depth.js';
-import { createHttpMetrics } from './metrics.js';
+import { createHttpMetrics, type MetricsRegistry } from './metrics.js';
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { type Problem, problemOf, toProblem } from './problem.js';
 import { authHook } from './request-context.js';
@@ -35,10 +34,10 @@ export type ChronicleHttpOptions = {
   maxJsonDepth?: number;
   /** Prefix of every Chronicle route, e.g. `/api`. Default none. */
   prefix?: string;
-  /** Adds application metrics to this server's registry. */
-  metrics?: (registry: Registry) => void;
-  /** Registry to use instead of a fresh per-server one. */
-  metricsRegistry?: Registry;
+  /** Adds application metrics to this server's registry. Needs prom-client. */
+  metrics?: (registry: MetricsRegistry) => void | Promise<void>;
+  /** A prom-client `Registry` to use instead of a fresh per-server one. */
+  metricsRegistry?: MetricsRegistry;
   /** Process metrics in `/metrics`. Default true. */
   defaultMetrics?: boolean;
   /** SSE: require a principal (EventSource cannot send headers, so off by default), heartbeat interval. */
@@ -67,8 +66,10 @@ export function problemErrorHandler(err: FastifyError, request: FastifyRequest, 
 
 /**
  * Serves a command bus and/or query bus over HTTP. Registered without encapsulation: its error
- * handler, 404 handler and metrics hook apply to the whole app.
- * @throws INVALID_ARGUMENT at registration when `serve` asks for a side whose bus is missing
+ * handler, 404 handler and metrics hook apply to the whole app. Without prom-client installed, `GET /metrics`
+ * answers 501 (and a warning is logged once); everything else is served.
+ * @throws INVALID_ARGUMENT at registration when `serve` asks for a side whose bus is missing, or when `metrics` or
+ * `metricsRegistry` is given but prom-client is not installed
  */
 export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttpOptions): Promise<void> {
   const serve = options.serve ?? 'all';
@@ -80,11 +81,12 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
   const prefix = options.prefix ?? '';
   const bodyLimit = options.bodyLimit ?? MiB;
   const maxDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
-  const metrics = createHttpMetrics({
+  const metrics = await createHttpMetrics({
     registry: options.metricsRegistry,
     defaultMetrics: options.defaultMetrics,
     extend: options.metrics,
   });
+  if (!metrics.registry) app.log.warn('prom-client is not installed: GET /metrics answers 501 (npm install prom-client)');
   const onRequest = authHook(options.authenticate);
 
   if (!app.hasRequestDecorator('chroniclePrincipal')) app.decorateRequest('chroniclePrincipal', undefined);
@@ -168,7 +170,9 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
         return ready ? { status: 'ok' } : sendProblem(reply, problemOf('UNAVAILABLE'));
       });
       scope.get('/metrics', async (_request, reply) =>
-        reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+        metrics.registry
+          ? reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+          : sendProblem(reply, problemOf('NOT_IMPLEMENTED', 'install prom-client to enable /metrics')),
       );
     },
     { prefix },

@@ -10,6 +10,7 @@ export type HttpProblemCode =
   | 'ROUTE_NOT_FOUND'
   | 'BAD_REQUEST'
   | 'UNAVAILABLE'
+  | 'NOT_IMPLEMENTED'
   | 'INTERNAL';
 
 export type ProblemCode = ChronicleErrorCode | HttpProblemCode;
@@ -63,6 +64,7 @@ export const PROBLEM_TABLE: Readonly<Record<ProblemCode, Row>> = {
     title: 'Read side unavailable',
     detail: 'a projection this query reads has failed; try again later',
   },
+  NOT_IMPLEMENTED: { status: 501, title: 'Not implemented' },
   CLOSED: { status: 503, title: 'Service unavailable', detail: 'the service is shutting down' },
   UNAVAILABLE: { status: 503, title: 'Service unavailable', detail: 'the service is not ready' },
   TIMEOUT: { status: 504, title: 'Consistency wait timed out' },

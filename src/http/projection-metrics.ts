@@ -1,16 +1,22 @@
 // A projector's health in Prometheus terms: where each projection is, how far behind, and in what state.
 import type { ProjectionState, ProjectionStatus } from 'chronicle-es';
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { MetricsRegistry } from './metrics.js';
 
 const STATES: readonly ProjectionState[] = ['live', 'catching_up', 'rebuilding', 'failed', 'stopped'];
 
 /**
  * Registers per-projection gauges read from `status()` at scrape time: checkpoint position, lag in events and
  * in seconds, and state (1 for the current one). Pass the result as the `metrics` option of chronicleHttp/createServer.
+ * Needs prom-client, imported (not at load time) when the server is built.
  */
-export function projectionMetrics(projector: { status(): Promise<readonly ProjectionStatus[]> }): (registry: Registry) => void {
-  return (registry) => {
-    const registers = [registry];
+export function projectionMetrics(projector: {
+  status(): Promise<readonly ProjectionStatus[]>;
+}): (registry: MetricsRegistry) => Promise<void> {
+  return async (registry) => {
+    const { Gauge } = await import('prom-client');
+    // The registry the server passes is a prom-client Registry (MetricsRegistry is its public face).
+    const registers = [registry as Registry];
     const gauge = (name: string, help: string, value: (s: ProjectionStatus) => number) =>
       new Gauge({
         name,

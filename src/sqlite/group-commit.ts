@@ -1,7 +1,11 @@
 // Group commit over one better-sqlite3 connection: many queued writes, one transaction, one fsync.
-import type Database from 'better-sqlite3';
 import { type ChronicleError, isChronicleError } from 'chronicle-es';
 import { storeError } from './sqlite-error.js';
+
+// The part of a better-sqlite3 connection the committer uses. Our own type, because GroupCommitStats is public and
+// this file's declarations must compile for a consumer without @types/better-sqlite3.
+type Statement = { run(): unknown };
+type Connection = { prepare(sql: string): Statement; readonly inTransaction: boolean };
 
 /** Counters of committed groups; lets tests and benchmarks see how well writes are batched. */
 export type GroupCommitStats = {
@@ -32,11 +36,7 @@ type Pending = { work: () => unknown; resolve: (value: any) => void; reject: (er
  * shares one BEGIN IMMEDIATE … COMMIT. `onBegin` runs right after BEGIN, before the group's first write;
  * `onCommit` after each successful commit.
  */
-export function createGroupCommitter(
-  db: Database.Database,
-  onCommit: () => void,
-  onBegin: () => void = () => {},
-): GroupCommitter {
+export function createGroupCommitter(db: Connection, onCommit: () => void, onBegin: () => void = () => {}): GroupCommitter {
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
   const rollback = db.prepare('ROLLBACK');
@@ -59,7 +59,7 @@ export function createGroupCommitter(
     for (const p of group) p.reject(err);
   }
 
-  function run(statement: Database.Statement, sql: string): void {
+  function run(statement: Statement, sql: string): void {
     try {
       statement.run();
     } catch (err) {

@@ -1,0 +1,123 @@
+// Runs with plain node (no tsx, no conditions) inside a fresh consumer project that installed the packed tarball:
+// imports every entry, does real work with each, and prints what it saw as one JSON line for pack.int.test.ts.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+// Driver packages the CommonJS loader has pulled in so far (better-sqlite3, fastify and prom-client are CommonJS).
+const loadedDrivers = () =>
+  ['better-sqlite3', 'fastify', 'prom-client'].filter((d) =>
+    Object.keys(require.cache).some((f) => f.includes(`/node_modules/${d}/`)),
+  );
+const namesOf = (m) => Object.keys(m).sort();
+
+const out = { resolved: {}, exports: {}, drivers: {} };
+for (const entry of ['chronicle-es', 'chronicle-es/sqlite', 'chronicle-es/http', 'chronicle-es/testing']) {
+  out.resolved[entry] = import.meta.resolve(entry);
+}
+
+const core = await import('chronicle-es');
+const testing = await import('chronicle-es/testing');
+out.drivers.coreAndTesting = loadedDrivers();
+const http = await import('chronicle-es/http');
+out.drivers.afterHttp = loadedDrivers();
+const sqlite = await import('chronicle-es/sqlite');
+out.drivers.afterSqlite = loadedDrivers();
+Object.assign(out.exports, {
+  'chronicle-es': namesOf(core),
+  'chronicle-es/sqlite': namesOf(sqlite),
+  'chronicle-es/http': namesOf(http),
+  'chronicle-es/testing': namesOf(testing),
+});
+const { z } = await import('zod');
+
+const Increment = core.defineCommand('Increment', z.object({ counterId: z.string().min(1), by: z.number().int() }));
+const GetCount = core.defineQuery('GetCount', z.object({ counterId: z.string() }));
+const counter = {
+  initialState: { count: 0 },
+  decide: (command) => [{ type: 'Incremented', data: { by: command.data.by } }],
+  evolve: (state, event) => ({ count: state.count + event.data.by }),
+};
+
+// chronicle-es/testing: a passing scenario, and a wrong expectation that must throw.
+testing
+  .deciderSpec(counter)
+  .given([])
+  .when({ type: 'Increment', data: { counterId: 'c', by: 2 } })
+  .then([{ type: 'Incremented', data: { by: 2 } }]);
+try {
+  testing
+    .deciderSpec(counter)
+    .given([])
+    .when({ type: 'Increment', data: { counterId: 'c', by: 2 } })
+    .then([]);
+  out.deciderSpecCatchesMismatch = false;
+} catch {
+  out.deciderSpecCatchesMismatch = true;
+}
+
+// chronicle-es/sqlite: an event store on a temp file, written through the buses and read back after reopening.
+const dir = mkdtempSync(join(tmpdir(), 'chronicle-consumer-'));
+const path = join(dir, 'events.db');
+const store = sqlite.createSqliteEventStore({ path });
+await store.append('direct-1', [{ type: 'Noted', data: { n: 1 } }], { expectedVersion: 'no_stream' });
+const handle = core.createCommandHandler({ store, decider: counter, streamId: (c) => `counter-${c.data.counterId}` });
+const commandBus = core.createCommandBus().register(Increment, handle);
+const queryBus = core.createQueryBus().register(GetCount, async ({ counterId }) => ({
+  count: core.fold(counter, await store.readStream(`counter-${counterId}`)).count,
+}));
+
+// chronicle-es/http: a server over both buses, without prom-client installed.
+const warnings = [];
+const logger = {
+  level: 'info',
+  info() {},
+  debug() {},
+  trace() {},
+  error() {},
+  fatal() {},
+  silent() {},
+  warn: (...args) => void warnings.push(args.map(String).join(' ')),
+  child() {
+    return logger;
+  },
+};
+const server = await http.createServer({ commandBus, queryBus, logger });
+const inject = async (options) => {
+  const reply = await server.inject(options);
+  return { status: reply.statusCode, type: reply.headers['content-type'], body: reply.json() };
+};
+out.http = {
+  command: await inject({ method: 'POST', url: '/commands/Increment', payload: { counterId: 'c1', by: 5 } }),
+  invalid: await inject({ method: 'POST', url: '/commands/Increment', payload: { counterId: '', by: 1.5 } }),
+  query: await inject({ method: 'GET', url: '/queries/GetCount?counterId=c1' }),
+  health: await inject({ method: 'GET', url: '/health' }),
+  metrics: await inject({ method: 'GET', url: '/metrics' }),
+};
+out.warnings = warnings;
+await server.close();
+try {
+  await http.createServer({ commandBus, logger: false, metrics: () => {} });
+  out.metricsOptionWithoutPromClient = 'started';
+} catch (err) {
+  out.metricsOptionWithoutPromClient = { code: err.code, message: err.message };
+}
+await store.close();
+
+const reopened = sqlite.createSqliteEventStore({ path });
+out.reread = {
+  direct: (await reopened.readStream('direct-1')).map((e) => ({ type: e.type, data: e.data, version: e.version })),
+  counter: (await reopened.readStream('counter-c1')).map((e) => ({ type: e.type, data: e.data })),
+};
+await reopened.close();
+rmSync(dir, { recursive: true, force: true });
+
+try {
+  await import('prom-client');
+  out.promClient = 'installed';
+} catch (err) {
+  out.promClient = err.code;
+}
+console.log(JSON.stringify(out));
