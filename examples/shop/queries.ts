@@ -1,6 +1,7 @@
 // Answers every Shop query from the read store's denormalized tables; nothing here touches the event store.
 import { ChronicleError, type PayloadOf, type QueryBus } from 'chronicle-es';
 import type { SqliteReadStore } from 'chronicle-es/sqlite';
+import { notFound } from './messages/access.js';
 import { GetInventory, type InventoryView, ListAllProducts, type ProductItem } from './messages/catalog.js';
 import { type CustomerView, GetCustomerById } from './messages/customers.js';
 import {
@@ -167,10 +168,6 @@ export function registerQueries(bus: QueryBus, readStore: SqliteReadStore): void
       }));
     return { ordersByStatus, revenue, topProducts };
   });
-}
-
-function notFound(kind: string, id: string): ChronicleError {
-  return new ChronicleError('NOT_FOUND', `${kind} ${JSON.stringify(id)} not found`, { details: { [`${kind}Id`]: id } });
 }
 
 // Cursors are opaque to clients: base64url of the last row's sort key.

@@ -1,7 +1,7 @@
 // Orders: placing, paying, shipping and cancelling, the events they cause, and the order queries.
 import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
-import { allow, allowSelf, hasRole, STAFF } from './access.js';
+import { allow, allowSelf, hasRole, notFound, STAFF } from './access.js';
 import { cents, cursor, entityId, limit } from './fields.js';
 
 export const MAX_ORDER_LINES = 100;
@@ -96,11 +96,14 @@ export const GetOrderStatus = defineQuery('GetOrderStatus', byOrderId, {
   result: orderView,
   reads: ['orders'],
   policy: (principal) => allow(principal, ...STAFF, 'customer'),
-  // The owner is known only once the order is read, so this check runs on the result.
-  resultPolicy: (principal, order) =>
-    allow(principal, ...STAFF) === true ||
-    (hasRole(principal, 'customer') && principal?.id === order.customerId) ||
-    'a customer may only read its own orders',
+  // The owner is known only once the order is read, so this check runs on the result. Another customer's order is
+  // answered exactly like a missing one (NOT_FOUND, not a FORBIDDEN verdict): a 403 would confirm the id exists.
+  resultPolicy: (principal, order) => {
+    if (allow(principal, ...STAFF) === true || (hasRole(principal, 'customer') && principal?.id === order.customerId)) {
+      return true;
+    }
+    throw notFound('order', order.orderId);
+  },
 });
 
 const orderSummary = z.object({
