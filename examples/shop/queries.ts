@@ -30,7 +30,7 @@ export function registerQueries(bus: QueryBus, readStore: SqliteReadStore): void
       email: string;
       address: string | null;
       order_count: number;
-      total_spent_cents: number;
+      total_spent_cents: string;
       spent_by_currency: string;
     }>(`SELECT * FROM ${customers.table('customers')} WHERE customer_id = ?`, [customerId]);
     if (!row) throw notFound('customer', customerId);
@@ -151,11 +151,11 @@ export function registerQueries(bus: QueryBus, readStore: SqliteReadStore): void
     );
     const ordersByStatus = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
     for (const { status, orders: n } of counts) ordersByStatus[status] = n;
-    const revenue = sales.all<{ currency: string; cents: number }>(
-      `SELECT currency, cents FROM ${sales.table('revenue')} WHERE cents <> 0 ORDER BY currency`,
+    const revenue = sales.all<{ currency: string; cents: string }>(
+      `SELECT currency, cents FROM ${sales.table('revenue')} WHERE cents <> '0' ORDER BY currency`,
     );
     const topProducts = sales
-      .all<{ product_id: string; name: string; currency: string; units_sold: number; revenue_cents: number }>(
+      .all<{ product_id: string; name: string; currency: string; units_sold: number; revenue_cents: string }>(
         `SELECT * FROM ${sales.table('product_sales')} WHERE units_sold > 0 ORDER BY units_sold DESC, product_id LIMIT ?`,
         [top],
       )
