@@ -1,6 +1,7 @@
 // Answers every Shop query from the read store's denormalized tables; nothing here touches the event store.
 import { ChronicleError, type PayloadOf, type QueryBus } from 'chronicle-es';
 import type { SqliteReadStore } from 'chronicle-es/sqlite';
+import { notFound } from './messages/access.js';
 import { GetInventory, type InventoryView, ListAllProducts, type ProductItem } from './messages/catalog.js';
 import { type CustomerView, GetCustomerById } from './messages/customers.js';
 import {
@@ -29,7 +30,7 @@ export function registerQueries(bus: QueryBus, readStore: SqliteReadStore): void
       email: string;
       address: string | null;
       order_count: number;
-      total_spent_cents: number;
+      total_spent_cents: string;
       spent_by_currency: string;
     }>(`SELECT * FROM ${customers.table('customers')} WHERE customer_id = ?`, [customerId]);
     if (!row) throw notFound('customer', customerId);
@@ -150,11 +151,11 @@ export function registerQueries(bus: QueryBus, readStore: SqliteReadStore): void
     );
     const ordersByStatus = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
     for (const { status, orders: n } of counts) ordersByStatus[status] = n;
-    const revenue = sales.all<{ currency: string; cents: number }>(
-      `SELECT currency, cents FROM ${sales.table('revenue')} WHERE cents <> 0 ORDER BY currency`,
+    const revenue = sales.all<{ currency: string; cents: string }>(
+      `SELECT currency, cents FROM ${sales.table('revenue')} WHERE cents <> '0' ORDER BY currency`,
     );
     const topProducts = sales
-      .all<{ product_id: string; name: string; currency: string; units_sold: number; revenue_cents: number }>(
+      .all<{ product_id: string; name: string; currency: string; units_sold: number; revenue_cents: string }>(
         `SELECT * FROM ${sales.table('product_sales')} WHERE units_sold > 0 ORDER BY units_sold DESC, product_id LIMIT ?`,
         [top],
       )
@@ -167,10 +168,6 @@ export function registerQueries(bus: QueryBus, readStore: SqliteReadStore): void
       }));
     return { ordersByStatus, revenue, topProducts };
   });
-}
-
-function notFound(kind: string, id: string): ChronicleError {
-  return new ChronicleError('NOT_FOUND', `${kind} ${JSON.stringify(id)} not found`, { details: { [`${kind}Id`]: id } });
 }
 
 // Cursors are opaque to clients: base64url of the last row's sort key.

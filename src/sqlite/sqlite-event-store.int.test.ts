@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type AppendResult, isChronicleError, type RecordedEvent } from 'chronicle-es';
 import { describeEventStoreConformance } from 'chronicle-es/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSqliteEventStore, type SqliteEventStore } from './index.js';
 
 let dir: string;
@@ -240,6 +240,35 @@ describe('sqlite event store: durability across reopen', () => {
     expect(again).toEqual({ ...appended, duplicate: true });
     expect(await second.headPosition()).toBe(5);
     expect(await second.append('order-1', [event(3)], { expectedVersion: 2 })).toMatchObject({ version: 3, position: 6 });
+  });
+});
+
+describe('sqlite event store: durability settings', () => {
+  // The store keeps its connection private. A spy on the driver's prototype hands the test the very handle the
+  // store opened, so the settings are read from that connection rather than from a second one (PRAGMA synchronous
+  // is per connection) and no test-only surface is added to the store.
+  function openAndGrabHandle(options: { synchronous?: 'full' | 'normal' } = {}): Database.Database {
+    const prepare = vi.spyOn(Database.prototype, 'prepare');
+    try {
+      storeAt(freshPath(), options);
+      const handles = new Set(prepare.mock.contexts);
+      expect(handles.size).toBe(1);
+      return [...handles][0] as Database.Database;
+    } finally {
+      prepare.mockRestore();
+    }
+  }
+  const SYNCHRONOUS = { 0: 'OFF', 1: 'NORMAL', 2: 'FULL', 3: 'EXTRA' } as Record<number, string>;
+
+  it('commits with synchronous=FULL by default, so a resolved append survives power loss (README promise)', () => {
+    const db = openAndGrabHandle();
+    expect(SYNCHRONOUS[db.pragma('synchronous', { simple: true }) as number]).toBe('FULL');
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+  });
+
+  it('uses synchronous=NORMAL only when asked to', () => {
+    const db = openAndGrabHandle({ synchronous: 'normal' });
+    expect(SYNCHRONOUS[db.pragma('synchronous', { simple: true }) as number]).toBe('NORMAL');
   });
 });
 

@@ -2,7 +2,7 @@
 // Stock is not its business: checkout.ts composes it with the product decider.
 import { assertNever, type Decider, domainError, type EventOf } from 'chronicle-es';
 import type { OrderCancelled, OrderCreated, OrderLine, OrderPaid, OrderShipped, OrderStatus } from '../messages/orders.js';
-import { notFound, notYours } from './refusals.js';
+import { notFound } from './refusals.js';
 
 type Lifecycle = { orderId: string };
 
@@ -88,11 +88,12 @@ export const order: Decider<OrderCommand, OrderEvent, OrderState> = {
 };
 
 /**
- * Refuses (FORBIDDEN) when `customerId` is set and the order is another customer's. Checked before deciding, so even
- * a no-op repeat tells another customer nothing about the order. Staff act for anyone: `customerId` undefined.
+ * Refuses when `customerId` is set and the order is another customer's — with the very NOT_FOUND the decider gives
+ * for an order that does not exist, so an order id tells a customer nothing about orders that are not its own.
+ * Checked before deciding, so even a no-op repeat reveals nothing. Staff act for anyone: `customerId` undefined.
  */
 export function checkOwner(state: OrderState, customerId: string | undefined): void {
   if (customerId !== undefined && state.status !== 'none' && state.customerId !== customerId) {
-    throw notYours('order', state.orderId);
+    throw notFound('order', state.orderId);
   }
 }

@@ -1,5 +1,5 @@
 // The Shop's roles and the small vocabulary its message policies are written in.
-import type { Principal } from 'chronicle-es';
+import { ChronicleError, type Principal } from 'chronicle-es';
 
 export const ROLES = ['admin', 'clerk', 'customer', 'reader'] as const;
 export type Role = (typeof ROLES)[number];
@@ -34,3 +34,11 @@ export function confinedTo(principal: Principal | undefined): string | undefined
 }
 
 export const STAFF: Role[] = ['clerk', 'reader'];
+
+/**
+ * What a query answers for a missing row — and for one the principal may not see, when even its existence is private
+ * (another customer's order): the same error, so the two cannot be told apart.
+ */
+export function notFound(kind: string, id: string): ChronicleError {
+  return new ChronicleError('NOT_FOUND', `${kind} ${JSON.stringify(id)} not found`, { details: { [`${kind}Id`]: id } });
+}

@@ -2,7 +2,7 @@
 import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
 import { allowSelf, STAFF } from './access.js';
-import { address, cents, email, entityId, name } from './fields.js';
+import { address, centsSum, email, entityId, name } from './fields.js';
 
 export const RegisterCustomer = defineCommand(
   'RegisterCustomer',
@@ -48,8 +48,8 @@ export const customerView = z.object({
   address: address.nullable(),
   orderCount: z.number().int(),
   /** Paid, not cancelled orders; a plain sum, so read `spentByCurrency` when a customer buys in several currencies. */
-  totalSpentCents: cents,
-  spentByCurrency: z.record(z.string(), cents),
+  totalSpentCents: centsSum,
+  spentByCurrency: z.record(z.string(), centsSum),
 });
 export type CustomerView = z.output<typeof customerView>;
 

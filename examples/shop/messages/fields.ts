@@ -23,8 +23,25 @@ export const currency = z
   .regex(/^[A-Z]{3}$/, 'an upper-case ISO 4217 code, e.g. EUR')
   .refine((code) => isoCurrencies.has(code), 'not an ISO 4217 currency');
 
-/** Money in integer minor units (cents); up to 1 billion units of the currency. */
-export const cents = z.number().int().min(0).max(100_000_000_000);
+/**
+ * The dearest unit price: 10^9 cents (10 million units of the currency). With at most MAX_LINE_QUANTITY (10^4)
+ * units a line and MAX_ORDER_LINES (100) lines an order (messages/orders.ts), an order totals at most
+ * 10^9 · 10^4 · 100 = 10^15 cents < 2^53 ≈ 9.007 · 10^15: every line and order total is an exact JS number.
+ * Sums across orders have no such bound (ten maximal orders pass 2^53) and are carried as `centsSum` strings.
+ */
+export const MAX_PRICE_CENTS = 1_000_000_000;
+
+/** A unit price in integer minor units (cents). */
+export const cents = z.number().int().min(0).max(MAX_PRICE_CENTS);
+
+/** One order's total (or a line's): at most 10^15 cents, see MAX_PRICE_CENTS. */
+export const orderCents = z.number().int().min(0).max(1_000_000_000_000_000);
+
+/**
+ * A sum of cents across orders (revenue, a customer's spending), as a decimal string: it may pass 2^53, where a JSON
+ * number would be rounded by most clients. Negative only if refunds ever outweighed sales.
+ */
+export const centsSum = z.string().regex(/^-?\d+$/);
 
 export const address = z.strictObject({
   street: z.string().trim().min(1).max(200),

@@ -1,12 +1,14 @@
 // Orders: placing, paying, shipping and cancelling, the events they cause, and the order queries.
 import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
-import { allow, allowSelf, hasRole, STAFF } from './access.js';
-import { cents, cursor, entityId, limit } from './fields.js';
+import { allow, allowSelf, hasRole, notFound, STAFF } from './access.js';
+import { cents, centsSum, cursor, entityId, limit, orderCents } from './fields.js';
 
+/** Bounds that, with MAX_PRICE_CENTS, keep every order total an exact safe integer (see fields.ts). */
 export const MAX_ORDER_LINES = 100;
+export const MAX_LINE_QUANTITY = 10_000;
 
-const orderLine = z.strictObject({ productId: entityId, quantity: z.number().int().min(1).max(10_000) });
+const orderLine = z.strictObject({ productId: entityId, quantity: z.number().int().min(1).max(MAX_LINE_QUANTITY) });
 
 export const CreateOrder = defineCommand(
   'CreateOrder',
@@ -66,7 +68,7 @@ export const OrderCreated = defineEvent(
     customerName: z.string(),
     lines: z.array(recordedLine),
     currency: z.string(),
-    totalCents: cents,
+    totalCents: orderCents,
   }),
 );
 export const OrderPaid = defineEvent('OrderPaid', z.object({ orderId: z.string() }));
@@ -86,7 +88,7 @@ export const orderView = z.object({
   status: z.enum(ORDER_STATUSES),
   lines: z.array(z.object({ productId: z.string(), name: z.string(), quantity: z.number().int(), unitPriceCents: cents })),
   currency: z.string(),
-  totalCents: cents,
+  totalCents: orderCents,
   history: z.array(z.object({ status: z.enum(ORDER_STATUSES), at: z.string() })),
 });
 export type OrderView = z.output<typeof orderView>;
@@ -96,18 +98,21 @@ export const GetOrderStatus = defineQuery('GetOrderStatus', byOrderId, {
   result: orderView,
   reads: ['orders'],
   policy: (principal) => allow(principal, ...STAFF, 'customer'),
-  // The owner is known only once the order is read, so this check runs on the result.
-  resultPolicy: (principal, order) =>
-    allow(principal, ...STAFF) === true ||
-    (hasRole(principal, 'customer') && principal?.id === order.customerId) ||
-    'a customer may only read its own orders',
+  // The owner is known only once the order is read, so this check runs on the result. Another customer's order is
+  // answered exactly like a missing one (NOT_FOUND, not a FORBIDDEN verdict): a 403 would confirm the id exists.
+  resultPolicy: (principal, order) => {
+    if (allow(principal, ...STAFF) === true || (hasRole(principal, 'customer') && principal?.id === order.customerId)) {
+      return true;
+    }
+    throw notFound('order', order.orderId);
+  },
 });
 
 const orderSummary = z.object({
   orderId: z.string(),
   status: z.enum(ORDER_STATUSES),
   currency: z.string(),
-  totalCents: cents,
+  totalCents: orderCents,
   lineCount: z.number().int(),
   createdAt: z.string(),
 });
@@ -127,9 +132,15 @@ export const ListOrdersByCustomer = defineQuery(
 export const salesSummary = z.object({
   ordersByStatus: z.record(z.enum(ORDER_STATUSES), z.number().int()),
   /** Paid and shipped orders, per currency. */
-  revenue: z.array(z.object({ currency: z.string(), cents })),
+  revenue: z.array(z.object({ currency: z.string(), cents: centsSum })),
   topProducts: z.array(
-    z.object({ productId: z.string(), name: z.string(), unitsSold: z.number().int(), revenueCents: cents, currency: z.string() }),
+    z.object({
+      productId: z.string(),
+      name: z.string(),
+      unitsSold: z.number().int(),
+      revenueCents: centsSum,
+      currency: z.string(),
+    }),
   ),
 });
 export type SalesSummary = z.output<typeof salesSummary>;

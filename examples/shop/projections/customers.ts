@@ -2,10 +2,12 @@
 import { defineProjection } from 'chronicle-es';
 import type { SqliteReadTx } from 'chronicle-es/sqlite';
 import { shopEvents } from '../messages/events.js';
+import { addCents } from './cents-sum.js';
 
 export const customersProjection = defineProjection({
   name: 'customers',
-  version: 1,
+  // 2: spending sums became decimal strings (cents-sum.ts).
+  version: 2,
   events: shopEvents,
   setup(tx: SqliteReadTx) {
     tx.run(`CREATE TABLE ${tx.table('customers')} (
@@ -14,7 +16,7 @@ export const customersProjection = defineProjection({
       email TEXT NOT NULL,
       address TEXT,
       order_count INTEGER NOT NULL DEFAULT 0,
-      total_spent_cents INTEGER NOT NULL DEFAULT 0,
+      total_spent_cents TEXT NOT NULL DEFAULT '0',
       spent_by_currency TEXT NOT NULL DEFAULT '{}'
     )`);
     // Who placed which order and for how much, so payments and cancellations can be credited to the customer.
@@ -64,12 +66,18 @@ function credit(tx: SqliteReadTx, orderId: string, sign: 1 | -1): void {
     [orderId],
   );
   if (!order) return;
-  const amount = sign * order.total_cents;
-  tx.run(
-    `UPDATE ${tx.table('customers')}
-     SET total_spent_cents = total_spent_cents + ?,
-         spent_by_currency = json_set(spent_by_currency, '$.' || ?, coalesce(json_extract(spent_by_currency, '$.' || ?), 0) + CAST(? AS INTEGER))
-     WHERE customer_id = ?`,
-    [amount, order.currency, order.currency, amount, order.customer_id],
+  const customer = tx.get<{ total_spent_cents: string; spent_by_currency: string }>(
+    `SELECT total_spent_cents, spent_by_currency FROM ${tx.table('customers')} WHERE customer_id = ?`,
+    [order.customer_id],
   );
+  if (!customer) return;
+  // Sums across orders may pass 2^53: added exactly in JS and stored as decimal strings (cents-sum.ts).
+  const amount = sign * order.total_cents;
+  const byCurrency = JSON.parse(customer.spent_by_currency) as Record<string, string>;
+  byCurrency[order.currency] = addCents(byCurrency[order.currency], amount);
+  tx.run(`UPDATE ${tx.table('customers')} SET total_spent_cents = ?, spent_by_currency = ? WHERE customer_id = ?`, [
+    addCents(customer.total_spent_cents, amount),
+    JSON.stringify(byCurrency),
+    order.customer_id,
+  ]);
 }

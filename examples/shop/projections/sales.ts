@@ -4,20 +4,22 @@ import { defineProjection } from 'chronicle-es';
 import type { SqliteReadTx } from 'chronicle-es/sqlite';
 import { shopEvents } from '../messages/events.js';
 import type { OrderLine, OrderStatus } from '../messages/orders.js';
+import { addCents } from './cents-sum.js';
 
 export const salesProjection = defineProjection({
   name: 'sales',
-  version: 1,
+  // 2: revenue sums became decimal strings (cents-sum.ts).
+  version: 2,
   events: shopEvents,
   setup(tx: SqliteReadTx) {
     tx.run(`CREATE TABLE ${tx.table('status_counts')} (status TEXT PRIMARY KEY, orders INTEGER NOT NULL)`);
-    tx.run(`CREATE TABLE ${tx.table('revenue')} (currency TEXT PRIMARY KEY, cents INTEGER NOT NULL)`);
+    tx.run(`CREATE TABLE ${tx.table('revenue')} (currency TEXT PRIMARY KEY, cents TEXT NOT NULL)`);
     tx.run(`CREATE TABLE ${tx.table('product_sales')} (
       product_id TEXT PRIMARY KEY,
       name TEXT NOT NULL,
       currency TEXT NOT NULL,
       units_sold INTEGER NOT NULL,
-      revenue_cents INTEGER NOT NULL
+      revenue_cents TEXT NOT NULL
     )`);
     tx.run(`CREATE INDEX ${tx.table('product_sales_by_units')} ON ${tx.table('product_sales')} (units_sold DESC, product_id)`);
     // What each order contributes, so a later payment or cancellation can be counted against it.
@@ -75,17 +77,30 @@ function count(tx: SqliteReadTx, status: OrderStatus, delta: number): void {
   );
 }
 
+// Money sums are read, added in JS (cents-sum.ts) and written back. Units stay INTEGER: every unit sold was restocked
+// first, at most 10^6 a restock, so passing 2^53 units of one product takes some 9 · 10^9 restocks of it.
 function book(tx: SqliteReadTx, order: OrderRow, sign: 1 | -1): void {
-  tx.run(`INSERT INTO ${tx.table('revenue')} VALUES (?, ?) ON CONFLICT (currency) DO UPDATE SET cents = cents + excluded.cents`, [
+  const revenue = tx.get<{ cents: string }>(`SELECT cents FROM ${tx.table('revenue')} WHERE currency = ?`, [order.currency]);
+  tx.run(`INSERT INTO ${tx.table('revenue')} VALUES (?, ?) ON CONFLICT (currency) DO UPDATE SET cents = excluded.cents`, [
     order.currency,
-    sign * order.total_cents,
+    addCents(revenue?.cents, sign * order.total_cents),
   ]);
   for (const line of JSON.parse(order.lines) as OrderLine[]) {
+    const sold = tx.get<{ revenue_cents: string }>(
+      `SELECT revenue_cents FROM ${tx.table('product_sales')} WHERE product_id = ?`,
+      [line.productId],
+    );
     tx.run(
       `INSERT INTO ${tx.table('product_sales')} VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (product_id) DO UPDATE SET units_sold = units_sold + excluded.units_sold,
-         revenue_cents = revenue_cents + excluded.revenue_cents, name = excluded.name`,
-      [line.productId, line.name, order.currency, sign * line.quantity, sign * line.quantity * line.unitPriceCents],
+         revenue_cents = excluded.revenue_cents, name = excluded.name`,
+      [
+        line.productId,
+        line.name,
+        order.currency,
+        sign * line.quantity,
+        addCents(sold?.revenue_cents, sign * line.quantity * line.unitPriceCents),
+      ],
     );
   }
 }

@@ -4,30 +4,48 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ADMIN = 'crash-admin-key-0123456789';
-const dataDir = mkdtempSync(join(tmpdir(), 'shop-crash-'));
+const dataDirs: string[] = [];
 const children: ChildProcess[] = [];
+const freshDataDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shop-crash-'));
+  dataDirs.push(dir);
+  return dir;
+};
 
 afterAll(() => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  rmSync(dataDir, { recursive: true, force: true });
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Starts `npm start`'s command on DATA_DIR and resolves with its URL once it logs that it listens. */
-async function startServer(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--conditions=chronicle-source', '--import', 'tsx', 'examples/shop/main.ts'], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      DATA_DIR: dataDir,
-      SHOP_API_KEYS: `${ADMIN}:admin`,
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'development',
+/**
+ * Starts `npm start`'s command on `dataDir` and resolves with its URL once it logs that it listens.
+ * `dieAfterAcks` preloads die-after-ack.ts: the server SIGKILLs itself right after that many command acknowledgements.
+ */
+async function startServer(
+  dataDir: string,
+  options: { dieAfterAcks?: number } = {},
+): Promise<{ url: string; child: ChildProcess }> {
+  const preload = options.dieAfterAcks === undefined ? [] : ['--import', './examples/shop/test/die-after-ack.ts'];
+  const child = spawn(
+    process.execPath,
+    ['--conditions=chronicle-source', '--import', 'tsx', ...preload, 'examples/shop/main.ts'],
+    {
+      env: {
+        ...process.env,
+        PORT: '0',
+        DATA_DIR: dataDir,
+        SHOP_API_KEYS: `${ADMIN}:admin`,
+        LOG_LEVEL: 'info',
+        NODE_ENV: 'development',
+        ...(options.dieAfterAcks !== undefined && { SHOP_TEST_DIE_AFTER_ACKS: String(options.dieAfterAcks) }),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   children.push(child);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start in 20 s')), 20_000);
@@ -55,7 +73,8 @@ const get = async (url: string, name: string, params: Record<string, string | nu
 
 describe('SIGKILL during a stream of commands', () => {
   it('keeps every acknowledged command; the read side catches up after restart', async () => {
-    const first = await startServer();
+    const dataDir = freshDataDir();
+    const first = await startServer(dataDir);
     expect(
       (await post(first.url, 'RegisterCustomer', { customerId: 'crash', name: 'Crash Test', email: 'crash@example.com' })).status,
     ).toBe(200);
@@ -113,7 +132,7 @@ describe('SIGKILL during a stream of commands', () => {
     // Some requests were in flight when the process died: they were never acknowledged.
     expect(sent).toBeGreaterThan(acked.length);
 
-    const second = await startServer();
+    const second = await startServer(dataDir);
     try {
       const head = Math.max(...acked.map((a) => a.position));
       for (const a of acked) {
@@ -142,5 +161,67 @@ describe('SIGKILL during a stream of commands', () => {
       await exited;
     }
     expect(second.child.exitCode).toBe(0);
+  }, 60_000);
+
+  it('keeps the acknowledgement the server died right after, and every one before it', async () => {
+    // Setup is three acknowledgements; the server dies right after the 200th order or registration is acknowledged,
+    // while the other clients' commands are in flight — in its group commit, or already acknowledged beside it.
+    const SETUP = 3;
+    const dataDir = freshDataDir();
+    const server = await startServer(dataDir, { dieAfterAcks: SETUP + 200 });
+    const stderr: string[] = [];
+    createInterface({ input: server.child.stderr! }).on('line', (line) => stderr.push(line));
+    const exited = new Promise<void>((resolve) => server.child.once('exit', () => resolve()));
+    expect(
+      (await post(server.url, 'RegisterCustomer', { customerId: 'ack', name: 'Ack', email: 'ack@example.com' })).status,
+    ).toBe(200);
+    const product = { productId: 'ack-p', sku: 'ACK-P', name: 'Ack item', priceCents: 100, currency: 'EUR' };
+    expect((await post(server.url, 'CreateProduct', product)).status).toBe(200);
+    expect((await post(server.url, 'RestockProduct', { productId: 'ack-p', quantity: 1_000_000 })).status).toBe(200);
+
+    type Ack = { streamId: string; version: number; position: number };
+    const acked: Ack[] = [];
+    const unexpected: string[] = [];
+    const client = async (worker: number) => {
+      for (let i = 0; ; i++) {
+        const id = `a${worker}-${i}`;
+        let res: Response;
+        try {
+          res =
+            i % 4 === 3
+              ? await post(server.url, 'RegisterCustomer', { customerId: id, name: `Customer ${id}`, email: `${id}@example.com` })
+              : await post(server.url, 'CreateOrder', {
+                  orderId: id,
+                  customerId: 'ack',
+                  lines: [{ productId: 'ack-p', quantity: 1 }],
+                });
+        } catch {
+          return; // the connection died with the server: never acknowledged
+        }
+        if (res.status !== 200) unexpected.push(`${res.status} ${await res.text()}`);
+        else acked.push((await res.json()) as Ack);
+      }
+    };
+    await Promise.all([...Array.from({ length: 8 }, (_, w) => client(w)), exited]);
+    expect(unexpected).toEqual([]);
+    expect(server.child.signalCode).toBe('SIGKILL');
+    const last = stderr.find((line) => line.startsWith('die-after-ack '));
+    expect(last, stderr.join('\n')).toBeDefined();
+    const fatal = JSON.parse(last!.slice('die-after-ack '.length)) as Ack;
+    expect(fatal.streamId).toMatch(/^(order|customer)-a\d+-\d+$/);
+
+    // Read the event log the dead server left, as the next process would open it.
+    const store = createSqliteEventStore({ path: join(dataDir, 'events.db') });
+    try {
+      for (const ack of [fatal, ...acked]) {
+        const info = await store.streamInfo(ack.streamId);
+        expect(info.version, `${ack.streamId} acknowledged at position ${ack.position}`).toBe(ack.version);
+        const [first] = await store.readStream(ack.streamId, { limit: 1 });
+        expect(first.position).toBeLessThanOrEqual(ack.position);
+      }
+      expect(await store.headPosition()).toBeGreaterThanOrEqual(Math.max(fatal.position, ...acked.map((a) => a.position)));
+    } finally {
+      await store.close();
+    }
   }, 60_000);
 });

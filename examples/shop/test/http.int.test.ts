@@ -28,7 +28,7 @@ describe('customers', () => {
       email: 'ada@example.com',
       address,
       orderCount: 0,
-      totalSpentCents: 0,
+      totalSpentCents: '0',
       spentByCurrency: {},
     });
   });
@@ -239,15 +239,15 @@ describe('orders', () => {
     const inventory = await shop.query('GetInventory', { productId: 'mug', minPosition: shipped.body.position });
     expect(inventory.body).toEqual({ productId: 'mug', onHand: 8, reserved: 0, available: 8 });
     const customer = await shop.query('GetCustomerById', { customerId: 'ord-cust', minPosition: shipped.body.position });
-    expect(customer.body).toMatchObject({ orderCount: 1, totalSpentCents: 3690, spentByCurrency: { EUR: 3690 } });
+    expect(customer.body).toMatchObject({ orderCount: 1, totalSpentCents: '3690', spentByCurrency: { EUR: '3690' } });
     const sales = await shop.query('GetSalesSummary', { minPosition: shipped.body.position });
     expect(sales.body.ordersByStatus).toMatchObject({ shipped: 1 });
-    expect(sales.body.revenue).toEqual([{ currency: 'EUR', cents: 3690 }]);
+    expect(sales.body.revenue).toEqual([{ currency: 'EUR', cents: '3690' }]);
     expect(sales.body.topProducts[0]).toEqual({
       productId: 'mug',
       name: 'Stoneware Mug',
       unitsSold: 2,
-      revenueCents: 2900,
+      revenueCents: '2900',
       currency: 'EUR',
     });
   });
@@ -260,10 +260,10 @@ describe('orders', () => {
     const inventory = await shop.query('GetInventory', { productId: 'tea', minPosition: cancelled.body.position });
     expect(inventory.body).toEqual({ productId: 'tea', onHand: 4, reserved: 0, available: 4 });
     const customer = await shop.query('GetCustomerById', { customerId: 'ord-cust', minPosition: cancelled.body.position });
-    expect(customer.body).toMatchObject({ orderCount: 2, totalSpentCents: 3690 });
+    expect(customer.body).toMatchObject({ orderCount: 2, totalSpentCents: '3690' });
     const sales = await shop.query('GetSalesSummary', { minPosition: cancelled.body.position });
     expect(sales.body.ordersByStatus).toMatchObject({ shipped: 1, cancelled: 1, paid: 0, created: 0 });
-    expect(sales.body.revenue).toEqual([{ currency: 'EUR', cents: 3690 }]);
+    expect(sales.body.revenue).toEqual([{ currency: 'EUR', cents: '3690' }]);
   });
 
   it('refuses each order rule with its status code and leaves no reservation behind', async () => {

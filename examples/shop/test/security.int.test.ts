@@ -117,8 +117,8 @@ describe('customer isolation', () => {
   });
 
   it('a customer pays and cancels only its own orders, and a refusal writes nothing', async () => {
-    await expectCommand(KEYS.ada, 'PayOrder', { orderId: 'bob-1' }, 403);
-    await expectCommand(KEYS.ada, 'CancelOrder', { orderId: 'bob-1' }, 403);
+    await expectCommand(KEYS.ada, 'PayOrder', { orderId: 'bob-1' }, 404);
+    await expectCommand(KEYS.ada, 'CancelOrder', { orderId: 'bob-1' }, 404);
     await expectCommand(KEYS.bob, 'PayOrder', { orderId: 'bob-1' }, 200);
     await expectCommand(KEYS.bob, 'CancelOrder', { orderId: 'bob-1', reason: 'too slow' }, 200);
   });
@@ -131,7 +131,7 @@ describe('customer isolation', () => {
     expect((await asAda('GetCustomerById', { customerId: 'bob' })).status).toBe(403);
     expect((await asAda('GetOrderStatus', { orderId: 'ada-1' })).body).toMatchObject({ orderId: 'ada-1', customerId: 'ada' });
     const other = await asAda('GetOrderStatus', { orderId: 'bob-1' });
-    expect(other.status).toBe(403);
+    expect(other.status).toBe(404);
     expect(JSON.stringify(other.body)).not.toContain('Customer bob');
     expect((await asAda('ListOrdersByCustomer', { customerId: 'ada' })).body.items.length).toBeGreaterThan(0);
     expect((await asAda('ListOrdersByCustomer', { customerId: 'bob' })).status).toBe(403);
@@ -140,6 +140,41 @@ describe('customer isolation', () => {
     expect((await asAda('ListAllProducts', { includeDeleted: true })).status).toBe(403);
     expect((await asAda('GetInventory', { productId: 'sec-mug' })).status).toBe(403);
     expect((await asAda('GetSalesSummary', {})).status).toBe(403);
+  });
+});
+
+describe("another customer's order looks exactly like one that does not exist", () => {
+  // Otherwise order ids are an oracle: 403 would say "exists, not yours", 404 "no such order".
+  const sameShape = (res: { status: number; body: unknown; headers: Headers }, orderId: string) => ({
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    body: JSON.parse(JSON.stringify(res.body).replaceAll(orderId, '<orderId>')),
+  });
+
+  it('GetOrderStatus answers 404 with the same problem for bob-1 as for an id never used', async () => {
+    const head = await shop.eventCount();
+    const read = (orderId: string) => shop.query('GetOrderStatus', { orderId, minPosition: head }, { key: KEYS.ada });
+    const foreign = sameShape(await read('bob-1'), 'bob-1');
+    const unknown = sameShape(await read('never-placed-1'), 'never-placed-1');
+    expect(foreign).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    expect(foreign).toEqual(unknown);
+    expect(JSON.stringify(foreign)).not.toMatch(/bob|another customer|forbidden/i);
+  });
+
+  it('PayOrder and CancelOrder answer 404 with the same problem for bob-1 as for an id never used, writing nothing', async () => {
+    for (const name of ['PayOrder', 'CancelOrder']) {
+      const foreign = sameShape(await expectCommand(KEYS.ada, name, { orderId: 'bob-1' }, 404), 'bob-1');
+      const unknown = sameShape(await expectCommand(KEYS.ada, name, { orderId: 'never-placed-2' }, 404), 'never-placed-2');
+      expect(foreign, name).toEqual(unknown);
+      expect(JSON.stringify(foreign)).not.toMatch(/bob|another customer|forbidden/i);
+    }
+  });
+
+  it("staff still read any customer's order", async () => {
+    expect((await shop.query('GetOrderStatus', { orderId: 'bob-1' }, { key: KEYS.clerk })).body).toMatchObject({
+      orderId: 'bob-1',
+      customerId: 'bob',
+    });
   });
 });
 

@@ -1,5 +1,6 @@
 // Starts a real Shop on a real socket (port 0, fresh temp data dir) and gives tests a small fetch client.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -32,6 +33,13 @@ export type TestShop = {
   ): Promise<Response>;
   /** Any request, raw. */
   request(path: string, init?: RequestInit): Promise<Response>;
+  /**
+   * Sends the commands as one burst the server cannot serialize: each on its own connection, all but the last byte
+   * of each body sent first; only once the server has parsed every request's head do the last bytes go out, in one
+   * synchronous loop, so the server reads all the bodies in the same turn of its event loop and every command loads
+   * its streams before any of them commits.
+   */
+  burst(commands: ReadonlyArray<{ name: string; body: unknown; key?: string }>): Promise<Response[]>;
   eventCount(): Promise<number>;
   close(): Promise<void>;
 };
@@ -69,11 +77,58 @@ export async function startShop(): Promise<TestShop> {
   };
   const auth = (key: string | undefined): Record<string, string> => (key ? { 'x-api-key': key } : {});
 
+  const burst: TestShop['burst'] = async (commands) => {
+    const paths = new Set(commands.map((c) => `/commands/${c.name}`));
+    let headsSeen = 0;
+    let allHeadsSeen!: () => void;
+    const heads = new Promise<void>((resolve) => {
+      allHeadsSeen = resolve;
+    });
+    // 'request' fires once a request's head is parsed, before its body is read.
+    const onRequest = (req: IncomingMessage) => {
+      if (paths.has(req.url ?? '') && ++headsSeen === commands.length) allHeadsSeen();
+    };
+    server.server.on('request', onRequest);
+    try {
+      const sent = commands.map(({ name, body, key = KEYS.admin }) => {
+        const payload = Buffer.from(JSON.stringify(body));
+        const req = httpRequest(`${url}/commands/${name}`, {
+          method: 'POST',
+          agent: false,
+          headers: { 'content-type': 'application/json', 'content-length': payload.length, ...auth(key) },
+        });
+        const response = new Promise<Response>((resolve, reject) => {
+          req.on('error', reject);
+          req.on('response', (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('error', reject);
+            res.on('end', () => {
+              const text = Buffer.concat(chunks).toString('utf8');
+              const headers = new Headers();
+              for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
+              resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), headers });
+            });
+          });
+        });
+        req.write(payload.subarray(0, -1));
+        return { req, last: payload.subarray(-1), response };
+      });
+      // A request that fails before its head is parsed would otherwise leave the barrier closed for good.
+      await Promise.race([heads, Promise.all(sent.map((s) => s.response))]);
+      for (const { req, last } of sent) req.end(last);
+      return await Promise.all(sent.map((s) => s.response));
+    } finally {
+      server.server.off('request', onRequest);
+    }
+  };
+
   return {
     url,
     shop,
     dataDir,
     request,
+    burst,
     command: (name, body, options = {}) =>
       request(`/commands/${name}`, {
         method: 'POST',
