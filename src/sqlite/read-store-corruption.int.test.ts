@@ -3,10 +3,17 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ChronicleError, isChronicleError, type Projector } from 'chronicle-es';
+import {
+  type ChronicleError,
+  createProjector,
+  defineProjection,
+  isChronicleError,
+  type Projector,
+  type RecordedEvent,
+} from 'chronicle-es';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { corruptHeader, corruptPages } from '../../test/support/corrupt-file.js';
-import { createSqliteEventStore, createSqliteReadStore, type SqliteReadStore } from './index.js';
+import { createSqliteEventStore, createSqliteReadStore, type SqliteReadStore, type SqliteReadTx } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'chronicle-read-corrupt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,6 +48,20 @@ async function rejected(promise: Promise<unknown>): Promise<unknown> {
   }
   throw new Error('expected a rejection');
 }
+
+const notes = (name: string, type = 'Noted') =>
+  defineProjection<SqliteReadTx>({
+    name,
+    version: 1,
+    setup: (tx) => tx.run(`CREATE TABLE ${tx.table('notes')} (id INTEGER PRIMARY KEY, text TEXT NOT NULL)`),
+    handlers: {
+      [type]: (event: RecordedEvent, tx: SqliteReadTx) =>
+        tx.run(`INSERT INTO ${tx.table('notes')} (id, text) VALUES (?, ?)`, [
+          event.position,
+          (event.data as { text: string }).text,
+        ]),
+    },
+  });
 
 /** A read store file of a few hundred pages (one projection's table), closed. */
 async function filledReadStore(path: string): Promise<void> {
@@ -173,5 +194,49 @@ describe('a read store over a damaged file', () => {
       err = e;
     }
     expect(isChronicleError(err, 'STORE_ERROR'), String(err)).toBe(true);
+  });
+});
+
+describe('the projector over a damaged read store', () => {
+  it('marks every projection on it failed with READ_STORE_CORRUPT, rejects waits, and keeps the process up', async () => {
+    // beta handles no event that comes next: it only moves its checkpoint (an intact page), before alpha meets the
+    // damage writing its notes. The damage is the file's, so beta must stop too rather than report itself live.
+    const eventsPath = file('proj-events');
+    const readPath = file('proj-read');
+    const events = createSqliteEventStore({ path: eventsPath });
+    open.push(events);
+    const defs = [notes('beta', 'Other'), notes('alpha')];
+    let store = createSqliteReadStore({ path: readPath });
+    let projector = createProjector({ eventStore: events, readStore: store, projections: defs, pollIntervalMs: 10 });
+    for (let i = 0; i < 20; i++) {
+      await events.append(
+        `n-${i}`,
+        Array.from({ length: 100 }, (_, k) => ({ type: 'Noted', data: { text: `${i}/${k} `.repeat(10) } })),
+      );
+    }
+    await projector.start();
+    await projector.waitForPosition(await events.headPosition(), { timeoutMs: 10_000 });
+    await projector.stop();
+    await store.close();
+
+    corruptPages(readPath, { from: 0.1, to: 0.9 });
+    store = readStoreAt(readPath, { quickCheck: false });
+    projector = createProjector({ eventStore: events, readStore: store, projections: defs, pollIntervalMs: 10 });
+    projectors.push(projector);
+    await projector.start();
+    // New events make one projection write into the damaged pages; neither may stay live.
+    const { position } = await events.append('n-late', [{ type: 'Noted', data: { text: 'late' } }]);
+    await expect
+      .poll(async () => (await projector.status()).map((s) => s.state), { timeout: 10_000 })
+      .toEqual(['failed', 'failed']);
+    expect((await projector.status()).map((s) => s.name)).toEqual(['beta', 'alpha']);
+    for (const status of await projector.status()) {
+      expect(status.lastError?.code, status.name).toBe('READ_STORE_CORRUPT');
+      expect(status.lastError?.message).toMatch(/malformed|damaged|not a database/);
+    }
+    const wait = await rejected(projector.waitForPosition(position, { timeoutMs: 5000 }));
+    expect(isChronicleError(wait, 'PROJECTION_FAILED'), String(wait)).toBe(true);
+    // The event store, the truth, is untouched and still takes writes.
+    expect((await events.append('n-after', [{ type: 'Noted', data: { text: 'after' } }])).position).toBe(position + 1);
   });
 });

@@ -25,6 +25,8 @@ export type ProjectionStatus = {
   /** Why the projection is failed (kept, while stopped, from the read store). */
   lastError?: {
     message: string;
+    /** The ChronicleError code, when the failure was one; READ_STORE_CORRUPT means the read store's file is damaged. */
+    code?: string;
     eventId?: string;
     position?: number;
     type?: string;
@@ -271,10 +273,26 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     if (servedStuck(r)) waiters.failed(r.def.name, () => projectionFailed(r));
     // A rebuild that stopped (or cannot swap in any more) settles the rebuild() calls waiting for it.
     if (!lane || lane === r.building) settleRebuild(r, projectionFailed(r, stamped));
+    if (failure.code === 'READ_STORE_CORRUPT') damaged(failure);
+  }
+
+  // A damaged read store fails every projection on it, not only the one whose statement met the damage: the
+  // others' tables are in the same file, and an idle projection would otherwise go on reporting itself live.
+  function damaged({ message, code, at }: ProjectionFailure): void {
+    for (const r of runners.values()) {
+      for (const lane of [r.serving, r.building]) {
+        if (!lane || lane.failure) continue;
+        lane.failure = { message, code, at, generation: lane.generation };
+        retire(lane);
+        if (lane === r.building) settleRebuild(r, projectionFailed(r, lane.failure));
+      }
+      if (servedStuck(r)) waiters.failed(r.def.name, () => projectionFailed(r));
+    }
   }
 
   const failureAt = (err: unknown, event?: RecordedEvent): ProjectionFailure => ({
     message: message(err),
+    ...(isChronicleError(err) && { code: err.code }),
     ...(event && { eventId: event.id, position: event.position, type: event.type }),
     at: new Date().toISOString(),
   });
@@ -584,9 +602,10 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
           };
           const failure = running ? failureOf(r) : (record?.failure ?? failureOf(r));
           if (failure) {
-            const { message, eventId, position: at, type, generation } = failure;
+            const { message, code, eventId, position: at, type, generation } = failure;
             status.lastError = {
               message,
+              ...(code !== undefined && { code }),
               ...(eventId !== undefined && { eventId, position: at, type }),
               ...(generation !== undefined && { generation }),
             };
