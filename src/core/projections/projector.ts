@@ -145,6 +145,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+// With a synchronous store every step of a catch-up resolves at once: without a turn of the event loop between
+// batches, catching up (a rebuild from 0) would keep I/O, and an HTTP server beside it, waiting until the head.
+const nextTurn = () =>
+  new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
 /** Creates a projector over an event store and a read store. @throws INVALID_ARGUMENT bad options or duplicate names */
 export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
   const { eventStore, readStore, projections } = options;
@@ -453,6 +458,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
         // The page is every event; the checkpoint still moves past those this projection does not handle.
         const events = page.events.filter((e) => r.types.has(e.type));
         await onBatch(r, lane, events, page.checkpoint, at);
+        await nextTurn();
       }
     })();
     lane.done
