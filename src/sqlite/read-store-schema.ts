@@ -75,8 +75,8 @@ export function physicalTable(projection: string, table: string, generation: num
 }
 
 /**
- * Physical tables of one generation of a projection. Names are `<projection>__<table>__g<n>` and neither part
- * may contain `__`, so splitting on it is unambiguous.
+ * Physical tables of one generation of a projection, among `tables` (every table in the file). Names are
+ * `<projection>__<table>__g<n>` and neither part may contain `__`, so splitting on it is unambiguous.
  */
 export function tablesOfGeneration(tables: readonly string[], projection: string, generation: number): string[] {
   return tables.filter((name) => {
