@@ -4,17 +4,16 @@ import { join } from 'node:path';
 import {
   type CommandBus,
   createCommandBus,
-  createProjector,
   createQueryBus,
   type EventStore,
   type Middleware,
   type Projector,
   type QueryBus,
 } from 'chronicle-es';
-import { createSqliteEventStore, createSqliteReadStore, type SqliteReadStore } from 'chronicle-es/sqlite';
+import { createSqliteEventStore, type SqliteReadStore } from 'chronicle-es/sqlite';
 import { registerCommands } from './commands.js';
-import { projections } from './projections/index.js';
 import { registerQueries } from './queries.js';
+import { openReadSide, type ReadSideLog, type ReadSideState } from './read-side.js';
 
 export type ShopOptions = {
   /** Holds `events.db` (the write side) and, unless `readStorePath` says otherwise, `read.db`. */
@@ -27,6 +26,8 @@ export type ShopOptions = {
   middleware?: readonly Middleware[];
   /** How often the projector looks for events written by another process, in ms. Default 200. */
   pollIntervalMs?: number;
+  /** Where the read side reports a damaged read store and its rebuild. */
+  log?: ReadSideLog;
 };
 
 export type Shop = {
@@ -36,13 +37,18 @@ export type Shop = {
   readStore?: SqliteReadStore;
   projector?: Projector;
   queryBus?: QueryBus;
-  /** True once the read side is up and no projection has failed. */
+  /** Whether the read store is sound, or damaged and being rebuilt from the event log; absent when `role` is `write`. */
+  readSideState?(): ReadSideState;
+  /** True once the read side is up and no projection has failed; false while a damaged read store is rebuilt. */
   ready(): Promise<boolean>;
   /** Stops projecting and closes both stores; acknowledged commands are already durable. */
   close(): Promise<void>;
 };
 
-/** Opens (creating if needed) the Shop's stores under `dataDir` and starts its projector. */
+/**
+ * Opens (creating if needed) the Shop's stores under `dataDir` and starts its projector. A damaged read store is set
+ * aside and rebuilt from the event log, at open or whenever it is found damaged later; the event store is never touched.
+ */
 export async function createShop(options: ShopOptions): Promise<Shop> {
   const role = options.role ?? 'all';
   mkdirSync(options.dataDir, { recursive: true });
@@ -53,14 +59,18 @@ export async function createShop(options: ShopOptions): Promise<Shop> {
     return { eventStore, commandBus, ready: async () => true, close: () => eventStore.close() };
   }
 
-  const readStore = createSqliteReadStore({ path: options.readStorePath ?? join(options.dataDir, 'read.db') });
-  const projector = createProjector({ eventStore, readStore, projections, pollIntervalMs: options.pollIntervalMs });
+  const readSide = await openReadSide({
+    eventStore,
+    path: options.readStorePath ?? join(options.dataDir, 'read.db'),
+    pollIntervalMs: options.pollIntervalMs,
+    log: options.log,
+  });
+  const { readStore, projector } = readSide;
   const queryBus = createQueryBus({
     middleware: options.middleware,
     waitForPosition: (position, wait) => projector.waitForPosition(position, wait),
   });
-  registerQueries(queryBus, readStore);
-  await projector.start();
+  registerQueries(queryBus, readSide);
 
   return {
     eventStore,
@@ -68,13 +78,10 @@ export async function createShop(options: ShopOptions): Promise<Shop> {
     readStore,
     projector,
     queryBus,
-    async ready() {
-      const status = await projector.status();
-      return status.every((p) => p.state === 'live' || p.state === 'catching_up' || p.state === 'rebuilding');
-    },
+    readSideState: readSide.state,
+    ready: readSide.ready,
     async close() {
-      await projector.stop();
-      await readStore.close();
+      await readSide.close();
       await eventStore.close();
     },
   };

@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     role,
     readStorePath: env.READ_STORE_PATH,
     middleware: [loggingMiddleware(log.child({ component: 'bus' }))],
+    log: log.child({ component: 'read-side' }),
   });
   const auth = createShopAuth(env, { dataDir });
   const server = await createShopServer(shop, { authenticate: auth.authenticate, serve: role, logger: log });

@@ -1,6 +1,6 @@
 // Answers every Shop query from the read store's denormalized tables; nothing here touches the event store.
 import { ChronicleError, type PayloadOf, type QueryBus } from 'chronicle-es';
-import type { SqliteReadStore } from 'chronicle-es/sqlite';
+import type { SqliteReader } from 'chronicle-es/sqlite';
 import { notFound } from './messages/access.js';
 import { GetInventory, type InventoryView, ListAllProducts, type ProductItem } from './messages/catalog.js';
 import { type CustomerView, GetCustomerById } from './messages/customers.js';
@@ -15,8 +15,8 @@ import {
   type SalesSummary,
 } from './messages/orders.js';
 
-/** Registers a handler for every Shop query on `bus`. */
-export function registerQueries(bus: QueryBus, readStore: SqliteReadStore): void {
+/** Registers a handler for every Shop query on `bus`, reading through `readStore`'s readers. */
+export function registerQueries(bus: QueryBus, readStore: { reader(projection: string): SqliteReader }): void {
   const customers = readStore.reader('customers');
   const catalog = readStore.reader('catalog');
   const inventory = readStore.reader('inventory');

@@ -1,5 +1,6 @@
 // chronicle/sqlite: the embedded SQLite adapters (better-sqlite3 12) — event store and read store.
 export type { GroupCommitStats } from './group-commit.js';
+export { setAsideFile } from './set-aside-file.js';
 export { createSqliteEventStore, type SqliteEventStore, type SqliteEventStoreOptions } from './sqlite-event-store.js';
 export {
   createSqliteReadStore,

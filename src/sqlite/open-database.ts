@@ -12,14 +12,16 @@ export type OpenDatabaseOptions = {
   allowed: readonly Synchronous[];
   busyTimeoutMs: number;
   migrate: (db: Database.Database) => void;
+  /** How driver errors become ChronicleErrors; default {@link storeError}. */
+  translate?: (err: unknown, sql: string) => ChronicleError;
 };
 
 /**
  * Validates the options, opens the file in WAL mode and migrates it.
- * @throws INVALID_ARGUMENT bad options; STORE_ERROR when the file cannot be opened or migrated
+ * @throws INVALID_ARGUMENT bad options; STORE_ERROR (or what `translate` makes of it) when the file cannot be opened or migrated
  */
 export function openDatabase(options: OpenDatabaseOptions): Database.Database {
-  const { path, synchronous, allowed, busyTimeoutMs, migrate } = options;
+  const { path, synchronous, allowed, busyTimeoutMs, migrate, translate = storeError } = options;
   if (typeof path !== 'string' || path.length === 0) {
     throw new ChronicleError('INVALID_ARGUMENT', 'path must be a non-empty string');
   }
@@ -36,7 +38,7 @@ export function openDatabase(options: OpenDatabaseOptions): Database.Database {
   try {
     db = new Database(path, { timeout: busyTimeoutMs });
   } catch (err) {
-    throw storeError(err, `open ${path}`);
+    throw translate(err, `open ${path}`);
   }
   try {
     db.pragma('journal_mode = WAL');
@@ -44,7 +46,7 @@ export function openDatabase(options: OpenDatabaseOptions): Database.Database {
     migrate(db);
   } catch (err) {
     db.close();
-    throw storeError(err, 'PRAGMA / migration');
+    throw translate(err, 'PRAGMA / migration');
   }
   return db;
 }

@@ -1,7 +1,7 @@
 // Tables the SQLite read store keeps about projections, and the names of projections' own tables.
 import type Database from 'better-sqlite3';
 import { ChronicleError } from 'chronicle-es';
-import { storeError } from './sqlite-error.js';
+import { readStoreError } from './sqlite-error.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS chronicle_projections (
@@ -30,7 +30,7 @@ CREATE INDEX IF NOT EXISTS chronicle_projection_skips_name ON chronicle_projecti
 
 /**
  * Creates the read store's tables if missing, in one write transaction.
- * @throws INVALID_ARGUMENT when the file holds an event store; STORE_ERROR
+ * @throws INVALID_ARGUMENT when the file holds an event store; READ_STORE_CORRUPT; STORE_ERROR
  */
 export function migrateReadStore(db: Database.Database): void {
   // A projection with async handlers holds the file's write lock across awaits; on the event store's own file
@@ -46,8 +46,27 @@ export function migrateReadStore(db: Database.Database): void {
     db.exec(`BEGIN IMMEDIATE;${SCHEMA}COMMIT;`);
   } catch (err) {
     if (db.inTransaction) db.exec('ROLLBACK');
-    throw storeError(err, SCHEMA);
+    throw readStoreError(err, SCHEMA);
   }
+}
+
+/**
+ * Runs SQLite's quick check over the whole file: a page damaged while the store was closed would otherwise go
+ * unnoticed until a query happens to read it. Linear in the file's size, with no lock held against readers.
+ * @throws READ_STORE_CORRUPT naming the first problems found; STORE_ERROR
+ */
+export function checkReadStore(db: Database.Database): void {
+  const sql = 'PRAGMA quick_check(5)';
+  let problems: string[];
+  try {
+    problems = db.prepare(sql).pluck().all() as string[];
+  } catch (err) {
+    throw readStoreError(err, sql);
+  }
+  if (problems.length === 1 && problems[0] === 'ok') return;
+  throw new ChronicleError('READ_STORE_CORRUPT', `${db.name} failed its quick check: ${problems.join('; ')}`, {
+    details: { sql, problems },
+  });
 }
 
 /** The quoted physical name of a projection's logical table in one generation; names are pre-checked identifiers. */
@@ -56,12 +75,11 @@ export function physicalTable(projection: string, table: string, generation: num
 }
 
 /**
- * Physical tables of one generation of a projection. Names are `<projection>__<table>__g<n>` and neither part
- * may contain `__`, so splitting on it is unambiguous.
+ * Physical tables of one generation of a projection, among `tables` (every table in the file). Names are
+ * `<projection>__<table>__g<n>` and neither part may contain `__`, so splitting on it is unambiguous.
  */
-export function tablesOfGeneration(db: Database.Database, projection: string, generation: number): string[] {
-  const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck(true).all() as string[];
-  return names.filter((name) => {
+export function tablesOfGeneration(tables: readonly string[], projection: string, generation: number): string[] {
+  return tables.filter((name) => {
     const parts = name.split('__');
     return parts.length === 3 && parts[0] === projection && parts[2] === `g${generation}`;
   });

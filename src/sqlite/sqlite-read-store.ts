@@ -11,8 +11,9 @@ import {
   type SkippedEvent,
 } from 'chronicle-es';
 import { openDatabase } from './open-database.js';
-import { migrateReadStore, physicalTable, tablesOfGeneration } from './read-store-schema.js';
-import { storeError } from './sqlite-error.js';
+import { checkReadStore, migrateReadStore, physicalTable, tablesOfGeneration } from './read-store-schema.js';
+import { assertAsideReason, setAsideFile } from './set-aside-file.js';
+import { readStoreError } from './sqlite-error.js';
 
 export type SqliteReadStoreOptions = {
   /** Database file (created if missing); by default a separate file from the event store. `':memory:'` for tests. */
@@ -24,12 +25,23 @@ export type SqliteReadStoreOptions = {
   synchronous?: 'full' | 'normal' | 'off';
   /** How long a write waits for another process holding the file's write lock. Default 5000 ms. */
   busyTimeoutMs?: number;
+  /** Run SQLite's quick check over the file when opening it (linear in its size). Default true. */
+  quickCheck?: boolean;
+  /**
+   * Called once (until {@link SqliteReadStore.setAside}) when the file is found damaged by a statement; from then on
+   * every statement fails with READ_STORE_CORRUPT, since nothing read from the file can be trusted. Called
+   * synchronously inside the failing call: schedule the recovery, do not run it here.
+   */
+  onCorrupt?: (error: ChronicleError) => void;
 };
 
 /** Positional (`?`) or named (`@name`) parameters. */
 export type SqliteParams = readonly unknown[] | Readonly<Record<string, unknown>>;
 
-/** What SQLite handlers write with, inside the batch's transaction. Driver errors become STORE_ERROR with the SQL. */
+/**
+ * What SQLite handlers write with, inside the batch's transaction. Driver errors become STORE_ERROR with the SQL,
+ * or READ_STORE_CORRUPT when the file is damaged.
+ */
 export type SqliteReadTx = {
   run(sql: string, params?: SqliteParams): { changes: number };
   get<T = Record<string, unknown>>(sql: string, params?: SqliteParams): T | undefined;
@@ -52,6 +64,15 @@ export type SqliteReader = {
 export type SqliteReadStore = ProjectionStore<SqliteReadTx, SqliteReader> & {
   /** The database file this store writes. */
   readonly path: string;
+  /** The READ_STORE_CORRUPT every statement fails with since the file was found damaged; undefined while sound. */
+  corruption(): ChronicleError | undefined;
+  /**
+   * Closes the file, moves it (with its -wal and -shm) aside as `<path>.<reason>-<timestamp>` and opens a fresh,
+   * empty store at `path`. The store object and its readers go on, on the new file; projectors writing here must be
+   * stopped first and started again after (every projection starts over from 0). Returns where the old file went
+   * (undefined for `':memory:'`). @throws STORE_ERROR (the store is then closed), CLOSED, INVALID_ARGUMENT bad reason
+   */
+  setAside(reason?: string): Promise<string | undefined>;
 };
 
 type Row = {
@@ -85,10 +106,56 @@ const notWritten = (name: string, generation: number) =>
     details: { projection: name, generation },
   });
 
-/** Opens (creating if needed) a SQLite read store. @throws INVALID_ARGUMENT bad options; STORE_ERROR when the file cannot be opened or migrated */
+/**
+ * Opens (creating if needed) a SQLite read store.
+ * @throws INVALID_ARGUMENT bad options; READ_STORE_CORRUPT when the file is damaged (it fails the quick check, or is
+ * not a database); STORE_ERROR when the file cannot be opened or migrated
+ */
 export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteReadStore {
-  const { path, synchronous = 'normal', busyTimeoutMs = 5000 } = options ?? ({} as SqliteReadStoreOptions);
-  const db = openDatabase({ path, synchronous, allowed: ['full', 'normal', 'off'], busyTimeoutMs, migrate: migrateReadStore });
+  const {
+    path,
+    synchronous = 'normal',
+    busyTimeoutMs = 5000,
+    quickCheck = true,
+    onCorrupt,
+  } = options ?? ({} as SqliteReadStoreOptions);
+  const open = () =>
+    openDatabase({
+      path,
+      synchronous,
+      allowed: ['full', 'normal', 'off'],
+      busyTimeoutMs,
+      translate: readStoreError,
+      migrate(db) {
+        if (quickCheck) checkReadStore(db);
+        migrateReadStore(db);
+      },
+    });
+  let db = open();
+
+  // Once SQLite reports damage, every later statement fails the same way: pages it has not read yet may be damaged
+  // too, and a projection writing on over them could commit rows read from garbage.
+  let corruption: ChronicleError | undefined;
+  function failed(err: unknown, sql: string): ChronicleError {
+    const error = readStoreError(err, sql);
+    if (error.code === 'READ_STORE_CORRUPT' && !corruption) {
+      corruption = error;
+      try {
+        onCorrupt?.(error);
+      } catch {
+        // The listener's failure is its own; the statement still reports the damage.
+      }
+    }
+    return error;
+  }
+  const assertSound = (sql: string) => {
+    if (corruption) {
+      throw new ChronicleError('READ_STORE_CORRUPT', `read store ${path} is damaged: ${corruption.message}`, {
+        cause: corruption,
+        details: { sql },
+      });
+    }
+  };
 
   // Statements are prepared once per SQL text; handlers' SQL repeats with every event.
   const cache = new Map<string, Database.Statement>();
@@ -97,13 +164,14 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
   const recentSql: string[] = [];
   const recentStmt: Database.Statement[] = [];
   function prepare(sql: string): Database.Statement {
+    assertSound(sql);
     for (let i = 0; i < recentSql.length; i++) if (recentSql[i] === sql) return recentStmt[i];
     let stmt = cache.get(sql);
     if (!stmt) {
       try {
         stmt = db.prepare(sql);
       } catch (err) {
-        throw storeError(err, sql);
+        throw failed(err, sql);
       }
       if (cache.size >= MAX_CACHED_STATEMENTS) forget(() => true);
       cache.set(sql, stmt);
@@ -126,7 +194,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
     try {
       return call(stmt, params === undefined ? [] : Array.isArray(params) ? params : [params]);
     } catch (err) {
-      throw storeError(err, sql);
+      throw failed(err, sql);
     }
   }
   const run = (sql: string, params?: SqliteParams) => ({ changes: exec(sql, params, (s, a) => s.run(...a).changes) });
@@ -194,7 +262,8 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
   }
 
   function dropGeneration(projection: string, generation: number): void {
-    for (const table of tablesOfGeneration(db, projection, generation)) {
+    const tables = all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").map((t) => t.name);
+    for (const table of tablesOfGeneration(tables, projection, generation)) {
       run(`DROP TABLE IF EXISTS "${table}"`);
       forget((sql) => sql.includes(table));
     }
@@ -221,7 +290,12 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
       run('COMMIT');
       return result as T;
     } catch (err) {
-      if (db.inTransaction) db.exec('ROLLBACK');
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch (rollback) {
+        // A damaged file may fail the rollback too: note the damage, but report the error that got us here.
+        failed(rollback, 'ROLLBACK');
+      }
       throw err;
     } finally {
       if (release) {
@@ -237,6 +311,28 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
 
   return {
     path,
+    corruption: () => corruption,
+    async setAside(reason = 'corrupt') {
+      assertAsideReason(reason);
+      while (busy) await busy;
+      assertOpen();
+      forget(() => true);
+      txs.clear();
+      try {
+        db.close();
+      } catch {
+        // Closing checkpoints the WAL into the file, which may fail on a damaged one; the WAL moves aside with it.
+      }
+      try {
+        const aside = setAsideFile(path, reason);
+        db = open();
+        corruption = undefined;
+        return aside;
+      } catch (err) {
+        closed = true;
+        throw err;
+      }
+    },
     async load(name) {
       assertOpen();
       const row = selectRow(name);

@@ -4,6 +4,8 @@
 /** Why a projection stopped; the event fields are absent when no single event was to blame (e.g. the store failed). */
 export type ProjectionFailure = {
   message: string;
+  /** The ChronicleError code of what failed, when it was one (e.g. READ_STORE_CORRUPT: the store, not an event). */
+  code?: string;
   /** The generation that failed (the active one or a rebuild's); absent when the projection could not start. */
   generation?: number;
   eventId?: string;

@@ -25,6 +25,8 @@ export type ProjectionStatus = {
   /** Why the projection is failed (kept, while stopped, from the read store). */
   lastError?: {
     message: string;
+    /** The ChronicleError code, when the failure was one; READ_STORE_CORRUPT means the read store's file is damaged. */
+    code?: string;
     eventId?: string;
     position?: number;
     type?: string;
@@ -142,6 +144,11 @@ const isConflict = (err: unknown) => isChronicleError(err, 'CONCURRENCY_CONFLICT
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+// With a synchronous store every step of a catch-up resolves at once: without a turn of the event loop between
+// batches, catching up (a rebuild from 0) would keep I/O, and an HTTP server beside it, waiting until the head.
+const nextTurn = () =>
+  new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
 /** Creates a projector over an event store and a read store. @throws INVALID_ARGUMENT bad options or duplicate names */
 export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
@@ -271,10 +278,26 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     if (servedStuck(r)) waiters.failed(r.def.name, () => projectionFailed(r));
     // A rebuild that stopped (or cannot swap in any more) settles the rebuild() calls waiting for it.
     if (!lane || lane === r.building) settleRebuild(r, projectionFailed(r, stamped));
+    if (failure.code === 'READ_STORE_CORRUPT') damaged(failure);
+  }
+
+  // A damaged read store fails every projection on it, not only the one whose statement met the damage: the
+  // others' tables are in the same file, and an idle projection would otherwise go on reporting itself live.
+  function damaged({ message, code, at }: ProjectionFailure): void {
+    for (const r of runners.values()) {
+      for (const lane of [r.serving, r.building]) {
+        if (!lane || lane.failure) continue;
+        lane.failure = { message, code, at, generation: lane.generation };
+        retire(lane);
+        if (lane === r.building) settleRebuild(r, projectionFailed(r, lane.failure));
+      }
+      if (servedStuck(r)) waiters.failed(r.def.name, () => projectionFailed(r));
+    }
   }
 
   const failureAt = (err: unknown, event?: RecordedEvent): ProjectionFailure => ({
     message: message(err),
+    ...(isChronicleError(err) && { code: err.code }),
     ...(event && { eventId: event.id, position: event.position, type: event.type }),
     at: new Date().toISOString(),
   });
@@ -435,6 +458,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
         // The page is every event; the checkpoint still moves past those this projection does not handle.
         const events = page.events.filter((e) => r.types.has(e.type));
         await onBatch(r, lane, events, page.checkpoint, at);
+        await nextTurn();
       }
     })();
     lane.done
@@ -584,9 +608,10 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
           };
           const failure = running ? failureOf(r) : (record?.failure ?? failureOf(r));
           if (failure) {
-            const { message, eventId, position: at, type, generation } = failure;
+            const { message, code, eventId, position: at, type, generation } = failure;
             status.lastError = {
               message,
+              ...(code !== undefined && { code }),
               ...(eventId !== undefined && { eventId, position: at, type }),
               ...(generation !== undefined && { generation }),
             };
