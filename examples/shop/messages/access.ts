@@ -36,6 +36,15 @@ export function confinedTo(principal: Principal | undefined): string | undefined
 export const STAFF: Role[] = ['clerk', 'reader'];
 
 /**
+ * The roles that may ever send a message: admin and `roles`. The buses check them before validating the payload,
+ * so a principal that may never send it gets 403 (no principal: 401) whatever the body; policies that depend on the
+ * payload (`customerId == sub`) run after validation.
+ */
+export function may(...roles: Role[]): readonly Role[] {
+  return ['admin', ...roles];
+}
+
+/**
  * What a query answers for a missing row — and for one the principal may not see, when even its existence is private
  * (another customer's order): the same error, so the two cannot be told apart.
  */

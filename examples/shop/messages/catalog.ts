@@ -1,7 +1,7 @@
 // The catalog and its stock: product commands, the events on a product's stream, and the catalog queries.
 import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
-import { allow, hasRole, STAFF } from './access.js';
+import { allow, hasRole, may, STAFF } from './access.js';
 import { cents, currency, cursor, entityId, limit, name } from './fields.js';
 
 /** Stock keeping unit: upper-case letters, digits and dashes, unique across the catalog. */
@@ -21,7 +21,7 @@ export const CreateProduct = defineCommand(
     priceCents: cents,
     currency,
   }),
-  { description: 'Adds a product to the catalog (no stock yet); the sku must be unused.', policy: (p) => allow(p, 'clerk') },
+  { description: 'Adds a product to the catalog (no stock yet); the sku must be unused.', roles: may('clerk') },
 );
 
 export const ChangeProductPrice = defineCommand(
@@ -29,19 +29,19 @@ export const ChangeProductPrice = defineCommand(
   z.strictObject({ productId: entityId, priceCents: cents }),
   {
     description: 'Sets the price of future orders; existing orders keep theirs.',
-    policy: (p) => allow(p, 'clerk'),
+    roles: may('clerk'),
   },
 );
 
 export const DeleteProduct = defineCommand('DeleteProduct', z.strictObject({ productId: entityId }), {
   description: 'Takes a product off sale: it can no longer be ordered; existing orders keep their lines.',
-  policy: (p) => allow(p, 'clerk'),
+  roles: may('clerk'),
 });
 
 export const RestockProduct = defineCommand(
   'RestockProduct',
   z.strictObject({ productId: entityId, quantity: z.number().int().min(1).max(1_000_000) }),
-  { description: 'Adds units to a product’s stock on hand.', policy: (p) => allow(p, 'clerk') },
+  { description: 'Adds units to a product’s stock on hand.', roles: may('clerk') },
 );
 
 export const ProductCreated = defineEvent(
@@ -102,6 +102,7 @@ export const ListAllProducts = defineQuery(
     result: z.object({ items: z.array(productItem), nextCursor: z.string().nullable() }),
     reads: ['catalog'],
     // Anyone signed in may browse what is on sale; deleted products are staff business.
+    roles: may(...STAFF, 'customer'),
     policy: (principal, p) => {
       if (allow(principal, ...STAFF) === true) return true;
       if (!hasRole(principal, 'customer')) return allow(principal, ...STAFF, 'customer');
@@ -122,5 +123,5 @@ export const GetInventory = defineQuery('GetInventory', z.strictObject({ product
   description: 'Units on hand, reserved by open orders, and available to order.',
   result: inventoryView,
   reads: ['inventory'],
-  policy: (p) => allow(p, ...STAFF),
+  roles: may(...STAFF),
 });

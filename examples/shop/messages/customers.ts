@@ -1,7 +1,7 @@
 // Customers: registration and details, the events they cause, and the query that reads them.
 import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
-import { allowSelf, STAFF } from './access.js';
+import { allowSelf, may, STAFF } from './access.js';
 import { address, centsSum, email, entityId, name } from './fields.js';
 
 export const RegisterCustomer = defineCommand(
@@ -9,6 +9,7 @@ export const RegisterCustomer = defineCommand(
   z.strictObject({ customerId: entityId, name, email, address: address.optional() }),
   {
     description: 'Registers a customer; the email must be unused by any other customer.',
+    roles: may('customer'),
     policy: (principal, p) => allowSelf(principal, p.customerId),
   },
 );
@@ -22,6 +23,7 @@ export const UpdateCustomerDetails = defineCommand(
     }),
   {
     description: 'Changes a customer’s name, email or address; a new email must be unused.',
+    roles: may('customer'),
     policy: (principal, p) => allowSelf(principal, p.customerId),
   },
 );
@@ -57,5 +59,6 @@ export const GetCustomerById = defineQuery('GetCustomerById', z.strictObject({ c
   description: 'A customer with its order count and what it has spent (paid orders, not cancelled).',
   result: customerView,
   reads: ['customers'],
+  roles: may(...STAFF, 'customer'),
   policy: (principal, p) => allowSelf(principal, p.customerId, ...STAFF),
 });

@@ -1,7 +1,7 @@
 // Orders: placing, paying, shipping and cancelling, the events they cause, and the order queries.
 import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
-import { allow, allowSelf, hasRole, notFound, STAFF } from './access.js';
+import { allow, allowSelf, hasRole, may, notFound, STAFF } from './access.js';
 import { cents, centsSum, cursor, entityId, limit, orderCents } from './fields.js';
 
 /** Bounds that, with MAX_PRICE_CENTS, keep every order total an exact safe integer (see fields.ts). */
@@ -25,6 +25,7 @@ export const CreateOrder = defineCommand(
   {
     description:
       'Places an order at today’s catalog prices, reserving stock for every line — or refuses it and reserves nothing.',
+    roles: may('customer'),
     policy: (principal, p) => allowSelf(principal, p.customerId),
   },
 );
@@ -33,12 +34,12 @@ const byOrderId = z.strictObject({ orderId: entityId });
 
 export const PayOrder = defineCommand('PayOrder', byOrderId, {
   description: 'Marks a created order paid. A customer may pay only its own orders.',
-  policy: (principal) => allow(principal, 'customer'),
+  roles: may('customer'),
 });
 
 export const ShipOrder = defineCommand('ShipOrder', byOrderId, {
   description: 'Ships a paid order: its reserved units leave the stock.',
-  policy: (principal) => allow(principal, 'clerk'),
+  roles: may('clerk'),
 });
 
 export const CancelOrder = defineCommand(
@@ -46,7 +47,7 @@ export const CancelOrder = defineCommand(
   z.strictObject({ orderId: entityId, reason: z.string().trim().min(1).max(500).optional() }),
   {
     description: 'Cancels an order that has not shipped and releases its reserved stock. A customer may cancel only its own.',
-    policy: (principal) => allow(principal, 'customer'),
+    roles: may('customer'),
   },
 );
 
@@ -97,7 +98,7 @@ export const GetOrderStatus = defineQuery('GetOrderStatus', byOrderId, {
   description: 'An order with its lines, total and status history. A customer sees only its own orders.',
   result: orderView,
   reads: ['orders'],
-  policy: (principal) => allow(principal, ...STAFF, 'customer'),
+  roles: may(...STAFF, 'customer'),
   // The owner is known only once the order is read, so this check runs on the result. Another customer's order is
   // answered exactly like a missing one (NOT_FOUND, not a FORBIDDEN verdict): a 403 would confirm the id exists.
   resultPolicy: (principal, order) => {
@@ -125,6 +126,7 @@ export const ListOrdersByCustomer = defineQuery(
     description: 'A customer’s orders, newest first, a page at a time.',
     result: z.object({ items: z.array(orderSummary), nextCursor: z.string().nullable() }),
     reads: ['orders'],
+    roles: may(...STAFF, 'customer'),
     policy: (principal, p) => allowSelf(principal, p.customerId, ...STAFF),
   },
 );
@@ -152,6 +154,6 @@ export const GetSalesSummary = defineQuery(
     description: 'Orders by status, revenue of paid orders, and the best-selling products.',
     result: salesSummary,
     reads: ['sales'],
-    policy: (p) => allow(p, ...STAFF),
+    roles: may(...STAFF),
   },
 );

@@ -211,3 +211,49 @@ describe('JWT', () => {
     }
   });
 });
+
+describe('authentication and roles before validation', () => {
+  const invalidBodies = [{}, { productId: 7 }, [], { productId: 'x', extra: { deep: true } }];
+
+  it('no credentials → 401 and a role that may never send it → 403, whatever the body', async () => {
+    for (const body of invalidBodies) {
+      const anonymous = await expectCommand(undefined, 'RestockProduct', body, 401);
+      expect(anonymous.body.code).toBe('UNAUTHENTICATED');
+      const customer = await expectCommand(KEYS.ada, 'RestockProduct', body, 403);
+      expect(customer.body.code).toBe('FORBIDDEN');
+      const query = await shop.query('GetInventory', { productId: '' }, { key: KEYS.ada });
+      expect(query.status).toBe(403);
+    }
+    // A role that may send it is told about the body.
+    await expectCommand(KEYS.clerk, 'RestockProduct', { productId: 7 }, 400);
+  });
+
+  it('payload-dependent policies still run after validation (customerId == sub)', async () => {
+    await expectCommand(KEYS.ada, 'CreateOrder', { orderId: 'x', customerId: 7 }, 400);
+    const other = await expectCommand(
+      KEYS.ada,
+      'CreateOrder',
+      { orderId: 'not-mine', customerId: 'bob', lines: [{ productId: 'sec-mug', quantity: 1 }] },
+      403,
+    );
+    expect(other.body.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('Idempotency-Key', () => {
+  it('the same key with a different body is 422 and applies nothing; the same body again is the first result', async () => {
+    const headers = { 'idempotency-key': `restock-${Date.now()}` };
+    const first = await shop.command('RestockProduct', { productId: 'sec-mug', quantity: 2 }, { key: KEYS.clerk, headers });
+    expect(first.status).toBe(200);
+    const before = await shop.eventCount();
+    const other = await shop.command('RestockProduct', { productId: 'sec-mug', quantity: 5 }, { key: KEYS.clerk, headers });
+    expect(other.status).toBe(422);
+    expect(other.headers.get('content-type')).toContain('application/problem+json');
+    expect(other.body.code).toBe('IDEMPOTENCY_MISMATCH');
+    expect(await shop.eventCount()).toBe(before);
+    const again = await shop.command('RestockProduct', { quantity: 2, productId: 'sec-mug' }, { key: KEYS.clerk, headers });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect(await shop.eventCount()).toBe(before);
+  });
+});
