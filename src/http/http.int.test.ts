@@ -381,7 +381,7 @@ describe('chronicle/http over a real socket', () => {
         ],
         [404, call(app, 'POST', '/commands/..%2F..%2Fetc%2Fpasswd', { body: {}, headers: w })],
         [404, call(app, 'POST', `/commands/${'A'.repeat(500)}`, { body: {}, headers: w })],
-        [404, call(app, 'GET', '/commands/Increment')],
+        [405, call(app, 'GET', '/commands/Increment')],
         [404, call(app, 'GET', '/nowhere')],
         [400, call(app, 'GET', '/queries/%E0%A4%A')],
         [400, call(app, 'POST', '/commands/Increment', { body: { counterId: "a'; DROP TABLE events; --", by: 1 }, headers: w })],
