@@ -88,3 +88,53 @@ describe('405 Method Not Allowed', () => {
     expect(reply.headers.allow).toBeUndefined();
   });
 });
+
+describe('bad credentials', () => {
+  let server: FastifyInstance;
+  beforeAll(async () => {
+    ({ server } = await start({ bodyLimit: 64 * 1024 }));
+  });
+  afterAll(() => server.close());
+
+  const bad = { 'x-api-key': 'not-a-valid-key' };
+  it.each([
+    ['malformed JSON', '{"noteId": ', 'application/json'],
+    ['an oversized body', JSON.stringify({ noteId: 'a', pad: 'x'.repeat(200 * 1024) }), 'application/json'],
+    ['a body failing the schema', JSON.stringify({ noteId: 7 }), 'application/json'],
+    ['a media type other than JSON', 'noteId=a', 'application/x-www-form-urlencoded'],
+    ['JSON nested too deep', `${'['.repeat(10_000)}${']'.repeat(10_000)}`, 'application/json'],
+    ['__proto__', '{"__proto__": {"admin": true}}', 'application/json'],
+  ])('get 401 whatever the body: %s', async (_, payload, contentType) => {
+    for (const url of ['/commands/Note', '/queries/GetNote']) {
+      const reply = await server.inject({ method: 'POST', url, payload, headers: { ...bad, 'content-type': contentType } });
+      expect(reply.statusCode, `${url}: ${reply.body}`).toBe(401);
+      expect(reply.json()).toMatchObject({ code: 'UNAUTHENTICATED', detail: 'invalid API key' });
+    }
+  });
+
+  it('a JWT that fails verification reads "invalid bearer token", never why', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    const tokens = {
+      expired: signJwt({ sub: 'w', roles: ['writer'], exp: exp - 3600 }, secret),
+      forged: signJwt({ sub: 'w', roles: ['writer'], exp }, 'another-secret-that-is-32-bytes-long'),
+      noSub: signJwt({ roles: ['writer'], exp }, secret),
+      garbage: 'not.a.jwt',
+    };
+    const bodies = new Set<string>();
+    for (const token of Object.values(tokens)) {
+      const reply = await server.inject({
+        method: 'POST',
+        url: '/commands/Note',
+        payload: { noteId: 'a' },
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(reply.statusCode).toBe(401);
+      expect(reply.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+      const { correlationId: _, ...problem } = reply.json();
+      expect(problem).toMatchObject({ code: 'UNAUTHENTICATED', detail: 'invalid bearer token' });
+      expect(reply.body).not.toMatch(/expired|signature|sub claim|API key/i);
+      bodies.add(JSON.stringify(problem));
+    }
+    expect(bodies.size).toBe(1);
+  });
+});
