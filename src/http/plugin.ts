@@ -7,7 +7,7 @@ import { DEFAULT_MAX_JSON_DEPTH, deeperThan } from './json-depth.js';
 import { createHttpMetrics } from './metrics.js';
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { type Problem, problemOf, toProblem } from './problem.js';
-import { authHook } from './request-context.js';
+import { authHook, CORRELATION_ID_HEADER, correlationIdOf } from './request-context.js';
 import { registerCommandRoutes } from './routes-commands.js';
 import { registerQueryRoutes } from './routes-queries.js';
 import { type NotificationSource, registerEventStream } from './sse.js';
@@ -48,8 +48,17 @@ export type ChronicleHttpOptions = {
 const MiB = 1024 * 1024;
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 
-/** Sends a problem as `application/problem+json` (401 adds `WWW-Authenticate: Bearer`). */
+/** Set by createServer, whose `genReqId` makes `request.id` the correlation id (so every log line carries it). */
+export const REQUEST_ID_IS_CORRELATION_ID = Symbol.for('chronicle.requestIdIsCorrelationId');
+
+/**
+ * Sends a problem as `application/problem+json` with the request's `correlationId` (401 adds
+ * `WWW-Authenticate: Bearer`).
+ */
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  const correlationId = correlationIdOf(reply.request);
+  problem.correlationId = correlationId;
+  if (!reply.hasHeader(CORRELATION_ID_HEADER)) reply.header(CORRELATION_ID_HEADER, correlationId);
   reply.code(problem.status).type(PROBLEM_TYPE);
   if (problem.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
   return reply.send(JSON.stringify(problem));
@@ -88,6 +97,15 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
   const onRequest = authHook(options.authenticate);
 
   if (!app.hasRequestDecorator('chroniclePrincipal')) app.decorateRequest('chroniclePrincipal', undefined);
+  if (!app.hasRequestDecorator('chronicleCorrelationId')) app.decorateRequest('chronicleCorrelationId', undefined);
+  const idIsCorrelationId = (options as { [REQUEST_ID_IS_CORRELATION_ID]?: boolean })[REQUEST_ID_IS_CORRELATION_ID] === true;
+  // Callback style, like every per-request hook here: no promise per request on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
+    const id = idIsCorrelationId ? request.id : correlationIdOf(request);
+    request.chronicleCorrelationId = id;
+    reply.header(CORRELATION_ID_HEADER, id);
+    done();
+  });
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler((request, reply) => {
     const allowed = allowedMethods(app, request);

@@ -27,9 +27,16 @@ const Note = defineCommand('Note', z.object({ noteId: z.string().max(20), values
 const Fail = defineCommand('Fail', z.object({ code: z.string() }));
 const GetNote = defineQuery('GetNote', z.object({ noteId: z.string() }));
 
+/** Correlation ids the buses received, in order. */
+const seenByBus: string[] = [];
+const recordCorrelation = async (context: { correlationId: string }, next: () => Promise<unknown>) => {
+  seenByBus.push(context.correlationId);
+  return next();
+};
+
 function buses() {
   const store = createInMemoryEventStore();
-  const commandBus = createCommandBus()
+  const commandBus = createCommandBus({ middleware: [recordCorrelation] })
     .register(Note, async (command) => {
       const result = await store.append(`note-${command.data.noteId}`, [{ type: 'Noted', data: command.data }]);
       return { streamId: result.streamId, version: result.version, position: result.position };
@@ -38,6 +45,7 @@ function buses() {
       throw new ChronicleError(command.data.code as ChronicleErrorCode, `${command.data.code} as requested`);
     });
   const queryBus = createQueryBus({
+    middleware: [recordCorrelation],
     waitForPosition: async (position, options) => {
       await new Promise((r) => setTimeout(r, options.timeoutMs));
       throw new ChronicleError('TIMEOUT', `notes did not reach ${position}`);
@@ -136,5 +144,120 @@ describe('bad credentials', () => {
       bodies.add(JSON.stringify(problem));
     }
     expect(bodies.size).toBe(1);
+  });
+});
+
+describe('correlation ids', () => {
+  let server: FastifyInstance;
+  let lines: Array<Record<string, any>>;
+  beforeAll(async () => {
+    ({ server, lines } = await start({ notifications: () => () => {}, events: { public: true } as never }));
+  });
+  afterAll(() => server.close());
+
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  it("echoes the client's sane id on the response and hands the same one to the buses", async () => {
+    const command = await server.inject({
+      method: 'POST',
+      url: '/commands/Note',
+      payload: { noteId: 'c1' },
+      headers: { ...key, 'x-correlation-id': 'client-run-42:step/7' },
+    });
+    expect(command.statusCode).toBe(200);
+    expect(command.headers['x-correlation-id']).toBe('client-run-42:step/7');
+    expect(seenByBus.at(-1)).toBe('client-run-42:step/7');
+    const query = await server.inject({
+      method: 'GET',
+      url: '/queries/GetNote?noteId=a',
+      headers: { 'x-correlation-id': 'q-1' },
+    });
+    expect(query.headers['x-correlation-id']).toBe('q-1');
+    expect(seenByBus.at(-1)).toBe('q-1');
+  });
+
+  it('makes a UUID when the client sends none or an insane one, and the bus gets that UUID', async () => {
+    const ids = new Set<string>();
+    for (const header of [undefined, 'x'.repeat(129), 'has space', 'ünïcode', '']) {
+      const reply = await server.inject({
+        method: 'POST',
+        url: '/commands/Note',
+        payload: { noteId: 'c2' },
+        headers: { ...key, ...(header !== undefined && { 'x-correlation-id': header }) },
+      });
+      const id = String(reply.headers['x-correlation-id']);
+      expect(id).toMatch(UUID);
+      expect(seenByBus.at(-1)).toBe(id);
+      ids.add(id);
+    }
+    expect(ids.size).toBe(5);
+  });
+
+  it('puts the id in every problem body and on every response, routed or not', async () => {
+    type Request = { method: 'GET' | 'POST' | 'DELETE'; url: string; payload?: unknown; headers?: Record<string, string> };
+    const requests: Request[] = [
+      { method: 'POST', url: '/commands/Note', payload: { noteId: 7 }, headers: key },
+      { method: 'POST', url: '/commands/Note', payload: {}, headers: { 'x-api-key': 'wrong' } },
+      { method: 'GET', url: '/nowhere' },
+      { method: 'DELETE', url: '/commands/Note' },
+      { method: 'GET', url: '/queries/%E0%A4%A' },
+      { method: 'POST', url: '/commands/Fail', payload: { code: 'STORE_ERROR' } },
+    ];
+    for (const request of requests) {
+      const reply = await server.inject({
+        method: request.method,
+        url: request.url,
+        payload: request.payload as object,
+        headers: { ...request.headers, 'x-correlation-id': 'trace-me' },
+      });
+      expect(reply.statusCode, reply.body).toBeGreaterThanOrEqual(400);
+      expect(reply.headers['x-correlation-id']).toBe('trace-me');
+      expect(reply.json().correlationId).toBe('trace-me');
+    }
+    for (const url of ['/health', '/metrics', '/openapi.json']) {
+      expect((await server.inject({ method: 'GET', url })).headers['x-correlation-id']).toMatch(UUID);
+    }
+  });
+
+  it('names the id in the log lines of the request', async () => {
+    await server.inject({
+      method: 'POST',
+      url: '/commands/Fail',
+      payload: { code: 'STORE_ERROR' },
+      headers: { 'x-correlation-id': 'logged-1' },
+    });
+    const line = lines.find((l) => l.correlationId === 'logged-1');
+    expect(line).toMatchObject({ level: 50 });
+  });
+
+  it('sends it on the event stream too', async () => {
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = server.server.address() as { port: number };
+    const controller = new AbortController();
+    const response = await fetch(`http://127.0.0.1:${port}/events/stream`, {
+      signal: controller.signal,
+      headers: { 'x-correlation-id': 'sse-1' },
+    });
+    expect(response.headers.get('x-correlation-id')).toBe('sse-1');
+    controller.abort();
+  });
+
+  it('works the same when the plugin is registered on an app of your own', async () => {
+    const app = (await import('fastify')).default({ logger: false });
+    await app.register((await import('./index.js')).chronicleHttp, { ...buses(), defaultMetrics: false });
+    try {
+      const mine = await app.inject({
+        method: 'GET',
+        url: '/queries/GetNote?noteId=a',
+        headers: { 'x-correlation-id': 'own-1' },
+      });
+      expect(mine.headers['x-correlation-id']).toBe('own-1');
+      expect(seenByBus.at(-1)).toBe('own-1');
+      const fresh = await app.inject({ method: 'GET', url: '/queries/GetNote?noteId=a' });
+      expect(fresh.headers['x-correlation-id']).toMatch(UUID);
+      expect(seenByBus.at(-1)).toBe(fresh.headers['x-correlation-id']);
+    } finally {
+      await app.close();
+    }
   });
 });

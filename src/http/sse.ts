@@ -1,5 +1,5 @@
 // GET /events/stream: read-model change notifications as server-sent events, over a hijacked raw response.
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ChronicleError } from 'chronicle-es';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { HttpMetrics } from './metrics.js';
@@ -47,6 +47,8 @@ export function registerEventStream(app: FastifyInstance, options: EventStreamOp
         'cache-control': 'no-cache, no-transform',
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
+        // Hijacked: headers hooks set on the reply (the correlation id, CORS) are not sent by themselves.
+        ...(reply.getHeaders() as OutgoingHttpHeaders),
       });
       open.add(raw);
       options.metrics.sseClients(1);
