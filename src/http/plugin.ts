@@ -64,12 +64,22 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
   return reply.send(JSON.stringify(problem));
 }
 
-/** The error handler Chronicle installs: every error becomes problem+json; 5xx are logged, never detailed. */
+/**
+ * The error handler Chronicle installs: every error becomes problem+json. Server faults (5xx) are logged at error
+ * with the error and its stack, never detailed to the client; what the client caused (4xx, and the 504 of a
+ * consistency wait that ran out) is logged at info (warn for the 504) as one line without a stack.
+ */
 export function problemErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const problem = toProblem(err);
-  if (problem.status >= 500) request.log.error({ err }, 'request failed');
-  else if (problem.status === 401 && (err as { details?: { credentials?: unknown } }).details?.credentials === 'invalid') {
-    reply.header('www-authenticate', 'Bearer error="invalid_token"');
+  if (problem.status >= 500 && problem.code !== 'TIMEOUT') {
+    request.log.error({ err }, 'request failed');
+  } else {
+    const details = (err as { details?: { credentials?: unknown; reason?: unknown } }).details;
+    const fields = { status: problem.status, code: problem.code, detail: problem.detail, reason: details?.reason };
+    if (problem.status >= 500) request.log.warn(fields, 'consistency wait timed out');
+    else request.log.info(fields, 'request refused');
+    if (problem.status === 401 && details?.credentials === 'invalid')
+      reply.header('www-authenticate', 'Bearer error="invalid_token"');
   }
   return sendProblem(reply, problem);
 }

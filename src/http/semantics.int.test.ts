@@ -261,3 +261,59 @@ describe('correlation ids', () => {
     }
   });
 });
+
+describe('log levels', () => {
+  it('logs what the client caused at info or warn without a stack, and server faults at error with one', async () => {
+    const { server, lines } = await start();
+    try {
+      const waits = await Promise.all(
+        Array.from({ length: 25 }, () =>
+          server.inject({
+            method: 'GET',
+            url: '/queries/GetNote?noteId=a&minPosition=999',
+            headers: { 'chronicle-wait-ms': '5' },
+          }),
+        ),
+      );
+      expect(waits.map((r) => r.statusCode)).toEqual(Array(25).fill(504));
+      const timeouts = lines.filter((l) => l.code === 'TIMEOUT');
+      expect(timeouts).toHaveLength(25);
+      for (const line of timeouts) expect(line).toMatchObject({ level: 40, status: 504, msg: 'consistency wait timed out' });
+
+      lines.length = 0;
+      const refused = [
+        await server.inject({ method: 'POST', url: '/commands/Note', payload: { noteId: 7 }, headers: key }),
+        await server.inject({ method: 'POST', url: '/commands/Note', payload: {}, headers: { authorization: 'Bearer a.b.c' } }),
+        await server.inject({ method: 'DELETE', url: '/commands/Note' }),
+        await server.inject({ method: 'GET', url: '/nowhere' }),
+        await server.inject({ method: 'POST', url: '/commands/Fail', payload: { code: 'IDEMPOTENCY_MISMATCH' } }),
+        await server.inject({
+          method: 'POST',
+          url: '/commands/Note',
+          payload: '{"x":',
+          headers: { ...key, 'content-type': 'application/json' },
+        }),
+      ];
+      expect(refused.map((r) => r.statusCode)).toEqual([400, 401, 405, 404, 422, 400]);
+      const levels = lines.map((l) => l.level);
+      expect(
+        levels.every((level) => level === 30 || level === 40),
+        JSON.stringify(lines),
+      ).toBe(true);
+      // Refusals of the routed ones are logged (the 404/405 handler answers without the error handler).
+      expect(lines.map((l) => l.status)).toEqual(expect.arrayContaining([400, 401, 422]));
+      expect(lines.find((l) => l.status === 401)).toMatchObject({ reason: 'malformed token' });
+      expect(JSON.stringify(lines)).not.toMatch(/stack|"err"/);
+
+      lines.length = 0;
+      expect((await server.inject({ method: 'POST', url: '/commands/Fail', payload: { code: 'STORE_ERROR' } })).statusCode).toBe(
+        500,
+      );
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ level: 50, err: { message: 'STORE_ERROR as requested', stack: expect.any(String) } });
+      expect(JSON.stringify(timeouts)).not.toContain('stack');
+    } finally {
+      await server.close();
+    }
+  });
+});
