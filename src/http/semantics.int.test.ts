@@ -1,5 +1,7 @@
 // What an HTTP client expects beyond the happy path: 405s, 401 before the body, correlation ids, log levels,
 // readiness, the event stream's ids and access, timeouts, and bounded problem bodies.
+
+import { connect } from 'node:net';
 import {
   ChronicleError,
   type ChronicleErrorCode,
@@ -312,6 +314,103 @@ describe('log levels', () => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({ level: 50, err: { message: 'STORE_ERROR as requested', stack: expect.any(String) } });
       expect(JSON.stringify(timeouts)).not.toContain('stack');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('request timeout', () => {
+  let server: FastifyInstance;
+  let port: number;
+  beforeAll(async () => {
+    ({ server } = await start({ requestTimeoutMs: 300 }));
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    ({ port } = server.server.address() as { port: number });
+  });
+  afterAll(() => server.close());
+
+  /** Sends `head`, then one byte every 50 ms; resolves with what came back once the server closes the socket. */
+  const trickle = (head: string) =>
+    new Promise<{ data: string; closed: boolean }>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let data = '';
+      const drip = setInterval(() => socket.writable && socket.write(' '), 50);
+      // Generous: the point is that it is cut off at all, not how fast.
+      const giveUp = setTimeout(() => finish(false), 10_000);
+      const finish = (closed: boolean) => {
+        clearInterval(drip);
+        clearTimeout(giveUp);
+        socket.destroy();
+        resolve({ data, closed });
+      };
+      socket.on('data', (chunk) => {
+        data += chunk;
+      });
+      socket.on('close', () => finish(true));
+      socket.on('error', () => {});
+      socket.on('connect', () => socket.write(head));
+    });
+
+  it('cuts off a body that trickles in, answering 408 as problem+json', async () => {
+    const { data, closed } = await trickle(
+      'POST /commands/Note HTTP/1.1\r\nHost: x\r\nX-API-Key: writer-key-0123456789\r\n' +
+        'Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"noteId":',
+    );
+    expect(closed).toBe(true);
+    expect(data).toMatch(/^HTTP\/1\.1 408 /);
+    expect(data).toContain('Content-Type: application/problem+json');
+    expect(JSON.parse(data.slice(data.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 408, code: 'REQUEST_TIMEOUT' });
+  });
+
+  it('cuts off headers that never end', async () => {
+    const { closed } = await trickle('GET /health HTTP/1.1\r\nX-Slow: a');
+    expect(closed).toBe(true);
+  });
+
+  it('lets a response take longer than the request took to arrive', async () => {
+    const reply = await fetch(`http://127.0.0.1:${port}/queries/GetNote?noteId=a&minPosition=5`, {
+      headers: { 'chronicle-wait-ms': '600' },
+    });
+    expect(reply.status).toBe(504);
+  });
+});
+
+describe('idempotency', () => {
+  it('answers 422 for a key reused with another request, and still scopes keys to the principal', async () => {
+    const keys: Array<string | undefined> = [];
+    const commandBus = createCommandBus({
+      middleware: [
+        async (context, next) => {
+          keys.push(context.idempotencyKey);
+          return next();
+        },
+      ],
+    }).register(Fail, async () => {
+      throw new ChronicleError('IDEMPOTENCY_MISMATCH', 'key k-1 was used for another request');
+    });
+    const server = await createServer({ commandBus, authenticate, logger: false, defaultMetrics: false });
+    try {
+      const reply = await server.inject({
+        method: 'POST',
+        url: '/commands/Fail',
+        payload: { code: 'x' },
+        headers: { ...key, 'idempotency-key': 'k-1' },
+      });
+      expect(reply.statusCode).toBe(422);
+      expect(reply.json()).toMatchObject({
+        code: 'IDEMPOTENCY_MISMATCH',
+        type: 'urn:chronicle:problem:idempotency-mismatch',
+        detail: 'key k-1 was used for another request',
+      });
+      await server.inject({
+        method: 'POST',
+        url: '/commands/Fail',
+        payload: { code: 'x' },
+        headers: { 'idempotency-key': 'k-1' },
+      });
+      await server.inject({ method: 'POST', url: '/commands/Fail', payload: { code: 'x' }, headers: key });
+      expect(keys).toEqual(['http:writer-1:k-1', 'http::k-1', undefined]);
     } finally {
       await server.close();
     }
