@@ -135,7 +135,7 @@ async function startApp(): Promise<App> {
       return () => listeners.delete(listener);
     },
     openapi: { title: 'Counter API', version: '1.2.3' },
-    health: () => state.healthy,
+    readiness: () => ({ ready: state.healthy }),
     events: { heartbeatMs: 100 },
     // fetch opens a spare socket after an aborted stream; never used, it would hold close() until it times out.
     fastify: { forceCloseConnections: true },
@@ -489,13 +489,14 @@ describe('chronicle/http over a real socket', () => {
       expect(reply.json.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     });
 
-    it('reports health: 200 when ready, 503 problem otherwise', async () => {
-      const ok = await call(app, 'GET', '/health');
+    it('reports liveness always and readiness: 200 when ready, 503 problem otherwise', async () => {
+      const ok = await call(app, 'GET', '/health/ready');
       expect(ok.status).toBe(200);
-      expect(ok.json).toEqual({ status: 'ok' });
+      expect(ok.json).toEqual({ ready: true, checks: {}, projections: [] });
       app.state.healthy = false;
       try {
-        expectProblem(await call(app, 'GET', '/health'), 503, 'UNAVAILABLE');
+        expectProblem(await call(app, 'GET', '/health/ready'), 503, 'UNAVAILABLE');
+        expect(await call(app, 'GET', '/health')).toMatchObject({ status: 200, json: { status: 'ok' } });
       } finally {
         app.state.healthy = true;
       }

@@ -31,5 +31,13 @@ export {
 } from './problem.js';
 export { projectionMetrics } from './projection-metrics.js';
 export { createQueryStringCoercer, type QueryStringCoercer } from './query-string.js';
+export {
+  createReadiness,
+  isReady,
+  type ProjectionReadiness,
+  type ReadinessCheck,
+  type ReadinessOptions,
+  type ReadinessReport,
+} from './readiness.js';
 export { type CreateServerOptions, createServer } from './server.js';
 export type { NotificationSource, ProjectionChange } from './sse.js';

@@ -7,6 +7,7 @@ import { DEFAULT_MAX_JSON_DEPTH, deeperThan } from './json-depth.js';
 import { createHttpMetrics } from './metrics.js';
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { type Problem, problemOf, toProblem } from './problem.js';
+import { isReady, type ReadinessReport } from './readiness.js';
 import { authHook, CORRELATION_ID_HEADER, correlationIdOf } from './request-context.js';
 import { registerCommandRoutes } from './routes-commands.js';
 import { registerQueryRoutes } from './routes-queries.js';
@@ -27,8 +28,12 @@ export type ChronicleHttpOptions = {
   defaultWaitMs?: number;
   /** Cap on `Chronicle-Wait-Ms`, in ms. Default 30000. */
   maxWaitMs?: number;
-  /** Readiness for `GET /health`; it answers 503 while this is false or throws. */
-  health?: () => boolean | Promise<boolean>;
+  /**
+   * Readiness for `GET /health/ready` (e.g. `createReadiness({ projector, stores })`): it answers 200 with the
+   * report, or 503 (problem+json with the report's members) while not ready or when this throws. `GET /health`
+   * is liveness only and never calls it. Without it, ready is always true.
+   */
+  readiness?: () => ReadinessReport | Promise<ReadinessReport>;
   /** Largest accepted JSON body, in bytes. Default 1 MiB. */
   bodyLimit?: number;
   /** JSON nesting deeper than this is refused with 400 (deep values crash JSON.stringify downstream). Default 64. */
@@ -197,15 +202,23 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
       }
 
       scope.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(openapiBody()));
-      scope.get('/health', async (request, reply) => {
-        let ready = true;
+      // Liveness: the process answers. No store access, so a probe every second costs nothing.
+      const alive = JSON.stringify({ status: 'ok' });
+      scope.get('/health', (_request, reply) => {
+        reply.type('application/json; charset=utf-8').send(alive);
+      });
+      scope.get('/health/ready', async (request, reply) => {
+        let report: ReadinessReport;
         try {
-          ready = options.health ? (await options.health()) === true : true;
+          report = options.readiness ? await options.readiness() : {};
         } catch (err) {
-          request.log.error({ err }, 'health check failed');
-          ready = false;
+          request.log.error({ err }, 'readiness check failed');
+          report = { ready: false, checks: { readiness: { ok: false, error: 'error' } } };
         }
-        return ready ? { status: 'ok' } : sendProblem(reply, problemOf('UNAVAILABLE'));
+        const body = { ready: isReady(report), checks: report.checks ?? {}, projections: report.projections ?? [] };
+        if (body.ready) return reply.type('application/json; charset=utf-8').send(JSON.stringify(body));
+        request.log.warn({ checks: body.checks, projections: body.projections }, 'not ready');
+        return sendProblem(reply, { ...problemOf('UNAVAILABLE'), ...body });
       });
       scope.get('/metrics', async (_request, reply) =>
         reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),

@@ -10,6 +10,7 @@ import {
   createQueryBus,
   defineCommand,
   defineQuery,
+  type ProjectionStatus,
 } from 'chronicle-es';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -20,6 +21,7 @@ import {
   combineAuthenticators,
   createApiKeyAuthenticator,
   createJwtAuthenticator,
+  createReadiness,
   createServer,
   signJwt,
 } from './index.js';
@@ -411,6 +413,92 @@ describe('idempotency', () => {
       });
       await server.inject({ method: 'POST', url: '/commands/Fail', payload: { code: 'x' }, headers: key });
       expect(keys).toEqual(['http:writer-1:k-1', 'http::k-1', undefined]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('liveness and readiness', () => {
+  const projection = (name: string, state: ProjectionStatus['state'], position = 10): ProjectionStatus => ({
+    name,
+    version: 1,
+    position,
+    lagEvents: 12 - position,
+    lagSeconds: 0.5,
+    state,
+    ...(state === 'failed' && { lastError: { message: 'TypeError at /srv/app/handler.ts:12' } }),
+  });
+
+  it('/health touches nothing; /health/ready reports stores and projections, 503 while not ready', async () => {
+    let statusCalls = 0;
+    let projections = [projection('orders', 'live', 12), projection('catalog', 'catching_up', 8)];
+    let readStore: () => unknown = () => 1;
+    const readiness = createReadiness({
+      projector: {
+        status: async () => {
+          statusCalls++;
+          return projections;
+        },
+      },
+      stores: { events: async () => 12, read: () => readStore() },
+      timeoutMs: 100,
+    });
+    const { server } = await start({ readiness });
+    try {
+      for (let i = 0; i < 5; i++)
+        expect((await server.inject({ method: 'GET', url: '/health' })).json()).toEqual({ status: 'ok' });
+      expect(statusCalls).toBe(0);
+
+      const ready = await server.inject({ method: 'GET', url: '/health/ready' });
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json()).toEqual({
+        ready: true,
+        checks: { events: { ok: true }, read: { ok: true } },
+        projections: [
+          { name: 'orders', state: 'live', position: 12, lagEvents: 0, lagSeconds: 0.5 },
+          { name: 'catalog', state: 'catching_up', position: 8, lagEvents: 4, lagSeconds: 0.5 },
+        ],
+      });
+
+      projections = [projection('orders', 'failed'), projection('catalog', 'live')];
+      const failed = await server.inject({ method: 'GET', url: '/health/ready' });
+      expect(failed.statusCode).toBe(503);
+      expect(failed.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(failed.json()).toMatchObject({
+        ready: false,
+        code: 'UNAVAILABLE',
+        projections: [{ name: 'orders', state: 'failed' }, {}],
+      });
+      expect(failed.body).not.toContain('handler.ts');
+
+      projections = [projection('orders', 'live')];
+      readStore = () => {
+        throw new ChronicleError('STORE_ERROR', 'SQLITE_CORRUPT at /srv/app/read.db');
+      };
+      const broken = await server.inject({ method: 'GET', url: '/health/ready' });
+      expect(broken.statusCode).toBe(503);
+      expect(broken.json().checks).toEqual({ events: { ok: true }, read: { ok: false, error: 'STORE_ERROR' } });
+      expect(broken.body).not.toContain('SQLITE');
+
+      readStore = () => new Promise(() => {});
+      const hung = await server.inject({ method: 'GET', url: '/health/ready' });
+      expect(hung.statusCode).toBe(503);
+      expect(hung.json().checks.read).toEqual({ ok: false, error: 'timeout' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers 503 when the readiness function itself throws', async () => {
+    const { server } = await start({
+      readiness: () => {
+        throw new Error('boom');
+      },
+    });
+    try {
+      expect((await server.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
+      expect((await server.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
     } finally {
       await server.close();
     }

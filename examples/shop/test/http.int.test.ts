@@ -387,6 +387,13 @@ describe('protocol', () => {
 
   it('serves health, OpenAPI with every message, metrics and the change stream', async () => {
     expect(await shop.request('/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    const ready = await shop.request('/health/ready');
+    expect(ready).toMatchObject({ status: 200, body: { ready: true, checks: { events: { ok: true }, read: { ok: true } } } });
+    expect(ready.body.projections.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['orders', 'catalog', 'inventory']),
+    );
+    for (const p of ready.body.projections)
+      expect(p).toMatchObject({ state: expect.any(String), position: expect.any(Number), lagEvents: expect.any(Number) });
     const openapi = await shop.request('/openapi.json');
     expect(openapi.body.openapi).toMatch(/^3\.1/);
     const paths = Object.keys(openapi.body.paths).join(' ');
