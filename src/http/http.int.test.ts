@@ -518,8 +518,9 @@ describe('chronicle/http over a real socket', () => {
     });
 
     it('pushes read-model changes over SSE, with heartbeats, and cleans up when the client leaves', async () => {
+      expectProblem(await call(app, 'GET', '/events/stream'), 401, 'UNAUTHENTICATED');
       const controller = new AbortController();
-      const response = await fetch(`${app.base}/events/stream`, { signal: controller.signal });
+      const response = await fetch(`${app.base}/events/stream`, { signal: controller.signal, headers: key('reader-key') });
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
       const reader = response.body!.getReader();
@@ -537,7 +538,7 @@ describe('chronicle/http over a real socket', () => {
       await call(app, 'POST', '/commands/Increment', { body: { counterId: 'sse', by: 1 }, headers: key('writer-key') });
       await app.project();
       const head = await app.store.headPosition();
-      await until(new RegExp(`event: projection\\ndata: \\{"projection":"counters","position":${head}\\}\\n\\n`));
+      await until(new RegExp(`id: ${head}\\nevent: projection\\ndata: \\{"projection":"counters","position":${head}\\}\\n\\n`));
       await until(/: heartbeat/);
       controller.abort();
       for (let i = 0; i < 100 && app.listeners.size > 0; i++) await new Promise((r) => setTimeout(r, 10));

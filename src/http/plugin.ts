@@ -2,24 +2,29 @@
 import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
+import { accessHooks, type EndpointAccess } from './access.js';
 import type { Authenticator } from './auth.js';
 import { DEFAULT_MAX_JSON_DEPTH, deeperThan } from './json-depth.js';
-import { createHttpMetrics } from './metrics.js';
+import { createHttpMetrics, type HttpMetrics } from './metrics.js';
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { type Problem, problemOf, toProblem } from './problem.js';
 import { isReady, type ReadinessReport } from './readiness.js';
 import { authHook, CORRELATION_ID_HEADER, correlationIdOf } from './request-context.js';
 import { registerCommandRoutes } from './routes-commands.js';
 import { registerQueryRoutes } from './routes-queries.js';
-import { type NotificationSource, registerEventStream } from './sse.js';
+import { type NotificationSource, type PositionSource, registerEventStream } from './sse.js';
 
 export type ChronicleHttpOptions = {
   commandBus?: CommandBus;
   queryBus?: QueryBus;
   /** Resolves the principal passed to the buses; without it every request is anonymous. */
   authenticate?: Authenticator;
-  /** `write`: commands only; `read`: queries and SSE only. Health, metrics and OpenAPI are always served. Default `all`. */
-  serve?: 'all' | 'write' | 'read';
+  /**
+   * `write`: commands only; `read`: queries and the event stream only; `ops`: only the operator endpoints (health,
+   * readiness, metrics and the event stream), e.g. on a second listener bound to an internal interface. Health and
+   * metrics are served by every kind, OpenAPI by all but `ops`. Default `all`.
+   */
+  serve?: 'all' | 'write' | 'read' | 'ops';
   /** Read-model change feed for `GET /events/stream`; without it the stream is not served. */
   notifications?: NotificationSource;
   /** Title and version of `GET /openapi.json`. Default `{ title: 'Chronicle API', version: '1.0.0' }`. */
@@ -42,12 +47,22 @@ export type ChronicleHttpOptions = {
   prefix?: string;
   /** Adds application metrics to this server's registry. */
   metrics?: (registry: Registry) => void;
-  /** Registry to use instead of a fresh per-server one. */
+  /**
+   * Registry to use instead of a fresh per-server one. Servers given the same registry share its metrics (the
+   * first one's `metrics` and `defaultMetrics` apply), so an `ops` listener can serve the main server's.
+   */
   metricsRegistry?: Registry;
+  /** Who may read `GET /metrics`; `false` serves no metrics here (another listener does). Default `{ public: true }`. */
+  metricsAccess?: EndpointAccess | false;
   /** Process metrics in `/metrics`. Default true. */
   defaultMetrics?: boolean;
-  /** SSE: require a principal (EventSource cannot send headers, so off by default), heartbeat interval. */
-  events?: { requirePrincipal?: boolean; heartbeatMs?: number };
+  /**
+   * `GET /events/stream`: who may follow it (default: any principal; `roles` narrows it; `public: true` opens it
+   * to anyone, e.g. for browsers' EventSource, which cannot send headers), the heartbeat interval in ms (default
+   * 15000), and `positions`, each projection's current position, sent first on every connection so a client
+   * that reconnects (with `Last-Event-ID`) learns what moved while it was away.
+   */
+  events?: EndpointAccess & { heartbeatMs?: number; positions?: PositionSource };
 };
 
 const MiB = 1024 * 1024;
@@ -96,20 +111,20 @@ export function problemErrorHandler(err: FastifyError, request: FastifyRequest, 
  */
 export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttpOptions): Promise<void> {
   const serve = options.serve ?? 'all';
-  const commands = serve !== 'read' ? options.commandBus : undefined;
-  const queries = serve !== 'write' ? options.queryBus : undefined;
+  const commands = serve === 'all' || serve === 'write' ? options.commandBus : undefined;
+  const queries = serve === 'all' || serve === 'read' ? options.queryBus : undefined;
   if (serve === 'write' && !commands) throw new ChronicleError('INVALID_ARGUMENT', "serve: 'write' needs a commandBus");
   if (serve === 'read' && !queries) throw new ChronicleError('INVALID_ARGUMENT', "serve: 'read' needs a queryBus");
   const events = serve !== 'write' ? options.notifications : undefined;
   const prefix = options.prefix ?? '';
   const bodyLimit = options.bodyLimit ?? MiB;
   const maxDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
-  const metrics = createHttpMetrics({
-    registry: options.metricsRegistry,
-    defaultMetrics: options.defaultMetrics,
-    extend: options.metrics,
-  });
+  const metrics = metricsOf(options);
   const onRequest = authHook(options.authenticate);
+  const { heartbeatMs, positions, ...eventsAccess } = options.events ?? {};
+  const eventHooks = accessHooks(eventsAccess, 'the event stream', onRequest);
+  const metricsHooks =
+    options.metricsAccess === false ? undefined : accessHooks(options.metricsAccess ?? { public: true }, 'metrics', onRequest);
 
   if (!app.hasRequestDecorator('chroniclePrincipal')) app.decorateRequest('chroniclePrincipal', undefined);
   if (!app.hasRequestDecorator('chronicleCorrelationId')) app.decorateRequest('chronicleCorrelationId', undefined);
@@ -192,16 +207,12 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
         });
       }
       if (events) {
-        registerEventStream(scope, {
-          notifications: events,
-          metrics,
-          onRequest,
-          requirePrincipal: options.events?.requirePrincipal,
-          heartbeatMs: options.events?.heartbeatMs,
-        });
+        registerEventStream(scope, { notifications: events, positions, metrics, onRequest: eventHooks, heartbeatMs });
       }
 
-      scope.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(openapiBody()));
+      if (serve !== 'ops') {
+        scope.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(openapiBody()));
+      }
       // Liveness: the process answers. No store access, so a probe every second costs nothing.
       const alive = JSON.stringify({ status: 'ok' });
       scope.get('/health', (_request, reply) => {
@@ -220,12 +231,29 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
         request.log.warn({ checks: body.checks, projections: body.projections }, 'not ready');
         return sendProblem(reply, { ...problemOf('UNAVAILABLE'), ...body });
       });
-      scope.get('/metrics', async (_request, reply) =>
-        reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-      );
+      if (metricsHooks) {
+        scope.get('/metrics', { onRequest: metricsHooks }, async (_request, reply) =>
+          reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+        );
+      }
     },
     { prefix },
   );
+}
+
+// Metrics objects by registry: a second server on the same registry must not register the same metrics again.
+const metricsByRegistry = new WeakMap<Registry, HttpMetrics>();
+
+function metricsOf(options: ChronicleHttpOptions): HttpMetrics {
+  const shared = options.metricsRegistry && metricsByRegistry.get(options.metricsRegistry);
+  if (shared) return shared;
+  const metrics = createHttpMetrics({
+    registry: options.metricsRegistry,
+    defaultMetrics: options.defaultMetrics,
+    extend: options.metrics,
+  });
+  if (options.metricsRegistry) metricsByRegistry.set(options.metricsRegistry, metrics);
+  return metrics;
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;

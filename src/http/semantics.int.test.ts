@@ -14,6 +14,7 @@ import {
 } from 'chronicle-es';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -60,7 +61,7 @@ function buses() {
 
 const writer = { id: 'writer-1', roles: ['writer'] };
 const authenticate = combineAuthenticators(
-  createApiKeyAuthenticator({ 'writer-key-0123456789': writer }),
+  createApiKeyAuthenticator({ 'writer-key-0123456789': writer, 'admin-key-0123456789': { id: 'admin-1', roles: ['admin'] } }),
   createJwtAuthenticator({ secret }),
 );
 const key = { 'x-api-key': 'writer-key-0123456789' };
@@ -155,7 +156,7 @@ describe('correlation ids', () => {
   let server: FastifyInstance;
   let lines: Array<Record<string, any>>;
   beforeAll(async () => {
-    ({ server, lines } = await start({ notifications: () => () => {}, events: { public: true } as never }));
+    ({ server, lines } = await start({ notifications: () => () => {}, events: { public: true } }));
   });
   afterAll(() => server.close());
 
@@ -501,6 +502,175 @@ describe('liveness and readiness', () => {
       expect((await server.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('event stream', () => {
+  type Change = { projection: string; position: number };
+  const listeners = new Set<(change: Change) => void>();
+  const notifications = (listener: (change: Change) => void) => {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  };
+  const emit = (change: Change) => {
+    for (const listener of listeners) listener(change);
+  };
+
+  async function open(base: string, headers: Record<string, string> = {}) {
+    const controller = new AbortController();
+    const response = await fetch(`${base}/events/stream`, { signal: controller.signal, headers });
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    return {
+      response,
+      get text() {
+        return text;
+      },
+      async until(pattern: RegExp) {
+        while (!pattern.test(text)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`stream ended before ${pattern}: ${text}`);
+          text += decoder.decode(value, { stream: true });
+        }
+      },
+      close: () => controller.abort(),
+    };
+  }
+
+  async function listen(options: Partial<CreateServerOptions>) {
+    const { server } = await start({ notifications, ...options, fastify: { forceCloseConnections: true } });
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    return { server, base: `http://127.0.0.1:${(server.server.address() as { port: number }).port}` };
+  }
+
+  it('needs a credential by default, a listed role when configured, nothing when public', async () => {
+    const secured = await listen({});
+    const byRole = await listen({ events: { roles: ['reader'] } });
+    const open_ = await listen({ events: { public: true } });
+    try {
+      const anonymous = await secured.server.inject({ method: 'GET', url: '/events/stream' });
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.json().code).toBe('UNAUTHENTICATED');
+      const signedIn = await open(secured.base, key);
+      expect(signedIn.response.status).toBe(200);
+      signedIn.close();
+      const wrongRole = await byRole.server.inject({ method: 'GET', url: '/events/stream', headers: key });
+      expect(wrongRole.statusCode).toBe(403);
+      expect(wrongRole.json().detail).toBe('the event stream requires role reader');
+      const anyone = await open(open_.base);
+      expect(anyone.response.status).toBe(200);
+      anyone.close();
+    } finally {
+      for (const { server } of [secured, byRole, open_]) await server.close();
+    }
+    await expect(createServer({ notifications, logger: false, events: { public: true, roles: ['x'] } })).rejects.toThrow(
+      /public/,
+    );
+  });
+
+  it('gives each frame its position as id, and starts every connection with every projection where it is', async () => {
+    let current: Change[] = [
+      { projection: 'orders', position: 7 },
+      { projection: 'catalog', position: 10 },
+    ];
+    let duringSnapshot: () => void = () => {};
+    const { server, base } = await listen({
+      events: {
+        public: true,
+        positions: async () => {
+          duringSnapshot();
+          return current;
+        },
+      },
+    });
+    try {
+      // A live change racing the snapshot: an older orders position is dropped, a newer one comes after it.
+      duringSnapshot = () => {
+        emit({ projection: 'orders', position: 6 });
+        emit({ projection: 'catalog', position: 11 });
+      };
+      const first = await open(base);
+      await first.until(/position":11/);
+      expect(frames(first.text)).toEqual([
+        { id: '7', projection: 'orders', position: 7 },
+        { id: '10', projection: 'catalog', position: 10 },
+        { id: '11', projection: 'catalog', position: 11 },
+      ]);
+      emit({ projection: 'orders', position: 12 });
+      await first.until(/position":12/);
+      expect(frames(first.text).at(-1)).toEqual({ id: '12', projection: 'orders', position: 12 });
+      first.close();
+
+      // Away for a while: orders moved to 15, catalog did not. Resuming, the client learns both first.
+      duringSnapshot = () => {};
+      current = [
+        { projection: 'orders', position: 15 },
+        { projection: 'catalog', position: 11 },
+      ];
+      const resumed = await open(base, { 'last-event-id': '12' });
+      await resumed.until(/position":11/);
+      expect(frames(resumed.text)).toEqual([
+        { id: '15', projection: 'orders', position: 15 },
+        { id: '11', projection: 'catalog', position: 11 },
+      ]);
+      resumed.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+function frames(text: string): Array<{ id: string; projection: string; position: number }> {
+  return [...text.matchAll(/id: (\d+)\nevent: projection\ndata: (.*)\n\n/g)].map(([, id, data]) => ({ id, ...JSON.parse(data) }));
+}
+
+describe('metrics access and an ops listener', () => {
+  const admin = { 'x-api-key': 'admin-key-0123456789' };
+
+  it('puts /metrics behind a role when configured, or off this server', async () => {
+    const { server } = await start({ metricsAccess: { roles: ['admin'] } });
+    const { server: none } = await start({ metricsAccess: false });
+    try {
+      expect((await server.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+      expect((await server.inject({ method: 'GET', url: '/metrics', headers: key })).statusCode).toBe(403);
+      const scraped = await server.inject({ method: 'GET', url: '/metrics', headers: admin });
+      expect(scraped.statusCode).toBe(200);
+      expect(scraped.body).toContain('chronicle_http_requests_total');
+      expect((await none.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(404);
+      // Public by default.
+      const { server: open } = await start();
+      expect((await open.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
+      await open.close();
+    } finally {
+      await server.close();
+      await none.close();
+    }
+  });
+
+  it("serves only operator endpoints with serve: 'ops', scraping the main server's registry", async () => {
+    const registry = new Registry();
+    const { server: main } = await start({ metricsRegistry: registry, metricsAccess: false });
+    const { server: ops } = await start({ serve: 'ops', metricsRegistry: registry, notifications: () => () => {} });
+    try {
+      expect(
+        (await main.inject({ method: 'POST', url: '/commands/Note', payload: { noteId: 'o' }, headers: key })).statusCode,
+      ).toBe(200);
+      expect((await main.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(404);
+      const scraped = await ops.inject({ method: 'GET', url: '/metrics' });
+      expect(scraped.body).toMatch(/chronicle_http_requests_total\{method="POST",route="\/commands\/:name",status="200"\} 1/);
+      for (const url of ['/commands/Note', '/queries/GetNote', '/openapi.json']) {
+        expect((await ops.inject({ method: url.startsWith('/commands') ? 'POST' : 'GET', url, headers: key })).statusCode).toBe(
+          404,
+        );
+      }
+      expect((await ops.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+      expect((await ops.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+      expect((await ops.inject({ method: 'GET', url: '/events/stream' })).statusCode).toBe(401);
+    } finally {
+      await main.close();
+      await ops.close();
     }
   });
 });
