@@ -1,5 +1,6 @@
 // chronicle/http: the Fastify plugin serving commands, queries, OpenAPI, SSE, health and metrics, with auth.
 
+export type { EndpointAccess } from './access.js';
 export {
   type Authenticator,
   type AuthRequest,
@@ -40,4 +41,4 @@ export {
   type ReadinessReport,
 } from './readiness.js';
 export { type CreateServerOptions, createServer } from './server.js';
-export type { NotificationSource, ProjectionChange } from './sse.js';
+export type { NotificationSource, PositionSource, ProjectionChange } from './sse.js';
