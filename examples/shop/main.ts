@@ -1,12 +1,21 @@
 // `npm start`: the Shop as a service. Configured by environment variables; see examples/shop/README.md.
+
+import { join } from 'node:path';
 import { loggingMiddleware } from 'chronicle-es';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { createShop } from './app.js';
 import { createShopAuth } from './auth.js';
 import { createShopServer } from './server.js';
+import { demoKeyBlock, prettyStream } from './terminal.js';
 
 const env = process.env;
-const log = pino({ name: 'shop', level: env.LOG_LEVEL ?? 'info' });
+// Readable lines on a terminal, JSON anywhere else (files, pipes, log collectors); LOG_FORMAT=json|pretty decides.
+const pretty = env.LOG_FORMAT === 'pretty' || (env.LOG_FORMAT !== 'json' && process.stdout.isTTY === true);
+const logOptions = { name: 'shop', level: env.LOG_LEVEL ?? 'info' };
+// Log lines and the demo-key block share one stream, so they come out in the order written.
+const out = pretty ? prettyStream(process.stdout) : pino.destination({ dest: 1, sync: true });
+const log = pino(logOptions, out);
 
 async function main(): Promise<void> {
   const production = env.NODE_ENV === 'production';
@@ -16,6 +25,12 @@ async function main(): Promise<void> {
   const role = env.SHOP_ROLE ?? 'all';
   if (role !== 'all' && role !== 'write' && role !== 'read') throw new Error(`SHOP_ROLE must be write, read or all; got ${role}`);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number; got ${env.PORT}`);
+  const opsPort = env.OPS_PORT === undefined || env.OPS_PORT === '' ? undefined : Number(env.OPS_PORT);
+  if (opsPort !== undefined && (!Number.isInteger(opsPort) || opsPort < 0 || opsPort > 65535)) {
+    throw new Error(`OPS_PORT must be a port number; got ${env.OPS_PORT}`);
+  }
+  // Production keeps metrics behind an admin credential unless told they may be scraped openly.
+  const metricsAccess = env.SHOP_METRICS_PUBLIC === 'true' || !production ? 'public' : 'admin';
 
   const shop = await createShop({
     dataDir,
@@ -25,14 +40,21 @@ async function main(): Promise<void> {
     log: log.child({ component: 'read-side' }),
   });
   const auth = createShopAuth(env, { dataDir });
-  const server = await createShopServer(shop, { authenticate: auth.authenticate, serve: role, logger: log });
+  const metricsRegistry = opsPort === undefined ? undefined : new Registry();
+  const common = { authenticate: auth.authenticate, logger: log, metricsAccess, metricsRegistry } as const;
+  const server = await createShopServer(shop, { ...common, serve: role, opsElsewhere: opsPort !== undefined });
+  const ops = opsPort === undefined ? undefined : await createShopServer(shop, { ...common, serve: 'ops' });
   await server.listen({ port, host });
   log.info({ port: (server.server.address() as { port: number }).port, host, dataDir, role }, 'shop listening');
+  if (ops) {
+    await ops.listen({ port: opsPort, host: env.OPS_HOST ?? host });
+    log.info({ port: (ops.server.address() as { port: number }).port, host: env.OPS_HOST ?? host }, 'ops listening');
+  }
   if (auth.demoKeys) {
-    log.warn(
-      { demoKeys: auth.demoKeys },
-      'development mode: demo API keys (send as X-API-Key); set SHOP_API_KEYS to use your own',
-    );
+    const file = join(dataDir, 'demo-keys.json');
+    log.warn({ file }, 'development mode: demo API keys printed on stdout; set SHOP_API_KEYS to use your own');
+    const block = demoKeyBlock(auth.demoKeys, file);
+    out.write(block);
   }
 
   let stopping = false;
@@ -48,6 +70,7 @@ async function main(): Promise<void> {
     timer.unref();
     try {
       await server.close();
+      await ops?.close();
       await shop.close();
       log.info('stopped');
       process.exit(0);

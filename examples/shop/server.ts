@@ -1,30 +1,61 @@
 // The Shop over HTTP: chronicle/http does the work; the Shop only supplies its buses, auth and read-side state.
 import type { Authenticator } from 'chronicle-es/http';
-import { createServer, projectionMetrics } from 'chronicle-es/http';
+import { createReadiness, createServer, type EndpointAccess, projectionMetrics } from 'chronicle-es/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Shop } from './app.js';
+import type { Role } from './messages/access.js';
+
+/** Who may follow `GET /events/stream`: every role, since each reads something (a customer, its own orders). */
+export const EVENT_STREAM_ROLES: readonly Role[] = ['admin', 'clerk', 'reader', 'customer'];
+/** Who may read `GET /metrics` when it needs a credential. */
+export const METRICS_ROLES: readonly Role[] = ['admin'];
 
 export type ShopServerOptions = {
   authenticate: Authenticator;
-  /** `write`: commands only; `read`: queries and the event stream only. Default `all`. */
-  serve?: 'all' | 'write' | 'read';
+  /**
+   * `write`: commands only; `read`: queries and the event stream only; `ops`: health, readiness, metrics and the
+   * event stream only, for a second listener. Default `all`.
+   */
+  serve?: 'all' | 'write' | 'read' | 'ops';
   /** A pino logger, or false for none. Default: pino JSON at info. */
   logger?: boolean | FastifyBaseLogger;
+  /** Who may read `/metrics`: anyone, or an admin credential. Default `admin`. */
+  metricsAccess?: 'public' | 'admin';
+  /** Leave `/metrics` and `/events/stream` to a `serve: 'ops'` server (given the same `metricsRegistry`). */
+  opsElsewhere?: boolean;
+  /** Shared by the main and the ops server, so the ops one serves the main one's metrics. */
+  metricsRegistry?: Registry;
+  /** Time a client has to send a whole request, in ms. Default 30000. */
+  requestTimeoutMs?: number;
 };
 
 /** Builds the Shop's HTTP server (not yet listening). */
 export function createShopServer(shop: Shop, options: ShopServerOptions): Promise<FastifyInstance> {
   const serve = options.serve ?? 'all';
-  const { projector } = shop;
+  const { projector, eventStore, readStore } = shop;
+  const ops = serve === 'ops' || !options.opsElsewhere;
+  const metricsAccess: EndpointAccess = options.metricsAccess === 'public' ? { public: true } : { roles: METRICS_ROLES };
   return createServer({
-    commandBus: serve === 'read' ? undefined : shop.commandBus,
-    queryBus: serve === 'write' ? undefined : shop.queryBus,
+    commandBus: serve === 'read' || serve === 'ops' ? undefined : shop.commandBus,
+    queryBus: serve === 'write' || serve === 'ops' ? undefined : shop.queryBus,
     serve,
     authenticate: options.authenticate,
-    notifications: projector && ((listener) => projector.onChange(listener)),
+    notifications: ops && projector ? (listener) => projector.onChange(listener) : undefined,
+    events: {
+      roles: EVENT_STREAM_ROLES,
+      positions: projector && (async () => (await projector.status()).map((s) => ({ projection: s.name, position: s.position }))),
+    },
     metrics: projector && projectionMetrics(projector),
-    health: () => shop.ready(),
+    metricsRegistry: options.metricsRegistry,
+    metricsAccess: ops ? metricsAccess : false,
+    // /health/ready: both stores answer and no projection has failed (GET /health stays a cheap liveness probe).
+    readiness: createReadiness({
+      projector,
+      stores: { events: () => eventStore.headPosition(), ...(readStore && { read: () => readStore.list() }) },
+    }),
     openapi: { title: 'Shop — the Chronicle reference application', version: '1.0.0' },
     logger: options.logger ?? true,
+    requestTimeoutMs: options.requestTimeoutMs,
   });
 }

@@ -62,8 +62,11 @@ describe('combineAuthenticators', () => {
   it('reports the error of the scheme that recognized the token', async () => {
     const expired = signJwt({ sub: 'u1', roles: [], exp: exp - 3600 }, secret);
     const err = (await failure(() => authenticate({ headers: { authorization: `Bearer ${expired}` } }))) as Error;
-    expect(err.message).toBe('token expired');
+    expect(err).toMatchObject({ message: 'invalid bearer token', details: { reason: 'token expired', recognized: true } });
     const unknown = (await failure(() => authenticate({ headers: { authorization: 'Bearer nope' } }))) as Error;
     expect(isChronicleError(unknown, 'UNAUTHENTICATED')).toBe(true);
+    expect(unknown.message).toBe('invalid bearer token');
+    const wrongKey = (await failure(() => authenticate({ headers: { 'x-api-key': 'nope' } }))) as Error;
+    expect(wrongKey.message).toBe('invalid API key');
   });
 });

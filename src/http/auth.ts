@@ -35,9 +35,13 @@ function single(value: string | string[], header: string): string {
   return value;
 }
 
-/** An UNAUTHENTICATED error for presented credentials; `recognized` says the scheme owned the token. */
-export function unauthenticated(message: string, recognized: boolean): ChronicleError {
-  return new ChronicleError('UNAUTHENTICATED', message, { details: { credentials: 'invalid', recognized } });
+/**
+ * An UNAUTHENTICATED error for presented credentials; `recognized` says the scheme owned the token. `reason`
+ * (e.g. "token expired") is for the server's log only: the client is not told why, so a forger learns nothing.
+ */
+export function unauthenticated(message: string, recognized: boolean, reason?: string): ChronicleError {
+  const details = reason === undefined ? { credentials: 'invalid', recognized } : { credentials: 'invalid', recognized, reason };
+  return new ChronicleError('UNAUTHENTICATED', message, { details });
 }
 
 /** SHA-256 of a secret, so comparisons run over fixed-length digests and never leak a length. */
@@ -63,7 +67,13 @@ export function createApiKeyAuthenticator(keys: Readonly<Record<string, Principa
     for (const entry of entries) {
       if (timingSafeEqual(presented, entry.digest)) found = entry.principal;
     }
-    if (found === undefined) throw unauthenticated('invalid API key', credentials.kind === 'api-key');
+    if (found === undefined) {
+      // A bearer credential may be a JWT another authenticator checks; say what was sent, not what it was taken for.
+      throw unauthenticated(
+        credentials.kind === 'api-key' ? 'invalid API key' : 'invalid bearer token',
+        credentials.kind === 'api-key',
+      );
+    }
     return found;
   };
 }

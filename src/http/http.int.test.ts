@@ -135,7 +135,7 @@ async function startApp(): Promise<App> {
       return () => listeners.delete(listener);
     },
     openapi: { title: 'Counter API', version: '1.2.3' },
-    health: () => state.healthy,
+    readiness: () => ({ ready: state.healthy }),
     events: { heartbeatMs: 100 },
     // fetch opens a spare socket after an aborted stream; never used, it would hold close() until it times out.
     fastify: { forceCloseConnections: true },
@@ -381,7 +381,7 @@ describe('chronicle/http over a real socket', () => {
         ],
         [404, call(app, 'POST', '/commands/..%2F..%2Fetc%2Fpasswd', { body: {}, headers: w })],
         [404, call(app, 'POST', `/commands/${'A'.repeat(500)}`, { body: {}, headers: w })],
-        [404, call(app, 'GET', '/commands/Increment')],
+        [405, call(app, 'GET', '/commands/Increment')],
         [404, call(app, 'GET', '/nowhere')],
         [400, call(app, 'GET', '/queries/%E0%A4%A')],
         [400, call(app, 'POST', '/commands/Increment', { body: { counterId: "a'; DROP TABLE events; --", by: 1 }, headers: w })],
@@ -489,13 +489,14 @@ describe('chronicle/http over a real socket', () => {
       expect(reply.json.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     });
 
-    it('reports health: 200 when ready, 503 problem otherwise', async () => {
-      const ok = await call(app, 'GET', '/health');
+    it('reports liveness always and readiness: 200 when ready, 503 problem otherwise', async () => {
+      const ok = await call(app, 'GET', '/health/ready');
       expect(ok.status).toBe(200);
-      expect(ok.json).toEqual({ status: 'ok' });
+      expect(ok.json).toEqual({ ready: true, checks: {}, projections: [] });
       app.state.healthy = false;
       try {
-        expectProblem(await call(app, 'GET', '/health'), 503, 'UNAVAILABLE');
+        expectProblem(await call(app, 'GET', '/health/ready'), 503, 'UNAVAILABLE');
+        expect(await call(app, 'GET', '/health')).toMatchObject({ status: 200, json: { status: 'ok' } });
       } finally {
         app.state.healthy = true;
       }
@@ -517,8 +518,9 @@ describe('chronicle/http over a real socket', () => {
     });
 
     it('pushes read-model changes over SSE, with heartbeats, and cleans up when the client leaves', async () => {
+      expectProblem(await call(app, 'GET', '/events/stream'), 401, 'UNAUTHENTICATED');
       const controller = new AbortController();
-      const response = await fetch(`${app.base}/events/stream`, { signal: controller.signal });
+      const response = await fetch(`${app.base}/events/stream`, { signal: controller.signal, headers: key('reader-key') });
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
       const reader = response.body!.getReader();
@@ -536,7 +538,7 @@ describe('chronicle/http over a real socket', () => {
       await call(app, 'POST', '/commands/Increment', { body: { counterId: 'sse', by: 1 }, headers: key('writer-key') });
       await app.project();
       const head = await app.store.headPosition();
-      await until(new RegExp(`event: projection\\ndata: \\{"projection":"counters","position":${head}\\}\\n\\n`));
+      await until(new RegExp(`id: ${head}\\nevent: projection\\ndata: \\{"projection":"counters","position":${head}\\}\\n\\n`));
       await until(/: heartbeat/);
       controller.abort();
       for (let i = 0; i < 100 && app.listeners.size > 0; i++) await new Promise((r) => setTimeout(r, 10));

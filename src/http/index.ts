@@ -1,5 +1,6 @@
 // chronicle/http: the Fastify plugin serving commands, queries, OpenAPI, SSE, health and metrics, with auth.
 
+export type { EndpointAccess } from './access.js';
 export {
   type Authenticator,
   type AuthRequest,
@@ -31,5 +32,13 @@ export {
 } from './problem.js';
 export { projectionMetrics } from './projection-metrics.js';
 export { createQueryStringCoercer, type QueryStringCoercer } from './query-string.js';
+export {
+  createReadiness,
+  isReady,
+  type ProjectionReadiness,
+  type ReadinessCheck,
+  type ReadinessOptions,
+  type ReadinessReport,
+} from './readiness.js';
 export { type CreateServerOptions, createServer } from './server.js';
-export type { NotificationSource, ProjectionChange } from './sse.js';
+export type { NotificationSource, PositionSource, ProjectionChange } from './sse.js';

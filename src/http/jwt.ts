@@ -137,7 +137,8 @@ export function principalOf(claims: JwtClaims): Principal {
 }
 
 /**
- * Authenticates `Authorization: Bearer <jwt>` (HS256 only, `exp` required).
+ * Authenticates `Authorization: Bearer <jwt>` (HS256 only, `exp` required). A token that fails verification is
+ * refused as "invalid bearer token" whatever the cause; the cause is in `details.reason`, for the server's log.
  * @throws INVALID_ARGUMENT at creation for a secret under 32 bytes; UNAUTHENTICATED per request for a bad token
  */
 export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authenticator {
@@ -146,6 +147,11 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
     const credentials = credentialsOf(request);
     if (credentials === undefined) return undefined;
     if (credentials.kind !== 'bearer') throw unauthenticated('expected Authorization: Bearer <jwt>', false);
-    return principalOf(verify(credentials.token));
+    try {
+      return principalOf(verify(credentials.token));
+    } catch (err) {
+      const recognized = (err as { details?: { recognized?: unknown } }).details?.recognized === true;
+      throw unauthenticated('invalid bearer token', recognized, (err as Error).message);
+    }
   };
 }

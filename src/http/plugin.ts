@@ -1,23 +1,29 @@
 // The Fastify plugin: problem+json errors app-wide, then the Chronicle routes in their own JSON-only scope.
 import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { accessHooks, type EndpointAccess } from './access.js';
 import type { Authenticator } from './auth.js';
 import { DEFAULT_MAX_JSON_DEPTH, deeperThan } from './json-depth.js';
-import { createHttpMetrics, type MetricsRegistry } from './metrics.js';
+import { createHttpMetrics, type HttpMetrics, type MetricsRegistry } from './metrics.js';
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { type Problem, problemOf, toProblem } from './problem.js';
-import { authHook } from './request-context.js';
+import { isReady, type ReadinessReport } from './readiness.js';
+import { authHook, CORRELATION_ID_HEADER, correlationIdOf } from './request-context.js';
 import { registerCommandRoutes } from './routes-commands.js';
 import { registerQueryRoutes } from './routes-queries.js';
-import { type NotificationSource, registerEventStream } from './sse.js';
+import { type NotificationSource, type PositionSource, registerEventStream } from './sse.js';
 
 export type ChronicleHttpOptions = {
   commandBus?: CommandBus;
   queryBus?: QueryBus;
   /** Resolves the principal passed to the buses; without it every request is anonymous. */
   authenticate?: Authenticator;
-  /** `write`: commands only; `read`: queries and SSE only. Health, metrics and OpenAPI are always served. Default `all`. */
-  serve?: 'all' | 'write' | 'read';
+  /**
+   * `write`: commands only; `read`: queries and the event stream only; `ops`: only the operator endpoints (health,
+   * readiness, metrics and the event stream), e.g. on a second listener bound to an internal interface. Health and
+   * metrics are served by every kind, OpenAPI by all but `ops`. Default `all`.
+   */
+  serve?: 'all' | 'write' | 'read' | 'ops';
   /** Read-model change feed for `GET /events/stream`; without it the stream is not served. */
   notifications?: NotificationSource;
   /** Title and version of `GET /openapi.json`. Default `{ title: 'Chronicle API', version: '1.0.0' }`. */
@@ -26,8 +32,12 @@ export type ChronicleHttpOptions = {
   defaultWaitMs?: number;
   /** Cap on `Chronicle-Wait-Ms`, in ms. Default 30000. */
   maxWaitMs?: number;
-  /** Readiness for `GET /health`; it answers 503 while this is false or throws. */
-  health?: () => boolean | Promise<boolean>;
+  /**
+   * Readiness for `GET /health/ready` (e.g. `createReadiness({ projector, stores })`): it answers 200 with the
+   * report, or 503 (problem+json with the report's members) while not ready or when this throws. `GET /health`
+   * is liveness only and never calls it. Without it, ready is always true.
+   */
+  readiness?: () => ReadinessReport | Promise<ReadinessReport>;
   /** Largest accepted JSON body, in bytes. Default 1 MiB. */
   bodyLimit?: number;
   /** JSON nesting deeper than this is refused with 400 (deep values crash JSON.stringify downstream). Default 64. */
@@ -36,30 +46,59 @@ export type ChronicleHttpOptions = {
   prefix?: string;
   /** Adds application metrics to this server's registry. Needs prom-client. */
   metrics?: (registry: MetricsRegistry) => void | Promise<void>;
-  /** A prom-client `Registry` to use instead of a fresh per-server one. */
+  /**
+   * A prom-client `Registry` to use instead of a fresh per-server one. Servers given the same registry share its
+   * metrics (the first one's `metrics` and `defaultMetrics` apply), so an `ops` listener can serve the main server's.
+   */
   metricsRegistry?: MetricsRegistry;
+  /** Who may read `GET /metrics`; `false` serves no metrics here (another listener does). Default `{ public: true }`. */
+  metricsAccess?: EndpointAccess | false;
   /** Process metrics in `/metrics`. Default true. */
   defaultMetrics?: boolean;
-  /** SSE: require a principal (EventSource cannot send headers, so off by default), heartbeat interval. */
-  events?: { requirePrincipal?: boolean; heartbeatMs?: number };
+  /**
+   * `GET /events/stream`: who may follow it (default: any principal; `roles` narrows it; `public: true` opens it
+   * to anyone, e.g. for browsers' EventSource, which cannot send headers), the heartbeat interval in ms (default
+   * 15000), and `positions`, each projection's current position, sent first on every connection so a client
+   * that reconnects (with `Last-Event-ID`) learns what moved while it was away.
+   */
+  events?: EndpointAccess & { heartbeatMs?: number; positions?: PositionSource };
 };
 
 const MiB = 1024 * 1024;
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 
-/** Sends a problem as `application/problem+json` (401 adds `WWW-Authenticate: Bearer`). */
+/** Set by createServer, whose `genReqId` makes `request.id` the correlation id (so every log line carries it). */
+export const REQUEST_ID_IS_CORRELATION_ID = Symbol.for('chronicle.requestIdIsCorrelationId');
+
+/**
+ * Sends a problem as `application/problem+json` with the request's `correlationId` (401 adds
+ * `WWW-Authenticate: Bearer`).
+ */
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  const correlationId = correlationIdOf(reply.request);
+  problem.correlationId = correlationId;
+  if (!reply.hasHeader(CORRELATION_ID_HEADER)) reply.header(CORRELATION_ID_HEADER, correlationId);
   reply.code(problem.status).type(PROBLEM_TYPE);
   if (problem.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
   return reply.send(JSON.stringify(problem));
 }
 
-/** The error handler Chronicle installs: every error becomes problem+json; 5xx are logged, never detailed. */
+/**
+ * The error handler Chronicle installs: every error becomes problem+json. Server faults (5xx) are logged at error
+ * with the error and its stack, never detailed to the client; what the client caused (4xx, and the 504 of a
+ * consistency wait that ran out) is logged at info (warn for the 504) as one line without a stack.
+ */
 export function problemErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const problem = toProblem(err);
-  if (problem.status >= 500) request.log.error({ err }, 'request failed');
-  else if (problem.status === 401 && (err as { details?: { credentials?: unknown } }).details?.credentials === 'invalid') {
-    reply.header('www-authenticate', 'Bearer error="invalid_token"');
+  if (problem.status >= 500 && problem.code !== 'TIMEOUT') {
+    request.log.error({ err }, 'request failed');
+  } else {
+    const details = (err as { details?: { credentials?: unknown; reason?: unknown } }).details;
+    const fields = { status: problem.status, code: problem.code, detail: problem.detail, reason: details?.reason };
+    if (problem.status >= 500) request.log.warn(fields, 'consistency wait timed out');
+    else request.log.info(fields, 'request refused');
+    if (problem.status === 401 && details?.credentials === 'invalid')
+      reply.header('www-authenticate', 'Bearer error="invalid_token"');
   }
   return sendProblem(reply, problem);
 }
@@ -73,25 +112,48 @@ export function problemErrorHandler(err: FastifyError, request: FastifyRequest, 
  */
 export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttpOptions): Promise<void> {
   const serve = options.serve ?? 'all';
-  const commands = serve !== 'read' ? options.commandBus : undefined;
-  const queries = serve !== 'write' ? options.queryBus : undefined;
+  const commands = serve === 'all' || serve === 'write' ? options.commandBus : undefined;
+  const queries = serve === 'all' || serve === 'read' ? options.queryBus : undefined;
   if (serve === 'write' && !commands) throw new ChronicleError('INVALID_ARGUMENT', "serve: 'write' needs a commandBus");
   if (serve === 'read' && !queries) throw new ChronicleError('INVALID_ARGUMENT', "serve: 'read' needs a queryBus");
   const events = serve !== 'write' ? options.notifications : undefined;
   const prefix = options.prefix ?? '';
   const bodyLimit = options.bodyLimit ?? MiB;
   const maxDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
-  const metrics = await createHttpMetrics({
-    registry: options.metricsRegistry,
-    defaultMetrics: options.defaultMetrics,
-    extend: options.metrics,
-  });
-  if (!metrics.registry) app.log.warn('prom-client is not installed: GET /metrics answers 501 (npm install prom-client)');
+  const metrics = await metricsOf(options);
+  if (!metrics.registry && options.metricsAccess !== false) {
+    app.log.warn('prom-client is not installed: GET /metrics answers 501 (npm install prom-client)');
+  }
   const onRequest = authHook(options.authenticate);
+  const { heartbeatMs, positions, ...eventsAccess } = options.events ?? {};
+  const eventHooks = accessHooks(eventsAccess, 'the event stream', onRequest);
+  const metricsHooks =
+    options.metricsAccess === false ? undefined : accessHooks(options.metricsAccess ?? { public: true }, 'metrics', onRequest);
 
   if (!app.hasRequestDecorator('chroniclePrincipal')) app.decorateRequest('chroniclePrincipal', undefined);
+  if (!app.hasRequestDecorator('chronicleCorrelationId')) app.decorateRequest('chronicleCorrelationId', undefined);
+  const idIsCorrelationId = (options as { [REQUEST_ID_IS_CORRELATION_ID]?: boolean })[REQUEST_ID_IS_CORRELATION_ID] === true;
+  // Callback style, like every per-request hook here: no promise per request on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
+    const id = idIsCorrelationId ? request.id : correlationIdOf(request);
+    request.chronicleCorrelationId = id;
+    reply.header(CORRELATION_ID_HEADER, id);
+    done();
+  });
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler((request, reply) => {
+    const allowed = allowedMethods(app, request);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      sendProblem(
+        reply,
+        problemOf(
+          'METHOD_NOT_ALLOWED',
+          `${request.method} is not allowed on ${pathOf(request.url)}; allowed: ${allowed.join(', ')}`,
+        ),
+      );
+      return;
+    }
     sendProblem(reply, problemOf('ROUTE_NOT_FOUND', `no route for ${request.method} ${request.url.slice(0, 200)}`));
   });
   // Callback style: no promise per request on the hot path.
@@ -149,34 +211,74 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
         });
       }
       if (events) {
-        registerEventStream(scope, {
-          notifications: events,
-          metrics,
-          onRequest,
-          requirePrincipal: options.events?.requirePrincipal,
-          heartbeatMs: options.events?.heartbeatMs,
-        });
+        registerEventStream(scope, { notifications: events, positions, metrics, onRequest: eventHooks, heartbeatMs });
       }
 
-      scope.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(openapiBody()));
-      scope.get('/health', async (request, reply) => {
-        let ready = true;
-        try {
-          ready = options.health ? (await options.health()) === true : true;
-        } catch (err) {
-          request.log.error({ err }, 'health check failed');
-          ready = false;
-        }
-        return ready ? { status: 'ok' } : sendProblem(reply, problemOf('UNAVAILABLE'));
+      if (serve !== 'ops') {
+        scope.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(openapiBody()));
+      }
+      // Liveness: the process answers. No store access, so a probe every second costs nothing.
+      const alive = JSON.stringify({ status: 'ok' });
+      scope.get('/health', (_request, reply) => {
+        reply.type('application/json; charset=utf-8').send(alive);
       });
-      scope.get('/metrics', async (_request, reply) =>
-        metrics.registry
-          ? reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
-          : sendProblem(reply, problemOf('NOT_IMPLEMENTED', 'install prom-client to enable /metrics')),
-      );
+      scope.get('/health/ready', async (request, reply) => {
+        let report: ReadinessReport;
+        try {
+          report = options.readiness ? await options.readiness() : {};
+        } catch (err) {
+          request.log.error({ err }, 'readiness check failed');
+          report = { ready: false, checks: { readiness: { ok: false, error: 'error' } } };
+        }
+        const body = { ready: isReady(report), checks: report.checks ?? {}, projections: report.projections ?? [] };
+        if (body.ready) return reply.type('application/json; charset=utf-8').send(JSON.stringify(body));
+        request.log.warn({ checks: body.checks, projections: body.projections }, 'not ready');
+        return sendProblem(reply, { ...problemOf('UNAVAILABLE'), ...body });
+      });
+      if (metricsHooks) {
+        scope.get('/metrics', { onRequest: metricsHooks }, async (_request, reply) =>
+          metrics.registry
+            ? reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+            : sendProblem(reply, problemOf('NOT_IMPLEMENTED', 'install prom-client to enable /metrics')),
+        );
+      }
     },
     { prefix },
   );
+}
+
+// Metrics objects by registry: a second server on the same registry must not register the same metrics again.
+const metricsByRegistry = new WeakMap<MetricsRegistry, Promise<HttpMetrics>>();
+
+// Kept as a promise per registry, so two servers built at once over one registry still share one set of metrics.
+function metricsOf(options: ChronicleHttpOptions): Promise<HttpMetrics> {
+  const shared = options.metricsRegistry && metricsByRegistry.get(options.metricsRegistry);
+  if (shared) return shared;
+  const metrics = createHttpMetrics({
+    registry: options.metricsRegistry,
+    defaultMetrics: options.defaultMetrics,
+    extend: options.metrics,
+  });
+  if (options.metricsRegistry) metricsByRegistry.set(options.metricsRegistry, metrics);
+  return metrics;
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+// The methods the URL's route answers, for a 405 instead of a 404 (only on requests that matched no route).
+function allowedMethods(app: FastifyInstance, request: FastifyRequest): string[] {
+  // An absolute-form target is not a path the router can look up by method.
+  if (request.url.charCodeAt(0) !== 47) return [];
+  try {
+    return METHODS.filter((method) => method !== request.method && app.findRoute({ method, url: request.url }) !== null);
+  } catch {
+    return [];
+  }
+}
+
+function pathOf(url: string): string {
+  const end = url.indexOf('?');
+  return (end === -1 ? url : url.slice(0, end)).slice(0, 200);
 }
 
 // Marks the plugin as not encapsulated (what fastify-plugin does), so the handlers above reach the whole app.

@@ -13,6 +13,7 @@ describe('problem table', () => {
     ['CONCURRENCY_CONFLICT', 409],
     ['STREAM_DELETED', 410],
     ['DOMAIN_RULE', 422],
+    ['IDEMPOTENCY_MISMATCH', 422],
     ['PROJECTION_FAILED', 503],
     ['CLOSED', 503],
     ['TIMEOUT', 504],
@@ -73,5 +74,19 @@ describe('problem table', () => {
   it('withholds the detail where the table says so', () => {
     expect(problemOf('UNSUPPORTED_MEDIA_TYPE', 'raw parser text').detail).toBe('send the body as application/json');
     expect(problemOf('ROUTE_NOT_FOUND', 'no route for GET /x').detail).toBe('no route for GET /x');
+  });
+
+  it('lists at most 100 validation errors, says how many more, and bounds the detail', () => {
+    const errors = Array.from({ length: 40_000 }, (_, i) => ({ path: `items.${i}`, message: 'expected number' }));
+    const summary = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+    const problem = toProblem(new ChronicleError('VALIDATION_FAILED', `invalid X: ${summary}`, { details: { errors } }));
+    expect(problem.errors).toHaveLength(100);
+    expect(problem.errors?.[99]).toEqual({ path: 'items.99', message: 'expected number' });
+    expect(problem.errorsOmitted).toBe(39_900);
+    expect(problem.detail.length).toBeLessThanOrEqual(1000);
+    expect(problem.detail).toMatch(/^invalid X: items\.0: expected number; .*…$/);
+    const few = toProblem(new ChronicleError('VALIDATION_FAILED', 'x', { details: { errors: errors.slice(0, 100) } }));
+    expect(few.errors).toHaveLength(100);
+    expect(few).not.toHaveProperty('errorsOmitted');
   });
 });

@@ -8,6 +8,8 @@ export type HttpProblemCode =
   | 'BODY_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'ROUTE_NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'REQUEST_TIMEOUT'
   | 'BAD_REQUEST'
   | 'UNAVAILABLE'
   | 'NOT_IMPLEMENTED'
@@ -15,15 +17,26 @@ export type HttpProblemCode =
 
 export type ProblemCode = ChronicleErrorCode | HttpProblemCode;
 
-/** An RFC 9457 problem body; `code` and `errors` are extension members. */
+/** An RFC 9457 problem body; `code`, `errors`, `errorsOmitted` and `correlationId` are extension members. */
 export type Problem = {
   type: string;
   title: string;
   status: number;
   detail: string;
   code: ProblemCode;
+  /** The failing fields, at most {@link MAX_LISTED_ERRORS} of them. */
   errors?: ValidationIssue[];
+  /** How many failing fields were left out of `errors`. */
+  errorsOmitted?: number;
+  /** The request's correlation id (also in the `X-Correlation-Id` header). */
+  correlationId?: string;
+  [member: string]: unknown;
 };
+
+/** Most validation issues a problem lists; a payload can fail on every one of thousands of items. */
+export const MAX_LISTED_ERRORS = 100;
+/** Longest detail sent; a validation summary of thousands of fields would otherwise be megabytes. */
+const MAX_DETAIL = 1000;
 
 type Row = { status: number; title: string /** Replaces the error's message: it may carry server internals. */; detail?: string };
 
@@ -38,6 +51,8 @@ export const PROBLEM_TABLE: Readonly<Record<ProblemCode, Row>> = {
   UNKNOWN_MESSAGE: { status: 404, title: 'Unknown message' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  REQUEST_TIMEOUT: { status: 408, title: 'Request timeout', detail: 'the request was not received in time' },
   CONCURRENCY_CONFLICT: { status: 409, title: 'Version conflict' },
   STREAM_DELETED: { status: 410, title: 'Stream deleted' },
   BODY_TOO_LARGE: { status: 413, title: 'Body too large' },
@@ -96,11 +111,22 @@ export function problemOf(code: ProblemCode, detail?: string, errors?: Validatio
     type: problemType(code),
     title: row.title,
     status: row.status,
-    detail: row.detail ?? detail ?? row.title,
+    detail: row.detail ?? bounded(detail) ?? row.title,
     code,
   };
-  if (errors !== undefined) problem.errors = errors;
+  if (errors !== undefined) {
+    if (errors.length > MAX_LISTED_ERRORS) {
+      problem.errors = errors.slice(0, MAX_LISTED_ERRORS);
+      problem.errorsOmitted = errors.length - MAX_LISTED_ERRORS;
+    } else {
+      problem.errors = errors;
+    }
+  }
   return problem;
+}
+
+function bounded(detail: string | undefined): string | undefined {
+  return detail !== undefined && detail.length > MAX_DETAIL ? `${detail.slice(0, MAX_DETAIL - 1)}…` : detail;
 }
 
 /** Translates anything thrown while serving a request into a problem that is safe to show a client. */
@@ -123,7 +149,7 @@ export function toProblem(err: unknown): Problem {
       type: 'about:blank',
       title: STATUS_CODES[status] ?? 'Client error',
       status,
-      detail: message ?? '',
+      detail: bounded(message) ?? '',
       code: 'BAD_REQUEST',
     };
   }

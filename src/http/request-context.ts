@@ -1,5 +1,5 @@
 // What a Chronicle route reads off a request besides its body: principal, correlation id, idempotency key.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ChronicleError, type Principal } from 'chronicle-es';
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Authenticator } from './auth.js';
@@ -8,10 +8,15 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The principal `authenticate` resolved for this request (Chronicle routes only). */
     chroniclePrincipal?: Principal;
+    /** This request's correlation id, once read (see correlationIdOf). */
+    chronicleCorrelationId?: string;
   }
 }
 
-const CORRELATION_ID = /^[\w.:-]{1,128}$/;
+/** The header carrying a correlation id both ways. */
+export const CORRELATION_ID_HEADER = 'x-correlation-id';
+// Visible ASCII, bounded: safe to echo in a header and to log.
+const CORRELATION_ID = /^[\x21-\x7e]{1,128}$/;
 const PLAIN_ID = /^[\w.@-]{1,64}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -23,10 +28,16 @@ export function authHook(authenticate: Authenticator | undefined): onRequestHook
   };
 }
 
-/** `X-Correlation-Id` when it is a sane token; otherwise the bus makes one. */
-export function correlationIdOf(request: FastifyRequest): string | undefined {
-  const value = request.headers['x-correlation-id'];
-  return typeof value === 'string' && CORRELATION_ID.test(value) ? value : undefined;
+/** The client's `X-Correlation-Id` when it is sane (1–128 visible ASCII characters), else a fresh UUID. */
+export function correlationIdFrom(headers: Record<string, string | string[] | undefined>): string {
+  const value = headers[CORRELATION_ID_HEADER];
+  return typeof value === 'string' && CORRELATION_ID.test(value) ? value : randomUUID();
+}
+
+/** The request's correlation id: answered in `X-Correlation-Id`, in problem bodies, and passed to the buses. */
+export function correlationIdOf(request: FastifyRequest): string {
+  if (request.chronicleCorrelationId === undefined) request.chronicleCorrelationId = correlationIdFrom(request.headers);
+  return request.chronicleCorrelationId;
 }
 
 /**

@@ -1,6 +1,5 @@
 // GET /events/stream: read-model change notifications as server-sent events, over a hijacked raw response.
-import type { ServerResponse } from 'node:http';
-import { ChronicleError } from 'chronicle-es';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { HttpMetrics } from './metrics.js';
 
@@ -10,19 +9,30 @@ export type ProjectionChange = { projection: string; position: number };
 /** Subscribes a listener to read-model changes; returns the unsubscribe function. */
 export type NotificationSource = (listener: (change: ProjectionChange) => void) => () => void;
 
+/** The current position of every projection (e.g. from `projector.status()`). */
+export type PositionSource = () => readonly ProjectionChange[] | Promise<readonly ProjectionChange[]>;
+
 export type EventStreamOptions = {
   notifications: NotificationSource;
+  /** Sent first on every connection, so a client resuming after a gap learns where every projection is. */
+  positions?: PositionSource;
   metrics: HttpMetrics;
-  onRequest?: onRequestHookHandler;
-  /** Answer 401 to requests without a principal. Default false. */
-  requirePrincipal?: boolean;
+  /** Authentication and access checks, run before the stream opens. */
+  onRequest?: onRequestHookHandler[];
   /** Interval of `: heartbeat` comments, in ms. Default 15000. */
   heartbeatMs?: number;
   /** Buffered bytes after which a client that does not read is dropped. Default 1 MiB. */
   maxBufferedBytes?: number;
 };
 
-/** Registers the SSE endpoint; open streams are ended when the server closes. */
+/**
+ * Registers the SSE endpoint; open streams are ended when the server closes. Each `projection` event has the
+ * change's global position as its `id`, so a reconnecting EventSource sends it back as `Last-Event-ID`. Positions of
+ * different projections interleave, so that one id cannot say what else the client missed: every connection, a
+ * resumed one included, therefore starts with each projection's current position (when `positions` is given), which
+ * tells the client everything that moved while it was away; and a projection is never sent a position at or below
+ * one it was already sent on that connection.
+ */
 export function registerEventStream(app: FastifyInstance, options: EventStreamOptions): void {
   const open = new Set<ServerResponse>();
   const heartbeatMs = options.heartbeatMs ?? 15_000;
@@ -35,11 +45,8 @@ export function registerEventStream(app: FastifyInstance, options: EventStreamOp
 
   app.get(
     '/events/stream',
-    { exposeHeadRoute: false, ...(options.onRequest ? { onRequest: options.onRequest } : {}) },
+    { exposeHeadRoute: false, ...(options.onRequest?.length ? { onRequest: options.onRequest } : {}) },
     async (request, reply) => {
-      if (options.requirePrincipal && request.chroniclePrincipal === undefined) {
-        throw new ChronicleError('UNAUTHENTICATED', 'authentication required to follow the event stream');
-      }
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -47,6 +54,8 @@ export function registerEventStream(app: FastifyInstance, options: EventStreamOp
         'cache-control': 'no-cache, no-transform',
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
+        // Hijacked: headers hooks set on the reply (the correlation id, CORS) are not sent by themselves.
+        ...(reply.getHeaders() as OutgoingHttpHeaders),
       });
       open.add(raw);
       options.metrics.sseClients(1);
@@ -71,10 +80,22 @@ export function registerEventStream(app: FastifyInstance, options: EventStreamOp
       raw.on('close', cleanup);
       raw.on('error', cleanup);
 
+      // Per projection, the last position sent: a snapshot racing a live change must not send a step back.
+      const sent = new Map<string, number>();
+      const frame = (change: ProjectionChange) => {
+        const { projection, position } = change;
+        if ((sent.get(projection) ?? -1) >= position) return;
+        sent.set(projection, position);
+        send(`id: ${position}\nevent: projection\ndata: ${JSON.stringify({ projection, position })}\n\n`);
+      };
+      // Live changes wait here while the snapshot of positions is being read, so they come after it.
+      let queued: ProjectionChange[] | undefined = options.positions ? [] : undefined;
+
       send('retry: 3000\n: connected\n\n');
       try {
         unsubscribe = options.notifications((change) => {
-          send(`event: projection\ndata: ${JSON.stringify({ projection: change.projection, position: change.position })}\n\n`);
+          if (queued) queued.push(change);
+          else frame(change);
         });
       } catch (err) {
         request.log.error({ err }, 'event stream subscription failed');
@@ -82,7 +103,21 @@ export function registerEventStream(app: FastifyInstance, options: EventStreamOp
         return;
       }
       // The response may have closed while subscribing; the listener must not outlive it.
-      if (closed) unsubscribe();
+      if (closed) {
+        unsubscribe();
+        return;
+      }
+      if (options.positions) {
+        try {
+          for (const change of await options.positions()) frame(change);
+        } catch (err) {
+          // The stream still works without the snapshot; the client just learns positions as they move.
+          request.log.warn({ err }, 'event stream: current positions unavailable');
+        }
+        const pending = queued ?? [];
+        queued = undefined;
+        for (const change of pending) frame(change);
+      }
     },
   );
 }

@@ -387,12 +387,23 @@ describe('protocol', () => {
 
   it('serves health, OpenAPI with every message, metrics and the change stream', async () => {
     expect(await shop.request('/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    const ready = await shop.request('/health/ready');
+    expect(ready).toMatchObject({ status: 200, body: { ready: true, checks: { events: { ok: true }, read: { ok: true } } } });
+    expect(ready.body.projections.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['orders', 'catalog', 'inventory']),
+    );
+    for (const p of ready.body.projections)
+      expect(p).toMatchObject({ state: expect.any(String), position: expect.any(Number), lagEvents: expect.any(Number) });
     const openapi = await shop.request('/openapi.json');
     expect(openapi.body.openapi).toMatch(/^3\.1/);
     const paths = Object.keys(openapi.body.paths).join(' ');
     for (const name of ['RegisterCustomer', 'CreateOrder', 'CancelOrder', 'ListAllProducts', 'GetSalesSummary'])
       expect(paths).toContain(name);
-    const metrics = await shop.request('/metrics');
+    // Operators' business: metrics need an admin credential, the change stream any Shop role.
+    expect((await shop.request('/metrics')).status).toBe(401);
+    expect((await shop.request('/metrics', { headers: { 'x-api-key': KEYS.reader } })).status).toBe(403);
+    expect((await shop.request('/events/stream')).status).toBe(401);
+    const metrics = await shop.request('/metrics', { headers: { 'x-api-key': KEYS.admin } });
     expect(metrics.status).toBe(200);
     expect(String(metrics.body)).toContain('# TYPE');
     // Each projection reports where it is and its state.
@@ -405,8 +416,13 @@ describe('protocol', () => {
     const stream = await fetch(`${shop.url}/events/stream`, { signal: controller.signal, headers: { 'x-api-key': KEYS.reader } });
     expect(stream.headers.get('content-type')).toContain('text/event-stream');
     const reader = stream.body!.getReader();
-    const placed = await shop.command('RestockProduct', { productId: 'mug', quantity: 1 });
     let text = '';
+    // Every connection starts with where each projection is, each frame with its position as id.
+    while (!['orders', 'catalog', 'inventory'].every((name) => text.includes(`"projection":"${name}"`))) {
+      text += new TextDecoder().decode((await reader.read()).value);
+    }
+    expect(text).toMatch(/id: \d+\nevent: projection\ndata: \{"projection":"orders","position":\d+\}/);
+    const placed = await shop.command('RestockProduct', { productId: 'mug', quantity: 1 });
     while (!text.includes(`"position":${placed.body.position}`)) text += new TextDecoder().decode((await reader.read()).value);
     expect(text).toMatch(/"projection":"(catalog|inventory)"/);
     controller.abort();
