@@ -35,6 +35,10 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
   const serve = options.serve ?? 'all';
   const { projector, eventStore, readStore } = shop;
   const ops = serve === 'ops' || !options.opsElsewhere;
+  const storesAndProjections = createReadiness({
+    projector,
+    stores: { events: () => eventStore.headPosition(), ...(readStore && { read: () => readStore.list() }) },
+  });
   const metricsAccess: EndpointAccess = options.metricsAccess === 'public' ? { public: true } : { roles: METRICS_ROLES };
   return createServer({
     commandBus: serve === 'read' || serve === 'ops' ? undefined : shop.commandBus,
@@ -49,11 +53,13 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
     metrics: projector && projectionMetrics(projector),
     metricsRegistry: options.metricsRegistry,
     metricsAccess: ops ? metricsAccess : false,
-    // /health/ready: both stores answer and no projection has failed (GET /health stays a cheap liveness probe).
-    readiness: createReadiness({
-      projector,
-      stores: { events: () => eventStore.headPosition(), ...(readStore && { read: () => readStore.list() }) },
-    }),
+    // /health/ready: both stores answer, no projection has failed, and the read store is not being rebuilt after
+    // damage (GET /health stays a cheap liveness probe).
+    readiness: async () => {
+      const report = await storesAndProjections();
+      const readSide = (await shop.ready()) ? { ok: true } : { ok: false, error: 'read side rebuilding' };
+      return { ...report, checks: { ...report.checks, readSide } };
+    },
     openapi: { title: 'Shop — the Chronicle reference application', version: '1.0.0' },
     logger: options.logger ?? true,
     requestTimeoutMs: options.requestTimeoutMs,

@@ -88,14 +88,20 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
  * with the error and its stack, never detailed to the client; what the client caused (4xx, and the 504 of a
  * consistency wait that ran out) is logged at info (warn for the 504) as one line without a stack.
  */
+// 5xx that report a state already logged once where it arose (a failed projection, a read store being rebuilt, a
+// shutdown) or that a client caused (a minPosition wait it bounded): one warn line each, no stack, so they cannot
+// flood the error log.
+const KNOWN_UNAVAILABLE = new Set<string>(['TIMEOUT', 'READ_STORE_CORRUPT', 'PROJECTION_FAILED', 'CLOSED']);
+
 export function problemErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const problem = toProblem(err);
-  if (problem.status >= 500 && problem.code !== 'TIMEOUT') {
+  if (problem.status >= 500 && !KNOWN_UNAVAILABLE.has(problem.code)) {
     request.log.error({ err }, 'request failed');
   } else {
     const details = (err as { details?: { credentials?: unknown; reason?: unknown } }).details;
     const fields = { status: problem.status, code: problem.code, detail: problem.detail, reason: details?.reason };
-    if (problem.status >= 500) request.log.warn(fields, 'consistency wait timed out');
+    if (problem.status >= 500)
+      request.log.warn(fields, problem.code === 'TIMEOUT' ? 'consistency wait timed out' : 'unavailable');
     else request.log.info(fields, 'request refused');
     if (problem.status === 401 && details?.credentials === 'invalid')
       reply.header('www-authenticate', 'Bearer error="invalid_token"');

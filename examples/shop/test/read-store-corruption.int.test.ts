@@ -1,5 +1,5 @@
 // The real `npm start` process over a damaged read.db: no query answers 500. While the read side is rebuilt from the
-// event log, queries and /health answer 503; then every query answers 200 with the data from before the damage.
+// event log, queries and /health/ready answer 503; then every query answers 200 with the data from before the damage.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,7 +101,7 @@ const answers = (url: string, options: { minPosition?: number } = {}) =>
   );
 
 /**
- * Polls every query and /health until each query answers what `expected` holds. Fails on any answer but 200 or a 503
+ * Polls every query and /health/ready until each query answers what `expected` holds. Fails on any answer but 200 or a 503
  * problem saying the read store is being rebuilt, and on a query going back to 503 once it answered 200.
  */
 async function pollUntilRebuilt(url: string, expected: unknown[]) {
@@ -114,7 +114,7 @@ async function pollUntilRebuilt(url: string, expected: unknown[]) {
   const served = new Set<number>();
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const [health, ...results] = await Promise.all([call(url, '/health'), ...QUERIES.map((q) => call(url, q))]);
+    const [health, ...results] = await Promise.all([call(url, '/health/ready'), ...QUERIES.map((q) => call(url, q))]);
     seen.firstHealth ??= health.status;
     seen.first ??= results[0].status;
     expect([200, 503], JSON.stringify(health.body)).toContain(health.status);
