@@ -27,6 +27,7 @@ const writesOnly = process.argv.includes('--writes-only');
 const readsOnly = process.argv.includes('--reads-only');
 // GetOrderStatus reads these, placed through the command bus while seeding: every one exists, whatever CreateOrder did.
 const SEEDED_ORDERS = 20_000;
+const READ_PRODUCTS = 500;
 // `--rounds N` (default 3, 1 with --quick): framework and baseline measured alternately N times; the line reports the
 // median round of each (by requests/s), so drift in the machine's load touches both sides alike.
 const roundsArg = process.argv.indexOf('--rounds');
@@ -71,7 +72,23 @@ async function seed(dataDir: string): Promise<void> {
   await inParallel(CUSTOMERS, (i) =>
     send('RegisterCustomer', { customerId: `bench-c-${i}`, name: `Bench customer ${i}`, email: `bench-${i}@example.com` }),
   );
-  await inParallel(SEEDED_ORDERS, (n) => send('CreateOrder', orderBody('seeded', n)));
+  // On products and customers of their own, so CreateOrder still meets streams as short as a fresh Shop's.
+  await inParallel(READ_PRODUCTS, async (i) => {
+    const productId = `read-p-${i}`;
+    await send('CreateProduct', { productId, sku: `READ-${i}`, name: `Read item ${i}`, priceCents: 100 + i, currency: 'EUR' });
+    await send('RestockProduct', { productId, quantity: 1_000_000 });
+    await send('RegisterCustomer', { customerId: `read-c-${i}`, name: `Read customer ${i}`, email: `read-${i}@example.com` });
+  });
+  await inParallel(SEEDED_ORDERS, (n) =>
+    send('CreateOrder', {
+      orderId: `seeded-${n}`,
+      customerId: `read-c-${n % READ_PRODUCTS}`,
+      lines: Array.from({ length: 1 + (n % 3) }, (_, k) => ({
+        productId: `read-p-${(n + k * 37) % READ_PRODUCTS}`,
+        quantity: 1,
+      })),
+    }),
+  );
   await shop.close();
 }
 
