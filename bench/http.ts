@@ -1,9 +1,11 @@
-// `npm run bench:http [-- --quick] [-- --duration 10]`: the Shop over a real socket under autocannon (32 connections,
-// loopback): CreateOrder spread over many products and customers, then GetOrderStatus. One JSON line per workload, then a table.
+// `npm run bench:http [-- --quick] [-- --duration 10] [-- --reads-only|--writes-only] [-- --cpu-prof]`: the Shop over a
+// real socket under autocannon (32 connections, loopback): CreateOrder spread over many products and customers, then
+// GetOrderStatus; each beside a bare-Fastify server doing the same SQL without Chronicle (bench/bare-server.ts), measured
+// in the same run. One JSON line per workload (framework, baseline, ratio, targets), then a table.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import type { Principal } from 'chronicle-es';
@@ -21,8 +23,27 @@ const admin: Principal = { id: 'bench', roles: ['admin'] };
 const profile = process.argv.includes('--cpu-prof');
 // `--writes-only` stops after CreateOrder, e.g. to profile the write path alone.
 const writesOnly = process.argv.includes('--writes-only');
+// `--reads-only` skips CreateOrder: a quicker loop for the read path.
+const readsOnly = process.argv.includes('--reads-only');
+// GetOrderStatus reads these, placed through the command bus while seeding: every one exists, whatever CreateOrder did.
+const SEEDED_ORDERS = 20_000;
+const READ_PRODUCTS = 500;
+// `--rounds N` (default 3, 1 with --quick): framework and baseline measured alternately N times; the line reports the
+// median round of each (by requests/s), so drift in the machine's load touches both sides alike.
+const roundsArg = process.argv.indexOf('--rounds');
+const ROUNDS = roundsArg === -1 ? (quick ? 1 : 3) : Number(process.argv[roundsArg + 1]);
 
-type Row = { name: string; requestsPerSec: number; p50Ms: number; p99Ms: number; errors: number; non2xx: number; target: string };
+type Measured = {
+  requestsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+  total: number;
+  /** Server process CPU time (user + system, all threads) per answered request, in µs; undefined off Linux. */
+  cpuUsPerRequest?: number;
+};
+type Row = { name: string; requestsPerSec: number; baseline: number; ratio: number; p99Ms: number; errors: number; met: boolean };
 const rows: Row[] = [];
 
 async function seed(dataDir: string): Promise<void> {
@@ -51,7 +72,35 @@ async function seed(dataDir: string): Promise<void> {
   await inParallel(CUSTOMERS, (i) =>
     send('RegisterCustomer', { customerId: `bench-c-${i}`, name: `Bench customer ${i}`, email: `bench-${i}@example.com` }),
   );
+  // On products and customers of their own, so CreateOrder still meets streams as short as a fresh Shop's.
+  await inParallel(READ_PRODUCTS, async (i) => {
+    const productId = `read-p-${i}`;
+    await send('CreateProduct', { productId, sku: `READ-${i}`, name: `Read item ${i}`, priceCents: 100 + i, currency: 'EUR' });
+    await send('RestockProduct', { productId, quantity: 1_000_000 });
+    await send('RegisterCustomer', { customerId: `read-c-${i}`, name: `Read customer ${i}`, email: `read-${i}@example.com` });
+  });
+  await inParallel(SEEDED_ORDERS, (n) =>
+    send('CreateOrder', {
+      orderId: `seeded-${n}`,
+      customerId: `read-c-${n % READ_PRODUCTS}`,
+      lines: Array.from({ length: 1 + (n % 3) }, (_, k) => ({
+        productId: `read-p-${(n + k * 37) % READ_PRODUCTS}`,
+        quantity: 1,
+      })),
+    }),
+  );
   await shop.close();
+}
+
+function orderBody(prefix: string, n: number) {
+  const lines = 1 + (n % 3);
+  const first = Math.floor(Math.random() * PRODUCTS);
+  return {
+    orderId: `${prefix}-${n}`,
+    customerId: `bench-c-${Math.floor(Math.random() * CUSTOMERS)}`,
+    // Distinct products per order, scattered so concurrent orders rarely meet on one product stream.
+    lines: Array.from({ length: lines }, (_, k) => ({ productId: `bench-p-${(first + k * 337) % PRODUCTS}`, quantity: 1 })),
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -62,7 +111,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startServer(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
+type Server = { url: string; child: ChildProcess };
+
+/** Starts `script` in its own process (as the Shop is deployed) and waits until `/health` answers 200. */
+async function startServer(script: string, env: Record<string, string>, cpuProf = false): Promise<Server> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -70,145 +122,242 @@ async function startServer(dataDir: string): Promise<{ url: string; child: Child
       '--conditions=chronicle-source',
       '--import',
       'tsx',
-      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF_DIR ?? process.cwd()}`] : []),
-      'examples/shop/main.ts',
+      ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF_DIR ?? process.cwd()}`] : []),
+      script,
     ],
-    {
-      // Per-dispatch info logs would measure pino, not the Shop; warnings and errors still print.
-      env: {
-        ...process.env,
-        PORT: String(port),
-        DATA_DIR: dataDir,
-        SHOP_API_KEYS: `${ADMIN_KEY}:admin`,
-        LOG_LEVEL: 'warn',
-        NODE_ENV: 'production',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
+    { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit'] },
   );
   const url = `http://127.0.0.1:${port}`;
   for (const started = Date.now(); ; ) {
-    if (child.exitCode !== null) throw new Error(`shop exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`);
     const health = await fetch(`${url}/health`).then(
       (r) => r.status,
       () => 0,
     );
     if (health === 200) return { url, child };
-    if (Date.now() - started > 30_000) throw new Error('shop did not become healthy in 30 s');
+    if (Date.now() - started > 30_000) throw new Error(`${script} did not become healthy in 30 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-async function run(
-  name: string,
-  target: string,
-  options: { url: string; seconds: number; method: 'GET' | 'POST'; setupRequest: autocannon.Request['setupRequest'] },
-  record = true,
-) {
+async function stopServer(server: Server): Promise<void> {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
+const startShop = (dataDir: string) =>
+  startServer(
+    'examples/shop/main.ts',
+    {
+      DATA_DIR: dataDir,
+      SHOP_API_KEYS: `${ADMIN_KEY}:admin`,
+      // Per-dispatch info logs would measure pino, not the Shop; warnings and errors still print.
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+    },
+    profile,
+  );
+
+const startBare = (mode: 'read' | 'write', db: string) =>
+  startServer('bench/bare-server.ts', { BARE_MODE: mode, BARE_DB: db }, profile);
+
+/**
+ * CPU time a process has used, in seconds (Linux: /proc/<pid>/stat utime + stime at 100 ticks/s). Steadier than
+ * requests/s when other work shares the cores: contention lowers the rate, much less the CPU each request costs.
+ */
+function cpuSecondsOf(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+async function load(
+  server: Server,
+  seconds: number,
+  method: 'GET' | 'POST',
+  setupRequest: autocannon.Request['setupRequest'],
+): Promise<Measured> {
+  const cpuBefore = cpuSecondsOf(server.child.pid);
   const result = await autocannon({
-    url: options.url,
+    url: server.url,
     connections: CONNECTIONS,
-    duration: options.seconds,
-    requests: [
-      {
-        method: options.method,
-        headers: { 'content-type': 'application/json', 'x-api-key': ADMIN_KEY },
-        setupRequest: options.setupRequest,
-      },
-    ],
+    duration: seconds,
+    requests: [{ method, headers: { 'content-type': 'application/json', 'x-api-key': ADMIN_KEY }, setupRequest }],
   });
-  if (!record) return result;
-  const row: Row = {
-    name,
+  return {
     requestsPerSec: Math.round(result.requests.average),
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors,
     non2xx: result.non2xx,
-    target,
+    total: result.requests.total,
+    cpuUsPerRequest: cpuPerRequest(cpuBefore, cpuSecondsOf(server.child.pid), result.requests.total),
   };
-  rows.push(row);
-  process.stdout.write(
-    `${JSON.stringify({ ...row, connections: CONNECTIONS, seconds: options.seconds, total: result.requests.total })}\n`,
-  );
-  return result;
+}
+
+function cpuPerRequest(before: number | undefined, after: number | undefined, requests: number): number | undefined {
+  return before === undefined || after === undefined || requests === 0
+    ? undefined
+    : Math.round(((after - before) * 1e6) / requests);
+}
+
+type Side = { server: Server; setupRequest: autocannon.Request['setupRequest'] };
+
+/**
+ * Warms both servers up, then measures them alternately for ROUNDS rounds (the baseline first in odd rounds, the
+ * framework first in even ones) and returns each side's median round.
+ */
+async function compare(method: 'GET' | 'POST', framework: Side, baseline: Side) {
+  for (const side of [baseline, framework]) await load(side.server, quick ? 1 : 2, method, side.setupRequest);
+  const results = { framework: [] as Measured[], baseline: [] as Measured[] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? (['baseline', 'framework'] as const) : (['framework', 'baseline'] as const);
+    for (const which of order) {
+      const side = which === 'framework' ? framework : baseline;
+      results[which].push(await load(side.server, duration, method, side.setupRequest));
+    }
+  }
+  const median = (list: Measured[]) => [...list].sort((a, b) => a.requestsPerSec - b.requestsPerSec)[(list.length - 1) >> 1];
+  return {
+    framework: median(results.framework),
+    baseline: median(results.baseline),
+    rounds: results.framework.map((f, i) => [f.requestsPerSec, results.baseline[i].requestsPerSec]),
+  };
+}
+
+/**
+ * Prints one workload's line: the framework's figures, the bare baseline's, their ratio and whether the targets hold
+ * (`minRatio` of the baseline, p99 under `maxP99Ms`, no errors and no non-2xx answers).
+ */
+function report(
+  name: string,
+  { framework, baseline, rounds }: Awaited<ReturnType<typeof compare>>,
+  minRatio: number,
+  maxP99Ms: number,
+): void {
+  const ratio = +(framework.requestsPerSec / baseline.requestsPerSec).toFixed(3);
+  const met = ratio >= minRatio && framework.p99Ms < maxP99Ms && framework.errors === 0 && framework.non2xx === 0;
+  const line = {
+    name,
+    requestsPerSec: framework.requestsPerSec,
+    baselineRequestsPerSec: baseline.requestsPerSec,
+    ratio,
+    p50Ms: framework.p50Ms,
+    p99Ms: framework.p99Ms,
+    errors: framework.errors,
+    non2xx: framework.non2xx,
+    target: `≥ ${minRatio}× baseline, p99 < ${maxP99Ms} ms, zero errors`,
+    met,
+    cpuUsPerRequest: framework.cpuUsPerRequest,
+    // Baseline CPU per request over the framework's: the throughput ratio the framework would reach if CPU-bound alone.
+    cpuRatio:
+      framework.cpuUsPerRequest && baseline.cpuUsPerRequest
+        ? +(baseline.cpuUsPerRequest / framework.cpuUsPerRequest).toFixed(3)
+        : undefined,
+    baseline: {
+      p50Ms: baseline.p50Ms,
+      p99Ms: baseline.p99Ms,
+      errors: baseline.errors,
+      non2xx: baseline.non2xx,
+      cpuUsPerRequest: baseline.cpuUsPerRequest,
+    },
+    // [framework, baseline] requests/s of every round; the figures above are each side's median round.
+    rounds,
+    connections: CONNECTIONS,
+    seconds: duration,
+    total: framework.total,
+    loadAverage: +loadavg()[0].toFixed(2),
+  };
+  rows.push({
+    name,
+    requestsPerSec: line.requestsPerSec,
+    baseline: baseline.requestsPerSec,
+    ratio,
+    p99Ms: line.p99Ms,
+    errors: line.errors,
+    met,
+  });
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+/** Resolves once the read side has passed one more write, landed after everything written so far. */
+async function caughtUp(shop: Server): Promise<void> {
+  const marker = await fetch(`${shop.url}/commands/RestockProduct`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': ADMIN_KEY },
+    body: JSON.stringify({ productId: 'bench-p-0', quantity: 1 }),
+  });
+  const { position } = (await marker.json()) as { position: number };
+  const read = await fetch(`${shop.url}/queries/GetOrderStatus?orderId=seeded-0&minPosition=${position}`, {
+    headers: { 'x-api-key': ADMIN_KEY, 'chronicle-wait-ms': '60000' },
+  });
+  if (read.status !== 200) throw new Error(`read side did not catch up: ${read.status}`);
 }
 
 class Done extends Error {}
 
 const dataDir = mkdtempSync(join(tmpdir(), 'shop-bench-'));
-let server: { url: string; child: ChildProcess } | undefined;
+const servers: Server[] = [];
+const started = async (server: Promise<Server>) => {
+  const s = await server;
+  servers.push(s);
+  return s;
+};
 try {
   await seed(dataDir);
-  server = await startServer(dataDir);
-  const { url } = server;
-
   const counters = new Map<string, number>();
   const createOrder =
     (prefix: string): autocannon.Request['setupRequest'] =>
     (request) => {
       const n = counters.get(prefix) ?? 0;
       counters.set(prefix, n + 1);
-      const lines = 1 + (n % 3);
-      const first = Math.floor(Math.random() * PRODUCTS);
-      return {
-        ...request,
-        path: '/commands/CreateOrder',
-        body: JSON.stringify({
-          orderId: `${prefix}-${n}`,
-          customerId: `bench-c-${Math.floor(Math.random() * CUSTOMERS)}`,
-          // Distinct products per order, scattered so concurrent orders rarely meet on one product stream.
-          lines: Array.from({ length: lines }, (_, k) => ({ productId: `bench-p-${(first + k * 337) % PRODUCTS}`, quantity: 1 })),
-        }),
-      };
+      return { ...request, path: '/commands/CreateOrder', body: JSON.stringify(orderBody(prefix, n)) };
     };
 
-  await run('warm-up', '', { url, seconds: quick ? 1 : 2, method: 'POST', setupRequest: createOrder('warm') }, false);
-  await run('CreateOrder', '≥ 4,000/s, zero errors', {
-    url,
-    seconds: duration,
-    method: 'POST',
-    setupRequest: createOrder('order'),
-  });
-  if (writesOnly) throw new Done();
-  // Requests still in flight when autocannon stopped may not have landed: read only well below the last id.
-  const readable = Math.max(1, (counters.get('order') ?? 0) - 4 * CONNECTIONS);
+  const shop = await started(startShop(dataDir));
+  // The projector first catches up with the seeded orders; measuring meanwhile would charge that work to CreateOrder.
+  await caughtUp(shop);
+  if (!readsOnly) {
+    // The bare write baseline commits to a file of its own; whichever server is not measured idles meanwhile
+    // (the Shop's projector polls every 200 ms).
+    const bare = await started(startBare('write', join(dataDir, 'bare-orders.db')));
+    const compared = await compare(
+      'POST',
+      { server: shop, setupRequest: createOrder('order') },
+      { server: bare, setupRequest: createOrder('bare') },
+    );
+    await stopServer(bare);
+    report('CreateOrder', compared, 1.3, 25);
+    if (writesOnly) throw new Done();
+  }
 
-  // One more write lands after every order; once the orders projection has passed it, all of them are readable.
-  const marker = await fetch(`${url}/commands/RestockProduct`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': ADMIN_KEY },
-    body: JSON.stringify({ productId: 'bench-p-0', quantity: 1 }),
-  });
-  const { position } = (await marker.json()) as { position: number };
-  const caughtUp = await fetch(`${url}/queries/GetOrderStatus?orderId=order-0&minPosition=${position}`, {
-    headers: { 'x-api-key': ADMIN_KEY, 'chronicle-wait-ms': '60000' },
-  });
-  if (caughtUp.status !== 200) throw new Error(`read side did not catch up: ${caughtUp.status}`);
+  await caughtUp(shop);
 
   const readOrder: autocannon.Request['setupRequest'] = (request) => ({
     ...request,
-    path: `/queries/GetOrderStatus?orderId=order-${Math.floor(Math.random() * readable)}`,
+    path: `/queries/GetOrderStatus?orderId=seeded-${Math.floor(Math.random() * SEEDED_ORDERS)}`,
   });
-  await run('warm-up', '', { url, seconds: 1, method: 'GET', setupRequest: readOrder }, false);
-  await run('GetOrderStatus', '≥ 10,000/s, p99 < 25 ms, zero errors', {
-    url,
-    seconds: duration,
-    method: 'GET',
-    setupRequest: readOrder,
-  });
+  // The baseline reads the Shop's own read-store file (WAL: a second reader process is fine) with the same order ids.
+  const bare = await started(startBare('read', join(dataDir, 'read.db')));
+  report(
+    'GetOrderStatus',
+    await compare('GET', { server: shop, setupRequest: readOrder }, { server: bare, setupRequest: readOrder }),
+    0.8,
+    25,
+  );
 
   console.log(
-    `(${PRODUCTS} products, ${CUSTOMERS} customers seeded; ${CONNECTIONS} connections; server and load generator share this machine)`,
+    `(${PRODUCTS} products, ${CUSTOMERS} customers seeded; ${CONNECTIONS} connections; servers and load generator share this machine)`,
   );
 } catch (err) {
   if (!(err instanceof Done)) throw err;
 } finally {
   console.table(rows);
-  if (server) {
-    const exited = new Promise((resolve) => server!.child.once('exit', resolve));
-    server.child.kill('SIGTERM');
-    await exited;
-  }
+  for (const server of servers) await stopServer(server);
   rmSync(dataDir, { recursive: true, force: true });
 }

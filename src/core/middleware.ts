@@ -32,8 +32,18 @@ export function runPipeline(
   context: DispatchContext,
   last: () => Promise<unknown>,
 ): Promise<unknown> {
-  const step = (i: number): Promise<unknown> => (i === middleware.length ? last() : middleware[i](context, () => step(i + 1)));
-  return step(0);
+  return step(middleware, context, last, 0);
+}
+
+// Module-level, so a dispatch allocates one `next` closure per middleware and no named helper (tsx's keepNames
+// wraps every named closure in a defineProperty call each time it is created).
+function step(
+  middleware: readonly Middleware[],
+  context: DispatchContext,
+  last: () => Promise<unknown>,
+  i: number,
+): Promise<unknown> {
+  return i === middleware.length ? last() : middleware[i](context, () => step(middleware, context, last, i + 1));
 }
 
 /** @throws UNAUTHENTICATED or FORBIDDEN when a policy answers other than true. */
@@ -55,26 +65,35 @@ export function enforceRoles(roles: readonly string[] | undefined, principal: Pr
   }
 }
 
-/** Logs each dispatch as one structured line through `log` (pino-compatible `info`/`warn`). */
+/**
+ * Logs each dispatch as one structured line through `log` (pino-compatible `info`/`warn`). With `isLevelEnabled`
+ * (pino has it), a line whose level is off is not built at all.
+ */
 export function loggingMiddleware(log: {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
+  isLevelEnabled?(level: string): boolean;
 }): Middleware {
+  // Asked per dispatch: a pino logger's level can change at run time.
+  const enabled = (level: 'info' | 'warn') => log.isLevelEnabled?.(level) ?? true;
+  const line = (context: DispatchContext, started: number) => ({
+    kind: context.kind,
+    message: context.definition.name,
+    correlationId: context.correlationId,
+    actor: context.principal?.id,
+    ms: +(performance.now() - started).toFixed(2),
+  });
   return async (context, next) => {
     const started = performance.now();
-    const base = {
-      kind: context.kind,
-      message: context.definition.name,
-      correlationId: context.correlationId,
-      actor: context.principal?.id,
-    };
     try {
       const result = await next();
-      log.info({ ...base, ms: +(performance.now() - started).toFixed(2) }, 'dispatched');
+      if (enabled('info')) log.info(line(context, started), 'dispatched');
       return result;
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      log.warn({ ...base, ms: +(performance.now() - started).toFixed(2), code, err: (err as Error).message }, 'dispatch failed');
+      if (enabled('warn')) {
+        const code = (err as { code?: unknown }).code;
+        log.warn({ ...line(context, started), code, err: (err as Error).message }, 'dispatch failed');
+      }
       throw err;
     }
   };

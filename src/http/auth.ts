@@ -1,5 +1,5 @@
 // Authenticators turn request credentials into a Principal: API keys, and the combinator.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { ChronicleError, type Principal } from 'chronicle-es';
 
 /** The part of a request an authenticator reads (a Fastify request fits). */
@@ -46,7 +46,8 @@ export function unauthenticated(message: string, recognized: boolean, reason?: s
 
 /** SHA-256 of a secret, so comparisons run over fixed-length digests and never leak a length. */
 export function digest(value: string | Uint8Array): Buffer {
-  return createHash('sha256').update(value).digest();
+  // One-shot: one native call instead of createHash + update + digest (and no Hash object per request).
+  return hash('sha256', value, 'buffer');
 }
 
 /**
@@ -84,6 +85,8 @@ export function createApiKeyAuthenticator(keys: Readonly<Record<string, Principa
  * @throws UNAUTHENTICATED
  */
 export function combineAuthenticators(...authenticators: Authenticator[]): Authenticator {
+  // One authenticator answers (and fails) exactly as the combination would, without an async frame per request.
+  if (authenticators.length === 1) return authenticators[0];
   return async (request) => {
     let failure: unknown;
     let recognized = false;

@@ -1,7 +1,7 @@
 // Prometheus metrics of one server, in its own registry so several servers in a process never clash.
 // prom-client is an optional peer: it is imported when a server is built, never by importing chronicle-es/http.
 import { ChronicleError } from 'chronicle-es';
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 
 /**
  * The part of a prom-client `Registry` Chronicle uses; a prom-client `Registry` is one. Our own type, so these
@@ -67,11 +67,19 @@ export async function createHttpMetrics(options: HttpMetricsOptions = {}): Promi
   const registry = (options.registry ?? new prom.Registry()) as Registry;
   const registers = [registry];
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  // Counts are kept in plain numbers per label set and added to the counters when the registry is read (prom-client
+  // calls `collect` before every read): a request then costs an increment, not a label validation and hash per
+  // counter. The histogram's child still hashes per observation (prom-client has no bulk observe).
+  const pendingRequests: Pending[] = [];
+  const pendingDispatches: Pending[] = [];
   const requests = new Counter({
     name: 'chronicle_http_requests_total',
     help: 'HTTP requests by method, route and status.',
     labelNames: ['method', 'route', 'status'],
     registers,
+    collect() {
+      flush(this, pendingRequests);
+    },
   });
   const latency = new Histogram({
     name: 'chronicle_http_request_duration_seconds',
@@ -85,13 +93,16 @@ export async function createHttpMetrics(options: HttpMetricsOptions = {}): Promi
     help: 'Commands and queries dispatched over HTTP, by message and outcome (ok or the error code).',
     labelNames: ['kind', 'message', 'outcome'],
     registers,
+    collect() {
+      flush(this, pendingDispatches);
+    },
   });
   const clients = new Gauge({ name: 'chronicle_sse_clients', help: 'Open server-sent-event streams.', registers });
   await options.extend?.(registry);
 
-  // prom-client hashes the labels on every call; label sets are few, so keep the children.
-  const requestChildren = new Map<string, { inc: () => void; observe: (s: number) => void }>();
-  const dispatchChildren = new Map<string, { inc: () => void }>();
+  // Label sets are few: keep one entry per set, found by a string key.
+  const requestChildren = new Map<string, { count: Pending; observe: (s: number) => void }>();
+  const dispatchChildren = new Map<string, Pending>();
 
   return {
     registry,
@@ -99,28 +110,43 @@ export async function createHttpMetrics(options: HttpMetricsOptions = {}): Promi
       const key = `${method} ${route} ${status}`;
       let child = requestChildren.get(key);
       if (!child) {
-        const counter = requests.labels(method, route, String(status));
-        const histogram = latency.labels(method, route, String(status));
-        child = { inc: () => counter.inc(), observe: (s) => histogram.observe(s) };
+        const labels = { method, route, status: String(status) };
+        const histogram = latency.labels(labels);
+        // Zero-valued at once, so the series shows up (at 0) even before the first flush.
+        requests.inc(labels, 0);
+        child = { count: { labels, count: 0 }, observe: (s) => histogram.observe(s) };
+        pendingRequests.push(child.count);
         requestChildren.set(key, child);
       }
-      child.inc();
+      child.count.count++;
       child.observe(seconds);
     },
     dispatch(kind, message, outcome) {
       const key = `${kind} ${message} ${outcome}`;
-      let child = dispatchChildren.get(key);
-      if (!child) {
-        const counter = dispatches.labels(kind, message, outcome);
-        child = { inc: () => counter.inc() };
-        dispatchChildren.set(key, child);
+      let pending = dispatchChildren.get(key);
+      if (!pending) {
+        const labels = { kind, message, outcome };
+        dispatches.inc(labels, 0);
+        pending = { labels, count: 0 };
+        pendingDispatches.push(pending);
+        dispatchChildren.set(key, pending);
       }
-      child.inc();
+      pending.count++;
     },
     sseClients(delta) {
       clients.inc(delta);
     },
   };
+}
+
+type Pending = { labels: Record<string, string>; count: number };
+
+function flush(counter: Counter<string>, pending: readonly Pending[]): void {
+  for (const entry of pending) {
+    if (entry.count === 0) continue;
+    counter.inc(entry.labels, entry.count);
+    entry.count = 0;
+  }
 }
 
 /** The metrics outcome of a failed dispatch: its Chronicle code, or `error` (keeps label values few). */
