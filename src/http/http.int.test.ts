@@ -630,3 +630,29 @@ describe('as a plugin and with a logger', () => {
     }
   });
 });
+
+describe('query results on the wire', () => {
+  it('are sent exactly as the handler returned them, never coerced to the declared schema', async () => {
+    // A handler that strays from its declared result (a value typed away, a NULL column) must not be rewritten
+    // into plausible-looking data: a wrong answer is worse than a visibly odd one.
+    const Odd = defineQuery('Odd', z.object({}), {
+      result: z.object({
+        big: z.number().int(),
+        ratio: z.number(),
+        name: z.string(),
+        flag: z.boolean(),
+        tags: z.array(z.string()),
+      }),
+    });
+    const stray = { big: '9499049995202979750', ratio: null, name: null, flag: 'false', tags: [{ x: 1 }], extra: 1 };
+    const queryBus = createQueryBus().register(Odd, () => stray as never);
+    const server = await createServer({ queryBus, logger: false, defaultMetrics: false });
+    try {
+      const res = await server.inject({ method: 'GET', url: '/queries/Odd' });
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toBe(JSON.stringify(stray));
+    } finally {
+      await server.close();
+    }
+  });
+});
