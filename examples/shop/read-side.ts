@@ -63,7 +63,10 @@ export async function openReadSide(options: ReadSideOptions): Promise<ReadSide> 
     state = 'damaged';
     log?.error({ err: summary(err), path }, 'read store damaged; setting it aside and rebuilding from the event log');
     recovery = recovery.then(rebuild).catch((error: unknown) => {
-      log?.error({ err: summary(error), path }, 'could not rebuild the read store; run `npm run rebuild-read-store`');
+      log?.error(
+        { err: summary(error), path },
+        'could not rebuild the read store; stop the Shop, then run `npm run rebuild-read-store`',
+      );
     });
   };
 

@@ -200,6 +200,14 @@ describe('validation limits', () => {
     expect(seen).toEqual([{ text: 'emoji \ud83d\ude00 is a pair' }]);
   });
 
+  it('refuses a lone surrogate that a transform cut out of a proper pair', async () => {
+    const Short = defineCommand('Short', z.object({ text: z.string().transform((t) => t.slice(0, 3)) }));
+    const shortBus = createCommandBus().register(Short, async () => ({ streamId: 's', version: 1, position: 1 }));
+    const err = await shortBus.dispatch(Short, { text: 'ab\ud83d\ude00cd' }).catch((e) => e);
+    expect(err.code).toBe('VALIDATION_FAILED');
+    expect(err.details.errors).toEqual([{ path: 'text', message: 'not well-formed Unicode (lone surrogate)' }]);
+  });
+
   it('lists at most MAX_VALIDATION_ISSUES issues, counts the rest, and bounds each message', async () => {
     const Many = defineCommand('Many', z.array(z.number()));
     const manyBus = createCommandBus().register(Many, async () => ({ streamId: 's', version: 1, position: 1 }));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createCommandHandler, createMultiStreamHandler } from './command-handler.js';
+import { createCommandHandler, createMultiStreamHandler, type StreamSpec } from './command-handler.js';
 import type { Decider } from './decider.js';
 import { domainError, isChronicleError } from './errors.js';
-import { type CounterCommand, counter } from './fixtures/counter.js';
+import { type CounterCommand, type CounterState, counter } from './fixtures/counter.js';
 import { createInMemoryEventStore } from './in-memory-event-store.js';
 
 const inc = (counterId: string, by = 1): CounterCommand => ({ type: 'Increment', data: { counterId, by } });
@@ -355,5 +355,30 @@ describe('idempotency keys under races and no-ops', () => {
     const refused = racing.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(isChronicleError(refused.reason, 'IDEMPOTENCY_MISMATCH')).toBe(true);
     expect((await store.readStream('counter-r')).length).toBe(1);
+  });
+
+  it('refuses an empty first role and a role that is not a stream, instead of naming another stream or throwing a TypeError', async () => {
+    const store = createInMemoryEventStore();
+    const emptyFirst = createMultiStreamHandler({
+      store,
+      streams: (_c: CounterCommand) => ({
+        others: new Map<string, StreamSpec<CounterState>>(),
+        counter: { streamId: 'counter-e', model: counter },
+      }),
+      decide: () => [],
+    });
+    const e1 = await emptyFirst(inc('e'), {}).catch((e) => e);
+    expect(isChronicleError(e1, 'INVALID_ARGUMENT')).toBe(true);
+    const missing = createMultiStreamHandler({
+      store,
+      streams: (_c: CounterCommand) => ({
+        counter: { streamId: 'counter-m', model: counter },
+        extra: undefined as unknown as StreamSpec,
+      }),
+      decide: () => [],
+    });
+    const e2 = await missing(inc('m'), {}).catch((e) => e);
+    expect(isChronicleError(e2, 'INVALID_ARGUMENT')).toBe(true);
+    expect(e2.message).toContain('role extra');
   });
 });

@@ -164,9 +164,19 @@ export function createMultiStreamHandler<C extends Command, R extends StreamRole
     };
     const roles = await options.streams(command, async (streamId, model) => (await load(streamId, model)).state as never);
     const specs: StreamSpec[] = [];
-    for (const role of Object.values(roles)) {
-      if (role instanceof Map) specs.push(...role.values());
-      else specs.push(role as StreamSpec);
+    const entries = typeof roles === 'object' && roles !== null ? Object.entries(roles) : [];
+    for (const [name, role] of entries) {
+      const list = role instanceof Map ? [...role.values()] : [role];
+      for (const spec of list as unknown[]) {
+        const s = spec as Partial<StreamSpec> | undefined;
+        if (typeof s?.streamId !== 'string' || typeof s.model?.evolve !== 'function') {
+          throw new ChronicleError('INVALID_ARGUMENT', `${command.type}: role ${name} is not a stream ({ streamId, model })`);
+        }
+        specs.push(s as StreamSpec);
+      }
+      // The status names the first stream of the first role: an empty first role would silently name another.
+      if (specs.length === 0)
+        throw new ChronicleError('INVALID_ARGUMENT', `${command.type}: its first role ${name} names no stream`);
     }
     if (specs.length === 0) throw new ChronicleError('INVALID_ARGUMENT', `${command.type} names no stream`);
     const loaded = await Promise.all(specs.map((s) => load(s.streamId, s.model)));

@@ -72,6 +72,7 @@ export {
   type Authorizer,
   type DispatchContext,
   enforce,
+  enforceRoles,
   loggingMiddleware,
   type Middleware,
   runPipeline,

@@ -158,7 +158,8 @@ export function validate<S extends z.ZodType>(
   const label = definition.name ?? definition.type ?? 'message';
   const parsed = definition.schema.safeParse(payload);
   if (parsed.success) {
-    const badString = illFormedStringPath(payload, []);
+    // The input (keys a strict schema would never keep included) and the output (a transform can cut a pair in half).
+    const badString = illFormedStringPath(payload, []) ?? illFormedStringPath(parsed.data, []);
     if (badString !== undefined) {
       const issue = { path: badString, message: 'not well-formed Unicode (lone surrogate)' };
       throw new ChronicleError('VALIDATION_FAILED', `invalid ${label}: ${issue.path}: ${issue.message}`, {

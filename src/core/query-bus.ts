@@ -57,12 +57,6 @@ export function createQueryBus(options: QueryBusOptions = {}): QueryBus {
       const name = typeof query === 'string' ? query : query.name;
       const { definition, handler } = handlers.require(name);
       const { minPosition } = queryOptions;
-      if (minPosition !== undefined && !(Number.isSafeInteger(minPosition) && minPosition >= 0)) {
-        throw new ChronicleError(
-          'INVALID_ARGUMENT',
-          `minPosition must be a non-negative integer, got ${JSON.stringify(minPosition)}`,
-        );
-      }
       const context: DispatchContext = {
         kind: 'query',
         definition,
@@ -76,6 +70,12 @@ export function createQueryBus(options: QueryBusOptions = {}): QueryBus {
         const what = `run ${name}`;
         const { principal } = context;
         enforceRoles(definition.roles, principal, what);
+        if (minPosition !== undefined && !(Number.isSafeInteger(minPosition) && minPosition >= 0)) {
+          throw new ChronicleError(
+            'INVALID_ARGUMENT',
+            `minPosition must be a non-negative integer, got ${JSON.stringify(minPosition)}`,
+          );
+        }
         const data = validate(definition, context.payload);
         context.payload = data;
         if (options.authorize) enforce(options.authorize(principal, definition, data), principal, what);

@@ -88,5 +88,10 @@ describe('problem table', () => {
     const few = toProblem(new ChronicleError('VALIDATION_FAILED', 'x', { details: { errors: errors.slice(0, 100) } }));
     expect(few.errors).toHaveLength(100);
     expect(few).not.toHaveProperty('errorsOmitted');
+    // The core already capped its list: its count of the rest carries over.
+    const capped = toProblem(
+      new ChronicleError('VALIDATION_FAILED', 'x', { details: { errors: errors.slice(0, 100), omitted: 4900 } }),
+    );
+    expect(capped.errorsOmitted).toBe(4900);
   });
 });

@@ -132,7 +132,13 @@ function bounded(detail: string | undefined): string | undefined {
 /** Translates anything thrown while serving a request into a problem that is safe to show a client. */
 export function toProblem(err: unknown): Problem {
   if (isChronicleError(err)) {
-    if (err.code === 'VALIDATION_FAILED') return problemOf('VALIDATION_FAILED', err.message, issuesOf(err.details.errors));
+    if (err.code === 'VALIDATION_FAILED') {
+      const problem = problemOf('VALIDATION_FAILED', err.message, issuesOf(err.details.errors));
+      // The core lists at most its own cap and counts the rest in details.omitted.
+      const omitted = err.details.omitted;
+      if (typeof omitted === 'number' && omitted > 0) problem.errorsOmitted = (problem.errorsOmitted ?? 0) + omitted;
+      return problem;
+    }
     return problemOf(err.code, err.message);
   }
   if (typeof err !== 'object' || err === null) return problemOf('INTERNAL');

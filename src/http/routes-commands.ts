@@ -3,6 +3,7 @@ import type { CommandBus } from 'chronicle-es';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { type HttpMetrics, outcomeOf } from './metrics.js';
 import { correlationIdOf, idempotencyKeyOf } from './request-context.js';
+import { rolesHook } from './roles-hook.js';
 
 export type CommandRoutesOptions = {
   bus: CommandBus;
@@ -31,7 +32,7 @@ export function registerCommandRoutes(app: FastifyInstance, options: CommandRout
       bodyLimit: options.bodyLimit,
       // Compiled once here: the status is serialized without JSON.stringify's generic walk.
       schema: { response: { 200: STATUS_SCHEMA } },
-      ...(options.onRequest ? { onRequest: options.onRequest } : {}),
+      onRequest: [...(options.onRequest ? [options.onRequest] : []), rolesHook(bus.definition, 'send')],
     },
     async (request) => {
       const { name } = request.params;

@@ -5,6 +5,7 @@ import { type ConsistencyOptions, readConsistency } from './consistency.js';
 import { type HttpMetrics, outcomeOf } from './metrics.js';
 import { createQueryStringCoercer, type QueryStringCoercer } from './query-string.js';
 import { correlationIdOf } from './request-context.js';
+import { rolesHook } from './roles-hook.js';
 
 export type QueryRoutesOptions = ConsistencyOptions & {
   bus: QueryBus;
@@ -19,7 +20,7 @@ type Params = { Params: { name: string } };
 export function registerQueryRoutes(app: FastifyInstance, options: QueryRoutesOptions): void {
   const { bus, metrics } = options;
   const coercers = new WeakMap<QueryDefinition, QueryStringCoercer>();
-  const hooks = options.onRequest ? { onRequest: options.onRequest } : {};
+  const hooks = { onRequest: [...(options.onRequest ? [options.onRequest] : []), rolesHook(bus.definition, 'run')] };
 
   const coercerOf = (definition: QueryDefinition): QueryStringCoercer => {
     let coercer = coercers.get(definition);

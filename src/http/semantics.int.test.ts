@@ -364,6 +364,10 @@ describe('request timeout', () => {
     expect(data).toMatch(/^HTTP\/1\.1 408 /);
     expect(data).toContain('Content-Type: application/problem+json');
     expect(JSON.parse(data.slice(data.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 408, code: 'REQUEST_TIMEOUT' });
+    // Even with no parsed request, the answer carries a correlation id, in the header and the body alike.
+    const id = /\r\nx-correlation-id: ([0-9a-f-]{36})\r\n/i.exec(data)?.[1];
+    expect(id).toBeDefined();
+    expect(JSON.parse(data.slice(data.indexOf('\r\n\r\n') + 4)).correlationId).toBe(id);
   });
 
   it('cuts off headers that never end', async () => {

@@ -1,10 +1,11 @@
 // A ready Fastify server with Chronicle's plugin and the server-level options only a factory can set.
+import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { type ChronicleHttpOptions, chronicleHttp, REQUEST_ID_IS_CORRELATION_ID, sendProblem } from './plugin.js';
 import { problemOf, toProblem } from './problem.js';
-import { correlationIdFrom } from './request-context.js';
+import { CORRELATION_ID_HEADER, correlationIdFrom } from './request-context.js';
 
 export type CreateServerOptions = ChronicleHttpOptions & {
   /** `true` (default) for pino JSON at info, `false` for none, or your own pino logger. */
@@ -82,11 +83,13 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
       ? problemOf('REQUEST_TIMEOUT')
       : { ...problemOf('BAD_REQUEST', status === 431 ? 'request headers too large' : 'malformed HTTP request'), status };
   if (status === 431) problem.title = STATUS_CODES[431] ?? 'Request Header Fields Too Large';
-  const body = JSON.stringify(problem);
+  // No request was parsed, so there is no client id to echo; a fresh one still lets the client quote this answer.
+  const correlationId = randomUUID();
+  const body = JSON.stringify({ ...problem, correlationId });
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `${CORRELATION_ID_HEADER}: ${correlationId}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();

@@ -229,6 +229,27 @@ describe('authentication and roles before validation', () => {
     await expectCommand(KEYS.clerk, 'RestockProduct', { productId: 7 }, 400);
   });
 
+  it('refuses before reading the body: malformed, oversized or non-JSON bodies get 401/403, not 400/413/415', async () => {
+    const raw = (key: string | undefined, body: string, type = 'application/json') =>
+      shop.request('/commands/RestockProduct', {
+        method: 'POST',
+        headers: { 'content-type': type, ...(key ? { 'x-api-key': key } : {}) },
+        body,
+      });
+    const huge = JSON.stringify({ productId: 'x'.repeat(2 * 1024 * 1024) });
+    for (const [body, type] of [
+      ['{"a":', 'application/json'],
+      [huge, 'application/json'],
+      ['a=1', 'text/plain'],
+    ]) {
+      expect((await raw(undefined, body, type)).status, `anonymous ${type} ${body.slice(0, 10)}`).toBe(401);
+      expect((await raw(KEYS.ada, body, type)).status, `customer ${type} ${body.slice(0, 10)}`).toBe(403);
+    }
+    expect((await raw(KEYS.clerk, '{"a":')).status).toBe(400);
+    const query = await shop.request('/queries/GetInventory?productId=x&minPosition=abc', { headers: { 'x-api-key': KEYS.ada } });
+    expect(query.status).toBe(403);
+  });
+
   it('payload-dependent policies still run after validation (customerId == sub)', async () => {
     await expectCommand(KEYS.ada, 'CreateOrder', { orderId: 'x', customerId: 7 }, 400);
     const other = await expectCommand(
