@@ -23,8 +23,22 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 /** The onRequest hook that authenticates before the body is read; undefined when there is no authenticator. */
 export function authHook(authenticate: Authenticator | undefined): onRequestHookHandler | undefined {
   if (!authenticate) return undefined;
-  return async (request) => {
-    request.chroniclePrincipal = await authenticate(request);
+  // Callback-style when the authenticator answers synchronously (API keys): no promise and no microtask hop per
+  // request. A promise (or a throw, as a rejected promise) goes back to Fastify as an async hook's would.
+  return (request, _reply, done) => {
+    let result: ReturnType<Authenticator>;
+    try {
+      result = authenticate(request);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+      return Promise.resolve(result).then((principal) => {
+        request.chroniclePrincipal = principal;
+      });
+    }
+    request.chroniclePrincipal = result as Principal | undefined;
+    done();
   };
 }
 

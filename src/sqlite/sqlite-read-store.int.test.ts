@@ -239,6 +239,44 @@ describe('SQLite read store', () => {
     expect(appliedCounts(two)).toEqual({ n: 1, total: 1, max: 1 });
   });
 
+  it('serves the generation another connection swapped in to a reader whose generation was cached', async () => {
+    const path = file('read');
+    const [one, two] = [readStoreAt(path), readStoreAt(path)];
+    const insert = (position: number) => (tx: SqliteReadTx) => {
+      tx.run(`INSERT INTO ${tx.table('applied')} (position, applied) VALUES (?, 1)`, [position]);
+    };
+    const g1 = await one.beginGeneration('ledger', 1, ledger().setup);
+    await one.apply('ledger', g1, insert(1), 1, 0);
+    await one.swapGeneration('ledger', g1, 0);
+    const reader = one.reader('ledger');
+    const served = () => reader.get<{ n: number }>(`SELECT count(*) AS n FROM ${reader.table('applied')}`)?.n;
+    expect(reader.table('applied')).toBe(`"ledger__applied__g${g1}"`);
+    expect(served()).toBe(1);
+
+    // The other store (another process's projector, in production) rebuilds and swaps; the old tables are dropped.
+    const g2 = await two.beginGeneration('ledger', 1, ledger().setup);
+    await two.apply(
+      'ledger',
+      g2,
+      (tx) => {
+        insert(1)(tx);
+        insert(2)(tx);
+      },
+      2,
+      0,
+    );
+    await two.swapGeneration('ledger', g2, g1);
+    expect(reader.table('applied')).toBe(`"ledger__applied__g${g2}"`);
+    expect(served()).toBe(2);
+    // And this store's own swap, back the other way.
+    const g3 = await one.beginGeneration('ledger', 1, ledger().setup);
+    await one.apply('ledger', g3, undefined, 2, 0);
+    await one.swapGeneration('ledger', g3, g2);
+    expect(reader.table('applied')).toBe(`"ledger__applied__g${g3}"`);
+    expect(served()).toBe(0);
+    expect(two.reader('ledger').table('applied')).toBe(`"ledger__applied__g${g3}"`);
+  });
+
   it('runs async handlers of several projections without interleaving their transactions', async () => {
     const events = eventStoreAt(file('events'));
     const read = readStoreAt(file('read'));

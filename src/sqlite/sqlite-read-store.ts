@@ -51,7 +51,8 @@ export type SqliteReadTx = {
 };
 
 /**
- * What query handlers read with: the active generation, resolved at each `table()` call. Read-only statements
+ * What query handlers read with: the active generation, resolved at each `table()` call (cached, and checked
+ * against commits by other connections on the file, so a swap made elsewhere is seen at the next call). Read-only statements
  * only. While an async handler's transaction is open, reads on the same store see its uncommitted rows.
  */
 export type SqliteReader = {
@@ -201,6 +202,39 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
   const get = <T>(sql: string, params?: SqliteParams) => exec(sql, params, (s, a) => s.get(...a) as T | undefined);
   const all = <T>(sql: string, params?: SqliteParams) => exec(sql, params, (s, a) => s.all(...a) as T[]);
 
+  // Readers' table() resolves the active generation of a projection on every call; the answer is cached per
+  // projection. This connection's own swaps (and setAside) drop it directly; a commit by any other connection on the
+  // file (another process's projector swapping a rebuild in) changes PRAGMA data_version, which is checked before each
+  // use of the cache and empties it: a far cheaper statement than reading the projections table again.
+  const generations = new Map<string, number>();
+  let dataVersionStmt: Database.Statement | undefined;
+  let dataVersion: unknown;
+  function activeGeneration(name: string): number | undefined {
+    assertSound('PRAGMA data_version');
+    let version: unknown;
+    try {
+      dataVersionStmt ??= db.prepare('PRAGMA data_version').pluck();
+      version = dataVersionStmt.get();
+    } catch (err) {
+      throw failed(err, 'PRAGMA data_version');
+    }
+    if (version !== dataVersion) {
+      generations.clear();
+      dataVersion = version;
+    }
+    let generation = generations.get(name);
+    if (generation === undefined) {
+      generation = get<{ generation: number }>('SELECT generation FROM chronicle_projections WHERE name = ?', [name])?.generation;
+      if (generation) generations.set(name, generation);
+    }
+    return generation;
+  }
+  const forgetGenerations = () => {
+    generations.clear();
+    dataVersionStmt = undefined;
+    dataVersion = undefined;
+  };
+
   const selectRow = (name: string) => get<Row>('SELECT * FROM chronicle_projections WHERE name = ?', [name]);
   const ensureRow = (name: string) =>
     run('INSERT INTO chronicle_projections (name) VALUES (?) ON CONFLICT (name) DO NOTHING', [name]);
@@ -317,6 +351,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
       while (busy) await busy;
       assertOpen();
       forget(() => true);
+      forgetGenerations();
       txs.clear();
       try {
         db.close();
@@ -394,6 +429,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
             { details: { projection: name, generation, active: row.position, rebuild: row.rebuild_position } },
           );
         }
+        generations.delete(name);
         if (row.generation > 0) dropGeneration(name, row.generation);
         run(
           `UPDATE chronicle_projections
@@ -453,9 +489,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
         table(table) {
           assertOpen();
           assertReadModelName('table', table);
-          const generation = get<{ generation: number }>('SELECT generation FROM chronicle_projections WHERE name = ?', [
-            name,
-          ])?.generation;
+          const generation = activeGeneration(name);
           if (!generation) {
             throw new ChronicleError('NOT_FOUND', `projection ${name} has no tables yet`, { details: { projection: name } });
           }
@@ -468,6 +502,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
       while (busy) await busy;
       closed = true;
       forget(() => true);
+      forgetGenerations();
       db.close();
     },
   };
