@@ -158,8 +158,9 @@ export function validate<S extends z.ZodType>(
   const label = definition.name ?? definition.type ?? 'message';
   const parsed = definition.schema.safeParse(payload);
   if (parsed.success) {
-    // The input (keys a strict schema would never keep included) and the output (a transform can cut a pair in half).
-    const badString = illFormedStringPath(payload, []) ?? illFormedStringPath(parsed.data, []);
+    // The output is what gets stored: it holds every key a schema keeps, and catches a transform that cuts a pair in
+    // half. Keys a schema strips are never stored, and a strict schema refuses them itself.
+    const badString = illFormedStringPath(parsed.data, []);
     if (badString !== undefined) {
       const issue = { path: badString, message: 'not well-formed Unicode (lone surrogate)' };
       throw new ChronicleError('VALIDATION_FAILED', `invalid ${label}: ${issue.path}: ${issue.message}`, {
@@ -185,20 +186,20 @@ export function validate<S extends z.ZodType>(
 const LONE_SURROGATE = /\p{Cs}/u;
 const LONE_SURROGATE_ALL = /\p{Cs}/gu;
 
-// The path of the first string (as a key or a value) in `value` that is not well-formed UTF-16, if any.
-function illFormedStringPath(value: unknown, path: string[]): string | undefined {
+// The path of the first string (as a key or a value) in `value` that is not well-formed UTF-16, if any. `path` is
+// one array pushed and popped on the way down: this runs on every dispatch, and a well-formed payload allocates nothing.
+function illFormedStringPath(value: unknown, path: Array<string | number>): string | undefined {
   if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path.join('.') : undefined;
   if (typeof value !== 'object' || value === null) return undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = illFormedStringPath(value[i], [...path, String(i)]);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  for (const key of Object.keys(value)) {
-    if (LONE_SURROGATE.test(key)) return [...path, key.replace(LONE_SURROGATE_ALL, '\uFFFD')].join('.');
-    const found = illFormedStringPath((value as Record<string, unknown>)[key], [...path, key]);
+  const keys = Array.isArray(value) ? undefined : Object.keys(value);
+  const count = keys ? keys.length : (value as unknown[]).length;
+  for (let i = 0; i < count; i++) {
+    const key = keys ? keys[i] : i;
+    if (typeof key === 'string' && LONE_SURROGATE.test(key))
+      return [...path, key.replace(LONE_SURROGATE_ALL, '\uFFFD')].join('.');
+    path.push(key);
+    const found = illFormedStringPath((value as Record<string | number, unknown>)[key], path);
+    path.pop();
     if (found !== undefined) return found;
   }
   return undefined;
