@@ -1,11 +1,12 @@
 // kill -9 in the middle of a stream of commands loses no acknowledged command, and the read side catches up.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startShopProcess } from './shop-process.js';
 
 const ADMIN = 'crash-admin-key-0123456789';
 const dataDirs: string[] = [];
@@ -21,42 +22,20 @@ afterAll(() => {
   for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/**
- * Starts `npm start`'s command on `dataDir` and resolves with its URL once it logs that it listens.
- * `dieAfterAcks` preloads die-after-ack.ts: the server SIGKILLs itself right after that many command acknowledgements.
- */
+/** The Shop over `dataDir`; `dieAfterAcks` preloads die-after-ack.ts: it SIGKILLs itself right after that many acknowledgements. */
 async function startServer(
   dataDir: string,
   options: { dieAfterAcks?: number } = {},
 ): Promise<{ url: string; child: ChildProcess }> {
-  const preload = options.dieAfterAcks === undefined ? [] : ['--import', './examples/shop/test/die-after-ack.ts'];
-  const child = spawn(
-    process.execPath,
-    ['--conditions=chronicle-source', '--import', 'tsx', ...preload, 'examples/shop/main.ts'],
-    {
-      env: {
-        ...process.env,
-        PORT: '0',
-        DATA_DIR: dataDir,
-        SHOP_API_KEYS: `${ADMIN}:admin`,
-        LOG_LEVEL: 'info',
-        NODE_ENV: 'development',
-        ...(options.dieAfterAcks !== undefined && { SHOP_TEST_DIE_AFTER_ACKS: String(options.dieAfterAcks) }),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.push(child);
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start in 20 s')), 20_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!line.includes('"shop listening"')) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(line).port);
-    });
+  const dying = options.dieAfterAcks !== undefined;
+  const shop = await startShopProcess({
+    dataDir,
+    adminKey: ADMIN,
+    preload: dying ? ['./examples/shop/test/die-after-ack.ts'] : [],
+    env: dying ? { SHOP_TEST_DIE_AFTER_ACKS: String(options.dieAfterAcks) } : {},
   });
-  return { url: `http://127.0.0.1:${port}`, child };
+  children.push(shop.child);
+  return shop;
 }
 
 const post = (url: string, name: string, body: unknown) =>

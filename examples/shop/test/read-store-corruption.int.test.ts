@@ -1,14 +1,14 @@
 // The real `npm start` process over a damaged read.db: no query answers 500. While the read side is rebuilt from the
 // event log, queries and /health/ready answer 503; then every query answers 200 with the data from before the damage.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { corruptPages } from '../../../test/support/corrupt-file.js';
+import { startShopProcess } from './shop-process.js';
 
 const ADMIN = 'corrupt-admin-key-0123456789';
 const dataDir = mkdtempSync(join(tmpdir(), 'shop-corrupt-'));
@@ -25,31 +25,10 @@ afterAll(() => {
 type Server = { url: string; child: ChildProcess; logs: string[]; stop(): Promise<number | null> };
 
 async function startServer(): Promise<Server> {
-  const child = spawn(process.execPath, ['--conditions=chronicle-source', '--import', 'tsx', 'examples/shop/main.ts'], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      DATA_DIR: dataDir,
-      SHOP_API_KEYS: `${ADMIN}:admin`,
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'development',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const { child, url, logs } = await startShopProcess({ dataDir, adminKey: ADMIN });
   children.push(child);
-  const logs: string[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start in 20 s')), 20_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${logs.join('\n')}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      logs.push(line);
-      if (!line.includes('"shop listening"')) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(line).port);
-    });
-  });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     child,
     logs,
     async stop() {
