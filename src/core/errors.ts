@@ -15,6 +15,7 @@ export type ChronicleErrorCode =
   | 'PROJECTION_FAILED' // a projection handler threw; the projection is stopped
   | 'IDEMPOTENCY_MISMATCH' // an idempotency key was reused for a different request; nothing was written
   | 'READ_STORE_CORRUPT' // the read store's file is damaged; the projections on it fail until it is rebuilt
+  | 'LEASE_LOST' // a projection worker's lease was taken over; its write was refused and nothing changed
   | 'CLOSED' // the component was closed
   | 'STORE_ERROR'; // an adapter/driver failure; `cause` keeps the driver error
 

@@ -95,10 +95,14 @@ export {
 export { InMemoryTable } from './projections/in-memory-table.js';
 export type {
   ApplyWork,
+  Fence,
+  Lease,
   ProjectionFailure,
+  ProjectionLeases,
   ProjectionRecord,
   ProjectionStore,
   SkippedEvent,
+  WorkerInfo,
 } from './projections/projection-store.js';
 export {
   createProjector,
@@ -110,6 +114,7 @@ export {
   type WaitForPositionOptions,
 } from './projections/projector.js';
 export { assertReadModelName } from './projections/read-model-name.js';
+export type { SqlDialect, SqlReader, SqlReadTx, SqlValue } from './projections/sql-tx.js';
 export { createQueryBus, type QueryBus, type QueryBusOptions, type QueryHandler, type QueryOptions } from './query-bus.js';
 export {
   assertExpectedVersion,

@@ -79,6 +79,11 @@ export const PROBLEM_TABLE: Readonly<Record<ProblemCode, Row>> = {
     title: 'Read side unavailable',
     detail: 'a projection this query reads has failed; try again later',
   },
+  LEASE_LOST: {
+    status: 503,
+    title: 'Service unavailable',
+    detail: 'the projection moved to another worker; try again',
+  },
   NOT_IMPLEMENTED: { status: 501, title: 'Not implemented' },
   CLOSED: { status: 503, title: 'Service unavailable', detail: 'the service is shutting down' },
   UNAVAILABLE: { status: 503, title: 'Service unavailable', detail: 'the service is not ready' },

@@ -31,7 +31,7 @@ export type ProjectionDefinition<Tx, E extends EventDefinition<string, any> = Ev
   events?: readonly E[];
   /** Creates the projection's tables for a fresh generation (use `tx.table(...)` for every name). Annotating its
    * parameter (`setup(tx: SqliteReadTx)`) is enough to type every handler's `tx`. */
-  setup?: (tx: Tx) => void;
+  setup?: (tx: Tx) => unknown;
   /** One handler per event type; the projection subscribes to exactly these types. */
   handlers: ProjectionHandlers<Tx, E>;
 };
@@ -40,7 +40,8 @@ export type ProjectionDefinition<Tx, E extends EventDefinition<string, any> = Ev
 export type Projection<Tx> = {
   readonly name: string;
   readonly version: number;
-  readonly setup?: (tx: Tx) => void;
+  /** May return a promise, which the store awaits before committing the generation. */
+  readonly setup?: (tx: Tx) => unknown;
   readonly handlers: Readonly<Record<string, ProjectionHandler<Tx>>>;
   /** The event types it handles (the keys of `handlers`). */
   readonly eventTypes: readonly string[];

@@ -120,7 +120,7 @@ export function createInMemoryReadStore(): InMemoryReadStore {
       const generation = (lastGeneration.get(name) ?? 0) + 1;
       let commit: () => void;
       try {
-        commit = await transaction(name, generation, setup);
+        commit = await transaction(name, generation, setup as ApplyWork<InMemoryReadTx> | undefined);
       } catch (err) {
         generations.delete(key(name, generation));
         throw err;

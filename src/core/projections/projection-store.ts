@@ -32,6 +32,46 @@ export type ProjectionRecord = {
   failure?: ProjectionFailure;
 };
 
+/**
+ * A worker's hold on one projection. `token` rises with every change of holder: a store that supports leases refuses
+ * (LEASE_LOST) a fenced write whose token is not the current one, so a worker that lost its lease (paused, partitioned,
+ * presumed dead) can never commit again, whatever it believes about its lease.
+ */
+export type Lease = {
+  projection: string;
+  /** The worker id holding it. */
+  owner: string;
+  /** Fencing token: increases each time the lease passes to another worker. */
+  token: number;
+  /** ISO-8601 time (the store's clock) after which another worker may take it over unless renewed. */
+  expiresAt: string;
+};
+
+/** What a fenced write carries: the lease it is made under. */
+export type Fence = { owner: string; token: number };
+
+/** A live worker, as its heartbeats show it. */
+export type WorkerInfo = { id: string; lastSeen: string; expiresAt: string };
+
+/**
+ * Leases on projections, kept by the read store so the fence is checked in the same transaction as the write it
+ * guards. Every time is the store's own clock, so workers' clocks never need to agree.
+ */
+export interface ProjectionLeases {
+  /** Records that `worker` is alive for `ttlMs`, and returns every worker alive now (itself included). */
+  heartbeat(worker: string, ttlMs: number): Promise<WorkerInfo[]>;
+  /**
+   * Takes the lease on `projection` for `ttlMs` if it is free, expired, or already `worker`'s (then it is renewed and
+   * keeps its token); taking it from another worker or after a release raises the token. Returns the lease held, or
+   * undefined when another worker holds it unexpired. @throws STORE_ERROR, CLOSED
+   */
+  acquire(projection: string, worker: string, ttlMs: number): Promise<Lease | undefined>;
+  /** Gives the lease up now if `fence` still holds it (so another worker need not wait for it to expire). */
+  release(projection: string, fence: Fence): Promise<void>;
+  /** Every lease, held or expired. */
+  list(): Promise<Lease[]>;
+}
+
 /** Work done inside an apply transaction; may be async, though synchronous work keeps SQLite fastest. */
 export type ApplyWork<Tx> = (tx: Tx) => void | Promise<void>;
 
@@ -63,13 +103,14 @@ export interface ProjectionStore<Tx, Reader = unknown> {
     work: ApplyWork<Tx> | undefined,
     checkpoint: number,
     after: number | undefined,
+    fence?: Fence,
   ): Promise<void>;
 
   /**
    * Allocates a fresh generation at checkpoint 0 as the projection's rebuild (dropping an unfinished earlier one),
    * runs `setup` in it, and returns its number. @throws STORE_ERROR, CLOSED; whatever `setup` throws
    */
-  beginGeneration(name: string, version: number, setup?: (tx: Tx) => void): Promise<number>;
+  beginGeneration(name: string, version: number, setup?: (tx: Tx) => unknown, fence?: Fence): Promise<number>;
 
   /**
    * Atomically makes the rebuild generation active (with its version and checkpoint) and drops the old tables.
@@ -80,10 +121,10 @@ export interface ProjectionStore<Tx, Reader = unknown> {
    * @throws CONCURRENCY_CONFLICT when `generation` is not the projection's rebuild, the active one is not
    * `replacing`, or the active checkpoint is past the rebuild's; STORE_ERROR, CLOSED
    */
-  swapGeneration(name: string, generation: number, replacing?: number): Promise<void>;
+  swapGeneration(name: string, generation: number, replacing?: number, fence?: Fence): Promise<void>;
 
   /** Records (or, with undefined, clears) why the projection stopped. @throws STORE_ERROR, CLOSED */
-  setFailure(name: string, failure: ProjectionFailure | undefined): Promise<void>;
+  setFailure(name: string, failure: ProjectionFailure | undefined, fence?: Fence): Promise<void>;
 
   /**
    * In one transaction: records the failed event as skipped, moves `generation`'s checkpoint to its position
@@ -91,13 +132,19 @@ export interface ProjectionStore<Tx, Reader = unknown> {
    * @throws CONCURRENCY_CONFLICT (generation not written, or checkpoint elsewhere), INVALID_ARGUMENT (failure names
    * no event), STORE_ERROR, CLOSED
    */
-  skip(name: string, generation: number, failure: ProjectionFailure): Promise<void>;
+  skip(name: string, generation: number, failure: ProjectionFailure, fence?: Fence): Promise<void>;
 
   /** Events skipped by operators, oldest first. @throws STORE_ERROR, CLOSED */
   skipped(name: string): Promise<SkippedEvent[]>;
 
   /** Read-only access to the projection's active generation, resolved on every `table()` call (which throws NOT_FOUND before the first generation exists). */
   reader(name: string): Reader;
+
+  /**
+   * Present when the store can coordinate several projector processes: then every write method above also takes a
+   * trailing `fence` and refuses it with LEASE_LOST (writing nothing) unless that lease is the projection's current one.
+   */
+  readonly leases?: ProjectionLeases;
 
   /** Closes the store. */
   close(): Promise<void>;
