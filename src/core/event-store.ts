@@ -119,6 +119,19 @@ export interface Subscription {
 }
 
 /**
+ * A writer whose transaction, still open, holds the readers of the global log back: on a store where positions become
+ * visible only at commit (PostgreSQL), nothing past the oldest open append can be delivered until it ends.
+ */
+export type StalledRead = {
+  /** Which backend holds it (PostgreSQL's process id), for pg_stat_activity / pg_terminate_backend. */
+  backend: string;
+  /** ISO-8601 time its transaction began. */
+  since: string;
+  /** How long it has been open, in ms. */
+  openMs: number;
+};
+
+/**
  * The event store. Stream ids are data: any non-empty string up to 512 characters
  * without control characters.
  */
@@ -170,6 +183,12 @@ export interface EventStore {
 
   /** Position of the last event in the store (0 when empty). */
   headPosition(): Promise<number>;
+
+  /**
+   * Stores whose readers can be held back by an open append report the oldest such writer when it has been open
+   * longer than `thresholdMs`. Absent on stores where that cannot happen (SQLite, in memory).
+   */
+  stalledBy?(thresholdMs: number): Promise<StalledRead | undefined>;
 
   /** Closes the store; pending appends settle first. */
   close(): Promise<void>;

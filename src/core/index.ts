@@ -39,6 +39,7 @@ export type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StalledRead,
   StreamInfo,
   StreamWrite,
   SubscribeOptions,
