@@ -30,6 +30,21 @@ export type BenchResult = {
 /** Measures CPU spent outside this process during a workload (e.g. by the database server's backends). */
 export type CpuProbe = { start(): Promise<void>; seconds(): Promise<number | undefined> };
 
+/** One probe measuring what several do together (e.g. the event store's backends and the read store's). */
+export function cpuOfAll(...probes: CpuProbe[]): CpuProbe {
+  return {
+    start: async () => void (await Promise.all(probes.map((p) => p.start()))),
+    async seconds() {
+      let total = 0;
+      for (const seconds of await Promise.all(probes.map((p) => p.seconds()))) {
+        if (seconds === undefined) return undefined;
+        total += seconds;
+      }
+      return +total.toFixed(3);
+    },
+  };
+}
+
 export const quick = process.argv.includes('--quick');
 const scale = quick ? 0.25 : 1;
 /** An operation count, a quarter of it with `--quick`. */

@@ -7,7 +7,7 @@
 // idempotency, gap-free reads, group commit).
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { type BenchResult, measure, warmUp } from './harness.js';
+import { type BenchResult, cpuOfAll, measure, warmUp } from './harness.js';
 import { type Payload, payload } from './payload.js';
 import type { Admin } from './pg-server.js';
 
@@ -272,10 +272,7 @@ export async function bareCatchUp(admin: Admin, name: string, total: number): Pr
             concurrency: 1,
             eventsPerOp: total,
             sync: 'synchronous_commit=on',
-            serverCpu: {
-              start: async () => void (await Promise.all([cpu.start(), rmCpu.start()])),
-              seconds: async () => +(((await cpu.seconds()) ?? 0) + ((await rmCpu.seconds()) ?? 0)).toFixed(3),
-            },
+            serverCpu: cpuOfAll(cpu, rmCpu),
             note,
             check: async () => {
               if (read !== total) throw new Error(`${name}: read ${read} of ${total} events`);
