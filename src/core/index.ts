@@ -91,6 +91,7 @@ export {
   createInMemoryReadStore,
   type InMemoryReader,
   type InMemoryReadStore,
+  type InMemoryReadStoreOptions,
   type InMemoryReadTx,
 } from './projections/in-memory-read-store.js';
 export { InMemoryTable } from './projections/in-memory-table.js';
