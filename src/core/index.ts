@@ -80,6 +80,11 @@ export {
 } from './middleware.js';
 export { createPollingSubscription } from './poll-subscription.js';
 export {
+  type CheckpointWaits,
+  type CheckpointWaitsOptions,
+  createCheckpointWaits,
+} from './projections/checkpoint-waits.js';
+export {
   defineProjection,
   type Projection,
   type ProjectionDefinition,
@@ -113,6 +118,7 @@ export {
   type ProjectionStatus,
   type Projector,
   type ProjectorOptions,
+  type ProjectorWorkerOptions,
   type WaitForPositionOptions,
 } from './projections/projector.js';
 export { assertReadModelName } from './projections/read-model-name.js';
