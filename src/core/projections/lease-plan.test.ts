@@ -71,6 +71,21 @@ describe('lease plan', () => {
     expect(full).toMatchObject({ share: 1, acquire: [], release: [], nextExpiryMs: undefined });
   });
 
+  it('wakes when a silent worker’s heartbeat expires if free projections wait beyond its share', () => {
+    // w1 died between its heartbeat and its renewals: its leases expired first, its heartbeat still counts.
+    const workers: WorkerInfo[] = [...live('w2'), { id: 'w1', lastSeen: iso(NOW - 2000), expiresAt: iso(NOW + 400) }];
+    const plan = planLeases({
+      worker: 'w2',
+      projections: ['a', 'b', 'c'],
+      held: new Set(['c']),
+      leases: [lease('a', 'w1', -5), lease('b', 'w1', -5), lease('c', 'w2')],
+      live: workers,
+      now: NOW,
+    });
+    expect(plan).toMatchObject({ share: 2, nextExpiryMs: 400 });
+    expect(plan.acquire).toHaveLength(1);
+  });
+
   it('spreads projections over workers joining and leaving, never two holders at once', () => {
     // A lease table and rounds of workers planning and acting on it, as the keeper does.
     const table = new Map<string, string>();

@@ -23,7 +23,11 @@ export type LeasePlan = {
   release: string[];
   /** Projections free (never held, released, expired, or already this worker's) to take, best first, up to the share. */
   acquire: string[];
-  /** With room left: in how many ms the soonest lease another worker holds expires, to try for it right then. */
+  /**
+   * In how many ms something this worker waits for expires, to try again right then: with room left, the soonest lease
+   * another worker holds; with free projections beyond the room, the soonest heartbeat of another worker (its death
+   * grows the share).
+   */
   nextExpiryMs: number | undefined;
 };
 
@@ -42,19 +46,18 @@ export function planLeases(input: LeasePlanInput): LeasePlan {
   const leaseOf = new Map(input.leases.map((l) => [l.projection, l]));
   const free: string[] = [];
   let nextExpiryMs: number | undefined;
+  const soonest = (left: number) => {
+    if (left > 0) nextExpiryMs = Math.min(nextExpiryMs ?? left, left);
+  };
   for (const p of projections) {
     if (held.has(p)) continue;
     const lease = leaseOf.get(p);
     const left = lease ? Date.parse(lease.expiresAt) - now : 0;
     if (!lease || lease.owner === worker || !(left > 0)) free.push(p);
-    else nextExpiryMs = Math.min(nextExpiryMs ?? left, left);
+    else if (room > 0) soonest(left);
   }
-  return {
-    share,
-    release,
-    acquire: free.sort(best).slice(0, Math.max(0, room)),
-    nextExpiryMs: room > 0 ? nextExpiryMs : undefined,
-  };
+  if (free.length > room) for (const w of input.live) if (w.id !== worker) soonest(Date.parse(w.expiresAt) - now);
+  return { share, release, acquire: free.sort(best).slice(0, Math.max(0, room)), nextExpiryMs };
 }
 
 // Projections the hash assigns to this worker among the live ones come first; then the rest by this worker's score.
