@@ -22,7 +22,7 @@ export type Applied = { count: number; worker: string };
 /** How a scenario reaches one kind of read store. */
 export type LeaseScenarioHarness<Tx> = {
   eventStore: EventStore;
-  /** A handle on the shared read store, as one worker process would open it (with `leases`). */
+  /** A handle on the shared read store, as one worker process would open it (with `leases`); the scenario closes it. */
   openReadStore(): ProjectionStore<Tx, unknown> | Promise<ProjectionStore<Tx, unknown>>;
   /**
    * A projection of the `Added` events that records, per event id, how many times it was applied and by `worker`;
@@ -205,6 +205,7 @@ export async function fencingScenario<Tx>(harness: LeaseScenarioHarness<Tx>, lea
     gate.resolve();
     storeA.heal();
     await Promise.all(projectors.map((p) => p.stop()));
+    await Promise.all([storeA.store.close(), storeB.close()]);
   }
 }
 
@@ -286,5 +287,6 @@ export async function failoverScenario<Tx>(harness: LeaseScenarioHarness<Tx>, na
     await appender;
     storeA.bury();
     await Promise.all([a.stop(), b.stop()]);
+    await Promise.all([storeA.store.close(), storeB.close()]);
   }
 }
