@@ -10,8 +10,11 @@ import { storeError } from './pg-error.js';
 export type SafeHead = {
   /** The highest position known safe, without asking the server. */
   known(): number;
-  /** A round that starts after this call (joining one queued, never one already running); resolves to the safe head. */
-  refresh(): Promise<number>;
+  /**
+   * A round that starts after this call (joining one queued, never one already running); resolves to the safe head.
+   * `checkLocks`: also read the lock table, so open transactions that are not appends of this store stop counting.
+   */
+  refresh(checkLocks?: boolean): Promise<number>;
   /** The oldest open append in the readers' way, when open longer than `thresholdMs`. */
   stalledBy(thresholdMs: number): Promise<StalledRead | undefined>;
 };
@@ -59,30 +62,34 @@ export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string
     return tracker.apply(r, Date.now());
   }
 
-  function refresh(forceLockCheck = false): Promise<number> {
+  // One round at a time; callers arriving meanwhile share the next one, which checks the lock table if any of them
+  // asked for it.
+  let queuedChecksLocks = false;
+  function refresh(checkLocks: boolean): Promise<number> {
     if (running === undefined) {
       const since = tracker.waitingSince;
       const now = Date.now();
-      const checkLocks =
-        forceLockCheck ||
-        (since !== undefined && now - since >= LOCK_CHECK_AFTER_MS && now - lastLockCheck >= LOCK_CHECK_AFTER_MS);
-      running = round(checkLocks).finally(() => {
+      const due = since !== undefined && now - since >= LOCK_CHECK_AFTER_MS && now - lastLockCheck >= LOCK_CHECK_AFTER_MS;
+      running = round(checkLocks || due).finally(() => {
         running = undefined;
       });
       return running;
     }
+    queuedChecksLocks ||= checkLocks;
     queued ??= running
       .catch(() => {})
       .then(() => {
+        const withLocks = queuedChecksLocks;
         queued = undefined;
-        return refresh(forceLockCheck);
+        queuedChecksLocks = false;
+        return refresh(withLocks);
       });
     return queued;
   }
 
   return {
     known: () => tracker.safe,
-    refresh: () => refresh(),
+    refresh: (checkLocks = false) => refresh(checkLocks),
 
     async stalledBy(thresholdMs: number): Promise<StalledRead | undefined> {
       // A round of its own, with the lock table: what it still waits for are appends of this store.
