@@ -10,6 +10,8 @@ import { storeError } from './pg-error.js';
 export type SafeHead = {
   /** The highest position known safe, without asking the server. */
   known(): number;
+  /** True when a position read from the sequence still waits for open transactions. */
+  waiting(): boolean;
   /**
    * A round that starts after this call (joining one queued, never one already running); resolves to the safe head.
    * `checkLocks`: also read the lock table, so open transactions that are not appends of this store stop counting.
@@ -89,6 +91,7 @@ export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string
 
   return {
     known: () => tracker.safe,
+    waiting: () => tracker.waiting,
     refresh: (checkLocks = false) => refresh(checkLocks),
 
     async stalledBy(thresholdMs: number): Promise<StalledRead | undefined> {

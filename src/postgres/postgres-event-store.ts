@@ -123,12 +123,16 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
   );
   const listener = createListener(connection.clientConfig, notifyChannel(schemaName), () => signal.notify());
 
-  // A fresh safe head. Still short of this store's own commit after one round, some open transaction counted: a
-  // second round reads the lock table and drops the ones that are not appends of this schema (any other write
-  // transaction in the cluster), so a caller reads its own writes unless another append really is in flight.
+  // A fresh safe head. One round usually settles it. When it falls short of this store's own last commit, or a store
+  // new to the log has no safe head yet, an open transaction counted: the next round reads the lock table and drops
+  // the ones that are not appends of this schema (any other write transaction in the cluster), and one more lets the
+  // appends that were in flight finish. So a caller reads its own writes unless another append is really held open.
   async function freshBound(): Promise<number> {
-    const bound = await safeHead.refresh();
-    return bound < ownHead ? safeHead.refresh(true) : bound;
+    let bound = await safeHead.refresh();
+    for (let round = 1; round < 3 && (bound < ownHead || bound === 0) && safeHead.waiting(); round++) {
+      bound = await safeHead.refresh(round === 1);
+    }
+    return bound;
   }
 
   const assertOpen = () => {
