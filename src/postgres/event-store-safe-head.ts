@@ -19,15 +19,24 @@ export type SafeHead = {
   refresh(checkLocks?: boolean): Promise<number>;
   /** The oldest open append in the readers' way, when open longer than `thresholdMs`. */
   stalledBy(thresholdMs: number): Promise<StalledRead | undefined>;
+  /** Stops the follow-up rounds. */
+  close(): void;
 };
 
 // How long a position may wait on open transactions before a round also reads the lock table, to stop waiting on the
 // ones that are not appends of this store. Reading pg_locks takes every lock-manager partition lock, so not on every
 // round: under steady appends a position waits one round and resolves without it.
 const LOCK_CHECK_AFTER_MS = 25;
+// While a read position waits, the tracker looks again by itself (a subscriber woken by a notification may have found
+// it waiting, and would otherwise sleep until its next poll): soon at first, then less often while nothing moves.
+const FOLLOW_UP_MIN_MS = 5;
+const FOLLOW_UP_MAX_MS = 1000;
 
-/** Creates the tracker of one store. Every query names the schema and passes `types`: the pool may be the caller's. */
-export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string): SafeHead {
+/**
+ * Creates the tracker of one store; `advanced` hears each rise of the safe head. Every query names the schema and
+ * passes `types`: the pool may be the caller's.
+ */
+export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string, advanced: () => void): SafeHead {
   const tracker = new SafeHeadTracker();
   // BEGIN … READ COMMITTED: each statement takes a fresh snapshot, so the snapshot comes after the sequence read even
   // on a pool whose default isolation is stricter. Rolled back: the transaction id is only a marker, nothing is kept.
@@ -61,7 +70,25 @@ export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string
     };
     if (checkLocks) r.appenders = new Set(results[3].rows.map((row: { xid: string }) => BigInt(row.xid)));
     if (checkLocks) lastLockCheck = Date.now();
-    return tracker.apply(r, Date.now());
+    const before = tracker.safe;
+    const safe = tracker.apply(r, Date.now());
+    followUp(safe > before);
+    if (safe > before) advanced();
+    return safe;
+  }
+
+  let followUpTimer: ReturnType<typeof setTimeout> | undefined;
+  let followUpMs = FOLLOW_UP_MIN_MS;
+  let closed = false;
+  function followUp(moved: boolean): void {
+    followUpMs = moved ? FOLLOW_UP_MIN_MS : Math.min(followUpMs * 2, FOLLOW_UP_MAX_MS);
+    if (closed || !tracker.waiting || followUpTimer !== undefined) return;
+    followUpTimer = setTimeout(() => {
+      followUpTimer = undefined;
+      // A failed round is only a missed look; readers see their own errors.
+      refresh(false).catch(() => {});
+    }, followUpMs);
+    followUpTimer.unref?.();
   }
 
   // One round at a time; callers arriving meanwhile share the next one, which checks the lock table if any of them
@@ -117,6 +144,12 @@ export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string
       const row = rows[0];
       if (row === undefined) return undefined;
       return { backend: String(row.pid), since: row.xact_start.toISOString(), openMs: Math.round(row.open_ms) };
+    },
+
+    close() {
+      closed = true;
+      if (followUpTimer !== undefined) clearTimeout(followUpTimer);
+      followUpTimer = undefined;
     },
   };
 }

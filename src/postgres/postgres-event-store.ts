@@ -104,7 +104,8 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
   }
 
   const signal = new AppendSignal();
-  const safeHead = createSafeHead(pool, s, schemaName);
+  // A rise of the safe head is news for subscribers even when no append of this store caused it.
+  const safeHead = createSafeHead(pool, s, schemaName, () => signal.notify());
   // The highest position this store's own appends committed: a read after one must see it, so it refreshes the safe
   // head when that is behind.
   let ownHead = 0;
@@ -154,8 +155,10 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     assertOpen();
     const { from, limit, filter } = normalizeReadAll(readOptions);
     await migrated();
+    // The known bound serves a page that fits below it (catching up); a page that could reach past it (the tail,
+    // where the positions up to the bound may also be gaps) asks for a fresh one first.
     let bound = safeHead.known();
-    if (bound < from || bound < ownHead) bound = await freshBound();
+    if (bound < from + limit - 1 || bound < ownHead) bound = await freshBound();
     if (bound < from) return [];
     const types = filter?.types;
     const categories = filter?.categories;
@@ -338,6 +341,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       closed = true;
       // Appends accepted before close still commit; only calls after it see CLOSED.
       await writer.drain();
+      safeHead.close();
       await listener.close();
       signal.notify();
       await connection.end().catch(() => {});
