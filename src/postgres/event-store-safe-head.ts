@@ -29,7 +29,7 @@ export type SafeHead = {
 const LOCK_CHECK_AFTER_MS = 25;
 // While a read position waits, the tracker looks again by itself (a subscriber woken by a notification may have found
 // it waiting, and would otherwise sleep until its next poll): soon at first, then less often while nothing moves.
-const FOLLOW_UP_MIN_MS = 5;
+const FOLLOW_UP_MIN_MS = 10;
 const FOLLOW_UP_MAX_MS = 1000;
 
 /**
