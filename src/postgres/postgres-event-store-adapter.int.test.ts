@@ -160,9 +160,9 @@ describe.skipIf(!pgAvailable)('postgres event store: reads', () => {
     expect(calls.filter((c) => !c.includes('pg_current_snapshot'))).toHaveLength(1);
   });
 
-  it('keeps data and metadata byte for byte (json, not jsonb): key order, duplicate-free escapes, NUL escapes', async () => {
+  it('keeps data and metadata byte for byte (json, not jsonb): key order, large numbers, NUL escapes', async () => {
     const store = open(schema());
-    const data = { z: 1, a: { y: [3, 2, 1], b: 'x\u0000y' }, big: 12345678901234567890, neg: -0.5e-10 };
+    const data = { z: 1, a: { y: [3, 2, 1], b: 'x\u0000y' }, big: 2 ** 60, neg: -0.5e-10 };
     await store.append('bytes-1', [{ type: 'Counted', data, metadata: { actor: 'ann', z: 1, a: 2 } }]);
     const [event] = await store.readStream('bytes-1');
     expect(JSON.stringify(event.data)).toBe(JSON.stringify(data));
