@@ -36,8 +36,25 @@ import { storeError } from './pg-error.js';
 /** Options of createPostgresEventStore. */
 export type PostgresEventStoreOptions = PostgresConnectionOptions;
 
-/** The PostgreSQL event store: the EventStore port, with `stalledBy`, plus what is specific to this adapter. */
+/**
+ * The PostgreSQL event store: the EventStore port, with `stalledBy`, plus what is specific to this adapter.
+ *
+ * Global reads (`readAll`, `subscribe`, `headPosition`) stop at the safe head: the highest position below which every
+ * position is committed or will never exist (event-store-snapshot.ts), so a position-only cursor never skips an event
+ * that commits late. `headPosition` is the last event at or below it. An append held open (a transaction begun by
+ * hand around append_events) holds them there until it ends; `stalledBy` names it. The store's own appends are
+ * single statements and never stay open. A store opened while an append is in flight learns its first safe head
+ * when that append ends (the positions it holds are invisible, so nothing below them can be vouched for): under a
+ * long-held one it reads nothing at all until then — late, never wrong.
+ * Connections: appends use one pooled connection at a time (one group in flight), reads the others, and subscribing
+ * opens one more, outside the pool, for LISTEN.
+ */
 export type PostgresEventStore = EventStore & {
+  /**
+   * The oldest append of this store's schema holding the global log's readers back, when open longer than
+   * `thresholdMs` (from pg_stat_activity; a role without pg_read_all_stats sees only its own sessions' transactions).
+   * @throws INVALID_ARGUMENT bad threshold; STORE_ERROR; CLOSED
+   */
   stalledBy(thresholdMs: number): Promise<StalledRead | undefined>;
   /** The schema holding the store's tables. */
   readonly schema: string;
