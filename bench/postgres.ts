@@ -32,11 +32,12 @@ function openStore(admin: Admin, role: string, poolSize: number) {
   return { store, url };
 }
 
-async function appends(admin: Admin, spec: AppendSpec, baseline: BenchResult) {
+async function appends(admin: Admin, spec: AppendSpec, baseline: BenchResult | undefined) {
   const { store, url } = openStore(admin, 'append', spec.connections);
   try {
     const batch = Array.from({ length: spec.batch }, (_, i) => event(i));
     await warmUp(spec.concurrency, (k) => store.append(`warm-${k}`, batch, { expectedVersion: 'no_stream' }));
+    const before = store.stats();
     await measure(
       spec.name,
       {
@@ -48,6 +49,12 @@ async function appends(admin: Admin, spec: AppendSpec, baseline: BenchResult) {
         baseline,
         serverCpu: admin.backendCpu(url),
         note: `poolSize ${spec.connections}`,
+        // Group commit: how many appends went per round trip and transaction.
+        check: async () => {
+          const after = store.stats();
+          const groups = after.groups - before.groups;
+          return `${groups} groups of ${((after.appends - before.appends) / groups).toFixed(1)} appends on average`;
+        },
       },
       (i) => {
         const { streamId, expected } = appendTarget(spec, i);
@@ -61,7 +68,7 @@ async function appends(admin: Admin, spec: AppendSpec, baseline: BenchResult) {
   }
 }
 
-async function rehydration(admin: Admin, name: string, reads: number, baseline: BenchResult) {
+async function rehydration(admin: Admin, name: string, reads: number, baseline: BenchResult | undefined) {
   const { store, url } = openStore(admin, 'read', 1);
   try {
     for (let b = 0; b < 10; b++) {
@@ -94,14 +101,22 @@ async function rehydration(admin: Admin, name: string, reads: number, baseline: 
   }
 }
 
+// `--no-baselines` leaves the bare-pg lines out (and the Chronicle lines without a ratio): to profile Chronicle alone.
+const baselines = !process.argv.includes('--no-baselines');
+const bare = (measureBare: () => Promise<BenchResult>) => (baselines ? measureBare() : Promise.resolve(undefined));
+
 export async function runPostgresBench(): Promise<void> {
   const admin = await openAdmin();
   try {
-    for (const spec of APPENDS) if (selected(spec.name)) await appends(admin, spec, await bareAppends(admin, spec));
+    for (const spec of APPENDS) {
+      if (selected(spec.name)) await appends(admin, spec, await bare(() => bareAppends(admin, spec)));
+    }
     const rehydrate = 'pg-rehydrate-1000-event-stream';
-    if (selected(rehydrate)) await rehydration(admin, rehydrate, n(400), await bareRehydrate(admin, rehydrate, n(400)));
+    if (selected(rehydrate)) {
+      await rehydration(admin, rehydrate, n(400), await bare(() => bareRehydrate(admin, rehydrate, n(400))));
+    }
     const catchUp = 'pg-projection-catch-up';
-    if (selected(catchUp)) await bareCatchUp(admin, catchUp, n(100_000));
+    if (selected(catchUp)) await bare(() => bareCatchUp(admin, catchUp, n(100_000)));
   } finally {
     await admin.close();
   }
