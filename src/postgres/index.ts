@@ -1,2 +1,6 @@
 // chronicle/postgres: the PostgreSQL adapters (pg 8) — event store, read store with projection leases.
-export {};
+
+export type { PostgresConnectionOptions } from './connection.js';
+export { createPostgresReadStore, type PostgresReadStore, type PostgresReadStoreOptions } from './postgres-read-store.js';
+export type { PostgresReader } from './read-store-reader.js';
+export type { PostgresReadTx } from './read-store-tx.js';
