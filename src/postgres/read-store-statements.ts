@@ -30,6 +30,9 @@ const sessions = new WeakMap<pg.ClientBase, Session>();
 export async function sessionOf(client: pg.ClientBase): Promise<Session> {
   let session = sessions.get(client);
   if (!session) {
+    // A session the server ends while checked out (idle_in_transaction_session_timeout, a restart) emits 'error' on
+    // the client, which without a listener would crash the process; the failed query reports it instead.
+    client.on('error', () => {});
     const { rows } = await client.query<{ standard_conforming_strings: string }>('SHOW standard_conforming_strings');
     if (rows[0]?.standard_conforming_strings !== 'on') {
       throw new ChronicleError('STORE_ERROR', 'postgres: the read store needs standard_conforming_strings = on', {
