@@ -251,6 +251,30 @@ describe.skipIf(!pgAvailable)('PostgreSQL read store', () => {
     }
   });
 
+  it('runs statements in the order the handlers issued them, a read not awaited included', async () => {
+    const fresh = schema();
+    const read = storeIn(fresh);
+    const generation = await read.beginGeneration('ledger', 1, ledger().setup);
+    await read.swapGeneration('ledger', generation, 0);
+    let seen: unknown;
+    await read.apply(
+      'ledger',
+      generation,
+      async (tx) => {
+        const insert = (position: number) =>
+          tx.run(`INSERT INTO ${tx.table('applied')} (position, applied) VALUES (?, 1)`, [position]);
+        insert(1);
+        const count = tx.get(`SELECT count(*) AS n FROM ${tx.table('applied')}`);
+        insert(2);
+        seen = await count;
+      },
+      2,
+      0,
+    );
+    expect(seen).toEqual({ n: 1 });
+    expect(await appliedCounts(read)).toEqual({ n: 2, total: 2, max: 1 });
+  });
+
   it('two projectors on two stores (separate pools) over one schema apply each event once', async () => {
     const fresh = schema();
     const events = createInMemoryEventStore();

@@ -129,10 +129,11 @@ export class Transaction {
   }
 
   private send(read: Pending | undefined, end: boolean): Promise<pg.QueryResult | undefined> {
+    // Taken now, not when the step runs: a read the handler did not await must not let later statements pass it.
+    const statements = this.queue;
+    this.queue = [];
+    if (read) statements.push(read);
     return this.serial(async () => {
-      const statements = this.queue;
-      this.queue = [];
-      if (read) statements.push(read);
       const before: string[] = [];
       if (!this.guarded) {
         // Ending before any read: the whole transaction is this one query, implicitly atomic, so no BEGIN/COMMIT.
