@@ -275,6 +275,37 @@ describe.skipIf(!pgAvailable)('PostgreSQL read store', () => {
     expect(await appliedCounts(read)).toEqual({ n: 2, total: 2, max: 1 });
   });
 
+  it('prepares again what a shared session lost (DISCARD ALL) or what a changed table no longer fits', async () => {
+    const fresh = schema();
+    const pool = new pg.Pool({ connectionString: fresh.connectionString, max: 1 });
+    try {
+      const read = createPostgresReadStore({ pool, schema: fresh.schema });
+      stores.push(read);
+      const generation = await read.beginGeneration('ledger', 1, ledger().setup);
+      await read.swapGeneration('ledger', generation, 0);
+      const insert = (position: number) => (tx: PostgresReadTx) =>
+        tx.run(`INSERT INTO ${tx.table('applied')} (position, applied) VALUES (?, 1)`, [position]);
+      const reader = read.reader('ledger');
+      const all = () => reader.all(`SELECT * FROM ${reader.table('applied')} ORDER BY position`);
+      await read.apply('ledger', generation, insert(1), 1, 0);
+      expect(await all()).toEqual([{ position: 1, applied: 1 }]);
+      // Another user of the pool drops every prepared statement of the (only) session.
+      await pool.query('DISCARD ALL');
+      await read.apply('ledger', generation, insert(2), 2, 1);
+      expect(await all()).toHaveLength(2);
+      await pool.query('DISCARD ALL');
+      expect(await all()).toHaveLength(2);
+      await read.apply('ledger', generation, insert(3), 3, 2);
+      // A handler changes the table's shape: the prepared SELECT * must be planned again.
+      await read.apply('ledger', generation, (tx) => tx.run(`ALTER TABLE ${tx.table('applied')} ADD COLUMN note text`), 4, 3);
+      expect(await all()).toEqual([1, 2, 3].map((position) => ({ position, applied: 1, note: null })));
+      expect(await read.load('ledger')).toMatchObject({ position: 4 });
+    } finally {
+      await Promise.all(stores.splice(0).map((s) => s.close()));
+      await pool.end();
+    }
+  });
+
   it('two projectors on two stores (separate pools) over one schema apply each event once', async () => {
     const fresh = schema();
     const events = createInMemoryEventStore();

@@ -21,7 +21,7 @@ import {
   type ProjectionStore,
   type SkippedEvent,
 } from 'chronicle-es';
-import type pg from 'pg';
+import pg from 'pg';
 import { type Connection, openConnection, type PostgresConnectionOptions, types } from './connection.js';
 import { migrate } from './migrate.js';
 import { storeError } from './pg-error.js';
@@ -210,7 +210,7 @@ export function createPostgresReadStore(options: PostgresReadStoreOptions): Post
       generation,
     );
     if (tables.length > 0) {
-      t.run(t.statement(`DROP TABLE IF EXISTS ${tables.map((table) => q(`"${table}"`)).join(', ')} CASCADE`));
+      t.run(t.statement(`DROP TABLE IF EXISTS ${tables.map((table) => q(pg.escapeIdentifier(table))).join(', ')} CASCADE`));
     }
   }
 

@@ -112,7 +112,14 @@ export function createReader(projection: string, context: ReaderContext): Postgr
     });
   }
 
-  async function execute(translation: Translation, args: readonly string[], sql: string): Promise<Record<string, unknown>[]> {
+  // Runs one read; a statement the session no longer holds as prepared (26000: someone ran DISCARD ALL on a shared
+  // pool) or whose plan no longer fits its table (0A000) is prepared again, once.
+  async function execute(
+    translation: Translation,
+    args: readonly string[],
+    sql: string,
+    again = true,
+  ): Promise<Record<string, unknown>[]> {
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -120,6 +127,7 @@ export function createReader(projection: string, context: ReaderContext): Postgr
       throw storeError(err, 'read');
     }
     let broken: Error | undefined;
+    let failure: ChronicleError | undefined;
     try {
       const session = await sessionOf(client);
       const { text, last } = compose(session, schema, ['SET TRANSACTION READ ONLY'], [{ translation, args }], []);
@@ -127,14 +135,17 @@ export function createReader(projection: string, context: ReaderContext): Postgr
         const result = await client.query({ text, types });
         return resultAt(result as unknown as pg.QueryResult | pg.QueryResult[], last).rows;
       } catch (err) {
-        await resync(client, session).catch((e: Error) => {
+        await resync(client, session, err).catch((e: Error) => {
           broken = e;
         });
-        throw failureOf(err, sql);
+        failure = failureOf(err, sql);
       }
     } finally {
       client.release(broken);
     }
+    const state = sqlState(failure.cause);
+    if (again && !broken && (state === '26000' || state === '0A000')) return execute(translation, args, sql, false);
+    throw failure;
   }
 
   return {

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { ChronicleError } from 'chronicle-es';
 import type pg from 'pg';
 import { types } from './connection.js';
+import { sqlState } from './pg-error.js';
 import { inline, type Translation } from './read-store-sql.js';
 
 /** A statement ready to send: its translation and its values as literals. */
@@ -51,7 +52,7 @@ export type Composed = { text: string; last: number };
 /**
  * The text of one simple-protocol query running `before`, then `statements` in order, then `after`. Statements
  * PREPARE takes are prepared (once per session and search path) and EXECUTEd; the rest are sent with their values
- * written in. Whatever fails, call {@link resync} before the session's next query.
+ * written in (all of them, without `prepare`). Whatever fails, call {@link resync} before the session's next query.
  */
 export function compose(
   session: Session,
@@ -59,10 +60,11 @@ export function compose(
   before: readonly string[],
   statements: readonly Statement[],
   after: readonly string[],
+  prepare = true,
 ): Composed {
   const out = [...before];
   for (const { translation, args } of statements) {
-    if (!translation.preparable) {
+    if (!prepare || !translation.preparable) {
       out.push(inline(translation, args));
       continue;
     }
@@ -91,11 +93,16 @@ export function compose(
   return { text: out.join(';\n'), last };
 }
 
+// A prepared SELECT * whose table changed shape since (a handler's ALTER TABLE) fails with this until it is
+// prepared again.
+const PLAN_CHANGED = '0A000';
+
 /**
  * After a failed query, learns which of this module's statements the session really holds: PREPARE is not undone
- * by a rollback, and the statements after the failing one never ran. Run outside any aborted transaction.
+ * by a rollback, and the statements after the failing one never ran. After `failure` said a cached plan no longer
+ * fits its tables, every statement is prepared afresh. Run outside any aborted transaction.
  */
-export async function resync(client: pg.ClientBase, session: Session): Promise<void> {
+export async function resync(client: pg.ClientBase, session: Session, failure?: unknown): Promise<void> {
   const { rows } = await client.query<{ name: string }>({
     text: 'SELECT name FROM pg_prepared_statements WHERE starts_with(name, $1)',
     values: [PREFIX],
@@ -103,8 +110,9 @@ export async function resync(client: pg.ClientBase, session: Session): Promise<v
   });
   const held = new Set(rows.map((r) => r.name));
   const known = new Set<string>();
+  const replan = sqlState(failure) === PLAN_CHANGED;
   for (const [key, name] of session.names) {
-    if (held.has(name)) known.add(name);
+    if (held.has(name) && !replan) known.add(name);
     else session.names.delete(key);
   }
   session.stale = [...held].filter((name) => !known.has(name));

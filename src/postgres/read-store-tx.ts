@@ -107,7 +107,7 @@ export class Transaction {
     this.client = undefined;
     try {
       if (this.begun) await client.query('ROLLBACK');
-      if (this.failure) await resync(client, await sessionOf(client));
+      if (this.failure) await resync(client, await sessionOf(client), this.failure.cause);
       client.release();
     } catch (err) {
       client.release(err instanceof Error ? err : true);
@@ -159,7 +159,9 @@ export class Transaction {
     try {
       this.client ??= await this.options.pool.connect();
       const session = await sessionOf(this.client);
-      const { text, last } = compose(session, this.options.schema, before, statements, after);
+      // Run again to find a failing statement, the batch sends its statements as they are: nothing rests on what the
+      // session has prepared.
+      const { text, last } = compose(session, this.options.schema, before, statements, after, !this.options.eager);
       const result = await this.client.query({ text, types });
       return reading ? resultAt(result as unknown as pg.QueryResult | pg.QueryResult[], last) : undefined;
     } catch (err) {
