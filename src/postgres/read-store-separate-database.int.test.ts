@@ -1,9 +1,10 @@
-// The read store in a database of its own, fed by a projector from an event store elsewhere: nothing in the read
-// side needs the event store's database.
-import { createInMemoryEventStore, createProjector, defineProjection } from 'chronicle-es';
+// The read store in a database of its own, fed by a projector from the PostgreSQL event store in another: nothing in
+// the read side needs the event store's database.
+import { createProjector, defineProjection } from 'chronicle-es';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureDatabase, type FreshSchema, freshSchema, PG_URL, pgAvailable } from '../../test/support/postgres.js';
+import { createPostgresEventStore } from './postgres-event-store.js';
 import { createPostgresReadStore } from './postgres-read-store.js';
 import type { PostgresReadTx } from './read-store-tx.js';
 
@@ -37,12 +38,13 @@ async function schemaExists(connectionString: string, schema: string): Promise<b
   }
 }
 
-describe.skipIf(!pgAvailable)('a read store in another database than the event store', () => {
+describe.skipIf(!pgAvailable)('a PostgreSQL read store in another database than the PostgreSQL event store', () => {
   it('is fed by a projector from the event store and serves from its own database', async () => {
     const readDb = await ensureDatabase('chronicle_read_test');
     const fresh = freshSchema('separate', readDb);
-    schemas.push(fresh);
-    const events = createInMemoryEventStore();
+    const log = freshSchema('separate_log');
+    schemas.push(fresh, log);
+    const events = createPostgresEventStore({ connectionString: log.connectionString, schema: log.schema });
     const read = createPostgresReadStore({ connectionString: readDb, schema: fresh.schema });
     const projector = createProjector({ eventStore: events, readStore: read, projections: [totals], batchSize: 50 });
     try {
@@ -62,9 +64,18 @@ describe.skipIf(!pgAvailable)('a read store in another database than the event s
       expect(await read.load('totals')).toMatchObject({ position: head });
       expect(await schemaExists(readDb, fresh.schema)).toBe(true);
       expect(await schemaExists(PG_URL, fresh.schema)).toBe(false);
+      expect(await schemaExists(PG_URL, log.schema)).toBe(true);
+      expect(await schemaExists(readDb, log.schema)).toBe(false);
+      // Events appended while the projector follows are projected too.
+      const more = await events.append('s0', [{ type: 'Counted', data: {} }]);
+      await projector.waitForPosition(more.position);
+      expect(await reader.get(`SELECT events FROM ${reader.table('totals')} WHERE stream_id = ?`, ['s0'])).toEqual({
+        events: 31,
+      });
     } finally {
       await projector.stop();
       await read.close();
+      await events.close();
     }
   });
 });
