@@ -128,19 +128,20 @@ export function createPostgresReadStore(options: PostgresReadStoreOptions): Post
   }
 
   const q = (text: string) => `${schema}.${text}`;
-  const lit = literal;
 
   // The first statement of every write: the search path handlers' unqualified names resolve in, then the fence
   // (lease row FOR SHARE), then the checkpoint compare-and-set (projection row FOR UPDATE), in one SELECT.
   function guardSql(name: string, fence: Fence | undefined, checkpoint?: { generation: number; to: number; after?: number }) {
-    const calls = [`set_config('search_path', ${lit(schema)}, true)`];
+    const calls = [`set_config('search_path', ${literal(schema)}, true)`];
     if (fence) {
       if (idleMs > 0) calls.push(`set_config('idle_in_transaction_session_timeout', '${idleMs}', true)`);
-      calls.push(`${q('chronicle_fence')}(${lit(name)}, ${lit(fence.owner)}, ${lit(fence.token)})`);
+      calls.push(`${q('chronicle_fence')}(${literal(name)}, ${literal(fence.owner)}, ${literal(fence.token)})`);
     }
     if (checkpoint) {
       const { generation, to, after } = checkpoint;
-      calls.push(`${q('chronicle_checkpoint')}(${lit(name)}, ${lit(generation)}, ${lit(to)}, ${lit(after ?? null)})`);
+      calls.push(
+        `${q('chronicle_checkpoint')}(${literal(name)}, ${literal(generation)}, ${literal(to)}, ${literal(after ?? null)})`,
+      );
     }
     return `SELECT ${calls.join(', ')}`;
   }

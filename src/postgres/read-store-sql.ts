@@ -102,7 +102,7 @@ function scan(sql: string): Token[] {
     } else if (IDENT_CHAR.test(sql[i])) {
       // Skip the rest of a word at once, so `e'` inside `date'…'` or a `$` inside `a$b` is read as a word's.
       let j = i + 1;
-      while (j < n && IDENT_CHAR.test(sql[j]) && sql.charCodeAt(j) !== 39) j++;
+      while (j < n && IDENT_CHAR.test(sql[j])) j++;
       i = j;
     } else {
       i++;
