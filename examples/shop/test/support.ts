@@ -4,7 +4,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createShop, type Shop } from '../app.js';
+import { createShop, type ShopOf } from '../app.js';
 import { createShopAuth } from '../auth.js';
 import { createShopServer } from '../server.js';
 
@@ -21,7 +21,7 @@ export type Response<T = any> = { status: number; body: T; headers: Headers };
 
 export type TestShop = {
   url: string;
-  shop: Shop;
+  shop: ShopOf<'all'>;
   dataDir: string;
   /** POST /commands/{name} as `key` (a KEYS value, or undefined for anonymous). */
   command(name: string, body: unknown, options?: { key?: string; headers?: Record<string, string> }): Promise<Response>;
