@@ -14,6 +14,7 @@ import {
   type SqlReadTx,
 } from 'chronicle-es';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
+import type { CheckpointChanges } from './checkpoint-changes.js';
 import { registerCommands } from './commands.js';
 import { registerQueries } from './queries.js';
 import { openQuerySide } from './query-side.js';
@@ -54,6 +55,9 @@ export type ShopOptions<R extends ShopRole = ShopRole> = {
   log?: ReadSideLog;
 };
 
+/** Where the read models are, and a feed of their moves. */
+export type ReadModelChanges = Pick<CheckpointChanges, 'onChange' | 'positions'>;
+
 /** A Shop of some role; which parts are present is what `ShopOf<role>` makes required. */
 export type Shop = {
   role: ShopRole;
@@ -67,6 +71,8 @@ export type Shop = {
   projector?: Projector;
   /** Present in `read` and `all`. */
   queryBus?: QueryBus;
+  /** Moves of the read models' checkpoints, for `GET /events/stream`; present where queries are served. */
+  changes?: ReadModelChanges;
   /** Whether the read store is sound, or damaged and being rebuilt from the event log (SQLite, with a projector). */
   readSideState?(): ReadSideState;
   /** True once the read side is up and no projection has failed; false while a damaged read store is rebuilt. */
@@ -105,7 +111,7 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
       waitForPosition: (position, wait) => side.waits.waitForPosition(position, wait),
     });
     registerQueries(queryBus, side);
-    const shop: Shop = { role, readStore: side.readStore, queryBus, ready: side.ready, close: side.close };
+    const shop: Shop = { role, readStore: side.readStore, queryBus, changes: side.changes, ready: side.ready, close: side.close };
     return shop as ShopOf<R>;
   }
 
@@ -129,7 +135,12 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
   }
   const { readStore, projector } = readSide;
   let queryBus: QueryBus | undefined;
+  let changes: ReadModelChanges | undefined;
   if (role === 'all') {
+    changes = {
+      onChange: (listener) => projector.onChange(listener),
+      positions: async () => (await projector.status()).map((s) => ({ projection: s.name, position: s.position })),
+    };
     queryBus = createQueryBus({
       middleware: options.middleware,
       waitForPosition: (position, wait) => projector.waitForPosition(position, wait),
@@ -143,6 +154,7 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     readStore,
     projector,
     queryBus,
+    changes,
     readSideState: readSide.state,
     ready: readSide.ready,
     async close() {

@@ -18,7 +18,7 @@ export type CheckpointWaits = {
    */
   waitForPosition(position: number, options?: WaitForPositionOptions): Promise<void>;
   /** Rejects every pending wait with CLOSED. */
-  close(): void;
+  close(): Promise<void>;
 };
 
 type Waiter = {
@@ -119,7 +119,7 @@ export function createCheckpointWaits(options: CheckpointWaitsOptions): Checkpoi
         void poll();
       });
     },
-    close() {
+    async close() {
       closed = true;
       for (const waiter of [...waiters]) settle(waiter, new ChronicleError('CLOSED', 'checkpoint waits are closed'));
     },

@@ -37,7 +37,8 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
   const { projector, eventStore, readStore } = shop;
   const ops = serve === 'ops' || serve === 'project' || !options.opsElsewhere;
   // The change feed is for clients of the read models: served beside queries, never by a projector-only process.
-  const eventStream = ops && shop.role !== 'project' && projector !== undefined;
+  const { changes } = shop;
+  const eventStream = ops && changes !== undefined;
   const storesAndProjections = createReadiness({
     projector,
     stores: {
@@ -51,11 +52,8 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
     queryBus: serve === 'all' || serve === 'read' ? shop.queryBus : undefined,
     serve: serve === 'project' ? 'ops' : serve,
     authenticate: options.authenticate,
-    notifications: eventStream ? (listener) => projector.onChange(listener) : undefined,
-    events: {
-      roles: EVENT_STREAM_ROLES,
-      positions: projector && (async () => (await projector.status()).map((s) => ({ projection: s.name, position: s.position }))),
-    },
+    notifications: eventStream ? (listener) => changes.onChange(listener) : undefined,
+    events: { roles: EVENT_STREAM_ROLES, positions: changes && (() => changes.positions()) },
     metrics: projector && projectionMetrics(projector),
     metricsRegistry: options.metricsRegistry,
     metricsAccess: ops ? metricsAccess : false,

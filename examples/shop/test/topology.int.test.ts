@@ -34,7 +34,7 @@ async function serve(role: ShopRole) {
     command: (name: string, body: unknown) =>
       fetch(`${url}/commands/${name}`, { method: 'POST', headers, body: JSON.stringify(body) }),
     query: (name: string, qs: string) => fetch(`${url}/queries/${name}?${qs}`, { headers }),
-    get: (path: string) => fetch(url + path, { headers }),
+    get: (path: string, signal?: AbortSignal) => fetch(url + path, { headers, signal }),
   };
 }
 
@@ -64,9 +64,19 @@ describe('SHOP_ROLE', () => {
       expect((await reader.get('/health/ready')).status).toBe(200);
       expect(reader.shop.eventStore).toBeUndefined();
     }
-    // Two projectors on one SQLite read store share it through compare-and-set checkpoints: each event applied once.
+    // A read node's change feed follows the checkpoints the projectors commit. Two projectors on one SQLite read store
+    // share it through compare-and-set checkpoints: each event applied once.
+    const controller = new AbortController();
+    const stream = await readers[0].get('/events/stream', controller.signal);
+    expect(stream.headers.get('content-type')).toContain('text/event-stream');
+    const frames = stream.body!.getReader();
     const restocked = await writer.command('RestockProduct', { productId: 'split', quantity: 3 });
     const after = ((await restocked.json()) as { position: number }).position;
+    let text = '';
+    while (!text.includes(`data: {"projection":"inventory","position":${after}}`)) {
+      text += new TextDecoder().decode((await frames.read()).value);
+    }
+    controller.abort();
     const read = await readers[1].query('GetInventory', `productId=split&minPosition=${after}`);
     expect(await read.json()).toEqual({ productId: 'split', onHand: 3, reserved: 0, available: 3 });
 
