@@ -80,6 +80,11 @@ export {
 } from './middleware.js';
 export { createPollingSubscription } from './poll-subscription.js';
 export {
+  type CheckpointWaits,
+  type CheckpointWaitsOptions,
+  createCheckpointWaits,
+} from './projections/checkpoint-waits.js';
+export {
   defineProjection,
   type Projection,
   type ProjectionDefinition,
@@ -91,6 +96,7 @@ export {
   createInMemoryReadStore,
   type InMemoryReader,
   type InMemoryReadStore,
+  type InMemoryReadStoreOptions,
   type InMemoryReadTx,
 } from './projections/in-memory-read-store.js';
 export { InMemoryTable } from './projections/in-memory-table.js';
@@ -112,6 +118,7 @@ export {
   type ProjectionStatus,
   type Projector,
   type ProjectorOptions,
+  type ProjectorWorkerOptions,
   type WaitForPositionOptions,
 } from './projections/projector.js';
 export { assertReadModelName } from './projections/read-model-name.js';
