@@ -128,7 +128,8 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
 
   let readSide: Awaited<ReturnType<typeof openReadSide>>;
   try {
-    readSide = await openReadSide({ eventStore, path: readStorePath, pollIntervalMs: options.pollIntervalMs, log: options.log });
+    const { pollIntervalMs, workerId } = options;
+    readSide = await openReadSide({ eventStore, path: readStorePath, pollIntervalMs, workerId, log: options.log });
   } catch (err) {
     await eventStore.close();
     throw err;

@@ -1,9 +1,9 @@
 // The read store of a `read` process: queries only, with no projector here. Projector workers in other processes fill
 // the store; minPosition waits and the change feed are answered from the checkpoints they commit with each batch.
+import { type CheckpointWaits, createCheckpointWaits } from 'chronicle-es';
 import { createSqliteReadStore } from 'chronicle-es/sqlite';
 import type { ShopReadStore } from './app.js';
 import { type CheckpointChanges, watchCheckpoints } from './checkpoint-changes.js';
-import { type CheckpointWaits, createCheckpointWaits } from './checkpoint-waits.js';
 import { projections } from './projections/index.js';
 import { portable } from './sqlite-interim.js';
 

@@ -27,6 +27,8 @@ export type ReadSideOptions = {
   /** The read store's file. */
   path: string;
   pollIntervalMs?: number;
+  /** The projector's worker id; a SQLite store keeps no leases, so it only names this process. */
+  workerId?: string;
   log?: ReadSideLog;
 };
 

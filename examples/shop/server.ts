@@ -1,4 +1,5 @@
 // The Shop over HTTP: chronicle/http does the work; the Shop only supplies its buses, auth and read-side state.
+import type { ProjectionStatus } from 'chronicle-es';
 import type { Authenticator } from 'chronicle-es/http';
 import { createReadiness, createServer, type EndpointAccess, projectionMetrics } from 'chronicle-es/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -39,13 +40,10 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
   // The change feed is for clients of the read models: served beside queries, never by a projector-only process.
   const { changes } = shop;
   const eventStream = ops && changes !== undefined;
-  const storesAndProjections = createReadiness({
-    projector,
-    stores: {
-      ...(eventStore && { events: () => eventStore.headPosition() }),
-      ...(readStore && { read: () => readStore.list() }),
-    },
-  });
+  const stores = {
+    ...(eventStore && { events: () => eventStore.headPosition() }),
+    ...(readStore && { read: () => readStore.list() }),
+  };
   const metricsAccess: EndpointAccess = options.metricsAccess === 'public' ? { public: true } : { roles: METRICS_ROLES };
   return createServer({
     commandBus: serve === 'all' || serve === 'write' ? shop.commandBus : undefined,
@@ -60,12 +58,23 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
     // /health/ready: the stores this role uses answer, no projection has failed, and the read store is not being
     // rebuilt after damage (GET /health stays a cheap liveness probe).
     readiness: async () => {
-      const report = await storesAndProjections();
+      // Each projection is listed; with leases also who holds it (and whether this worker does), taken from the same
+      // status report rather than a second one.
+      let status: readonly ProjectionStatus[] = [];
+      const report = await createReadiness({
+        projector: projector && { status: async () => (status = await projector.status()) },
+        stores,
+      })();
+      const holders = new Map(status.map((s) => [s.name, s]));
+      const projections = report.projections?.map((p) => {
+        const { owner, held } = holders.get(p.name) ?? {};
+        return owner === undefined && held === undefined ? p : { ...p, owner, held };
+      });
       const rebuilding = shop.readSideState !== undefined && shop.readSideState() !== 'sound';
       const readSide = (await shop.ready())
         ? { ok: true }
         : { ok: false, error: rebuilding ? 'read side rebuilding' : 'read side not ready' };
-      return { ...report, checks: { ...report.checks, readSide } };
+      return { ...report, ...(projections && { projections }), checks: { ...report.checks, readSide } };
     },
     openapi: { title: 'Shop — the Chronicle reference application', version: '1.0.0' },
     logger: options.logger ?? true,
