@@ -13,7 +13,6 @@ import {
 import { createSqliteReadStore, type SqliteReadStore, setAsideFile } from 'chronicle-es/sqlite';
 import type { ShopReadStore } from './app.js';
 import { projections } from './projections/index.js';
-import { portable } from './sqlite-interim.js';
 
 /** Where the read side reports damage and rebuilds (pino-compatible). */
 export type ReadSideLog = {
@@ -90,7 +89,7 @@ export async function openReadSide(options: ReadSideOptions): Promise<ReadSide> 
   const store = readStore;
   const projector = createProjector({
     eventStore,
-    readStore: portable(store),
+    readStore: store,
     projections,
     pollIntervalMs: options.pollIntervalMs,
   });
@@ -146,7 +145,7 @@ export async function openReadSide(options: ReadSideOptions): Promise<ReadSide> 
     );
 
   return {
-    readStore: portable(store),
+    readStore: store,
     projector,
     reader(projection): SqlReader {
       const inner = store.reader(projection);

@@ -7,7 +7,6 @@ import { pathToFileURL } from 'node:url';
 import { ChronicleError, createProjector, isChronicleError } from 'chronicle-es';
 import { createSqliteEventStore, createSqliteReadStore, setAsideFile } from 'chronicle-es/sqlite';
 import { projections } from './projections/index.js';
-import { portable } from './sqlite-interim.js';
 
 export type RebuildReport = { readStore: string; movedTo?: string; wasDamaged: boolean; position: number; ms: number };
 
@@ -27,7 +26,7 @@ export async function rebuildReadStore(options: {
   try {
     const target = await eventStore.headPosition();
     const readStore = createSqliteReadStore({ path: building });
-    const projector = createProjector({ eventStore, readStore: portable(readStore), projections });
+    const projector = createProjector({ eventStore, readStore, projections });
     const unsubscribe = options.progress
       ? projector.onChange(({ projection, position }) => options.progress?.({ projection, position, target }))
       : undefined;

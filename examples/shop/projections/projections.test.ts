@@ -2,12 +2,11 @@
 import { createSqliteReadStore } from 'chronicle-es/sqlite';
 import { projectionSpec } from 'chronicle-es/testing';
 import { describe, it } from 'vitest';
-import { portable } from '../sqlite-interim.js';
 import { customersProjection } from './customers.js';
 import { inventoryProjection } from './inventory.js';
 import { salesProjection } from './sales.js';
 
-const readStore = () => portable(createSqliteReadStore({ path: ':memory:' }));
+const readStore = () => createSqliteReadStore({ path: ':memory:' });
 const lines = [
   { productId: 'mug', sku: 'MUG', name: 'Mug', quantity: 2, unitPriceCents: 1000 },
   { productId: 'tea', sku: 'TEA', name: 'Tea', quantity: 1, unitPriceCents: 500 },

@@ -7,12 +7,9 @@ import type { SqlReadTx } from 'chronicle-es';
  */
 export const text = (tx: SqlReadTx): string => (tx.dialect === 'postgres' ? 'TEXT COLLATE "C"' : 'TEXT');
 
-/**
- * Runs a generation's DDL, in order, inside its transaction. The statements are all issued at once and awaited
- * together: a store runs one transaction's statements in the order given, whether it answers at once or later.
- */
+/** Runs a generation's DDL, in order, inside its transaction (both stores await an async `setup`). */
 export async function createTables(tx: SqlReadTx, statements: readonly string[]): Promise<void> {
-  await Promise.all(statements.map((sql) => tx.run(sql)));
+  for (const sql of statements) await tx.run(sql);
 }
 
 /**
