@@ -13,12 +13,14 @@ import {
   type SqlReader,
   type SqlReadTx,
 } from 'chronicle-es';
+import { createPostgresEventStore } from 'chronicle-es/postgres';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import type { CheckpointChanges } from './checkpoint-changes.js';
 import { registerCommands } from './commands.js';
+import { openPostgresReadSide } from './postgres-read-side.js';
 import { registerQueries } from './queries.js';
 import { openQuerySide } from './query-side.js';
-import { openReadSide, type ReadSideLog, type ReadSideState } from './read-side.js';
+import { openReadSide, type ReadSide, type ReadSideLog, type ReadSideState } from './read-side.js';
 
 /**
  * What a Shop process does. `write`: commands only; `project`: the projector worker filling the read store (and
@@ -101,11 +103,16 @@ const ROLES: readonly ShopRole[] = ['all', 'write', 'project', 'read'];
 export async function createShop<R extends ShopRole = 'all'>(options: ShopOptions<R>): Promise<ShopOf<R>> {
   const role: ShopRole = options.role ?? 'all';
   if (!ROLES.includes(role)) throw new Error(`unknown Shop role ${role}`);
+  // SQLite files, and in development the demo keys, live here whatever the stores.
   mkdirSync(options.dataDir, { recursive: true });
   const readStorePath = options.readStorePath ?? join(options.dataDir, 'read.db');
 
   if (role === 'read') {
-    const side = await openQuerySide({ path: readStorePath, pollIntervalMs: options.pollIntervalMs });
+    const side = await openQuerySide({
+      path: readStorePath,
+      postgres: options.readStore,
+      pollIntervalMs: options.pollIntervalMs,
+    });
     const queryBus = createQueryBus({
       middleware: options.middleware,
       waitForPosition: (position, wait) => side.waits.waitForPosition(position, wait),
@@ -115,7 +122,16 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     return shop as ShopOf<R>;
   }
 
-  const eventStore = createSqliteEventStore({ path: join(options.dataDir, 'events.db') });
+  const eventStore = options.eventStore
+    ? createPostgresEventStore(options.eventStore)
+    : createSqliteEventStore({ path: join(options.dataDir, 'events.db') });
+  try {
+    // Reached now, so a wrong URL stops startup rather than the first command.
+    await eventStore.headPosition();
+  } catch (err) {
+    await eventStore.close();
+    throw err;
+  }
   let commandBus: CommandBus | undefined;
   if (role === 'write' || role === 'all') {
     commandBus = createCommandBus({ middleware: options.middleware });
@@ -126,10 +142,12 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     return shop as ShopOf<R>;
   }
 
-  let readSide: Awaited<ReturnType<typeof openReadSide>>;
+  let readSide: ReadSide;
   try {
     const { pollIntervalMs, workerId } = options;
-    readSide = await openReadSide({ eventStore, path: readStorePath, pollIntervalMs, workerId, log: options.log });
+    readSide = options.readStore
+      ? await openPostgresReadSide({ eventStore, location: options.readStore, pollIntervalMs, workerId })
+      : await openReadSide({ eventStore, path: readStorePath, pollIntervalMs, workerId, log: options.log });
   } catch (err) {
     await eventStore.close();
     throw err;

@@ -1,11 +1,11 @@
 // The read store of a `read` process: queries only, with no projector here. Projector workers in other processes fill
 // the store; minPosition waits and the change feed are answered from the checkpoints they commit with each batch.
 import { type CheckpointWaits, createCheckpointWaits } from 'chronicle-es';
+import { createPostgresReadStore } from 'chronicle-es/postgres';
 import { createSqliteReadStore } from 'chronicle-es/sqlite';
-import type { ShopReadStore } from './app.js';
+import type { PostgresLocation, ShopReadStore } from './app.js';
 import { type CheckpointChanges, watchCheckpoints } from './checkpoint-changes.js';
 import { projections } from './projections/index.js';
-import { portable } from './sqlite-interim.js';
 
 export type QuerySide = {
   readStore: ShopReadStore;
@@ -17,9 +17,23 @@ export type QuerySide = {
   close(): Promise<void>;
 };
 
-/** Opens the read store at `path` for queries. @throws STORE_ERROR, READ_STORE_CORRUPT */
-export async function openQuerySide(options: { path: string; pollIntervalMs?: number }): Promise<QuerySide> {
-  const readStore = portable(createSqliteReadStore({ path: options.path }));
+/**
+ * Opens the read store for queries: on PostgreSQL at `postgres`, else the SQLite file at `path`.
+ * @throws STORE_ERROR (the server cannot be reached), READ_STORE_CORRUPT (the file is damaged)
+ */
+export async function openQuerySide(options: {
+  path: string;
+  postgres?: PostgresLocation;
+  pollIntervalMs?: number;
+}): Promise<QuerySide> {
+  const readStore = options.postgres ? createPostgresReadStore(options.postgres) : createSqliteReadStore({ path: options.path });
+  try {
+    // Reached now, so a wrong URL stops startup rather than every query.
+    await readStore.list();
+  } catch (err) {
+    await readStore.close();
+    throw err;
+  }
   const names = projections.map((p) => p.name);
   const waits = createCheckpointWaits({ readStore, projections: names, pollIntervalMs: options.pollIntervalMs });
   const changes = watchCheckpoints({ readStore, projections: names, pollIntervalMs: options.pollIntervalMs });
