@@ -96,12 +96,19 @@ describe('SHOP_ROLE', () => {
 });
 
 describe('startup', () => {
-  it('stops with the variable named when a value is bad, before opening any store', async () => {
+  it('stops with the variable named when a value is bad, before opening any store, and when a store does not answer', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shop-badenv-'));
     try {
       const start = startShopProcess({ dataDir: dir, adminKey: ADMIN, env: { CHRONICLE_EVENT_STORE: 'mysql://db/events' } });
       await expect(start).rejects.toThrow(/exited with 1[\s\S]*CHRONICLE_EVENT_STORE must be a postgres:/);
       expect(existsSync(join(dir, 'events.db'))).toBe(false);
+      // A server that does not answer stops it too, at once rather than at the first request.
+      const unreachable = startShopProcess({
+        dataDir: dir,
+        adminKey: ADMIN,
+        env: { CHRONICLE_EVENT_STORE: 'postgres://shop@127.0.0.1:1/shop' },
+      });
+      await expect(unreachable).rejects.toThrow(/exited with 1[\s\S]*ECONNREFUSED 127\.0\.0\.1:1[\s\S]*"failed to start"/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
