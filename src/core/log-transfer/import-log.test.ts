@@ -62,6 +62,18 @@ describe('importLog', () => {
     );
   });
 
+  it('says whether every event kept its position: yes from a log without gaps, no from one with gaps', async () => {
+    const { lines } = await sampleSource(8);
+    expect((await importLog(createInMemoryEventStore(), lines)).positionsKept).toBe(true);
+    // PostgreSQL sequences leave gaps where appends rolled back; a target without them numbers the events anew.
+    const gappy = lines.map((l) =>
+      l.replace(/^\{"kind":"event","position":(\d+)/, (_, p) => `{"kind":"event","position":${Number(p) * 2}`),
+    );
+    const target = createInMemoryEventStore();
+    expect((await importLog(target, gappy)).positionsKept).toBe(false);
+    expect(await target.headPosition()).toBe(lines.filter((l) => l.includes('"kind":"event"')).length);
+  });
+
   it('imports consecutive events of one stream as one write at the version before them', async () => {
     const source = createInMemoryEventStore();
     await source.append('a-1', [{ type: 'A', data: 1 }]);

@@ -22,6 +22,11 @@ export type ImportLogResult = LogSummary & {
   skipped: number;
   /** appendMany calls made. */
   appends: number;
+  /**
+   * Every event has the position it had in the source (both logs without gaps). Checkpoints taken on the source,
+   * such as a read store's, then still hold on the target; otherwise rebuild what was built from the source.
+   */
+  positionsKept: boolean;
 };
 
 // A run of consecutive events of one stream: one write of an appendMany, version-checked at the version before it.
@@ -67,10 +72,11 @@ export async function importLog(
   let appends = 0;
 
   let writes: PendingWrite[] = [];
-  let batchIds: string[] = [];
+  // The batch's events as the file has them, to find them again in the target's log.
+  let batch: { id: string; position: number }[] = [];
   let batchStreams = new Set<string>();
   let batchLine = 0;
-  let batchPosition = 0;
+  let positionsKept = true;
 
   async function flush(): Promise<void> {
     if (writes.length === 0) return;
@@ -82,32 +88,33 @@ export async function importLog(
       throw atLine(err, batchLine);
     }
     appends++;
-    await confirmWritten(batchIds, batchLine);
-    progress.written += batchIds.length;
-    progress.events += batchIds.length;
-    progress.position = batchPosition;
+    await confirmWritten(batch, batchLine);
+    progress.written += batch.length;
+    progress.events += batch.length;
+    progress.position = batch[batch.length - 1].position;
     writes = [];
-    batchIds = [];
+    batch = [];
     batchStreams = new Set();
     options.onProgress?.({ ...progress });
   }
 
   // Reads back what the batch wrote: the target's next events must be exactly these, in this order.
   let targetPosition = 0;
-  async function confirmWritten(ids: readonly string[], line: number): Promise<void> {
+  async function confirmWritten(events: readonly { id: string; position: number }[], line: number): Promise<void> {
     let i = 0;
-    while (i < ids.length) {
-      const page = await readSettled(store, targetPosition + 1, ids.length - i, settleTimeoutMs);
+    while (i < events.length) {
+      const page = await readSettled(store, targetPosition + 1, events.length - i, settleTimeoutMs);
       for (const e of page) {
-        if (e.id !== ids[i]) {
+        if (e.id !== events[i].id) {
           throw new ChronicleError(
             'CONCURRENCY_CONFLICT',
             `import stopped at line ${line}: the target's event at position ${e.position} (id ${e.id}, stream ` +
-              `${JSON.stringify(e.streamId)}) is not the file's next event (id ${ids[i]}): the target was written during ` +
+              `${JSON.stringify(e.streamId)}) is not the file's next event (id ${events[i].id}): the target was written during ` +
               'the import; stop its writers',
-            { details: { line, position: e.position, eventId: e.id, expectedEventId: ids[i] } },
+            { details: { line, position: e.position, eventId: e.id, expectedEventId: events[i].id } },
           );
         }
+        if (e.position !== events[i].position) positionsKept = false;
         targetPosition = e.position;
         i++;
       }
@@ -124,9 +131,8 @@ export async function importLog(
       batchStreams.add(e.streamId);
     }
     writes[writes.length - 1].events.push({ id: e.id, type: e.type, data: e.data, metadata: e.metadata });
-    batchIds.push(e.id);
-    batchPosition = e.position;
-    if (batchIds.length >= batchSize) await flush();
+    batch.push({ id: e.id, position: e.position });
+    if (batch.length >= batchSize) await flush();
   }
 
   // What an earlier run wrote: the target's log must be the file's first events.
@@ -145,6 +151,7 @@ export async function importLog(
         { details: { line: reader.line, position: held.position, eventId: held.id, expectedEventId: e.id } },
       );
     }
+    if (held.position !== e.position) positionsKept = false;
     progress.skipped++;
     progress.events++;
     progress.position = e.position;
@@ -209,7 +216,7 @@ export async function importLog(
     }
   }
   const summary = reader.finish();
-  return { ...summary, written: progress.written, skipped: progress.skipped, appends };
+  return { ...summary, written: progress.written, skipped: progress.skipped, appends, positionsKept };
 }
 
 /** Brings a stream's custom metadata and deleted flag to the file's, once its events are in. */
