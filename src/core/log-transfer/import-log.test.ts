@@ -177,6 +177,40 @@ describe('importLog', () => {
     expect(err.details).toMatchObject({ position: 101 });
   });
 
+  it('reads the log back when positions do not follow on (a gap), and goes on when only its own events are there', async () => {
+    const { source, lines } = await sampleSource(8);
+    const target = createInMemoryEventStore();
+    let reads = 0;
+    // As a PostgreSQL sequence after a rolled-back append: results that do not follow on from the last batch.
+    const gappy: EventStore = {
+      ...target,
+      async appendMany(writes, options) {
+        return (await target.appendMany(writes, options)).map((r) => ({ ...r, position: r.position + 1000 }));
+      },
+      async readAll(options) {
+        reads++;
+        return target.readAll(options);
+      },
+    };
+    const result = await importLog(gappy, lines, { batchSize: 50 });
+    expect(reads).toBeGreaterThanOrEqual(result.appends);
+    await expectSameLog(source, target);
+
+    // Positions that follow on need no read back: one read, finding the target empty.
+    const plain = createInMemoryEventStore();
+    let plainReads = 0;
+    const counted: EventStore = {
+      ...plain,
+      async readAll(options) {
+        plainReads++;
+        return plain.readAll(options);
+      },
+    };
+    await importLog(counted, lines, { batchSize: 50 });
+    expect(plainReads).toBe(1);
+    await expectSameLog(source, plain);
+  });
+
   it('on a bad line, stops before it and leaves only whole batches, then resumes once the file is fixed', async () => {
     const { source, lines } = await sampleSource();
     const target = createInMemoryEventStore();

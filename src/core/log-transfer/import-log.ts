@@ -1,6 +1,6 @@
 // Import: appends an exported log to a store in the same global order, with the same ids, versions and timestamps.
 import { ChronicleError, isChronicleError } from '../errors.js';
-import type { EventStore, NewEvent, RecordedEvent } from '../event-store.js';
+import type { AppendResult, EventStore, NewEvent, RecordedEvent } from '../event-store.js';
 import type { LogTransferProgress } from './export-log.js';
 import { createLogReader, type LogEventLine, type LogStreamLine, type LogSummary } from './log-format.js';
 import { DEFAULT_SETTLE_TIMEOUT_MS, readSettled } from './read-settled.js';
@@ -38,8 +38,9 @@ const STREAM_CONCURRENCY = 16;
  * Appends the events of an exported log (lines as written by exportLog, newlines optional) in the file's order,
  * then sets each stream's metadata and deleted flag. Consecutive events of one stream form one write at the version
  * before them, and runs of distinct streams go to the store together as one atomic appendMany. After each batch the
- * target's log is read back: every event must be the file's next one, so a write by anyone else during the import
- * stops it with CONCURRENCY_CONFLICT instead of interleaving silently.
+ * positions it got must follow on from the last batch's, or else the target's log is read back: every event must be
+ * the file's next one, so a write by anyone else during the import stops it with CONCURRENCY_CONFLICT instead of
+ * interleaving silently.
  *
  * Resumable: when the target is not empty, its log must be the file's first events, same ids in the same order (what
  * an interrupted run leaves, since each batch is atomic); they are skipped and the import goes on after them.
@@ -80,15 +81,21 @@ export async function importLog(
 
   async function flush(): Promise<void> {
     if (writes.length === 0) return;
+    let results: AppendResult[];
     try {
-      await store.appendMany(
+      results = await store.appendMany(
         writes.map((w) => ({ streamId: w.streamId, events: w.events, expectedVersion: w.firstVersion - 1 })),
       );
     } catch (err) {
       throw atLine(err, batchLine);
     }
     appends++;
-    await confirmWritten(batch, batchLine);
+    if (followsOn(results)) {
+      for (let i = 0; i < batch.length; i++) if (batch[i].position !== targetPosition + i + 1) positionsKept = false;
+      targetPosition += batch.length;
+    } else {
+      await confirmWritten(batch, batchLine);
+    }
     progress.written += batch.length;
     progress.events += batch.length;
     progress.position = batch[batch.length - 1].position;
@@ -98,8 +105,22 @@ export async function importLog(
     options.onProgress?.({ ...progress });
   }
 
-  // Reads back what the batch wrote: the target's next events must be exactly these, in this order.
+  // Where the target's log is known to hold the file's events up to.
   let targetPosition = 0;
+
+  // True when each write's last position is exactly where the writes before it leave off: the batch's events then
+  // fill every position after targetPosition, in the file's order, with no room for anyone else's event. Anything
+  // else (a gap a rolled-back transaction left, another writer) is settled by reading the log back.
+  function followsOn(results: readonly AppendResult[]): boolean {
+    let end = targetPosition;
+    for (let i = 0; i < writes.length; i++) {
+      end += writes[i].events.length;
+      if (results[i].position !== end) return false;
+    }
+    return true;
+  }
+
+  // Reads back what the batch wrote: the target's next events must be exactly these, in this order.
   async function confirmWritten(events: readonly { id: string; position: number }[], line: number): Promise<void> {
     let i = 0;
     while (i < events.length) {
