@@ -94,6 +94,11 @@ export {
 } from './middleware.js';
 export { createPollingSubscription } from './poll-subscription.js';
 export {
+  type CheckpointWaits,
+  type CheckpointWaitsOptions,
+  createCheckpointWaits,
+} from './projections/checkpoint-waits.js';
+export {
   defineProjection,
   type Projection,
   type ProjectionDefinition,
@@ -105,6 +110,7 @@ export {
   createInMemoryReadStore,
   type InMemoryReader,
   type InMemoryReadStore,
+  type InMemoryReadStoreOptions,
   type InMemoryReadTx,
 } from './projections/in-memory-read-store.js';
 export { InMemoryTable } from './projections/in-memory-table.js';
@@ -126,6 +132,7 @@ export {
   type ProjectionStatus,
   type Projector,
   type ProjectorOptions,
+  type ProjectorWorkerOptions,
   type WaitForPositionOptions,
 } from './projections/projector.js';
 export { assertReadModelName } from './projections/read-model-name.js';

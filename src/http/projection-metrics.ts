@@ -1,4 +1,5 @@
-// A projector's health in Prometheus terms: where each projection is, how far behind, and in what state.
+// A projector's health in Prometheus terms: where each projection is, how far behind, in what state, whether this
+// worker holds it, and which open append (if any) holds every reader of the log back.
 import type { ProjectionState, ProjectionStatus } from 'chronicle-es';
 import type { Registry } from 'prom-client';
 import type { MetricsRegistry } from './metrics.js';
@@ -7,8 +8,9 @@ const STATES: readonly ProjectionState[] = ['live', 'catching_up', 'rebuilding',
 
 /**
  * Registers per-projection gauges read from `status()` at scrape time: checkpoint position, lag in events and
- * in seconds, and state (1 for the current one). Pass the result as the `metrics` option of chronicleHttp/createServer.
- * Needs prom-client, imported (not at load time) when the server is built.
+ * in seconds, state (1 for the current one), and with leases whether this worker holds it; plus how long the append
+ * stalling the log's readers has been open, by backend, when the event store reports one. Pass the result as the
+ * `metrics` option of chronicleHttp/createServer. Needs prom-client, imported (not at load time) when the server is built.
  */
 export function projectionMetrics(projector: {
   status(): Promise<readonly ProjectionStatus[]>;
@@ -17,7 +19,15 @@ export function projectionMetrics(projector: {
     const { Gauge } = await import('prom-client');
     // The registry the server passes is a prom-client Registry (MetricsRegistry is its public face).
     const registers = [registry as Registry];
-    const gauge = (name: string, help: string, value: (s: ProjectionStatus) => number) =>
+    // A scrape collects every gauge at once: they share one status() call.
+    let pending: Promise<readonly ProjectionStatus[]> | undefined;
+    const statuses = () => {
+      pending ??= projector.status().finally(() => {
+        pending = undefined;
+      });
+      return pending;
+    };
+    const gauge = (name: string, help: string, value: (s: ProjectionStatus) => number | undefined) =>
       new Gauge({
         name,
         help,
@@ -25,7 +35,10 @@ export function projectionMetrics(projector: {
         registers,
         async collect() {
           this.reset();
-          for (const s of await projector.status()) this.set({ projection: s.name }, value(s));
+          for (const s of await statuses()) {
+            const v = value(s);
+            if (v !== undefined) this.set({ projection: s.name }, v);
+          }
         },
       });
     gauge('chronicle_projection_position', 'Checkpoint (global position) of the generation serving queries.', (s) => s.position);
@@ -35,6 +48,11 @@ export function projectionMetrics(projector: {
       (s) => s.lagEvents,
     );
     gauge('chronicle_projection_lag_seconds', 'Age of the oldest event not yet applied; 0 when caught up.', (s) => s.lagSeconds);
+    gauge(
+      'chronicle_projection_held',
+      'With projection leases: 1 when this worker holds the projection, 0 when another (or none) does.',
+      (s) => (s.held === undefined ? undefined : s.held ? 1 : 0),
+    );
     new Gauge({
       name: 'chronicle_projection_state',
       help: 'State of each projection: 1 for the current state, 0 for the others.',
@@ -42,9 +60,21 @@ export function projectionMetrics(projector: {
       registers,
       async collect() {
         this.reset();
-        for (const s of await projector.status()) {
+        for (const s of await statuses()) {
           for (const state of STATES) this.set({ projection: s.name, state }, s.state === state ? 1 : 0);
         }
+      },
+    });
+    new Gauge({
+      name: 'chronicle_event_store_stalled_read_seconds',
+      help: 'How long the open append holding every reader of the global log back has been open, by backend; absent when none.',
+      labelNames: ['backend'],
+      registers,
+      async collect() {
+        this.reset();
+        // Every status carries the same report: the log has one oldest open append.
+        const stalled = (await statuses()).find((s) => s.stalledBy)?.stalledBy;
+        if (stalled) this.set({ backend: stalled.backend }, stalled.openMs / 1000);
       },
     });
   };

@@ -11,6 +11,9 @@ export type ProjectionReadiness = {
   position: number;
   lagEvents: number;
   lagSeconds: number;
+  /** With projection leases: the worker holding it, and whether that is this one. */
+  owner?: string;
+  held?: boolean;
 };
 
 /** What a `readiness` function reports; `GET /health/ready` answers 200 with it when ready, else 503. */
@@ -31,11 +34,15 @@ export type ReadinessOptions = {
   timeoutMs?: number;
 };
 
-/** Ready when every check is ok and no projection is failed or stopped (catching up and rebuilding still serve). */
+/**
+ * Ready when every check is ok and no projection is failed or stopped (catching up and rebuilding still serve). With
+ * leases, a projection this worker does not hold is another worker's to run: stopped here (nobody holds it during a
+ * handover, for at most a lease ttl) does not make this one unready; failed still does.
+ */
 export function isReady(report: ReadinessReport): boolean {
   if (report.ready !== undefined) return report.ready;
   for (const check of Object.values(report.checks ?? {})) if (!check.ok) return false;
-  return (report.projections ?? []).every((p) => p.state !== 'failed' && p.state !== 'stopped');
+  return (report.projections ?? []).every((p) => p.state !== 'failed' && (p.state !== 'stopped' || p.held === false));
 }
 
 /** Builds a `readiness` function for chronicleHttp/createServer from a projector and store probes. */
@@ -55,12 +62,14 @@ export function createReadiness(options: ReadinessOptions): () => Promise<Readin
       probes.push(
         bounded(async () => projector.status(), timeoutMs).then(
           (status) => {
-            projections = status.map(({ name, state, position, lagEvents, lagSeconds }) => ({
+            projections = status.map(({ name, state, position, lagEvents, lagSeconds, owner, held }) => ({
               name,
               state,
               position,
               lagEvents,
               lagSeconds,
+              ...(owner !== undefined && { owner }),
+              ...(held !== undefined && { held }),
             }));
           },
           (err: unknown) => {

@@ -95,3 +95,121 @@ describe('in-memory read store', () => {
     expect((await store.load('p'))!.position).toBe(5);
   });
 });
+
+describe('in-memory read store with leases', () => {
+  function clocked() {
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    const store = createInMemoryReadStore({ leases: true, clock: () => now });
+    return { store, leases: store.leases!, advance: (ms: number) => (now += ms) };
+  }
+
+  it('has no leases unless asked, and then ignores fences', async () => {
+    const store = createInMemoryReadStore();
+    expect(store.leases).toBeUndefined();
+    const g = await store.beginGeneration('p', 1, undefined, { owner: 'nobody', token: 7 });
+    await store.swapGeneration('p', g, 0, { owner: 'nobody', token: 7 });
+    await store.apply('p', g, undefined, 3, 0, { owner: 'nobody', token: 7 });
+    expect((await store.load('p'))!.position).toBe(3);
+  });
+
+  it('reports live workers by heartbeat, in the store clock', async () => {
+    const { leases, advance } = clocked();
+    await leases.heartbeat('a', 1000);
+    advance(600);
+    const live = await leases.heartbeat('b', 1000);
+    expect(live.map((w) => w.id).sort()).toEqual(['a', 'b']);
+    expect(live.find((w) => w.id === 'b')).toEqual({
+      id: 'b',
+      lastSeen: '2030-01-01T00:00:00.600Z',
+      expiresAt: '2030-01-01T00:00:01.600Z',
+    });
+    advance(500);
+    expect((await leases.heartbeat('b', 1000)).map((w) => w.id)).toEqual(['b']);
+    await expect(leases.heartbeat('b', 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('gives a lease to one worker at a time, raising the token on every change of holder', async () => {
+    const { leases, advance } = clocked();
+    const a1 = await leases.acquire('p', 'a', 1000);
+    expect(a1).toEqual({ projection: 'p', owner: 'a', token: 1, expiresAt: '2030-01-01T00:00:01.000Z' });
+    expect(await leases.acquire('p', 'b', 1000)).toBeUndefined();
+    advance(800);
+    // Renewal keeps the token, even once expired, while nobody else took it.
+    expect(await leases.acquire('p', 'a', 1000)).toMatchObject({ owner: 'a', token: 1, expiresAt: '2030-01-01T00:00:01.800Z' });
+    advance(1500);
+    expect(await leases.acquire('p', 'a', 1000)).toMatchObject({ owner: 'a', token: 1 });
+    advance(1001);
+    expect(await leases.acquire('p', 'b', 1000)).toMatchObject({ owner: 'b', token: 2 });
+    expect(await leases.acquire('p', 'a', 1000)).toBeUndefined();
+    // A release by a stale fence does nothing; by the holder it frees the lease at once, and the next token is higher.
+    await leases.release('p', { owner: 'a', token: 1 });
+    expect(await leases.acquire('p', 'a', 1000)).toBeUndefined();
+    await leases.release('p', { owner: 'b', token: 2 });
+    expect(await leases.acquire('p', 'b', 1000)).toMatchObject({ owner: 'b', token: 3 });
+    expect((await leases.list()).map(({ projection, owner, token }) => ({ projection, owner, token }))).toEqual([
+      { projection: 'p', owner: 'b', token: 3 },
+    ]);
+  });
+
+  it('refuses every write under a lost lease with LEASE_LOST, writing nothing', async () => {
+    const { store, leases, advance } = clocked();
+    const a = (await leases.acquire('p', 'a', 1000))!;
+    const fenceA = { owner: a.owner, token: a.token };
+    const g1 = await store.beginGeneration('p', 1, (tx) => void tx.table('rows').set('seed', 1), fenceA);
+    await store.swapGeneration('p', g1, 0, fenceA);
+    await store.apply('p', g1, (tx) => void tx.table('rows').set('a', 1), 5, 0, fenceA);
+    const g2 = await store.beginGeneration('p', 1, undefined, fenceA);
+    advance(1001);
+    const b = (await leases.acquire('p', 'b', 1000))!;
+    const fenceB = { owner: b.owner, token: b.token };
+
+    const failure = { message: 'boom', eventId: 'e', position: 6, type: 'T', at: new Date().toISOString() };
+    const refused = [
+      store.apply('p', g1, (tx) => void tx.table('rows').set('stale', 1), 9, 5, fenceA),
+      store.beginGeneration('p', 1, undefined, fenceA),
+      store.swapGeneration('p', g2, g1, fenceA),
+      store.setFailure('p', failure, fenceA),
+      store.skip('p', g1, failure, fenceA),
+    ];
+    for (const write of refused) await expect(write).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    expect(await store.load('p')).toEqual({
+      name: 'p',
+      version: 1,
+      generation: g1,
+      position: 5,
+      rebuild: { generation: g2, version: 1, position: 0 },
+    });
+    expect([...store.reader('p').table('rows').keys()]).toEqual(['seed', 'a']);
+    await store.apply('p', g1, (tx) => void tx.table('rows').set('b', 1), 9, 5, fenceB);
+    expect([...store.reader('p').table('rows').keys()]).toEqual(['seed', 'a', 'b']);
+  });
+
+  it('checks the fence when the batch commits, so a takeover while its work awaited refuses it', async () => {
+    const { store, leases, advance } = clocked();
+    const a = (await leases.acquire('p', 'a', 1000))!;
+    const g = await store.beginGeneration('p', 1);
+    await store.swapGeneration('p', g, 0);
+    let resume!: () => void;
+    const paused = new Promise<void>((r) => {
+      resume = r;
+    });
+    const stale = store.apply(
+      'p',
+      g,
+      async (tx) => {
+        await paused;
+        tx.table('rows').set('from-a', 1);
+      },
+      4,
+      0,
+      { owner: 'a', token: a.token },
+    );
+    advance(1001);
+    const b = (await leases.acquire('p', 'b', 1000))!;
+    await store.apply('p', g, (tx) => void tx.table('rows').set('from-b', 1), 4, 0, { owner: 'b', token: b.token });
+    resume();
+    await expect(stale).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    expect([...store.reader('p').table('rows').keys()]).toEqual(['from-b']);
+    expect((await store.load('p'))!.position).toBe(4);
+  });
+});

@@ -1,6 +1,19 @@
-// Pending waitForPosition calls, settled as checkpoints move (never by polling): from the apply path, or when a
-// checkpoint written by another projector on the same read store is reloaded.
+// Pending waitForPosition calls, settled as checkpoints move: from the apply path, when a checkpoint written by another
+// projector on the same read store is reloaded, or when stored checkpoints are polled (projections not run here).
 import { ChronicleError } from '../errors.js';
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Checks a wait's position and timeout. @throws INVALID_ARGUMENT */
+export function assertWaitArguments(position: number, timeoutMs: number): void {
+  if (!Number.isSafeInteger(position) || position < 0) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'position must be a non-negative integer');
+  }
+  // Node turns a timer above 2^31-1 ms into 1 ms.
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_TIMER_MS) {
+    throw new ChronicleError('INVALID_ARGUMENT', `timeoutMs must be between 0 and ${MAX_TIMER_MS}`);
+  }
+}
 
 type Waiter = {
   names: readonly string[];
@@ -39,6 +52,12 @@ export class PositionWaiters {
       };
       this.waiters.add(waiter);
     });
+  }
+
+  /** Whether some pending wait involves a projection `matches` accepts. */
+  waitsFor(matches: (name: string) => boolean): boolean {
+    for (const w of this.waiters) if (w.names.some(matches)) return true;
+    return false;
   }
 
   /** Re-checks the waiters that involve `name` after its checkpoint moved. */

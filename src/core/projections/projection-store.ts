@@ -58,7 +58,11 @@ export type WorkerInfo = { id: string; lastSeen: string; expiresAt: string };
  * guards. Every time is the store's own clock, so workers' clocks never need to agree.
  */
 export interface ProjectionLeases {
-  /** Records that `worker` is alive for `ttlMs`, and returns every worker alive now (itself included). */
+  /**
+   * Records that `worker` is alive for `ttlMs`, and returns every worker alive now (itself included). The caller's own
+   * entry has `lastSeen` = the store's clock now: workers judge lease expiry by it. A worker leaving heartbeats with a
+   * ttl of 1 ms, so the others' share grows at once. @throws INVALID_ARGUMENT ttl not positive; STORE_ERROR, CLOSED
+   */
   heartbeat(worker: string, ttlMs: number): Promise<WorkerInfo[]>;
   /**
    * Takes the lease on `projection` for `ttlMs` if it is free, expired, or already `worker`'s (then it is renewed and
@@ -66,7 +70,10 @@ export interface ProjectionLeases {
    * undefined when another worker holds it unexpired. @throws STORE_ERROR, CLOSED
    */
   acquire(projection: string, worker: string, ttlMs: number): Promise<Lease | undefined>;
-  /** Gives the lease up now if `fence` still holds it (so another worker need not wait for it to expire). */
+  /**
+   * Gives the lease up now if `fence` still holds it (so another worker need not wait for it to expire); `list` then
+   * shows it expired, or not at all.
+   */
   release(projection: string, fence: Fence): Promise<void>;
   /** Every lease, held or expired. */
   list(): Promise<Lease[]>;

@@ -1,0 +1,62 @@
+// One batch of events into the read store together with its checkpoint. When a handler fails, the events before the
+// culprit are committed on their own, so only the culprit is left for an operator to retry or skip.
+import type { RecordedEvent } from '../event-store.js';
+import type { Projection } from './define-projection.js';
+import { failureAt } from './projection-failure.js';
+import type { Fence, ProjectionFailure, ProjectionStore } from './projection-store.js';
+import { HandlerFailure, runHandlers } from './run-handlers.js';
+
+/** The checkpoint committed, and the failure of the event just after it when a handler threw. */
+export type BatchOutcome = { committed: number; failure?: ProjectionFailure };
+
+/**
+ * Applies `events` to `generation` and moves its checkpoint from `after` to `checkpoint`, all in one transaction.
+ * `after` is the checkpoint the page was read from: the store's compare-and-set must find exactly that, or the batch
+ * would be applied over a checkpoint another loop or projector has since moved.
+ * @throws whatever the store throws except a handler's failure (CONCURRENCY_CONFLICT, LEASE_LOST, STORE_ERROR…)
+ */
+export async function applyBatch<Tx>(
+  store: ProjectionStore<Tx, unknown>,
+  projection: Pick<Projection<Tx>, 'name' | 'handlers'>,
+  generation: number,
+  events: readonly RecordedEvent[],
+  checkpoint: number,
+  after: number,
+  fence: Fence | undefined,
+): Promise<BatchOutcome> {
+  const { name, handlers } = projection;
+  try {
+    await store.apply(
+      name,
+      generation,
+      events.length === 0 ? undefined : (tx) => runHandlers(handlers, events, tx),
+      checkpoint,
+      after,
+      fence,
+    );
+    return { committed: checkpoint };
+  } catch (err) {
+    if (!(err instanceof HandlerFailure)) throw err;
+    let failure = err;
+    for (;;) {
+      const k = failure.index;
+      const before = events.slice(0, k);
+      const committed = events[k].position - 1;
+      try {
+        await store.apply(
+          name,
+          generation,
+          k === 0 ? undefined : (tx) => runHandlers(handlers, before, tx),
+          committed,
+          after,
+          fence,
+        );
+        return { committed, failure: failureAt(failure.error, events[k]) };
+      } catch (again) {
+        // A handler that fails earlier on the second run (not deterministic) is the culprit instead.
+        if (again instanceof HandlerFailure && again.index < k) failure = again;
+        else throw again;
+      }
+    }
+  }
+}
