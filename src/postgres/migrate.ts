@@ -1,6 +1,7 @@
 // Numbered migrations, applied on first use of a store. Safe when several processes start at once: each runs the
-// missing steps inside one transaction holding a transaction-level advisory lock for (schema, component), so the
-// second waits, then sees the steps done and runs none.
+// missing steps inside one transaction holding a transaction-level advisory lock for the schema, so the second waits,
+// then sees the steps done and runs none. The lock is per schema, not per component: CREATE SCHEMA / CREATE TABLE IF
+// NOT EXISTS of the shared migrations table are not safe against each other when two components start at once.
 import type pg from 'pg';
 import type { Connection } from './connection.js';
 import { storeError } from './pg-error.js';
@@ -24,8 +25,8 @@ export async function migrate(connection: Connection, component: string, migrati
   try {
     client = await pool.connect();
     await client.query('BEGIN');
-    // hashtext gives a stable 32-bit key per (schema, component); the lock ends with the transaction.
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`chronicle:${schemaName}:${component}`]);
+    // hashtext gives a stable 32-bit key per schema; the lock ends with the transaction.
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`chronicle:${schemaName}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.chronicle_migrations (
       component text NOT NULL,

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FreshSchema, freshSchema } from '../support/postgres.js';
 
 const exec = promisify(execFile);
 const root = join(import.meta.dirname, '../..');
@@ -44,11 +45,13 @@ let project: string;
 let packed: string[];
 let smoke: Promise<Outcome>;
 let typecheck: Promise<Outcome>;
+let pgSchema: FreshSchema | undefined;
 type Reply = { status: number; type: string; body: Record<string, unknown> };
 type Seen = {
   resolved: Record<string, string>;
   exports: Record<string, string[]>;
-  drivers: { coreAndTesting: string[]; afterHttp: string[]; afterSqlite: string[] };
+  drivers: { coreAndTesting: string[]; afterHttp: string[]; afterSqlite: string[]; afterPostgres: string[] };
+  postgres: { appended: { version: number; duplicate: boolean }; read: unknown[] };
   deciderSpecCatchesMismatch: boolean;
   http: Record<'command' | 'invalid' | 'query' | 'health' | 'metrics', Reply>;
   warnings: string[];
@@ -84,6 +87,7 @@ beforeAll(async () => {
     zod: versionOf('zod'),
     fastify: versionOf('fastify'),
     'better-sqlite3': versionOf('better-sqlite3'),
+    pg: versionOf('pg'),
     // fastify's own declarations need Node's types; every TypeScript project on Node has them.
     '@types/node': versionOf('@types/node'),
   };
@@ -100,7 +104,13 @@ beforeAll(async () => {
   cpSync(join(import.meta.dirname, 'smoke.mjs'), join(project, 'smoke.mjs'));
   cpSync(consumerSources, join(project, 'typed'), { recursive: true });
   // Independent, and tsc is the slow one: start both now, each test awaits what it reads.
-  smoke = settle(exec(process.execPath, ['smoke.mjs'], { cwd: project }));
+  pgSchema = freshSchema('pack');
+  smoke = settle(
+    exec(process.execPath, ['smoke.mjs'], {
+      cwd: project,
+      env: { ...process.env, PG_URL: pgSchema.connectionString, PG_SCHEMA: pgSchema.schema },
+    }),
+  );
   typecheck = settle(
     exec(process.execPath, [tsc, '-p', 'typed/tsconfig.json', '--listFiles'], { cwd: project, maxBuffer: 16 * 1024 * 1024 }),
   );
@@ -108,6 +118,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled([smoke, typecheck]);
+  await pgSchema?.drop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -129,7 +140,7 @@ describe('the packed tarball', () => {
   });
 
   it('has every target of the export map', () => {
-    expect(entries.map(([subpath]) => subpath)).toEqual(['.', './sqlite', './http', './testing']);
+    expect(entries.map(([subpath]) => subpath)).toEqual(['.', './sqlite', './postgres', './http', './testing']);
     for (const [, target] of entries) {
       for (const file of [target.default, target.types, target['chronicle-source']]) expect(packed).toContain(file.slice(2));
     }
@@ -149,9 +160,9 @@ describe('the packed tarball', () => {
   it('declares zod as a required peer and the drivers as optional peers, with no dependencies of its own', () => {
     const manifest = JSON.parse(readFileSync(join(project, 'node_modules/chronicle-es/package.json'), 'utf8'));
     expect(manifest.dependencies).toBeUndefined();
-    expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['better-sqlite3', 'fastify', 'prom-client', 'zod']);
+    expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['better-sqlite3', 'fastify', 'pg', 'prom-client', 'zod']);
     expect(manifest.peerDependenciesMeta.zod?.optional).not.toBe(true);
-    for (const driver of ['better-sqlite3', 'fastify', 'prom-client'])
+    for (const driver of ['better-sqlite3', 'fastify', 'pg', 'prom-client'])
       expect(manifest.peerDependenciesMeta[driver].optional).toBe(true);
     expect(manifest.sideEffects).toBe(false);
     expect(manifest.license).toBe('MIT');
@@ -180,6 +191,7 @@ describe('a consumer running plain node', () => {
     }
     expect(exports['chronicle-es']).toEqual(expect.arrayContaining(['defineCommand', 'createCommandBus', 'createProjector']));
     expect(exports['chronicle-es/sqlite']).toEqual(expect.arrayContaining(['createSqliteEventStore', 'createSqliteReadStore']));
+    expect(exports['chronicle-es/postgres']).toEqual(expect.arrayContaining(['createPostgresEventStore']));
     expect(exports['chronicle-es/http']).toEqual(expect.arrayContaining(['createServer', 'chronicleHttp', 'projectionMetrics']));
     expect(exports['chronicle-es/testing']).toEqual(expect.arrayContaining(['describeEventStoreConformance', 'deciderSpec']));
   });
@@ -189,7 +201,20 @@ describe('a consumer running plain node', () => {
     expect(drivers.coreAndTesting).toEqual([]);
     expect(drivers.afterHttp).toEqual(['fastify']);
     expect(drivers.afterSqlite).toEqual(['better-sqlite3', 'fastify']);
+    expect(drivers.afterPostgres).toEqual(['better-sqlite3', 'pg', 'fastify']);
   });
+
+  it(
+    'appends to and reads from PostgreSQL through chronicle-es/postgres, with the pg the consumer installed',
+    WAITS,
+    async () => {
+      const { postgres } = await seen();
+      expect(postgres).toEqual({
+        appended: { version: 1, duplicate: false },
+        read: [{ type: 'Noted', data: { n: 1 }, version: 1 }],
+      });
+    },
+  );
 
   it(
     'stores events in a SQLite file through the buses and the HTTP server, and reads them back after reopening',

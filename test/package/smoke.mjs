@@ -6,15 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
-// Driver packages the CommonJS loader has pulled in so far (better-sqlite3, fastify and prom-client are CommonJS).
+// Driver packages the CommonJS loader has pulled in so far (better-sqlite3, pg, fastify and prom-client are CommonJS).
 const loadedDrivers = () =>
-  ['better-sqlite3', 'fastify', 'prom-client'].filter((d) =>
+  ['better-sqlite3', 'pg', 'fastify', 'prom-client'].filter((d) =>
     Object.keys(require.cache).some((f) => f.includes(`/node_modules/${d}/`)),
   );
 const namesOf = (m) => Object.keys(m).sort();
 
 const out = { resolved: {}, exports: {}, drivers: {} };
-for (const entry of ['chronicle-es', 'chronicle-es/sqlite', 'chronicle-es/http', 'chronicle-es/testing']) {
+for (const entry of [
+  'chronicle-es',
+  'chronicle-es/sqlite',
+  'chronicle-es/postgres',
+  'chronicle-es/http',
+  'chronicle-es/testing',
+]) {
   out.resolved[entry] = import.meta.resolve(entry);
 }
 
@@ -25,9 +31,12 @@ const http = await import('chronicle-es/http');
 out.drivers.afterHttp = loadedDrivers();
 const sqlite = await import('chronicle-es/sqlite');
 out.drivers.afterSqlite = loadedDrivers();
+const postgres = await import('chronicle-es/postgres');
+out.drivers.afterPostgres = loadedDrivers();
 Object.assign(out.exports, {
   'chronicle-es': namesOf(core),
   'chronicle-es/sqlite': namesOf(sqlite),
+  'chronicle-es/postgres': namesOf(postgres),
   'chronicle-es/http': namesOf(http),
   'chronicle-es/testing': namesOf(testing),
 });
@@ -113,6 +122,15 @@ out.reread = {
 };
 await reopened.close();
 rmSync(dir, { recursive: true, force: true });
+
+// chronicle-es/postgres: an append and a read on the real server (the URL comes from the test), in a schema of its own.
+const pgStore = postgres.createPostgresEventStore({ connectionString: process.env.PG_URL, schema: process.env.PG_SCHEMA });
+const appended = await pgStore.append('pg-1', [{ type: 'Noted', data: { n: 1 } }], { expectedVersion: 'no_stream' });
+out.postgres = {
+  appended: { version: appended.version, duplicate: appended.duplicate },
+  read: (await pgStore.readStream('pg-1')).map((e) => ({ type: e.type, data: e.data, version: e.version })),
+};
+await pgStore.close();
 
 try {
   await import('prom-client');

@@ -1,0 +1,370 @@
+// The PostgreSQL event store: appends grouped into one function call per round trip, global reads bounded by the
+// safe head (no reader passes a position that may still commit), subscribers woken by LISTEN/NOTIFY.
+import {
+  type AppendOptions,
+  type AppendResult,
+  AppendSignal,
+  assertExpectedVersion,
+  assertIdempotencyKey,
+  assertStreamId,
+  ChronicleError,
+  checkExpectedVersion,
+  checkIdempotencyFingerprint,
+  createPollingSubscription,
+  type EventStore,
+  type IdempotencyOptions,
+  type NewEvent,
+  normalizeReadAll,
+  normalizeReadStream,
+  prepareWrite,
+  prepareWrites,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type StalledRead,
+  type StreamInfo,
+  type StreamWrite,
+} from 'chronicle-es';
+import { openConnection, type PostgresConnectionOptions, types } from './connection.js';
+import { type AppendWriterStats, createAppendWriter } from './event-store-append.js';
+import { createListener } from './event-store-listener.js';
+import { createSafeHead } from './event-store-safe-head.js';
+import { EXPECTED_ANY, EXPECTED_EXISTS, EXPECTED_NO_STREAM, eventStoreMigrations, notifyChannel } from './event-store-schema.js';
+import { migrate } from './migrate.js';
+import { storeError } from './pg-error.js';
+
+/** Options of createPostgresEventStore. */
+export type PostgresEventStoreOptions = PostgresConnectionOptions;
+
+/**
+ * The PostgreSQL event store: the EventStore port, with `stalledBy`, plus what is specific to this adapter.
+ *
+ * Global reads (`readAll`, `subscribe`, `headPosition`) stop at the safe head: the highest position below which every
+ * position is committed or will never exist (event-store-snapshot.ts), so a position-only cursor never skips an event
+ * that commits late. `headPosition` is the last event at or below it. An append held open (a transaction begun by
+ * hand around append_events) holds them there until it ends; `stalledBy` names it. The store's own appends are
+ * single statements and never stay open. A store opened while an append is in flight learns its first safe head
+ * when that append ends (the positions it holds are invisible, so nothing below them can be vouched for): under a
+ * long-held one it reads nothing at all until then — late, never wrong.
+ * Connections: appends use one pooled connection at a time (one group in flight), reads the others, and subscribing
+ * opens one more, outside the pool, for LISTEN.
+ */
+export type PostgresEventStore = EventStore & {
+  /**
+   * The oldest append of this store's schema holding the global log's readers back, when open longer than
+   * `thresholdMs` (from pg_stat_activity; a role without pg_read_all_stats sees only its own sessions' transactions).
+   * @throws INVALID_ARGUMENT bad threshold; STORE_ERROR; CLOSED
+   */
+  stalledBy(thresholdMs: number): Promise<StalledRead | undefined>;
+  /** The schema holding the store's tables. */
+  readonly schema: string;
+  /** Group-commit counters since the store was opened. */
+  stats(): AppendWriterStats;
+};
+
+// Column order of every event SELECT; rows come back as arrays to skip building keyed objects.
+type EventRow = [position: number, id: string, streamId: string, version: number, type: string, data: unknown, metadata: unknown];
+// A stream read knows its stream id: not reading it back saves a string per row.
+type StreamEventRow = [position: number, id: string, version: number, type: string, data: unknown, metadata: unknown];
+
+function deletedError(streamId: string): ChronicleError {
+  return new ChronicleError('STREAM_DELETED', `stream ${JSON.stringify(streamId)} is deleted`, { details: { streamId } });
+}
+
+const toEvent = (row: EventRow): RecordedEvent => ({
+  id: row[1],
+  type: row[4],
+  data: row[5],
+  metadata: row[6] as RecordedEvent['metadata'],
+  streamId: row[2],
+  version: row[3],
+  position: row[0],
+});
+
+const expectedCode = (expected: AppendOptions['expectedVersion'] & {}): number =>
+  expected === 'any'
+    ? EXPECTED_ANY
+    : expected === 'no_stream'
+      ? EXPECTED_NO_STREAM
+      : expected === 'exists'
+        ? EXPECTED_EXISTS
+        : expected;
+
+/**
+ * Opens a PostgreSQL event store; its tables are created (or brought up to date) in `schema` on first use.
+ * @throws INVALID_ARGUMENT for bad options (at once); STORE_ERROR from the first call when the server cannot be reached
+ *   or migrated
+ */
+export function createPostgresEventStore(options: PostgresEventStoreOptions): PostgresEventStore {
+  const connection = openConnection(options, 'createPostgresEventStore');
+  const { pool, schema: s, schemaName } = connection;
+  let closed = false;
+  let ready: Promise<void> | undefined;
+  // On first use; a failed migration is tried again by the next call instead of failing the store for good.
+  const migrated = (): Promise<void> => {
+    ready ??= migrate(connection, 'events', eventStoreMigrations(schemaName)).catch((err) => {
+      ready = undefined;
+      throw err;
+    });
+    return ready;
+  };
+
+  async function query<Row>(text: string, values: unknown[], what: string, name?: string): Promise<Row[]> {
+    if (closed) throw new ChronicleError('CLOSED', 'event store is closed');
+    await migrated();
+    try {
+      const result = await pool.query({ text, values, types, rowMode: 'array', name });
+      return result.rows as Row[];
+    } catch (err) {
+      throw storeError(err, what);
+    }
+  }
+
+  const signal = new AppendSignal();
+  // A rise of the safe head is news for subscribers even when no append of this store caused it.
+  const safeHead = createSafeHead(pool, s, schemaName, () => signal.notify());
+  // The highest position this store's own appends committed: a read after one must see it, so it refreshes the safe
+  // head when that is behind.
+  let ownHead = 0;
+  const appendSql = `SELECT ${s}.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`;
+  const appendName = `chronicle_append_${schemaName}`;
+  const writer = createAppendWriter(
+    async (args) => {
+      await migrated();
+      const result = await pool.query({ text: appendSql, values: args, types, rowMode: 'array', name: appendName });
+      return result.rows[0][0] as string;
+    },
+    (position) => {
+      if (position > ownHead) ownHead = position;
+      signal.notify();
+    },
+  );
+  const listener = createListener(connection.clientConfig, notifyChannel(schemaName), () => signal.notify());
+
+  // A fresh safe head. One round usually settles it. When it falls short of this store's own last commit, or a store
+  // new to the log has no safe head yet, an open transaction counted: the next round reads the lock table and drops
+  // the ones that are not appends of this schema (any other write transaction in the cluster), and one more lets the
+  // appends that were in flight finish. So a caller reads its own writes unless another append is really held open.
+  async function freshBound(): Promise<number> {
+    let bound = await safeHead.refresh();
+    for (let round = 1; round < 3 && (bound < ownHead || bound === 0) && safeHead.waiting(); round++) {
+      bound = await safeHead.refresh(round === 1);
+    }
+    return bound;
+  }
+
+  const assertOpen = () => {
+    if (closed) throw new ChronicleError('CLOSED', 'event store is closed');
+  };
+
+  const columns = 'position, id, stream_id, version, type, data, metadata';
+  const readAllSql = {
+    all: `SELECT ${columns} FROM ${s}.events WHERE position >= $1 AND position <= $2 ORDER BY position LIMIT $3`,
+    types: `SELECT ${columns} FROM ${s}.events WHERE position >= $1 AND position <= $2 AND type = ANY ($4::text[])
+      ORDER BY position LIMIT $3`,
+    categories: `SELECT ${columns} FROM ${s}.events WHERE position >= $1 AND position <= $2 AND category = ANY ($4::text[])
+      ORDER BY position LIMIT $3`,
+    both: `SELECT ${columns} FROM ${s}.events WHERE position >= $1 AND position <= $2 AND category = ANY ($4::text[])
+      AND type = ANY ($5::text[]) ORDER BY position LIMIT $3`,
+  };
+
+  async function readAll(readOptions?: ReadAllOptions): Promise<RecordedEvent[]> {
+    assertOpen();
+    const { from, limit, filter } = normalizeReadAll(readOptions);
+    await migrated();
+    // The known bound serves a page that fits below it (catching up); a page that could reach past it (the tail,
+    // where the positions up to the bound may also be gaps) asks for a fresh one first.
+    let bound = safeHead.known();
+    if (bound < from + limit - 1 || bound < ownHead) bound = await freshBound();
+    if (bound < from) return [];
+    const types = filter?.types;
+    const categories = filter?.categories;
+    if (types?.length === 0 || categories?.length === 0) return [];
+    const sqlLimit = limit === Number.MAX_SAFE_INTEGER ? null : limit;
+    let rows: EventRow[];
+    if (categories !== undefined && types !== undefined) {
+      rows = await query(readAllSql.both, [from, bound, sqlLimit, categories, types], 'readAll');
+    } else if (categories !== undefined) {
+      rows = await query(readAllSql.categories, [from, bound, sqlLimit, categories], 'readAll');
+    } else if (types !== undefined) {
+      rows = await query(readAllSql.types, [from, bound, sqlLimit, types], 'readAll');
+    } else {
+      rows = await query(readAllSql.all, [from, bound, sqlLimit], 'readAll', `chronicle_read_all_${schemaName}`);
+    }
+    return rows.map(toEvent);
+  }
+
+  // The deleted check rides along as a one-time filter, so a live stream is read in one query; an empty answer then
+  // asks whether the stream is deleted or just empty.
+  const notDeleted = `NOT coalesce((SELECT deleted FROM ${s}.streams WHERE stream_id = $1), false)`;
+  const readForward = `SELECT position, id, version, type, data, metadata FROM ${s}.events
+    WHERE stream_id = $1 AND version >= $2 AND ${notDeleted} ORDER BY version LIMIT $3`;
+  const readBackward = `SELECT position, id, version, type, data, metadata FROM ${s}.events
+    WHERE stream_id = $1 AND version <= $2 AND ${notDeleted} ORDER BY version DESC LIMIT $3`;
+
+  async function isDeleted(streamId: string): Promise<boolean> {
+    const rows = await query<[boolean]>(`SELECT deleted FROM ${s}.streams WHERE stream_id = $1`, [streamId], 'readStream');
+    return rows[0]?.[0] === true;
+  }
+
+  async function storedResult(key: string, fingerprint: string | undefined): Promise<AppendResult[] | undefined> {
+    const rows = await query<[string, string | null]>(
+      `SELECT result, fingerprint FROM ${s}.idempotency WHERE key = $1`,
+      [key],
+      'findIdempotentResult',
+    );
+    if (rows.length === 0) return undefined;
+    checkIdempotencyFingerprint(key, rows[0][1], fingerprint);
+    return (JSON.parse(rows[0][0]) as AppendResult[]).map((r) => ({ ...r, duplicate: true }));
+  }
+
+  const store: PostgresEventStore = {
+    schema: schemaName,
+
+    async append(streamId: string, events: readonly NewEvent[], appendOptions?: AppendOptions): Promise<AppendResult> {
+      assertOpen();
+      const opts = appendOptions ?? {};
+      assertIdempotencyKey(opts);
+      const write = prepareWrite({ streamId, events, expectedVersion: opts.expectedVersion }, new Date().toISOString());
+      const [result] = await writer.enqueue({
+        writes: [write],
+        key: opts.idempotencyKey,
+        fingerprint: opts.idempotencyFingerprint,
+      });
+      return result;
+    },
+
+    async appendMany(writes: readonly StreamWrite[], manyOptions?: IdempotencyOptions): Promise<AppendResult[]> {
+      assertOpen();
+      const opts = manyOptions ?? {};
+      assertIdempotencyKey(opts);
+      const prepared = prepareWrites(writes, new Date().toISOString());
+      return writer.enqueue({ writes: prepared, key: opts.idempotencyKey, fingerprint: opts.idempotencyFingerprint });
+    },
+
+    async readStream(streamId: string, readOptions?: ReadStreamOptions): Promise<RecordedEvent[]> {
+      assertOpen();
+      assertStreamId(streamId);
+      const { direction, from, limit } = normalizeReadStream(readOptions);
+      const sqlLimit = limit === Number.MAX_SAFE_INTEGER ? null : limit;
+      const rows = await query<StreamEventRow>(
+        direction === 'forward' ? readForward : readBackward,
+        [streamId, from, sqlLimit],
+        'readStream',
+        `chronicle_read_stream_${direction}_${schemaName}`,
+      );
+      if (rows.length === 0 && (await isDeleted(streamId))) throw deletedError(streamId);
+      const events: RecordedEvent[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i];
+        events[i] = {
+          id: row[1],
+          type: row[3],
+          data: row[4],
+          metadata: row[5] as RecordedEvent['metadata'],
+          streamId,
+          version: row[2],
+          position: row[0],
+        };
+      }
+      return events;
+    },
+
+    readAll,
+
+    subscribe(subscribeOptions, handler) {
+      assertOpen();
+      listener.start();
+      return createPollingSubscription(readAll, signal, subscribeOptions, handler);
+    },
+
+    async streamInfo(streamId: string): Promise<StreamInfo> {
+      assertOpen();
+      assertStreamId(streamId);
+      const rows = await query<[number | null, boolean | null, Record<string, unknown> | null]>(
+        `SELECT (SELECT version FROM ${s}.events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1),
+          (SELECT deleted FROM ${s}.streams WHERE stream_id = $1), (SELECT metadata FROM ${s}.streams WHERE stream_id = $1)`,
+        [streamId],
+        'streamInfo',
+      );
+      const [version, deleted, metadata] = rows[0];
+      return { streamId, version: version ?? 0, deleted: deleted === true, metadata: metadata ?? {} };
+    },
+
+    async setStreamMetadata(streamId: string, metadata: Record<string, unknown>): Promise<void> {
+      assertOpen();
+      assertStreamId(streamId);
+      if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+        throw new ChronicleError('INVALID_ARGUMENT', 'stream metadata must be an object');
+      }
+      let json: string;
+      try {
+        json = JSON.stringify(metadata);
+      } catch (err) {
+        throw new ChronicleError('INVALID_ARGUMENT', `stream metadata is not JSON-serializable: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      await query(
+        `INSERT INTO ${s}.streams (stream_id, metadata) VALUES ($1, $2::json)
+         ON CONFLICT (stream_id) DO UPDATE SET metadata = excluded.metadata`,
+        [streamId, json],
+        'setStreamMetadata',
+      );
+    },
+
+    async deleteStream(streamId: string, deleteOptions?: { expectedVersion?: AppendOptions['expectedVersion'] }): Promise<void> {
+      assertOpen();
+      assertStreamId(streamId);
+      const expected = deleteOptions?.expectedVersion ?? 'any';
+      assertExpectedVersion(expected);
+      const rows = await query<[number]>(`SELECT ${s}.delete_stream($1, $2)`, [streamId, expectedCode(expected)], 'deleteStream');
+      const actual = rows[0][0];
+      if (actual !== -1) checkExpectedVersion(streamId, expected, actual);
+    },
+
+    async findIdempotentResult(key: string, fingerprint?: string): Promise<AppendResult[] | undefined> {
+      assertOpen();
+      if (typeof key !== 'string') throw new ChronicleError('INVALID_ARGUMENT', 'idempotency key must be a string');
+      assertIdempotencyKey({ idempotencyKey: key, idempotencyFingerprint: fingerprint });
+      return storedResult(key, fingerprint);
+    },
+
+    // The last event at or below the safe head: a position every reader can already be given, and one a failed
+    // append (whose sequence values are gaps) never moves.
+    async headPosition(): Promise<number> {
+      assertOpen();
+      await migrated();
+      const bound = await freshBound();
+      const rows = await query<[number | null]>(
+        `SELECT max(position) FROM ${s}.events WHERE position <= $1`,
+        [bound],
+        'headPosition',
+      );
+      return rows[0][0] ?? 0;
+    },
+
+    async stalledBy(thresholdMs: number): Promise<StalledRead | undefined> {
+      assertOpen();
+      if (!(typeof thresholdMs === 'number' && thresholdMs >= 0)) {
+        throw new ChronicleError('INVALID_ARGUMENT', 'thresholdMs must be a non-negative number');
+      }
+      await migrated();
+      return safeHead.stalledBy(thresholdMs);
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      // Appends accepted before close still commit; only calls after it see CLOSED.
+      await writer.drain();
+      safeHead.close();
+      await listener.close();
+      signal.notify();
+      await connection.end().catch(() => {});
+    },
+
+    stats: () => writer.stats(),
+  };
+  return store;
+}
