@@ -1,6 +1,6 @@
 // `npm run move-log -- --from <where> --to <where>`: moves the Shop's event log between stores, or to and from an NDJSON
 // file, with the same events, ids and order. <where> is a SQLite file, a postgres:// URL, or a .ndjson file. Stop the
-// Shop's writers first. Progress goes to stderr as JSON lines, the result to stdout.
+// Shop first. Progress goes to stderr as JSON lines, the result to stdout. See README "Scaling out".
 import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,10 +19,14 @@ import {
   type LogTransferProgress,
   scanLog,
 } from 'chronicle-es';
+import { createPostgresEventStore } from 'chronicle-es/postgres';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
 
 /** One end of a move. */
-export type LogEnd = { kind: 'sqlite'; path: string } | { kind: 'file'; path: string };
+export type LogEnd =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgres'; connectionString: string; schema: string }
+  | { kind: 'file'; path: string };
 
 export type MoveLogOptions = {
   from: LogEnd;
@@ -40,14 +44,22 @@ export type MoveLogReport = { from: string; to: string; ms: number } & (
 );
 
 const FILE = /\.(ndjson|jsonl)$/i;
+const POSTGRES = /^postgres(ql)?:\/\//i;
 
-/** Reads a `--from`/`--to` value: an NDJSON file (by its extension), or else a SQLite file. */
-export function parseEnd(spec: string): LogEnd {
+/** Reads a `--from`/`--to` value: a postgres:// URL (its tables in `schema`), an NDJSON file (by its extension), or else a SQLite file. */
+export function parseEnd(spec: string, schema: string): LogEnd {
   if (spec === '') throw new ChronicleError('INVALID_ARGUMENT', 'a store or file must be named');
+  if (POSTGRES.test(spec)) return { kind: 'postgres', connectionString: spec, schema };
   return FILE.test(spec) ? { kind: 'file', path: spec } : { kind: 'sqlite', path: spec };
 }
 
-const describeEnd = (end: LogEnd) => `${end.kind} ${end.path}`;
+// For the report and errors: a connection string may carry a password, which is never printed.
+function describeEnd(end: LogEnd): string {
+  if (end.kind !== 'postgres') return `${end.kind} ${end.path}`;
+  const url = new URL(end.connectionString);
+  if (url.password !== '') url.password = '…';
+  return `postgres ${url.toString()} schema ${end.schema}`;
+}
 
 /**
  * Moves a log: store to store (copyLog), store to file (exportLog, written beside the file and renamed when complete),
@@ -74,6 +86,10 @@ export async function moveLog(options: MoveLogOptions): Promise<MoveLogReport> {
   }
   const source = openStore(from, 'source');
   try {
+    // A wrong path or schema would otherwise be an empty log, moved without a word (a PostgreSQL schema is created).
+    if ((await source.headPosition()) === 0) {
+      throw new ChronicleError('NOT_FOUND', `${describeEnd(from)} holds no events: is --from (or its schema) right?`);
+    }
     if (to.kind === 'file') {
       const counts = await exportToFile(source, to.path, onProgress);
       return { mode: 'export', ...ends, ...counts, ms: Date.now() - started };
@@ -91,6 +107,7 @@ export async function moveLog(options: MoveLogOptions): Promise<MoveLogReport> {
 }
 
 function openStore(end: Exclude<LogEnd, { kind: 'file' }>, role: 'source' | 'target'): EventStore {
+  if (end.kind === 'postgres') return createPostgresEventStore({ connectionString: end.connectionString, schema: end.schema });
   // Opening a SQLite path that does not exist would create an empty log and export nothing.
   if (role === 'source' && !existsSync(end.path)) throw new ChronicleError('NOT_FOUND', `no event store at ${end.path}`);
   // A target at 'normal' skips an fsync per batch: closing checkpoints the log into the file, and an import cut short
@@ -124,27 +141,34 @@ async function exportToFile(store: EventStore, path: string, onProgress: MoveLog
   return { events: end.events, streams: end.streams };
 }
 
-const USAGE = `usage: npm run move-log -- [--from <sqlite file | .ndjson file>] [--to <sqlite file | .ndjson file>] [--batch-size n]
-  --from defaults to $DATA_DIR/events.db (the Shop's log)`;
+const USAGE = `usage: npm run move-log -- [--from <where>] [--to <where>] [--schema s] [--batch-size n]
+  <where> is a SQLite file, a postgres:// URL or a .ndjson file
+  --from        default $DATA_DIR/events.db (the Shop's SQLite log)
+  --to          default $CHRONICLE_EVENT_STORE
+  --schema      the schema of a postgres:// end, default $CHRONICLE_PG_SCHEMA or shop
+  --from-schema, --to-schema   one end's schema, when the two differ`;
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const env = process.env;
   let last = 0;
   try {
+    const text = { type: 'string' } as const;
     const { values } = parseArgs({
-      options: { from: { type: 'string' }, to: { type: 'string' }, 'batch-size': { type: 'string' } },
+      options: { from: text, to: text, schema: text, 'from-schema': text, 'to-schema': text, 'batch-size': text },
     });
-    const fromSpec = values.from ?? join(env.DATA_DIR ?? './data', 'events.db');
-    const toSpec = values.to;
-    if (toSpec === undefined) throw new ChronicleError('INVALID_ARGUMENT', `--to is needed\n${USAGE}`);
+    const fromSpec = values.from ?? join(env.DATA_DIR || './data', 'events.db');
+    const toSpec = values.to ?? (env.CHRONICLE_EVENT_STORE || undefined);
+    if (toSpec === undefined) throw new ChronicleError('INVALID_ARGUMENT', `--to is needed (or CHRONICLE_EVENT_STORE)\n${USAGE}`);
+    const schema = values.schema ?? (env.CHRONICLE_PG_SCHEMA || 'shop');
     const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size']);
     if (batchSize !== undefined && !(Number.isSafeInteger(batchSize) && batchSize > 0)) {
       throw new ChronicleError('INVALID_ARGUMENT', '--batch-size must be a positive integer');
     }
     const report = await moveLog({
-      from: parseEnd(fromSpec),
-      to: parseEnd(toSpec),
+      from: parseEnd(fromSpec, values['from-schema'] ?? schema),
+      to: parseEnd(toSpec, values['to-schema'] ?? schema),
       batchSize,
+      onCheck: (path) => console.error(JSON.stringify({ msg: 'checking file', path })),
       onProgress(p) {
         // The first report at once (the move has begun), then at most one a second.
         if (last !== 0 && Date.now() - last < 1000) return;
