@@ -143,6 +143,7 @@ export async function openReadSide(options: ReadSideOptions): Promise<ReadSide> 
         if (!serves(projection)) throw unavailable(projection);
       };
       return {
+        dialect: 'sqlite',
         get<T>(sql: string, params?: SqliteParams) {
           check();
           return inner.get<T>(sql, params);

@@ -43,6 +43,8 @@ export type SqliteParams = readonly unknown[] | Readonly<Record<string, unknown>
  * or READ_STORE_CORRUPT when the file is damaged.
  */
 export type SqliteReadTx = {
+  /** Which engine runs the statements, as on every SqlReadTx: SQLite's dialect. */
+  readonly dialect: 'sqlite';
   run(sql: string, params?: SqliteParams): { changes: number };
   get<T = Record<string, unknown>>(sql: string, params?: SqliteParams): T | undefined;
   all<T = Record<string, unknown>>(sql: string, params?: SqliteParams): T[];
@@ -56,6 +58,7 @@ export type SqliteReadTx = {
  * only. While an async handler's transaction is open, reads on the same store see its uncommitted rows.
  */
 export type SqliteReader = {
+  readonly dialect: 'sqlite';
   get<T = Record<string, unknown>>(sql: string, params?: SqliteParams): T | undefined;
   all<T = Record<string, unknown>>(sql: string, params?: SqliteParams): T[];
   /** @throws NOT_FOUND before the projection's first generation exists; INVALID_ARGUMENT bad name */
@@ -101,6 +104,11 @@ const toRecord = (row: Row): ProjectionRecord => {
   if (row.failure !== null) record.failure = JSON.parse(row.failure) as ProjectionFailure;
   return record;
 };
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  (typeof value === 'object' || typeof value === 'function') &&
+  value !== null &&
+  typeof (value as { then?: unknown }).then === 'function';
 
 const notWritten = (name: string, generation: number) =>
   new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being written`, {
@@ -277,6 +285,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
     if (!tx) {
       const names = new Map<string, string>();
       tx = {
+        dialect: 'sqlite',
         run,
         get,
         all,
@@ -307,7 +316,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
   // One connection means one transaction at a time; an async handler holds it across awaits.
   let busy: Promise<void> | undefined;
   let closed = false;
-  async function exclusive<T>(work: () => T | Promise<T>): Promise<T> {
+  async function exclusive<T>(work: () => T | PromiseLike<T>): Promise<T> {
     while (busy) await busy;
     if (closed) throw new ChronicleError('CLOSED', 'read store is closed');
     // IMMEDIATE takes the write lock up front, so another process's writer makes us wait (busy timeout), never deadlock.
@@ -315,7 +324,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
     let release: (() => void) | undefined;
     try {
       let result = work();
-      if (result instanceof Promise || (typeof result === 'object' && result !== null && 'then' in result)) {
+      if (isThenable(result)) {
         busy = new Promise((resolve) => {
           release = resolve;
         });
@@ -395,14 +404,18 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
         const row = selectRow(name)!;
         if (row.rebuild_generation !== null) dropGeneration(name, row.rebuild_generation);
         const generation = row.last_generation + 1;
-        setup?.(txFor(name, generation));
-        run(
-          `UPDATE chronicle_projections
-           SET last_generation = @generation, rebuild_generation = @generation, rebuild_version = @version, rebuild_position = 0
-           WHERE name = @name`,
-          { name, generation, version },
-        );
-        return generation;
+        const record = () => {
+          run(
+            `UPDATE chronicle_projections
+             SET last_generation = @generation, rebuild_generation = @generation, rebuild_version = @version, rebuild_position = 0
+             WHERE name = @name`,
+            { name, generation, version },
+          );
+          return generation;
+        };
+        // A portable setup awaits its statements: the generation is recorded, and committed, only once it is done.
+        const ran = setup?.(txFor(name, generation));
+        return isThenable(ran) ? ran.then(record) : record();
       });
     },
     swapGeneration(name, generation, replacing) {
@@ -484,6 +497,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
         return exec(sql, params, call);
       };
       return {
+        dialect: 'sqlite',
         get: <T>(sql: string, params?: SqliteParams) => readOnly(sql, params, (s, a) => s.get(...a) as T | undefined),
         all: <T>(sql: string, params?: SqliteParams) => readOnly(sql, params, (s, a) => s.all(...a) as T[]),
         table(table) {

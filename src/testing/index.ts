@@ -1,4 +1,5 @@
-// chronicle/testing: helpers for testing Chronicle applications and adapters, including the event-store conformance suite.
+// chronicle/testing: helpers for testing Chronicle applications and adapters, including the event-store and read-store
+// conformance suites.
 
 export { type DeciderThen, deciderSpec } from './decider-spec.js';
 export {
@@ -7,3 +8,4 @@ export {
   type EventStoreFactory,
 } from './event-store-conformance.js';
 export { type GivenEvent, type ProjectionSpecOptions, type ProjectionThen, projectionSpec } from './projection-spec.js';
+export { describeReadStoreConformance, type ReadStoreFactory } from './read-store-conformance.js';
