@@ -1,7 +1,8 @@
 // 16 writers restocking one product at once through HTTP, spread over the given write nodes, each quantity unique so
 // the stream shows exactly whose update landed.
-import type { EventStore } from 'chronicle-es';
+import { type EventStore, validate } from 'chronicle-es';
 import { expect } from 'vitest';
+import { ProductRestocked } from '../messages/catalog.js';
 import type { Node } from './pg-cluster.js';
 
 export type RestockRace = {
@@ -56,6 +57,6 @@ export async function restockRace(writers: readonly Node[], eventStore: EventSto
   return {
     acked: [...acked.values()],
     conflicts,
-    stream: restocked.map((e) => (e.data as { quantity: number }).quantity),
+    stream: restocked.map((e) => validate(ProductRestocked, e.data).quantity),
   };
 }

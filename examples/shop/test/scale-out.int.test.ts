@@ -2,10 +2,12 @@
 // event store and the read store in different databases. Concurrent commands at both write nodes (the oversell race
 // among them), one projector worker SIGKILLed mid-run; then every read model must equal a fresh single-process rebuild
 // from the same log, no event applied twice, and the surviving worker must hold every projection.
-import { createProjector, type EventStore, type RecordedEvent } from 'chronicle-es';
+import { createProjector, type EventStore, type RecordedEvent, validate } from 'chronicle-es';
 import { createPostgresEventStore, createPostgresReadStore, type PostgresReadStore } from 'chronicle-es/postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ZodType } from 'zod';
 import { freshSchemaName, pgAvailable } from '../../../test/support/postgres.js';
+import { ProductCreated, ProductRestocked, StockReleased, StockReserved, StockShipped } from '../messages/catalog.js';
 import { projections } from '../projections/index.js';
 import { type Cluster, createCluster, eventually, type Node, pool } from './pg-cluster.js';
 import { restockRace } from './restock-race.js';
@@ -238,19 +240,21 @@ async function readAll(store: EventStore, head: number): Promise<RecordedEvent[]
   return events;
 }
 
-/** On hand and reserved per product, summed straight from the events. */
+/** On hand and reserved per product, summed straight from the events (each read through its definition). */
 function stockFromLog(events: readonly RecordedEvent[]): Record<string, [number, number]> {
   const stock: Record<string, [number, number]> = {};
+  type Movement = { type: string; schema: ZodType<{ productId: string; quantity: number }> };
+  const move = (definition: Movement, data: unknown, onHand: number, reserved: number) => {
+    const { productId, quantity } = validate(definition, data);
+    stock[productId][0] += onHand * quantity;
+    stock[productId][1] += reserved * quantity;
+  };
   for (const { type, data } of events) {
-    const { productId, quantity } = data as { productId: string; quantity: number };
-    if (type === 'ProductCreated') stock[productId] = [0, 0];
-    else if (type === 'ProductRestocked') stock[productId][0] += quantity;
-    else if (type === 'StockReserved') stock[productId][1] += quantity;
-    else if (type === 'StockReleased') stock[productId][1] -= quantity;
-    else if (type === 'StockShipped') {
-      stock[productId][0] -= quantity;
-      stock[productId][1] -= quantity;
-    }
+    if (type === 'ProductCreated') stock[validate(ProductCreated, data).productId] = [0, 0];
+    else if (type === 'ProductRestocked') move(ProductRestocked, data, 1, 0);
+    else if (type === 'StockReserved') move(StockReserved, data, 0, 1);
+    else if (type === 'StockReleased') move(StockReleased, data, 0, -1);
+    else if (type === 'StockShipped') move(StockShipped, data, -1, -1);
   }
   return stock;
 }
