@@ -1,4 +1,4 @@
-// The Shop assembled: event store, read store, projector and both buses, without any HTTP.
+// The Shop assembled for one role: event store, read store, projector and the buses it needs, without any HTTP.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -7,77 +7,173 @@ import {
   createQueryBus,
   type EventStore,
   type Middleware,
+  type ProjectionStore,
   type Projector,
   type QueryBus,
+  type SqlReader,
+  type SqlReadTx,
 } from 'chronicle-es';
-import { createSqliteEventStore, type SqliteReadStore } from 'chronicle-es/sqlite';
+import { createPostgresEventStore } from 'chronicle-es/postgres';
+import { createSqliteEventStore } from 'chronicle-es/sqlite';
+import type { CheckpointChanges } from './checkpoint-changes.js';
 import { registerCommands } from './commands.js';
+import { openPostgresReadSide } from './postgres-read-side.js';
 import { registerQueries } from './queries.js';
-import { openReadSide, type ReadSideLog, type ReadSideState } from './read-side.js';
+import { openQuerySide } from './query-side.js';
+import { openReadSide, type ReadSide, type ReadSideLog, type ReadSideState } from './read-side.js';
 
-export type ShopOptions = {
+/**
+ * What a Shop process does. `write`: commands only; `project`: the projector worker filling the read store (and
+ * health and metrics); `read`: queries only, answered from a read store other processes fill; `all`: everything.
+ */
+export type ShopRole = 'all' | 'write' | 'project' | 'read';
+
+/** A store on PostgreSQL: the server and the schema holding the store's tables (created on first use). */
+export type PostgresLocation = { connectionString: string; schema: string };
+
+/** The read store as the Shop uses it, whichever engine holds it. */
+export type ShopReadStore = ProjectionStore<SqlReadTx, SqlReader>;
+
+export type ShopOptions<R extends ShopRole = ShopRole> = {
   /** Holds `events.db` (the write side) and, unless `readStorePath` says otherwise, `read.db`. */
   dataDir: string;
   /** Separate read-store file, e.g. one per read process when the read side is scaled out. */
   readStorePath?: string;
-  /** `write` runs no projector and serves no queries; `read` sends no commands. Default `all`. */
-  role?: 'all' | 'write' | 'read';
+  /** Default `all`. */
+  role?: R;
   /** Run around every command and query dispatch (logging, tracing). */
   middleware?: readonly Middleware[];
-  /** How often the projector looks for events written by another process, in ms. Default 200. */
+  /** How often the projector (and a `read` process's minPosition waits) look for progress made elsewhere, in ms. Default 200 (50 for waits). */
   pollIntervalMs?: number;
+  /** The event store on PostgreSQL instead of `events.db` under `dataDir`. */
+  eventStore?: PostgresLocation;
+  /** The read store on PostgreSQL instead of a SQLite file. */
+  readStore?: PostgresLocation;
+  /** This process's id as a projector worker (it shows in status and leases). Default: one the projector makes up. */
+  workerId?: string;
+  /** Conflicts a command re-decides before answering CONCURRENCY_CONFLICT. Default: commands.ts. */
+  commandRetries?: number;
   /** Where the read side reports a damaged read store and its rebuild. */
   log?: ReadSideLog;
 };
 
+/** Where the read models are, and a feed of their moves. */
+export type ReadModelChanges = Pick<CheckpointChanges, 'onChange' | 'positions'>;
+
+/** A Shop of some role; which parts are present is what `ShopOf<role>` makes required. */
 export type Shop = {
-  eventStore: EventStore;
-  commandBus: CommandBus;
-  /** Absent when `role` is `write`. */
-  readStore?: SqliteReadStore;
+  role: ShopRole;
+  /** The write side's store; absent in `read`, which never touches it. */
+  eventStore?: EventStore;
+  /** Present in `write` and `all`. */
+  commandBus?: CommandBus;
+  /** Present in all roles but `write`. */
+  readStore?: ShopReadStore;
+  /** Present in `project` and `all`. */
   projector?: Projector;
+  /** Present in `read` and `all`. */
   queryBus?: QueryBus;
-  /** Whether the read store is sound, or damaged and being rebuilt from the event log; absent when `role` is `write`. */
+  /** Moves of the read models' checkpoints, for `GET /events/stream`; present where queries are served. */
+  changes?: ReadModelChanges;
+  /** Whether the read store is sound, or damaged and being rebuilt from the event log (SQLite, with a projector). */
   readSideState?(): ReadSideState;
   /** True once the read side is up and no projection has failed; false while a damaged read store is rebuilt. */
   ready(): Promise<boolean>;
-  /** Stops projecting and closes both stores; acknowledged commands are already durable. */
+  /** Stops projecting and closes the stores; acknowledged commands are already durable. */
   close(): Promise<void>;
 };
 
+type Parts = {
+  write: { eventStore: EventStore; commandBus: CommandBus };
+  project: { eventStore: EventStore; readStore: ShopReadStore; projector: Projector };
+  read: { readStore: ShopReadStore; queryBus: QueryBus };
+  all: { eventStore: EventStore; commandBus: CommandBus; readStore: ShopReadStore; projector: Projector; queryBus: QueryBus };
+};
+
+/** The Shop of role `R`, with the parts that role has typed as present. */
+export type ShopOf<R extends ShopRole> = Shop & { role: R } & Parts[R];
+
+const ROLES: readonly ShopRole[] = ['all', 'write', 'project', 'read'];
+
 /**
- * Opens (creating if needed) the Shop's stores under `dataDir` and starts its projector. A damaged read store is set
+ * Opens (creating if needed) the stores `role` needs and starts its projector. A damaged SQLite read store is set
  * aside and rebuilt from the event log, at open or whenever it is found damaged later; the event store is never touched.
+ * @throws Error for an unknown role; STORE_ERROR when a store cannot be opened
  */
-export async function createShop(options: ShopOptions): Promise<Shop> {
-  const role = options.role ?? 'all';
+export async function createShop<R extends ShopRole = 'all'>(options: ShopOptions<R>): Promise<ShopOf<R>> {
+  const role: ShopRole = options.role ?? 'all';
+  if (!ROLES.includes(role)) throw new Error(`unknown Shop role ${role}`);
+  // SQLite files, and in development the demo keys, live here whatever the stores.
   mkdirSync(options.dataDir, { recursive: true });
-  const eventStore = createSqliteEventStore({ path: join(options.dataDir, 'events.db') });
-  const commandBus = createCommandBus({ middleware: options.middleware });
-  registerCommands(commandBus, eventStore);
-  if (role === 'write') {
-    return { eventStore, commandBus, ready: async () => true, close: () => eventStore.close() };
+  const readStorePath = options.readStorePath ?? join(options.dataDir, 'read.db');
+
+  if (role === 'read') {
+    const side = await openQuerySide({
+      path: readStorePath,
+      postgres: options.readStore,
+      pollIntervalMs: options.pollIntervalMs,
+    });
+    const queryBus = createQueryBus({
+      middleware: options.middleware,
+      waitForPosition: (position, wait) => side.waits.waitForPosition(position, wait),
+    });
+    registerQueries(queryBus, side);
+    const shop: Shop = { role, readStore: side.readStore, queryBus, changes: side.changes, ready: side.ready, close: side.close };
+    return shop as ShopOf<R>;
   }
 
-  const readSide = await openReadSide({
-    eventStore,
-    path: options.readStorePath ?? join(options.dataDir, 'read.db'),
-    pollIntervalMs: options.pollIntervalMs,
-    log: options.log,
-  });
-  const { readStore, projector } = readSide;
-  const queryBus = createQueryBus({
-    middleware: options.middleware,
-    waitForPosition: (position, wait) => projector.waitForPosition(position, wait),
-  });
-  registerQueries(queryBus, readSide);
+  const eventStore = options.eventStore
+    ? createPostgresEventStore(options.eventStore)
+    : createSqliteEventStore({ path: join(options.dataDir, 'events.db') });
+  try {
+    // Reached now, so a wrong URL stops startup rather than the first command.
+    await eventStore.headPosition();
+  } catch (err) {
+    await eventStore.close();
+    throw err;
+  }
+  let commandBus: CommandBus | undefined;
+  if (role === 'write' || role === 'all') {
+    commandBus = createCommandBus({ middleware: options.middleware });
+    registerCommands(commandBus, eventStore, { maxRetries: options.commandRetries });
+  }
+  if (role === 'write') {
+    const shop: Shop = { role, eventStore, commandBus, ready: async () => true, close: () => eventStore.close() };
+    return shop as ShopOf<R>;
+  }
 
-  return {
+  let readSide: ReadSide;
+  try {
+    const { pollIntervalMs, workerId } = options;
+    readSide = options.readStore
+      ? await openPostgresReadSide({ eventStore, location: options.readStore, pollIntervalMs, workerId })
+      : await openReadSide({ eventStore, path: readStorePath, pollIntervalMs, workerId, log: options.log });
+  } catch (err) {
+    await eventStore.close();
+    throw err;
+  }
+  const { readStore, projector } = readSide;
+  let queryBus: QueryBus | undefined;
+  let changes: ReadModelChanges | undefined;
+  if (role === 'all') {
+    changes = {
+      onChange: (listener) => projector.onChange(listener),
+      positions: async () => (await projector.status()).map((s) => ({ projection: s.name, position: s.position })),
+    };
+    queryBus = createQueryBus({
+      middleware: options.middleware,
+      waitForPosition: (position, wait) => projector.waitForPosition(position, wait),
+    });
+    registerQueries(queryBus, readSide);
+  }
+  const shop: Shop = {
+    role,
     eventStore,
     commandBus,
     readStore,
     projector,
     queryBus,
+    changes,
     readSideState: readSide.state,
     ready: readSide.ready,
     async close() {
@@ -85,4 +181,5 @@ export async function createShop(options: ShopOptions): Promise<Shop> {
       await eventStore.close();
     },
   };
+  return shop as ShopOf<R>;
 }

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createShop } from './app.js';
 import { createShopAuth } from './auth.js';
+import { readShopConfig } from './config.js';
 import { createShopServer } from './server.js';
 import { demoKeyBlock, prettyStream } from './terminal.js';
 
@@ -18,24 +19,19 @@ const out = pretty ? prettyStream(process.stdout) : pino.destination({ dest: 1, 
 const log = pino(logOptions, out);
 
 async function main(): Promise<void> {
-  const production = env.NODE_ENV === 'production';
-  const port = Number(env.PORT ?? 3000);
-  const host = env.HOST ?? (production ? '0.0.0.0' : '127.0.0.1');
-  const dataDir = env.DATA_DIR ?? './data';
-  const role = env.SHOP_ROLE ?? 'all';
-  if (role !== 'all' && role !== 'write' && role !== 'read') throw new Error(`SHOP_ROLE must be write, read or all; got ${role}`);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number; got ${env.PORT}`);
-  const opsPort = env.OPS_PORT === undefined || env.OPS_PORT === '' ? undefined : Number(env.OPS_PORT);
-  if (opsPort !== undefined && (!Number.isInteger(opsPort) || opsPort < 0 || opsPort > 65535)) {
-    throw new Error(`OPS_PORT must be a port number; got ${env.OPS_PORT}`);
-  }
+  const config = readShopConfig(env);
+  const { role, port, host, opsPort, dataDir, production } = config;
   // Production keeps metrics behind an admin credential unless told they may be scraped openly.
-  const metricsAccess = env.SHOP_METRICS_PUBLIC === 'true' || !production ? 'public' : 'admin';
+  const metricsAccess = config.metricsPublic || !production ? 'public' : 'admin';
 
   const shop = await createShop({
     dataDir,
     role,
-    readStorePath: env.READ_STORE_PATH,
+    readStorePath: config.readStorePath,
+    eventStore: config.eventStore,
+    readStore: config.readStore,
+    workerId: config.workerId,
+    commandRetries: config.commandRetries,
     middleware: [loggingMiddleware(log.child({ component: 'bus' }))],
     log: log.child({ component: 'read-side' }),
   });
@@ -45,10 +41,11 @@ async function main(): Promise<void> {
   const server = await createShopServer(shop, { ...common, serve: role, opsElsewhere: opsPort !== undefined });
   const ops = opsPort === undefined ? undefined : await createShopServer(shop, { ...common, serve: 'ops' });
   await server.listen({ port, host });
-  log.info({ port: (server.server.address() as { port: number }).port, host, dataDir, role }, 'shop listening');
+  const stores = { events: config.eventStore ? 'postgres' : 'sqlite', read: config.readStore ? 'postgres' : 'sqlite' };
+  log.info({ port: (server.server.address() as { port: number }).port, host, dataDir, role, stores }, 'shop listening');
   if (ops) {
-    await ops.listen({ port: opsPort, host: env.OPS_HOST ?? host });
-    log.info({ port: (ops.server.address() as { port: number }).port, host: env.OPS_HOST ?? host }, 'ops listening');
+    await ops.listen({ port: opsPort, host: config.opsHost });
+    log.info({ port: (ops.server.address() as { port: number }).port, host: config.opsHost }, 'ops listening');
   }
   if (auth.demoKeys) {
     const file = join(dataDir, 'demo-keys.json');

@@ -1,6 +1,5 @@
 // Answers every Shop query from the read store's denormalized tables; nothing here touches the event store.
-import { ChronicleError, type PayloadOf, type QueryBus } from 'chronicle-es';
-import type { SqliteReader } from 'chronicle-es/sqlite';
+import { ChronicleError, type PayloadOf, type QueryBus, type SqlReader, type SqlValue } from 'chronicle-es';
 import { notFound } from './messages/access.js';
 import { GetInventory, type InventoryView, ListAllProducts, type ProductItem } from './messages/catalog.js';
 import { type CustomerView, GetCustomerById } from './messages/customers.js';
@@ -14,17 +13,18 @@ import {
   type OrderView,
   type SalesSummary,
 } from './messages/orders.js';
+import { containing } from './projections/sql.js';
 
-/** Registers a handler for every Shop query on `bus`, reading through `readStore`'s readers. */
-export function registerQueries(bus: QueryBus, readStore: { reader(projection: string): SqliteReader }): void {
+/** Registers a handler for every Shop query on `bus`, reading through `readStore`'s readers (SQLite or PostgreSQL). */
+export function registerQueries(bus: QueryBus, readStore: { reader(projection: string): SqlReader }): void {
   const customers = readStore.reader('customers');
   const catalog = readStore.reader('catalog');
   const inventory = readStore.reader('inventory');
   const orders = readStore.reader('orders');
   const sales = readStore.reader('sales');
 
-  bus.register(GetCustomerById, ({ customerId }: PayloadOf<typeof GetCustomerById>): CustomerView => {
-    const row = customers.get<{
+  bus.register(GetCustomerById, async ({ customerId }: PayloadOf<typeof GetCustomerById>): Promise<CustomerView> => {
+    const row = await customers.get<{
       customer_id: string;
       name: string;
       email: string;
@@ -45,16 +45,23 @@ export function registerQueries(bus: QueryBus, readStore: { reader(projection: s
     };
   });
 
-  bus.register(ListAllProducts, ({ limit, cursor, search, includeDeleted }: PayloadOf<typeof ListAllProducts>) => {
+  bus.register(ListAllProducts, async ({ limit, cursor, search, includeDeleted }: PayloadOf<typeof ListAllProducts>) => {
     const after =
       cursor === undefined ? undefined : decodeCursor<[string, string]>(cursor, (v) => isTuple(v, 'string', 'string'));
-    const where = [
-      includeDeleted ? '1' : 'deleted = 0',
-      // instr, not LIKE: a search for "50%" or "a_b" means those characters literally.
-      search === undefined ? '1' : 'instr(search_text, @search) > 0',
-      after === undefined ? '1' : '(sort_key, product_id) > (@sortKey, @productId)',
-    ].join(' AND ');
-    const rows = catalog.all<{
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (!includeDeleted) where.push('deleted = 0');
+    if (search !== undefined) {
+      // search_text is stored lower-cased (LIKE's case rules differ between the engines); the pattern escapes
+      // % and _, so a search for "50%" or "a_b" means those characters literally.
+      where.push(`search_text LIKE ? ESCAPE '!'`);
+      params.push(containing(search.toLowerCase()));
+    }
+    if (after !== undefined) {
+      where.push('(sort_key, product_id) > (?, ?)');
+      params.push(after[0], after[1]);
+    }
+    const rows = await catalog.all<{
       product_id: string;
       sku: string;
       name: string;
@@ -63,12 +70,11 @@ export function registerQueries(bus: QueryBus, readStore: { reader(projection: s
       currency: string;
       available: number;
       deleted: number;
-    }>(`SELECT * FROM ${catalog.table('products')} WHERE ${where} ORDER BY sort_key, product_id LIMIT @limit`, {
-      search: search?.toLowerCase() ?? null,
-      sortKey: after?.[0] ?? null,
-      productId: after?.[1] ?? null,
-      limit: limit + 1,
-    });
+    }>(
+      `SELECT * FROM ${catalog.table('products')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY sort_key, product_id LIMIT ?`,
+      [...params, limit + 1],
+    );
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     const items: ProductItem[] = page.map((r) => ({
@@ -83,8 +89,8 @@ export function registerQueries(bus: QueryBus, readStore: { reader(projection: s
     return { items, nextCursor: rows.length > limit ? encodeCursor([last.sort_key, last.product_id]) : null };
   });
 
-  bus.register(GetInventory, ({ productId }: PayloadOf<typeof GetInventory>): InventoryView => {
-    const row = inventory.get<{ on_hand: number; reserved: number }>(
+  bus.register(GetInventory, async ({ productId }: PayloadOf<typeof GetInventory>): Promise<InventoryView> => {
+    const row = await inventory.get<{ on_hand: number; reserved: number }>(
       `SELECT on_hand, reserved FROM ${inventory.table('stock')} WHERE product_id = ?`,
       [productId],
     );
@@ -92,8 +98,8 @@ export function registerQueries(bus: QueryBus, readStore: { reader(projection: s
     return { productId, onHand: row.on_hand, reserved: row.reserved, available: row.on_hand - row.reserved };
   });
 
-  bus.register(GetOrderStatus, ({ orderId }: PayloadOf<typeof GetOrderStatus>): OrderView => {
-    const row = orders.get<{
+  bus.register(GetOrderStatus, async ({ orderId }: PayloadOf<typeof GetOrderStatus>): Promise<OrderView> => {
+    const row = await orders.get<{
       customer_id: string;
       customer_name: string;
       status: OrderStatus;
@@ -118,9 +124,9 @@ export function registerQueries(bus: QueryBus, readStore: { reader(projection: s
     };
   });
 
-  bus.register(ListOrdersByCustomer, ({ customerId, limit, cursor }: PayloadOf<typeof ListOrdersByCustomer>) => {
+  bus.register(ListOrdersByCustomer, async ({ customerId, limit, cursor }: PayloadOf<typeof ListOrdersByCustomer>) => {
     const before = cursor === undefined ? undefined : decodeCursor<number>(cursor, (v) => Number.isSafeInteger(v));
-    const rows = orders.all<{
+    const rows = await orders.all<{
       order_id: string;
       seq: number;
       status: OrderStatus;
@@ -145,27 +151,27 @@ export function registerQueries(bus: QueryBus, readStore: { reader(projection: s
     return { items, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].seq) : null };
   });
 
-  bus.register(GetSalesSummary, ({ top }: PayloadOf<typeof GetSalesSummary>): SalesSummary => {
-    const counts = sales.all<{ status: OrderStatus; orders: number }>(
+  bus.register(GetSalesSummary, async ({ top }: PayloadOf<typeof GetSalesSummary>): Promise<SalesSummary> => {
+    const counts = await sales.all<{ status: OrderStatus; orders: number }>(
       `SELECT status, orders FROM ${sales.table('status_counts')}`,
     );
     const ordersByStatus = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
     for (const { status, orders: n } of counts) ordersByStatus[status] = n;
-    const revenue = sales.all<{ currency: string; cents: string }>(
+    const revenue = await sales.all<{ currency: string; cents: string }>(
       `SELECT currency, cents FROM ${sales.table('revenue')} WHERE cents <> '0' ORDER BY currency`,
     );
-    const topProducts = sales
-      .all<{ product_id: string; name: string; currency: string; units_sold: number; revenue_cents: string }>(
+    const topProducts = (
+      await sales.all<{ product_id: string; name: string; currency: string; units_sold: number; revenue_cents: string }>(
         `SELECT * FROM ${sales.table('product_sales')} WHERE units_sold > 0 ORDER BY units_sold DESC, product_id LIMIT ?`,
         [top],
       )
-      .map((r) => ({
-        productId: r.product_id,
-        name: r.name,
-        unitsSold: r.units_sold,
-        revenueCents: r.revenue_cents,
-        currency: r.currency,
-      }));
+    ).map((r) => ({
+      productId: r.product_id,
+      name: r.name,
+      unitsSold: r.units_sold,
+      revenueCents: r.revenue_cents,
+      currency: r.currency,
+    }));
     return { ordersByStatus, revenue, topProducts };
   });
 }

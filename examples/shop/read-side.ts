@@ -1,14 +1,17 @@
 // The Shop's read side: a SQLite read store and the projector filling it. The store is disposable: when its file is
 // found damaged (by the quick check at open, or by any statement later) it is set aside as read.db.corrupt-<time>
 // and rebuilt from the event log, while the queries it serves answer 503 until their projection has caught up.
-import { ChronicleError, createProjector, type EventStore, isChronicleError, type Projector } from 'chronicle-es';
 import {
-  createSqliteReadStore,
-  type SqliteParams,
-  type SqliteReader,
-  type SqliteReadStore,
-  setAsideFile,
-} from 'chronicle-es/sqlite';
+  ChronicleError,
+  createProjector,
+  type EventStore,
+  isChronicleError,
+  type Projector,
+  type SqlReader,
+  type SqlValue,
+} from 'chronicle-es';
+import { createSqliteReadStore, type SqliteReadStore, setAsideFile } from 'chronicle-es/sqlite';
+import type { ShopReadStore } from './app.js';
 import { projections } from './projections/index.js';
 
 /** Where the read side reports damage and rebuilds (pino-compatible). */
@@ -23,6 +26,8 @@ export type ReadSideOptions = {
   /** The read store's file. */
   path: string;
   pollIntervalMs?: number;
+  /** The projector's worker id; a SQLite store keeps no leases, so it only names this process. */
+  workerId?: string;
   log?: ReadSideLog;
 };
 
@@ -30,10 +35,10 @@ export type ReadSideOptions = {
 export type ReadSideState = 'sound' | 'damaged' | 'rebuilding';
 
 export type ReadSide = {
-  readStore: SqliteReadStore;
+  readStore: ShopReadStore;
   projector: Projector;
   /** What query handlers read a projection with; refuses (READ_STORE_CORRUPT) while that projection is not back. */
-  reader(projection: string): SqliteReader;
+  reader(projection: string): SqlReader;
   state(): ReadSideState;
   /** False while damaged or rebuilding, or when a projection has failed. */
   ready(): Promise<boolean>;
@@ -82,7 +87,12 @@ export async function openReadSide(options: ReadSideOptions): Promise<ReadSide> 
     damagedAtOpen = true;
   }
   const store = readStore;
-  const projector = createProjector({ eventStore, readStore: store, projections, pollIntervalMs: options.pollIntervalMs });
+  const projector = createProjector({
+    eventStore,
+    readStore: store,
+    projections,
+    pollIntervalMs: options.pollIntervalMs,
+  });
 
   async function rebuild(): Promise<void> {
     if (closing) return;
@@ -137,18 +147,18 @@ export async function openReadSide(options: ReadSideOptions): Promise<ReadSide> 
   return {
     readStore: store,
     projector,
-    reader(projection): SqliteReader {
+    reader(projection): SqlReader {
       const inner = store.reader(projection);
       const check = () => {
         if (!serves(projection)) throw unavailable(projection);
       };
       return {
         dialect: 'sqlite',
-        get<T>(sql: string, params?: SqliteParams) {
+        get<T>(sql: string, params?: readonly SqlValue[]) {
           check();
           return inner.get<T>(sql, params);
         },
-        all<T>(sql: string, params?: SqliteParams) {
+        all<T>(sql: string, params?: readonly SqlValue[]) {
           check();
           return inner.all<T>(sql, params);
         },

@@ -1,4 +1,5 @@
 // The Shop over HTTP: chronicle/http does the work; the Shop only supplies its buses, auth and read-side state.
+import type { ProjectionStatus } from 'chronicle-es';
 import type { Authenticator } from 'chronicle-es/http';
 import { createReadiness, createServer, type EndpointAccess, projectionMetrics } from 'chronicle-es/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -14,10 +15,11 @@ export const METRICS_ROLES: readonly Role[] = ['admin'];
 export type ShopServerOptions = {
   authenticate: Authenticator;
   /**
-   * `write`: commands only; `read`: queries and the event stream only; `ops`: health, readiness, metrics and the
-   * event stream only, for a second listener. Default `all`.
+   * `write`: commands only; `read`: queries (and the event stream, when the Shop projects); `project`: health,
+   * readiness and metrics only; `ops`: health, readiness, metrics and the event stream only, for a second listener.
+   * Default `all`.
    */
-  serve?: 'all' | 'write' | 'read' | 'ops';
+  serve?: 'all' | 'write' | 'read' | 'project' | 'ops';
   /** A pino logger, or false for none. Default: pino JSON at info. */
   logger?: boolean | FastifyBaseLogger;
   /** Who may read `/metrics`: anyone, or an admin credential. Default `admin`. */
@@ -34,31 +36,45 @@ export type ShopServerOptions = {
 export function createShopServer(shop: Shop, options: ShopServerOptions): Promise<FastifyInstance> {
   const serve = options.serve ?? 'all';
   const { projector, eventStore, readStore } = shop;
-  const ops = serve === 'ops' || !options.opsElsewhere;
-  const storesAndProjections = createReadiness({
-    projector,
-    stores: { events: () => eventStore.headPosition(), ...(readStore && { read: () => readStore.list() }) },
-  });
+  const ops = serve === 'ops' || serve === 'project' || !options.opsElsewhere;
+  // The change feed is for clients of the read models: served beside queries, never by a projector-only process.
+  const { changes } = shop;
+  const eventStream = ops && changes !== undefined;
+  const stores = {
+    ...(eventStore && { events: () => eventStore.headPosition() }),
+    ...(readStore && { read: () => readStore.list() }),
+  };
   const metricsAccess: EndpointAccess = options.metricsAccess === 'public' ? { public: true } : { roles: METRICS_ROLES };
   return createServer({
-    commandBus: serve === 'read' || serve === 'ops' ? undefined : shop.commandBus,
-    queryBus: serve === 'write' || serve === 'ops' ? undefined : shop.queryBus,
-    serve,
+    commandBus: serve === 'all' || serve === 'write' ? shop.commandBus : undefined,
+    queryBus: serve === 'all' || serve === 'read' ? shop.queryBus : undefined,
+    serve: serve === 'project' ? 'ops' : serve,
     authenticate: options.authenticate,
-    notifications: ops && projector ? (listener) => projector.onChange(listener) : undefined,
-    events: {
-      roles: EVENT_STREAM_ROLES,
-      positions: projector && (async () => (await projector.status()).map((s) => ({ projection: s.name, position: s.position }))),
-    },
+    notifications: eventStream ? (listener) => changes.onChange(listener) : undefined,
+    events: { roles: EVENT_STREAM_ROLES, positions: changes && (() => changes.positions()) },
     metrics: projector && projectionMetrics(projector),
     metricsRegistry: options.metricsRegistry,
     metricsAccess: ops ? metricsAccess : false,
-    // /health/ready: both stores answer, no projection has failed, and the read store is not being rebuilt after
-    // damage (GET /health stays a cheap liveness probe).
+    // /health/ready: the stores this role uses answer, no projection has failed, and the read store is not being
+    // rebuilt after damage (GET /health stays a cheap liveness probe).
     readiness: async () => {
-      const report = await storesAndProjections();
-      const readSide = (await shop.ready()) ? { ok: true } : { ok: false, error: 'read side rebuilding' };
-      return { ...report, checks: { ...report.checks, readSide } };
+      // Each projection is listed; with leases also who holds it (and whether this worker does), taken from the same
+      // status report rather than a second one.
+      let status: readonly ProjectionStatus[] = [];
+      const report = await createReadiness({
+        projector: projector && { status: async () => (status = await projector.status()) },
+        stores,
+      })();
+      const holders = new Map(status.map((s) => [s.name, s]));
+      const projections = report.projections?.map((p) => {
+        const { owner, held } = holders.get(p.name) ?? {};
+        return owner === undefined && held === undefined ? p : { ...p, owner, held };
+      });
+      const rebuilding = shop.readSideState !== undefined && shop.readSideState() !== 'sound';
+      const readSide = (await shop.ready())
+        ? { ok: true }
+        : { ok: false, error: rebuilding ? 'read side rebuilding' : 'read side not ready' };
+      return { ...report, ...(projections && { projections }), checks: { ...report.checks, readSide } };
     },
     openapi: { title: 'Shop — the Chronicle reference application', version: '1.0.0' },
     logger: options.logger ?? true,

@@ -47,6 +47,20 @@ export type {
   SubscriptionHandler,
 } from './event-store.js';
 export { createInMemoryEventStore } from './in-memory-event-store.js';
+export { copyLog } from './log-transfer/copy-log.js';
+export { type ExportLogOptions, exportLog, type LogTransferProgress } from './log-transfer/export-log.js';
+export { type ImportLogOptions, type ImportLogResult, importLog } from './log-transfer/import-log.js';
+export {
+  LOG_FORMAT,
+  LOG_FORMAT_VERSION,
+  type LogEndLine,
+  type LogEventLine,
+  type LogHeaderLine,
+  type LogLine,
+  type LogStreamLine,
+  type LogSummary,
+  scanLog,
+} from './log-transfer/log-format.js';
 export {
   type CommandDefinition,
   type CommandOf,

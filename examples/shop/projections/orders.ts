@@ -1,35 +1,37 @@
 // Read model of GetOrderStatus and ListOrdersByCustomer: one row per order with its lines and status history.
-import { defineProjection, type RecordedEvent } from 'chronicle-es';
-import type { SqliteReadTx } from 'chronicle-es/sqlite';
+import { defineProjection, type RecordedEvent, type SqlReadTx } from 'chronicle-es';
 import { shopEvents } from '../messages/events.js';
 import type { OrderStatus } from '../messages/orders.js';
+import { createTables, text } from './sql.js';
 
 export const ordersProjection = defineProjection({
   name: 'orders',
   version: 1,
   events: shopEvents,
-  setup(tx: SqliteReadTx) {
-    // `seq` is the global position of OrderCreated: newest-first paging sorts by it, unique and never reused.
-    tx.run(`CREATE TABLE ${tx.table('orders')} (
-      order_id TEXT PRIMARY KEY,
-      seq INTEGER NOT NULL UNIQUE,
-      customer_id TEXT NOT NULL,
-      customer_name TEXT NOT NULL,
-      status TEXT NOT NULL,
-      currency TEXT NOT NULL,
-      total_cents INTEGER NOT NULL,
-      line_count INTEGER NOT NULL,
-      lines TEXT NOT NULL,
-      history TEXT NOT NULL,
-      created_at TEXT NOT NULL
-    )`);
-    tx.run(`CREATE INDEX ${tx.table('orders_by_customer')} ON ${tx.table('orders')} (customer_id, seq)`);
+  setup(tx: SqlReadTx) {
+    return createTables(tx, [
+      // `seq` is the global position of OrderCreated: newest-first paging sorts by it, unique and never reused.
+      `CREATE TABLE ${tx.table('orders')} (
+        order_id ${text(tx)} PRIMARY KEY,
+        seq BIGINT NOT NULL UNIQUE,
+        customer_id ${text(tx)} NOT NULL,
+        customer_name ${text(tx)} NOT NULL,
+        status ${text(tx)} NOT NULL,
+        currency ${text(tx)} NOT NULL,
+        total_cents BIGINT NOT NULL,
+        line_count BIGINT NOT NULL,
+        lines ${text(tx)} NOT NULL,
+        history ${text(tx)} NOT NULL,
+        created_at ${text(tx)} NOT NULL
+      )`,
+      `CREATE INDEX ${tx.table('orders_by_customer')} ON ${tx.table('orders')} (customer_id, seq)`,
+    ]);
   },
   handlers: {
-    OrderCreated(event, tx) {
+    async OrderCreated(event, tx) {
       const { orderId, customerId, customerName, currency, totalCents, lines } = event.data;
       const at = event.metadata.timestamp;
-      tx.run(`INSERT INTO ${tx.table('orders')} VALUES (?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?)`, [
+      await tx.run(`INSERT INTO ${tx.table('orders')} VALUES (?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?)`, [
         orderId,
         event.position,
         customerId,
@@ -50,11 +52,15 @@ export const ordersProjection = defineProjection({
   },
 });
 
-function moveTo(tx: SqliteReadTx, event: RecordedEvent<string, { orderId: string }>, status: OrderStatus): void {
+// The history is JSON kept as text and rebuilt here (read, append, write back): the engines' JSON functions differ.
+async function moveTo(tx: SqlReadTx, event: RecordedEvent<string, { orderId: string }>, status: OrderStatus): Promise<void> {
   const { orderId } = event.data;
-  tx.run(
-    `UPDATE ${tx.table('orders')}
-     SET status = ?, history = json_insert(history, '$[#]', json_object('status', ?, 'at', ?)) WHERE order_id = ?`,
-    [status, status, event.metadata.timestamp, orderId],
-  );
+  const row = await tx.get<{ history: string }>(`SELECT history FROM ${tx.table('orders')} WHERE order_id = ?`, [orderId]);
+  if (!row) return;
+  const history = [...(JSON.parse(row.history) as unknown[]), { status, at: event.metadata.timestamp }];
+  await tx.run(`UPDATE ${tx.table('orders')} SET status = ?, history = ? WHERE order_id = ?`, [
+    status,
+    JSON.stringify(history),
+    orderId,
+  ]);
 }

@@ -7,14 +7,16 @@ export type ShopProcess = { child: ChildProcess; url: string; port: number; logs
 /**
  * Spawns the Shop on port 0 over `dataDir` in development mode with one admin key, and resolves once it logs that it
  * listens. `logs` keeps every stdout line (also after start). `preload` modules are imported before main.ts.
- * @throws when the process exits or does not listen within 20 s (with its output so far)
+ * @throws when the process exits or does not listen within `startTimeoutMs` (default 20 s), with its output so far
  */
 export async function startShopProcess(options: {
   dataDir: string;
   adminKey: string;
   env?: NodeJS.ProcessEnv;
   preload?: readonly string[];
+  startTimeoutMs?: number;
 }): Promise<ShopProcess> {
+  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   const preload = (options.preload ?? []).flatMap((module) => ['--import', module]);
   const child = spawn(
     process.execPath,
@@ -34,7 +36,10 @@ export async function startShopProcess(options: {
   );
   const logs: string[] = [];
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s: ${logs.join('\n')}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start in ${startTimeoutMs} ms: ${logs.join('\n')}`)),
+      startTimeoutMs,
+    );
     child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${logs.join('\n')}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       logs.push(line);

@@ -4,7 +4,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createShop, type Shop } from '../app.js';
+import { createShop, type PostgresLocation, type ShopOf } from '../app.js';
 import { createShopAuth } from '../auth.js';
 import { createShopServer } from '../server.js';
 
@@ -21,7 +21,7 @@ export type Response<T = any> = { status: number; body: T; headers: Headers };
 
 export type TestShop = {
   url: string;
-  shop: Shop;
+  shop: ShopOf<'all'>;
   dataDir: string;
   /** POST /commands/{name} as `key` (a KEYS value, or undefined for anonymous). */
   command(name: string, body: unknown, options?: { key?: string; headers?: Record<string, string> }): Promise<Response>;
@@ -44,9 +44,14 @@ export type TestShop = {
   close(): Promise<void>;
 };
 
+/**
+ * The Shop on SQLite under a fresh data directory; with `SHOP_TEST_STORES=postgres` in the environment, on PostgreSQL
+ * instead (both stores in one fresh schema of the test server), so any suite here can be run against it.
+ */
 export async function startShop(): Promise<TestShop> {
   const dataDir = mkdtempSync(join(tmpdir(), 'shop-test-'));
-  const shop = await createShop({ dataDir, pollIntervalMs: 20 });
+  const postgres = process.env.SHOP_TEST_STORES === 'postgres' ? await postgresStores() : undefined;
+  const shop = await createShop({ dataDir, pollIntervalMs: 20, eventStore: postgres?.location, readStore: postgres?.location });
   const { authenticate } = createShopAuth(
     {
       NODE_ENV: 'test',
@@ -146,8 +151,16 @@ export async function startShop(): Promise<TestShop> {
       await server.close();
       await shop.close();
       rmSync(dataDir, { recursive: true, force: true });
+      await postgres?.drop();
     },
   };
+}
+
+// Imported only when asked for: the support module checks the server is up as it loads.
+async function postgresStores(): Promise<{ location: PostgresLocation; drop(): Promise<void> }> {
+  const { freshSchema } = await import('../../../test/support/postgres.js');
+  const schema = freshSchema('shop_test');
+  return { location: { connectionString: schema.connectionString, schema: schema.schema }, drop: () => schema.drop() };
 }
 
 /** Creates products, customers and stock for a test, returning the last position written. */

@@ -1,12 +1,13 @@
-// Running it: the write/read split over one data directory, and development's demo keys.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// Running it: the write/project/read split over one data directory, and development's demo keys.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createShop, type Shop } from '../app.js';
+import { createShop, type Shop, type ShopRole } from '../app.js';
 import { createShopAuth } from '../auth.js';
 import { createShopServer } from '../server.js';
+import { startShopProcess } from './shop-process.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'shop-topology-'));
 const opened: Array<{ server: FastifyInstance; shop: Shop }> = [];
@@ -18,25 +19,33 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function serve(role: 'write' | 'read', readStorePath?: string) {
-  const shop = await createShop({ dataDir, role, readStorePath, pollIntervalMs: 20 });
-  const { authenticate } = createShopAuth({ SHOP_API_KEYS: 'topology-admin-key-000:admin' }, { dataDir });
+const ADMIN = 'topology-admin-key-000';
+
+async function serve(role: ShopRole) {
+  const shop = await createShop({ dataDir, role, pollIntervalMs: 20 });
+  const { authenticate } = createShopAuth({ SHOP_API_KEYS: `${ADMIN}:admin` }, { dataDir });
   const server = await createShopServer(shop, { authenticate, serve: role, logger: false });
   await server.listen({ port: 0, host: '127.0.0.1' });
   opened.push({ server, shop });
   const url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
-  const headers = { 'x-api-key': 'topology-admin-key-000', 'content-type': 'application/json' };
+  const headers = { 'x-api-key': ADMIN, 'content-type': 'application/json' };
   return {
+    shop,
     command: (name: string, body: unknown) =>
       fetch(`${url}/commands/${name}`, { method: 'POST', headers, body: JSON.stringify(body) }),
     query: (name: string, qs: string) => fetch(`${url}/queries/${name}?${qs}`, { headers }),
+    get: (path: string, signal?: AbortSignal) => fetch(url + path, { headers, signal }),
   };
 }
 
 describe('SHOP_ROLE', () => {
-  it('a write process takes commands, a read process (own read store) answers queries from the same events', async () => {
+  it('write takes commands, project fills the read store, read answers queries (minPosition from its checkpoints)', async () => {
     const writer = await serve('write');
-    const readers = [await serve('read', join(dataDir, 'read-1.db')), await serve('read', join(dataDir, 'read-2.db'))];
+    // Started before any projector ran: no read model exists yet, so not ready.
+    const readers = [await serve('read'), await serve('read')];
+    expect((await readers[0].get('/health/ready')).status).toBe(503);
+    const projectors = [await serve('project'), await serve('project')];
+
     const res = await writer.command('CreateProduct', {
       productId: 'split',
       sku: 'SPLIT',
@@ -52,6 +61,56 @@ describe('SHOP_ROLE', () => {
       expect(read.status).toBe(200);
       expect(await read.json()).toEqual({ productId: 'split', onHand: 0, reserved: 0, available: 0 });
       expect((await reader.command('RestockProduct', { productId: 'split', quantity: 1 })).status).toBe(404);
+      expect((await reader.get('/health/ready')).status).toBe(200);
+      expect(reader.shop.eventStore).toBeUndefined();
+    }
+    // A read node's change feed follows the checkpoints the projectors commit. Two projectors on one SQLite read store
+    // share it through compare-and-set checkpoints: each event applied once.
+    const controller = new AbortController();
+    const stream = await readers[0].get('/events/stream', controller.signal);
+    expect(stream.headers.get('content-type')).toContain('text/event-stream');
+    const frames = stream.body!.getReader();
+    const restocked = await writer.command('RestockProduct', { productId: 'split', quantity: 3 });
+    const after = ((await restocked.json()) as { position: number }).position;
+    let text = '';
+    while (!text.includes(`data: {"projection":"inventory","position":${after}}`)) {
+      text += new TextDecoder().decode((await frames.read()).value);
+    }
+    controller.abort();
+    const read = await readers[1].query('GetInventory', `productId=split&minPosition=${after}`);
+    expect(await read.json()).toEqual({ productId: 'split', onHand: 3, reserved: 0, available: 3 });
+
+    for (const projector of projectors) {
+      expect((await projector.command('RestockProduct', { productId: 'split', quantity: 1 })).status).toBe(404);
+      expect((await projector.query('GetInventory', 'productId=split')).status).toBe(404);
+      expect((await projector.get('/openapi.json')).status).toBe(404);
+      expect((await projector.get('/events/stream')).status).toBe(404);
+      expect((await projector.get('/health')).status).toBe(200);
+      expect((await projector.get('/health/ready')).status).toBe(200);
+      await projector.shop.projector?.waitForPosition(after);
+      const metrics = await projector.get('/metrics');
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toContain(`chronicle_projection_position{projection="inventory"} ${after}`);
+    }
+  });
+});
+
+describe('startup', () => {
+  it('stops with the variable named when a value is bad, before opening any store, and when a store does not answer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shop-badenv-'));
+    try {
+      const start = startShopProcess({ dataDir: dir, adminKey: ADMIN, env: { CHRONICLE_EVENT_STORE: 'mysql://db/events' } });
+      await expect(start).rejects.toThrow(/exited with 1[\s\S]*CHRONICLE_EVENT_STORE must be a postgres:/);
+      expect(existsSync(join(dir, 'events.db'))).toBe(false);
+      // A server that does not answer stops it too, at once rather than at the first request.
+      const unreachable = startShopProcess({
+        dataDir: dir,
+        adminKey: ADMIN,
+        env: { CHRONICLE_EVENT_STORE: 'postgres://shop@127.0.0.1:1/shop' },
+      });
+      await expect(unreachable).rejects.toThrow(/exited with 1[\s\S]*ECONNREFUSED 127\.0\.0\.1:1[\s\S]*"failed to start"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

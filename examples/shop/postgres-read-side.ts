@@ -1,0 +1,50 @@
+// The Shop's read side on PostgreSQL: the read store and this process's projector worker. With several workers on one
+// store, each projection is held by one of them at a time through a lease (see the README's Roles).
+import { createProjector, type EventStore } from 'chronicle-es';
+import { createPostgresReadStore } from 'chronicle-es/postgres';
+import type { PostgresLocation } from './app.js';
+import { projections } from './projections/index.js';
+import type { ReadSide } from './read-side.js';
+
+export type PostgresReadSideOptions = {
+  eventStore: EventStore;
+  location: PostgresLocation;
+  pollIntervalMs?: number;
+  /** The worker's id in leases and status; default: one the projector makes up. */
+  workerId?: string;
+};
+
+/** Opens the read store and starts the worker. @throws STORE_ERROR when the server cannot be reached */
+export async function openPostgresReadSide(options: PostgresReadSideOptions): Promise<ReadSide> {
+  const readStore = createPostgresReadStore(options.location);
+  const projector = createProjector({
+    eventStore: options.eventStore,
+    readStore,
+    projections,
+    pollIntervalMs: options.pollIntervalMs,
+    worker: { id: options.workerId },
+  });
+  try {
+    // Reached now, so a wrong URL stops startup instead of failing every projection later.
+    await readStore.list();
+    await projector.start();
+  } catch (err) {
+    await projector.stop().catch(() => {});
+    await readStore.close();
+    throw err;
+  }
+  return {
+    readStore,
+    projector,
+    reader: (projection) => readStore.reader(projection),
+    state: () => 'sound',
+    async ready() {
+      const status = await projector.status();
+      return status.every((p) => p.state !== 'failed' && p.state !== 'stopped');
+    },
+    async close() {
+      await projector.stop();
+      await readStore.close();
+    },
+  };
+}
