@@ -1,4 +1,5 @@
 // Shared benchmark plumbing: run a workload, time each operation, print one JSON line and keep a row for the table.
+import { loadavg } from 'node:os';
 
 export type BenchResult = {
   name: string;
@@ -13,12 +14,41 @@ export type BenchResult = {
   rssMiB: number;
   /** Process CPU time (user + system) over the run: near `seconds` means CPU-bound, far below means waiting on fsync. */
   cpuSeconds?: number;
+  /** CPU time of the database server's processes serving the workload (PostgreSQL backends), on the same cores. */
+  serverCpuSeconds?: number;
   sync: string;
   target?: number;
+  /** Name of the bare-driver line measured in the same run for the same work. */
+  baseline?: string;
+  /** `rate` over the baseline's rate. */
+  ratio?: number;
+  /** One-minute load average when the line was printed: the machine is shared, so a slow line may be a busy machine. */
+  load1?: number;
   note?: string;
 };
 
+/** Measures CPU spent outside this process during a workload (e.g. by the database server's backends). */
+export type CpuProbe = { start(): Promise<void>; seconds(): Promise<number | undefined> };
+
+/** One probe measuring what several do together (e.g. the event store's backends and the read store's). */
+export function cpuOfAll(...probes: CpuProbe[]): CpuProbe {
+  return {
+    start: async () => void (await Promise.all(probes.map((p) => p.start()))),
+    async seconds() {
+      let total = 0;
+      for (const seconds of await Promise.all(probes.map((p) => p.seconds()))) {
+        if (seconds === undefined) return undefined;
+        total += seconds;
+      }
+      return +total.toFixed(3);
+    },
+  };
+}
+
 export const quick = process.argv.includes('--quick');
+const scale = quick ? 0.25 : 1;
+/** An operation count, a quarter of it with `--quick`. */
+export const scaled = (count: number) => Math.max(100, Math.round(count * scale));
 const onlyIndex = process.argv.indexOf('--only');
 const only = onlyIndex === -1 ? undefined : process.argv[onlyIndex + 1];
 
@@ -40,11 +70,25 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
  */
 export async function measure(
   name: string,
-  options: { ops: number; concurrency: number; eventsPerOp: number; sync: string; target?: number; unit?: BenchResult['unit'] },
+  options: {
+    ops: number;
+    concurrency: number;
+    eventsPerOp: number;
+    sync: string;
+    target?: number;
+    unit?: BenchResult['unit'];
+    /** The bare-driver line of the same work, for `baseline` and `ratio`. */
+    baseline?: BenchResult;
+    serverCpu?: CpuProbe;
+    note?: string;
+    /** Runs once the clock stopped, before the line is printed (e.g. to check the work was done); says what it found. */
+    check?: () => Promise<string>;
+  },
   op: (i: number) => Promise<unknown>,
 ): Promise<BenchResult> {
   const latencies = new Float64Array(options.ops);
   let next = 0;
+  await options.serverCpu?.start();
   const cpu = process.cpuUsage();
   const started = performance.now();
   const worker = async () => {
@@ -57,12 +101,15 @@ export async function measure(
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
   const { user, system } = process.cpuUsage(cpu);
+  const serverCpuSeconds = await options.serverCpu?.seconds();
+  const found = await options.check?.();
   latencies.sort();
   const events = options.ops * options.eventsPerOp;
   const unit = options.unit ?? 'events/s';
+  const rate = Math.round((unit === 'ops/s' ? options.ops : events) / seconds);
   return report({
     name,
-    rate: Math.round((unit === 'ops/s' ? options.ops : events) / seconds),
+    rate,
     unit,
     ops: options.ops,
     events,
@@ -71,15 +118,31 @@ export async function measure(
     p99Ms: +percentile(latencies, 99).toFixed(3),
     rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
     cpuSeconds: +((user + system) / 1e6).toFixed(3),
+    serverCpuSeconds,
     sync: options.sync,
     target: options.target,
+    ...versus(options.baseline, rate),
+    note: [options.note, found].filter(Boolean).join('; ') || undefined,
   });
+}
+
+/** Runs `op` twice per caller before a measurement (connections opened, statements prepared, code warm). */
+export async function warmUp(concurrency: number, op: (k: number) => Promise<unknown>): Promise<void> {
+  for (let round = 0; round < 2; round++) {
+    await Promise.all(Array.from({ length: concurrency }, (_, k) => op(round * concurrency + k)));
+  }
+}
+
+/** The `baseline` and `ratio` fields of a line measured against a bare-driver line of the same run. */
+export function versus(baseline: BenchResult | undefined, rate: number): Pick<BenchResult, 'baseline' | 'ratio'> {
+  return baseline ? { baseline: baseline.name, ratio: +(rate / baseline.rate).toFixed(2) } : {};
 }
 
 const results: BenchResult[] = [];
 
 /** Prints a result as one JSON line and remembers it for the closing table. */
-export function report(result: BenchResult): BenchResult {
+export function report(line: BenchResult): BenchResult {
+  const result = { ...line, load1: line.load1 ?? +loadavg()[0].toFixed(2) };
   results.push(result);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   return result;
@@ -92,6 +155,7 @@ export function printTable(): void {
     rate: `${r.rate.toLocaleString('en-US')} ${r.unit}`,
     target: r.target ? r.target.toLocaleString('en-US') : '',
     met: r.target ? (r.rate >= r.target ? 'yes' : 'NO') : '',
+    'vs bare': r.ratio === undefined ? '' : `${r.ratio}×`,
     'p50 ms': r.p50Ms,
     'p99 ms': r.p99Ms,
     'rss MiB': r.rssMiB,

@@ -1,29 +1,19 @@
-// `npm run bench [-- --quick]`: the core workloads of issue 2, one JSON line each, then a table.
+// `npm run bench [-- --quick] [--store postgres]`: the core workloads of issue 2 on SQLite (or those of issue 7 on
+// PostgreSQL, bench/postgres.ts), one JSON line each, then a table.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCommandHandler, createProjector, type Decider, defineProjection, fold, type NewEvent } from 'chronicle-es';
+import { createCommandHandler, createProjector, type Decider, defineProjection, fold } from 'chronicle-es';
 import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle-es/sqlite';
-import { measure, printTable, quick, report, selected } from './harness.js';
+import { measure, printTable, report, scaled, selected } from './harness.js';
+import { event, type Payload, payload } from './payload.js';
+import { runPostgresBench } from './postgres.js';
 import { runRawBaselines } from './raw-sqlite-baseline.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'chronicle-bench-'));
 let files = 0;
 const file = (name: string) => join(dir, `${++files}-${name}.db`);
-const scale = quick ? 0.25 : 1;
-const n = (count: number) => Math.max(100, Math.round(count * scale));
-
-// ~250-byte JSON payload, like an order line with a few fields.
-const payload = (i: number) => ({
-  orderId: `order-${i.toString().padStart(8, '0')}`,
-  customerId: 'customer-00042',
-  lines: [
-    { productId: 'product-0001', quantity: 2, unitPriceCents: 1999 },
-    { productId: 'product-0002', quantity: 1, unitPriceCents: 4999 },
-  ],
-  note: 'leave at the door, ring twice',
-});
-const event = (i: number): NewEvent => ({ type: 'OrderPlaced', data: payload(i) });
+const n = scaled;
 
 async function appends(name: string, sync: 'full' | 'normal', concurrency: number, batch: number, ops: number, target: number) {
   const store = createSqliteEventStore({ path: file(name), synchronous: sync });
@@ -106,7 +96,7 @@ const ordersProjection = (name: string) =>
     },
     handlers: {
       OrderPlaced(e, tx) {
-        const data = e.data as ReturnType<typeof payload>;
+        const data = e.data as Payload;
         tx.run(
           `INSERT INTO ${tx.table('orders')} (stream_id, lines, position) VALUES (?, ?, ?)
            ON CONFLICT (stream_id) DO UPDATE SET lines = lines + excluded.lines, position = excluded.position`,
@@ -146,7 +136,19 @@ async function projectionCatchUp(name: string, projections: number, target: numb
   });
 }
 
+const storeAt = process.argv.indexOf('--store');
+const storeKind = storeAt === -1 ? 'sqlite' : process.argv[storeAt + 1];
+if (storeKind !== 'sqlite' && storeKind !== 'postgres') throw new Error(`--store is sqlite or postgres, not ${storeKind}`);
+
 try {
+  if (storeKind === 'postgres') await runPostgresBench();
+  else await runSqliteBench();
+  printTable();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function runSqliteBench() {
   if (selected('append-1-event-64-in-flight')) await appends('append-1-event-64-in-flight', 'full', 64, 1, n(60_000), 30_000);
   if (selected('append-1-event-1-caller')) await appends('append-1-event-1-caller', 'full', 1, 1, n(8_000), 4_000);
   if (selected('append-1-event-1-caller-normal'))
@@ -164,7 +166,4 @@ try {
       'five projections over one log; events/s of the log, each event applied five times',
     );
   if (selected('raw-better-sqlite3')) runRawBaselines(file, { n, payload });
-  printTable();
-} finally {
-  rmSync(dir, { recursive: true, force: true });
 }
