@@ -29,7 +29,12 @@ import { openReadSide, type ReadSide, type ReadSideLog, type ReadSideState } fro
 export type ShopRole = 'all' | 'write' | 'project' | 'read';
 
 /** A store on PostgreSQL: the server and the schema holding the store's tables (created on first use). */
-export type PostgresLocation = { connectionString: string; schema: string };
+export type PostgresLocation = {
+  connectionString: string;
+  schema: string;
+  /** Connections in each store's pool (the adapters' default when absent). */
+  poolSize?: number;
+};
 
 /** The read store as the Shop uses it, whichever engine holds it. */
 export type ShopReadStore = ProjectionStore<SqlReadTx, SqlReader>;

@@ -31,6 +31,8 @@ describe('readShopConfig', () => {
     const mixed = readShopConfig({ CHRONICLE_READ_STORE: 'postgres://db/read', CHRONICLE_PG_SCHEMA: 'tenant_7' });
     expect(mixed.eventStore).toBeUndefined();
     expect(mixed.readStore).toEqual({ connectionString: 'postgres://db/read', schema: 'tenant_7' });
+    const pooled = readShopConfig({ CHRONICLE_EVENT_STORE: 'postgres://db/e', CHRONICLE_PG_POOL_SIZE: '4' });
+    expect(pooled.eventStore).toEqual({ connectionString: 'postgres://db/e', schema: 'shop', poolSize: 4 });
   });
 
   it('takes every role, the ports, and the retry bound', () => {
@@ -59,6 +61,9 @@ describe('readShopConfig', () => {
       [{ CHRONICLE_PG_SCHEMA: 'x"; DROP SCHEMA public; --' }, /CHRONICLE_PG_SCHEMA/],
       [{ CHRONICLE_READ_STORE: 'postgres://db/read', READ_STORE_PATH: './read.db' }, /READ_STORE_PATH .* set one/],
       [{ SHOP_WORKER_ID: 'a b' }, /SHOP_WORKER_ID/],
+      [{ CHRONICLE_PG_POOL_SIZE: '0' }, /CHRONICLE_PG_POOL_SIZE must be an integer from 1 to 100/],
+      [{ CHRONICLE_PG_POOL_SIZE: '1e1' }, /CHRONICLE_PG_POOL_SIZE/],
+      [{ CHRONICLE_PG_POOL_SIZE: '101' }, /CHRONICLE_PG_POOL_SIZE/],
       [{ SHOP_COMMAND_RETRIES: '2.5' }, /SHOP_COMMAND_RETRIES must be an integer/],
     ];
     for (const [env, message] of bad) expect(() => readShopConfig(env), JSON.stringify(env)).toThrow(message);

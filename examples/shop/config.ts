@@ -46,8 +46,14 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
   if (!SCHEMA.test(schema)) {
     throw new Error(`CHRONICLE_PG_SCHEMA must be a lower-case identifier (${SCHEMA.source}); got ${schema}`);
   }
-  const eventStore = postgresOf('CHRONICLE_EVENT_STORE', set('CHRONICLE_EVENT_STORE'), schema);
-  const readStore = postgresOf('CHRONICLE_READ_STORE', set('CHRONICLE_READ_STORE'), schema);
+  const pool = set('CHRONICLE_PG_POOL_SIZE');
+  const poolSize = pool === undefined ? undefined : Number(pool);
+  // PostgreSQL's max_connections (100 by default) is shared by every process: each store opens a pool of this size.
+  if (poolSize !== undefined && !(/^\d+$/.test(pool ?? '') && poolSize >= 1 && poolSize <= 100)) {
+    throw new Error(`CHRONICLE_PG_POOL_SIZE must be an integer from 1 to 100; got ${pool}`);
+  }
+  const eventStore = postgresOf('CHRONICLE_EVENT_STORE', set('CHRONICLE_EVENT_STORE'), schema, poolSize);
+  const readStore = postgresOf('CHRONICLE_READ_STORE', set('CHRONICLE_READ_STORE'), schema, poolSize);
   const readStorePath = set('READ_STORE_PATH');
   if (readStore && readStorePath) {
     throw new Error('READ_STORE_PATH names a SQLite file, but CHRONICLE_READ_STORE puts the read store on PostgreSQL: set one');
@@ -86,7 +92,12 @@ function portOf(name: string, value: string): number {
   return port;
 }
 
-function postgresOf(name: string, value: string | undefined, schema: string): PostgresLocation | undefined {
+function postgresOf(
+  name: string,
+  value: string | undefined,
+  schema: string,
+  poolSize: number | undefined,
+): PostgresLocation | undefined {
   if (value === undefined) return undefined;
   let url: URL | undefined;
   try {
@@ -97,7 +108,7 @@ function postgresOf(name: string, value: string | undefined, schema: string): Po
   if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
     throw new Error(`${name} must be a postgres://user@host:port/database URL, or unset for SQLite; got ${redact(value)}`);
   }
-  return { connectionString: value, schema };
+  return { connectionString: value, schema, ...(poolSize !== undefined && { poolSize }) };
 }
 
 // A connection string may carry a password: an error message (logged, perhaps shipped elsewhere) never does.

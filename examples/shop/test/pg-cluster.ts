@@ -55,6 +55,9 @@ export async function createCluster(): Promise<Cluster> {
           CHRONICLE_EVENT_STORE: eventsUrl,
           CHRONICLE_READ_STORE: readUrl,
           CHRONICLE_PG_SCHEMA: schema,
+          // Six processes with up to two pools each, plus the test's own and another test file's: stay well inside
+          // the server's max_connections of 100.
+          CHRONICLE_PG_POOL_SIZE: '4',
           ...env,
         },
       }).catch((err: Error) => {
