@@ -24,6 +24,8 @@ export async function migrate(connection: Connection, component: string, migrati
   let client: pg.PoolClient | undefined;
   try {
     client = await pool.connect();
+    // A checked-out client has no listener of the pool's: a server going away mid-migration would crash the process.
+    client.on('error', () => {});
     await client.query('BEGIN');
     // hashtext gives a stable 32-bit key per schema; the lock ends with the transaction.
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`chronicle:${schemaName}`]);

@@ -109,7 +109,7 @@ describe('literals', () => {
   });
 
   it('refuses what PostgreSQL cannot take or a SqlValue is not', () => {
-    expect(() => literal('a\0b')).toThrow(expect.objectContaining({ code: 'STORE_ERROR', details: { sqlState: '22021' } }));
+    expect(() => literal('a\0b')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { sqlState: '22021' } }));
     for (const value of [undefined, {}, [], new Date(0), Symbol('s')]) {
       expect(() => literal(value as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     }

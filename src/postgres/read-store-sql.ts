@@ -185,15 +185,20 @@ const NUL = /\0/;
  * `value` as a string literal of unknown type, exactly the text node-postgres would send it as a parameter, so the
  * server infers its type from the statement just as it does for a parameter. Safe with either
  * standard_conforming_strings (pg's escapeLiteral switches to E'…' when it doubles backslashes).
- * @throws INVALID_ARGUMENT for a value that is not a SqlValue; STORE_ERROR for a string holding NUL
+ * @throws INVALID_ARGUMENT for a value that is not a SqlValue, or a string holding NUL (PostgreSQL text cannot)
  */
 export function literal(value: SqlValue): string {
   switch (typeof value) {
     case 'string':
       if (NUL.test(value)) {
-        throw new ChronicleError('STORE_ERROR', 'postgres: invalid byte sequence for encoding "UTF8": 0x00', {
-          details: { sqlState: '22021' },
-        });
+        // The caller's value, not the store, is at fault: a query parameter holding it is a 400, never a 500.
+        throw new ChronicleError(
+          'INVALID_ARGUMENT',
+          'a string holding NUL (\\u0000) cannot be stored in or compared with PostgreSQL text',
+          {
+            details: { sqlState: '22021' },
+          },
+        );
       }
       return pg.escapeLiteral(value);
     case 'number':

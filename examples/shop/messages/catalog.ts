@@ -2,7 +2,7 @@
 import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
 import { allow, hasRole, may, STAFF } from './access.js';
-import { cents, currency, cursor, entityId, limit, name } from './fields.js';
+import { cents, currency, cursor, entityId, limit, line, name, text } from './fields.js';
 
 /** Stock keeping unit: upper-case letters, digits and dashes, unique across the catalog. */
 export const sku = z
@@ -17,7 +17,7 @@ export const CreateProduct = defineCommand(
     productId: entityId,
     sku,
     name,
-    description: z.string().trim().max(2000).optional(),
+    description: text(2000).optional(),
     priceCents: cents,
     currency,
   }),
@@ -94,7 +94,7 @@ export const ListAllProducts = defineQuery(
     limit,
     cursor: cursor.optional(),
     /** Matches name or sku, case-insensitively. */
-    search: z.string().trim().min(1).max(100).optional(),
+    search: line(1, 100).optional(),
     includeDeleted: z.boolean().default(false),
   }),
   {

@@ -8,7 +8,30 @@ export const entityId = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'use letters, digits, and _ . : - (starting with a letter or digit)');
 
-export const name = z.string().trim().min(1).max(200);
+// Control characters have no place in a name, an address or a search, and NUL cannot be stored in a PostgreSQL text
+// column at all: refused at the boundary (400), they can never stop a projection on one engine and not the other.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+// Free text may keep its line breaks and tabs.
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/** One line of text: trimmed, `min`–`max` characters, no control characters. */
+export const line = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .min(min)
+    .max(max)
+    .refine((s) => !CONTROL.test(s), 'control characters are not allowed');
+
+/** Free text: trimmed, at most `max` characters, line breaks and tabs allowed, other control characters not. */
+export const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .refine((s) => !CONTROL_BUT_LINES.test(s), 'control characters other than line breaks and tabs are not allowed');
+
+export const name = line(1, 200);
 
 export const email = z.email().max(254);
 
@@ -44,9 +67,9 @@ export const orderCents = z.number().int().min(0).max(1_000_000_000_000_000);
 export const centsSum = z.string().regex(/^-?\d+$/);
 
 export const address = z.strictObject({
-  street: z.string().trim().min(1).max(200),
-  city: z.string().trim().min(1).max(100),
-  postalCode: z.string().trim().min(1).max(20),
+  street: line(1, 200),
+  city: line(1, 100),
+  postalCode: line(1, 20),
   /** ISO 3166-1 alpha-2. */
   country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code, e.g. DE'),
 });

@@ -2,7 +2,7 @@
 import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
 import { allow, allowSelf, hasRole, may, notFound, STAFF } from './access.js';
-import { cents, centsSum, cursor, entityId, limit, orderCents } from './fields.js';
+import { cents, centsSum, cursor, entityId, limit, line, orderCents } from './fields.js';
 
 /** Bounds that, with MAX_PRICE_CENTS, keep every order total an exact safe integer (see fields.ts). */
 export const MAX_ORDER_LINES = 100;
@@ -42,14 +42,10 @@ export const ShipOrder = defineCommand('ShipOrder', byOrderId, {
   roles: may('clerk'),
 });
 
-export const CancelOrder = defineCommand(
-  'CancelOrder',
-  z.strictObject({ orderId: entityId, reason: z.string().trim().min(1).max(500).optional() }),
-  {
-    description: 'Cancels an order that has not shipped and releases its reserved stock. A customer may cancel only its own.',
-    roles: may('customer'),
-  },
-);
+export const CancelOrder = defineCommand('CancelOrder', z.strictObject({ orderId: entityId, reason: line(1, 500).optional() }), {
+  description: 'Cancels an order that has not shipped and releases its reserved stock. A customer may cancel only its own.',
+  roles: may('customer'),
+});
 
 const recordedLine = z.object({
   productId: z.string(),
