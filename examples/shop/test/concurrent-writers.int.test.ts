@@ -19,7 +19,7 @@ afterAll(() => cluster?.close(), 30_000);
 
 describe.skipIf(!pgAvailable)('16 writers on one stream, no retries', () => {
   it('keeps every acknowledged update; the conflicts answer 409 and wrote nothing', async () => {
-    const eventStore = createPostgresEventStore({ connectionString: cluster.eventsUrl, schema: cluster.schema });
+    const eventStore = createPostgresEventStore({ connectionString: cluster.eventsUrl, schema: cluster.schema, poolSize: 3 });
     try {
       const race = await restockRace(writers, eventStore, 'contended');
       expect(race.acked.length + race.conflicts.length).toBe(160);

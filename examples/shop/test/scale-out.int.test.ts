@@ -136,9 +136,9 @@ describe.skipIf(!pgAvailable)('the Shop on PostgreSQL, six processes', () => {
       expect((await reader.query('GetOrderStatus', { orderId: 'o0', minPosition: head })).status).toBe(200);
     }
 
-    const eventStore = createPostgresEventStore({ connectionString: cluster.eventsUrl, schema: cluster.schema });
-    const live = createPostgresReadStore({ connectionString: cluster.readUrl, schema: cluster.schema });
-    const fresh = createPostgresReadStore({ connectionString: cluster.readUrl, schema: rebuildSchema });
+    const eventStore = createPostgresEventStore({ connectionString: cluster.eventsUrl, schema: cluster.schema, poolSize: 3 });
+    const live = createPostgresReadStore({ connectionString: cluster.readUrl, schema: cluster.schema, poolSize: 3 });
+    const fresh = createPostgresReadStore({ connectionString: cluster.readUrl, schema: rebuildSchema, poolSize: 3 });
     try {
       const events = await readAll(eventStore, await eventStore.headPosition());
       expect(events.at(-1)?.position).toBeGreaterThanOrEqual(head);
@@ -180,7 +180,7 @@ describe.skipIf(!pgAvailable)('the Shop on PostgreSQL, six processes', () => {
 
 describe.skipIf(!pgAvailable)('16 writers on one stream through both write nodes', () => {
   it('loses no update: the retries absorb every conflict, and the read nodes show the sum', async () => {
-    const eventStore = createPostgresEventStore({ connectionString: cluster.eventsUrl, schema: cluster.schema });
+    const eventStore = createPostgresEventStore({ connectionString: cluster.eventsUrl, schema: cluster.schema, poolSize: 3 });
     try {
       const race = await restockRace(writers, eventStore, 'sixteen');
       expect(race.conflicts).toEqual([]);
