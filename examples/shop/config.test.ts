@@ -26,8 +26,10 @@ describe('readShopConfig', () => {
       role: 'project',
       eventStore: { connectionString: 'postgres://app:secret@db-1:5432/events', schema: 'shop' },
       readStore: { connectionString: 'postgresql://app@db-2/read', schema: 'shop' },
-      workerId: 'worker-a',
+      workerId: expect.stringMatching(/^worker-a-[0-9a-f]{6}$/),
     });
+    // Two processes given the same name (a restart beside a stale one) never hold a lease as the same owner.
+    expect(readShopConfig({ SHOP_WORKER_ID: 'worker-a' }).workerId).not.toBe(config.workerId);
     const mixed = readShopConfig({ CHRONICLE_READ_STORE: 'postgres://db/read', CHRONICLE_PG_SCHEMA: 'tenant_7' });
     expect(mixed.eventStore).toBeUndefined();
     expect(mixed.readStore).toEqual({ connectionString: 'postgres://db/read', schema: 'tenant_7' });

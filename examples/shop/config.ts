@@ -1,5 +1,6 @@
 // The Shop's configuration, read once from the environment (see README "Configuration"). Every mistake is reported
 // at startup with the variable's name, never discovered later by a request.
+import { randomBytes } from 'node:crypto';
 import type { PostgresLocation, ShopRole } from './app.js';
 
 export type ShopConfig = {
@@ -17,7 +18,11 @@ export type ShopConfig = {
   /** The read store on PostgreSQL; absent: SQLite, at `readStorePath` or `read.db` under `dataDir`. */
   readStore?: PostgresLocation;
   readStorePath?: string;
-  /** The projector worker's id (role `project` or `all`); absent: one the projector makes up. */
+  /**
+   * The projector worker's id (role `project` or `all`): SHOP_WORKER_ID with a random suffix per process, so a
+   * restarted worker never shares its lease (and fencing token) with a stale process of the same name that is still
+   * alive somewhere; absent: one the projector makes up.
+   */
   workerId?: string;
   /** Conflicts a command re-decides before it answers 409; absent: the Shop's default. */
   commandRetries?: number;
@@ -80,7 +85,7 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     ...(eventStore && { eventStore }),
     ...(readStore && { readStore }),
     ...(readStorePath !== undefined && { readStorePath }),
-    ...(workerId !== undefined && { workerId }),
+    ...(workerId !== undefined && { workerId: `${workerId}-${randomBytes(3).toString('hex')}` }),
     ...(commandRetries !== undefined && { commandRetries }),
     metricsPublic: env.SHOP_METRICS_PUBLIC === 'true',
   };
