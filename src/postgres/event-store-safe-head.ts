@@ -40,9 +40,14 @@ export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string
   const tracker = new SafeHeadTracker();
   // BEGIN … READ COMMITTED: each statement takes a fresh snapshot, so the snapshot comes after the sequence read even
   // on a pool whose default isolation is stricter. Rolled back: the transaction id is only a marker, nothing is kept.
-  const head = `BEGIN ISOLATION LEVEL READ COMMITTED;
+  // The id is taken only when the sequence has moved past the known safe head: a round that only settles positions
+  // already waiting needs the snapshot alone, and an idle store's rounds (status, metrics, polls) then use up no
+  // transaction ids and write no abort records. The second statement reads the sequence again, at or past the first
+  // read, so whenever the first one is past the safe head an id is taken.
+  const head = (known: number) => `BEGIN ISOLATION LEVEL READ COMMITTED;
     SELECT last_value, is_called FROM ${schema}.events_position;
-    SELECT pg_current_xact_id()::text AS xid, pg_current_snapshot()::text AS snapshot;`;
+    SELECT CASE WHEN (SELECT last_value FROM ${schema}.events_position WHERE is_called) > ${known}
+      THEN pg_current_xact_id()::text END AS xid, pg_current_snapshot()::text AS snapshot;`;
   const locks = `WITH l AS MATERIALIZED (SELECT * FROM pg_locks)
     SELECT t.transactionid::text AS xid FROM l a JOIN l t ON t.virtualtransaction = a.virtualtransaction
     WHERE a.locktype = 'advisory' AND a.classid = ${APPEND_LOCK_CLASS}::oid
@@ -54,7 +59,7 @@ export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string
   let queued: Promise<number> | undefined;
 
   async function round(checkLocks: boolean): Promise<number> {
-    const sql = `${head}${checkLocks ? locks : ''}ROLLBACK`;
+    const sql = `${head(tracker.safe)}${checkLocks ? locks : ''}ROLLBACK`;
     let results: pg.QueryResult[];
     try {
       results = (await pool.query({ text: sql, types })) as unknown as pg.QueryResult[];
@@ -62,10 +67,10 @@ export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string
       throw storeError(err, 'reading the safe head');
     }
     const seq = results[1].rows[0] as { last_value: number | string; is_called: boolean };
-    const now = results[2].rows[0] as { xid: string; snapshot: string };
+    const now = results[2].rows[0] as { xid: string | null; snapshot: string };
     const r: Round = {
       last: seq.is_called ? Number(seq.last_value) : 0,
-      xid: BigInt(now.xid),
+      xid: now.xid === null ? undefined : BigInt(now.xid),
       snapshot: parseSnapshot(now.snapshot),
     };
     if (checkLocks) r.appenders = new Set(results[3].rows.map((row: { xid: string }) => BigInt(row.xid)));

@@ -34,6 +34,16 @@ describe('SafeHeadTracker', () => {
     expect(t.waiting).toBe(false);
   });
 
+  it('a round without its own id (the sequence was not past the safe head) settles what waits and adds nothing', () => {
+    const t = new SafeHeadTracker();
+    expect(t.apply(round(10, 60, '45:60:45'))).toBe(0);
+    // An idle round: no id was taken, so it cannot bound [xmax, xid) and must not add the value it read.
+    expect(t.apply({ last: 10, xid: undefined, snapshot: parseSnapshot('45:61:45') })).toBe(0);
+    expect(t.oldestWaitingOn()).toEqual([45n]);
+    expect(t.apply({ last: 10, xid: undefined, snapshot: parseSnapshot('62:62:') })).toBe(10);
+    expect(t.waiting).toBe(false);
+  });
+
   it('waits for a transaction listed in progress until a later snapshot shows it ended', () => {
     const t = new SafeHeadTracker();
     expect(t.apply(round(10, 60, '45:60:45'))).toBe(0);

@@ -34,8 +34,11 @@ export function finishedIn(xid: bigint, snapshot: Snapshot): boolean {
 export type Round = {
   /** The sequence's last value (0 before the first position). */
   last: number;
-  /** The transaction id the round assigned itself after reading `last`. */
-  xid: bigint;
+  /**
+   * The transaction id the round assigned itself after reading `last`; undefined when `last` was not past the safe
+   * head the round started from (then the round only settles what already waits).
+   */
+  xid: bigint | undefined;
   snapshot: Snapshot;
   /**
    * When the round also looked at the lock table: the (32-bit) ids of the transactions holding the append lock,
@@ -83,9 +86,11 @@ export class SafeHeadTracker {
   /** Takes one round, read at time `at` (any clock), into account; returns the safe head after it. */
   apply(round: Round, at = 0): number {
     const { snapshot } = round;
-    if (round.last > this.safeHead && round.xid - snapshot.xmax <= MAX_RANGE) {
+    // Without its own id a round cannot bound [xmax, xid): it adds no position (it was not asked to), it only settles.
+    const xid = round.xid;
+    if (xid !== undefined && round.last > this.safeHead && xid - snapshot.xmax <= MAX_RANGE) {
       const waitingOn = [...snapshot.xip];
-      for (let x = snapshot.xmax; x < round.xid; x++) waitingOn.push(x);
+      for (let x = snapshot.xmax; x < xid; x++) waitingOn.push(x);
       if (this.pending.length >= MAX_PENDING) this.pending.splice(1, 1);
       this.pending.push({ last: round.last, waitingOn, since: at });
     }

@@ -463,7 +463,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL read store', () => {
     expect(await reader.get(`SELECT k FROM ${reader.table('v')} WHERE txt = ?`, [text])).toEqual({ k: 1 });
     await expect(
       read.apply('values', generation, (tx) => tx.run(`INSERT INTO ${tx.table('v')} (k, txt) VALUES (?, ?)`, [3, 'nul\0']), 2, 1),
-    ).rejects.toMatchObject({ code: 'STORE_ERROR', details: { sqlState: '22021' } });
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { sqlState: '22021' } });
     expect(await read.load('values')).toMatchObject({ position: 1 });
   });
 
