@@ -14,9 +14,8 @@ afterAll(async () => {
 
 describe.skipIf(!pgAvailable)('postgres', () => {
   describeReadStoreConformance<PostgresReadTx, PostgresReader>(
-    { describe, it, beforeAll, afterAll },
+    'postgres',
     {
-      name: 'postgres',
       leases: true,
       create: () => {
         const fresh = freshSchema('read_conf');
@@ -35,5 +34,6 @@ describe.skipIf(!pgAvailable)('postgres', () => {
           (await reader.all<{ k: string; v: number }>(`SELECT k, v FROM ${reader.table(table)}`)).map((r) => [r.k, r.v]),
         ),
     },
+    { describe, it, beforeAll, afterAll },
   );
 });

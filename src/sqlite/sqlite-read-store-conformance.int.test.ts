@@ -11,9 +11,8 @@ let files = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describeReadStoreConformance<SqliteReadTx, SqliteReader>(
-  { describe, it, beforeAll, afterAll },
+  'sqlite (file)',
   {
-    name: 'sqlite (file)',
     create: () => createSqliteReadStore({ path: join(dir, `read-${++files}.db`) }),
     share: (store) => createSqliteReadStore({ path: (store as SqliteReadStore).path }),
     createTable: (tx, table) => tx.run(`CREATE TABLE ${tx.table(table)} (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`),
@@ -22,4 +21,5 @@ describeReadStoreConformance<SqliteReadTx, SqliteReader>(
     read: (reader, table) =>
       Object.fromEntries(reader.all<{ k: string; v: number }>(`SELECT k, v FROM ${reader.table(table)}`).map((r) => [r.k, r.v])),
   },
+  { describe, it, beforeAll, afterAll },
 );

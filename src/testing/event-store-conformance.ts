@@ -11,14 +11,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from 'chronicle-es';
-
-/** The test-runner functions the suite registers its cases with; vitest, jest, mocha and node:test all fit. */
-export type ConformanceRunner = {
-  describe: (name: string, fn: () => void) => unknown;
-  it: (name: string, fn: () => Promise<void>) => unknown;
-  beforeAll: (fn: () => Promise<void>) => unknown;
-  afterAll: (fn: () => Promise<void>) => unknown;
-};
+import { assertCode, type ConformanceRunner, expectCode, sleep, storeBlocks } from './conformance-kit.js';
 
 /** Makes the store under test: called once per describe block, and the suite closes what it gets. */
 export type EventStoreFactory = {
@@ -42,14 +35,6 @@ const freshType = (label = 'Conf') => `${label}${token()}`;
 
 const ev = (type: string, data: unknown = {}): NewEvent => ({ type, data });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function assertCode(error: unknown, code: ChronicleErrorCode, what: string): void {
-  assert.ok(
-    isChronicleError(error, code),
-    `${what}: expected a ChronicleError with code ${code}, got ${error instanceof Error ? `${error.name} ${(error as { code?: unknown }).code ?? ''}: ${error.message}` : String(error)}`,
-  );
-}
 
 /** A printable form of a test input that may hold a BigInt or a cycle. */
 function describeValue(value: unknown): string {
@@ -58,20 +43,6 @@ function describeValue(value: unknown): string {
   } catch {
     return 'with circular data';
   }
-}
-
-/** Runs `fn` (which may throw synchronously or reject) and asserts it fails with `code`. */
-async function expectCode(fn: () => unknown, code: ChronicleErrorCode, what: string): Promise<void> {
-  let failed = false;
-  let error: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    failed = true;
-    error = e;
-  }
-  assert.ok(failed, `${what}: expected ${code}, but it succeeded`);
-  assertCode(error, code, what);
 }
 
 async function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
@@ -182,22 +153,8 @@ async function expectSubscribeCode(store: EventStore, options: SubscribeOptions,
  * and never assume the store is empty, so one shared database works.
  */
 export function describeEventStoreConformance(name: string, factory: EventStoreFactory, runner: ConformanceRunner): void {
-  const { describe, it, beforeAll, afterAll } = runner;
-
-  const block = (title: string, body: (store: () => EventStore) => void) =>
-    describe(title, () => {
-      let current: EventStore | undefined;
-      beforeAll(async () => {
-        current = await factory.create();
-      });
-      afterAll(async () => {
-        await current?.close();
-      });
-      body(() => {
-        assert.ok(current, 'the store was not created (did beforeAll run?)');
-        return current;
-      });
-    });
+  const { describe, it } = runner;
+  const block = storeBlocks<EventStore>(runner, factory.create);
 
   describe(`event store conformance: ${name}`, () => {
     block('append and expected versions', (store) => {

@@ -1,11 +1,8 @@
 // chronicle/testing: helpers for testing Chronicle applications and adapters, including the event-store and read-store
 // conformance suites.
 
+export type { ConformanceRunner } from './conformance-kit.js';
 export { type DeciderThen, deciderSpec } from './decider-spec.js';
-export {
-  type ConformanceRunner,
-  describeEventStoreConformance,
-  type EventStoreFactory,
-} from './event-store-conformance.js';
+export { describeEventStoreConformance, type EventStoreFactory } from './event-store-conformance.js';
 export { type GivenEvent, type ProjectionSpecOptions, type ProjectionThen, projectionSpec } from './projection-spec.js';
 export { describeReadStoreConformance, type ReadStoreFactory } from './read-store-conformance.js';

@@ -6,9 +6,8 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 
 for (const leases of [false, true]) {
   describeReadStoreConformance<InMemoryReadTx, InMemoryReader>(
-    { describe, it, beforeAll, afterAll },
+    leases ? 'in-memory with leases' : 'in-memory',
     {
-      name: leases ? 'in-memory with leases' : 'in-memory',
       leases,
       create: () => createInMemoryReadStore({ leases }),
       // In memory a table exists from its first write.
@@ -16,5 +15,6 @@ for (const leases of [false, true]) {
       write: (tx, table, key, value) => void tx.table(table).set(key, value),
       read: (reader, table) => Object.fromEntries(reader.table<number>(table)),
     },
+    { describe, it, beforeAll, afterAll },
   );
 }

@@ -1,22 +1,14 @@
 // The read-store conformance suite: the ProjectionStore contract every read store must keep, runner-agnostic.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import {
-  type ChronicleErrorCode,
-  type Fence,
-  isChronicleError,
-  type ProjectionFailure,
-  type ProjectionStore,
-} from 'chronicle-es';
-import type { ConformanceRunner } from './event-store-conformance.js';
+import type { Fence, ProjectionFailure, ProjectionStore } from 'chronicle-es';
+import { assertCode, type ConformanceRunner, expectCode, sleep, storeBlocks } from './conformance-kit.js';
 
 /**
  * How the suite reaches one store's tables: a logical table holds rows of a text key and an integer value, created,
  * written and read through that store's own Tx and Reader. Every call may return a promise.
  */
 export type ReadStoreFactory<Tx, Reader> = {
-  /** Names the suite's describe block. */
-  name: string;
   /** Opens a store; called once per block, and the suite closes what it gets. Cases use fresh projection names. */
   create: () => ProjectionStore<Tx, Reader> | Promise<ProjectionStore<Tx, Reader>>;
   /**
@@ -38,27 +30,8 @@ export type ReadStoreFactory<Tx, Reader> = {
 const TTL_MS = 300;
 const EXPIRED_MS = TTL_MS + 200;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** A projection name no other case (or earlier run on the same storage) has used. */
 const freshName = (label = 'conf') => `${label}${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-
-function assertCode(error: unknown, code: ChronicleErrorCode, what: string): void {
-  assert.ok(
-    isChronicleError(error, code),
-    `${what}: expected a ChronicleError with code ${code}, got ${error instanceof Error ? `${error.name} ${(error as { code?: unknown }).code ?? ''}: ${error.message}` : String(error)}`,
-  );
-}
-
-/** Runs `fn` (which may throw synchronously or reject) and asserts it fails with `code`; returns the error. */
-async function expectCode(fn: () => unknown, code: ChronicleErrorCode, what: string): Promise<Error> {
-  try {
-    await fn();
-  } catch (error) {
-    assertCode(error, code, what);
-    return error as Error;
-  }
-  assert.fail(`${what}: expected ${code}, but it succeeded`);
-}
 
 /** A record as data: a key set to undefined (as a store may leave a cleared field) counts as absent. */
 const plain = <T>(value: T): T => (value === undefined ? value : JSON.parse(JSON.stringify(value)));
@@ -84,29 +57,20 @@ function gate() {
 }
 
 /**
- * Registers the read-store conformance cases for one store with the given test runner. Each block opens a store
+ * Registers the read-store conformance cases for one store (`name` titles them) with the given test runner, in the
+ * same argument order as describeEventStoreConformance. Each block opens a store
  * through `factory` and closes it afterwards; cases use fresh projection names, so one shared database works.
  * Concurrency cases run when `factory.share` is given, lease and fencing cases when `factory.leases` says the store
  * has them.
  */
-export function describeReadStoreConformance<Tx, Reader>(runner: ConformanceRunner, factory: ReadStoreFactory<Tx, Reader>): void {
+export function describeReadStoreConformance<Tx, Reader>(
+  name: string,
+  factory: ReadStoreFactory<Tx, Reader>,
+  runner: ConformanceRunner,
+): void {
   const { describe, it, beforeAll, afterAll } = runner;
   type Store = ProjectionStore<Tx, Reader>;
-
-  const block = (title: string, body: (store: () => Store) => void) =>
-    describe(title, () => {
-      let current: Store | undefined;
-      beforeAll(async () => {
-        current = await factory.create();
-      });
-      afterAll(async () => {
-        await current?.close();
-      });
-      body(() => {
-        assert.ok(current, 'the store was not created (did beforeAll run?)');
-        return current;
-      });
-    });
+  const block = storeBlocks<Store>(runner, factory.create);
 
   const rows = async (store: Store, name: string, table = 'rows') => factory.read(store.reader(name), table);
   // Work and setup stay synchronous when the store's calls are: a synchronous store (SQLite) then commits without
@@ -140,7 +104,7 @@ export function describeReadStoreConformance<Tx, Reader>(runner: ConformanceRunn
     at: new Date().toISOString(),
   });
 
-  describe(`read store conformance: ${factory.name}`, () => {
+  describe(`read store conformance: ${name}`, () => {
     block('records and generations', (store) => {
       it(`${factory.leases ? 'has' : 'has no'} leases, as the factory says`, async () => {
         assert.equal(store().leases !== undefined, factory.leases === true);
