@@ -10,7 +10,7 @@ import {
   type ExpectedVersion,
   type PreparedEvent,
 } from 'chronicle-es';
-import { EXPECTED_ANY, EXPECTED_EXISTS, EXPECTED_NO_STREAM } from './event-store-schema.js';
+import { expectedCode } from './event-store-schema.js';
 import { isRetryable, isUniqueViolation, storeError } from './pg-error.js';
 
 /** One write of an append: a stream, its expected version, its prepared events. */
@@ -34,15 +34,6 @@ const MAX_GROUP_EVENTS = 10_000;
 // A group failing on a deadlock or serialization error, or a lone append whose key a concurrent transaction stored
 // meanwhile, is sent again this many times.
 const MAX_ATTEMPTS = 3;
-
-const expectedCode = (expected: ExpectedVersion): number =>
-  expected === 'any'
-    ? EXPECTED_ANY
-    : expected === 'no_stream'
-      ? EXPECTED_NO_STREAM
-      : expected === 'exists'
-        ? EXPECTED_EXISTS
-        : expected;
 
 /** The 13 arguments of append_events for a group, as parallel arrays. */
 export function encodeGroup(group: readonly AppendCall[]): unknown[] {

@@ -1,4 +1,5 @@
 // Tables and functions of the PostgreSQL event store, as numbered migrations of component 'events'.
+import type { ExpectedVersion } from 'chronicle-es';
 import type { Migration } from './migrate.js';
 
 /**
@@ -17,6 +18,16 @@ export const notifyChannel = (schemaName: string) => `chronicle_events_${schemaN
 export const EXPECTED_ANY = -1;
 export const EXPECTED_NO_STREAM = -2;
 export const EXPECTED_EXISTS = -3;
+
+/** An expected version as the append and delete functions take it. */
+export const expectedCode = (expected: ExpectedVersion): number =>
+  expected === 'any'
+    ? EXPECTED_ANY
+    : expected === 'no_stream'
+      ? EXPECTED_NO_STREAM
+      : expected === 'exists'
+        ? EXPECTED_EXISTS
+        : expected;
 
 const streamsAndEvents = (s: string) => `
   -- CACHE 1: last_value must be the last position handed out, never one cached ahead by a session (see safe head).

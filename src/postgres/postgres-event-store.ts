@@ -29,7 +29,7 @@ import { openConnection, type PostgresConnectionOptions, types } from './connect
 import { type AppendWriterStats, createAppendWriter } from './event-store-append.js';
 import { createListener } from './event-store-listener.js';
 import { createSafeHead } from './event-store-safe-head.js';
-import { EXPECTED_ANY, EXPECTED_EXISTS, EXPECTED_NO_STREAM, eventStoreMigrations, notifyChannel } from './event-store-schema.js';
+import { eventStoreMigrations, expectedCode, notifyChannel } from './event-store-schema.js';
 import { migrate } from './migrate.js';
 import { storeError } from './pg-error.js';
 
@@ -80,15 +80,6 @@ const toEvent = (row: EventRow): RecordedEvent => ({
   version: row[3],
   position: row[0],
 });
-
-const expectedCode = (expected: AppendOptions['expectedVersion'] & {}): number =>
-  expected === 'any'
-    ? EXPECTED_ANY
-    : expected === 'no_stream'
-      ? EXPECTED_NO_STREAM
-      : expected === 'exists'
-        ? EXPECTED_EXISTS
-        : expected;
 
 /**
  * Opens a PostgreSQL event store; its tables are created (or brought up to date) in `schema` on first use.
