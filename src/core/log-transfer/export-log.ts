@@ -29,6 +29,17 @@ export type LogTransferProgress = {
   headPosition: number;
 };
 
+/** Progress before the first event, as both directions start it. */
+export const startProgress = (headPosition: number): LogTransferProgress => ({
+  phase: 'events',
+  events: 0,
+  written: 0,
+  skipped: 0,
+  streams: 0,
+  position: 0,
+  headPosition,
+});
+
 export type ExportLogOptions = {
   /** Events per readAll. Default 1000. */
   pageSize?: number;
@@ -53,15 +64,7 @@ export async function* exportLog(store: EventStore, options: ExportLogOptions = 
   const pageSize = options.pageSize ?? 1000;
   const settleTimeoutMs = options.settleTimeoutMs ?? DEFAULT_SETTLE_TIMEOUT_MS;
   const headPosition = await store.headPosition();
-  const progress: LogTransferProgress = {
-    phase: 'events',
-    events: 0,
-    written: 0,
-    skipped: 0,
-    streams: 0,
-    position: 0,
-    headPosition,
-  };
+  const progress = startProgress(headPosition);
   const header: LogHeaderLine = {
     kind: 'header',
     format: LOG_FORMAT,

@@ -1,7 +1,7 @@
 // Import: appends an exported log to a store in the same global order, with the same ids, versions and timestamps.
 import { ChronicleError, isChronicleError } from '../errors.js';
 import type { AppendResult, EventStore, NewEvent, RecordedEvent } from '../event-store.js';
-import type { LogTransferProgress } from './export-log.js';
+import { type LogTransferProgress, startProgress } from './export-log.js';
 import { createLogReader, type LogEventLine, type LogStreamLine, type LogSummary } from './log-format.js';
 import { DEFAULT_SETTLE_TIMEOUT_MS, readSettled } from './read-settled.js';
 
@@ -61,15 +61,7 @@ export async function importLog(
   const settleTimeoutMs = options.settleTimeoutMs ?? DEFAULT_SETTLE_TIMEOUT_MS;
   const reader = createLogReader();
   const target = new TargetCursor(store, options.pageSize ?? 1000);
-  const progress: LogTransferProgress = {
-    phase: 'events',
-    events: 0,
-    written: 0,
-    skipped: 0,
-    streams: 0,
-    position: 0,
-    headPosition: 0,
-  };
+  const progress = startProgress(0);
   let appends = 0;
 
   let writes: PendingWrite[] = [];
