@@ -21,7 +21,16 @@ export type NewEvent<Type extends string = string, Data = unknown> = {
   data: Data;
   id?: string;
   metadata?: Partial<EventMetadata>;
+  /**
+   * What else the event concerns besides its stream, e.g. `['product-p1', 'order-o1']`: reads and append conditions
+   * select events by tag (see Query). Each tag is a non-empty string up to 256 characters without control characters;
+   * at most 64 per event; repeats are stored once.
+   */
+  tags?: readonly string[];
 };
+
+/** An event for a tagged append: every event still belongs to one stream, which numbers its versions. */
+export type TaggedEvent<Type extends string = string, Data = unknown> = NewEvent<Type, Data> & { streamId: string };
 
 /** An event as stored. */
 export type RecordedEvent<Type extends string = string, Data = unknown> = {
@@ -34,6 +43,54 @@ export type RecordedEvent<Type extends string = string, Data = unknown> = {
   version: number;
   /** Global, strictly increasing across the whole store. */
   position: number;
+  /** The tags the event was appended with (`[]` when none). Its stream id also counts as a tag in queries. */
+  tags: readonly string[];
+};
+
+/**
+ * One item of a query. An event matches it when its type is one of `types` (if given) AND every one of `tags` (if
+ * given) is among its tags or is its stream id. `{}` matches every event.
+ */
+export type QueryItem = {
+  types?: readonly string[];
+  tags?: readonly string[];
+};
+
+/**
+ * Which events a decision depends on: the events matching any of its items (OR). Build one with `Query.all()`,
+ * `Query.tags(...)` or a literal array of items; an empty array is refused. At most 1,000 items.
+ */
+export type Query = readonly QueryItem[];
+
+/**
+ * The condition of an append: it fails (CONCURRENCY_CONFLICT, naming the first conflicting position) when any event
+ * matching `failIfEventsMatch` is stored after position `after`, or at all when `after` is absent.
+ */
+export type AppendCondition = {
+  failIfEventsMatch: Query;
+  /** Usually the `head` a `read` of the same query returned. */
+  after?: number;
+};
+
+export type ConditionOptions = {
+  /** Checked atomically with the write: under any concurrency, the append commits only if the condition holds. */
+  condition?: AppendCondition;
+};
+
+export type ReadOptions = {
+  /** Position to start at, inclusive. Default 0 (the beginning). */
+  from?: number;
+  limit?: number;
+};
+
+export type ReadResult = {
+  /** The matching events, in position order. */
+  events: RecordedEvent[];
+  /**
+   * The position the read covers: every matching event at or below it is in `events` (the last event's position when
+   * `limit` cut the read short, else the store's head when it ran). Pass it as the condition's `after`.
+   */
+  head: number;
 };
 
 export type IdempotencyOptions = {
@@ -46,10 +103,14 @@ export type IdempotencyOptions = {
   idempotencyFingerprint?: string;
 };
 
-export type AppendOptions = IdempotencyOptions & {
-  /** Default `'any'`. */
-  expectedVersion?: ExpectedVersion;
-};
+export type AppendOptions = IdempotencyOptions &
+  ConditionOptions & {
+    /** Default `'any'`. */
+    expectedVersion?: ExpectedVersion;
+  };
+
+/** Options of a tagged append and of appendMany. */
+export type AppendManyOptions = IdempotencyOptions & ConditionOptions;
 
 export type AppendResult = {
   streamId: string;
@@ -138,7 +199,8 @@ export type StalledRead = {
 export interface EventStore {
   /**
    * Appends events to one stream, all or nothing; resolves once durable.
-   * @throws CONCURRENCY_CONFLICT when expectedVersion does not hold
+   * @throws CONCURRENCY_CONFLICT when expectedVersion or the condition does not hold (for a condition, `details.position`
+   *   names the first conflicting event)
    * @throws IDEMPOTENCY_MISMATCH the key was stored with another fingerprint
    * @throws INVALID_ARGUMENT malformed stream id, events, expected version, key or fingerprint; an event id already
    *   stored or given twice
@@ -148,10 +210,25 @@ export interface EventStore {
   append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
 
   /**
-   * Appends to several streams atomically: every expected version holds and all are written, or nothing is.
-   * Results are in the order of `writes`. @throws same codes as append
+   * Appends tagged events, each to its own stream (at any version), all or nothing, if the condition holds; resolves
+   * once durable. Events are written grouped by stream, streams in the order they first appear; results are one per
+   * stream in that order (`[]` for no events, which only checks the condition and records the key).
+   * @throws CONCURRENCY_CONFLICT when the condition does not hold (`details.position`: the first conflicting event)
+   * @throws same codes as the stream append otherwise
    */
-  appendMany(writes: readonly StreamWrite[], options?: IdempotencyOptions): Promise<AppendResult[]>;
+  append(events: readonly TaggedEvent[], options?: AppendManyOptions): Promise<AppendResult[]>;
+
+  /**
+   * Appends to several streams atomically: every expected version (and the condition, if any) holds and all are
+   * written, or nothing is. Results are in the order of `writes`. @throws same codes as append
+   */
+  appendMany(writes: readonly StreamWrite[], options?: AppendManyOptions): Promise<AppendResult[]>;
+
+  /**
+   * The events matching a query, in position order, and the head position the read covers.
+   * @throws INVALID_ARGUMENT malformed query, from or limit
+   */
+  read(query: Query, options?: ReadOptions): Promise<ReadResult>;
 
   /** Events of one stream in version order. @throws INVALID_ARGUMENT, STREAM_DELETED */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;

@@ -27,16 +27,23 @@ export {
   isChronicleError,
   type ValidationIssue,
 } from './errors.js';
+export { matchesItem, matchesQuery, normalizeQuery, normalizeTags, Query } from './event-query.js';
 export type {
+  AppendCondition,
+  AppendManyOptions,
   AppendOptions,
   AppendResult,
+  ConditionOptions,
   EventFilter,
   EventMetadata,
   EventStore,
   ExpectedVersion,
   IdempotencyOptions,
   NewEvent,
+  QueryItem,
   ReadAllOptions,
+  ReadOptions,
+  ReadResult,
   ReadStreamOptions,
   RecordedEvent,
   StalledRead,
@@ -45,6 +52,7 @@ export type {
   SubscribeOptions,
   Subscription,
   SubscriptionHandler,
+  TaggedEvent,
 } from './event-store.js';
 export { createInMemoryEventStore } from './in-memory-event-store.js';
 export { copyLog } from './log-transfer/copy-log.js';
@@ -145,11 +153,16 @@ export {
   categoryOf,
   checkExpectedVersion,
   checkIdempotencyFingerprint,
+  conditionConflict,
+  indexTags,
   matchesFilter,
+  normalizeCondition,
+  normalizeRead,
   normalizeReadAll,
   normalizeReadStream,
   type PreparedEvent,
   prepareEvent,
+  prepareTaggedEvents,
   prepareWrite,
   prepareWrites,
 } from './store-kit.js';

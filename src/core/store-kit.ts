@@ -1,15 +1,19 @@
 // Rules every event-store adapter shares, so each one checks input and versions identically.
 import { randomFillSync } from 'node:crypto';
 import { ChronicleError } from './errors.js';
+import { normalizeQuery, normalizeTags, type Query } from './event-query.js';
 import type {
+  AppendCondition,
   EventFilter,
   ExpectedVersion,
   IdempotencyOptions,
   NewEvent,
   ReadAllOptions,
+  ReadOptions,
   ReadStreamOptions,
   RecordedEvent,
   StreamWrite,
+  TaggedEvent,
 } from './event-store.js';
 
 const MAX_STREAM_ID_LENGTH = 512;
@@ -73,7 +77,14 @@ export type PreparedEvent = {
   type: string;
   data: string;
   metadata: string;
+  /** Checked, repeats dropped; the stream id is not added (see `indexTags`). */
+  tags: string[];
 };
+
+/** The tags an event is found by: its own and its stream id, each once. */
+export function indexTags(streamId: string, tags: readonly string[]): string[] {
+  return tags.includes(streamId) ? [...tags] : [streamId, ...tags];
+}
 
 const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,199}$/;
 
@@ -81,6 +92,9 @@ const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,199}$/;
 export function prepareEvent(event: NewEvent, now: string): PreparedEvent {
   return prepareEvents([event], now)[0];
 }
+
+// Shared by untagged events, which are most of them; nothing writes to it.
+const NO_TAGS: string[] = [];
 
 function prepareEvents(events: readonly NewEvent[], now: string): PreparedEvent[] {
   const idPrefix = uuidV7Prefix(now);
@@ -105,7 +119,8 @@ function prepareEvents(events: readonly NewEvent[], now: string): PreparedEvent[
       sharedJson = metadataJson(event, now);
       sharedGiven = event.metadata;
     }
-    prepared[i] = { id: event.id ?? uuidV7(idPrefix), type: event.type, data, metadata: sharedJson };
+    const tags = event.tags === undefined ? NO_TAGS : normalizeTags(event.tags, `event ${event.type}`);
+    prepared[i] = { id: event.id ?? uuidV7(idPrefix), type: event.type, data, metadata: sharedJson, tags };
   }
   return prepared;
 }
@@ -196,6 +211,61 @@ export function prepareWrites(writes: readonly StreamWrite[], now: string) {
     seen.add(w.streamId);
   }
   return prepared;
+}
+
+/**
+ * Validates a tagged append and turns it into writes: one per stream in the order streams first appear, each at any
+ * version, its events in the order given. `[]` for no events. @throws INVALID_ARGUMENT
+ */
+export function prepareTaggedEvents(events: readonly TaggedEvent[], now: string) {
+  if (!Array.isArray(events)) throw new ChronicleError('INVALID_ARGUMENT', 'events must be an array');
+  const byStream = new Map<string, TaggedEvent[]>();
+  for (const event of events) {
+    if (typeof event !== 'object' || event === null) {
+      throw new ChronicleError('INVALID_ARGUMENT', 'an event must be an object with streamId, type and data');
+    }
+    assertStreamId(event.streamId);
+    let list = byStream.get(event.streamId);
+    if (!list) {
+      list = [];
+      byStream.set(event.streamId, list);
+    }
+    list.push(event);
+  }
+  return [...byStream].map(([streamId, list]) =>
+    prepareWrite({ streamId, expectedVersion: 'any', events: list.map(({ streamId: _, ...event }) => event) }, now),
+  );
+}
+
+/** A checked append condition; `after` 0 when absent (positions start at 1). @throws INVALID_ARGUMENT */
+export function normalizeCondition(condition: AppendCondition | undefined): { query: Query; after: number } | undefined {
+  if (condition === undefined) return undefined;
+  if (typeof condition !== 'object' || condition === null) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'condition must be an object { failIfEventsMatch, after? }');
+  }
+  const after = condition.after ?? 0;
+  if (!(Number.isSafeInteger(after) && after >= 0)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `condition.after must be a non-negative integer, got ${JSON.stringify(after)}`);
+  }
+  return { query: normalizeQuery(condition.failIfEventsMatch), after };
+}
+
+/** The error of a condition that does not hold: an event matching it is stored at `position`, after `after`. */
+export function conditionConflict(position: number, after: number): ChronicleError {
+  return new ChronicleError(
+    'CONCURRENCY_CONFLICT',
+    `an event matching the append condition is stored at position ${position}, after position ${after}`,
+    { details: { position, after } },
+  );
+}
+
+/** Normalized read options. @throws INVALID_ARGUMENT */
+export function normalizeRead(options: ReadOptions = {}) {
+  if (options.from !== undefined && !(Number.isSafeInteger(options.from) && options.from >= 0)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `from must be a non-negative integer, got ${JSON.stringify(options.from)}`);
+  }
+  assertLimit(options.limit);
+  return { from: options.from ?? 0, limit: options.limit ?? Number.MAX_SAFE_INTEGER };
 }
 
 /** @throws INVALID_ARGUMENT for a malformed idempotency key. */

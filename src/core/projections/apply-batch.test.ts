@@ -11,6 +11,7 @@ const event = (position: number): RecordedEvent => ({
   streamId: 's',
   version: position,
   position,
+  tags: [],
 });
 
 async function storeAt(checkpoint: number, leases = false) {

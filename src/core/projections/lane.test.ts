@@ -10,6 +10,7 @@ const event = (position: number, type = 'Added'): RecordedEvent => ({
   streamId: 's',
   version: position,
   position,
+  tags: [],
 });
 
 // A log in an array, read two events a page; waiting resolves at the next append (or cancel).
