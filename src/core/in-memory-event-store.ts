@@ -1,7 +1,19 @@
 // The in-memory twin of the event store: same contract, no I/O; for tests and prototypes.
 import { AppendSignal } from './append-signal.js';
 import { ChronicleError } from './errors.js';
-import type { AppendOptions, AppendResult, EventStore, NewEvent, RecordedEvent, StreamInfo, StreamWrite } from './event-store.js';
+import { matchesQuery, normalizeQuery, type Query } from './event-query.js';
+import type {
+  AppendCondition,
+  AppendManyOptions,
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  NewEvent,
+  RecordedEvent,
+  StreamInfo,
+  StreamWrite,
+  TaggedEvent,
+} from './event-store.js';
 import { createPollingSubscription } from './poll-subscription.js';
 import {
   assertExpectedVersion,
@@ -9,9 +21,14 @@ import {
   assertStreamId,
   checkExpectedVersion,
   checkIdempotencyFingerprint,
+  conditionConflict,
+  indexTags,
   matchesFilter,
+  normalizeCondition,
+  normalizeRead,
   normalizeReadAll,
   normalizeReadStream,
+  prepareTaggedEvents,
   prepareWrites,
 } from './store-kit.js';
 
@@ -23,6 +40,9 @@ export function createInMemoryEventStore(): EventStore {
   const streams = new Map<string, StreamState>();
   const idempotency = new Map<string, { results: AppendResult[]; fingerprint?: string }>();
   const eventIds = new Set<string>();
+  // Positions of the events carrying each tag (the stream id counts as one), ascending: a query with tags scans only
+  // the events of its rarest tag, and a condition only those after its position.
+  const byTag = new Map<string, number[]>();
   const signal = new AppendSignal();
   let closed = false;
 
@@ -39,11 +59,41 @@ export function createInMemoryEventStore(): EventStore {
   };
   const versionOf = (id: string) => streams.get(id)?.events.length ?? 0;
 
+  // The first event after `after` that matches the query, in position order (0 when none).
+  function firstMatch(query: Query, after: number): number {
+    let first = 0;
+    for (const item of query) {
+      const tagged = item.tags?.map((t) => byTag.get(t) ?? []);
+      const candidates = tagged ? tagged.reduce((a, b) => (b.length < a.length ? b : a)) : undefined;
+      const start = candidates ? upperBound(candidates, after) : after;
+      const end = candidates ? candidates.length : log.length;
+      for (let i = start; i < end; i++) {
+        const position = candidates ? candidates[i] : i + 1;
+        if (first !== 0 && position >= first) break;
+        if (matchesQuery(log[position - 1], [item])) {
+          first = position;
+          break;
+        }
+      }
+    }
+    return first;
+  }
+
   // Everything runs synchronously between awaits, so a whole appendMany is atomic by construction.
-  function write(writes: readonly StreamWrite[], key: string | undefined, fingerprint: string | undefined): AppendResult[] {
+  function write(
+    writes: readonly StreamWrite[] | ReturnType<typeof prepareTaggedEvents>,
+    key: string | undefined,
+    fingerprint: string | undefined,
+    given: AppendCondition | undefined,
+    tagged = false,
+  ): AppendResult[] {
     assertOpen();
     // Validate before the key lookup: a malformed retry must be refused, not answered with the first result.
-    const prepared = prepareWrites(writes, new Date().toISOString());
+    const now = new Date().toISOString();
+    const prepared = tagged
+      ? (writes as ReturnType<typeof prepareTaggedEvents>)
+      : prepareWrites(writes as readonly StreamWrite[], now);
+    const condition = normalizeCondition(given);
     if (key !== undefined) {
       const earlier = idempotency.get(key);
       if (earlier) {
@@ -58,6 +108,10 @@ export function createInMemoryEventStore(): EventStore {
         });
       }
       checkExpectedVersion(w.streamId, w.expectedVersion, versionOf(w.streamId));
+    }
+    if (condition) {
+      const conflict = firstMatch(condition.query, condition.after);
+      if (conflict !== 0) throw conditionConflict(conflict, condition.after);
     }
     // Event ids are unique across the store, as a SQL adapter's unique index makes them.
     const batchIds = new Set<string>();
@@ -80,10 +134,19 @@ export function createInMemoryEventStore(): EventStore {
           streamId: w.streamId,
           version: s.events.length + 1,
           position: log.length + 1,
+          tags: e.tags,
         };
         s.events.push(recorded);
         log.push(recorded);
         eventIds.add(e.id);
+        for (const tag of indexTags(w.streamId, e.tags)) {
+          let positions = byTag.get(tag);
+          if (!positions) {
+            positions = [];
+            byTag.set(tag, positions);
+          }
+          positions.push(recorded.position);
+        }
       }
       const last = s.events[s.events.length - 1];
       return { streamId: w.streamId, version: s.events.length, position: last?.position ?? 0, duplicate: false };
@@ -95,19 +158,40 @@ export function createInMemoryEventStore(): EventStore {
 
   const copy = (e: RecordedEvent): RecordedEvent => structuredClone(e);
 
+  async function appendToStream(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}) {
+    assertIdempotencyKey(options);
+    const [result] = write(
+      [{ streamId, events, expectedVersion: options.expectedVersion }],
+      options.idempotencyKey,
+      options.idempotencyFingerprint,
+      options.condition,
+    );
+    return result;
+  }
+
+  async function appendTagged(events: readonly TaggedEvent[], options: AppendManyOptions = {}) {
+    assertIdempotencyKey(options);
+    const writes = prepareTaggedEvents(events, new Date().toISOString());
+    return write(writes, options.idempotencyKey, options.idempotencyFingerprint, options.condition, true);
+  }
+
   const store: EventStore = {
-    async append(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}) {
-      assertIdempotencyKey(options);
-      const [result] = write(
-        [{ streamId, events, expectedVersion: options.expectedVersion }],
-        options.idempotencyKey,
-        options.idempotencyFingerprint,
-      );
-      return result;
-    },
+    append: ((first: string | readonly TaggedEvent[], second?: never, third?: AppendOptions) =>
+      typeof first === 'string' ? appendToStream(first, second ?? [], third) : appendTagged(first, second)) as EventStore['append'],
     async appendMany(writes, options = {}) {
       assertIdempotencyKey(options);
-      return write(writes, options.idempotencyKey, options.idempotencyFingerprint);
+      return write(writes, options.idempotencyKey, options.idempotencyFingerprint, options.condition);
+    },
+    async read(query, options) {
+      assertOpen();
+      const items = normalizeQuery(query);
+      const { from, limit } = normalizeRead(options);
+      const events: RecordedEvent[] = [];
+      for (let p = firstMatch(items, Math.max(from, 1) - 1); p !== 0; p = firstMatch(items, p)) {
+        events.push(copy(log[p - 1]));
+        if (events.length === limit) return { events, head: p };
+      }
+      return { events, head: log.length };
     },
     async readStream(streamId, options) {
       assertOpen();
@@ -183,4 +267,16 @@ export function createInMemoryEventStore(): EventStore {
     },
   };
   return store;
+}
+
+// Index of the first element greater than `value` in an ascending array.
+function upperBound(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
