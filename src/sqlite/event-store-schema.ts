@@ -44,11 +44,11 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE idempotency ADD COLUMN fingerprint TEXT;`,
   // Tagged events (dynamic consistency boundaries). `tags` holds an event's explicit tags as a JSON array (NULL when
   // none) so reads return them; `event_tags` finds events by tag in position order, and holds the stream id as a tag
-  // too, since queries and conditions treat a stream as a tag. The triggers keep it in step with `events` for every
-  // writer of the table, so no insert path can forget it. Existing events are backfilled with their stream id (in
-  // (stream_id, version) index order, which is also each stream's position order: the b-tree fills left to right),
-  // so a file written before tags answers queries by stream id as soon as it is opened. `events_type` serves query
-  // items with types and no tags: a seek per type instead of a scan of the log.
+  // too, since queries and conditions treat a stream as a tag (appends write both kinds of row). Existing events are
+  // backfilled with their stream id, in (stream_id, version) index order, which is also each stream's position order,
+  // so the b-tree fills left to right; a file written before tags answers queries by stream id as soon as it is
+  // opened. `events_type` serves query items with types and no tags: a seek per type instead of a scan of the log. Its
+  // key is (type, rowid) and position is the rowid, so it is ordered as (type, position) without storing it twice.
   `ALTER TABLE events ADD COLUMN tags TEXT;
   CREATE TABLE event_tags (
     tag TEXT NOT NULL,
@@ -56,13 +56,7 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tag, position)
   ) WITHOUT ROWID;
   INSERT INTO event_tags (tag, position) SELECT stream_id, position FROM events ORDER BY stream_id, version;
-  CREATE TRIGGER events_index_stream AFTER INSERT ON events BEGIN
-    INSERT INTO event_tags (tag, position) VALUES (new.stream_id, new.position);
-  END;
-  CREATE TRIGGER events_index_tags AFTER INSERT ON events WHEN new.tags IS NOT NULL BEGIN
-    INSERT INTO event_tags (tag, position) SELECT value, new.position FROM json_each(new.tags) WHERE value <> new.stream_id;
-  END;
-  CREATE INDEX events_type ON events (type, position);`,
+  CREATE INDEX events_type ON events (type);`,
 ];
 
 /** Schema version this code writes; kept in `PRAGMA user_version`. */

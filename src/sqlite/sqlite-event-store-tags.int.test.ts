@@ -203,6 +203,24 @@ describe('sqlite event store: tags', () => {
     check.close();
   });
 
+  it('indexes long appends completely, across the chunks the tag rows are written in', async () => {
+    const store = storeAt(freshPath());
+    // 23 events with 0 to 64 tags each: 1 + 0 … 1 + 64 rows per event, so chunk boundaries fall everywhere.
+    const events = Array.from({ length: 23 }, (_, i) => ({
+      type: 'A',
+      data: { i },
+      tags: Array.from({ length: (i * 7) % 65 }, (_, t) => `t${t}`),
+    }));
+    await store.append('other-1', [{ type: 'A', data: {} }]);
+    await store.append('long-1', events);
+    for (const t of [0, 6, 15, 16, 17, 40, 63]) {
+      const want = events.flatMap((e, i) => (e.tags.includes(`t${t}`) ? [i + 2] : []));
+      expect(positions((await store.read(Query.tags(`t${t}`))).events), `t${t}`).toEqual(want);
+    }
+    expect(positions((await store.read(Query.tags('long-1'))).events)).toEqual(events.map((_, i) => i + 2));
+    expect((await store.readStream('long-1')).map((e) => e.tags)).toEqual(events.map((e) => e.tags));
+  });
+
   it('treats tags and types as data, never SQL', async () => {
     const store = storeAt(freshPath());
     const nasty = ["x'); DROP TABLE events; --", '"; DELETE FROM event_tags; --', '%', '_', '[1]', '{"a":1}', 'ü 🦄'];
