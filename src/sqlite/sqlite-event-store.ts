@@ -180,7 +180,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   const insertChunk = db.prepare(insertChunkSql);
   const chunkParams: unknown[] = new Array(INSERT_CHUNK * EVENT_PARAMS);
   // Tag rows go in TAG_CHUNK to a statement, the rest in one statement of their own size (prepared on first use):
-  // per row that is ~1 µs, a third of what an AFTER INSERT trigger on events costs for the same row.
+  // per row that is ~1 µs, about half of what an AFTER INSERT trigger on events costs for the same row.
   const tagStatements: Array<ReturnType<typeof statement<never>>> = [];
   const insertTags = (params: unknown[]) => {
     const rows = params.length / 2;
