@@ -1,7 +1,16 @@
 // What the event-store conformance cases share: fresh names, waiting, and checks on what a store holds.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { EventStore, NewEvent, RecordedEvent, SubscribeOptions, Subscription } from 'chronicle-es';
+import type {
+  AppendManyOptions,
+  AppendResult,
+  EventStore,
+  ExpectedVersion,
+  NewEvent,
+  RecordedEvent,
+  SubscribeOptions,
+  Subscription,
+} from 'chronicle-es';
 import { sleep } from './conformance-kit.js';
 
 // Subscriptions in the suite poll fast so a store shared with other processes is still followed promptly.
@@ -112,3 +121,54 @@ export function assertWellFormedDelivery(batches: readonly { positions: number[]
     }
   }
 }
+
+/** One stream's part of an append, in whichever form a case writes it. */
+export type FormWrite = { streamId: string; events: readonly NewEvent[]; expectedVersion?: ExpectedVersion };
+
+/** One of the three ways to append under a condition; the condition cases run in each. */
+export type AppendForm = {
+  name: string;
+  /** Takes several streams in one call (appendMany, tagged append); the stream append takes one. */
+  multi: boolean;
+  /** Takes expected versions (the tagged append writes at 'any'). */
+  versions: boolean;
+  /** Appends and returns one result per write, in order. */
+  write(store: EventStore, writes: readonly FormWrite[], options?: AppendManyOptions): Promise<AppendResult[]>;
+};
+
+export const APPEND_FORMS: readonly AppendForm[] = [
+  {
+    name: 'stream append',
+    multi: false,
+    versions: true,
+    async write(store, writes, options = {}) {
+      assert.equal(writes.length, 1, 'a stream append writes one stream');
+      const [{ streamId, events, expectedVersion }] = writes;
+      return [await store.append(streamId, events, expectedVersion === undefined ? options : { ...options, expectedVersion })];
+    },
+  },
+  {
+    name: 'appendMany',
+    multi: true,
+    versions: true,
+    write: (store, writes, options) => store.appendMany(writes, options),
+  },
+  {
+    name: 'tagged append',
+    multi: true,
+    versions: false,
+    write(store, writes, options) {
+      assert.ok(
+        writes.every((w) => w.expectedVersion === undefined),
+        'a tagged append takes no expected version',
+      );
+      return store.append(
+        writes.flatMap((w) => w.events.map((e) => ({ ...e, streamId: w.streamId }))),
+        options,
+      );
+    },
+  },
+];
+
+/** The `n` of each event's data, in the order given: what most DCB cases compare. */
+export const ns = (events: readonly RecordedEvent[]) => events.map((e) => (e.data as { n: number }).n);

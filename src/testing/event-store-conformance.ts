@@ -27,11 +27,10 @@ import {
   waitFor,
   within,
 } from './event-store-case-kit.js';
-
-/** Makes the store under test: called once per describe block, and the suite closes what it gets. */
-export type EventStoreFactory = {
-  create: () => EventStore | Promise<EventStore>;
-};
+import { describeConditionCases } from './event-store-condition-cases.js';
+import type { EventStoreFactory } from './event-store-factory.js';
+import { describeQueryCases } from './event-store-query-cases.js';
+import { describeRaceCases } from './event-store-race-cases.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
@@ -60,9 +59,11 @@ async function expectSubscribeCode(store: EventStore, options: SubscribeOptions,
 }
 
 /**
- * Registers the event-store conformance cases for one adapter with the given test runner.
- * Each block creates one store through `factory` and closes it afterwards; cases use fresh stream ids
- * and never assume the store is empty, so one shared database works.
+ * Registers the event-store conformance cases for one adapter with the given test runner: streams, the global log,
+ * subscriptions, idempotency, and tagged events, read(query) and append conditions, with the races they must survive.
+ * Each block creates one store through `factory` and closes it afterwards; cases use fresh stream ids, tags and event
+ * types and never assume the store is empty, so one shared database works. With `factory.createPeer`, the race cases
+ * also run across two instances over the same data.
  */
 export function describeEventStoreConformance(name: string, factory: EventStoreFactory, runner: ConformanceRunner): void {
   const { describe, it } = runner;
@@ -1372,6 +1373,10 @@ export function describeEventStoreConformance(name: string, factory: EventStoreF
         }
       });
     });
+
+    describeQueryCases(block, runner);
+    describeConditionCases(block, runner);
+    describeRaceCases(factory, runner);
 
     it('close lets a pending append settle, then appends fail with CLOSED', async () => {
       const s = await factory.create();
