@@ -176,8 +176,11 @@ export function createInMemoryEventStore(): EventStore {
   }
 
   const store: EventStore = {
-    append: ((first: string | readonly TaggedEvent[], second?: never, third?: AppendOptions) =>
-      typeof first === 'string' ? appendToStream(first, second ?? [], third) : appendTagged(first, second)) as EventStore['append'],
+    // The events go through unchanged: a missing or null events argument must be refused, not read as no events.
+    append: ((first: string | readonly TaggedEvent[], second?: unknown, third?: AppendOptions) =>
+      typeof first === 'string'
+        ? appendToStream(first, second as readonly NewEvent[], third)
+        : appendTagged(first, second as AppendManyOptions)) as EventStore['append'],
     async appendMany(writes, options = {}) {
       assertIdempotencyKey(options);
       return write(writes, options.idempotencyKey, options.idempotencyFingerprint, options.condition);
