@@ -474,10 +474,16 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       const { from, limit } = normalizeRead(readOptions);
       // One read transaction: the head and the events come from the same snapshot, even with other processes writing.
       return readSnapshot(() => {
-        const positions = matcher.positions(items, from, limit);
-        const events = positions.length === 0 ? [] : readQueryRows.all(JSON.stringify(positions)).map(toEvent);
-        const head = positions.length === limit ? positions[limit - 1] : (selectHead() ?? 0);
-        return { events, head };
+        let rows: EventRow[];
+        if (items.some((item) => item.tags === undefined && item.types === undefined)) {
+          // An item that matches every event makes the whole query the log itself: read it straight.
+          rows = readAllFrom.all(from, sqlLimit(limit));
+        } else {
+          const positions = matcher.positions(items, from, limit);
+          rows = positions.length === 0 ? [] : readQueryRows.all(JSON.stringify(positions));
+        }
+        const head = rows.length === limit ? rows[limit - 1][0] : (selectHead() ?? 0);
+        return { events: rows.map(toEvent), head };
       });
     },
 
