@@ -24,6 +24,8 @@ export type BenchResult = {
   ratio?: number;
   /** One-minute load average when the line was printed: the machine is shared, so a slow line may be a busy machine. */
   load1?: number;
+  /** The rate of every round, in the order run, when the line is the median of alternating rounds (`alternate`). */
+  rounds?: number[];
   note?: string;
 };
 
@@ -64,28 +66,35 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
   return sorted[i];
 }
 
-/**
- * Runs `concurrency` workers that each call `op` until `ops` operations are done, timing every call.
- * `eventsPerOp` turns ops into events for the rate.
- */
-export async function measure(
-  name: string,
-  options: {
-    ops: number;
-    concurrency: number;
-    eventsPerOp: number;
-    sync: string;
-    target?: number;
-    unit?: BenchResult['unit'];
-    /** The bare-driver line of the same work, for `baseline` and `ratio`. */
-    baseline?: BenchResult;
-    serverCpu?: CpuProbe;
-    note?: string;
-    /** Runs once the clock stopped, before the line is printed (e.g. to check the work was done); says what it found. */
-    check?: () => Promise<string>;
-  },
-  op: (i: number) => Promise<unknown>,
-): Promise<BenchResult> {
+/** What `measure` is told about a workload, besides the operation itself. */
+export type MeasureOptions = {
+  ops: number;
+  concurrency: number;
+  eventsPerOp: number;
+  sync: string;
+  target?: number;
+  unit?: BenchResult['unit'];
+  /** The bare-driver line of the same work, for `baseline` and `ratio`. */
+  baseline?: BenchResult;
+  serverCpu?: CpuProbe;
+  note?: string;
+  /** Runs once the clock stopped, before the line is printed (e.g. to check the work was done); says what it found. */
+  check?: () => Promise<string>;
+};
+
+/** One timed run of a workload, not yet printed. */
+export type Sample = {
+  seconds: number;
+  cpuSeconds: number;
+  serverCpuSeconds?: number;
+  /** Per-operation latencies in ms, sorted. */
+  latencies: Float64Array;
+  /** What `check` found. */
+  found?: string;
+};
+
+/** Runs `concurrency` workers that each call `op` until `ops` operations are done, timing every call. */
+export async function sample(options: MeasureOptions, op: (i: number) => Promise<unknown>): Promise<Sample> {
   const latencies = new Float64Array(options.ops);
   let next = 0;
   await options.serverCpu?.start();
@@ -104,26 +113,81 @@ export async function measure(
   const serverCpuSeconds = await options.serverCpu?.seconds();
   const found = await options.check?.();
   latencies.sort();
-  const events = options.ops * options.eventsPerOp;
-  const unit = options.unit ?? 'events/s';
-  const rate = Math.round((unit === 'ops/s' ? options.ops : events) / seconds);
-  return report({
+  return { seconds, cpuSeconds: (user + system) / 1e6, serverCpuSeconds, latencies, found };
+}
+
+/** The rate of a sample, in the workload's unit. */
+export const rateOf = (options: MeasureOptions, s: Sample): number =>
+  Math.round(((options.unit ?? 'events/s') === 'ops/s' ? options.ops : options.ops * options.eventsPerOp) / s.seconds);
+
+/** The line of a sample (not printed: `report` does that). */
+export function lineOf(name: string, options: MeasureOptions, s: Sample): BenchResult {
+  const rate = rateOf(options, s);
+  return {
     name,
     rate,
-    unit,
+    unit: options.unit ?? 'events/s',
     ops: options.ops,
-    events,
-    seconds: +seconds.toFixed(3),
-    p50Ms: +percentile(latencies, 50).toFixed(3),
-    p99Ms: +percentile(latencies, 99).toFixed(3),
+    events: options.ops * options.eventsPerOp,
+    seconds: +s.seconds.toFixed(3),
+    p50Ms: +percentile(s.latencies, 50).toFixed(3),
+    p99Ms: +percentile(s.latencies, 99).toFixed(3),
     rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
-    cpuSeconds: +((user + system) / 1e6).toFixed(3),
-    serverCpuSeconds,
+    cpuSeconds: +s.cpuSeconds.toFixed(3),
+    serverCpuSeconds: s.serverCpuSeconds,
     sync: options.sync,
     target: options.target,
     ...versus(options.baseline, rate),
-    note: [options.note, found].filter(Boolean).join('; ') || undefined,
-  });
+    note: [options.note, s.found].filter(Boolean).join('; ') || undefined,
+  };
+}
+
+/**
+ * Runs `concurrency` workers that each call `op` until `ops` operations are done, timing every call, and prints the
+ * line. `eventsPerOp` turns ops into events for the rate.
+ */
+export async function measure(name: string, options: MeasureOptions, op: (i: number) => Promise<unknown>): Promise<BenchResult> {
+  return report(lineOf(name, options, await sample(options, op)));
+}
+
+/** One side of an alternating comparison: a workload, measured once per round (`op` is told the round, from 0). */
+export type Side = {
+  name: string;
+  options: MeasureOptions;
+  op: (i: number, round: number) => Promise<unknown>;
+  /** Runs before each of the side's rounds, off the clock (e.g. to note where the log stood). */
+  before?: (round: number) => Promise<void>;
+};
+
+/**
+ * Measures two workloads alternately, `rounds` times (the baseline first in even rounds, the subject first in odd
+ * ones), so drift in the machine's load touches both alike; prints each side's median round (by rate) with every
+ * round's rate in `rounds`, the subject's with `baseline` and `ratio` against the baseline's median.
+ */
+export async function alternate(rounds: number, baseline: Side, subject: Side): Promise<[BenchResult, BenchResult]> {
+  const samples = new Map<Side, Sample[]>([
+    [baseline, []],
+    [subject, []],
+  ]);
+  for (let round = 0; round < rounds; round++) {
+    for (const side of round % 2 === 0 ? [baseline, subject] : [subject, baseline]) {
+      await side.before?.(round);
+      samples.get(side)!.push(await sample(side.options, (i) => side.op(i, round)));
+    }
+  }
+  const median = (side: Side) => {
+    const all = samples.get(side)!;
+    const sorted = [...all].sort((a, b) => rateOf(side.options, a) - rateOf(side.options, b));
+    return {
+      line: lineOf(side.name, side.options, sorted[(sorted.length - 1) >> 1]),
+      rates: all.map((s) => rateOf(side.options, s)),
+    };
+  };
+  const base = median(baseline);
+  const baseLine = report({ ...base.line, rounds: base.rates });
+  const subj = median(subject);
+  const subjectLine = report({ ...subj.line, ...versus(baseLine, subj.line.rate), rounds: subj.rates });
+  return [baseLine, subjectLine];
 }
 
 /** Runs `op` twice per caller before a measurement (connections opened, statements prepared, code warm). */
