@@ -4,7 +4,8 @@
 //   by the position (or version) last seen for that product; conflicts are counted, never retried inside the op;
 // - CreateOrder with 3 products through the decision handler vs through the multi-stream handler (order + customer +
 //   3 product streams, appendMany at the versions read), over a small product/order model written here.
-// Store-agnostic: run.ts passes SQLite stores, postgres.ts PostgreSQL ones.
+// Store-agnostic: run.ts passes SQLite stores, postgres.ts PostgreSQL ones. To profile one side alone:
+// `--no-baselines` runs only the DCB sides, `--only-baselines` only their stream-based equivalents.
 import {
   createDecisionHandler,
   createMultiStreamHandler,
@@ -50,6 +51,13 @@ const IN_FLIGHT = 64;
 const roundsAt = process.argv.indexOf('--rounds');
 const ROUNDS = roundsAt === -1 ? (quick ? 2 : 3) : Number(process.argv[roundsAt + 1]);
 if (!Number.isSafeInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds takes a positive integer');
+const withBaselines = !process.argv.includes('--no-baselines');
+const withSubjects = !process.argv.includes('--only-baselines');
+// The DCB side with the issue's target: its rate over its equivalent's.
+const compare = (base: Side | undefined, subject: Side | undefined, targetRatio: number) => {
+  if (subject) subject.options.targetRatio = targetRatio;
+  return alternate(ROUNDS, withBaselines ? base : undefined, withSubjects ? subject : undefined);
+};
 
 // mulberry32: the same "random" products on both sides and in every run, so the two see the same collisions.
 function random(seed: number): () => number {
@@ -195,7 +203,7 @@ async function conditionalAppends(stores: BenchStores, baseName: string, name: s
         return 'each commit checked to follow the event its condition named';
       },
     );
-    await alternate(ROUNDS, base, subject);
+    await compare(base, subject, 0.7);
   } finally {
     await streams.close();
     await tagged.close();
@@ -417,19 +425,23 @@ async function createOrders(stores: BenchStores, baseName: string, name: string)
         },
       };
     };
-    const base = await side(
-      baseName,
-      multi,
-      multiStreamWiring,
-      'createMultiStreamHandler: order + customer + 3 product streams read, appendMany at the 5 versions read',
-    );
-    const subject = await side(
-      name,
-      decision,
-      decisionWiring,
-      'createDecisionHandler: order, customer and 3 products read as queries on their stream tags, one conditional append',
-    );
-    await alternate(ROUNDS, base, subject);
+    const base = withBaselines
+      ? await side(
+          baseName,
+          multi,
+          multiStreamWiring,
+          'createMultiStreamHandler: order + customer + 3 product streams read, appendMany at the 5 versions read',
+        )
+      : undefined;
+    const subject = withSubjects
+      ? await side(
+          name,
+          decision,
+          decisionWiring,
+          'createDecisionHandler: order, customer and 3 products read as queries on their stream tags, one conditional append',
+        )
+      : undefined;
+    await compare(base, subject, 1.0);
   } finally {
     await multi.close();
     await decision.close();

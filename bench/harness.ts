@@ -18,6 +18,8 @@ export type BenchResult = {
   serverCpuSeconds?: number;
   sync: string;
   target?: number;
+  /** The least `ratio` this line should reach (when its target is relative to its baseline, not a rate). */
+  targetRatio?: number;
   /** Name of the bare-driver line measured in the same run for the same work. */
   baseline?: string;
   /** `rate` over the baseline's rate. */
@@ -73,6 +75,7 @@ export type MeasureOptions = {
   eventsPerOp: number;
   sync: string;
   target?: number;
+  targetRatio?: number;
   unit?: BenchResult['unit'];
   /** The bare-driver line of the same work, for `baseline` and `ratio`. */
   baseline?: BenchResult;
@@ -137,6 +140,7 @@ export function lineOf(name: string, options: MeasureOptions, s: Sample): BenchR
     serverCpuSeconds: s.serverCpuSeconds,
     sync: options.sync,
     target: options.target,
+    targetRatio: options.targetRatio,
     ...versus(options.baseline, rate),
     note: [options.note, s.found].filter(Boolean).join('; ') || undefined,
   };
@@ -162,32 +166,28 @@ export type Side = {
 /**
  * Measures two workloads alternately, `rounds` times (the baseline first in even rounds, the subject first in odd
  * ones), so drift in the machine's load touches both alike; prints each side's median round (by rate) with every
- * round's rate in `rounds`, the subject's with `baseline` and `ratio` against the baseline's median.
+ * round's rate in `rounds`, the subject's with `baseline` and `ratio` against the baseline's median. A side left out
+ * (to profile the other alone) is not run.
  */
-export async function alternate(rounds: number, baseline: Side, subject: Side): Promise<[BenchResult, BenchResult]> {
-  const samples = new Map<Side, Sample[]>([
-    [baseline, []],
-    [subject, []],
-  ]);
+export async function alternate(rounds: number, baseline: Side | undefined, subject: Side | undefined): Promise<BenchResult[]> {
+  const sides = [baseline, subject].filter((side): side is Side => side !== undefined);
+  const samples = new Map<Side, Sample[]>(sides.map((side) => [side, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const side of round % 2 === 0 ? [baseline, subject] : [subject, baseline]) {
+    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
       await side.before?.(round);
       samples.get(side)!.push(await sample(side.options, (i) => side.op(i, round)));
     }
   }
-  const median = (side: Side) => {
+  let baseLine: BenchResult | undefined;
+  return sides.map((side) => {
     const all = samples.get(side)!;
-    const sorted = [...all].sort((a, b) => rateOf(side.options, a) - rateOf(side.options, b));
-    return {
-      line: lineOf(side.name, side.options, sorted[(sorted.length - 1) >> 1]),
-      rates: all.map((s) => rateOf(side.options, s)),
-    };
-  };
-  const base = median(baseline);
-  const baseLine = report({ ...base.line, rounds: base.rates });
-  const subj = median(subject);
-  const subjectLine = report({ ...subj.line, ...versus(baseLine, subj.line.rate), rounds: subj.rates });
-  return [baseLine, subjectLine];
+    const sorted = [...all].sort((x, y) => rateOf(side.options, x) - rateOf(side.options, y));
+    const line = lineOf(side.name, side.options, sorted[(sorted.length - 1) >> 1]);
+    const rates = all.map((x) => rateOf(side.options, x));
+    const printed = report({ ...line, ...(side === baseline ? {} : versus(baseLine, line.rate)), rounds: rates });
+    if (side === baseline) baseLine = printed;
+    return printed;
+  });
 }
 
 /** Runs `op` twice per caller before a measurement (connections opened, statements prepared, code warm). */
@@ -212,13 +212,17 @@ export function report(line: BenchResult): BenchResult {
   return result;
 }
 
+// Whether a line with a relative target reached it ('' when it has none, or no ratio because its baseline was not run).
+const metRatio = (r: BenchResult) =>
+  r.targetRatio === undefined || r.ratio === undefined ? '' : r.ratio >= r.targetRatio ? 'yes' : 'NO';
+
 /** Prints every result as a table, with the target and whether it was met. */
 export function printTable(): void {
   const rows = results.map((r) => ({
     workload: r.name,
     rate: `${r.rate.toLocaleString('en-US')} ${r.unit}`,
-    target: r.target ? r.target.toLocaleString('en-US') : '',
-    met: r.target ? (r.rate >= r.target ? 'yes' : 'NO') : '',
+    target: r.target ? r.target.toLocaleString('en-US') : r.targetRatio ? `${r.targetRatio}×` : '',
+    met: r.target ? (r.rate >= r.target ? 'yes' : 'NO') : metRatio(r),
     'vs bare': r.ratio === undefined ? '' : `${r.ratio}×`,
     'p50 ms': r.p50Ms,
     'p99 ms': r.p99Ms,
