@@ -24,6 +24,11 @@ export type BenchResult = {
   baseline?: string;
   /** `rate` over the baseline's rate. */
   ratio?: number;
+  /**
+   * The baseline's CPU per operation over this line's (this process plus the database server's backends, when
+   * measured): steadier than `ratio` on a shared machine; above 1 means this line costs less CPU per operation.
+   */
+  cpuRatio?: number;
   /** One-minute load average when the line was printed: the machine is shared, so a slow line may be a busy machine. */
   load1?: number;
   /** The rate of every round, in the order run, when the line is the median of alternating rounds (`alternate`). */
@@ -184,7 +189,11 @@ export async function alternate(rounds: number, baseline: Side | undefined, subj
     const sorted = [...all].sort((x, y) => rateOf(side.options, x) - rateOf(side.options, y));
     const line = lineOf(side.name, side.options, sorted[(sorted.length - 1) >> 1]);
     const rates = all.map((x) => rateOf(side.options, x));
-    const printed = report({ ...line, ...(side === baseline ? {} : versus(baseLine, line.rate)), rounds: rates });
+    const printed = report({
+      ...line,
+      ...(side === baseline || baseLine === undefined ? {} : { ...versus(baseLine, line.rate), ...cpuVersus(baseLine, line) }),
+      rounds: rates,
+    });
     if (side === baseline) baseLine = printed;
     return printed;
   });
@@ -200,6 +209,17 @@ export async function warmUp(concurrency: number, op: (k: number) => Promise<unk
 /** The `baseline` and `ratio` fields of a line measured against a bare-driver line of the same run. */
 export function versus(baseline: BenchResult | undefined, rate: number): Pick<BenchResult, 'baseline' | 'ratio'> {
   return baseline ? { baseline: baseline.name, ratio: +(rate / baseline.rate).toFixed(2) } : {};
+}
+
+// CPU per operation of a line: its process and, when measured, the database server's backends.
+const cpuPerOp = (r: BenchResult) =>
+  r.cpuSeconds === undefined ? undefined : (r.cpuSeconds + (r.serverCpuSeconds ?? 0)) / r.ops;
+
+/** The `cpuRatio` of a line against a baseline measured the same way. */
+export function cpuVersus(baseline: BenchResult, line: BenchResult): Pick<BenchResult, 'cpuRatio'> {
+  const base = cpuPerOp(baseline);
+  const own = cpuPerOp(line);
+  return base === undefined || own === undefined || own === 0 ? {} : { cpuRatio: +(base / own).toFixed(2) };
 }
 
 const results: BenchResult[] = [];
@@ -223,7 +243,8 @@ export function printTable(): void {
     rate: `${r.rate.toLocaleString('en-US')} ${r.unit}`,
     target: r.target ? r.target.toLocaleString('en-US') : r.targetRatio ? `${r.targetRatio}×` : '',
     met: r.target ? (r.rate >= r.target ? 'yes' : 'NO') : metRatio(r),
-    'vs bare': r.ratio === undefined ? '' : `${r.ratio}×`,
+    'vs baseline': r.ratio === undefined ? '' : `${r.ratio}×`,
+    'cpu vs baseline': r.cpuRatio === undefined ? '' : `${r.cpuRatio}×`,
     'p50 ms': r.p50Ms,
     'p99 ms': r.p99Ms,
     'rss MiB': r.rssMiB,

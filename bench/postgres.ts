@@ -197,7 +197,7 @@ function dcbStores(admin: Admin): BenchStores {
     sync: SYNC,
     note: `poolSize ${DCB_POOL}`,
     appendOps: 20_000,
-    orderOps: 8_000,
+    orderOps: 4_000,
     async open(role) {
       const { store, url } = openStore(admin, role, DCB_POOL);
       return {

@@ -143,7 +143,7 @@ const sqliteStores: BenchStores = {
   kind: 'sqlite',
   sync: 'full',
   appendOps: 40_000,
-  orderOps: 20_000,
+  orderOps: 12_000,
   async open(role) {
     const store = createSqliteEventStore({ path: file(role) });
     return {
