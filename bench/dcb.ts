@@ -39,6 +39,10 @@ export type BenchStores = {
   sync: string;
   /** Said on every line, e.g. the pool size. */
   note?: string;
+  /**
+   * A fresh store for `role` (a file, or a schema named after it). Roles are kept short: PostgreSQL keeps 63 bytes of a
+   * prepared statement's name, and the store's names carry the schema's.
+   */
   open(role: string): Promise<BenchStore>;
   /** Operations per round of each workload (before `--quick` scales them). */
   appendOps: number;
@@ -95,8 +99,8 @@ async function conditionalAppends(stores: BenchStores, baseName: string, name: s
   const ops = scaled(stores.appendOps);
   const next = random(8);
   const products = Uint16Array.from({ length: ops * ROUNDS }, () => Math.floor(next() * PRODUCTS));
-  const streams = await stores.open('stream_appends');
-  const tagged = await stores.open('conditional_appends');
+  const streams = await stores.open('dcb_s');
+  const tagged = await stores.open('dcb_c');
   try {
     // One event per product first, so every append has a product history to be checked against: what a decision
     // last saw of each product, kept up to date from the results as a decision's cache would be.
@@ -370,8 +374,8 @@ async function createOrders(stores: BenchStores, baseName: string, name: string)
       lines: [0, 1, 2].map((j) => ({ productId: String((3 * k + j) % PRODUCTS), quantity: 1 })),
     },
   }));
-  const multi = await stores.open('orders_multi_stream');
-  const decision = await stores.open('orders_decision');
+  const multi = await stores.open('dcb_m');
+  const decision = await stores.open('dcb_d');
   try {
     const side = async (
       sideName: string,
