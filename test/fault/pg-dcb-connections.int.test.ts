@@ -5,7 +5,7 @@
 // exact, with them taken shared: then several overlapping appenders commit. (The buyers alone do not show it: a read
 // during another store's append gets a head below that append's commit, so the racing buyers mostly conflict anyway.)
 import { randomUUID } from 'node:crypto';
-import { type AppendResult, isChronicleError, Query, type QueryItem, type TaggedEvent } from 'chronicle-es';
+import { type AppendResult, isChronicleError, Query, type TaggedEvent } from 'chronicle-es';
 import { createPostgresEventStore, type PostgresEventStore } from 'chronicle-es/postgres';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freshSchema, PG_URL, pgAvailable } from '../support/postgres.js';
@@ -45,7 +45,7 @@ const settle = (p: Promise<AppendResult[]>) =>
 
 // One round: every store reads the shared query, then all append at once, each an event the shared query matches
 // under the shared condition, plus an event under a condition of its own that nothing else matches.
-async function round(all: PostgresEventStore[], shared: (i: number) => { query: QueryItem[]; event: TaggedEvent }) {
+async function round(all: PostgresEventStore[], shared: (i: number) => { query: Query; event: TaggedEvent }) {
   const own = token();
   const reads = await Promise.all(all.map((s, i) => s.read(shared(i).query)));
   const ownReads = await Promise.all(all.map((s, i) => s.read(Query.tags(`own-${own}-${i}`))));
@@ -70,7 +70,7 @@ async function round(all: PostgresEventStore[], shared: (i: number) => { query: 
 
 // The shapes of overlapping queries the rounds cycle through: a tag, two tags of one item, a type only, and a stream
 // id (the stream append of another store must conflict with it too).
-function shapes(k: number, run: string): (i: number) => { query: QueryItem[]; event: TaggedEvent } {
+function shapes(k: number, run: string): (i: number) => { query: Query; event: TaggedEvent } {
   const tag = `item-${run}-${k}`;
   switch (k % 4) {
     case 0:
