@@ -160,7 +160,9 @@ const appendFunction = (s: string, schemaName: string) => `
 
     -- The first event after its \`after\` matching each condition, all in one statement (after the locks: see above).
     -- A tag item walks its first tag's index from \`after\` and stops at the first event carrying the others and one
-    -- of its types; a type item takes the first of each type; {} the first event.
+    -- of its types; a type item takes the first of each type; {} the first event. The type lookup is a row comparison
+    -- ordered by (type, position): only events_type serves it, where \`type = t ORDER BY position\` gets a generic plan
+    -- walking the primary key from \`after\` through every event of other types.
     IF cardinality(q_append) > 0 THEN
       SELECT array_agg(c.a), array_agg(c.p) INTO c_append, c_position FROM (
         SELECT q.a, min(m.p) AS p
@@ -177,7 +179,8 @@ const appendFunction = (s: string, schemaName: string) => `
                 AND (q.ty IS NULL OR EXISTS (SELECT 1 FROM ${s}.events e WHERE e.position = et.position AND e.type = ANY (q.ty)))
               ORDER BY et.position LIMIT 1)
             UNION ALL
-            SELECT (SELECT e.position FROM ${s}.events e WHERE e.type = t AND e.position > q.after ORDER BY e.position LIMIT 1)
+            SELECT (SELECT CASE WHEN x.type = t THEN x.position END FROM (SELECT e.type, e.position FROM ${s}.events e
+                      WHERE (e.type, e.position) > (t, q.after) ORDER BY e.type, e.position LIMIT 1) x)
               FROM unnest(q.ty) AS t WHERE q.tg IS NULL
             UNION ALL
             SELECT (SELECT min(e.position) FROM ${s}.events e WHERE e.position > q.after) WHERE q.tg IS NULL AND q.ty IS NULL
