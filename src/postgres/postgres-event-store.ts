@@ -61,6 +61,12 @@ export type PostgresEventStoreOptions = PostgresConnectionOptions;
  * long-held one it reads nothing at all until then — late, never wrong.
  * Connections: appends use one pooled connection at a time (one group in flight), reads the others, and subscribing
  * opens one more, outside the pool, for LISTEN.
+ * Append conditions hold under any concurrency at READ COMMITTED: every append takes advisory locks, shared on the
+ * tags (stream ids included) and types it writes, exclusive on what its condition queries, in key order before its
+ * first position (event-store-schema-v2.ts has the argument); `read` returns a safe head, so a condition `after` it
+ * cannot miss an event that commits late. Take `after` from `read` (or `headPosition`), not from an append's result:
+ * a lower position may still commit. An append waiting on another's lock (one held open by hand, say) holds up its
+ * store's group, and the appends queued behind it, until that lock is released.
  */
 export type PostgresEventStore = EventStore & {
   /**
