@@ -42,12 +42,14 @@ async function client(): Promise<pg.Client> {
   return c;
 }
 
-// The condition locks held right now in the test database, by mode.
-async function conditionLocks(c: pg.Client): Promise<Array<{ mode: string; granted: boolean }>> {
+// The condition locks of this schema held or asked for right now, by mode: those on the store-wide key, or on the keys
+// of `names` (other test files' stores take locks in the same database, on other keys).
+async function conditionLocks(c: pg.Client, names: string[] = []): Promise<Array<{ mode: string; granted: boolean }>> {
   const { rows } = await c.query(
     `SELECT mode, granted FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid
+      AND objid = ANY (SELECT hashtext('chronicle:dcb:' || $2 || ':' || n)::oid FROM unnest($3::text[]) AS n)
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    [CONDITION_LOCK_CLASS],
+    [CONDITION_LOCK_CLASS, fresh.schema, ['g', ...names]],
   );
   return rows;
 }
@@ -134,7 +136,7 @@ describe.skipIf(!pgAvailable)('postgres append conditions: groups and locks', ()
         }),
       ),
     );
-    expect(await conditionLocks(await client())).toEqual([]);
+    expect(await conditionLocks(await client(), [`t:${product}`, 'y:Reserved'])).toEqual([]);
   });
 
   it('four stores appending and checking overlapping tags in every order settle with commits and conflicts only', {

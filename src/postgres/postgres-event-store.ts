@@ -182,6 +182,19 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     return bound;
   }
 
+  // A safe head that covers every append committed before the call, by any store, unless one is held open: the first
+  // round starts after the call, so the sequence value it reads is at or past every position handed out before; the
+  // rounds after it wait (as freshBound does) for the transactions in flight then. A read whose head a decision passes
+  // as its condition's `after` then sees what another process committed just before — stale, it would only conflict.
+  async function coveringBound(): Promise<number> {
+    let bound = await safeHead.refresh();
+    const target = Math.max(ownHead, safeHead.seen());
+    for (let round = 1; round < 3 && (bound < target || bound === 0) && safeHead.waiting(); round++) {
+      bound = await safeHead.refresh(round === 1);
+    }
+    return bound;
+  }
+
   const assertOpen = () => {
     if (closed) throw new ChronicleError('CLOSED', 'event store is closed');
   };
@@ -286,7 +299,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     const items = normalizeQuery(given);
     const { from, limit } = normalizeRead(readOptions);
     await migrated();
-    const bound = await freshBound();
+    const bound = await coveringBound();
     const matchable = sqlCondition({ query: items, after: 0 })?.items;
     const sqlLimit = limit === Number.MAX_SAFE_INTEGER ? null : limit;
     if (matchable === undefined) {
