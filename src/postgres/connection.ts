@@ -56,14 +56,17 @@ export function openConnection(options: PostgresConnectionOptions, what: string)
       end: async () => {},
     };
   }
-  const owned = new pg.Pool({ connectionString, max: poolSize, types });
+  // JIT off on the store's own sessions: its statements are short index reads whose generic-plan estimates can pass
+  // jit_above_cost on a large log, and compiling one costs tens of ms against a fraction of one to run it. A pool the
+  // caller passes keeps its own settings.
+  const owned = new pg.Pool({ connectionString, max: poolSize, types, options: '-c jit=off' });
   // An idle client that loses its server emits on the pool; without a listener that would crash the process.
   owned.on('error', () => {});
   return {
     pool: owned,
     schema: `"${schemaName}"`,
     schemaName,
-    clientConfig: { connectionString, types },
+    clientConfig: { connectionString, types, options: '-c jit=off' },
     end: () => owned.end(),
   };
 }
