@@ -71,7 +71,10 @@ export type Query = readonly QueryItem[];
  */
 export type AppendCondition = {
   failIfEventsMatch: Query;
-  /** Usually the `head` a `read` of the same query returned. */
+  /**
+   * The `head` a `read` of the same query returned (or `headPosition()`). Not an append's result position: on a store
+   * where positions commit out of order (PostgreSQL) a lower position may still commit after it, unseen.
+   */
   after?: number;
 };
 
