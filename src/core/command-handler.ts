@@ -1,9 +1,11 @@
 // Runs a decider against the event store: load, decide, append with the version read, retry on conflict.
+
+import { runIdempotent } from './command-idempotency.js';
+import { commandMetadata, withMetadata } from './command-metadata.js';
 import type { Decider, StreamModel } from './decider.js';
 import { ChronicleError, isChronicleError } from './errors.js';
 import type { AppendResult, EventStore, NewEvent, RecordedEvent } from './event-store.js';
 import type { Principal } from './messages.js';
-import { requestFingerprint } from './request-fingerprint.js';
 
 /** What every command returns: a status, never read-model data. */
 export type CommandResult = {
@@ -210,12 +212,7 @@ export function createMultiStreamHandler<C extends Command, R extends StreamRole
     key: string | undefined,
     fingerprint?: string,
   ): Promise<CommandResult> {
-    const metadata = {
-      correlationId: context.correlationId,
-      causationId: context.causationId,
-      actor: context.principal?.id,
-      command: command.type,
-    };
+    const metadata = commandMetadata(command, context);
 
     for (let tries = 0; ; tries++) {
       const { loaded, states } = await loadAll(command);
@@ -241,11 +238,7 @@ export function createMultiStreamHandler<C extends Command, R extends StreamRole
       const writes = loaded.map((s) => ({
         streamId: s.streamId,
         expectedVersion: s.version,
-        // Events without their own metadata share one object, so the store encodes it once per batch.
-        events: (byStream.get(s.streamId) ?? []).map((e) => ({
-          ...e,
-          metadata: e.metadata === undefined ? metadata : { ...metadata, ...e.metadata },
-        })),
+        events: withMetadata(byStream.get(s.streamId) ?? [], metadata),
       }));
       try {
         const results =
@@ -266,24 +259,8 @@ export function createMultiStreamHandler<C extends Command, R extends StreamRole
     }
   }
 
-  return async (command, context) => {
-    const key = context.idempotencyKey === undefined ? undefined : `${command.type}:${context.idempotencyKey}`;
-    if (key === undefined) return attempt(command, context, undefined);
-    // The same key with another command (or other data) is refused: answering with the first result would tell
-    // the client a write happened that never did.
-    const fingerprint = requestFingerprint(command.type, command.data);
-    const earlier = await store.findIdempotentResult(key, fingerprint);
-    if (earlier) return toResult(earlier);
-    try {
-      return await attempt(command, context, key, fingerprint);
-    } catch (err) {
-      // The first request with this key may have committed after our lookup (a client retrying on a timeout):
-      // then this one failed only because that one succeeded, and the answer is that one's status.
-      const committed = await store.findIdempotentResult(key, fingerprint);
-      if (committed) return toResult(committed);
-      throw err;
-    }
-  };
+  return (command, context) =>
+    runIdempotent(store, command, context, (key, fingerprint) => attempt(command, context, key, fingerprint), toResult);
 }
 
 // The first stream is the one the status names; the position is the last event written anywhere,

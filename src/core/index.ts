@@ -19,6 +19,15 @@ export {
 } from './command-handler.js';
 export { type Decider, fold, type StreamModel } from './decider.js';
 export {
+  createDecisionHandler,
+  type DecisionHandlerOptions,
+  type DecisionModel,
+  type DecisionModels,
+  type DecisionStatesOf,
+  type LoadDecision,
+  type SingleDecisionHandlerOptions,
+} from './decision-handler.js';
+export {
   assertNever,
   ChronicleError,
   type ChronicleErrorCode,

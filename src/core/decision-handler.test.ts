@@ -1,0 +1,517 @@
+import { describe, expect, it } from 'vitest';
+import type { Command } from './command-handler.js';
+import { createDecisionHandler } from './decision-handler.js';
+import { domainError, isChronicleError } from './errors.js';
+import { Query } from './event-query.js';
+import type { EventStore, ReadOptions, TaggedEvent } from './event-store.js';
+import {
+  dataOf,
+  orderModel,
+  orderTag,
+  type ProductState,
+  productAdded,
+  productModel,
+  productTag,
+  reserve,
+} from './fixtures/stock.js';
+import { createInMemoryEventStore } from './in-memory-event-store.js';
+
+type Reserve = { type: 'Reserve'; data: { orderId: string; productId: string; qty?: number } };
+type PlaceOrder = { type: 'PlaceOrder'; data: { orderId: string; productIds: string[] } };
+type CancelOrder = { type: 'CancelOrder'; data: { orderId: string } };
+
+const reserveCmd = (orderId: string, productId: string, qty = 1): Reserve => ({
+  type: 'Reserve',
+  data: { orderId, productId, qty },
+});
+
+// A store whose reads and append outcomes are counted, to prove what the handler asks of it.
+function counting(store: EventStore = createInMemoryEventStore()) {
+  const reads: { query: unknown; from: number | undefined }[] = [];
+  let conflicts = 0;
+  const wrapped: EventStore = {
+    ...store,
+    read: (query, options?: ReadOptions) => {
+      reads.push({ query, from: options?.from });
+      return store.read(query, options);
+    },
+    append: (async (...args: Parameters<EventStore['append']>) => {
+      try {
+        return await (store.append as (...a: unknown[]) => Promise<unknown>)(...args);
+      } catch (err) {
+        if (isChronicleError(err, 'CONCURRENCY_CONFLICT')) conflicts++;
+        throw err;
+      }
+    }) as EventStore['append'],
+  };
+  return { store: wrapped, inner: store, reads, conflicts: () => conflicts };
+}
+
+// The single-model form: one product's stock.
+function reserveHandler(store: EventStore, extra: { maxRetries?: number; cacheSize?: number } = {}) {
+  return createDecisionHandler({
+    store,
+    query: (c: Reserve) => Query.tags(productTag(c.data.productId)),
+    model: productModel('unused') as { initialState: ProductState; evolve(s: ProductState, e: never): ProductState },
+    decide: (c, state) => [reserve(state, c.data.productId, c.data.orderId, c.data.qty)],
+    ...extra,
+  });
+}
+
+describe('createDecisionHandler, single model', () => {
+  it('folds the events its query selects, decides, and appends tagged events, returning only a status', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([productAdded('p1', 2), productAdded('p2', 5)]);
+    const handle = reserveHandler(store);
+    expect(await handle(reserveCmd('o1', 'p1'), {})).toEqual({ streamId: 'order-o1', version: 1, position: 3 });
+    const recorded = (await store.read(Query.tags(orderTag('o1')))).events;
+    expect(recorded.map((e) => [e.type, e.streamId, e.tags])).toEqual([
+      ['StockReserved', 'order-o1', ['product:p1', 'order:o1']],
+    ]);
+    await handle(reserveCmd('o2', 'p1'), {});
+    // p2's stock never counted toward p1's: the third reservation of p1 is refused.
+    const refused = await handle(reserveCmd('o3', 'p1'), {}).catch((e) => e);
+    expect(isChronicleError(refused, 'DOMAIN_RULE')).toBe(true);
+    expect(refused.message).toContain('has 0 left');
+    expect(await store.headPosition()).toBe(4);
+  });
+
+  it('records correlation, causation, actor and command in event metadata, keeping an event’s own keys', async () => {
+    const store = createInMemoryEventStore();
+    const handle = createDecisionHandler({
+      store,
+      query: () => Query.tags('thing'),
+      model: { initialState: 0, evolve: (n: number) => n + 1 },
+      decide: () => [{ streamId: 'thing-1', type: 'Done', data: {}, tags: ['thing'], metadata: { correlationId: 'own' } }],
+    });
+    await handle({ type: 'Do', data: {} }, { causationId: 'cause', principal: { id: 'ann', roles: [] } });
+    const [event] = (await store.read(Query.tags('thing'))).events;
+    expect(event.metadata).toMatchObject({ correlationId: 'own', causationId: 'cause', actor: 'ann', command: 'Do' });
+  });
+});
+
+describe('createDecisionHandler, models by role', () => {
+  const placeOrder = (store: EventStore) =>
+    createDecisionHandler({
+      store,
+      models: (c: PlaceOrder) => ({
+        order: orderModel(c.data.orderId),
+        products: new Map(c.data.productIds.map((id) => [id, productModel(id)])),
+      }),
+      decide: (c, { order, products }) => {
+        if (order.placed) throw domainError(`order ${c.data.orderId} is already placed`);
+        const reservations = [...products].map(([id, product]) => reserve(product, id, c.data.orderId));
+        return [
+          {
+            streamId: `order-${c.data.orderId}`,
+            type: 'OrderPlaced',
+            data: { orderId: c.data.orderId, productIds: c.data.productIds },
+            tags: [orderTag(c.data.orderId)],
+          },
+          ...reservations,
+        ];
+      },
+    });
+
+  it('folds each model over the events matching its own query, and a map role into a map of states', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([productAdded('a', 1), productAdded('b', 3), productAdded('c', 7)]);
+    const seen: unknown[] = [];
+    const handle = createDecisionHandler({
+      store,
+      models: (c: PlaceOrder) => ({
+        order: orderModel(c.data.orderId),
+        products: new Map(c.data.productIds.map((id) => [id, productModel(id)])),
+      }),
+      decide: (_c, states) => {
+        seen.push({ order: states.order, products: Object.fromEntries(states.products) });
+        return [];
+      },
+      reportStream: (c) => `order-${c.data.orderId}`,
+    });
+    await handle({ type: 'PlaceOrder', data: { orderId: 'o', productIds: ['a', 'c', 'zz'] } }, {});
+    expect(seen).toEqual([
+      {
+        order: { placed: false, cancelled: false, productIds: [] },
+        products: {
+          a: { exists: true, available: 1 },
+          c: { exists: true, available: 7 },
+          zz: { exists: false, available: 0 },
+        },
+      },
+    ]);
+  });
+
+  it('writes to several streams atomically, reports the first event’s stream and the last position written', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([productAdded('a', 1), productAdded('b', 1)]);
+    const handle = placeOrder(store);
+    const result = await handle({ type: 'PlaceOrder', data: { orderId: 'o1', productIds: ['a', 'b'] } }, {});
+    expect(result).toEqual({ streamId: 'order-o1', version: 3, position: 5 });
+    // b is sold out now: the whole second order is refused, including its reservation of nothing else.
+    await store.append([productAdded('c', 1)]);
+    const refused = await handle({ type: 'PlaceOrder', data: { orderId: 'o2', productIds: ['c', 'b'] } }, {}).catch((e) => e);
+    expect(isChronicleError(refused, 'DOMAIN_RULE')).toBe(true);
+    expect((await store.read(Query.tags(orderTag('o2')))).events).toEqual([]);
+  });
+
+  it('load folds a model while choosing the others, and a change to it before the append redoes the choice', async () => {
+    const { store, inner, conflicts } = counting();
+    await inner.append([productAdded('a', 1), productAdded('b', 1)]);
+    await placeOrder(inner)({ type: 'PlaceOrder', data: { orderId: 'o1', productIds: ['a'] } }, {});
+    let chosen: string[][] = [];
+    let interfere = true;
+    const cancel = createDecisionHandler({
+      store,
+      models: async (c: CancelOrder, load) => {
+        const order = await load(orderModel(c.data.orderId));
+        chosen.push(order.productIds);
+        return { order: orderModel(c.data.orderId), products: new Map(order.productIds.map((id) => [id, productModel(id)])) };
+      },
+      decide: (c, { order, products }) => {
+        if (interfere) {
+          interfere = false;
+          // Another writer changes the order between the choice and the append (here: its product list). It does
+          // not touch product a, so only the loaded model makes this a conflict.
+          void inner.append([
+            {
+              streamId: 'order-o1',
+              type: 'OrderPlaced',
+              data: { orderId: 'o1', productIds: ['b'] },
+              tags: [orderTag('o1')],
+            },
+          ]);
+        }
+        if (!order.placed || order.cancelled) throw domainError('nothing to cancel');
+        return [
+          {
+            streamId: `order-${c.data.orderId}`,
+            type: 'OrderCancelled',
+            data: { orderId: c.data.orderId, released: [...products.keys()] },
+            tags: [orderTag(c.data.orderId), ...[...products.keys()].map(productTag)],
+          },
+        ];
+      },
+    });
+    chosen = [];
+    await cancel({ type: 'CancelOrder', data: { orderId: 'o1' } }, {});
+    expect(chosen).toEqual([['a'], ['b']]);
+    expect(conflicts()).toBe(1);
+    const [cancelled] = (await inner.read([{ types: ['OrderCancelled'] }])).events;
+    expect(cancelled.data).toEqual({ orderId: 'o1', released: ['b'] });
+  });
+
+  it('refuses a role that is not a model, a malformed query, and a command that reads nothing', async () => {
+    const store = createInMemoryEventStore();
+    const run = (models: () => unknown) =>
+      createDecisionHandler({ store, models: models as never, decide: () => [], reportStream: () => 's' })(
+        { type: 'X', data: {} },
+        {},
+      ).catch((e) => e);
+    const notModel = await run(() => ({ a: { query: Query.all() } }));
+    expect(isChronicleError(notModel, 'INVALID_ARGUMENT')).toBe(true);
+    expect(notModel.message).toContain('role a is not a decision model');
+    const badQuery = await run(() => ({ a: { query: [], initialState: 0, evolve: () => 0 } }));
+    expect(isChronicleError(badQuery, 'INVALID_ARGUMENT')).toBe(true);
+    expect(badQuery.message).toContain('role a');
+    const none = await run(() => ({ products: new Map() }));
+    expect(isChronicleError(none, 'INVALID_ARGUMENT')).toBe(true);
+    expect(none.message).toContain('reads no model');
+  });
+
+  it('refuses a decided event without a streamId and writes nothing', async () => {
+    const store = createInMemoryEventStore();
+    const handle = createDecisionHandler({
+      store,
+      query: () => Query.all(),
+      model: { initialState: 0, evolve: (n: number) => n },
+      decide: () => [{ type: 'Done', data: {} } as unknown as TaggedEvent],
+    });
+    const err = await handle({ type: 'Do', data: {} }, {}).catch((e) => e);
+    expect(isChronicleError(err, 'INVALID_ARGUMENT')).toBe(true);
+    expect(err.message).toContain('without a streamId');
+    expect(await store.headPosition()).toBe(0);
+  });
+});
+
+describe('concurrency', () => {
+  it('50 concurrent orders for 10 units: exactly 10 succeed, the rest are refused by the rule', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([productAdded('hot', 10)]);
+    const handle = reserveHandler(store, { maxRetries: 100 });
+    const settled = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => handle(reserveCmd(`o${i}`, 'hot'), {})));
+    const ok = settled.filter((s) => s.status === 'fulfilled').length;
+    const refused = settled.filter((s) => s.status === 'rejected' && isChronicleError(s.reason, 'DOMAIN_RULE'));
+    expect(ok).toBe(10);
+    expect(refused.length).toBe(40);
+    expect((await store.read([{ types: ['StockReserved'] }])).events.length).toBe(10);
+  });
+
+  it('with few retries the losers fail with CONCURRENCY_CONFLICT, never oversell', async () => {
+    const { store, inner, conflicts } = counting();
+    await inner.append([productAdded('hot', 10)]);
+    const handle = reserveHandler(store, { maxRetries: 1 });
+    const settled = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => handle(reserveCmd(`o${i}`, 'hot'), {})));
+    const ok = settled.filter((s) => s.status === 'fulfilled').length;
+    const reasons = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []));
+    expect(reasons.every((r) => isChronicleError(r, 'CONCURRENCY_CONFLICT') || isChronicleError(r, 'DOMAIN_RULE'))).toBe(true);
+    expect(reasons.some((r) => isChronicleError(r, 'CONCURRENCY_CONFLICT'))).toBe(true);
+    expect(ok).toBeGreaterThan(0);
+    expect(ok).toBeLessThanOrEqual(10);
+    expect((await inner.read([{ types: ['StockReserved'] }])).events.length).toBe(ok);
+    expect(conflicts()).toBeGreaterThan(0);
+  });
+
+  it('the same race oversells without the append condition, so the tests above do test it', async () => {
+    const inner = createInMemoryEventStore();
+    await inner.append([productAdded('hot', 10)]);
+    const unconditional: EventStore = {
+      ...inner,
+      append: ((events: readonly TaggedEvent[], options: object) =>
+        inner.append(events, { ...options, condition: undefined })) as EventStore['append'],
+    };
+    const handle = reserveHandler(unconditional, { maxRetries: 100 });
+    await Promise.allSettled(Array.from({ length: 50 }, (_, i) => handle(reserveCmd(`o${i}`, 'hot'), {})));
+    expect((await inner.read([{ types: ['StockReserved'] }])).events.length).toBeGreaterThan(10);
+  });
+
+  it('concurrent decisions over disjoint products never conflict, and each reads once', async () => {
+    const { store, inner, reads, conflicts } = counting();
+    await inner.append(Array.from({ length: 20 }, (_, i) => productAdded(`p${i}`, 1)));
+    const handle = reserveHandler(store, { maxRetries: 0 });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => handle(reserveCmd(`o${i}`, `p${i}`), {})));
+    expect(results).toHaveLength(20);
+    expect(conflicts()).toBe(0);
+    expect(reads).toHaveLength(20);
+  });
+
+  it('gives up with CONCURRENCY_CONFLICT after maxRetries, having decided maxRetries + 1 times', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([productAdded('p', 100)]);
+    let decisions = 0;
+    const handle = createDecisionHandler({
+      store,
+      query: (c: Reserve) => Query.tags(productTag(c.data.productId)),
+      model: productModel('p') as never,
+      decide: (c, state: ProductState) => {
+        decisions++;
+        // Someone always gets there first.
+        void store.append([reserve(state, 'p', `rival-${decisions}`)]);
+        return [reserve(state, 'p', c.data.orderId)];
+      },
+      maxRetries: 2,
+    });
+    const err = await handle(reserveCmd('o', 'p'), {}).catch((e) => e);
+    expect(isChronicleError(err, 'CONCURRENCY_CONFLICT')).toBe(true);
+    expect(decisions).toBe(3);
+  });
+});
+
+describe('read cost and the cache', () => {
+  it('reads cached models together from their lowest position + 1, uncached ones together from 0', async () => {
+    const { store, inner, reads } = counting();
+    await inner.append([productAdded('a', 5), productAdded('b', 5), productAdded('c', 5), productAdded('d', 5)]);
+    const handle = createDecisionHandler({
+      store,
+      models: (c: PlaceOrder) => ({ products: new Map(c.data.productIds.map((id) => [id, productModel(id)])) }),
+      decide: (c, { products }) => [...products].map(([id, p]) => reserve(p, id, c.data.orderId)),
+    });
+    await handle({ type: 'PlaceOrder', data: { orderId: 'o1', productIds: ['a', 'b'] } }, {});
+    expect(reads.map((r) => r.from)).toEqual([1]);
+    reads.length = 0;
+    // a and b are cached at position 4 (the head of their read); c and d are new.
+    await inner.append([productAdded('x', 1)]);
+    await handle({ type: 'PlaceOrder', data: { orderId: 'o2', productIds: ['a', 'c', 'b', 'd'] } }, {});
+    expect(reads).toHaveLength(2);
+    expect(reads.map((r) => r.from).sort()).toEqual([1, 5]);
+    const cachedRead = reads.find((r) => r.from === 5);
+    expect(cachedRead?.query).toEqual([{ tags: ['product:a'] }, { tags: ['product:b'] }]);
+    // Every model still folded correctly: one unit of a and b gone twice, c and d once.
+    const state = new Map<string, number>();
+    const peek = createDecisionHandler({
+      store: inner,
+      models: () => ({ products: new Map(['a', 'b', 'c', 'd'].map((id) => [id, productModel(id)])) }),
+      decide: (_c, { products }) => {
+        for (const [id, p] of products) state.set(id, p.available);
+        return [];
+      },
+      reportStream: () => 'peek',
+    });
+    await peek({ type: 'Peek', data: {} }, {});
+    expect(Object.fromEntries(state)).toEqual({ a: 3, b: 3, c: 4, d: 4 });
+  });
+
+  it('sees what another handler instance wrote since its state was cached', async () => {
+    const inner = createInMemoryEventStore();
+    await inner.append([productAdded('p', 2)]);
+    const first = reserveHandler(inner);
+    const second = reserveHandler(inner);
+    await first(reserveCmd('o1', 'p'), {});
+    await second(reserveCmd('o2', 'p'), {});
+    // first has p cached with 1 left; second took it.
+    const refused = await first(reserveCmd('o3', 'p'), {}).catch((e) => e);
+    expect(isChronicleError(refused, 'DOMAIN_RULE')).toBe(true);
+    expect(refused.message).toContain('has 0 left');
+  });
+
+  it('spends no cache slot on a model that matched nothing, and evicts the least recently used beyond cacheSize', async () => {
+    const { store, inner, reads } = counting();
+    await inner.append([productAdded('a', 9), productAdded('b', 9)]);
+    const peek = createDecisionHandler({
+      store,
+      query: (c: { type: 'Peek'; data: { id: string } }) => Query.tags(productTag(c.data.id)),
+      model: productModel('x') as never,
+      decide: () => [],
+      reportStream: () => 'peek',
+      cacheSize: 1,
+    });
+    const peekAt = async (id: string) => {
+      reads.length = 0;
+      await peek({ type: 'Peek', data: { id } }, {});
+      return reads[0].from;
+    };
+    expect(await peekAt('a')).toBe(1);
+    expect(await peekAt('a')).toBe(3);
+    // New, empty models do not push a out.
+    expect(await peekAt('new-1')).toBe(1);
+    expect(await peekAt('new-2')).toBe(1);
+    expect(await peekAt('a')).toBe(3);
+    // b matched events, so it takes a's only slot.
+    expect(await peekAt('b')).toBe(1);
+    expect(await peekAt('a')).toBe(1);
+  });
+
+  it('reads from 0 every time when the cache is off', async () => {
+    const { store, inner, reads } = counting();
+    await inner.append([productAdded('a', 9)]);
+    const handle = reserveHandler(store, { cacheSize: 0 });
+    await handle(reserveCmd('o1', 'a'), {});
+    await handle(reserveCmd('o2', 'a'), {});
+    expect(reads.map((r) => r.from)).toEqual([1, 1]);
+  });
+});
+
+describe('idempotency, no-ops and the status', () => {
+  type Ensure = { type: 'EnsureStock'; data: { productId: string; atLeast: number } };
+  // Tops a product up to `atLeast`: a no-op when it already has that much.
+  const ensure = (store: EventStore, reportStream?: (c: Ensure) => string) =>
+    createDecisionHandler({
+      store,
+      query: (c: Ensure) => Query.tags(productTag(c.data.productId)),
+      model: productModel('x') as never,
+      decide: (c, state: ProductState) =>
+        state.available >= c.data.atLeast ? [] : [productAdded(c.data.productId, c.data.atLeast - state.available)],
+      reportStream,
+    });
+  const ensureCmd = (productId: string, atLeast: number): Ensure => ({ type: 'EnsureStock', data: { productId, atLeast } });
+
+  it('the same key returns the first result and writes nothing; other data under it is IDEMPOTENCY_MISMATCH', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([productAdded('p', 5)]);
+    const handle = reserveHandler(store);
+    const first = await handle(reserveCmd('o1', 'p'), { idempotencyKey: 'k1' });
+    expect(await handle(reserveCmd('o1', 'p'), { idempotencyKey: 'k1' })).toEqual(first);
+    expect(await store.headPosition()).toBe(2);
+    const mismatch = await handle(reserveCmd('o1', 'p', 2), { idempotencyKey: 'k1' }).catch((e) => e);
+    expect(isChronicleError(mismatch, 'IDEMPOTENCY_MISMATCH')).toBe(true);
+    expect(await store.headPosition()).toBe(2);
+    // The key is scoped by command type: another command may use the same key.
+    await ensure(store, () => 'product-p')(ensureCmd('p', 100), { idempotencyKey: 'k1' });
+    expect(await store.headPosition()).toBe(3);
+  });
+
+  it('concurrent requests with one key write once and all answer with that write', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([productAdded('p', 5)]);
+    const handle = reserveHandler(store, { maxRetries: 10 });
+    const results = await Promise.all(Array.from({ length: 5 }, () => handle(reserveCmd('o1', 'p'), { idempotencyKey: 'same' })));
+    expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1);
+    expect((await store.read([{ types: ['StockReserved'] }])).events).toHaveLength(1);
+  });
+
+  it('a no-op without a key writes nothing and reports the reported stream’s version at the read head', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([productAdded('p', 5), productAdded('q', 1)]);
+    const result = await ensure(store, (c) => `product-${c.data.productId}`)(ensureCmd('p', 3), {});
+    expect(result).toEqual({ streamId: 'product-p', version: 1, position: 2 });
+    expect(await store.findIdempotentResult('EnsureStock:none')).toBeUndefined();
+    expect(await store.headPosition()).toBe(2);
+  });
+
+  it('a no-op with a key records it, so its replay after the state moved on writes nothing', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([productAdded('p', 5)]);
+    const handle = ensure(store, (c) => `product-${c.data.productId}`);
+    const noop = await handle(ensureCmd('p', 3), { idempotencyKey: 'e1' });
+    expect(noop).toEqual({ streamId: 'product-p', version: 1, position: 1 });
+    expect(await store.findIdempotentResult('EnsureStock:e1')).toEqual([]);
+    // The stock drops; the replay is still the no-op it was, not a top-up.
+    await store.append([reserve({ exists: true, available: 5 }, 'p', 'o', 4)]);
+    const replay = await handle(ensureCmd('p', 3), { idempotencyKey: 'e1' });
+    expect(replay.streamId).toBe('product-p');
+    expect(replay.position).toBeGreaterThanOrEqual(noop.position);
+    expect(await store.headPosition()).toBe(2);
+  });
+
+  it('a keyed no-op decided on state that changed before its append is decided again', async () => {
+    const inner = createInMemoryEventStore();
+    await inner.append([productAdded('p', 5)]);
+    let sneak = true;
+    const store: EventStore = {
+      ...inner,
+      append: (async (...args: Parameters<EventStore['append']>) => {
+        if (sneak) {
+          sneak = false;
+          await inner.append([reserve({ exists: true, available: 5 }, 'p', 'o', 4)]);
+        }
+        return (inner.append as (...a: unknown[]) => Promise<unknown>)(...args);
+      }) as EventStore['append'],
+    };
+    const result = await ensure(store, () => 'product-p')(ensureCmd('p', 3), { idempotencyKey: 'e2' });
+    // The retry saw 1 left and topped up by 2.
+    expect(dataOf((await inner.read([{ types: ['ProductAdded'] }])).events)).toEqual([
+      { productId: 'p', stock: 5 },
+      { productId: 'p', stock: 2 },
+    ]);
+    expect(result).toEqual({ streamId: 'product-p', version: 2, position: 3 });
+  });
+
+  it('a no-op needs reportStream to name its status', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([productAdded('p', 5)]);
+    const err = await ensure(store)(ensureCmd('p', 1), { idempotencyKey: 'e3' }).catch((e) => e);
+    expect(isChronicleError(err, 'INVALID_ARGUMENT')).toBe(true);
+    expect(err.message).toContain('reportStream');
+    expect(await store.findIdempotentResult('EnsureStock:e3')).toBeUndefined();
+  });
+
+  it('reportStream names a stream the decision did not write, with its current version', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([productAdded('p', 5)]);
+    const handle = createDecisionHandler({
+      store,
+      query: (c: Reserve) => Query.tags(productTag(c.data.productId)),
+      model: productModel('x') as never,
+      decide: (c: Reserve, state: ProductState) => [reserve(state, c.data.productId, c.data.orderId)],
+      reportStream: (c) => `product-${c.data.productId}`,
+    });
+    expect(await handle(reserveCmd('o1', 'p'), {})).toEqual({ streamId: 'product-p', version: 1, position: 2 });
+  });
+
+  it('passes the dispatch context to decide', async () => {
+    const store = createInMemoryEventStore();
+    const contexts: unknown[] = [];
+    const handle = createDecisionHandler({
+      store,
+      query: () => Query.tags('t'),
+      model: { initialState: null, evolve: (s: null) => s },
+      decide: (_c: Command, _s, context) => {
+        contexts.push(context);
+        return [];
+      },
+      reportStream: () => 'r',
+    });
+    await handle({ type: 'X', data: {} }, { correlationId: 'c1' });
+    expect(contexts).toEqual([{ correlationId: 'c1' }]);
+  });
+});
