@@ -1,0 +1,98 @@
+// The consistency boundary of an order is its products: concurrent orders for different products never conflict, even
+// from one customer; orders for the same product conflict, retry on the stock the winner left, and never oversell.
+import { type CommandBus, createCommandBus, createInMemoryEventStore, fold, type Principal } from 'chronicle-es';
+import { describe, expect, it } from 'vitest';
+import { registerCommands } from '../commands.js';
+import { product, productStreamId } from '../domain/product.js';
+import { type ConflictCount, countConflicts } from './conflict-counter.js';
+
+const admin: Principal = { id: 'root', roles: ['admin'] };
+
+async function shopWith(products: ReadonlyArray<{ productId: string; stock: number }>, options = {}) {
+  const memory = createInMemoryEventStore();
+  const { store, count } = countConflicts(memory, options);
+  const bus: CommandBus = createCommandBus();
+  registerCommands(bus, store);
+  const send = (name: string, payload: unknown) => bus.dispatch(name, payload, { principal: admin });
+  await send('RegisterCustomer', { customerId: 'ada', name: 'Ada Lovelace', email: 'ada@example.com' });
+  for (const { productId, stock } of products) {
+    await send('CreateProduct', { productId, sku: productId.toUpperCase(), name: productId, priceCents: 100, currency: 'EUR' });
+    await send('RestockProduct', { productId, quantity: stock });
+  }
+  const setup = { ...count, decidedAt: [...count.decidedAt] };
+  const since = (): ConflictCount => ({
+    conditional: count.conditional - setup.conditional,
+    conflicts: count.conflicts - setup.conflicts,
+    decidedAt: count.decidedAt.slice(setup.decidedAt.length),
+  });
+  const stock = async (productId: string) => {
+    const state = fold(product, await memory.readStream(productStreamId(productId)));
+    return state.status === 'none' ? undefined : { onHand: state.onHand, reserved: state.reserved };
+  };
+  const outcome = (name: string, payload: unknown) =>
+    send(name, payload).then(
+      () => 'ok',
+      (err: { code?: string }) => err.code,
+    );
+  return { head: () => memory.headPosition(), since, stock, outcome };
+}
+
+const order = (orderId: string, ...productIds: string[]) => ({
+  orderId,
+  customerId: 'ada',
+  lines: productIds.map((productId) => ({ productId, quantity: 1 })),
+});
+
+describe('stock per product', () => {
+  it('concurrent orders for disjoint products, all from one customer: every one commits, zero conflicts', async () => {
+    // 20 orders of three products each, no product in two orders.
+    const ids = Array.from({ length: 60 }, (_, i) => `p${i}`);
+    const shop = await shopWith(ids.map((productId) => ({ productId, stock: 1 })));
+    const head = await shop.head();
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => shop.outcome('CreateOrder', order(`o${i}`, ...ids.slice(3 * i, 3 * i + 3)))),
+    );
+    expect(outcomes).toEqual(Array(20).fill('ok'));
+    const count = shop.since();
+    expect(count).toMatchObject({ conditional: 20, conflicts: 0 });
+    // The premise: they really raced, every one decided on the log as it was before any of them committed.
+    expect(count.decidedAt).toEqual(Array(20).fill(head));
+    for (const id of ids) expect(await shop.stock(id)).toEqual({ onHand: 1, reserved: 1 });
+  });
+
+  it('concurrent orders for one product: they conflict and retry, and exactly the stock is sold', async () => {
+    const shop = await shopWith([{ productId: 'mug', stock: 10 }]);
+    const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => shop.outcome('CreateOrder', order(`o${i}`, 'mug'))));
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(10);
+    expect(outcomes.filter((o) => o === 'DOMAIN_RULE')).toHaveLength(20);
+    const count = shop.since();
+    expect(count.conflicts).toBeGreaterThan(0);
+    // Every conflict was retried: the ten that committed plus each refused attempt.
+    expect(count.conditional).toBe(10 + count.conflicts);
+    expect(await shop.stock('mug')).toEqual({ onHand: 10, reserved: 10 });
+  });
+
+  it('orders sharing one product of three conflict on that product only, and still sell exactly its stock', async () => {
+    const shop = await shopWith([
+      { productId: 'shared', stock: 5 },
+      ...Array.from({ length: 24 }, (_, i) => ({ productId: `own${i}`, stock: 1 })),
+    ]);
+    const outcomes = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        shop.outcome('CreateOrder', order(`o${i}`, `own${2 * i}`, 'shared', `own${2 * i + 1}`)),
+      ),
+    );
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(5);
+    expect(shop.since().conflicts).toBeGreaterThan(0);
+    expect(await shop.stock('shared')).toEqual({ onHand: 5, reserved: 5 });
+    const ownReserved = await Promise.all(Array.from({ length: 24 }, async (_, i) => (await shop.stock(`own${i}`))?.reserved));
+    expect(ownReserved.reduce((sum = 0, r = 0) => sum + r, 0)).toBe(10);
+  });
+
+  it('without the append condition the same race oversells (so the tests above can fail)', async () => {
+    const shop = await shopWith([{ productId: 'mug', stock: 10 }], { withoutConditions: true });
+    const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => shop.outcome('CreateOrder', order(`o${i}`, 'mug'))));
+    expect(outcomes.filter((o) => o === 'ok').length).toBeGreaterThan(10);
+    expect((await shop.stock('mug'))?.reserved).toBeGreaterThan(10);
+  });
+});
