@@ -1,6 +1,6 @@
 // An event store that counts what the decision handlers ask of it: conditional appends, and those refused because an
 // event they read had changed (a conflict, which the handler answers by reading again and deciding again).
-import { type AppendResult, type EventStore, isChronicleError, type TaggedEvent } from 'chronicle-es';
+import { type AppendManyOptions, type AppendResult, type EventStore, isChronicleError, type TaggedEvent } from 'chronicle-es';
 
 export type ConflictCount = {
   /** Tagged appends carrying a condition. */
@@ -21,7 +21,7 @@ export function countConflicts(
 ): { store: EventStore; count: ConflictCount } {
   const count: ConflictCount = { conditional: 0, conflicts: 0, decidedAt: [] };
   const append = async (...args: unknown[]): Promise<AppendResult | AppendResult[]> => {
-    const [first, options] = args as [unknown, { condition?: { after?: number } } | undefined];
+    const [first, options] = args as [unknown, AppendManyOptions | undefined];
     if (!Array.isArray(first) || options?.condition === undefined) return (store.append as (...a: unknown[]) => never)(...args);
     const events = first as TaggedEvent[];
     count.conditional++;

@@ -1,10 +1,10 @@
 // The consistency boundary of an order is its products: concurrent orders for different products never conflict, even
 // from one customer; orders for the same product conflict, retry on the stock the winner left, and never oversell.
-import { type CommandBus, createCommandBus, createInMemoryEventStore, fold, type Principal } from 'chronicle-es';
+import { type CommandBus, createCommandBus, createInMemoryEventStore, type Principal } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { registerCommands } from '../commands.js';
-import { product, productStreamId } from '../domain/product.js';
 import { type ConflictCount, countConflicts } from './conflict-counter.js';
+import { stockOf } from './stock-of.js';
 
 const admin: Principal = { id: 'root', roles: ['admin'] };
 
@@ -25,10 +25,7 @@ async function shopWith(products: ReadonlyArray<{ productId: string; stock: numb
     conflicts: count.conflicts - setup.conflicts,
     decidedAt: count.decidedAt.slice(setup.decidedAt.length),
   });
-  const stock = async (productId: string) => {
-    const state = fold(product, await memory.readStream(productStreamId(productId)));
-    return state.status === 'none' ? undefined : { onHand: state.onHand, reserved: state.reserved };
-  };
+  const stock = (productId: string) => stockOf(memory, productId);
   const outcome = (name: string, payload: unknown) =>
     send(name, payload).then(
       () => 'ok',
