@@ -37,9 +37,25 @@ export type CommandWiringOptions = {
   cacheSize?: number;
 };
 
+// #region create-order
+/**
+ * An order reads the stock of each product ordered, the customer and the order itself: two orders conflict only when
+ * they share a product, and then the one that lost re-decides on the stock the winner left.
+ */
+const createOrder = {
+  models: ({ data }: CommandOf<typeof CreateOrder>) => ({
+    order: orderModel(data.orderId),
+    customer: customerModel(data.customerId),
+    products: new Map(data.lines.map((line) => [line.productId, productModel(line.productId)])),
+  }),
+  decide: placeOrder,
+};
+// #endregion create-order
+
 /** Registers a handler for every Shop command on `bus`. */
 export function registerCommands(bus: CommandBus, store: EventStore, options: CommandWiringOptions = {}): void {
   const { maxRetries = 100, cacheSize = 20_000 } = options;
+  // Every decision handler shares the store and these settings.
   const handler = <C extends Command, M extends DecisionModels>(
     wiring: Pick<DecisionHandlerOptions<C, M>, 'models' | 'decide' | 'reportStream'>,
   ) => createDecisionHandler({ store, maxRetries, cacheSize, ...wiring });
@@ -88,21 +104,7 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
   bus.register(DeleteProduct, productCommand);
   bus.register(RestockProduct, productCommand);
 
-  // #region create-order
-  bus.register(
-    CreateOrder,
-    handler({
-      // The stock of each product ordered, the customer, and the order itself: two orders conflict only when they
-      // share a product, and then the one that lost re-decides on the stock the winner left.
-      models: ({ data }: CommandOf<typeof CreateOrder>) => ({
-        order: orderModel(data.orderId),
-        customer: customerModel(data.customerId),
-        products: new Map(data.lines.map((line) => [line.productId, productModel(line.productId)])),
-      }),
-      decide: placeOrder,
-    }),
-  );
-  // #endregion create-order
+  bus.register(CreateOrder, handler(createOrder));
 
   // Paying, cancelling and shipping read the order alone: a customer may act only on its own orders, and the stock
   // an order releases or ships is what it reserved, whatever the products' stock is now.

@@ -118,12 +118,14 @@ export const product: Decider<ProductCommand, ProductEvent, ProductState> = {
   },
 };
 
+// #region product-model
 /** What a decision reads about a product: its stream's events, found by the stream id as a tag. */
 export const productModel = (productId: string): DecisionModel<ProductState, ProductEvent> => ({
   query: Query.tags(productStreamId(productId)),
   initialState: product.initialState,
   evolve: product.evolve,
 });
+// #endregion product-model
 
 /** Creates a product; its ProductCreated carries the sku's tag, which is what takes the sku. */
 export function createProduct(

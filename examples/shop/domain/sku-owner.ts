@@ -11,6 +11,7 @@ export type SkuOwnerState = { owner?: string };
 const evolve = (state: SkuOwnerState, event: SkuOwnerEvent): SkuOwnerState =>
   state.owner === undefined ? { owner: event.data.productId } : state;
 
+// #region sku-owner
 /**
  * Who holds `sku`. Reading rule for existing data: logs written before tags hold the claim as a SkuClaimed on the
  * `productSku-<sku>` stream, found by its stream id (a stream id counts as a tag), so it still counts.
@@ -25,6 +26,7 @@ export function skuOwner(sku: string): DecisionModel<SkuOwnerState, SkuOwnerEven
     evolve,
   };
 }
+// #endregion sku-owner
 
 /** @throws DOMAIN_RULE when another product holds the sku */
 export function checkSkuFree(sku: string, productId: string, state: SkuOwnerState): void {
