@@ -3,6 +3,15 @@
 
 export type { ConformanceRunner } from './conformance-kit.js';
 export { type DeciderThen, deciderSpec } from './decider-spec.js';
+export {
+  type DecisionHandlerFactory,
+  type DecisionModelThen,
+  type DecisionThen,
+  type DecisionWhen,
+  decisionModelSpec,
+  decisionSpec,
+  type ExpectedEvent,
+} from './decision-spec.js';
 export { describeEventStoreConformance, type EventStoreFactory } from './event-store-conformance.js';
 export { type GivenEvent, type ProjectionSpecOptions, type ProjectionThen, projectionSpec } from './projection-spec.js';
 export { describeReadStoreConformance, type ReadStoreFactory } from './read-store-conformance.js';
