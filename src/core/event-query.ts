@@ -35,15 +35,16 @@ export function assertTag(tag: unknown): asserts tag is string {
   }
 }
 
-/** An event's tags checked, repeats dropped, in the order given. @throws INVALID_ARGUMENT */
+/** An event's tags checked, repeats dropped, in the order first given. @throws INVALID_ARGUMENT */
 export function normalizeTags(tags: unknown, what: string): string[] {
   if (tags === undefined) return [];
   if (!Array.isArray(tags)) throw new ChronicleError('INVALID_ARGUMENT', `${what} tags must be an array of strings`);
-  if (tags.length > MAX_TAGS_PER_EVENT) {
+  for (const tag of tags) assertTag(tag);
+  const unique = tags.length < 2 ? [...tags] : [...new Set<string>(tags)];
+  if (unique.length > MAX_TAGS_PER_EVENT) {
     throw new ChronicleError('INVALID_ARGUMENT', `${what} has more than ${MAX_TAGS_PER_EVENT} tags`);
   }
-  for (const tag of tags) assertTag(tag);
-  return tags.length < 2 ? [...tags] : [...new Set<string>(tags)];
+  return unique;
 }
 
 /**

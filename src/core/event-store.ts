@@ -43,7 +43,10 @@ export type RecordedEvent<Type extends string = string, Data = unknown> = {
   version: number;
   /** Global, strictly increasing across the whole store. */
   position: number;
-  /** The tags the event was appended with (`[]` when none). Its stream id also counts as a tag in queries. */
+  /**
+   * The tags the event was appended with, in the order first given, repeats once (`[]` when none). Its stream id also
+   * counts as a tag in queries.
+   */
   tags: readonly string[];
 };
 

@@ -79,6 +79,22 @@ export function createInMemoryEventStore(): EventStore {
     return first;
   }
 
+  // Positions from `start` on that may match, ascending: every position when an item has no tags, else the positions
+  // of each item's rarest tag, merged.
+  function candidates(query: Query, start: number): Iterable<number> {
+    if (query.some((item) => item.tags === undefined)) {
+      return (function* () {
+        for (let p = start; p <= log.length; p++) yield p;
+      })();
+    }
+    const merged = new Set<number>();
+    for (const item of query) {
+      const rarest = (item.tags as string[]).map((t) => byTag.get(t) ?? []).reduce((a, b) => (b.length < a.length ? b : a));
+      for (let i = upperBound(rarest, start - 1); i < rarest.length; i++) merged.add(rarest[i]);
+    }
+    return query.length === 1 ? merged : [...merged].sort((a, b) => a - b);
+  }
+
   // Everything runs synchronously between awaits, so a whole appendMany is atomic by construction.
   function write(
     writes: readonly StreamWrite[] | ReturnType<typeof prepareTaggedEvents>,
@@ -176,8 +192,11 @@ export function createInMemoryEventStore(): EventStore {
   }
 
   const store: EventStore = {
-    append: ((first: string | readonly TaggedEvent[], second?: never, third?: AppendOptions) =>
-      typeof first === 'string' ? appendToStream(first, second ?? [], third) : appendTagged(first, second)) as EventStore['append'],
+    // The events go through unchanged: a missing or null events argument must be refused, not read as no events.
+    append: ((first: string | readonly TaggedEvent[], second?: unknown, third?: AppendOptions) =>
+      typeof first === 'string'
+        ? appendToStream(first, second as readonly NewEvent[], third)
+        : appendTagged(first, second as AppendManyOptions)) as EventStore['append'],
     async appendMany(writes, options = {}) {
       assertIdempotencyKey(options);
       return write(writes, options.idempotencyKey, options.idempotencyFingerprint, options.condition);
@@ -187,7 +206,8 @@ export function createInMemoryEventStore(): EventStore {
       const items = normalizeQuery(query);
       const { from, limit } = normalizeRead(options);
       const events: RecordedEvent[] = [];
-      for (let p = firstMatch(items, Math.max(from, 1) - 1); p !== 0; p = firstMatch(items, p)) {
+      for (const p of candidates(items, Math.max(from, 1))) {
+        if (!matchesQuery(log[p - 1], items)) continue;
         events.push(copy(log[p - 1]));
         if (events.length === limit) return { events, head: p };
       }

@@ -243,7 +243,7 @@ export function normalizeCondition(condition: AppendCondition | undefined): { qu
   if (typeof condition !== 'object' || condition === null) {
     throw new ChronicleError('INVALID_ARGUMENT', 'condition must be an object { failIfEventsMatch, after? }');
   }
-  const after = condition.after ?? 0;
+  const after = condition.after === undefined ? 0 : condition.after;
   if (!(Number.isSafeInteger(after) && after >= 0)) {
     throw new ChronicleError('INVALID_ARGUMENT', `condition.after must be a non-negative integer, got ${JSON.stringify(after)}`);
   }
@@ -260,7 +260,11 @@ export function conditionConflict(position: number, after: number): ChronicleErr
 }
 
 /** Normalized read options. @throws INVALID_ARGUMENT */
-export function normalizeRead(options: ReadOptions = {}) {
+export function normalizeRead(options: ReadOptions | undefined) {
+  if (options === undefined) return { from: 0, limit: Number.MAX_SAFE_INTEGER };
+  if (typeof options !== 'object' || options === null) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'read options must be an object { from?, limit? }');
+  }
   if (options.from !== undefined && !(Number.isSafeInteger(options.from) && options.from >= 0)) {
     throw new ChronicleError('INVALID_ARGUMENT', `from must be a non-negative integer, got ${JSON.stringify(options.from)}`);
   }

@@ -31,13 +31,19 @@ export async function expectCode(fn: () => unknown, code: ChronicleErrorCode, wh
   assert.fail(`${what}: expected ${code}, but it succeeded`);
 }
 
+/** Registers a `describe` block whose cases reach its one store through `store()`. */
+export type StoreBlock<S> = (title: string, body: (store: () => S) => void) => unknown;
+
 /**
  * A `describe` whose cases share one store, opened by `create` before them and closed after; `body` registers the
  * cases and reaches the store through the function it is given.
  */
-export function storeBlocks<S extends { close(): Promise<void> }>(runner: ConformanceRunner, create: () => S | Promise<S>) {
+export function storeBlocks<S extends { close(): Promise<void> }>(
+  runner: ConformanceRunner,
+  create: () => S | Promise<S>,
+): StoreBlock<S> {
   const { describe, beforeAll, afterAll } = runner;
-  return (title: string, body: (store: () => S) => void) =>
+  return (title, body) =>
     describe(title, () => {
       let current: S | undefined;
       beforeAll(async () => {

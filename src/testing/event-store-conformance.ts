@@ -12,29 +12,27 @@ import {
   type Subscription,
 } from 'chronicle-es';
 import { assertCode, type ConformanceRunner, expectCode, sleep, storeBlocks } from './conformance-kit.js';
+import {
+  assertNothingWrittenSince,
+  assertWellFormedDelivery,
+  collect,
+  ev,
+  freshCategory,
+  freshStream,
+  freshType,
+  POLL_MS,
+  range,
+  rejection,
+  token,
+  waitFor,
+  within,
+} from './event-store-case-kit.js';
+import { describeConditionCases } from './event-store-condition-cases.js';
+import type { EventStoreFactory } from './event-store-factory.js';
+import { describeQueryCases } from './event-store-query-cases.js';
+import { describeRaceCases } from './event-store-race-cases.js';
 
-/** Makes the store under test: called once per describe block, and the suite closes what it gets. */
-export type EventStoreFactory = {
-  create: () => EventStore | Promise<EventStore>;
-};
-
-// Subscriptions in the suite poll fast so a store shared with other processes is still followed promptly.
-const POLL_MS = 20;
-// How long the suite waits for something asynchronous (a subscriber catching up) before failing.
-const WAIT_MS = 10_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
-
-/** A short random token without `-`, so it can sit inside a category. */
-const token = () => randomUUID().replaceAll('-', '').slice(0, 12);
-/** A stream id no other test (or earlier run on the same database) has used. */
-const freshStream = (label = 'conf') => `${label}${token()}-${token()}`;
-/** A category no other test has used; streams in it are `${category}-…`. */
-const freshCategory = (label = 'cat') => `${label}${token()}`;
-/** An event type no other test has used. */
-const freshType = (label = 'Conf') => `${label}${token()}`;
-
-const ev = (type: string, data: unknown = {}): NewEvent => ({ type, data });
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** A printable form of a test input that may hold a BigInt or a cycle. */
 function describeValue(value: unknown): string {
@@ -42,93 +40,6 @@ function describeValue(value: unknown): string {
     return String(JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)));
   } catch {
     return 'with circular data';
-  }
-}
-
-async function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function waitFor(condition: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/** The settled outcome of a promise: the error it rejected with, or undefined when it resolved. */
-const rejection = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (e: unknown) => e ?? new Error('rejected with nothing'),
-  );
-
-/**
- * Asserts a failed call left no trace: none of `streamIds` appears in the log after `before`, and when
- * nobody else wrote meanwhile the head has not moved. Works on a database other tests write to.
- */
-async function assertNothingWrittenSince(store: EventStore, before: number, streamIds: readonly string[]): Promise<void> {
-  const newer = await store.readAll({ from: before + 1 });
-  const ours = newer.filter((e) => streamIds.includes(e.streamId));
-  assert.deepEqual(
-    ours.map((e) => `${e.streamId}@${e.version}`),
-    [],
-    'a failed write left events in the global log',
-  );
-  if (newer.length === 0) assert.equal(await store.headPosition(), before, 'a failed write moved headPosition');
-  for (const id of streamIds) {
-    const info = await store.streamInfo(id);
-    assert.equal(info.version, 0, `a failed write gave stream ${JSON.stringify(id)} a version`);
-    if (!info.deleted) assert.deepEqual(await store.readStream(id), [], 'a failed write left events in the stream');
-  }
-}
-
-/** A subscription that records everything it is handed. */
-function collect(store: EventStore, options: SubscribeOptions) {
-  const events: RecordedEvent[] = [];
-  const checkpoints: number[] = [];
-  const batches: { positions: number[]; checkpoint: number }[] = [];
-  let calls = 0;
-  const sub: Subscription = store.subscribe(options, async (batch, checkpoint) => {
-    calls++;
-    events.push(...batch);
-    checkpoints.push(checkpoint);
-    batches.push({ positions: batch.map((e) => e.position), checkpoint });
-  });
-  return {
-    sub,
-    events,
-    batches,
-    get calls() {
-      return calls;
-    },
-    get checkpoint() {
-      return checkpoints.at(-1) ?? -1;
-    },
-  };
-}
-
-/** Every delivered event once, in position order, inside its batch's checkpoint; checkpoints never go back. */
-function assertWellFormedDelivery(batches: readonly { positions: number[]; checkpoint: number }[], from: number): void {
-  let last = from - 1;
-  let lastCheckpoint = -1;
-  for (const { positions, checkpoint } of batches) {
-    assert.ok(checkpoint >= lastCheckpoint, `checkpoint went back from ${lastCheckpoint} to ${checkpoint}`);
-    lastCheckpoint = checkpoint;
-    for (const p of positions) {
-      assert.ok(p > last, `position ${p} delivered after ${last}: repeated or out of order`);
-      assert.ok(p <= checkpoint, `position ${p} delivered in a batch with checkpoint ${checkpoint}`);
-      last = p;
-    }
   }
 }
 
@@ -148,9 +59,11 @@ async function expectSubscribeCode(store: EventStore, options: SubscribeOptions,
 }
 
 /**
- * Registers the event-store conformance cases for one adapter with the given test runner.
- * Each block creates one store through `factory` and closes it afterwards; cases use fresh stream ids
- * and never assume the store is empty, so one shared database works.
+ * Registers the event-store conformance cases for one adapter with the given test runner: streams, the global log,
+ * subscriptions, idempotency, and tagged events, read(query) and append conditions, with the races they must survive.
+ * Each block creates one store through `factory` and closes it afterwards; cases use fresh stream ids, tags and event
+ * types and never assume the store is empty, so one shared database works. With `factory.createPeer`, the race cases
+ * also run across two instances over the same data.
  */
 export function describeEventStoreConformance(name: string, factory: EventStoreFactory, runner: ConformanceRunner): void {
   const { describe, it } = runner;
@@ -1460,6 +1373,10 @@ export function describeEventStoreConformance(name: string, factory: EventStoreF
         }
       });
     });
+
+    describeQueryCases(block, runner);
+    describeConditionCases(block, runner);
+    describeRaceCases(factory, runner);
 
     it('close lets a pending append settle, then appends fail with CLOSED', async () => {
       const s = await factory.create();

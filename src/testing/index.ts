@@ -12,6 +12,7 @@ export {
   decisionSpec,
   type ExpectedEvent,
 } from './decision-spec.js';
-export { describeEventStoreConformance, type EventStoreFactory } from './event-store-conformance.js';
+export { describeEventStoreConformance } from './event-store-conformance.js';
+export type { EventStoreFactory } from './event-store-factory.js';
 export { type GivenEvent, type ProjectionSpecOptions, type ProjectionThen, projectionSpec } from './projection-spec.js';
 export { describeReadStoreConformance, type ReadStoreFactory } from './read-store-conformance.js';

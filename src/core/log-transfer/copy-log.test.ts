@@ -6,7 +6,7 @@ import { copyLog } from './copy-log.js';
 import { expectSameLog, readWholeLog, writeSampleLog } from './fixtures/sample-log.js';
 
 describe('copyLog', () => {
-  it('copies a whole log between stores, and resumes after an interruption', async () => {
+  it('copies a whole log between stores, tags included, and resumes after an interruption', async () => {
     const source = createInMemoryEventStore();
     await writeSampleLog(source, 30);
     const target = createInMemoryEventStore();
@@ -25,6 +25,7 @@ describe('copyLog', () => {
     const result = await copyLog(source, target, { batchSize: 60, pageSize: 70 });
     expect(result.skipped).toBe(held);
     expect(result.written + result.skipped).toBe(result.events);
-    await expectSameLog(source, target);
+    const log = await expectSameLog(source, target);
+    expect(log.filter((e) => e.tags.length > 0).length).toBeGreaterThan(30);
   });
 });

@@ -5,8 +5,8 @@ import { type ImportLogOptions, type ImportLogResult, importLog } from './import
 
 /**
  * Moves `from`'s whole log into `to` (exportLog piped into importLog, a page at a time): same events, ids, order,
- * stream versions, metadata and deleted streams. Resumable like importLog: run it again after an interruption and it
- * goes on after the last batch `to` holds. Stop the writers of both stores first.
+ * stream versions, metadata, tags and deleted streams. Resumable like importLog: run it again after an interruption
+ * and it goes on after the last batch `to` holds. Stop the writers of both stores first.
  * @throws the codes of exportLog (reading `from`) and importLog (writing `to`)
  */
 export function copyLog(from: EventStore, to: EventStore, options: ImportLogOptions = {}): Promise<ImportLogResult> {

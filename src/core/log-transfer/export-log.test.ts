@@ -21,7 +21,10 @@ describe('exportLog', () => {
 
     expect(lines[0]).toMatchObject({ kind: 'header', format: 'chronicle-log', version: 1, headPosition: log.length });
     const events = lines.filter((l) => l.kind === 'event');
-    expect(events).toEqual(log.map((e) => ({ kind: 'event', ...e })));
+    // A line holds the recorded event, its tags only when it has some.
+    expect(events).toEqual(log.map(({ tags, ...e }) => ({ kind: 'event', ...e, ...(tags.length > 0 ? { tags } : {}) })));
+    expect(events.filter((l) => l.tags !== undefined).length).toBeGreaterThan(log.length / 10);
+    expect(events.filter((l) => l.tags === undefined).length).toBeGreaterThan(log.length / 10);
     const streams = lines.filter((l) => l.kind === 'stream');
     const ids = [...new Set(log.map((e) => e.streamId))];
     expect(streams.map((s) => s.streamId)).toEqual(ids);
@@ -40,6 +43,21 @@ describe('exportLog', () => {
     const last = progress[progress.length - 1];
     expect(last).toMatchObject({ phase: 'streams', events: log.length, streams: ids.length, position: log.length });
     expect(progress.filter((p) => p.phase === 'events').length).toBe(Math.ceil(log.length / 100));
+  });
+
+  it("writes an event's tags as given (repeats once), and no tags field for an event without them", async () => {
+    const store = createInMemoryEventStore();
+    await store.append('a-1', [
+      { type: 'A', data: 1, tags: ['x', 'y', 'x'] },
+      { type: 'A', data: 2 },
+      { type: 'A', data: 3, tags: [] },
+    ]);
+    await store.append([{ streamId: 'b-1', type: 'B', data: 4, tags: ['a-1'] }]);
+    const lines: string[] = [];
+    for await (const line of exportLog(store)) lines.push(line);
+    const events = lines.map((l) => JSON.parse(l)).filter((l) => l.kind === 'event');
+    expect(events.map((l) => l.tags)).toEqual([['x', 'y'], undefined, undefined, ['a-1']]);
+    expect(lines.filter((l) => l.includes('"tags"'))).toHaveLength(2);
   });
 
   it('exports an empty store as a header and an end line', async () => {

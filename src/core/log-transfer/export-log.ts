@@ -52,10 +52,10 @@ export type ExportLogOptions = {
 const INFO_CONCURRENCY = 16;
 
 /**
- * The store's log as NDJSON lines (without newlines): a header, every event in position order, one line per stream
- * (version, deleted flag, custom metadata), and an end line with the counts. Stop the source's writers first: a write
- * during the export makes it fail rather than produce a file that matches no moment of the log. Streams that never
- * had an event are not in the log and are not exported.
+ * The store's log as NDJSON lines (without newlines): a header, every event in position order (with its tags, when it
+ * has any), one line per stream (version, deleted flag, custom metadata), and an end line with the counts. Stop the
+ * source's writers first: a write during the export makes it fail rather than produce a file that matches no moment of
+ * the log. Streams that never had an event are not in the log and are not exported.
  * @throws CONCURRENCY_CONFLICT the source was written during the export
  * @throws TIMEOUT an open transaction held the source's readers back for longer than `settleTimeoutMs`
  * @throws STORE_ERROR, CLOSED from the store
@@ -95,6 +95,8 @@ export async function* exportLog(store: EventStore, options: ExportLogOptions = 
         data: e.data,
         metadata: e.metadata,
       };
+      // Only when there are some: an untagged event's line stays the line the format had before tags.
+      if (e.tags.length > 0) line.tags = [...e.tags];
       versions.set(e.streamId, e.version);
       yield JSON.stringify(line);
     }

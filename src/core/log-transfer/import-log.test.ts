@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ChronicleError, isChronicleError } from '../errors.js';
+import { Query } from '../event-query.js';
 import type { EventStore, StreamWrite } from '../event-store.js';
 import { createInMemoryEventStore } from '../in-memory-event-store.js';
 import { exportLog, type LogTransferProgress } from './export-log.js';
+import { PREVIOUS_VERSION_LOG } from './fixtures/previous-version-log.js';
 import { expectSameLog, readWholeLog, writeSampleLog } from './fixtures/sample-log.js';
 import { importLog } from './import-log.js';
 
@@ -60,6 +62,48 @@ describe('importLog', () => {
     expect(progress.filter((p) => p.phase === 'events').every((p, i, all) => i === 0 || p.position > all[i - 1].position)).toBe(
       true,
     );
+  });
+
+  it("carries tags: each event's own, and reads by tag find the same events in the target", async () => {
+    const { source, lines } = await sampleSource(24);
+    const target = createInMemoryEventStore();
+    await importLog(target, lines, { batchSize: 50 });
+    const log = await expectSameLog(source, target);
+    expect(log.filter((e) => e.tags.length > 1).length).toBeGreaterThan(24);
+    for (const query of [Query.tags('product-3'), Query.tags('customer:1'), [{ types: ['OrderPaid'], tags: ['customer:0'] }]]) {
+      const [inSource, inTarget] = await Promise.all([source.read(query), target.read(query)]);
+      expect(inTarget.events.map((e) => e.id)).toEqual(inSource.events.map((e) => e.id));
+      expect(inTarget.events.length).toBeGreaterThan(1);
+    }
+  });
+
+  it('imports a file written before events had tags: every event has none, and is found by its stream id', async () => {
+    const target = createInMemoryEventStore();
+    const result = await importLog(target, PREVIOUS_VERSION_LOG);
+    expect(result).toMatchObject({ events: 3, written: 3, streams: 2, positionsKept: true });
+    const log = await readWholeLog(target);
+    expect(log.map((e) => [e.streamId, e.version, e.type, e.tags])).toEqual([
+      ['account-1', 1, 'AccountOpened', []],
+      ['account-2', 1, 'AccountOpened', []],
+      ['account-1', 2, 'Deposited', []],
+    ]);
+    expect(log[2]).toMatchObject({ id: '01a23224-bad2-7f84-8189-f44fbd6ac848', metadata: { correlationId: 'c-1' } });
+    expect((await target.read(Query.tags('account-1'))).events.map((e) => e.type)).toEqual(['AccountOpened', 'Deposited']);
+    expect((await target.streamInfo('account-2')).metadata).toEqual({ tier: 'gold' });
+  });
+
+  it('refuses to resume into a target whose events carry other tags than the file', async () => {
+    const { lines } = await sampleSource(8);
+    const target = createInMemoryEventStore();
+    // What an import that dropped tags would have left: the same events, untagged.
+    const untagged = lines.map((l) => l.replace(/,"tags":\[[^\]]*\]/, ''));
+    expect((await codeOf(importLog(target, untagged.slice(0, 120), { batchSize: 50 }))).message).toContain('truncated');
+    const held = await readWholeLog(target);
+    expect(held.length).toBe(100);
+    expect(held.every((e) => e.tags.length === 0)).toBe(true);
+    const err = await codeOf(importLog(target, lines));
+    expect(err.code).toBe('CONCURRENCY_CONFLICT');
+    expect(err.message).toContain('the target already holds other events');
   });
 
   it('says whether every event kept its position: yes from a log without gaps, no from one with gaps', async () => {

@@ -44,8 +44,9 @@ const STREAM_CONCURRENCY = 16;
  *
  * Resumable: when the target is not empty, its log must be the file's first events, same ids in the same order (what
  * an interrupted run leaves, since each batch is atomic); they are skipped and the import goes on after them.
- * Positions are the target's own; ids, stream versions, data and metadata (with the original timestamps) are the
- * file's. Idempotency records are not part of a log and do not move.
+ * Positions are the target's own; ids, stream versions, data, metadata (with the original timestamps) and tags are
+ * the file's; a line without tags (every line of a file written before tags existed) is an event without them.
+ * Idempotency records are not part of a log and do not move.
  * @throws INVALID_ARGUMENT a bad line (with `details.line`), a file of another format version, a truncated file;
  *   nothing after the last whole batch before it is written
  * @throws CONCURRENCY_CONFLICT the target holds other events, or was written during the import
@@ -143,7 +144,9 @@ export async function importLog(
       writes.push({ streamId: e.streamId, firstVersion: e.version, events: [] });
       batchStreams.add(e.streamId);
     }
-    writes[writes.length - 1].events.push({ id: e.id, type: e.type, data: e.data, metadata: e.metadata });
+    const event: NewEvent = { id: e.id, type: e.type, data: e.data, metadata: e.metadata };
+    if (e.tags !== undefined) event.tags = e.tags;
+    writes[writes.length - 1].events.push(event);
     batch.push({ id: e.id, position: e.position });
     if (batch.length >= batchSize) await flush();
   }
@@ -155,7 +158,13 @@ export async function importLog(
       targetPosition = target.position;
       return false;
     }
-    if (held.id !== e.id || held.streamId !== e.streamId || held.version !== e.version || held.type !== e.type) {
+    if (
+      held.id !== e.id ||
+      held.streamId !== e.streamId ||
+      held.version !== e.version ||
+      held.type !== e.type ||
+      !sameTags(held.tags, e.tags)
+    ) {
       throw new ChronicleError(
         'CONCURRENCY_CONFLICT',
         `the target already holds other events: its event at position ${held.position} (id ${held.id}, stream ` +
@@ -248,6 +257,12 @@ async function applyStream(store: EventStore, s: LogStreamLine): Promise<void> {
     await store.setStreamMetadata(s.streamId, s.metadata);
   }
   if (s.deleted && !held.deleted) await store.deleteStream(s.streamId, { expectedVersion: s.version });
+}
+
+// A line without tags stands for an event without them; a store gives each tag once, in the order first given.
+function sameTags(held: readonly string[], line: readonly string[] | undefined): boolean {
+  const given = line === undefined ? [] : [...new Set(line)];
+  return held.length === given.length && held.every((tag, i) => tag === given[i]);
 }
 
 // The store's error, saying where in the file the import stopped; the code stays the store's.

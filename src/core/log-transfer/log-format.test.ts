@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isChronicleError } from '../errors.js';
 import { createInMemoryEventStore } from '../in-memory-event-store.js';
 import { exportLog } from './export-log.js';
+import { PREVIOUS_VERSION_LOG } from './fixtures/previous-version-log.js';
 import { LOG_FORMAT_VERSION, scanLog } from './log-format.js';
 
 async function sampleLines(): Promise<string[]> {
@@ -38,6 +39,25 @@ describe('scanLog', () => {
     const lines = await sampleLines();
     expect(lines).toHaveLength(7);
     expect(await scanLog(lines)).toEqual({ headPosition: 3, events: 3, streams: 2 });
+  });
+
+  it('accepts a file written before events had tags', async () => {
+    expect(await scanLog(PREVIOUS_VERSION_LOG)).toEqual({ headPosition: 3, events: 3, streams: 2 });
+  });
+
+  it('refuses an event line with malformed tags, with its number', async () => {
+    for (const tags of ['x', [''], [1], ['line\nbreak'], ['x'.repeat(257)], Array.from({ length: 65 }, (_, i) => `t${i}`)]) {
+      const lines = edit(await sampleLines(), 2, (o) => {
+        o.tags = tags;
+      });
+      const { message, line } = await refusal(lines);
+      expect(line).toBe(3);
+      expect(message).toMatch(/tag/);
+    }
+    const tagged = edit(await sampleLines(), 2, (o) => {
+      o.tags = ['product-1', 'b-1'];
+    });
+    expect(await scanLog(tagged)).toMatchObject({ events: 3 });
   });
 
   it('accepts CRLF line ends and blank lines after the end line', async () => {

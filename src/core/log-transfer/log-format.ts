@@ -5,7 +5,10 @@ import { assertStreamId, prepareEvent } from '../store-kit.js';
 
 /** The `format` of every file this unit writes. */
 export const LOG_FORMAT = 'chronicle-log';
-/** The version of the line layout below; a reader refuses any other. */
+/**
+ * The version of the line layout below; a reader refuses any other. Event tags came in as an optional field, left out
+ * when an event has none, so they kept version 1: files from before them import unchanged.
+ */
 export const LOG_FORMAT_VERSION = 1;
 
 /** First line: what the file is, and the source's head when the export began (for progress). */
@@ -27,6 +30,8 @@ export type LogEventLine = {
   type: string;
   data: unknown;
   metadata: EventMetadata;
+  /** The event's tags; absent when it has none, as in every line written before events had tags. */
+  tags?: string[];
 };
 
 /** A stream's state after its last event: one line per stream, after all events. */
@@ -119,8 +124,11 @@ export function createLogReader(): LogReader {
     }
     if (typeof o.id !== 'string') throw bad('event needs its id');
     try {
-      // The target's own checks (id, type, JSON data and metadata), run now so a bad line is found before it is sent.
-      prepareEvent({ id: o.id, type: o.type as string, data: o.data, metadata }, metadata.timestamp);
+      // The target's own checks (id, type, JSON data, metadata and tags), run now so a bad line is found before it is sent.
+      prepareEvent(
+        { id: o.id, type: o.type as string, data: o.data, metadata, tags: o.tags as string[] | undefined },
+        metadata.timestamp,
+      );
     } catch (err) {
       throw bad((err as Error).message, {}, err);
     }
