@@ -19,22 +19,22 @@ function shopOn(store: EventStore) {
 describe('a moved log', () => {
   it('keeps its skus, addresses and reservations under the rules', async () => {
     const source = createInMemoryEventStore();
-    const before = shopOn(source);
-    await before('RegisterCustomer', { customerId: 'ada', name: 'Ada', email: 'ada@example.com' });
-    await before('CreateProduct', { productId: 'mug', sku: 'MUG-350', name: 'Mug', priceCents: 100, currency: 'EUR' });
-    await before('RestockProduct', { productId: 'mug', quantity: 3 });
-    await before('CreateOrder', { orderId: 'o1', customerId: 'ada', lines: [{ productId: 'mug', quantity: 2 }] });
+    const onSource = shopOn(source);
+    await onSource('RegisterCustomer', { customerId: 'ada', name: 'Ada', email: 'ada@example.com' });
+    await onSource('CreateProduct', { productId: 'mug', sku: 'MUG-350', name: 'Mug', priceCents: 100, currency: 'EUR' });
+    await onSource('RestockProduct', { productId: 'mug', quantity: 3 });
+    await onSource('CreateOrder', { orderId: 'o1', customerId: 'ada', lines: [{ productId: 'mug', quantity: 2 }] });
 
     const target = createInMemoryEventStore();
     await copyLog(source, target);
-    const after = shopOn(target);
-    expect(await after('CreateProduct', { productId: 'mug2', sku: 'MUG-350', name: 'Mug', priceCents: 1, currency: 'EUR' })).toBe(
-      'DOMAIN_RULE: sku MUG-350 is already used by another product',
-    );
-    expect(await after('RegisterCustomer', { customerId: 'eve', name: 'Eve', email: 'ADA@example.com' })).toBe(
+    const onTarget = shopOn(target);
+    expect(
+      await onTarget('CreateProduct', { productId: 'mug2', sku: 'MUG-350', name: 'Mug', priceCents: 1, currency: 'EUR' }),
+    ).toBe('DOMAIN_RULE: sku MUG-350 is already used by another product');
+    expect(await onTarget('RegisterCustomer', { customerId: 'eve', name: 'Eve', email: 'ADA@example.com' })).toBe(
       'DOMAIN_RULE: email ADA@example.com is already used by another customer',
     );
-    expect(await after('CreateOrder', { orderId: 'o2', customerId: 'ada', lines: [{ productId: 'mug', quantity: 2 }] })).toBe(
+    expect(await onTarget('CreateOrder', { orderId: 'o2', customerId: 'ada', lines: [{ productId: 'mug', quantity: 2 }] })).toBe(
       'DOMAIN_RULE: not enough stock of MUG-350: 1 available, 2 requested',
     );
   });
