@@ -42,6 +42,21 @@ const MIGRATIONS: readonly string[] = [
   // A digest of the request a key was first used for, so a key reused for another request is refused, not answered
   // with the first one's result. Keys stored before have none and match any request.
   `ALTER TABLE idempotency ADD COLUMN fingerprint TEXT;`,
+  // Tagged events (dynamic consistency boundaries). `tags` holds an event's explicit tags as a JSON array (NULL when
+  // none) so reads return them; `event_tags` finds events by tag in position order, and holds the stream id as a tag
+  // too, since queries and conditions treat a stream as a tag (appends write both kinds of row). Existing events are
+  // backfilled with their stream id, in (stream_id, version) index order, which is also each stream's position order,
+  // so the b-tree fills left to right; a file written before tags answers queries by stream id as soon as it is
+  // opened. `events_type` serves query items with types and no tags: a seek per type instead of a scan of the log. Its
+  // key is (type, rowid) and position is the rowid, so it is ordered as (type, position) without storing it twice.
+  `ALTER TABLE events ADD COLUMN tags TEXT;
+  CREATE TABLE event_tags (
+    tag TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (tag, position)
+  ) WITHOUT ROWID;
+  INSERT INTO event_tags (tag, position) SELECT stream_id, position FROM events ORDER BY stream_id, version;
+  CREATE INDEX events_type ON events (type);`,
 ];
 
 /** Schema version this code writes; kept in `PRAGMA user_version`. */

@@ -55,7 +55,11 @@ afterAll(() => {
 
 describeEventStoreConformance(
   'sqlite',
-  { create: () => createSqliteEventStore({ path: freshPath() }) },
+  {
+    create: () => createSqliteEventStore({ path: freshPath() }),
+    // A second connection on the same file, as another process would open it: conditions must hold across the two.
+    createPeer: (first) => createSqliteEventStore({ path: (first as SqliteEventStore).path }),
+  },
   { describe, it, beforeAll, afterAll },
 );
 

@@ -1,0 +1,148 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Query } from 'chronicle-es';
+import { createSqliteEventStore } from 'chronicle-es/sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const childScript = join(import.meta.dirname, 'sqlite-stock-race-child.ts');
+const CHILDREN = 4;
+const WORKERS = 4;
+
+type Child = {
+  proc: ChildProcess;
+  acks: number[];
+  done?: { reserved: number; conflicts: number };
+  stderr: string;
+  ready: Promise<void>;
+  exited: Promise<NodeJS.Signals | null>;
+};
+
+function startChild(path: string, product: string, cap: number): Child {
+  const proc = spawn(
+    process.execPath,
+    ['--conditions=chronicle-source', '--import', 'tsx', childScript, path, product, String(cap), String(WORKERS)],
+    { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let markReady = () => {};
+  const child: Child = {
+    proc,
+    acks: [],
+    stderr: '',
+    ready: new Promise<void>((resolve) => {
+      markReady = resolve;
+    }),
+    exited: new Promise((resolve, reject) => {
+      proc.on('error', reject);
+      proc.on('close', (_code, signal) => resolve(signal));
+    }),
+  };
+  let buffered = '';
+  proc.stderr?.on('data', (chunk: Buffer) => {
+    child.stderr += chunk.toString();
+  });
+  proc.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      const [tag, a, b] = line.split(' ');
+      if (tag === 'ready') markReady();
+      else if (tag === 'ack') child.acks.push(Number(a));
+      else if (tag === 'done') child.done = { reserved: Number(a), conflicts: Number(b) };
+    }
+  });
+  return child;
+}
+
+// Starts the children, lets them all go at once, and (optionally) SIGKILLs one of them at a random moment after its
+// first reservation; resolves when every child has ended.
+async function race(path: string, product: string, cap: number, kill: boolean): Promise<{ children: Child[]; victim?: number }> {
+  const children = Array.from({ length: CHILDREN }, () => startChild(path, product, cap));
+  const guard = setTimeout(() => {
+    for (const c of children) c.proc.kill('SIGKILL');
+  }, 60_000);
+  try {
+    await Promise.all(children.map((c) => c.ready));
+    for (const c of children) c.proc.stdin?.write('go\n');
+    let victim: number | undefined;
+    if (kill) {
+      victim = Math.floor(Math.random() * CHILDREN);
+      const target = children[victim];
+      const delayMs = Math.floor(Math.random() * 25);
+      target.proc.stdout?.on('data', function onData() {
+        if (target.acks.length === 0) return;
+        target.proc.stdout?.off('data', onData);
+        setTimeout(() => target.proc.kill('SIGKILL'), delayMs);
+      });
+    }
+    await Promise.all(children.map((c) => c.exited));
+    return { children, victim };
+  } finally {
+    clearTimeout(guard);
+  }
+}
+
+// What the store holds for the product, read back by a fresh store after every child has gone.
+async function reservations(path: string, product: string) {
+  const store = createSqliteEventStore({ path });
+  try {
+    const query: Query = [{ types: ['StockReserved'], tags: [`product:${product}`] }];
+    const { events } = await store.read(query);
+    const log = await store.readAll();
+    return { events, log };
+  } finally {
+    await store.close();
+  }
+}
+
+describe('sqlite conditional appends across processes', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'chronicle-stock-race-'));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`sells exactly the stock when ${CHILDREN} processes × ${WORKERS} deciders race for it, and again after a kill -9`, async () => {
+    const path = join(dir, 'stock.db');
+    // The file exists at the current schema before the children race to open it.
+    await createSqliteEventStore({ path }).close();
+
+    const first = await race(path, 'p1', 40, false);
+    for (const c of first.children) {
+      expect(c.stderr).not.toMatch(/race child failed/);
+      expect(c.done, 'every child ends by seeing the stock gone').toBeDefined();
+    }
+    const acked = first.children.flatMap((c) => c.acks);
+    expect(acked).toHaveLength(40);
+    expect(first.children.reduce((n, c) => n + (c.done?.reserved ?? 0), 0)).toBe(40);
+    // The race was real: deciders lost to one another, and more than one process made sales.
+    expect(first.children.reduce((n, c) => n + (c.done?.conflicts ?? 0), 0)).toBeGreaterThan(0);
+    expect(first.children.filter((c) => c.acks.length > 0).length).toBeGreaterThan(1);
+    const p1 = await reservations(path, 'p1');
+    expect(p1.events).toHaveLength(40);
+    expect(p1.events.map((e) => e.position).sort((a, b) => a - b)).toEqual([...acked].sort((a, b) => a - b));
+
+    const second = await race(path, 'p2', 60, true);
+    const victim = second.children[second.victim as number];
+    expect(await victim.exited, 'the victim dies by SIGKILL mid-race, not by running out of stock').toBe('SIGKILL');
+    expect(victim.done).toBeUndefined();
+    for (const c of second.children) {
+      expect(c.stderr).not.toMatch(/race child failed/);
+      if (c !== victim) expect(c.done, 'survivors end by seeing the stock gone').toBeDefined();
+    }
+    const p2 = await reservations(path, 'p2');
+    // Exactly the cap: the survivors sold what the victim did not, and nothing the victim had not acknowledged
+    // reappears twice (a reservation it committed but had not printed still counts once).
+    expect(p2.events).toHaveLength(60);
+    const stored = new Set(p2.events.map((e) => e.position));
+    for (const position of second.children.flatMap((c) => c.acks)) expect(stored.has(position), `ack ${position}`).toBe(true);
+    // The log stays whole: contiguous positions, p1's reservations untouched.
+    expect(p2.log.map((e) => e.position)).toEqual(p2.log.map((_, i) => i + 1));
+    expect(p2.log.filter((e) => e.tags.includes('product:p1'))).toHaveLength(40);
+  }, 90_000);
+});
