@@ -18,12 +18,21 @@ export type BenchResult = {
   serverCpuSeconds?: number;
   sync: string;
   target?: number;
+  /** The least `ratio` this line should reach (when its target is relative to its baseline, not a rate). */
+  targetRatio?: number;
   /** Name of the bare-driver line measured in the same run for the same work. */
   baseline?: string;
   /** `rate` over the baseline's rate. */
   ratio?: number;
+  /**
+   * The baseline's CPU per operation over this line's (this process plus the database server's backends, when
+   * measured): steadier than `ratio` on a shared machine; above 1 means this line costs less CPU per operation.
+   */
+  cpuRatio?: number;
   /** One-minute load average when the line was printed: the machine is shared, so a slow line may be a busy machine. */
   load1?: number;
+  /** The rate of every round, in the order run, when the line is the median of alternating rounds (`alternate`). */
+  rounds?: number[];
   note?: string;
 };
 
@@ -64,28 +73,36 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
   return sorted[i];
 }
 
-/**
- * Runs `concurrency` workers that each call `op` until `ops` operations are done, timing every call.
- * `eventsPerOp` turns ops into events for the rate.
- */
-export async function measure(
-  name: string,
-  options: {
-    ops: number;
-    concurrency: number;
-    eventsPerOp: number;
-    sync: string;
-    target?: number;
-    unit?: BenchResult['unit'];
-    /** The bare-driver line of the same work, for `baseline` and `ratio`. */
-    baseline?: BenchResult;
-    serverCpu?: CpuProbe;
-    note?: string;
-    /** Runs once the clock stopped, before the line is printed (e.g. to check the work was done); says what it found. */
-    check?: () => Promise<string>;
-  },
-  op: (i: number) => Promise<unknown>,
-): Promise<BenchResult> {
+/** What `measure` is told about a workload, besides the operation itself. */
+export type MeasureOptions = {
+  ops: number;
+  concurrency: number;
+  eventsPerOp: number;
+  sync: string;
+  target?: number;
+  targetRatio?: number;
+  unit?: BenchResult['unit'];
+  /** The bare-driver line of the same work, for `baseline` and `ratio`. */
+  baseline?: BenchResult;
+  serverCpu?: CpuProbe;
+  note?: string;
+  /** Runs once the clock stopped, before the line is printed (e.g. to check the work was done); says what it found. */
+  check?: () => Promise<string>;
+};
+
+/** One timed run of a workload, not yet printed. */
+export type Sample = {
+  seconds: number;
+  cpuSeconds: number;
+  serverCpuSeconds?: number;
+  /** Per-operation latencies in ms, sorted. */
+  latencies: Float64Array;
+  /** What `check` found. */
+  found?: string;
+};
+
+/** Runs `concurrency` workers that each call `op` until `ops` operations are done, timing every call. */
+export async function sample(options: MeasureOptions, op: (i: number) => Promise<unknown>): Promise<Sample> {
   const latencies = new Float64Array(options.ops);
   let next = 0;
   await options.serverCpu?.start();
@@ -104,25 +121,81 @@ export async function measure(
   const serverCpuSeconds = await options.serverCpu?.seconds();
   const found = await options.check?.();
   latencies.sort();
-  const events = options.ops * options.eventsPerOp;
-  const unit = options.unit ?? 'events/s';
-  const rate = Math.round((unit === 'ops/s' ? options.ops : events) / seconds);
-  return report({
+  return { seconds, cpuSeconds: (user + system) / 1e6, serverCpuSeconds, latencies, found };
+}
+
+/** The rate of a sample, in the workload's unit. */
+export const rateOf = (options: MeasureOptions, s: Sample): number =>
+  Math.round(((options.unit ?? 'events/s') === 'ops/s' ? options.ops : options.ops * options.eventsPerOp) / s.seconds);
+
+/** The line of a sample (not printed: `report` does that). */
+export function lineOf(name: string, options: MeasureOptions, s: Sample): BenchResult {
+  const rate = rateOf(options, s);
+  return {
     name,
     rate,
-    unit,
+    unit: options.unit ?? 'events/s',
     ops: options.ops,
-    events,
-    seconds: +seconds.toFixed(3),
-    p50Ms: +percentile(latencies, 50).toFixed(3),
-    p99Ms: +percentile(latencies, 99).toFixed(3),
+    events: options.ops * options.eventsPerOp,
+    seconds: +s.seconds.toFixed(3),
+    p50Ms: +percentile(s.latencies, 50).toFixed(3),
+    p99Ms: +percentile(s.latencies, 99).toFixed(3),
     rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
-    cpuSeconds: +((user + system) / 1e6).toFixed(3),
-    serverCpuSeconds,
+    cpuSeconds: +s.cpuSeconds.toFixed(3),
+    serverCpuSeconds: s.serverCpuSeconds,
     sync: options.sync,
     target: options.target,
+    targetRatio: options.targetRatio,
     ...versus(options.baseline, rate),
-    note: [options.note, found].filter(Boolean).join('; ') || undefined,
+    note: [options.note, s.found].filter(Boolean).join('; ') || undefined,
+  };
+}
+
+/**
+ * Runs `concurrency` workers that each call `op` until `ops` operations are done, timing every call, and prints the
+ * line. `eventsPerOp` turns ops into events for the rate.
+ */
+export async function measure(name: string, options: MeasureOptions, op: (i: number) => Promise<unknown>): Promise<BenchResult> {
+  return report(lineOf(name, options, await sample(options, op)));
+}
+
+/** One side of an alternating comparison: a workload, measured once per round (`op` is told the round, from 0). */
+export type Side = {
+  name: string;
+  options: MeasureOptions;
+  op: (i: number, round: number) => Promise<unknown>;
+  /** Runs before each of the side's rounds, off the clock (e.g. to note where the log stood). */
+  before?: (round: number) => Promise<void>;
+};
+
+/**
+ * Measures two workloads alternately, `rounds` times (the baseline first in even rounds, the subject first in odd
+ * ones), so drift in the machine's load touches both alike; prints each side's median round (by rate) with every
+ * round's rate in `rounds`, the subject's with `baseline` and `ratio` against the baseline's median. A side left out
+ * (to profile the other alone) is not run.
+ */
+export async function alternate(rounds: number, baseline: Side | undefined, subject: Side | undefined): Promise<BenchResult[]> {
+  const sides = [baseline, subject].filter((side): side is Side => side !== undefined);
+  const samples = new Map<Side, Sample[]>(sides.map((side) => [side, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+      await side.before?.(round);
+      samples.get(side)!.push(await sample(side.options, (i) => side.op(i, round)));
+    }
+  }
+  let baseLine: BenchResult | undefined;
+  return sides.map((side) => {
+    const all = samples.get(side)!;
+    const sorted = [...all].sort((x, y) => rateOf(side.options, x) - rateOf(side.options, y));
+    const line = lineOf(side.name, side.options, sorted[(sorted.length - 1) >> 1]);
+    const rates = all.map((x) => rateOf(side.options, x));
+    const printed = report({
+      ...line,
+      ...(side === baseline || baseLine === undefined ? {} : { ...versus(baseLine, line.rate), ...cpuVersus(baseLine, line) }),
+      rounds: rates,
+    });
+    if (side === baseline) baseLine = printed;
+    return printed;
   });
 }
 
@@ -138,6 +211,17 @@ export function versus(baseline: BenchResult | undefined, rate: number): Pick<Be
   return baseline ? { baseline: baseline.name, ratio: +(rate / baseline.rate).toFixed(2) } : {};
 }
 
+// CPU per operation of a line: its process and, when measured, the database server's backends.
+const cpuPerOp = (r: BenchResult) =>
+  r.cpuSeconds === undefined ? undefined : (r.cpuSeconds + (r.serverCpuSeconds ?? 0)) / r.ops;
+
+/** The `cpuRatio` of a line against a baseline measured the same way. */
+export function cpuVersus(baseline: BenchResult, line: BenchResult): Pick<BenchResult, 'cpuRatio'> {
+  const base = cpuPerOp(baseline);
+  const own = cpuPerOp(line);
+  return base === undefined || own === undefined || own === 0 ? {} : { cpuRatio: +(base / own).toFixed(2) };
+}
+
 const results: BenchResult[] = [];
 
 /** Prints a result as one JSON line and remembers it for the closing table. */
@@ -148,14 +232,19 @@ export function report(line: BenchResult): BenchResult {
   return result;
 }
 
+// Whether a line with a relative target reached it ('' when it has none, or no ratio because its baseline was not run).
+const metRatio = (r: BenchResult) =>
+  r.targetRatio === undefined || r.ratio === undefined ? '' : r.ratio >= r.targetRatio ? 'yes' : 'NO';
+
 /** Prints every result as a table, with the target and whether it was met. */
 export function printTable(): void {
   const rows = results.map((r) => ({
     workload: r.name,
     rate: `${r.rate.toLocaleString('en-US')} ${r.unit}`,
-    target: r.target ? r.target.toLocaleString('en-US') : '',
-    met: r.target ? (r.rate >= r.target ? 'yes' : 'NO') : '',
-    'vs bare': r.ratio === undefined ? '' : `${r.ratio}×`,
+    target: r.target ? r.target.toLocaleString('en-US') : r.targetRatio ? `${r.targetRatio}×` : '',
+    met: r.target ? (r.rate >= r.target ? 'yes' : 'NO') : metRatio(r),
+    'vs baseline': r.ratio === undefined ? '' : `${r.ratio}×`,
+    'cpu vs baseline': r.cpuRatio === undefined ? '' : `${r.cpuRatio}×`,
     'p50 ms': r.p50Ms,
     'p99 ms': r.p99Ms,
     'rss MiB': r.rssMiB,

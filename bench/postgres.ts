@@ -3,6 +3,7 @@
 // afterwards. Each Chronicle line carries `baseline` (the bare line's name) and `ratio` (its rate over the bare one).
 import { createProjector, defineProjection, fold, type SqlReadTx } from 'chronicle-es';
 import { createPostgresEventStore, createPostgresReadStore } from 'chronicle-es/postgres';
+import { type BenchStores, runDcbBench } from './dcb.js';
 import { type BenchResult, cpuOfAll, measure, scaled, selected, warmUp } from './harness.js';
 import { event, type Payload } from './payload.js';
 import {
@@ -185,6 +186,30 @@ async function projectionCatchUp(admin: Admin, name: string, total: number, base
   }
 }
 
+// Each side of a DCB comparison has a store of its own, both open through the comparison's rounds: 16 connections
+// each keeps the two within the server's budget beside other clients (max_connections 100 by default). Appends go
+// one group at a time per store whatever the pool, so the pool size bounds only the decision reads.
+const DCB_POOL = 16;
+
+function dcbStores(admin: Admin): BenchStores {
+  return {
+    kind: 'pg',
+    sync: SYNC,
+    note: `poolSize ${DCB_POOL}`,
+    appendOps: 20_000,
+    orderOps: 4_000,
+    async open(role) {
+      const { store, url } = openStore(admin, role, DCB_POOL);
+      return {
+        store,
+        serverCpu: admin.backendCpu(url),
+        groups: () => ({ groups: store.stats().groups, appends: store.stats().appends }),
+        close: () => store.close(),
+      };
+    },
+  };
+}
+
 // `--no-baselines` leaves the bare-pg lines out (and the Chronicle lines without a ratio): to profile Chronicle alone.
 const baselines = !process.argv.includes('--no-baselines');
 const bare = (measureBare: () => Promise<BenchResult>) => (baselines ? measureBare() : Promise.resolve(undefined));
@@ -203,6 +228,7 @@ export async function runPostgresBench(): Promise<void> {
     if (selected(catchUp)) {
       await projectionCatchUp(admin, catchUp, n(100_000), await bare(() => bareCatchUp(admin, catchUp, n(100_000))));
     }
+    await runDcbBench(dcbStores(admin));
   } finally {
     await admin.close();
   }

@@ -1,10 +1,12 @@
 // `npm run bench [-- --quick] [--store postgres]`: the core workloads of issue 2 on SQLite (or those of issue 7 on
-// PostgreSQL, bench/postgres.ts), one JSON line each, then a table.
+// PostgreSQL, bench/postgres.ts), then the DCB lines of issue 8 on the same store (bench/dcb.ts), one JSON line each,
+// then a table.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCommandHandler, createProjector, type Decider, defineProjection, fold } from 'chronicle-es';
 import { createSqliteEventStore, createSqliteReadStore, type SqliteReadTx } from 'chronicle-es/sqlite';
+import { type BenchStores, runDcbBench } from './dcb.js';
 import { measure, printTable, report, scaled, selected } from './harness.js';
 import { event, type Payload, payload } from './payload.js';
 import { runPostgresBench } from './postgres.js';
@@ -136,6 +138,22 @@ async function projectionCatchUp(name: string, projections: number, target: numb
   });
 }
 
+// The DCB lines' stores: a file each, at the default synchronous=FULL.
+const sqliteStores: BenchStores = {
+  kind: 'sqlite',
+  sync: 'full',
+  appendOps: 40_000,
+  orderOps: 12_000,
+  async open(role) {
+    const store = createSqliteEventStore({ path: file(role) });
+    return {
+      store,
+      groups: () => ({ groups: store.stats().groups, appends: store.stats().operations }),
+      close: () => store.close(),
+    };
+  },
+};
+
 const storeAt = process.argv.indexOf('--store');
 const storeKind = storeAt === -1 ? 'sqlite' : process.argv[storeAt + 1];
 if (storeKind !== 'sqlite' && storeKind !== 'postgres') throw new Error(`--store is sqlite or postgres, not ${storeKind}`);
@@ -166,4 +184,5 @@ async function runSqliteBench() {
       'five projections over one log; events/s of the log, each event applied five times',
     );
   if (selected('raw-better-sqlite3')) runRawBaselines(file, { n, payload });
+  await runDcbBench(sqliteStores);
 }

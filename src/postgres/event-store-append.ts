@@ -1,31 +1,44 @@
 // Group commit for PostgreSQL: appends queue while a group is in flight and go together, as one call of
-// append_events (event-store-schema.ts), as soon as the connection is free — one round trip and one commit per group,
-// each append keeping its own version check and its own result or error.
+// append_events (event-store-schema-v2.ts), as soon as the connection is free — one round trip and one commit per
+// group, each append keeping its own version check, condition and result or error.
 import {
   type AppendResult,
   ChronicleError,
   categoryOf,
   checkExpectedVersion,
   checkIdempotencyFingerprint,
+  conditionConflict,
   type ExpectedVersion,
   type PreparedEvent,
 } from 'chronicle-es';
+import { GroupEvents, lockNames, type SqlCondition } from './event-store-conditions.js';
 import { expectedCode } from './event-store-schema.js';
+import { LIST_SEPARATOR, MAX_CONDITION_LOCKS } from './event-store-schema-v2.js';
 import { isRetryable, isUniqueViolation, storeError } from './pg-error.js';
 
 /** One write of an append: a stream, its expected version, its prepared events. */
 export type PreparedWrite = { streamId: string; expectedVersion: ExpectedVersion; events: PreparedEvent[] };
 
 /** One append() or appendMany() call. */
-export type AppendCall = { writes: PreparedWrite[]; key: string | undefined; fingerprint: string | undefined };
+export type AppendCall = {
+  writes: PreparedWrite[];
+  key: string | undefined;
+  fingerprint: string | undefined;
+  condition?: SqlCondition;
+};
 
-/** The answer append_events gives for one append (see its contract in event-store-schema.ts). */
+/** The answer append_events gives for one append (see its contract in event-store-schema.ts and -v2.ts). */
 type Answer =
   | { r: Array<[version: number, position: number]> }
   | { d: AppendResult[] }
   | { e: 'mismatch'; f: string }
   | { e: 'deleted'; w: number }
-  | { e: 'conflict'; w: number; a: number };
+  | { e: 'conflict'; w: number; a: number }
+  | { e: 'condition'; p: number };
+
+/** The call of append_events with its 18 parameters, on the quoted schema `s`. */
+export const appendEventsSql = (s: string) =>
+  `SELECT ${s}.append_events(${Array.from({ length: 18 }, (_, i) => `$${i + 1}`).join(', ')})`;
 
 // Most appends in one group: each keyed one is looked up, each write's stream locked; past this a group only
 // grows the transaction the others wait on.
@@ -35,7 +48,10 @@ const MAX_GROUP_EVENTS = 10_000;
 // meanwhile, is sent again this many times.
 const MAX_ATTEMPTS = 3;
 
-/** The 13 arguments of append_events for a group, as parallel arrays. */
+/**
+ * The 18 arguments of append_events for a group, as parallel arrays. The first 13 are those of migration 1's
+ * append_events, which takes them alone.
+ */
 export function encodeGroup(group: readonly AppendCall[]): unknown[] {
   const wStream: string[] = [];
   const wCategory: string[] = [];
@@ -50,10 +66,21 @@ export function encodeGroup(group: readonly AppendCall[]): unknown[] {
   const eType: string[] = [];
   const eData: string[] = [];
   const eMetadata: string[] = [];
+  const eTags: Array<string | null> = [];
+  const aAfter: Array<number | null> = [];
+  const qAppend: number[] = [];
+  const qTags: Array<string | null> = [];
+  const qTypes: Array<string | null> = [];
   for (const call of group) {
     aWrites.push(call.writes.length);
     aKey.push(call.key ?? null);
     aFingerprint.push(call.fingerprint ?? null);
+    aAfter.push(call.condition?.after ?? null);
+    for (const item of call.condition?.items ?? []) {
+      qAppend.push(aWrites.length);
+      qTags.push(item.tags?.join(LIST_SEPARATOR) ?? null);
+      qTypes.push(item.types?.join(LIST_SEPARATOR) ?? null);
+    }
     for (const w of call.writes) {
       wStream.push(w.streamId);
       wCategory.push(categoryOf(w.streamId));
@@ -68,10 +95,14 @@ export function encodeGroup(group: readonly AppendCall[]): unknown[] {
         eType.push(e.type);
         eData.push(e.data);
         eMetadata.push(e.metadata);
+        eTags.push(e.tags.length === 0 ? null : e.tags.join(LIST_SEPARATOR));
       }
     }
   }
-  return [wStream, wCategory, wExpected, wCount, aWrites, aKey, aFingerprint, eWrite, eK, eId, eType, eData, eMetadata];
+  return [
+    ...[wStream, wCategory, wExpected, wCount, aWrites, aKey, aFingerprint, eWrite, eK, eId, eType, eData, eMetadata],
+    ...[eTags, aAfter, qAppend, qTags, qTypes],
+  ];
 }
 
 /** The results of one append from its answer. @throws CONCURRENCY_CONFLICT, STREAM_DELETED, IDEMPOTENCY_MISMATCH */
@@ -80,6 +111,7 @@ export function decodeAnswer(call: AppendCall, answer: Answer): AppendResult[] {
     return answer.r.map(([version, position], i) => ({ streamId: call.writes[i].streamId, version, position, duplicate: false }));
   }
   if ('d' in answer) return answer.d.map((r) => ({ ...r, duplicate: true }));
+  if (answer.e === 'condition') throw conditionConflict(answer.p, call.condition?.after ?? 0);
   if (answer.e === 'mismatch') {
     checkIdempotencyFingerprint(call.key as string, answer.f, call.fingerprint);
     throw new ChronicleError('STORE_ERROR', 'append_events reported a fingerprint mismatch the fingerprints do not show');
@@ -97,7 +129,12 @@ export function decodeAnswer(call: AppendCall, answer: Answer): AppendResult[] {
   );
 }
 
-type Queued = AppendCall & { resolve: (results: AppendResult[]) => void; reject: (err: unknown) => void };
+type Queued = AppendCall & {
+  resolve: (results: AppendResult[]) => void;
+  reject: (err: unknown) => void;
+  /** Its condition-lock names, once a group was formed with it in the queue. */
+  locks?: Set<string>;
+};
 
 export type AppendWriterStats = {
   /** Groups sent (each one round trip and one transaction). */
@@ -145,22 +182,38 @@ export function createAppendWriter(
     setImmediate(send);
   }
 
-  // The next group, in queue order. A call whose key is already in the group waits for the next one, where the
-  // stored key answers it as a duplicate (append_events looks keys up before the group writes them).
+  // The next group, in queue order. A call waits for the next group when
+  // - its key is already in the group: the stored key then answers it as a duplicate (append_events looks keys up
+  //   before the group writes them);
+  // - it has a condition that an earlier append of the group writes an event for: append_events checks conditions
+  //   against the table only, so it must go where those events are stored;
+  // - its condition locks would take the group past MAX_CONDITION_LOCKS (a call past it on its own goes alone, and
+  //   append_events takes the store-wide lock instead).
   function takeGroup(): Queued[] {
     const group: Queued[] = [];
     const rest: Queued[] = [];
     const keys = new Set<string>();
+    const written = new GroupEvents();
+    const locks = new Set<string>();
     let events = 0;
     for (const q of queue) {
       const count = q.writes.reduce((n, w) => n + w.events.length, 0);
       const full = group.length >= MAX_GROUP_APPENDS || (group.length > 0 && events + count > MAX_GROUP_EVENTS);
-      if (full || (q.key !== undefined && keys.has(q.key))) {
+      if (full || (q.key !== undefined && keys.has(q.key)) || (q.condition && written.matches(q.condition))) {
         rest.push(q);
         continue;
       }
+      q.locks ??= lockNames(q);
+      let added = 0;
+      for (const name of q.locks) if (!locks.has(name)) added++;
+      if (group.length > 0 && locks.size + added > MAX_CONDITION_LOCKS) {
+        rest.push(q);
+        continue;
+      }
+      for (const name of q.locks) locks.add(name);
       if (q.key !== undefined) keys.add(q.key);
       events += count;
+      written.add(q.writes);
       group.push(q);
     }
     queue = rest;

@@ -10,6 +10,8 @@ import { storeError } from './pg-error.js';
 export type SafeHead = {
   /** The highest position known safe, without asking the server. */
   known(): number;
+  /** The highest sequence value a round has read: every position handed out before that round started is at or below it. */
+  seen(): number;
   /** True when a position read from the sequence still waits for open transactions. */
   waiting(): boolean;
   /**
@@ -55,6 +57,7 @@ export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string
       AND a.database = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND t.locktype = 'transactionid' AND t.mode = 'ExclusiveLock' AND t.granted;`;
   let lastLockCheck = 0;
+  let seen = 0;
   let running: Promise<number> | undefined;
   let queued: Promise<number> | undefined;
 
@@ -73,6 +76,7 @@ export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string
       xid: now.xid === null ? undefined : BigInt(now.xid),
       snapshot: parseSnapshot(now.snapshot),
     };
+    if (r.last > seen) seen = r.last;
     if (checkLocks) r.appenders = new Set(results[3].rows.map((row: { xid: string }) => BigInt(row.xid)));
     if (checkLocks) lastLockCheck = Date.now();
     const before = tracker.safe;
@@ -123,6 +127,7 @@ export function createSafeHead(pool: pg.Pool, schema: string, schemaName: string
 
   return {
     known: () => tracker.safe,
+    seen: () => seen,
     waiting: () => tracker.waiting,
     refresh: (checkLocks = false) => refresh(checkLocks),
 

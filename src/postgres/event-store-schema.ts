@@ -1,6 +1,6 @@
-// Tables and functions of the PostgreSQL event store, as numbered migrations of component 'events'.
+// Migration 1 of the PostgreSQL event store (tables, append_events, delete_stream) and the constants its SQL and the
+// client share. The migrations in order are in event-store-migrations.ts.
 import type { ExpectedVersion } from 'chronicle-es';
-import type { Migration } from './migrate.js';
 
 /**
  * The advisory lock every append holds (shared, until its transaction ends) from before it takes its first position:
@@ -61,7 +61,7 @@ const streamsAndEvents = (s: string) => `
   );`;
 
 // The whole group of concurrent appends a store sends at once: one statement, one transaction, one round trip.
-// Contract (the client in event-store-append.ts is its only caller):
+// Contract (migration 2 replaces the function with one taking tags and conditions, same contract otherwise):
 // - writes w_* (one per stream written; an appendMany has several, an append one), appends a_* (a_writes = how many
 //   consecutive writes each has), events e_* (in write order; e_write = the 1-based write, e_k = 1-based index in it);
 // - each append is decided on the streams as the group's earlier appends left them: an idempotency key already stored
@@ -243,13 +243,5 @@ const appendFunction = (s: string, schemaName: string) => `
   END
   $fn$;`;
 
-/** The event store's migrations. Only ever appended to: databases in the field hold the older steps. */
-export function eventStoreMigrations(schemaName: string): Migration[] {
-  return [
-    {
-      version: 1,
-      name: 'events, streams, idempotency; append_events and delete_stream',
-      sql: (s) => streamsAndEvents(s) + appendFunction(s, schemaName),
-    },
-  ];
-}
+/** Migration 1's statements, given the quoted schema name and the schema name. Never changed: databases hold it. */
+export const firstMigrationSql = (s: string, schemaName: string) => streamsAndEvents(s) + appendFunction(s, schemaName);

@@ -188,7 +188,10 @@ describe.skipIf(!pgAvailable)('postgres event store: start-up and errors', () =>
     await client.connect();
     try {
       const { rows } = await client.query(`SELECT component, version FROM "${name}".chronicle_migrations`);
-      expect(rows).toEqual([{ component: 'events', version: 1 }]);
+      expect(rows).toEqual([
+        { component: 'events', version: 1 },
+        { component: 'events', version: 2 },
+      ]);
     } finally {
       await client.end();
     }

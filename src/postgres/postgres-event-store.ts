@@ -1,6 +1,8 @@
 // The PostgreSQL event store: appends grouped into one function call per round trip, global reads bounded by the
-// safe head (no reader passes a position that may still commit), subscribers woken by LISTEN/NOTIFY.
+// safe head (no reader passes a position that may still commit), subscribers woken by LISTEN/NOTIFY, append
+// conditions made exact by advisory locks (event-store-schema-v2.ts).
 import {
+  type AppendManyOptions,
   type AppendOptions,
   type AppendResult,
   AppendSignal,
@@ -12,24 +14,35 @@ import {
   checkIdempotencyFingerprint,
   createPollingSubscription,
   type EventStore,
-  type IdempotencyOptions,
   type NewEvent,
+  normalizeCondition,
+  normalizeQuery,
+  normalizeRead,
   normalizeReadAll,
   normalizeReadStream,
+  type PreparedEvent,
+  prepareTaggedEvents,
   prepareWrite,
   prepareWrites,
+  type Query,
   type ReadAllOptions,
+  type ReadOptions,
+  type ReadResult,
   type ReadStreamOptions,
   type RecordedEvent,
   type StalledRead,
   type StreamInfo,
   type StreamWrite,
+  type TaggedEvent,
 } from 'chronicle-es';
 import { openConnection, type PostgresConnectionOptions, types } from './connection.js';
-import { type AppendWriterStats, createAppendWriter } from './event-store-append.js';
+import { type AppendCall, type AppendWriterStats, appendEventsSql, createAppendWriter } from './event-store-append.js';
+import { sqlCondition } from './event-store-conditions.js';
 import { createListener } from './event-store-listener.js';
+import { eventStoreMigrations } from './event-store-migrations.js';
+import { readQuerySql } from './event-store-read-query.js';
 import { createSafeHead } from './event-store-safe-head.js';
-import { eventStoreMigrations, expectedCode, notifyChannel } from './event-store-schema.js';
+import { expectedCode, notifyChannel } from './event-store-schema.js';
 import { migrate } from './migrate.js';
 import { storeError } from './pg-error.js';
 
@@ -48,6 +61,12 @@ export type PostgresEventStoreOptions = PostgresConnectionOptions;
  * long-held one it reads nothing at all until then — late, never wrong.
  * Connections: appends use one pooled connection at a time (one group in flight), reads the others, and subscribing
  * opens one more, outside the pool, for LISTEN.
+ * Append conditions hold under any concurrency at READ COMMITTED: every append takes advisory locks, shared on the
+ * tags (stream ids included) and types it writes, exclusive on what its condition queries, in key order before its
+ * first position (event-store-schema-v2.ts has the argument); `read` returns a safe head, so a condition `after` it
+ * cannot miss an event that commits late. Take `after` from `read` (or `headPosition`), not from an append's result:
+ * a lower position may still commit. An append waiting on another's lock (one held open by hand, say) holds up its
+ * store's group, and the appends queued behind it, until that lock is released.
  */
 export type PostgresEventStore = EventStore & {
   /**
@@ -63,9 +82,27 @@ export type PostgresEventStore = EventStore & {
 };
 
 // Column order of every event SELECT; rows come back as arrays to skip building keyed objects.
-type EventRow = [position: number, id: string, streamId: string, version: number, type: string, data: unknown, metadata: unknown];
+type EventRow = [
+  position: number,
+  id: string,
+  streamId: string,
+  version: number,
+  type: string,
+  data: unknown,
+  metadata: unknown,
+  tags: string[] | null,
+];
 // A stream read knows its stream id: not reading it back saves a string per row.
-type StreamEventRow = [position: number, id: string, version: number, type: string, data: unknown, metadata: unknown];
+type StreamEventRow = [
+  position: number,
+  id: string,
+  version: number,
+  type: string,
+  data: unknown,
+  metadata: unknown,
+  tags: string[] | null,
+];
+const EVENT_COLUMNS = ['position', 'id', 'stream_id', 'version', 'type', 'data', 'metadata', 'tags'] as const;
 
 function deletedError(streamId: string): ChronicleError {
   return new ChronicleError('STREAM_DELETED', `stream ${JSON.stringify(streamId)} is deleted`, { details: { streamId } });
@@ -79,6 +116,7 @@ const toEvent = (row: EventRow): RecordedEvent => ({
   streamId: row[2],
   version: row[3],
   position: row[0],
+  tags: row[7] ?? [],
 });
 
 /**
@@ -117,7 +155,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
   // The highest position this store's own appends committed: a read after one must see it, so it refreshes the safe
   // head when that is behind.
   let ownHead = 0;
-  const appendSql = `SELECT ${s}.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`;
+  const appendSql = appendEventsSql(s);
   const appendName = `chronicle_append_${schemaName}`;
   const writer = createAppendWriter(
     async (args) => {
@@ -144,11 +182,24 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     return bound;
   }
 
+  // A safe head that covers every append committed before the call, by any store, unless one is held open: the first
+  // round starts after the call, so the sequence value it reads is at or past every position handed out before; the
+  // rounds after it wait (as freshBound does) for the transactions in flight then. A read whose head a decision passes
+  // as its condition's `after` then sees what another process committed just before — stale, it would only conflict.
+  async function coveringBound(): Promise<number> {
+    let bound = await safeHead.refresh();
+    const target = Math.max(ownHead, safeHead.seen());
+    for (let round = 1; round < 3 && (bound < target || bound === 0) && safeHead.waiting(); round++) {
+      bound = await safeHead.refresh(round === 1);
+    }
+    return bound;
+  }
+
   const assertOpen = () => {
     if (closed) throw new ChronicleError('CLOSED', 'event store is closed');
   };
 
-  const columns = 'position, id, stream_id, version, type, data, metadata';
+  const columns = EVENT_COLUMNS.join(', ');
   const readAllSql = {
     all: `SELECT ${columns} FROM ${s}.events WHERE position >= $1 AND position <= $2 ORDER BY position LIMIT $3`,
     types: `SELECT ${columns} FROM ${s}.events WHERE position >= $1 AND position <= $2 AND type = ANY ($4::text[])
@@ -188,9 +239,9 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
   // The deleted check rides along as a one-time filter, so a live stream is read in one query; an empty answer then
   // asks whether the stream is deleted or just empty.
   const notDeleted = `NOT coalesce((SELECT deleted FROM ${s}.streams WHERE stream_id = $1), false)`;
-  const readForward = `SELECT position, id, version, type, data, metadata FROM ${s}.events
+  const readForward = `SELECT position, id, version, type, data, metadata, tags FROM ${s}.events
     WHERE stream_id = $1 AND version >= $2 AND ${notDeleted} ORDER BY version LIMIT $3`;
-  const readBackward = `SELECT position, id, version, type, data, metadata FROM ${s}.events
+  const readBackward = `SELECT position, id, version, type, data, metadata, tags FROM ${s}.events
     WHERE stream_id = $1 AND version <= $2 AND ${notDeleted} ORDER BY version DESC LIMIT $3`;
 
   async function isDeleted(streamId: string): Promise<boolean> {
@@ -209,29 +260,82 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     return (JSON.parse(rows[0][0]) as AppendResult[]).map((r) => ({ ...r, duplicate: true }));
   }
 
+  // Everything is checked before the call is queued: a malformed condition fails at once and writes nothing.
+  function call(writes: AppendCall['writes'], opts: AppendManyOptions): AppendCall {
+    return {
+      writes,
+      key: opts.idempotencyKey,
+      fingerprint: opts.idempotencyFingerprint,
+      condition: sqlCondition(normalizeCondition(opts.condition)),
+    };
+  }
+
+  async function appendToStream(streamId: string, events: readonly NewEvent[], appendOptions?: AppendOptions) {
+    assertOpen();
+    const opts = appendOptions ?? {};
+    assertIdempotencyKey(opts);
+    const write = prepareWrite({ streamId, events, expectedVersion: opts.expectedVersion }, new Date().toISOString());
+    const [result] = await writer.enqueue(call([write], opts));
+    return result;
+  }
+
+  async function appendTagged(events: readonly TaggedEvent[], taggedOptions?: AppendManyOptions) {
+    assertOpen();
+    const opts = taggedOptions ?? {};
+    assertIdempotencyKey(opts);
+    const writes = prepareTaggedEvents(events, new Date().toISOString()) as Array<{
+      streamId: string;
+      expectedVersion: 'any';
+      events: PreparedEvent[];
+    }>;
+    return writer.enqueue(call(writes, opts));
+  }
+
+  // Bounded by a fresh safe head, so the head it returns is one a condition can rely on: every position at or below
+  // it is committed or never will be, so a matching event the read missed can only come after it — where the
+  // condition's check looks.
+  async function read(given: Query, readOptions?: ReadOptions): Promise<ReadResult> {
+    assertOpen();
+    const items = normalizeQuery(given);
+    const { from, limit } = normalizeRead(readOptions);
+    await migrated();
+    const bound = await coveringBound();
+    const matchable = sqlCondition({ query: items, after: 0 })?.items;
+    const sqlLimit = limit === Number.MAX_SAFE_INTEGER ? null : limit;
+    if (matchable === undefined) {
+      const rows = await query<[number | null]>(
+        `SELECT max(position) FROM ${s}.events WHERE position <= $1`,
+        [bound],
+        'read',
+        `chronicle_read_head_${schemaName}`,
+      );
+      return { events: [], head: rows[0][0] ?? 0 };
+    }
+    const statement = readQuerySql(s, schemaName, EVENT_COLUMNS, matchable, from, bound, sqlLimit);
+    const rows = await query<[number | null, ...EventRow]>(statement.text, statement.values, 'read', statement.name);
+    const events: RecordedEvent[] = [];
+    for (const row of rows) if (row[1] !== null) events.push(toEvent(row.slice(1) as unknown as EventRow));
+    const cut = events.length === limit;
+    return { events, head: cut ? events[events.length - 1].position : (rows[0]?.[0] ?? 0) };
+  }
+
   const store: PostgresEventStore = {
     schema: schemaName,
 
-    async append(streamId: string, events: readonly NewEvent[], appendOptions?: AppendOptions): Promise<AppendResult> {
-      assertOpen();
-      const opts = appendOptions ?? {};
-      assertIdempotencyKey(opts);
-      const write = prepareWrite({ streamId, events, expectedVersion: opts.expectedVersion }, new Date().toISOString());
-      const [result] = await writer.enqueue({
-        writes: [write],
-        key: opts.idempotencyKey,
-        fingerprint: opts.idempotencyFingerprint,
-      });
-      return result;
-    },
+    append: ((first: string | readonly TaggedEvent[], second?: readonly NewEvent[] | AppendManyOptions, third?: AppendOptions) =>
+      typeof first === 'string'
+        ? appendToStream(first, second as readonly NewEvent[], third)
+        : appendTagged(first, second as AppendManyOptions | undefined)) as EventStore['append'],
 
-    async appendMany(writes: readonly StreamWrite[], manyOptions?: IdempotencyOptions): Promise<AppendResult[]> {
+    async appendMany(writes: readonly StreamWrite[], manyOptions?: AppendManyOptions): Promise<AppendResult[]> {
       assertOpen();
       const opts = manyOptions ?? {};
       assertIdempotencyKey(opts);
       const prepared = prepareWrites(writes, new Date().toISOString());
-      return writer.enqueue({ writes: prepared, key: opts.idempotencyKey, fingerprint: opts.idempotencyFingerprint });
+      return writer.enqueue(call(prepared, opts));
     },
+
+    read,
 
     async readStream(streamId: string, readOptions?: ReadStreamOptions): Promise<RecordedEvent[]> {
       assertOpen();
@@ -256,6 +360,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
           streamId,
           version: row[2],
           position: row[0],
+          tags: row[6] ?? [],
         };
       }
       return events;
