@@ -1,98 +1,98 @@
-// Wires every Shop command to its decider: which streams it reads, and the decision that spans them.
-// A handler loads the streams, decides, and appends to all of them at once, each checked at the version it read;
-// when a concurrent write makes the append conflict, it reads again and decides again.
+// Wires every Shop command to its decision: which events it reads (models over tags), and what it decides from them.
+// A decision handler reads the events its models select, decides, and appends on the condition that none of those
+// events changed meanwhile; when a concurrent write makes the append conflict, it reads again and decides again.
+// Decisions over different products, customers and orders select disjoint events, so they never conflict.
 import {
   type Command,
   type CommandBus,
   type CommandOf,
   createCommandHandler,
-  createMultiStreamHandler,
+  createDecisionHandler,
+  type DecisionHandlerOptions,
+  type DecisionModels,
   type EventStore,
-  type MultiStreamHandlerOptions,
-  type StreamRoles,
 } from 'chronicle-es';
 import { cancelOrder, payOrder, placeOrder, shipOrder } from './domain/checkout.js';
-import { customer, customerStreamId, registerCustomer, updateCustomerDetails } from './domain/customer.js';
-import { emailClaim, emailStreamId } from './domain/email-claim.js';
-import { checkOwner, type OrderState, order, orderStreamId } from './domain/order.js';
-import { createProduct, type ProductState, product, productStreamId } from './domain/product.js';
-import { skuClaim, skuStreamId } from './domain/sku-claim.js';
-import type { StreamEvents } from './domain/stream-events.js';
+import { customerModel, customerStreamId, registerCustomer, updateCustomerDetails } from './domain/customer.js';
+import { emailOwner } from './domain/email-owner.js';
+import { checkOwner, type OrderState, orderModel, orderStreamId } from './domain/order.js';
+import { createProduct, product, productModel, productStreamId } from './domain/product.js';
+import { skuOwner } from './domain/sku-owner.js';
 import { confinedTo } from './messages/access.js';
 import { ChangeProductPrice, CreateProduct, DeleteProduct, RestockProduct } from './messages/catalog.js';
 import { RegisterCustomer, UpdateCustomerDetails } from './messages/customers.js';
+import { normalizeEmail } from './messages/fields.js';
 import { CancelOrder, CreateOrder, PayOrder, ShipOrder } from './messages/orders.js';
 
 export type CommandWiringOptions = {
   /**
-   * Conflicts a command re-decides before giving up. Concurrent orders for one product conflict on its stream;
+   * Conflicts a command re-decides before giving up. Concurrent orders for one product conflict on its events;
    * each retry decides on fresher stock, so a high bound turns contention into successes or clean refusals.
    */
   maxRetries?: number;
   /**
-   * Streams whose state each handler keeps folded in memory, so a command reads only the events appended since.
+   * Models whose state each handler keeps folded in memory, so a command reads only the events appended since.
    * Sized to hold the whole catalog, the active customers and the orders still moving through payment and shipping.
    */
   cacheSize?: number;
 };
 
-const stream = {
-  customer: (customerId: string) => ({ streamId: customerStreamId(customerId), model: customer }),
-  email: (email: string) => ({ streamId: emailStreamId(email), model: emailClaim }),
-  product: (productId: string) => ({ streamId: productStreamId(productId), model: product }),
-  sku: (sku: string) => ({ streamId: skuStreamId(sku), model: skuClaim }),
-  order: (orderId: string) => ({ streamId: orderStreamId(orderId), model: order }),
+// #region create-order
+/**
+ * An order reads the stock of each product ordered, the customer and the order itself: two orders conflict only when
+ * they share a product, and then the one that lost re-decides on the stock the winner left.
+ */
+const createOrder = {
+  models: ({ data }: CommandOf<typeof CreateOrder>) => ({
+    order: orderModel(data.orderId),
+    customer: customerModel(data.customerId),
+    products: new Map(data.lines.map((line) => [line.productId, productModel(line.productId)])),
+  }),
+  decide: placeOrder,
 };
-
-/** The product streams of some lines, keyed by product id. */
-const productsOf = (lines: ReadonlyArray<{ productId: string }>) =>
-  new Map(lines.map((line) => [line.productId, stream.product(line.productId)]));
+// #endregion create-order
 
 /** Registers a handler for every Shop command on `bus`. */
 export function registerCommands(bus: CommandBus, store: EventStore, options: CommandWiringOptions = {}): void {
   const { maxRetries = 100, cacheSize = 20_000 } = options;
-  const handler = <C extends Command, R extends StreamRoles>(
-    wiring: Pick<MultiStreamHandlerOptions<C, R>, 'streams' | 'decide'>,
-  ) => createMultiStreamHandler({ store, maxRetries, cacheSize, ...wiring });
+  // Every decision handler shares the store and these settings.
+  const handler = <C extends Command, M extends DecisionModels>(
+    wiring: Pick<DecisionHandlerOptions<C, M>, 'models' | 'decide' | 'reportStream'>,
+  ) => createDecisionHandler({ store, maxRetries, cacheSize, ...wiring });
 
   bus.register(
     RegisterCustomer,
     handler({
-      streams: ({ data }: CommandOf<typeof RegisterCustomer>) => ({
-        customer: stream.customer(data.customerId),
-        email: stream.email(data.email),
+      models: ({ data }: CommandOf<typeof RegisterCustomer>) => ({
+        customer: customerModel(data.customerId),
+        email: emailOwner(data.email),
       }),
       decide: registerCustomer,
     }),
   );
 
-  // An email change releases the current address too, which only the customer's stream knows.
+  // Only the requested address is read: releasing the current one is the customer's own business.
   bus.register(
     UpdateCustomerDetails,
     handler({
-      streams: async ({ data }: CommandOf<typeof UpdateCustomerDetails>, load) => {
-        const current = await load(customerStreamId(data.customerId), customer);
-        const emails = data.email === undefined ? [] : [data.email, ...(current.status === 'registered' ? [current.email] : [])];
-        // A change of letter case is the same claim stream, read once.
-        return {
-          customer: stream.customer(data.customerId),
-          emails: new Map(emails.map((email) => [emailStreamId(email), stream.email(email)])),
-        };
-      },
+      models: ({ data }: CommandOf<typeof UpdateCustomerDetails>) => ({
+        customer: customerModel(data.customerId),
+        emails: new Map(data.email === undefined ? [] : [[normalizeEmail(data.email), emailOwner(data.email)]]),
+      }),
       decide: (command, states) => updateCustomerDetails(command, states),
+      reportStream: ({ data }) => customerStreamId(data.customerId),
     }),
   );
 
   bus.register(
     CreateProduct,
     handler({
-      streams: ({ data }: CommandOf<typeof CreateProduct>) => ({
-        product: stream.product(data.productId),
-        sku: stream.sku(data.sku),
-      }),
+      models: ({ data }: CommandOf<typeof CreateProduct>) => ({ product: productModel(data.productId), sku: skuOwner(data.sku) }),
       decide: createProduct,
     }),
   );
+  // A catalog change concerns one product's stream and nothing else: a stream handler, checked by version. It meets
+  // the decisions above on the same events (a stream is a tag), so an order never misses a restock or a price change.
   const productCommand = createCommandHandler({
     store,
     decider: product,
@@ -104,36 +104,23 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
   bus.register(DeleteProduct, productCommand);
   bus.register(RestockProduct, productCommand);
 
-  bus.register(
-    CreateOrder,
-    handler({
-      streams: ({ data }: CommandOf<typeof CreateOrder>) => ({
-        order: stream.order(data.orderId),
-        customer: stream.customer(data.customerId),
-        products: productsOf(data.lines),
-      }),
-      decide: placeOrder,
-    }),
-  );
+  bus.register(CreateOrder, handler(createOrder));
 
-  // Paying, cancelling and shipping start from the order. A customer may act only on its own orders; cancelling and
-  // shipping also move stock on the order's products, which only the order's stream knows.
+  // Paying, cancelling and shipping read the order alone: a customer may act only on its own orders, and the stock
+  // an order releases or ships is what it reserved, whatever the products' stock is now.
   const onOrder = <C extends CommandOf<typeof PayOrder> | CommandOf<typeof CancelOrder> | CommandOf<typeof ShipOrder>>(
-    decide: (command: C, state: { order: OrderState; products: ReadonlyMap<string, ProductState> }) => StreamEvents,
-    { movesStock }: { movesStock: boolean },
+    decide: (command: C, state: { order: OrderState }) => ReturnType<typeof payOrder>,
   ) =>
     handler({
-      streams: async ({ data }: C, load) => {
-        const current = await load(orderStreamId(data.orderId), order);
-        const lines = movesStock && current.status !== 'none' ? current.lines : [];
-        return { order: stream.order(data.orderId), products: productsOf(lines) };
-      },
+      models: ({ data }: C) => ({ order: orderModel(data.orderId) }),
       decide: (command, states, { principal }) => {
         checkOwner(states.order, confinedTo(principal));
         return decide(command, states);
       },
+      // A repeat (paying a paid order) writes nothing and still names the order.
+      reportStream: ({ data }) => orderStreamId(data.orderId),
     });
-  bus.register(PayOrder, onOrder(payOrder, { movesStock: false }));
-  bus.register(CancelOrder, onOrder(cancelOrder, { movesStock: true }));
-  bus.register(ShipOrder, onOrder(shipOrder, { movesStock: true }));
+  bus.register(PayOrder, onOrder(payOrder));
+  bus.register(CancelOrder, onOrder(cancelOrder));
+  bus.register(ShipOrder, onOrder(shipOrder));
 }

@@ -1,4 +1,4 @@
-import { fold } from 'chronicle-es';
+import { fold, type TaggedEvent } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { cancelOrder, placeOrder, shipOrder } from './checkout.js';
 import { type CustomerState, customer } from './customer.js';
@@ -42,25 +42,22 @@ describe('placing an order', () => {
     expect(writes).toEqual([
       {
         streamId: 'order-o1',
-        events: [
-          {
-            type: 'OrderCreated',
-            data: {
-              orderId: 'o1',
-              customerId: 'c1',
-              customerName: 'Ada Lovelace',
-              currency: 'EUR',
-              totalCents: 3799,
-              lines: [
-                { productId: 'p1', sku: 'SKU-P1', name: 'Item p1', quantity: 2, unitPriceCents: 1450 },
-                { productId: 'p2', sku: 'SKU-P2', name: 'Item p2', quantity: 1, unitPriceCents: 899 },
-              ],
-            },
-          },
-        ],
+        type: 'OrderCreated',
+        data: {
+          orderId: 'o1',
+          customerId: 'c1',
+          customerName: 'Ada Lovelace',
+          currency: 'EUR',
+          totalCents: 3799,
+          lines: [
+            { productId: 'p1', sku: 'SKU-P1', name: 'Item p1', quantity: 2, unitPriceCents: 1450 },
+            { productId: 'p2', sku: 'SKU-P2', name: 'Item p2', quantity: 1, unitPriceCents: 899 },
+          ],
+        },
       },
-      { streamId: 'product-p1', events: [{ type: 'StockReserved', data: { productId: 'p1', orderId: 'o1', quantity: 2 } }] },
-      { streamId: 'product-p2', events: [{ type: 'StockReserved', data: { productId: 'p2', orderId: 'o1', quantity: 1 } }] },
+      // In each product's stream, and tagged with nothing else: orders share no tag, so only a shared product conflicts.
+      { streamId: 'product-p1', type: 'StockReserved', data: { productId: 'p1', orderId: 'o1', quantity: 2 } },
+      { streamId: 'product-p2', type: 'StockReserved', data: { productId: 'p2', orderId: 'o1', quantity: 1 } },
     ]);
   });
 
@@ -113,39 +110,58 @@ describe('cancelling and shipping', () => {
         orderId: 'o1',
         customerId: 'c1',
         customerName: 'Ada',
-        lines: [{ productId: 'p1', sku: 'SKU-P1', name: 'Item p1', quantity: 2, unitPriceCents: 1000 }],
+        lines: [
+          { productId: 'p1', sku: 'SKU-P1', name: 'Item p1', quantity: 2, unitPriceCents: 1000 },
+          { productId: 'p2', sku: 'SKU-P2', name: 'Item p2', quantity: 1, unitPriceCents: 500 },
+        ],
         currency: 'EUR',
-        totalCents: 2000,
+        totalCents: 2500,
       },
     },
   ];
-  const reserved: ProductEvent = { type: 'StockReserved', data: { productId: 'p1', orderId: 'o1', quantity: 2 } };
-  const products = new Map([['p1', stocked('p1', 5, 1000, 'EUR', reserved)]]);
+  const where = (events: readonly TaggedEvent[]) => events.map((e) => [e.streamId, e.type]);
 
-  it('cancelling releases every reserved line', () => {
-    const writes = cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: fold(order, placed), products });
-    expect(writes.map((w) => [w.streamId, w.events.map((e) => e.type)])).toEqual([
-      ['order-o1', ['OrderCancelled']],
-      ['product-p1', ['StockReleased']],
+  it('cancelling releases every reserved line, from the order alone', () => {
+    const events = cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: fold(order, placed) });
+    expect(where(events)).toEqual([
+      ['order-o1', 'OrderCancelled'],
+      ['product-p1', 'StockReleased'],
+      ['product-p2', 'StockReleased'],
     ]);
+    expect(events[1].data).toEqual({ productId: 'p1', orderId: 'o1', quantity: 2 });
   });
 
   it('cancelling twice releases nothing more', () => {
     const cancelled = fold(order, [...placed, { type: 'OrderCancelled', data: { orderId: 'o1', wasPaid: false } }]);
-    expect(cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: cancelled, products })).toEqual([
-      { streamId: 'order-o1', events: [] },
-    ]);
+    expect(cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: cancelled })).toEqual([]);
   });
 
   it('shipping turns the reservation into a shipment', () => {
     const paid = fold(order, [...placed, { type: 'OrderPaid', data: { orderId: 'o1' } }]);
-    const writes = shipOrder({ type: 'ShipOrder', data: { orderId: 'o1' } }, { order: paid, products });
-    expect(writes[1].events).toEqual([{ type: 'StockShipped', data: { productId: 'p1', orderId: 'o1', quantity: 2 } }]);
+    const events = shipOrder({ type: 'ShipOrder', data: { orderId: 'o1' } }, { order: paid });
+    expect(where(events)).toEqual([
+      ['order-o1', 'OrderShipped'],
+      ['product-p1', 'StockShipped'],
+      ['product-p2', 'StockShipped'],
+    ]);
+    expect(events[2].data).toEqual({ productId: 'p2', orderId: 'o1', quantity: 1 });
   });
 
-  it('refuses to decide without every line’s product', () => {
+  it('refuses to ship an unpaid order, and writes nothing for an order shipped already', () => {
+    expect(() => shipOrder({ type: 'ShipOrder', data: { orderId: 'o1' } }, { order: fold(order, placed) })).toThrow(
+      rule('only a paid order can be shipped'),
+    );
+    const shipped = fold(order, [
+      ...placed,
+      { type: 'OrderPaid', data: { orderId: 'o1' } },
+      { type: 'OrderShipped', data: { orderId: 'o1' } },
+    ]);
+    expect(shipOrder({ type: 'ShipOrder', data: { orderId: 'o1' } }, { order: shipped })).toEqual([]);
+  });
+
+  it('refuses to decide an order without every line’s product', () => {
     expect(() =>
-      cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: fold(order, placed), products: new Map() }),
+      placeOrder(create([{ productId: 'p1', quantity: 1 }]), { order: order.initialState, customer: ada, products: new Map() }),
     ).toThrow('product p1 was not loaded');
   });
 });

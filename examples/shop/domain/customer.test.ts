@@ -1,30 +1,29 @@
 import { fold } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { type CustomerEvent, customer, registerCustomer, updateCustomerDetails } from './customer.js';
-import { emailClaim } from './email-claim.js';
+import { type EmailOwnerEvent, type EmailOwnerState, emailOwner } from './email-owner.js';
 
 const registered: CustomerEvent = {
   type: 'CustomerRegistered',
   data: { customerId: 'c1', name: 'Ada Lovelace', email: 'ada@example.com' },
 };
 const state = (...events: CustomerEvent[]) => fold(customer, events);
-const free = emailClaim.initialState;
-const heldBy = (customerId: string) => ({ owner: customerId });
+const free = (email: string): EmailOwnerState => emailOwner(email).initialState;
+const heldBy = (email: string, customerId: string): EmailOwnerState => ({ ...free(email), owner: customerId });
+const owner = (email: string, ...events: EmailOwnerEvent[]) => fold(emailOwner(email), events).owner;
 
 describe('customer', () => {
-  it('registers a new customer and claims its email', () => {
-    const writes = registerCustomer(
+  it('registers a new customer; the event carries its address as a tag, which takes the address', () => {
+    const events = registerCustomer(
       { type: 'RegisterCustomer', data: { customerId: 'c1', name: 'Ada Lovelace', email: 'Ada@Example.com' } },
-      { customer: state(), email: free },
+      { customer: state(), email: free('Ada@Example.com') },
     );
-    expect(writes).toEqual([
+    expect(events).toEqual([
       {
         streamId: 'customer-c1',
-        events: [{ type: 'CustomerRegistered', data: { customerId: 'c1', name: 'Ada Lovelace', email: 'Ada@Example.com' } }],
-      },
-      {
-        streamId: 'customerEmail-ada@example.com',
-        events: [{ type: 'EmailClaimed', data: { email: 'ada@example.com', customerId: 'c1' } }],
+        type: 'CustomerRegistered',
+        data: { customerId: 'c1', name: 'Ada Lovelace', email: 'Ada@Example.com' },
+        tags: ['email:ada@example.com'],
       },
     ]);
   });
@@ -42,7 +41,7 @@ describe('customer', () => {
     expect(() =>
       registerCustomer(
         { type: 'RegisterCustomer', data: { customerId: 'c2', name: 'Bob', email: 'ADA@example.com' } },
-        { customer: state(), email: heldBy('c1') },
+        { customer: state(), email: heldBy('ADA@example.com', 'c1') },
       ),
     ).toThrow(expect.objectContaining({ code: 'DOMAIN_RULE', message: expect.stringContaining('already used') }));
   });
@@ -68,21 +67,31 @@ describe('customer', () => {
     );
   });
 
-  it('moves the email claim when the email changes', () => {
-    const writes = updateCustomerDetails(
-      { type: 'UpdateCustomerDetails', data: { customerId: 'c1', email: 'ada@lovelace.org' } },
-      {
-        customer: state(registered),
-        emails: new Map([
-          ['customerEmail-ada@lovelace.org', free],
-          ['customerEmail-ada@example.com', heldBy('c1')],
-        ]),
-      },
+  it('an email change carries the new address and the old one as tags: it takes one and releases the other', () => {
+    const events = updateCustomerDetails(
+      { type: 'UpdateCustomerDetails', data: { customerId: 'c1', email: 'Ada@Lovelace.org' } },
+      { customer: state(registered), emails: new Map([['ada@lovelace.org', free('ada@lovelace.org')]]) },
     );
-    expect(writes.map((w) => [w.streamId, w.events.map((e) => e.type)])).toEqual([
-      ['customer-c1', ['CustomerDetailsUpdated']],
-      ['customerEmail-ada@lovelace.org', ['EmailClaimed']],
-      ['customerEmail-ada@example.com', ['EmailReleased']],
+    expect(events).toEqual([
+      {
+        streamId: 'customer-c1',
+        type: 'CustomerDetailsUpdated',
+        data: { customerId: 'c1', email: 'Ada@Lovelace.org' },
+        tags: ['email:ada@lovelace.org', 'email:ada@example.com'],
+      },
+    ]);
+    const [updated] = events;
+    expect(owner('ada@example.com', registered, updated)).toBeUndefined();
+    expect(owner('ada@lovelace.org', updated)).toBe('c1');
+  });
+
+  it('an update without an email change carries no tag', () => {
+    const events = updateCustomerDetails(
+      { type: 'UpdateCustomerDetails', data: { customerId: 'c1', name: 'Ada King' } },
+      { customer: state(registered), emails: new Map() },
+    );
+    expect(events).toEqual([
+      { streamId: 'customer-c1', type: 'CustomerDetailsUpdated', data: { customerId: 'c1', name: 'Ada King' } },
     ]);
   });
 
@@ -90,35 +99,59 @@ describe('customer', () => {
     expect(() =>
       updateCustomerDetails(
         { type: 'UpdateCustomerDetails', data: { customerId: 'c1', email: 'bob@example.com' } },
-        {
-          customer: state(registered),
-          emails: new Map([
-            ['customerEmail-bob@example.com', heldBy('c2')],
-            ['customerEmail-ada@example.com', heldBy('c1')],
-          ]),
-        },
+        { customer: state(registered), emails: new Map([['bob@example.com', heldBy('bob@example.com', 'c2')]]) },
       ),
     ).toThrow(expect.objectContaining({ code: 'DOMAIN_RULE' }));
   });
 
-  it('keeps the claim when only the letter case changes', () => {
-    const writes = updateCustomerDetails(
+  it('keeps the address when only the letter case changes: one tag, still held', () => {
+    const events = updateCustomerDetails(
       { type: 'UpdateCustomerDetails', data: { customerId: 'c1', email: 'Ada@Example.com' } },
-      { customer: state(registered), emails: new Map([['customerEmail-ada@example.com', heldBy('c1')]]) },
+      { customer: state(registered), emails: new Map([['ada@example.com', heldBy('ada@example.com', 'c1')]]) },
     );
-    expect(writes.map((w) => [w.streamId, w.events.length])).toEqual([
-      ['customer-c1', 1],
-      ['customerEmail-ada@example.com', 0],
-    ]);
+    expect(events.map((e) => e.tags)).toEqual([['email:ada@example.com']]);
+    expect(owner('ada@example.com', registered, events[0])).toBe('c1');
   });
 
-  it('frees a released email for the next customer', () => {
-    const released = fold(emailClaim, [
-      { type: 'EmailClaimed', data: { email: 'ada@example.com', customerId: 'c1' } },
-      { type: 'EmailReleased', data: { email: 'ada@example.com', customerId: 'c1' } },
+  it('refuses to decide without the requested address read', () => {
+    expect(() =>
+      updateCustomerDetails(
+        { type: 'UpdateCustomerDetails', data: { customerId: 'c1', email: 'new@example.com' } },
+        { customer: state(registered), emails: new Map() },
+      ),
+    ).toThrow('the owner of new@example.com was not read');
+  });
+});
+
+describe('who holds an address', () => {
+  const update = (customerId: string, email: string): EmailOwnerEvent => ({
+    type: 'CustomerDetailsUpdated',
+    data: { customerId, email },
+  });
+
+  it('frees a released address for the next customer', () => {
+    const c2: EmailOwnerEvent = { type: 'CustomerRegistered', data: { customerId: 'c2', name: 'Eve', email: 'ADA@example.com' } };
+    expect(owner('ada@example.com', registered, update('c1', 'ada@lovelace.org'))).toBeUndefined();
+    expect(owner('ada@example.com', registered, update('c1', 'ada@lovelace.org'), c2)).toBe('c2');
+  });
+
+  it('is not moved by another customer naming some other address', () => {
+    expect(owner('ada@example.com', registered, update('c2', 'bob@example.com'))).toBe('c1');
+  });
+
+  it('reads the claim streams of earlier versions (the reading rule for existing data)', () => {
+    const model = emailOwner('Bob@Example.com');
+    expect(model.query).toEqual([
+      { types: ['CustomerRegistered', 'CustomerDetailsUpdated'], tags: ['email:bob@example.com'] },
+      { types: ['EmailClaimed', 'EmailReleased'], tags: ['customerEmail-bob@example.com'] },
     ]);
-    expect(
-      emailClaim.decide({ type: 'ClaimEmail', data: { email: 'ada@example.com', customerId: 'c2' } }, released),
-    ).toHaveLength(1);
+    const claimed: EmailOwnerEvent = { type: 'EmailClaimed', data: { email: 'bob@example.com', customerId: 'c2' } };
+    const released: EmailOwnerEvent = { type: 'EmailReleased', data: { email: 'bob@example.com', customerId: 'c2' } };
+    expect(owner('bob@example.com', claimed)).toBe('c2');
+    expect(owner('bob@example.com', claimed, released)).toBeUndefined();
+    // A legacy claim released by a new-style update: the holder moved to another address.
+    expect(owner('bob@example.com', claimed, update('c2', 'bob@babbage.org'))).toBeUndefined();
+    // A release by someone who does not hold it changes nothing.
+    expect(owner('bob@example.com', claimed, { ...released, data: { ...released.data, customerId: 'c9' } })).toBe('c2');
   });
 });

@@ -1,5 +1,5 @@
-// The customer aggregate: registration and details. Email uniqueness lives in email-claim.ts.
-import { assertNever, type CommandOf, type Decider, domainError, type EventOf } from 'chronicle-es';
+// The customer aggregate: registration and details. Email uniqueness is read through email-owner.ts.
+import { assertNever, type CommandOf, type Decider, type DecisionModel, domainError, type EventOf, Query } from 'chronicle-es';
 import type {
   CustomerDetailsUpdated,
   CustomerRegistered,
@@ -7,9 +7,11 @@ import type {
   UpdateCustomerDetails,
 } from '../messages/customers.js';
 import type { Address } from '../messages/fields.js';
-import { type EmailClaimCommand, type EmailClaimState, emailClaim, emailStreamId } from './email-claim.js';
+import { normalizeEmail } from '../messages/fields.js';
+import { checkEmailFree, type EmailOwnerState } from './email-owner.js';
+import { type InStream, inStream } from './in-stream.js';
 import { notFound } from './refusals.js';
-import type { StreamEvents } from './stream-events.js';
+import { emailTag } from './tags.js';
 
 export type CustomerCommand = CommandOf<typeof RegisterCustomer> | CommandOf<typeof UpdateCustomerDetails>;
 export type CustomerEvent = EventOf<typeof CustomerRegistered> | EventOf<typeof CustomerDetailsUpdated>;
@@ -62,42 +64,42 @@ function withoutUndefined<T extends object>(value: T): Partial<T> {
 
 export const customerStreamId = (customerId: string) => `customer-${customerId}`;
 
-/** Registers a customer and claims its email in one decision. */
+/** What a decision reads about a customer: the customer's own events, found by its stream id as a tag. */
+export const customerModel = (customerId: string): DecisionModel<CustomerState, CustomerEvent> => ({
+  query: Query.of({ types: ['CustomerRegistered', 'CustomerDetailsUpdated'], tags: [customerStreamId(customerId)] }),
+  initialState: customer.initialState,
+  evolve: customer.evolve,
+});
+
+/** Registers a customer; its CustomerRegistered carries the address's tag, which is what takes the address. */
 export function registerCustomer(
   command: CommandOf<typeof RegisterCustomer>,
-  state: { customer: CustomerState; email: EmailClaimState },
-): StreamEvents {
+  state: { customer: CustomerState; email: EmailOwnerState },
+): InStream<CustomerEvent>[] {
   const { customerId, email } = command.data;
-  return [
-    { streamId: customerStreamId(customerId), events: customer.decide(command, state.customer) },
-    {
-      streamId: emailStreamId(email),
-      events: emailClaim.decide({ type: 'ClaimEmail', data: { email, customerId } }, state.email),
-    },
-  ];
+  const events = customer.decide(command, state.customer);
+  checkEmailFree(email, customerId, state.email);
+  return inStream(customerStreamId(customerId), events, [emailTag(email)]);
 }
 
 /**
- * Updates a customer's details; an email change claims the new address and releases the old one.
- * `state.emails` holds the claim streams the caller loaded (the current and the requested address).
+ * Updates a customer's details. An email change takes the new address and releases the old one: the event carries
+ * both addresses' tags. `state.emails` holds the requested address's owner, keyed by the address normalized (empty
+ * when the command names no email).
  */
 export function updateCustomerDetails(
   command: CommandOf<typeof UpdateCustomerDetails>,
-  state: { customer: CustomerState; emails: ReadonlyMap<string, EmailClaimState> },
-): StreamEvents {
+  state: { customer: CustomerState; emails: ReadonlyMap<string, EmailOwnerState> },
+): InStream<CustomerEvent>[] {
   const { customerId } = command.data;
   const events = customer.decide(command, state.customer);
-  const writes: StreamEvents = [{ streamId: customerStreamId(customerId), events }];
   const newEmail = events.find((e) => e.type === 'CustomerDetailsUpdated')?.data.email;
-  if (newEmail === undefined || state.customer.status !== 'registered') return writes;
-  const claim = (type: EmailClaimCommand['type'], email: string) => {
-    const claimState = state.emails.get(emailStreamId(email));
-    // The handler loads both claims; a miss is a wiring bug, not a refusal.
-    if (claimState === undefined) throw new Error(`the claim on ${email} was not loaded`);
-    writes.push({ streamId: emailStreamId(email), events: emailClaim.decide({ type, data: { email, customerId } }, claimState) });
-  };
-  claim('ClaimEmail', newEmail);
-  // A change of letter case keeps the same claim.
-  if (emailStreamId(newEmail) !== emailStreamId(state.customer.email)) claim('ReleaseEmail', state.customer.email);
-  return writes;
+  if (newEmail === undefined || state.customer.status !== 'registered') return inStream(customerStreamId(customerId), events);
+  const owner = state.emails.get(normalizeEmail(newEmail));
+  // The handler reads the requested address; a miss is a wiring bug, not a refusal.
+  if (owner === undefined) throw new Error(`the owner of ${newEmail} was not read`);
+  checkEmailFree(newEmail, customerId, owner);
+  // A change of letter case is one tag.
+  const tags = [...new Set([emailTag(newEmail), emailTag(state.customer.email)])];
+  return inStream(customerStreamId(customerId), events, tags);
 }

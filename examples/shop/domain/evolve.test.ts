@@ -3,10 +3,10 @@
 import type { StreamModel } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { type CustomerEvent, customer } from './customer.js';
-import { type EmailClaimEvent, emailClaim } from './email-claim.js';
+import { type EmailOwnerEvent, emailOwner } from './email-owner.js';
 import { type OrderEvent, order } from './order.js';
 import { type ProductEvent, product } from './product.js';
-import { type SkuClaimEvent, skuClaim } from './sku-claim.js';
+import { type SkuOwnerEvent, skuOwner } from './sku-owner.js';
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -63,13 +63,15 @@ describe('evolve returns new state and never mutates the state it is given', () 
     );
   });
 
-  it('email and sku claims', () => {
-    const claims: EmailClaimEvent[] = [
+  it('email and sku owners', () => {
+    const email: EmailOwnerEvent[] = [
       { type: 'EmailClaimed', data: { email: 'ada@example.com', customerId: 'c1' } },
       { type: 'EmailReleased', data: { email: 'ada@example.com', customerId: 'c1' } },
+      { type: 'CustomerRegistered', data: { customerId: 'c2', name: 'Eve', email: 'ada@example.com' } },
+      { type: 'CustomerDetailsUpdated', data: { customerId: 'c2', email: 'eve@example.com' } },
     ];
-    expect(foldFrozen(emailClaim, claims)).toEqual({});
-    const sku: SkuClaimEvent[] = [{ type: 'SkuClaimed', data: { sku: 'MUG-350', productId: 'p1' } }];
-    expect(foldFrozen(skuClaim, sku)).toEqual({ owner: 'p1' });
+    expect(foldFrozen(emailOwner('ada@example.com'), email)).toEqual({ email: 'ada@example.com' });
+    const sku: SkuOwnerEvent[] = [{ type: 'SkuClaimed', data: { sku: 'MUG-350', productId: 'p1' } }];
+    expect(foldFrozen(skuOwner('MUG-350'), sku)).toEqual({ owner: 'p1' });
   });
 });

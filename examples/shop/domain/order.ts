@@ -1,6 +1,6 @@
 // The order aggregate: its lifecycle created → paid → shipped, or cancelled before shipping.
 // Stock is not its business: checkout.ts composes it with the product decider.
-import { assertNever, type Decider, domainError, type EventOf } from 'chronicle-es';
+import { assertNever, type Decider, type DecisionModel, domainError, type EventOf, Query } from 'chronicle-es';
 import type { OrderCancelled, OrderCreated, OrderLine, OrderPaid, OrderShipped, OrderStatus } from '../messages/orders.js';
 import { notFound } from './refusals.js';
 
@@ -86,6 +86,13 @@ export const order: Decider<OrderCommand, OrderEvent, OrderState> = {
 
   isTerminal: (state) => state.status === 'shipped' || state.status === 'cancelled',
 };
+
+/** What a decision reads about an order: its stream's events, found by the stream id as a tag. */
+export const orderModel = (orderId: string): DecisionModel<OrderState, OrderEvent> => ({
+  query: Query.tags(orderStreamId(orderId)),
+  initialState: order.initialState,
+  evolve: order.evolve,
+});
 
 /**
  * Refuses when `customerId` is set and the order is another customer's — with the very NOT_FOUND the decider gives

@@ -2,6 +2,7 @@ import { fold } from 'chronicle-es';
 import { deciderSpec } from 'chronicle-es/testing';
 import { describe, expect, it } from 'vitest';
 import { createProduct, type ProductEvent, product } from './product.js';
+import { type SkuOwnerEvent, skuOwner } from './sku-owner.js';
 
 const data = { productId: 'p1', sku: 'MUG-350', name: 'Stoneware mug', priceCents: 1450, currency: 'EUR' };
 const created: ProductEvent = { type: 'ProductCreated', data };
@@ -14,12 +15,9 @@ const deleted: ProductEvent = { type: 'ProductDeleted', data: { productId: 'p1' 
 const spec = deciderSpec(product);
 
 describe('product', () => {
-  it('creates a product with no stock and claims its sku', () => {
-    const writes = createProduct({ type: 'CreateProduct', data }, { product: product.initialState, sku: {} });
-    expect(writes.map((w) => [w.streamId, w.events.map((e) => e.type)])).toEqual([
-      ['product-p1', ['ProductCreated']],
-      ['productSku-MUG-350', ['SkuClaimed']],
-    ]);
+  it('creates a product with no stock; its event carries the sku as a tag, which takes the sku', () => {
+    const events = createProduct({ type: 'CreateProduct', data }, { product: product.initialState, sku: {} });
+    expect(events).toEqual([{ streamId: 'product-p1', type: 'ProductCreated', data, tags: ['sku:MUG-350'] }]);
     expect(fold(product, [created])).toMatchObject({ status: 'active', onHand: 0, reserved: 0 });
   });
 
@@ -27,6 +25,19 @@ describe('product', () => {
     expect(() => createProduct({ type: 'CreateProduct', data }, { product: product.initialState, sku: { owner: 'p0' } })).toThrow(
       expect.objectContaining({ code: 'DOMAIN_RULE', message: 'sku MUG-350 is already used by another product' }),
     );
+  });
+
+  it('a sku belongs to the first product that took it, a legacy claim included (the reading rule for existing data)', () => {
+    const model = skuOwner('MUG-350');
+    expect(model.query).toEqual([
+      { types: ['ProductCreated'], tags: ['sku:MUG-350'] },
+      { types: ['SkuClaimed'], tags: ['productSku-MUG-350'] },
+    ]);
+    const claimed: SkuOwnerEvent = { type: 'SkuClaimed', data: { sku: 'MUG-350', productId: 'p0' } };
+    expect(fold(model, [claimed]).owner).toBe('p0');
+    // Earlier versions wrote the claim right after the product's event; either way round, the first holder keeps it.
+    expect(fold(model, [{ type: 'ProductCreated', data: { ...data, productId: 'p0' } }, claimed]).owner).toBe('p0');
+    expect(fold(model, [created]).owner).toBe('p1');
   });
 
   it('refuses to create the same product twice', () => {

@@ -1,6 +1,6 @@
-// The product aggregate: catalog data and stock. Orders reserve, release and ship units through it,
-// so the product stream is where concurrent orders for the last unit meet.
-import { assertNever, type CommandOf, type Decider, domainError, type EventOf } from 'chronicle-es';
+// The product aggregate: catalog data and stock. Orders reserve units through it, so the product's events (its
+// stream, read as a tag) are where concurrent orders for the last unit meet.
+import { assertNever, type CommandOf, type Decider, type DecisionModel, domainError, type EventOf, Query } from 'chronicle-es';
 import type {
   ChangeProductPrice,
   CreateProduct,
@@ -14,21 +14,20 @@ import type {
   StockReserved,
   StockShipped,
 } from '../messages/catalog.js';
+import { type InStream, inStream } from './in-stream.js';
 import { notFound } from './refusals.js';
-import { type SkuClaimState, skuClaim, skuStreamId } from './sku-claim.js';
-import type { StreamEvents } from './stream-events.js';
+import { checkSkuFree, type SkuOwnerState } from './sku-owner.js';
+import { skuTag } from './tags.js';
 
 type StockMove = { productId: string; orderId: string; quantity: number };
 
-/** Catalog commands come from clients; the stock moves are decided on behalf of an order. */
+/** Catalog commands come from clients; a reservation is decided on behalf of an order. */
 export type ProductCommand =
   | CommandOf<typeof CreateProduct>
   | CommandOf<typeof ChangeProductPrice>
   | CommandOf<typeof DeleteProduct>
   | CommandOf<typeof RestockProduct>
-  | { type: 'ReserveStock'; data: StockMove }
-  | { type: 'ReleaseStock'; data: StockMove }
-  | { type: 'ShipStock'; data: StockMove };
+  | { type: 'ReserveStock'; data: StockMove };
 
 export type ProductEvent =
   | EventOf<typeof ProductCreated>
@@ -89,10 +88,6 @@ export const product: Decider<ProductCommand, ProductEvent, ProductState> = {
         }
         return [{ type: 'StockReserved', data: command.data }];
       }
-      case 'ReleaseStock':
-        return [{ type: 'StockReleased', data: command.data }];
-      case 'ShipStock':
-        return [{ type: 'StockShipped', data: command.data }];
       default:
         return assertNever(command);
     }
@@ -123,14 +118,22 @@ export const product: Decider<ProductCommand, ProductEvent, ProductState> = {
   },
 };
 
-/** Creates a product and claims its sku in one decision. */
+// #region product-model
+/** What a decision reads about a product: its stream's events, found by the stream id as a tag. */
+export const productModel = (productId: string): DecisionModel<ProductState, ProductEvent> => ({
+  query: Query.tags(productStreamId(productId)),
+  initialState: product.initialState,
+  evolve: product.evolve,
+});
+// #endregion product-model
+
+/** Creates a product; its ProductCreated carries the sku's tag, which is what takes the sku. */
 export function createProduct(
   command: CommandOf<typeof CreateProduct>,
-  state: { product: ProductState; sku: SkuClaimState },
-): StreamEvents {
+  state: { product: ProductState; sku: SkuOwnerState },
+): InStream<ProductEvent>[] {
   const { productId, sku } = command.data;
-  return [
-    { streamId: productStreamId(productId), events: product.decide(command, state.product) },
-    { streamId: skuStreamId(sku), events: skuClaim.decide({ type: 'ClaimSku', data: { sku, productId } }, state.sku) },
-  ];
+  const events = product.decide(command, state.product);
+  checkSkuFree(sku, productId, state.sku);
+  return inStream(productStreamId(productId), events, [skuTag(sku)]);
 }

@@ -74,7 +74,10 @@ export const StockShipped = defineEvent(
   z.object({ productId: z.string(), orderId: z.string(), quantity: z.number().int() }),
 );
 
-/** On a `productSku-…` stream: the sku now belongs to this product (for good). */
+/**
+ * Legacy, never written now: on a `productSku-…` stream, the sku belongs to this product (for good). Logs written
+ * before tags hold these; the sku rule still reads them (domain/sku-owner.ts), and old logs still validate and project.
+ */
 export const SkuClaimed = defineEvent('SkuClaimed', z.object({ sku: z.string(), productId: z.string() }));
 
 const productItem = z.object({

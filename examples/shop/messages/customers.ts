@@ -39,8 +39,12 @@ export const CustomerDetailsUpdated = defineEvent(
   z.object({ customerId: z.string(), name: z.string().optional(), email: z.string().optional(), address: address.optional() }),
 );
 
-/** On a `customerEmail-…` stream: the address now belongs to this customer. */
+/**
+ * Legacy, never written now: on a `customerEmail-…` stream, the address belongs to this customer (until released).
+ * Logs written before tags hold these; the e-mail rule still reads them (domain/email-owner.ts).
+ */
 export const EmailClaimed = defineEvent('EmailClaimed', z.object({ email: z.string(), customerId: z.string() }));
+/** Legacy, never written now: on a `customerEmail-…` stream, the customer gave the address up. */
 export const EmailReleased = defineEvent('EmailReleased', z.object({ email: z.string(), customerId: z.string() }));
 
 export const customerView = z.object({

@@ -1,4 +1,5 @@
-// Every event the Shop records: the catalog its projections are keyed by, so a handler's event data is typed.
+// Every event the Shop records or once recorded: the catalog its projections are keyed by, so a handler's event data is
+// typed. The legacy claim events (SkuClaimed, EmailClaimed, EmailReleased) stay so logs written before tags validate.
 import {
   ProductCreated,
   ProductDeleted,
