@@ -131,4 +131,20 @@ describe('decisionModelSpec', () => {
       AssertionError,
     );
   });
+
+  it('stores the given events in the order given, even when they interleave streams', async () => {
+    // The fold sees a's events around b's: a model that records the order of what it saw tells them apart.
+    const seen = {
+      query: Query.of({ tags: ['a'] }, { tags: ['b'] }),
+      initialState: [] as string[],
+      evolve: (state: string[], event: { streamId: string; data: unknown }) => [...state, `${event.streamId}:${event.data}`],
+    };
+    await decisionModelSpec(seen)
+      .given([
+        { streamId: 'a', type: 'X', data: 1 },
+        { streamId: 'b', type: 'X', data: 2 },
+        { streamId: 'a', type: 'X', data: 3 },
+      ])
+      .thenState(['a:1', 'b:2', 'a:3']);
+  });
 });

@@ -72,7 +72,7 @@ export function decisionSpec(options: object) {
           // Each assertion runs its own scenario from scratch, so one spec can be asserted more than once.
           const run = async () => {
             const store = createInMemoryEventStore();
-            if (events.length > 0) await store.append(events);
+            await appendInOrder(store, events);
             const head = await store.headPosition();
             const handle = build(store);
             let outcome: { result: CommandResult } | { error: unknown };
@@ -146,7 +146,7 @@ export function decisionModelSpec<S>(model: DecisionModel<S, any>) {
       return {
         async thenState(expected) {
           const store = createInMemoryEventStore();
-          if (events.length > 0) await store.append(events);
+          await appendInOrder(store, events);
           const { events: selected } = await store.read(model.query);
           await store.close();
           let state = model.initialState;
@@ -171,4 +171,15 @@ const expectedShape = (e: ExpectedEvent) => ({
 function describeError(error: unknown): string {
   if (isChronicleError(error)) return `ChronicleError ${error.code}: ${error.message}`;
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+// One tagged append groups its events by stream; a history that interleaves streams is written run by run instead,
+// so positions follow the order the scenario gives.
+async function appendInOrder(store: EventStore, events: readonly TaggedEvent[]): Promise<void> {
+  for (let start = 0; start < events.length; ) {
+    let end = start + 1;
+    while (end < events.length && events[end].streamId === events[start].streamId) end++;
+    await store.append(events.slice(start, end));
+    start = end;
+  }
 }
