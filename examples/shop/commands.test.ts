@@ -51,6 +51,17 @@ describe('command wiring', () => {
     expect(await code(send('UpdateCustomerDetails', { customerId: 'nobody', name: 'X' }))).toBe('NOT_FOUND');
   });
 
+  it('takes and moves the longest valid address (254 characters), whose tag is longer than its address', async () => {
+    const long = `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`;
+    expect(long).toHaveLength(254);
+    expect(await code(send('RegisterCustomer', { customerId: 'long', name: 'Long', email: long }))).toBe('ok');
+    expect(await code(send('RegisterCustomer', { customerId: 'long2', name: 'Long', email: long.toUpperCase() }))).toBe(
+      'DOMAIN_RULE',
+    );
+    expect(await code(send('UpdateCustomerDetails', { customerId: 'long', email: 'long@example.com' }))).toBe('ok');
+    expect(await code(send('RegisterCustomer', { customerId: 'long2', name: 'Long', email: long }))).toBe('ok');
+  });
+
   it('keeps skus unique', async () => {
     expect(
       await code(

@@ -10,19 +10,19 @@ export const Query = {
   /** Every event in the store. */
   all: (): Query => [{}],
   /** The events carrying every one of these tags (a stream id counts as a tag), of any type. */
-  tags: (...tags: string[]): Query => [{ tags }],
+  tags: (tag: string, ...more: string[]): Query => [{ tags: [tag, ...more] }],
   /** The events matching any of these items. */
-  of: (...items: QueryItem[]): Query => items,
+  of: (item: QueryItem, ...more: QueryItem[]): Query => [item, ...more],
 };
 
 const MAX_ITEMS = 1000;
-const MAX_TAG_LENGTH = 256;
+const MAX_TAG_LENGTH = 512;
 const MAX_TAGS_PER_EVENT = 64;
 // Same rules as stream ids: control characters would make tags ambiguous in logs, lone surrogates in storage.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** @throws INVALID_ARGUMENT unless `tag` is a non-empty string of at most 256 characters without control characters. */
+/** @throws INVALID_ARGUMENT unless `tag` is a non-empty string of at most 512 characters (as a stream id, which counts as a tag) without control characters. */
 export function assertTag(tag: unknown): asserts tag is string {
   if (typeof tag !== 'string' || tag.length === 0)
     throw new ChronicleError('INVALID_ARGUMENT', 'a tag must be a non-empty string');

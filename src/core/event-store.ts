@@ -23,8 +23,8 @@ export type NewEvent<Type extends string = string, Data = unknown> = {
   metadata?: Partial<EventMetadata>;
   /**
    * What else the event concerns besides its stream, e.g. `['product-p1', 'order-o1']`: reads and append conditions
-   * select events by tag (see Query). Each tag is a non-empty string up to 256 characters without control characters;
-   * at most 64 per event; repeats are stored once.
+   * select events by tag (see Query). Each tag is a non-empty string up to 512 characters (as a stream id) without
+   * control characters; at most 64 per event; repeats are stored once.
    */
   tags?: readonly string[];
 };
