@@ -218,7 +218,12 @@ function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>)
     if (cached.length + fresh.length === 0 && loads.size === 0) {
       throw new ChronicleError('INVALID_ARGUMENT', `${command.type} reads no model`);
     }
-    const [loaded] = await Promise.all([Promise.all(loads.values()), readGroup(cached), readGroup(fresh)]);
+    // The common cases (no loads; every model cached, or every one new) await one read, not three promises.
+    const reading =
+      cached.length === 0 || fresh.length === 0
+        ? readGroup(cached.length === 0 ? fresh : cached)
+        : Promise.all([readGroup(cached), readGroup(fresh)]);
+    const [loaded] = loads.size === 0 ? [[], await reading] : await Promise.all([Promise.all(loads.values()), reading]);
     const states: Record<string, unknown> = {};
     for (const [name, role] of entries) {
       if (role instanceof Map) {
