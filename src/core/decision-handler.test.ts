@@ -572,45 +572,50 @@ describe('routing events to models, and model keys', () => {
     return context.seen as Record<string, number[]>;
   };
 
-  it('many models in one read each fold exactly the events their own query selects, each once', async () => {
-    const { store, inner, reads } = counting();
-    await inner.append([
-      { streamId: 's-1', type: 'A', data: {}, tags: ['x:1'] },
-      { streamId: 's-2', type: 'B', data: {}, tags: ['x:2', 'y'] },
-      { streamId: 's-3', type: 'A', data: {}, tags: ['x:1', 'x:2'] },
-      { streamId: 'x:3', type: 'C', data: {} },
-      { streamId: 's-5', type: 'B', data: {}, tags: ['y'] },
-    ]);
-    const queries: Record<string, Query> = {
-      one: Query.tags('x:1'),
-      two: Query.tags('x:2'),
-      either: Query.of({ tags: ['x:1'] }, { tags: ['x:2'] }),
-      byStream: Query.tags('x:3'),
-      typeOnly: Query.of({ types: ['B'] }),
-      bothTags: Query.tags('x:2', 'y'),
-      typedTag: Query.of({ types: ['A'], tags: ['x:2'] }),
-      nothing: Query.tags('x:9'),
-    };
-    const handle = looking(store, queries);
-    const expected = async () =>
-      Object.fromEntries(
-        await Promise.all(
-          Object.entries(queries).map(async ([role, q]) => [role, (await inner.read(q)).events.map((e) => e.position)]),
-        ),
-      );
-    const first = await seen(handle);
-    expect(first).toEqual(await expected());
-    expect(first.either).toEqual([1, 2, 3]);
-    expect(reads).toHaveLength(1);
-    // Cached now (all but `nothing`): one read from past the lowest position, each model taking only what is new to it.
-    await inner.append([
-      { streamId: 's-6', type: 'B', data: {}, tags: ['x:1', 'y'] },
-      { streamId: 's-7', type: 'A', data: {}, tags: ['x:2', 'x:1', 'y'] },
-    ]);
-    reads.length = 0;
-    expect(await seen(handle)).toEqual(await expected());
-    expect(reads.map((r) => r.from).sort()).toEqual([1, 6]);
-  });
+  // With 40 more models the read is past the size where events are routed to models by tag, not matched against each.
+  it.each([0, 40])(
+    'many models in one read each fold exactly the events their own query selects, each once (+%i)',
+    async (more) => {
+      const { store, inner, reads } = counting();
+      await inner.append([
+        { streamId: 's-1', type: 'A', data: {}, tags: ['x:1'] },
+        { streamId: 's-2', type: 'B', data: {}, tags: ['x:2', 'y'] },
+        { streamId: 's-3', type: 'A', data: {}, tags: ['x:1', 'x:2'] },
+        { streamId: 'x:3', type: 'C', data: {} },
+        { streamId: 's-5', type: 'B', data: {}, tags: ['y'] },
+      ]);
+      const queries: Record<string, Query> = {
+        one: Query.tags('x:1'),
+        two: Query.tags('x:2'),
+        either: Query.of({ tags: ['x:1'] }, { tags: ['x:2'] }),
+        byStream: Query.tags('x:3'),
+        typeOnly: Query.of({ types: ['B'] }),
+        bothTags: Query.tags('x:2', 'y'),
+        typedTag: Query.of({ types: ['A'], tags: ['x:2'] }),
+        nothing: Query.tags('x:9'),
+      };
+      for (let i = 0; i < more; i++) queries[`more${i}`] = Query.tags(`more:${i}`);
+      const handle = looking(store, queries);
+      const expected = async () =>
+        Object.fromEntries(
+          await Promise.all(
+            Object.entries(queries).map(async ([role, q]) => [role, (await inner.read(q)).events.map((e) => e.position)]),
+          ),
+        );
+      const first = await seen(handle);
+      expect(first).toEqual(await expected());
+      expect(first.either).toEqual([1, 2, 3]);
+      expect(reads).toHaveLength(1);
+      // Cached now (all but `nothing`): one read from past the lowest position, each model taking only what is new to it.
+      await inner.append([
+        { streamId: 's-6', type: 'B', data: {}, tags: ['x:1', 'y'] },
+        { streamId: 's-7', type: 'A', data: {}, tags: ['x:2', 'x:1', 'y'] },
+      ]);
+      reads.length = 0;
+      expect(await seen(handle)).toEqual(await expected());
+      expect(reads.map((r) => r.from).sort()).toEqual([1, 6]);
+    },
+  );
 
   it('knows a model written with items or values in another order as the same one, and never confuses two', async () => {
     const { store, inner, reads } = counting();

@@ -117,8 +117,10 @@ type Resolved = {
   seen: number;
 };
 
-// Past this many models in one read, events go to models through an index by tag rather than past every model.
-const ROUTE_ABOVE = 4;
+// Past this many models in one read, events go to models through an index by tag rather than past every model. Below
+// it, building the index costs more than it saves: measured with handler-only CPU per command, matching every event
+// against every model was as fast or faster up to ~30 models in a read and ~10% slower at 100.
+const ROUTE_ABOVE = 32;
 
 function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>): CommandHandler<Command> {
   const { store } = options;
@@ -338,7 +340,7 @@ function foldAlone(r: Resolved, events: readonly RecordedEvent[]): void {
   }
 }
 
-// A few models: each event is matched against each.
+// Up to ROUTE_ABOVE models: each event is matched against each.
 function foldEach(group: readonly Resolved[], events: readonly RecordedEvent[]): void {
   for (const event of events) for (const r of group) foldOne(r, event);
 }
