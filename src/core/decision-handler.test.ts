@@ -560,16 +560,17 @@ describe('routing events to models, and model keys', () => {
     createDecisionHandler({
       store,
       models: () => Object.fromEntries(Object.entries(models).map(([role, query]) => [role, model(query)])),
-      decide: (_c, states, context) => {
-        (context as { seen?: unknown }).seen = states;
+      decide: (_c, states) => {
+        lastSeen = states as Record<string, number[]>;
         return [];
       },
       reportStream: () => 'look',
     });
+  // What the last decision was given, by role.
+  let lastSeen: Record<string, number[]> = {};
   const seen = async (handle: ReturnType<typeof looking>) => {
-    const context: { seen?: Record<string, number[]> } = {};
-    await handle(look, context);
-    return context.seen as Record<string, number[]>;
+    await handle(look, {});
+    return lastSeen;
   };
 
   // With 40 more models the read is past the size where events are routed to models by tag, not matched against each.
@@ -635,8 +636,8 @@ describe('routing events to models, and model keys', () => {
     const handle = createDecisionHandler({
       store,
       models: () => Object.fromEntries(Object.entries(written).map(([role, query]) => [role, model(query)])),
-      decide: (_c, states, context) => {
-        (context as { seen?: unknown }).seen = states;
+      decide: (_c, states) => {
+        lastSeen = states as Record<string, number[]>;
         return [];
       },
       reportStream: () => 'look',
