@@ -1,14 +1,40 @@
 // The decision handler's memory of folded models: state and the position it covers, per (query, evolve), LRU-evicted.
-import type { Query } from './event-store.js';
+import type { Query, QueryItem } from './event-store.js';
 
 /** A model's state folded over every matching event up to `position`. */
 export type FoldedModel = { state: unknown; position: number };
 
 type Evolve = (state: never, event: never) => unknown;
 
-/** The same query written with items or values in another order is the same model. */
+// Built on every attempt for every model, so by concatenation rather than JSON of a mapped copy. Tags cannot hold
+// control characters (assertTag), so \u0001 joins them and \u0002 stands for "not given"; a type may hold anything,
+// so each is written as JSON, which escapes them and delimits itself.
+const NOT_GIVEN = '\u0002';
+
+/** An item's key (of a normalized item): the same types and tags in another order give the same key. */
+export function itemKey(item: QueryItem): string {
+  const { types, tags } = item;
+  const typesKey =
+    types === undefined
+      ? NOT_GIVEN
+      : types.length === 1
+        ? JSON.stringify(types[0])
+        : types
+            .map((t) => JSON.stringify(t))
+            .sort()
+            .join(',');
+  const tagsKey = tags === undefined ? NOT_GIVEN : tags.length === 1 ? tags[0] : [...tags].sort().join('\u0001');
+  return `${typesKey}\u0000${tagsKey}`;
+}
+
+/** A query's key from its items' keys: the same items in another order, or repeated, give the same key. */
+export function queryKey(itemKeys: readonly string[]): string {
+  return itemKeys.length === 1 ? itemKeys[0] : [...new Set(itemKeys)].sort().join('\u0003');
+}
+
+/** A normalized query's key: the same query written with items or values in another order is the same model. */
 export function canonicalQuery(query: Query): string {
-  return JSON.stringify(query.map((item) => [item.types ? [...item.types].sort() : 0, item.tags ? [...item.tags].sort() : 0]));
+  return queryKey(query.map(itemKey));
 }
 
 /**
@@ -23,7 +49,7 @@ export class DecisionCache {
 
   constructor(private readonly size: number) {}
 
-  /** The key of a model; stable for as long as its evolve function lives. */
+  /** The key of a model from its query's key; stable for as long as its evolve function lives. */
   key(query: string, evolve: Evolve): string {
     let id = this.ids.get(evolve);
     if (id === undefined) {

@@ -549,3 +549,130 @@ describe('idempotency, no-ops and the status', () => {
     expect(contexts).toEqual([{ correlationId: 'c1' }]);
   });
 });
+
+describe('routing events to models, and model keys', () => {
+  type Look = { type: 'Look'; data: Record<string, never> };
+  const look: Look = { type: 'Look', data: {} };
+  // Folds the positions of the events a model is given, so each model's state can be checked against its own read.
+  const positions = (state: number[], event: { position: number }) => [...state, event.position];
+  const model = (query: Query) => ({ query, initialState: [] as number[], evolve: positions });
+  const looking = (store: EventStore, models: Record<string, Query>) =>
+    createDecisionHandler({
+      store,
+      models: () => Object.fromEntries(Object.entries(models).map(([role, query]) => [role, model(query)])),
+      decide: (_c, states) => {
+        lastSeen = states as Record<string, number[]>;
+        return [];
+      },
+      reportStream: () => 'look',
+    });
+  // What the last decision was given, by role.
+  let lastSeen: Record<string, number[]> = {};
+  const seen = async (handle: ReturnType<typeof looking>) => {
+    await handle(look, {});
+    return lastSeen;
+  };
+
+  // With 40 more models the read is past the size where events are routed to models by tag, not matched against each.
+  it.each([0, 40])(
+    'many models in one read each fold exactly the events their own query selects, each once (+%i)',
+    async (more) => {
+      const { store, inner, reads } = counting();
+      await inner.append([
+        { streamId: 's-1', type: 'A', data: {}, tags: ['x:1'] },
+        { streamId: 's-2', type: 'B', data: {}, tags: ['x:2', 'y'] },
+        { streamId: 's-3', type: 'A', data: {}, tags: ['x:1', 'x:2'] },
+        { streamId: 'x:3', type: 'C', data: {} },
+        { streamId: 's-5', type: 'B', data: {}, tags: ['y'] },
+      ]);
+      const queries: Record<string, Query> = {
+        one: Query.tags('x:1'),
+        two: Query.tags('x:2'),
+        either: Query.of({ tags: ['x:1'] }, { tags: ['x:2'] }),
+        byStream: Query.tags('x:3'),
+        typeOnly: Query.of({ types: ['B'] }),
+        bothTags: Query.tags('x:2', 'y'),
+        typedTag: Query.of({ types: ['A'], tags: ['x:2'] }),
+        nothing: Query.tags('x:9'),
+      };
+      for (let i = 0; i < more; i++) queries[`more${i}`] = Query.tags(`more:${i}`);
+      const handle = looking(store, queries);
+      const expected = async () =>
+        Object.fromEntries(
+          await Promise.all(
+            Object.entries(queries).map(async ([role, q]) => [role, (await inner.read(q)).events.map((e) => e.position)]),
+          ),
+        );
+      const first = await seen(handle);
+      expect(first).toEqual(await expected());
+      expect(first.either).toEqual([1, 2, 3]);
+      expect(reads).toHaveLength(1);
+      // Cached now (all but `nothing`): one read from past the lowest position, each model taking only what is new to it.
+      await inner.append([
+        { streamId: 's-6', type: 'B', data: {}, tags: ['x:1', 'y'] },
+        { streamId: 's-7', type: 'A', data: {}, tags: ['x:2', 'x:1', 'y'] },
+      ]);
+      reads.length = 0;
+      expect(await seen(handle)).toEqual(await expected());
+      expect(reads.map((r) => r.from).sort()).toEqual([1, 6]);
+    },
+  );
+
+  it('knows a model written with items or values in another order as the same one, and never confuses two', async () => {
+    const { store, inner, reads } = counting();
+    await inner.append([
+      { streamId: 's-1', type: 'c', data: {}, tags: ['p', 'q'] },
+      { streamId: 's-2', type: 'a', data: {}, tags: ['q'] },
+      { streamId: 's-3', type: 'b', data: {}, tags: ['p'] },
+    ]);
+    // One handler, whose command names its models one way, then the same models written another way.
+    let written: Record<string, Query> = {
+      pq: Query.tags('p', 'q'),
+      mixed: Query.of({ types: ['b', 'a'] }, { tags: ['q'] }),
+      // Keys that joined values naively would be one model: this one selects nothing.
+      comma: Query.of({ types: ['a,b'] }),
+      split: Query.of({ types: ['a', 'b'] }),
+    };
+    const handle = createDecisionHandler({
+      store,
+      models: () => Object.fromEntries(Object.entries(written).map(([role, query]) => [role, model(query)])),
+      decide: (_c, states) => {
+        lastSeen = states as Record<string, number[]>;
+        return [];
+      },
+      reportStream: () => 'look',
+    });
+    expect(await seen(handle)).toEqual({ pq: [1], mixed: [1, 2, 3], comma: [], split: [2, 3] });
+    written = { qp: Query.tags('q', 'p'), mixed: Query.of({ tags: ['q'] }, { types: ['a', 'b'] }) };
+    reads.length = 0;
+    expect(await seen(handle)).toEqual({ qp: [1], mixed: [1, 2, 3] });
+    // Both found cached: one read of what is new since.
+    expect(reads.map((r) => r.from)).toEqual([4]);
+  });
+
+  it('folds one query under one evolve once, however many roles name it', async () => {
+    const { store, inner, reads } = counting();
+    await inner.append([productAdded('a', 2)]);
+    let folds = 0;
+    const evolve = (s: number, _e: unknown) => {
+      folds++;
+      return s + 1;
+    };
+    const handle = createDecisionHandler({
+      store,
+      models: () => ({
+        mine: { query: Query.tags(productTag('a')), initialState: 0, evolve },
+        again: { query: [{ tags: [productTag('a'), productTag('a')] }], initialState: 0, evolve },
+        inMap: new Map([['a', { query: Query.tags(productTag('a')), initialState: 0, evolve }]]),
+      }),
+      decide: (_c, s) => {
+        expect([s.mine, s.again, s.inMap.get('a')]).toEqual([1, 1, 1]);
+        return [];
+      },
+      reportStream: () => 'x',
+    });
+    await handle(look, {});
+    expect(folds).toBe(1);
+    expect(reads).toEqual([{ query: [{ tags: [productTag('a')] }], from: 1 }]);
+  });
+});

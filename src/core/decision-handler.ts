@@ -3,7 +3,7 @@
 import type { Command, CommandContext, CommandHandler, CommandResult } from './command-handler.js';
 import { runIdempotent } from './command-idempotency.js';
 import { commandMetadata, withMetadata } from './command-metadata.js';
-import { canonicalQuery, DecisionCache, type FoldedModel } from './decision-cache.js';
+import { DecisionCache, type FoldedModel, itemKey, queryKey } from './decision-cache.js';
 import { ChronicleError, isChronicleError } from './errors.js';
 import { matchesQuery, normalizeQuery } from './event-query.js';
 import type { AppendResult, EventStore, Query, QueryItem, RecordedEvent, TaggedEvent } from './event-store.js';
@@ -99,8 +99,28 @@ function fromSingle(options: SingleDecisionHandlerOptions<Command, unknown>): De
 }
 
 type AnyModel = DecisionModel<unknown, RecordedEvent>;
-type Resolved = { key: string; query: Query; model: AnyModel };
-type Folded = Resolved & { state: unknown; head: number };
+// One distinct model in one attempt, keyed and normalized once; its read fills in `state` and `head`.
+type Resolved = {
+  key: string;
+  query: Query;
+  itemKeys: readonly string[];
+  model: AnyModel;
+  /** The cache entry when the attempt resolved the model (read from just past it), if any. */
+  base: FoldedModel | undefined;
+  state: unknown;
+  head: number;
+  /** An event folded into it in this read, or it came from the cache: worth a cache slot. */
+  matched: boolean;
+  /** Put in a read of this attempt already (a model named twice is read once). */
+  picked: boolean;
+  /** The last event routed to it, so an event reached through several of its tags folds once. */
+  seen: number;
+};
+
+// Past this many models in one read, events go to models through an index by tag rather than past every model. Below
+// it, building the index costs more than it saves: measured with handler-only CPU per command, matching every event
+// against every model was as fast or faster up to ~30 models in a read and ~10% slower at 100.
+const ROUTE_ABOVE = 32;
 
 function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>): CommandHandler<Command> {
   const { store } = options;
@@ -121,40 +141,62 @@ function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>)
     } catch (err) {
       throw new ChronicleError('INVALID_ARGUMENT', `${command.type}: ${what}: ${(err as Error).message}`, { cause: err });
     }
-    return { key: cache.key(canonicalQuery(query), m.evolve), query, model: m as AnyModel };
+    const itemKeys = query.map(itemKey);
+    const key = cache.key(queryKey(itemKeys), m.evolve);
+    const base = cache.get(key);
+    return {
+      key,
+      query,
+      itemKeys,
+      model: m as AnyModel,
+      base,
+      state: undefined,
+      head: 0,
+      matched: base !== undefined,
+      picked: false,
+      seen: -1,
+    };
   }
 
   // One read for a group of models, from just past the lowest position any of them has folded; each folds only the
   // events past its own position that match its own query.
-  async function readGroup(group: readonly Resolved[]): Promise<Folded[]> {
-    if (group.length === 0) return [];
-    const bases = group.map((r) => cache.get(r.key));
-    const from = Math.min(...bases.map((b) => b?.position ?? 0)) + 1;
-    const { events, head } = await store.read(union(group.map((r) => r.query)), { from });
-    return group.map((r, i) => {
-      const base: FoldedModel = bases[i] ?? { state: r.model.initialState, position: 0 };
-      const alone = group.length === 1;
-      let state = base.state;
-      let matched = bases[i] !== undefined;
-      for (const event of events) {
-        if (event.position <= base.position || !(alone || matchesQuery(event, r.query))) continue;
-        state = r.model.evolve(state, event);
-        matched = true;
-      }
-      // A model nothing matched saves no read when cached, and new ones (every new order) would evict those that do.
-      if (matched) cache.set(r.key, { state, position: head });
-      return { ...r, state, head };
-    });
+  async function readGroup(group: readonly Resolved[]): Promise<void> {
+    if (group.length === 0) return;
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const r of group) lowest = Math.min(lowest, r.base?.position ?? 0);
+    const { events, head } = await store.read(union(group), { from: lowest + 1 });
+    for (const r of group) {
+      r.state = r.base === undefined ? r.model.initialState : r.base.state;
+      r.head = head;
+    }
+    if (group.length === 1) foldAlone(group[0], events);
+    else if (group.length <= ROUTE_ABOVE) foldEach(group, events);
+    else foldRouted(group, events);
+    // A model nothing matched saves no read when cached, and new ones (every new order) would evict those that do.
+    for (const r of group) if (r.matched) cache.set(r.key, { state: r.state, position: head });
   }
 
   // One attempt's reading: the models chosen (after any loads), each folded once, and the states by role.
-  async function readAll(command: Command): Promise<{ folded: Folded[]; states: Record<string, unknown> }> {
-    const loads = new Map<string, Promise<Folded>>();
+  async function readAll(command: Command): Promise<{ folded: Resolved[]; states: Record<string, unknown> }> {
+    // Each model object is resolved once, and models with the same key (query and evolve) are one fold.
+    const byModel = new Map<unknown, Resolved>();
+    const byKey = new Map<string, Resolved>();
+    const once = (model: unknown, what: string): Resolved => {
+      let resolved = byModel.get(model);
+      if (resolved === undefined) {
+        const fresh = resolve(command, model, what);
+        resolved = byKey.get(fresh.key) ?? fresh;
+        byKey.set(resolved.key, resolved);
+        byModel.set(model, resolved);
+      }
+      return resolved;
+    };
+    const loads = new Map<string, Promise<Resolved>>();
     const load: LoadDecision = async (model) => {
-      const resolved = resolve(command, model, 'a loaded model');
+      const resolved = once(model, 'a loaded model');
       let loading = loads.get(resolved.key);
       if (!loading) {
-        loading = readGroup([resolved]).then(([folded]) => folded);
+        loading = readGroup([resolved]).then(() => resolved);
         // Observed below; this only keeps a failure unhandled-free if models() throws first.
         loading.catch(() => {});
         loads.set(resolved.key, loading);
@@ -162,35 +204,37 @@ function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>)
       return (await loading).state as never;
     };
     const roles = await options.models(command, load);
-    const keyOf = new Map<unknown, string>();
-    const named = new Map<string, Resolved>();
     const entries = typeof roles === 'object' && roles !== null ? Object.entries(roles) : [];
-    for (const [name, role] of entries) {
-      const list = role instanceof Map ? [...role.values()] : [role];
-      for (const model of list) {
-        const resolved = resolve(command, model, `role ${name}`);
-        keyOf.set(model, resolved.key);
-        if (!named.has(resolved.key)) named.set(resolved.key, resolved);
-      }
-    }
-    if (named.size === 0 && loads.size === 0) throw new ChronicleError('INVALID_ARGUMENT', `${command.type} reads no model`);
     // A model already loaded is not read again: its state is the one the choice of models was made on.
-    const unread = [...named.values()].filter((r) => !loads.has(r.key));
-    const [loaded, cached, fresh] = await Promise.all([
-      Promise.all(loads.values()),
-      readGroup(unread.filter((r) => cache.get(r.key) !== undefined)),
-      readGroup(unread.filter((r) => cache.get(r.key) === undefined)),
-    ]);
-    const folded = [...loaded, ...cached, ...fresh];
-    const byKey = new Map(folded.map((f) => [f.key, f.state]));
+    const cached: Resolved[] = [];
+    const fresh: Resolved[] = [];
+    const pick = (resolved: Resolved) => {
+      if (loads.has(resolved.key) || resolved.picked) return;
+      resolved.picked = true;
+      (resolved.base === undefined ? fresh : cached).push(resolved);
+    };
+    for (const [name, role] of entries) {
+      if (role instanceof Map) for (const model of role.values()) pick(once(model, `role ${name}`));
+      else pick(once(role, `role ${name}`));
+    }
+    if (cached.length + fresh.length === 0 && loads.size === 0) {
+      throw new ChronicleError('INVALID_ARGUMENT', `${command.type} reads no model`);
+    }
+    // The common cases (no loads; every model cached, or every one new) await one read, not three promises.
+    const reading =
+      cached.length === 0 || fresh.length === 0
+        ? readGroup(cached.length === 0 ? fresh : cached)
+        : Promise.all([readGroup(cached), readGroup(fresh)]);
+    const [loaded] = loads.size === 0 ? [[], await reading] : await Promise.all([Promise.all(loads.values()), reading]);
     const states: Record<string, unknown> = {};
     for (const [name, role] of entries) {
-      states[name] =
-        role instanceof Map
-          ? new Map([...role].map(([key, model]) => [key, byKey.get(keyOf.get(model) as string)]))
-          : byKey.get(keyOf.get(role) as string);
+      if (role instanceof Map) {
+        const map = new Map<unknown, unknown>();
+        for (const [key, model] of role) map.set(key, (byModel.get(model) as Resolved).state);
+        states[name] = map;
+      } else states[name] = (byModel.get(role) as Resolved).state;
     }
-    return { folded, states };
+    return { folded: loaded.length === 0 ? [...cached, ...fresh] : [...loaded, ...cached, ...fresh], states };
   }
 
   // The status: the reported stream's version after the append, and the last position written (or `unwritten`).
@@ -229,15 +273,19 @@ function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>)
         }
       }
       if (decided.length === 0 && options.reportStream === undefined) throw noReportStream(command);
-      const heads = folded.map((f) => f.head);
-      const readHead = Math.max(...heads);
+      let readHead = 0;
+      let lowestHead = Number.POSITIVE_INFINITY;
+      for (const f of folded) {
+        readHead = Math.max(readHead, f.head);
+        lowestHead = Math.min(lowestHead, f.head);
+      }
       // A no-op with a key still goes to the store (as an empty append): that records the key, so a replay after the
       // state has moved on writes nothing, and checks the state the no-op was decided on.
       if (decided.length === 0 && key === undefined) return status(command, [], () => readHead);
       try {
         const results = await store.append(withMetadata(decided, metadata), {
           // The lowest head: every model has folded at least that far, so anything later that matches is news to one.
-          condition: { failIfEventsMatch: union(folded.map((f) => f.query)), after: Math.min(...heads) },
+          condition: { failIfEventsMatch: union(folded), after: lowestHead },
           idempotencyKey: key,
           idempotencyFingerprint: fingerprint,
         });
@@ -267,10 +315,71 @@ function noReportStream(command: Command): ChronicleError {
   );
 }
 
-// One query selecting what any of the queries selects, each distinct item once.
-function union(queries: readonly Query[]): Query {
-  if (queries.length === 1) return queries[0];
-  const items = new Map<string, QueryItem>();
-  for (const query of queries) for (const item of query) items.set(canonicalQuery([item]), item);
-  return [...items.values()];
+// One query selecting what any of the models selects, each distinct item once.
+function union(models: readonly Resolved[]): Query {
+  if (models.length === 1) return models[0].query;
+  const seen = new Set<string>();
+  const items: QueryItem[] = [];
+  for (const { query, itemKeys } of models) {
+    for (let i = 0; i < query.length; i++) {
+      if (seen.has(itemKeys[i])) continue;
+      seen.add(itemKeys[i]);
+      items.push(query[i]);
+    }
+  }
+  return items;
+}
+
+// The read selected exactly this model's events.
+function foldAlone(r: Resolved, events: readonly RecordedEvent[]): void {
+  const after = r.base?.position ?? 0;
+  for (const event of events) {
+    if (event.position <= after) continue;
+    r.state = r.model.evolve(r.state, event);
+    r.matched = true;
+  }
+}
+
+// Up to ROUTE_ABOVE models: each event is matched against each.
+function foldEach(group: readonly Resolved[], events: readonly RecordedEvent[]): void {
+  for (const event of events) for (const r of group) foldOne(r, event);
+}
+
+// Many models: an event can match an item only if it carries the item's tags, so it is offered to the models with an
+// item whose first tag it carries (and those with an item without tags), not to every model of the read.
+function foldRouted(group: readonly Resolved[], events: readonly RecordedEvent[]): void {
+  const byTag = new Map<string, Resolved[]>();
+  const untagged: Resolved[] = [];
+  for (const r of group) {
+    for (const item of r.query) {
+      if (item.tags === undefined) {
+        if (untagged.at(-1) !== r) untagged.push(r);
+        continue;
+      }
+      const list = byTag.get(item.tags[0]);
+      if (list === undefined) byTag.set(item.tags[0], [r]);
+      else if (list.at(-1) !== r) list.push(r);
+    }
+  }
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i];
+    offer(untagged, event, i);
+    offer(byTag.get(event.streamId), event, i);
+    for (const tag of event.tags) offer(byTag.get(tag), event, i);
+  }
+}
+
+function offer(models: readonly Resolved[] | undefined, event: RecordedEvent, index: number): void {
+  if (models === undefined) return;
+  for (const r of models) {
+    if (r.seen === index) continue;
+    r.seen = index;
+    foldOne(r, event);
+  }
+}
+
+function foldOne(r: Resolved, event: RecordedEvent): void {
+  if (event.position <= (r.base?.position ?? 0) || !matchesQuery(event, r.query)) return;
+  r.state = r.model.evolve(r.state, event);
+  r.matched = true;
 }
