@@ -1,4 +1,5 @@
-// The decision handler's memory of folded models: state and the position it covers, per (query, evolve), LRU-evicted.
+// The decision handler's memory of folded models: state and the position it covers, per (query, evolve, initial
+// state), LRU-evicted.
 import type { Query, QueryItem } from './event-store.js';
 
 /** A model's state folded over every matching event up to `position`. */
@@ -38,25 +39,50 @@ export function canonicalQuery(query: Query): string {
 }
 
 /**
- * Folded states keyed by the model's canonical query and its evolve function: one evolve over one query always folds
- * to the same state, whichever command built the model object.
+ * Folded states keyed by the model's canonical query, its evolve function and its initial state: one evolve over one
+ * query from one start always folds to the same state, whichever command built the model object.
  */
 export class DecisionCache {
   // Per evolve function, then by query; the flat map gives recency order (least recently used first).
   private readonly ids = new WeakMap<Evolve, number>();
+  private readonly starts = new WeakMap<object, string>();
   private readonly entries = new Map<string, FoldedModel>();
   private nextId = 0;
 
   constructor(private readonly size: number) {}
 
-  /** The key of a model from its query's key; stable for as long as its evolve function lives. */
-  key(query: string, evolve: Evolve): string {
+  /**
+   * The key of a model from its query's key, its evolve function and its initial state: one evolve over one query folds
+   * to one state only from one start. The initial state counts by its JSON, so a factory that builds a fresh object per
+   * command still finds its folds (an initial state is data: a non-empty Map or Set in it would read as `{}`).
+   */
+  key(query: string, evolve: Evolve, initialState: unknown): string {
+    return `${this.idOf(evolve)}:${this.startOf(initialState)}:${query}`;
+  }
+
+  private idOf(evolve: Evolve): number {
     let id = this.ids.get(evolve);
     if (id === undefined) {
       id = this.nextId++;
       this.ids.set(evolve, id);
     }
-    return `${id}:${query}`;
+    return id;
+  }
+
+  // JSON.stringify of a constant initial state is kept per object; undefined and functions have no JSON.
+  private startOf(initialState: unknown): string {
+    if (typeof initialState !== 'object' || initialState === null) return `${typeof initialState}:${String(initialState)}`;
+    let json = this.starts.get(initialState);
+    if (json === undefined) {
+      try {
+        json = JSON.stringify(initialState) ?? '';
+      } catch {
+        // A cycle or a BigInt: this object alone is that start.
+        json = `#${this.nextId++}`;
+      }
+      this.starts.set(initialState, json);
+    }
+    return json;
   }
 
   get(key: string): FoldedModel | undefined {

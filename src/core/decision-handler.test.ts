@@ -296,6 +296,7 @@ describe('concurrency', () => {
     expect(reasons.some((r) => isChronicleError(r, 'CONCURRENCY_CONFLICT'))).toBe(true);
     expect(ok).toBeGreaterThan(0);
     expect(ok).toBeLessThanOrEqual(10);
+    expect(ok + reasons.length).toBe(50);
     expect((await inner.read([{ types: ['StockReserved'] }])).events.length).toBe(ok);
     expect(conflicts()).toBeGreaterThan(0);
   });
@@ -373,6 +374,28 @@ describe('read cost and the cache', () => {
     expect(cachedRead?.query).toEqual([{ tags: ['product:a'] }, { tags: ['product:b'] }]);
     // Every model folded each of its events once: a lost one unit, b two, c and d none yet.
     expect(seen.at(-1)).toEqual({ a: 4, c: 5, b: 3, d: 5 });
+  });
+
+  it('models with one query and evolve but different initial states fold apart, in one command and across commands', async () => {
+    const store = createInMemoryEventStore();
+    await store.append([{ streamId: 'c-1', type: 'Added', data: 1 }]);
+    const evolve = (total: number, e: { data: unknown }) => total + (e.data as number);
+    const query = Query.tags('c-1');
+    const seen: Array<{ low: number; high: number }> = [];
+    const handle = createDecisionHandler({
+      store,
+      models: () => ({ low: { query, initialState: 0, evolve }, high: { query, initialState: 100, evolve } }),
+      decide: (_c: Command, states) => {
+        seen.push(states);
+        return [{ streamId: 'c-1', type: 'Added', data: 1 }];
+      },
+    });
+    await handle({ type: 'Add', data: {} }, {});
+    await handle({ type: 'Add', data: {} }, {});
+    expect(seen).toEqual([
+      { low: 1, high: 101 },
+      { low: 2, high: 102 },
+    ]);
   });
 
   it('sees what another handler instance wrote since its state was cached', async () => {

@@ -8,7 +8,11 @@ import { ChronicleError, isChronicleError } from './errors.js';
 import { matchesQuery, normalizeQuery } from './event-query.js';
 import type { AppendResult, EventStore, Query, QueryItem, RecordedEvent, TaggedEvent } from './event-store.js';
 
-/** What a decision reads: the events matching `query`, folded from `initialState` by `evolve`. */
+/**
+ * What a decision reads: the events matching `query`, folded from `initialState` by `evolve`. `E` is what `evolve`
+ * trusts the query to select, not checked at run time: a query by tag alone selects every type carrying the tag.
+ * Folds are cached per (query, evolve, initial state as JSON).
+ */
 export type DecisionModel<S = any, E extends { type: string; data: unknown } = RecordedEvent> = {
   readonly query: Query;
   readonly initialState: S;
@@ -142,7 +146,7 @@ function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>)
       throw new ChronicleError('INVALID_ARGUMENT', `${command.type}: ${what}: ${(err as Error).message}`, { cause: err });
     }
     const itemKeys = query.map(itemKey);
-    const key = cache.key(queryKey(itemKeys), m.evolve);
+    const key = cache.key(queryKey(itemKeys), m.evolve, m.initialState);
     const base = cache.get(key);
     return {
       key,
