@@ -2,31 +2,15 @@
 // handed out until it commits, then everything is, once and in position order.
 import { prepareWrite } from 'chronicle-es';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliveryProblems, keyOf, watch } from '../../test/fault/pg-delivery-watchers.js';
-import { freshSchema, PG_URL, pgAvailable } from '../../test/support/postgres.js';
+import { pgStoreFixture, sleep } from '../../test/support/pg-store-fixture.js';
+import { PG_URL, pgAvailable } from '../../test/support/postgres.js';
 import { appendEventsSql, encodeGroup } from './event-store-append.js';
-import { createPostgresEventStore, type PostgresEventStore } from './index.js';
+import type { PostgresEventStore } from './index.js';
 
-const fresh = freshSchema('held');
-const stores: PostgresEventStore[] = [];
-const clients: pg.Client[] = [];
-// A test that fails with a transaction still open must not hold the next tests' readers: ending the client rolls it back.
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.end().catch(() => {})));
-});
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  await fresh.drop();
-});
-
-const open = () => {
-  const store = createPostgresEventStore({ connectionString: PG_URL, schema: fresh.schema, poolSize: 4 });
-  stores.push(store);
-  return store;
-};
+const { fresh, clients, open } = pgStoreFixture('held', 4);
 const counted = (n: number) => ({ type: 'Counted', data: { n } });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** BEGINs an append through append_events on a connection of its own and leaves its transaction open. */
 async function holdAppend(streamId: string, count: number) {

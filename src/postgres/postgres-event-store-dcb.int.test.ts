@@ -1,33 +1,12 @@
-// What the conformance suite does not pin for append conditions on PostgreSQL: conditional appends sharing groups, a
-// conditional append behind a matching one of its own store, the store-wide lock of a bulk append, locks that end
-// with their transaction, and many stores appending and checking overlapping tags at once without a deadlock.
-import { randomUUID } from 'node:crypto';
 import { isChronicleError, Query, type TaggedEvent } from 'chronicle-es';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { freshSchema, PG_URL, pgAvailable } from '../../test/support/postgres.js';
+import { describe, expect, it } from 'vitest';
+import { pgStoreFixture, sleep, token } from '../../test/support/pg-store-fixture.js';
+import { PG_URL, pgAvailable } from '../../test/support/postgres.js';
 import { appendEventsSql, encodeGroup } from './event-store-append.js';
 import { CONDITION_LOCK_CLASS, MAX_CONDITION_LOCKS } from './event-store-schema-v2.js';
-import { createPostgresEventStore, type PostgresEventStore } from './index.js';
 
-const fresh = freshSchema('dcb');
-const stores: PostgresEventStore[] = [];
-const clients: pg.Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.end().catch(() => {})));
-});
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  await fresh.drop();
-});
-
-const open = () => {
-  const store = createPostgresEventStore({ connectionString: PG_URL, schema: fresh.schema, poolSize: 3 });
-  stores.push(store);
-  return store;
-};
-const token = () => randomUUID().slice(0, 8);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const { fresh, clients, open } = pgStoreFixture('dcb', 3);
 const reserve = (product: string, order: string): TaggedEvent => ({
   streamId: `order-${order}`,
   type: 'Reserved',

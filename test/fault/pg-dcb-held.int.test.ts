@@ -1,36 +1,13 @@
-// Append conditions against a transaction held open: a conditional append whose transaction has not committed (a raw
-// `BEGIN; SELECT append_events(…)`) makes a racing append with an overlapping query wait and then conflict, while one
-// with a disjoint query commits meanwhile; and a read during a held append returns a head below it, so a condition
-// taken from that read sees the held event once it commits.
-import { randomUUID } from 'node:crypto';
 import { type AppendResult, isChronicleError, prepareTaggedEvents, Query, type TaggedEvent } from 'chronicle-es';
-import { createPostgresEventStore, type PostgresEventStore } from 'chronicle-es/postgres';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 // The client's encoding of a group: the test speaks to append_events the way a store does.
 import { appendEventsSql, encodeGroup } from '../../src/postgres/event-store-append.js';
 import { sqlCondition } from '../../src/postgres/event-store-conditions.js';
-import { freshSchema, PG_URL, pgAvailable } from '../support/postgres.js';
+import { pgStoreFixture, sleep, token } from '../support/pg-store-fixture.js';
+import { PG_URL, pgAvailable } from '../support/postgres.js';
 
-const fresh = freshSchema('dcbheld');
-const stores: PostgresEventStore[] = [];
-const clients: pg.Client[] = [];
-// Ending a client rolls back what it holds, so a failed test does not hold the next one's appends.
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.end().catch(() => {})));
-});
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  await fresh.drop();
-});
-
-const open = () => {
-  const store = createPostgresEventStore({ connectionString: PG_URL, schema: fresh.schema, poolSize: 2 });
-  stores.push(store);
-  return store;
-};
-const token = () => randomUUID().slice(0, 8);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const { fresh, clients, open } = pgStoreFixture('dcbheld', 2);
 
 /** Runs a tagged append through append_events in a transaction of its own connection and leaves it open. */
 async function holdTagged(events: TaggedEvent[], condition?: { query: Query; after: number }) {
