@@ -266,6 +266,7 @@ describe('sqlite event store: read(query) in SQL', () => {
       [{ tags: ['product:1'] }, { tags: ['promo'] }, { types: ['Shipped'] }, { tags: ['product:1'], types: ['Paid'] }],
     ],
     ['an item that matches nothing', [{ tags: ['nope'] }, { types: ['Nope'] }, { tags: ['order-1'], types: ['Nope'] }]],
+    ['items of one tag each', [{ tags: ['nope'] }, { tags: ['promo'] }, { tags: ['order-1'] }]],
     ['everything, with another item', [{ tags: ['promo'] }, {}]],
   ];
 
@@ -282,6 +283,29 @@ describe('sqlite event store: read(query) in SQL', () => {
           const want = expected(log, query, from, limit);
           expect(positions(page.events), `${name} from ${from} limit ${limit}`).toEqual(want);
           expect(page.head, `${name} from ${from} limit ${limit}`).toBe(want.length === limit ? want[limit - 1] : 60);
+        }
+      }
+    }
+  });
+
+  it('checks a condition of every kind of query against the first matching event after `after`', async () => {
+    const store = storeAt(freshPath());
+    const log = await seed(store);
+    const shapes: Array<[string, Query]> = [
+      ...queries,
+      ['one tag with types, one without', [{ tags: ['order-1'], types: ['Shipped'] }, { tags: ['product:3'] }]],
+    ];
+    for (const [name, query] of shapes) {
+      for (const after of [0, 1, 16, 44, 59, 60]) {
+        const [first] = expected(log, query, after + 1);
+        const outcome = await store.append([], { condition: { failIfEventsMatch: query, after } }).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        if (first === undefined) expect(outcome, `${name} after ${after}`).toBeUndefined();
+        else {
+          expect(isChronicleError(outcome, 'CONCURRENCY_CONFLICT'), `${name} after ${after}`).toBe(true);
+          expect((outcome as { details?: unknown }).details, `${name} after ${after}`).toEqual({ position: first, after });
         }
       }
     }
