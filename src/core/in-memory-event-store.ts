@@ -1,19 +1,10 @@
 // The in-memory twin of the event store: same contract, no I/O; for tests and prototypes.
+
+import { appendForms, type PreparedAppend } from './append-forms.js';
 import { AppendSignal } from './append-signal.js';
 import { ChronicleError } from './errors.js';
 import { matchesQuery, normalizeQuery, type Query } from './event-query.js';
-import type {
-  AppendCondition,
-  AppendManyOptions,
-  AppendOptions,
-  AppendResult,
-  EventStore,
-  NewEvent,
-  RecordedEvent,
-  StreamInfo,
-  StreamWrite,
-  TaggedEvent,
-} from './event-store.js';
+import type { AppendResult, EventStore, RecordedEvent, StreamInfo } from './event-store.js';
 import { createPollingSubscription } from './poll-subscription.js';
 import {
   assertExpectedVersion,
@@ -24,12 +15,10 @@ import {
   conditionConflict,
   indexTags,
   matchesFilter,
-  normalizeCondition,
   normalizeRead,
   normalizeReadAll,
   normalizeReadStream,
-  prepareTaggedEvents,
-  prepareWrites,
+  streamMetadataJson,
 } from './store-kit.js';
 
 type StreamState = { events: RecordedEvent[]; deleted: boolean; metadata: Record<string, unknown> };
@@ -96,20 +85,8 @@ export function createInMemoryEventStore(): EventStore {
   }
 
   // Everything runs synchronously between awaits, so a whole appendMany is atomic by construction.
-  function write(
-    writes: readonly StreamWrite[] | ReturnType<typeof prepareTaggedEvents>,
-    key: string | undefined,
-    fingerprint: string | undefined,
-    given: AppendCondition | undefined,
-    tagged = false,
-  ): AppendResult[] {
+  function write({ writes: prepared, key, fingerprint, condition }: PreparedAppend): AppendResult[] {
     assertOpen();
-    // Validate before the key lookup: a malformed retry must be refused, not answered with the first result.
-    const now = new Date().toISOString();
-    const prepared = tagged
-      ? (writes as ReturnType<typeof prepareTaggedEvents>)
-      : prepareWrites(writes as readonly StreamWrite[], now);
-    const condition = normalizeCondition(given);
     if (key !== undefined) {
       const earlier = idempotency.get(key);
       if (earlier) {
@@ -174,33 +151,8 @@ export function createInMemoryEventStore(): EventStore {
 
   const copy = (e: RecordedEvent): RecordedEvent => structuredClone(e);
 
-  async function appendToStream(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}) {
-    assertIdempotencyKey(options);
-    const [result] = write(
-      [{ streamId, events, expectedVersion: options.expectedVersion }],
-      options.idempotencyKey,
-      options.idempotencyFingerprint,
-      options.condition,
-    );
-    return result;
-  }
-
-  async function appendTagged(events: readonly TaggedEvent[], options: AppendManyOptions = {}) {
-    assertIdempotencyKey(options);
-    const writes = prepareTaggedEvents(events, new Date().toISOString());
-    return write(writes, options.idempotencyKey, options.idempotencyFingerprint, options.condition, true);
-  }
-
   const store: EventStore = {
-    // The events go through unchanged: a missing or null events argument must be refused, not read as no events.
-    append: ((first: string | readonly TaggedEvent[], second?: unknown, third?: AppendOptions) =>
-      typeof first === 'string'
-        ? appendToStream(first, second as readonly NewEvent[], third)
-        : appendTagged(first, second as AppendManyOptions)) as EventStore['append'],
-    async appendMany(writes, options = {}) {
-      assertIdempotencyKey(options);
-      return write(writes, options.idempotencyKey, options.idempotencyFingerprint, options.condition);
-    },
+    ...appendForms(assertOpen, async (call) => write(call)),
     async read(query, options) {
       assertOpen();
       const items = normalizeQuery(query);
@@ -256,10 +208,7 @@ export function createInMemoryEventStore(): EventStore {
     async setStreamMetadata(streamId, metadata) {
       assertOpen();
       assertStreamId(streamId);
-      if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-        throw new ChronicleError('INVALID_ARGUMENT', 'stream metadata must be an object');
-      }
-      stream(streamId).metadata = JSON.parse(JSON.stringify(metadata));
+      stream(streamId).metadata = JSON.parse(streamMetadataJson(metadata));
     },
     async deleteStream(streamId, options = {}) {
       assertOpen();

@@ -1,5 +1,6 @@
 // chronicle: messages, buses, deciders, the event store port and its in-memory twin, projections.
 
+export { type AppendForms, appendForms, type PreparedAppend } from './append-forms.js';
 export { AppendSignal } from './append-signal.js';
 export { type CommandBus, type CommandBusOptions, createCommandBus, type DispatchOptions } from './command-bus.js';
 export {
@@ -170,8 +171,10 @@ export {
   normalizeReadAll,
   normalizeReadStream,
   type PreparedEvent,
+  type PreparedWrite,
   prepareEvent,
   prepareTaggedEvents,
   prepareWrite,
   prepareWrites,
+  streamMetadataJson,
 } from './store-kit.js';

@@ -186,10 +186,10 @@ function toJson(value: unknown, what: string): string | undefined {
 }
 
 /** Validates a whole append call and prepares its events. @throws INVALID_ARGUMENT */
-export function prepareWrite(
-  write: StreamWrite,
-  now: string,
-): { streamId: string; expectedVersion: ExpectedVersion; events: PreparedEvent[] } {
+/** A write checked, its events prepared. */
+export type PreparedWrite = { streamId: string; expectedVersion: ExpectedVersion; events: PreparedEvent[] };
+
+export function prepareWrite(write: StreamWrite, now: string): PreparedWrite {
   if (typeof write !== 'object' || write === null) throw new ChronicleError('INVALID_ARGUMENT', 'a write must be an object');
   assertStreamId(write.streamId);
   const expectedVersion = write.expectedVersion ?? 'any';
@@ -232,9 +232,8 @@ export function prepareTaggedEvents(events: readonly TaggedEvent[], now: string)
     }
     list.push(event);
   }
-  return [...byStream].map(([streamId, list]) =>
-    prepareWrite({ streamId, expectedVersion: 'any', events: list.map(({ streamId: _, ...event }) => event) }, now),
-  );
+  // A tagged event is a NewEvent with a streamId, which preparing an event does not read: no copy without it.
+  return [...byStream].map(([streamId, list]) => prepareWrite({ streamId, expectedVersion: 'any', events: list }, now));
 }
 
 /** A checked append condition; `after` 0 when absent (positions start at 1). @throws INVALID_ARGUMENT */
@@ -270,6 +269,14 @@ export function normalizeRead(options: ReadOptions | undefined) {
   }
   assertLimit(options.limit);
   return { from: options.from ?? 0, limit: options.limit ?? Number.MAX_SAFE_INTEGER };
+}
+
+/** Stream metadata checked (a plain object) and encoded. @throws INVALID_ARGUMENT */
+export function streamMetadataJson(metadata: unknown): string {
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'stream metadata must be an object');
+  }
+  return toJson(metadata, 'stream metadata') as string;
 }
 
 /** @throws INVALID_ARGUMENT for a malformed idempotency key. */

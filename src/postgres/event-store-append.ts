@@ -8,16 +8,12 @@ import {
   checkExpectedVersion,
   checkIdempotencyFingerprint,
   conditionConflict,
-  type ExpectedVersion,
-  type PreparedEvent,
+  type PreparedWrite,
 } from 'chronicle-es';
 import { GroupEvents, lockNames, type SqlCondition } from './event-store-conditions.js';
 import { expectedCode } from './event-store-schema.js';
 import { LIST_SEPARATOR, MAX_CONDITION_LOCKS } from './event-store-schema-v2.js';
 import { isRetryable, isUniqueViolation, storeError } from './pg-error.js';
-
-/** One write of an append: a stream, its expected version, its prepared events. */
-export type PreparedWrite = { streamId: string; expectedVersion: ExpectedVersion; events: PreparedEvent[] };
 
 /** One append() or appendMany() call. */
 export type AppendCall = {

@@ -2,10 +2,10 @@
 // safe head (no reader passes a position that may still commit), subscribers woken by LISTEN/NOTIFY, append
 // conditions made exact by advisory locks (event-store-schema-v2.ts).
 import {
-  type AppendManyOptions,
   type AppendOptions,
   type AppendResult,
   AppendSignal,
+  appendForms,
   assertExpectedVersion,
   assertIdempotencyKey,
   assertStreamId,
@@ -14,16 +14,10 @@ import {
   checkIdempotencyFingerprint,
   createPollingSubscription,
   type EventStore,
-  type NewEvent,
-  normalizeCondition,
   normalizeQuery,
   normalizeRead,
   normalizeReadAll,
   normalizeReadStream,
-  type PreparedEvent,
-  prepareTaggedEvents,
-  prepareWrite,
-  prepareWrites,
   type Query,
   type ReadAllOptions,
   type ReadOptions,
@@ -32,11 +26,10 @@ import {
   type RecordedEvent,
   type StalledRead,
   type StreamInfo,
-  type StreamWrite,
-  type TaggedEvent,
+  streamMetadataJson,
 } from 'chronicle-es';
 import { openConnection, type PostgresConnectionOptions, types } from './connection.js';
-import { type AppendCall, type AppendWriterStats, appendEventsSql, createAppendWriter } from './event-store-append.js';
+import { type AppendWriterStats, appendEventsSql, createAppendWriter } from './event-store-append.js';
 import { sqlCondition } from './event-store-conditions.js';
 import { createListener } from './event-store-listener.js';
 import { eventStoreMigrations } from './event-store-migrations.js';
@@ -260,37 +253,6 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     return (JSON.parse(rows[0][0]) as AppendResult[]).map((r) => ({ ...r, duplicate: true }));
   }
 
-  // Everything is checked before the call is queued: a malformed condition fails at once and writes nothing.
-  function call(writes: AppendCall['writes'], opts: AppendManyOptions): AppendCall {
-    return {
-      writes,
-      key: opts.idempotencyKey,
-      fingerprint: opts.idempotencyFingerprint,
-      condition: sqlCondition(normalizeCondition(opts.condition)),
-    };
-  }
-
-  async function appendToStream(streamId: string, events: readonly NewEvent[], appendOptions?: AppendOptions) {
-    assertOpen();
-    const opts = appendOptions ?? {};
-    assertIdempotencyKey(opts);
-    const write = prepareWrite({ streamId, events, expectedVersion: opts.expectedVersion }, new Date().toISOString());
-    const [result] = await writer.enqueue(call([write], opts));
-    return result;
-  }
-
-  async function appendTagged(events: readonly TaggedEvent[], taggedOptions?: AppendManyOptions) {
-    assertOpen();
-    const opts = taggedOptions ?? {};
-    assertIdempotencyKey(opts);
-    const writes = prepareTaggedEvents(events, new Date().toISOString()) as Array<{
-      streamId: string;
-      expectedVersion: 'any';
-      events: PreparedEvent[];
-    }>;
-    return writer.enqueue(call(writes, opts));
-  }
-
   // Bounded by a fresh safe head, so the head it returns is one a condition can rely on: every position at or below
   // it is committed or never will be, so a matching event the read missed can only come after it — where the
   // condition's check looks.
@@ -322,18 +284,10 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
   const store: PostgresEventStore = {
     schema: schemaName,
 
-    append: ((first: string | readonly TaggedEvent[], second?: readonly NewEvent[] | AppendManyOptions, third?: AppendOptions) =>
-      typeof first === 'string'
-        ? appendToStream(first, second as readonly NewEvent[], third)
-        : appendTagged(first, second as AppendManyOptions | undefined)) as EventStore['append'],
-
-    async appendMany(writes: readonly StreamWrite[], manyOptions?: AppendManyOptions): Promise<AppendResult[]> {
-      assertOpen();
-      const opts = manyOptions ?? {};
-      assertIdempotencyKey(opts);
-      const prepared = prepareWrites(writes, new Date().toISOString());
-      return writer.enqueue(call(prepared, opts));
-    },
+    // Everything is checked before the call is queued: a malformed condition fails at once and writes nothing.
+    ...appendForms(assertOpen, ({ writes, key, fingerprint, condition }) =>
+      writer.enqueue({ writes, key, fingerprint, condition: sqlCondition(condition) }),
+    ),
 
     read,
 
@@ -390,17 +344,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     async setStreamMetadata(streamId: string, metadata: Record<string, unknown>): Promise<void> {
       assertOpen();
       assertStreamId(streamId);
-      if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-        throw new ChronicleError('INVALID_ARGUMENT', 'stream metadata must be an object');
-      }
-      let json: string;
-      try {
-        json = JSON.stringify(metadata);
-      } catch (err) {
-        throw new ChronicleError('INVALID_ARGUMENT', `stream metadata is not JSON-serializable: ${(err as Error).message}`, {
-          cause: err,
-        });
-      }
+      const json = streamMetadataJson(metadata);
       await query(
         `INSERT INTO ${s}.streams (stream_id, metadata) VALUES ($1, $2::json)
          ON CONFLICT (stream_id) DO UPDATE SET metadata = excluded.metadata`,

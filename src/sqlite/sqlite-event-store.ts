@@ -1,9 +1,9 @@
 // The SQLite event store: one better-sqlite3 connection in WAL mode, writes batched by group commit.
 import {
-  type AppendManyOptions,
   type AppendOptions,
   type AppendResult,
   AppendSignal,
+  appendForms,
   assertExpectedVersion,
   assertIdempotencyKey,
   assertStreamId,
@@ -15,15 +15,12 @@ import {
   createPollingSubscription,
   type EventStore,
   indexTags,
-  type NewEvent,
-  normalizeCondition,
+  type normalizeCondition,
   normalizeQuery,
   normalizeRead,
   normalizeReadAll,
   normalizeReadStream,
-  prepareTaggedEvents,
-  prepareWrite,
-  prepareWrites,
+  type PreparedWrite,
   type Query,
   type ReadAllOptions,
   type ReadOptions,
@@ -31,8 +28,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type StreamInfo,
-  type StreamWrite,
-  type TaggedEvent,
+  streamMetadataJson,
 } from 'chronicle-es';
 import { migrateEventStore } from './event-store-schema.js';
 import { createGroupCommitter, type GroupCommitStats } from './group-commit.js';
@@ -61,7 +57,6 @@ export type SqliteEventStore = EventStore & {
   stats(): GroupCommitStats;
 };
 
-type PreparedWrite = ReturnType<typeof prepareWrite>;
 type Condition = ReturnType<typeof normalizeCondition>;
 // Column order of every event SELECT; rows come back as arrays (`.raw()`) to skip building keyed objects.
 type EventRow = [
@@ -411,28 +406,6 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     return rows.length > limit ? rows.slice(0, limit) : rows;
   }
 
-  async function appendToStream(streamId: string, events: readonly NewEvent[], options?: AppendOptions) {
-    assertOpen();
-    const opts = options ?? {};
-    assertIdempotencyKey(opts);
-    const write = prepareWrite({ streamId, events, expectedVersion: opts.expectedVersion }, new Date().toISOString());
-    const condition = normalizeCondition(opts.condition);
-    const key = opts.idempotencyKey;
-    const fingerprint = opts.idempotencyFingerprint;
-    return writer.enqueue(() => writeAll([write], key, fingerprint, condition)[0]);
-  }
-
-  async function appendTagged(events: readonly TaggedEvent[], options?: AppendManyOptions) {
-    assertOpen();
-    const opts = options ?? {};
-    assertIdempotencyKey(opts);
-    const writes = prepareTaggedEvents(events, new Date().toISOString());
-    const condition = normalizeCondition(opts.condition);
-    const key = opts.idempotencyKey;
-    const fingerprint = opts.idempotencyFingerprint;
-    return writer.enqueue(() => writeAll(writes, key, fingerprint, condition));
-  }
-
   async function readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
     assertOpen();
     const { from, limit, filter } = normalizeReadAll(options);
@@ -448,22 +421,10 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   const store: SqliteEventStore = {
     path,
 
-    // The stream form passes `events` on as given: a missing or malformed list must reach validation, not become [].
-    append: ((first: string | readonly TaggedEvent[], second?: never, third?: AppendOptions) =>
-      typeof first === 'string'
-        ? appendToStream(first, second as never, third)
-        : appendTagged(first, second)) as EventStore['append'],
-
-    async appendMany(writes: readonly StreamWrite[], manyOptions?: AppendManyOptions): Promise<AppendResult[]> {
-      assertOpen();
-      const opts = manyOptions ?? {};
-      assertIdempotencyKey(opts);
-      const prepared = prepareWrites(writes, new Date().toISOString());
-      const condition = normalizeCondition(opts.condition);
-      const key = opts.idempotencyKey;
-      const fingerprint = opts.idempotencyFingerprint;
-      return writer.enqueue(() => writeAll(prepared, key, fingerprint, condition));
-    },
+    // Through the writer: each append is one member of the next group commit.
+    ...appendForms(assertOpen, ({ writes, key, fingerprint, condition }) =>
+      writer.enqueue(() => writeAll(writes, key, fingerprint, condition)),
+    ),
 
     async read(query: Query, readOptions?: ReadOptions): Promise<ReadResult> {
       assertOpen();
@@ -516,17 +477,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     async setStreamMetadata(streamId: string, metadata: Record<string, unknown>): Promise<void> {
       assertOpen();
       assertStreamId(streamId);
-      if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-        throw new ChronicleError('INVALID_ARGUMENT', 'stream metadata must be an object');
-      }
-      let json: string;
-      try {
-        json = JSON.stringify(metadata);
-      } catch (err) {
-        throw new ChronicleError('INVALID_ARGUMENT', `stream metadata is not JSON-serializable: ${(err as Error).message}`, {
-          cause: err,
-        });
-      }
+      const json = streamMetadataJson(metadata);
       // Through the writer so it lands in call order with appends queued before it.
       return writer.enqueue(() => upsertStreamMetadata.run(streamId, json));
     },
