@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createPostgresEventStore, type PostgresEventStore } from 'chronicle-es/postgres';
 import { afterAll, describe, expect, it } from 'vitest';
+import { followChild } from '../support/child-lines.js';
 import { freshSchema, PG_URL, pgAvailable } from '../support/postgres.js';
 import { runAppenders } from './pg-appenders.js';
 import { deliveryProblems, watch } from './pg-delivery-watchers.js';
@@ -34,27 +35,16 @@ function childAppenders(writers: number): Promise<string[]> {
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const keys: string[] = [];
-    let buffered = '';
-    let stderr = '';
     let done = false;
-    proc.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    proc.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        const [tag, streamId, version, count] = line.split(' ');
-        if (tag === 'done') done = true;
-        if (tag !== 'ack') continue;
-        for (let v = Number(version) - Number(count) + 1; v <= Number(version); v++) keys.push(`${streamId}@${v}`);
-      }
+    const output = followChild(proc, ([tag, streamId, version, count]) => {
+      if (tag === 'done') done = true;
+      if (tag !== 'ack') return;
+      for (let v = Number(version) - Number(count) + 1; v <= Number(version); v++) keys.push(`${streamId}@${v}`);
     });
     proc.on('error', reject);
     proc.on('exit', (code) => {
       if (code === 0 && done) resolve(keys);
-      else reject(new Error(`appender child exited with ${code}: ${stderr}`));
+      else reject(new Error(`appender child exited with ${code}: ${output.stderr}`));
     });
   });
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Query } from 'chronicle-es';
 import { createPostgresEventStore } from 'chronicle-es/postgres';
 import { afterAll, describe, expect, it } from 'vitest';
+import { followChild } from '../support/child-lines.js';
 import { freshSchema, PG_URL, pgAvailable } from '../support/postgres.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -45,31 +46,20 @@ function buyers(label: string, products: string[]): Child {
   );
   const bought: string[] = [];
   let conflicts = -1;
-  let stderr = '';
-  let buffered = '';
   let onReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => {
     onReady = resolve;
   });
-  proc.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  proc.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      const [tag, a, b] = line.split(' ');
-      if (tag === 'ready') onReady();
-      if (tag === 'bought') bought.push(`${a} ${b}`);
-      if (tag === 'done') conflicts = Number(a);
-    }
+  const output = followChild(proc, ([tag, a, b]) => {
+    if (tag === 'ready') onReady();
+    if (tag === 'bought') bought.push(`${a} ${b}`);
+    if (tag === 'done') conflicts = Number(a);
   });
   const done = new Promise<{ bought: string[]; conflicts: number }>((resolve, reject) => {
     proc.on('error', reject);
     proc.on('exit', (code) => {
       if (code === 0 && conflicts >= 0) resolve({ bought, conflicts });
-      else reject(new Error(`buyer child ${label} exited with ${code}: ${stderr}`));
+      else reject(new Error(`buyer child ${label} exited with ${code}: ${output.stderr}`));
     });
   });
   return { proc, ready, done };

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { RecordedEvent } from 'chronicle-es';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followChild } from '../support/child-lines.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const child = join(import.meta.dirname, 'sqlite-append-burst-child.ts');
@@ -19,34 +20,23 @@ function burstThenKill(path: string, acks: number): Promise<{ acks: Ack[]; signa
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let buffered = '';
-    let stderr = '';
     const seen: Ack[] = [];
     const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-    proc.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    proc.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        const [tag, streamId, version, position, count, key] = line.split(' ');
-        if (tag !== 'ack') continue;
-        seen.push({
-          streamId,
-          version: Number(version),
-          position: Number(position),
-          count: Number(count),
-          key: key === '-' ? undefined : key,
-        });
-      }
+    const output = followChild(proc, ([tag, streamId, version, position, count, key]) => {
+      if (tag !== 'ack') return;
+      seen.push({
+        streamId,
+        version: Number(version),
+        position: Number(position),
+        count: Number(count),
+        key: key === '-' ? undefined : key,
+      });
       if (seen.length >= acks && proc.exitCode === null && !proc.killed) proc.kill('SIGKILL');
     });
     proc.on('error', reject);
     proc.on('close', (_code, signal) => {
       clearTimeout(timer);
-      resolve({ acks: seen, signal, stderr });
+      resolve({ acks: seen, signal, stderr: output.stderr });
     });
   });
 }

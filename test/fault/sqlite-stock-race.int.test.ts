@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Query } from 'chronicle-es';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followChild } from '../support/child-lines.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const childScript = join(import.meta.dirname, 'sqlite-stock-race-child.ts');
@@ -15,7 +16,7 @@ type Child = {
   proc: ChildProcess;
   acks: number[];
   done?: { reserved: number; conflicts: number };
-  stderr: string;
+  readonly stderr: string;
   ready: Promise<void>;
   exited: Promise<NodeJS.Signals | null>;
 };
@@ -30,7 +31,9 @@ function startChild(path: string, product: string, cap: number): Child {
   const child: Child = {
     proc,
     acks: [],
-    stderr: '',
+    get stderr() {
+      return output.stderr;
+    },
     ready: new Promise<void>((resolve) => {
       markReady = resolve;
     }),
@@ -39,20 +42,10 @@ function startChild(path: string, product: string, cap: number): Child {
       proc.on('close', (_code, signal) => resolve(signal));
     }),
   };
-  let buffered = '';
-  proc.stderr?.on('data', (chunk: Buffer) => {
-    child.stderr += chunk.toString();
-  });
-  proc.stdout?.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      const [tag, a, b] = line.split(' ');
-      if (tag === 'ready') markReady();
-      else if (tag === 'ack') child.acks.push(Number(a));
-      else if (tag === 'done') child.done = { reserved: Number(a), conflicts: Number(b) };
-    }
+  const output = followChild(proc, ([tag, a, b]) => {
+    if (tag === 'ready') markReady();
+    else if (tag === 'ack') child.acks.push(Number(a));
+    else if (tag === 'done') child.done = { reserved: Number(a), conflicts: Number(b) };
   });
   return child;
 }
