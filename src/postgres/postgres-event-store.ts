@@ -163,30 +163,32 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
   );
   const listener = createListener(connection.clientConfig, notifyChannel(schemaName), () => signal.notify());
 
-  // A fresh safe head. One round usually settles it. When it falls short of this store's own last commit, or a store
-  // new to the log has no safe head yet, an open transaction counted: the next round reads the lock table and drops
-  // the ones that are not appends of this schema (any other write transaction in the cluster), and one more lets the
-  // appends that were in flight finish. So a caller reads its own writes unless another append is really held open.
-  async function freshBound(): Promise<number> {
+  // A fresh safe head that reaches `target` (read after the first round), unless an append is really held open. One
+  // round usually settles it. When it falls short, or a store new to the log has no safe head yet, an open transaction
+  // counted: the next round reads the lock table and drops the ones that are not appends of this schema (any other
+  // write transaction in the cluster), and one more lets the appends that were in flight finish.
+  async function boundReaching(target: () => number): Promise<number> {
     let bound = await safeHead.refresh();
-    for (let round = 1; round < 3 && (bound < ownHead || bound === 0) && safeHead.waiting(); round++) {
+    for (let round = 1; round < 3 && (bound < target() || bound === 0) && safeHead.waiting(); round++) {
       bound = await safeHead.refresh(round === 1);
     }
     return bound;
   }
 
-  // A safe head that covers every append committed before the call, by any store, unless one is held open: the first
-  // round starts after the call, so the sequence value it reads is at or past every position handed out before; the
-  // rounds after it wait (as freshBound does) for the transactions in flight then. A read whose head a decision passes
-  // as its condition's `after` then sees what another process committed just before — stale, it would only conflict.
-  async function coveringBound(): Promise<number> {
-    let bound = await safeHead.refresh();
-    const target = Math.max(ownHead, safeHead.seen());
-    for (let round = 1; round < 3 && (bound < target || bound === 0) && safeHead.waiting(); round++) {
-      bound = await safeHead.refresh(round === 1);
-    }
-    return bound;
-  }
+  // Reaching this store's own last commit: a caller reads its own writes.
+  const freshBound = () => boundReaching(() => ownHead);
+
+  // Reaching every append committed before the call, by any store: the first round starts after the call, so the
+  // sequence value it reads is at or past every position handed out before, and the rounds after it wait for the
+  // transactions in flight then. A read whose head a decision passes as its condition's `after` then sees what another
+  // process committed just before — stale, it would only conflict.
+  const coveringBound = () => {
+    let target: number | undefined;
+    return boundReaching(() => {
+      target ??= Math.max(ownHead, safeHead.seen());
+      return target;
+    });
+  };
 
   const assertOpen = () => {
     if (closed) throw new ChronicleError('CLOSED', 'event store is closed');
