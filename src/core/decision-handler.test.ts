@@ -573,7 +573,7 @@ describe('idempotency, no-ops and the status', () => {
   });
 });
 
-describe('routing events to models, and model keys', () => {
+describe('folding many models from one read, and model keys', () => {
   type Look = { type: 'Look'; data: Record<string, never> };
   const look: Look = { type: 'Look', data: {} };
   // Folds the positions of the events a model is given, so each model's state can be checked against its own read.
@@ -596,7 +596,7 @@ describe('routing events to models, and model keys', () => {
     return lastSeen;
   };
 
-  // With 40 more models the read is past the size where events are routed to models by tag, not matched against each.
+  // With 40 more models, one read carries dozens of models at once.
   it.each([0, 40])(
     'many models in one read each fold exactly the events their own query selects, each once (+%i)',
     async (more) => {

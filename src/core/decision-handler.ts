@@ -117,14 +117,7 @@ type Resolved = {
   matched: boolean;
   /** Put in a read of this attempt already (a model named twice is read once). */
   picked: boolean;
-  /** The last event routed to it, so an event reached through several of its tags folds once. */
-  seen: number;
 };
-
-// Past this many models in one read, events go to models through an index by tag rather than past every model. Below
-// it, building the index costs more than it saves: measured with handler-only CPU per command, matching every event
-// against every model was as fast or faster up to ~30 models in a read and ~10% slower at 100.
-const ROUTE_ABOVE = 32;
 
 function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>): CommandHandler<Command> {
   const { store } = options;
@@ -158,7 +151,6 @@ function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>)
       head: 0,
       matched: base !== undefined,
       picked: false,
-      seen: -1,
     };
   }
 
@@ -174,8 +166,7 @@ function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>)
       r.head = head;
     }
     if (group.length === 1) foldAlone(group[0], events);
-    else if (group.length <= ROUTE_ABOVE) foldEach(group, events);
-    else foldRouted(group, events);
+    else foldEach(group, events);
     // A model nothing matched saves no read when cached, and new ones (every new order) would evict those that do.
     for (const r of group) if (r.matched) cache.set(r.key, { state: r.state, position: head });
   }
@@ -344,42 +335,9 @@ function foldAlone(r: Resolved, events: readonly RecordedEvent[]): void {
   }
 }
 
-// Up to ROUTE_ABOVE models: each event is matched against each.
+// Several models: each event is matched against each.
 function foldEach(group: readonly Resolved[], events: readonly RecordedEvent[]): void {
   for (const event of events) for (const r of group) foldOne(r, event);
-}
-
-// Many models: an event can match an item only if it carries the item's tags, so it is offered to the models with an
-// item whose first tag it carries (and those with an item without tags), not to every model of the read.
-function foldRouted(group: readonly Resolved[], events: readonly RecordedEvent[]): void {
-  const byTag = new Map<string, Resolved[]>();
-  const untagged: Resolved[] = [];
-  for (const r of group) {
-    for (const item of r.query) {
-      if (item.tags === undefined) {
-        if (untagged.at(-1) !== r) untagged.push(r);
-        continue;
-      }
-      const list = byTag.get(item.tags[0]);
-      if (list === undefined) byTag.set(item.tags[0], [r]);
-      else if (list.at(-1) !== r) list.push(r);
-    }
-  }
-  for (let i = 0; i < events.length; i++) {
-    const event = events[i];
-    offer(untagged, event, i);
-    offer(byTag.get(event.streamId), event, i);
-    for (const tag of event.tags) offer(byTag.get(tag), event, i);
-  }
-}
-
-function offer(models: readonly Resolved[] | undefined, event: RecordedEvent, index: number): void {
-  if (models === undefined) return;
-  for (const r of models) {
-    if (r.seen === index) continue;
-    r.seen = index;
-    foldOne(r, event);
-  }
 }
 
 function foldOne(r: Resolved, event: RecordedEvent): void {
