@@ -50,22 +50,8 @@ export function createInMemoryEventStore(): EventStore {
 
   // The first event after `after` that matches the query, in position order (0 when none).
   function firstMatch(query: Query, after: number): number {
-    let first = 0;
-    for (const item of query) {
-      const tagged = item.tags?.map((t) => byTag.get(t) ?? []);
-      const candidates = tagged ? tagged.reduce((a, b) => (b.length < a.length ? b : a)) : undefined;
-      const start = candidates ? upperBound(candidates, after) : after;
-      const end = candidates ? candidates.length : log.length;
-      for (let i = start; i < end; i++) {
-        const position = candidates ? candidates[i] : i + 1;
-        if (first !== 0 && position >= first) break;
-        if (matchesQuery(log[position - 1], [item])) {
-          first = position;
-          break;
-        }
-      }
-    }
-    return first;
+    for (const p of candidates(query, after + 1)) if (matchesQuery(log[p - 1], query)) return p;
+    return 0;
   }
 
   // Positions from `start` on that may match, ascending: every position when an item has no tags, else the positions
