@@ -1,6 +1,7 @@
 // Queries over the tagged log: which events a decision depends on, and how an event is matched against them.
 import { ChronicleError } from './errors.js';
 import type { QueryItem, Query as QueryItems, RecordedEvent } from './event-store.js';
+import { nameProblem } from './name-rules.js';
 
 /** Which events a decision depends on: the events matching any of its items. */
 export type Query = QueryItems;
@@ -16,23 +17,13 @@ export const Query = {
 };
 
 const MAX_ITEMS = 1000;
-const MAX_TAG_LENGTH = 512;
 const MAX_TAGS_PER_EVENT = 64;
-// Same rules as stream ids: control characters would make tags ambiguous in logs, lone surrogates in storage.
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** @throws INVALID_ARGUMENT unless `tag` is a non-empty string of at most 512 characters (as a stream id, which counts as a tag) without control characters. */
+/** @throws INVALID_ARGUMENT unless `tag` is a non-empty string of at most 512 characters (as a stream id, which counts
+ * as a tag) without control characters. */
 export function assertTag(tag: unknown): asserts tag is string {
-  if (typeof tag !== 'string' || tag.length === 0)
-    throw new ChronicleError('INVALID_ARGUMENT', 'a tag must be a non-empty string');
-  if (tag.length > MAX_TAG_LENGTH) {
-    throw new ChronicleError('INVALID_ARGUMENT', `tag is longer than ${MAX_TAG_LENGTH} characters`);
-  }
-  if (CONTROL.test(tag)) throw new ChronicleError('INVALID_ARGUMENT', 'a tag must not contain control characters');
-  if (LONE_SURROGATE.test(tag)) {
-    throw new ChronicleError('INVALID_ARGUMENT', 'a tag must be well-formed Unicode (no lone surrogates)');
-  }
+  const problem = nameProblem(tag, 'tag');
+  if (problem !== undefined) throw new ChronicleError('INVALID_ARGUMENT', problem);
 }
 
 /** An event's tags checked, repeats dropped, in the order first given. @throws INVALID_ARGUMENT */

@@ -15,28 +15,12 @@ import type {
   StreamWrite,
   TaggedEvent,
 } from './event-store.js';
-
-const MAX_STREAM_ID_LENGTH = 512;
-// Control characters would make ids ambiguous in logs and URLs; everything else is plain data.
-const CONTROL = /[\u0000-\u001f\u007f]/;
-// String.prototype.isWellFormed needs the ES2024 lib, which would also admit APIs Node 20 lacks.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+import { nameProblem } from './name-rules.js';
 
 /** @throws INVALID_ARGUMENT unless `streamId` is a non-empty string of at most 512 characters without control characters. */
 export function assertStreamId(streamId: unknown): asserts streamId is string {
-  if (typeof streamId !== 'string' || streamId.length === 0) {
-    throw new ChronicleError('INVALID_ARGUMENT', 'stream id must be a non-empty string');
-  }
-  if (streamId.length > MAX_STREAM_ID_LENGTH) {
-    throw new ChronicleError('INVALID_ARGUMENT', `stream id is longer than ${MAX_STREAM_ID_LENGTH} characters`);
-  }
-  if (CONTROL.test(streamId)) {
-    throw new ChronicleError('INVALID_ARGUMENT', 'stream id must not contain control characters');
-  }
-  // A lone surrogate becomes U+FFFD in UTF-8 storage, so two different ids would share one stream.
-  if (LONE_SURROGATE.test(streamId)) {
-    throw new ChronicleError('INVALID_ARGUMENT', 'stream id must be well-formed Unicode (no lone surrogates)');
-  }
+  const problem = nameProblem(streamId, 'stream id');
+  if (problem !== undefined) throw new ChronicleError('INVALID_ARGUMENT', problem);
 }
 
 /** The category of a stream: the id before its first `-` (the whole id when it has none). */
