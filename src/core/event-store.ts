@@ -199,6 +199,27 @@ export type StalledRead = {
 };
 
 /**
+ * What a projector reads: the global log in position order, followed live, and its head. Every EventStore is one; so
+ * is a reader of the same log in a service that has no access to the event store (chronicle-es/nats's JetStream source).
+ */
+export interface EventSource {
+  /** Events of all streams in position order, from `from` (inclusive). @throws INVALID_ARGUMENT */
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Catch up from a position, then follow live until stopped. Never skips or repeats an event. */
+  subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription;
+  /** Position of the last event the source can deliver (0 when empty). */
+  headPosition(): Promise<number>;
+  /** As on EventStore: the oldest append holding readers back, where that can happen. */
+  stalledBy?(thresholdMs: number): Promise<StalledRead | undefined>;
+  /**
+   * Told by a projector that every projection it runs on this source has committed everything up to `position`, each
+   * batch with its checkpoint (never lower than the last call). A source that holds what it delivered for
+   * acknowledgement (a broker's consumer) acknowledges up to there; an event store has no such method.
+   */
+  settled?(position: number): void;
+}
+
+/**
  * The event store. Stream ids are data: any non-empty string up to 512 characters
  * without control characters.
  */

@@ -46,6 +46,7 @@ export type {
   ConditionOptions,
   EventFilter,
   EventMetadata,
+  EventSource,
   EventStore,
   ExpectedVersion,
   IdempotencyOptions,

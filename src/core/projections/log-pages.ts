@@ -1,7 +1,7 @@
 // One reader of the global log for all of a projector's projections. Projections at the same checkpoint ask for
 // the same page, so each page is read and parsed once and served from a small cache to every projection
 // positioned in it; projections caught up at the head wait on one shared doorbell instead of polling each.
-import type { EventStore, RecordedEvent, Subscription } from '../event-store.js';
+import type { EventSource, RecordedEvent, Subscription } from '../event-store.js';
 
 /** Every event of the log from the position asked for up to `checkpoint`, in position order. */
 export type Page = { events: readonly RecordedEvent[]; checkpoint: number };
@@ -25,7 +25,7 @@ export class LogPages {
 
   /** `lowWater` is the lowest position a reader still needs: pages wholly before it are dropped. */
   constructor(
-    private readonly store: EventStore,
+    private readonly store: EventSource,
     private readonly batchSize: number,
     private readonly pollIntervalMs: number,
     private readonly lowWater: () => number,

@@ -46,6 +46,7 @@ function setup(events: EventStore, readStore: InMemoryReadStore, def = counting(
     pages,
     served: (_name, position) => calls.served.push(position),
     changed: () => calls.changed++,
+    committed: () => {},
     stuck: () => calls.stuck++,
     damaged: () => calls.damaged++,
     leaseLost: () => calls.leaseLost++,

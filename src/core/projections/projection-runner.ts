@@ -3,7 +3,7 @@
 // the operator's rebuild, retry and skip. Whether it runs at all (the projector is started, and with leases this
 // worker holds the projection) is decided outside: start and stop.
 import { ChronicleError, isChronicleError } from '../errors.js';
-import type { EventStore, RecordedEvent } from '../event-store.js';
+import type { EventSource, RecordedEvent } from '../event-store.js';
 import { applyBatch } from './apply-batch.js';
 import type { Projection } from './define-projection.js';
 import { Lane, type LaneSource } from './lane.js';
@@ -13,13 +13,15 @@ import type { Fence, ProjectionFailure, ProjectionRecord, ProjectionStore } from
 
 /** What a runner needs from the projector around it. */
 export type RunnerContext<Tx> = {
-  eventStore: Pick<EventStore, 'headPosition'>;
+  eventStore: Pick<EventSource, 'headPosition'>;
   readStore: ProjectionStore<Tx, unknown>;
   pages: LaneSource;
   /** The served checkpoint moved to `position` (a batch, a swap, or another projector's progress taken up). */
   served(name: string, position: number): void;
   /** The record was taken up again without the served checkpoint moving: waits may re-check. */
   changed(name: string): void;
+  /** A batch of one of its loops (served or rebuild) committed with its checkpoint. */
+  committed(): void;
   /** The served checkpoint cannot move any more (its loop failed): waits past it fail. */
   stuck(name: string): void;
   /** A write met a damaged read store (READ_STORE_CORRUPT): every projection on it fails. */
@@ -158,6 +160,8 @@ export class ProjectionRunner<Tx> {
       }
       await this.stopLoops();
       await this.startLoops();
+      // The skipped event counts as done: a source waiting to release it need not wait for the next batch.
+      this.ctx.committed();
     });
   }
 
@@ -204,6 +208,19 @@ export class ProjectionRunner<Tx> {
       if (at !== undefined) low = Math.min(low, at + 1);
     }
     return low;
+  }
+
+  /**
+   * The position everything up to which is committed in each of its generations still read (a failed loop included:
+   * its failing event is not applied); its served checkpoint when no loop runs.
+   */
+  durableThrough(): number {
+    let low = Number.POSITIVE_INFINITY;
+    for (const lane of this.lanes) {
+      const at = lane.stopped ? undefined : this.checkpointOf(lane);
+      if (at !== undefined) low = Math.min(low, at);
+    }
+    return low === Number.POSITIVE_INFINITY ? this.position : low;
   }
 
   /**
@@ -351,6 +368,7 @@ export class ProjectionRunner<Tx> {
       record.rebuild.position = checkpoint;
       await this.maybeSwap();
     }
+    this.ctx.committed();
   }
 
   // One page for a lane; false ends the lane (it failed, or the lease is gone).

@@ -1,6 +1,6 @@
 // The status report of a projector's projections: position, lag, state, last error, rebuild progress, which worker
 // holds each one, and the open append (if any) that holds every reader of the log back.
-import type { EventStore, StalledRead } from '../event-store.js';
+import type { EventSource, StalledRead } from '../event-store.js';
 import { servedFailure } from './projection-failure.js';
 import type { ProjectionFailure, ProjectionRecord } from './projection-store.js';
 
@@ -72,7 +72,7 @@ export function storedState(record: ProjectionRecord | undefined, head: number):
 }
 
 export type StatusContext = {
-  eventStore: Pick<EventStore, 'readAll' | 'stalledBy'>;
+  eventStore: Pick<EventSource, 'readAll' | 'stalledBy'>;
   /** The log's head, read once for the whole report. */
   head: number;
   /** Passed to `eventStore.stalledBy`. */
@@ -133,7 +133,7 @@ export function describeProjection(
 }
 
 // How long the event at `position` (the oldest not yet applied) has been waiting.
-async function ageOf(eventStore: Pick<EventStore, 'readAll'>, position: number, now: number): Promise<number> {
+async function ageOf(eventStore: Pick<EventSource, 'readAll'>, position: number, now: number): Promise<number> {
   const [next] = await eventStore.readAll({ from: position, limit: 1 });
   const at = next ? Date.parse(next.metadata.timestamp) : Number.NaN;
   return Number.isFinite(at) ? Math.max(0, (now - at) / 1000) : 0;

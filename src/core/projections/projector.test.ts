@@ -731,6 +731,34 @@ describe('projector', () => {
     expect(appliedOf(read, 'bad').size).toBe(59);
   });
 
+  it('tells a source with settled how far every projection has committed, holding it at a failed event until skipped', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 30, (i) => ({ amount: 1, poison: i === 19 }));
+    const told: number[] = [];
+    const source = {
+      readAll: events.readAll.bind(events),
+      subscribe: events.subscribe.bind(events),
+      headPosition: events.headPosition.bind(events),
+      settled: (position: number) => told.push(position),
+    };
+    const bad = counting('bad', { fail: (e) => (e.data as Added).poison === true });
+    const projector = track(
+      createProjector({ eventStore: source, readStore: read, projections: [bad, counting('good')], batchSize: 7 }),
+    );
+    await projector.start();
+    await projector.waitForPosition(30, { projections: ['good'] });
+    await vi.waitFor(async () => expect((await projector.status())[0].state).toBe('failed'));
+    // Never past the failed projection's checkpoint, never moving back.
+    expect(told.length).toBeGreaterThan(0);
+    expect(told.at(-1)).toBe(19);
+    expect(told).toEqual([...told].sort((a, b) => a - b));
+    expect(new Set(told).size).toBe(told.length);
+    await projector.skip('bad');
+    await projector.waitForPosition(30);
+    await vi.waitFor(() => expect(told.at(-1)).toBe(30));
+  });
+
   it('rejects duplicate projection names and bad options', () => {
     const events = createInMemoryEventStore();
     const readStore = createInMemoryReadStore();

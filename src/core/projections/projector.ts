@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ChronicleError } from '../errors.js';
-import type { EventStore } from '../event-store.js';
+import type { EventSource } from '../event-store.js';
 import { CheckpointPoll } from './checkpoint-poll.js';
 import type { Projection } from './define-projection.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -40,7 +40,12 @@ export type ProjectorWorkerOptions = {
 };
 
 export type ProjectorOptions<Tx> = {
-  eventStore: EventStore;
+  /**
+   * The log the projections are built from: an event store, or another reader of the same log (a JetStream source
+   * in a service without access to the event store). A source with `settled` is told how far every projection here
+   * has committed, so it can acknowledge what it delivered.
+   */
+  eventStore: EventSource;
   readStore: ProjectionStore<Tx, unknown>;
   projections: readonly Projection<Tx>[];
   /** Most events per batch (one transaction each). Default 1000. */
@@ -138,6 +143,22 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
   const waiters = new PositionWaiters(positionOf);
   let running = false;
 
+  // The position every projection running here has committed through, as last told to the source.
+  let settledAt = -1;
+  const settle = () => {
+    if (!eventStore.settled || !running) return;
+    let low = Number.POSITIVE_INFINITY;
+    for (const r of runners.values()) if (r.active) low = Math.min(low, r.durableThrough());
+    if (low === Number.POSITIVE_INFINITY || low <= settledAt) return;
+    settledAt = low;
+    try {
+      eventStore.settled(low);
+    } catch {
+      // The source's bookkeeping failing must not stop the batch that triggered it; the next commit tells it again.
+      settledAt = -1;
+    }
+  };
+
   const pages = new LogPages(eventStore, batchSize, pollIntervalMs, () => {
     let low = Number.POSITIVE_INFINITY;
     for (const r of runners.values()) low = Math.min(low, r.lowWater());
@@ -175,6 +196,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       }
     },
     changed: (name) => waiters.changed(name),
+    committed: settle,
     stuck: (name) => waiters.failed(name, () => runnerOf(name).failedError()),
     damaged(failure) {
       for (const r of runners.values()) r.damage(failure);
@@ -265,6 +287,8 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       running = true;
       if (keeper) await keeper.start();
       else await Promise.all([...runners.values()].map((r) => r.start()));
+      // Redeliveries of what the stored checkpoints already cover can be released before any batch runs.
+      settle();
     },
 
     async stop() {
