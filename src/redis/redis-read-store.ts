@@ -1,0 +1,391 @@
+// The Redis read store: projections' tables as hashes of JSON rows in generations, each batch's writes and its
+// checkpoint compare-and-set in one Lua script, so a projection into Redis is exactly-once like the SQL ones.
+import {
+  type ApplyWork,
+  assertReadModelName,
+  ChronicleError,
+  type ProjectionFailure,
+  type ProjectionRecord,
+  type ProjectionStore,
+  type SkippedEvent,
+} from 'chronicle-es';
+import { Redis } from 'ioredis';
+import { type ReadStoreKeys, readStoreKeys } from './read-store-keys.js';
+import { APPLY, BEGIN, SET_FAILURE, SKIP, SWAP } from './read-store-scripts.js';
+import { redisError } from './redis-error.js';
+import { RedisBatch, type RedisReadTx, type TableWrites } from './redis-read-tx.js';
+import { createRedisReader, type RedisReader } from './redis-reader.js';
+
+export type RedisReadStoreOptions = {
+  /**
+   * The server, as `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS); the store opens its own connection
+   * and closes it on close(). Give this or `client`.
+   */
+  url?: string;
+  /**
+   * A connection of your own (ioredis 5, to a standalone server or a Sentinel-managed primary; not a Cluster), with
+   * its own retry and timeout settings. The store never closes it.
+   */
+  client?: Redis;
+  /** What every key of the store starts with, so several stores (or apps) share one database. Default `chronicle`. */
+  prefix?: string;
+};
+
+export type RedisReadStore = ProjectionStore<RedisReadTx, RedisReader> & {
+  /** The key prefix this store writes under. */
+  readonly prefix: string;
+};
+
+type Reply = [string, ...(string | null)[]];
+
+// Generations dropped per UNLINK: a generation has few tables, but a projection could define many.
+const UNLINK_CHUNK = 100;
+
+const notWritten = (name: string, generation: number) =>
+  new ChronicleError('CONCURRENCY_CONFLICT', `projection ${name}: generation ${generation} is not being written`, {
+    details: { projection: name, generation },
+  });
+
+const moved = (name: string, generation: number, expected: number | undefined, actual: string | null | undefined) =>
+  new ChronicleError(
+    'CONCURRENCY_CONFLICT',
+    `projection ${name}: checkpoint of generation ${generation} is ${actual}, not ${expected}`,
+    { details: { projection: name, generation, expected, actual: actual == null ? null : Number(actual) } },
+  );
+
+const isPosition = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+function toRecord(name: string, hash: Record<string, string>): ProjectionRecord | undefined {
+  if (hash.generation === undefined) return undefined;
+  const record: ProjectionRecord = {
+    name,
+    version: Number(hash.version ?? 0),
+    generation: Number(hash.generation),
+    position: Number(hash.position ?? 0),
+  };
+  if (hash.rebuild_generation !== undefined) {
+    record.rebuild = {
+      generation: Number(hash.rebuild_generation),
+      version: Number(hash.rebuild_version),
+      position: Number(hash.rebuild_position),
+    };
+  }
+  if (hash.failure !== undefined) record.failure = JSON.parse(hash.failure) as ProjectionFailure;
+  return record;
+}
+
+// The writes of a batch as the scripts read them (see WRITES in read-store-scripts.ts).
+function writeArgs(writes: readonly TableWrites[]): string[] {
+  const args = [String(writes.length)];
+  for (const { name, sets, dels } of writes) {
+    args.push(name, String(sets.length / 2), String(dels.length));
+    for (const s of sets) args.push(s);
+    for (const d of dels) args.push(d);
+  }
+  return args;
+}
+
+function checkOptions(options: RedisReadStoreOptions | undefined): { prefix: string; url?: string; client?: Redis } {
+  if (typeof options !== 'object' || options === null) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore needs options with a url or a client');
+  }
+  const { url, client, prefix = 'chronicle' } = options;
+  if ((url === undefined) === (client === undefined)) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore: give exactly one of url and client');
+  }
+  if (url !== undefined) {
+    let protocol: string | undefined;
+    try {
+      protocol = typeof url === 'string' ? new URL(url).protocol : undefined;
+    } catch {
+      protocol = undefined;
+    }
+    if (protocol !== 'redis:' && protocol !== 'rediss:') {
+      // The URL itself is left out: it may carry a password.
+      throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore: url must be a redis:// or rediss:// URL');
+    }
+  }
+  if (client !== undefined && typeof (client as { evalsha?: unknown }).evalsha !== 'function') {
+    throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore: client must be an ioredis Redis connection');
+  }
+  return { prefix, url, client };
+}
+
+/**
+ * Creates a read store on Redis. Nothing is sent until the first call; a server that cannot be reached fails that
+ * call (after the client's retries) with STORE_ERROR.
+ * @throws INVALID_ARGUMENT bad options (neither or both of url and client, a URL that is not redis://, a bad prefix)
+ */
+export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadStore {
+  const checked = checkOptions(options);
+  const keys: ReadStoreKeys = readStoreKeys(checked.prefix);
+  const owned = checked.client === undefined;
+  const client = checked.client ?? new Redis(checked.url!, { connectionName: 'chronicle-read-store', lazyConnect: true });
+  // Each command rejects with its own error; without a listener ioredis would also print every reconnect failure.
+  if (owned) client.on('error', () => {});
+
+  let closed = false;
+  let inflight = 0;
+  let drained: (() => void) | undefined;
+  const closedError = () => new ChronicleError('CLOSED', 'read store is closed');
+  const assertOpen = () => {
+    if (closed) throw closedError();
+  };
+
+  // Every operation counts as in flight until it ends, so close() can wait for them before closing the connection.
+  async function track<T>(work: () => Promise<T>): Promise<T> {
+    assertOpen();
+    inflight++;
+    try {
+      return await work();
+    } finally {
+      inflight--;
+      if (inflight === 0) drained?.();
+    }
+  }
+  // Every Redis call, readers' included: counted in flight too, and failing with CLOSED once the store closed under it.
+  async function call<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return track(async () => {
+      try {
+        return await work();
+      } catch (err) {
+        if (closed) throw new ChronicleError('CLOSED', 'read store is closed', { cause: err });
+        throw redisError(err, operation);
+      }
+    });
+  }
+  const run = (script: typeof APPLY, operation: string, scriptKeys: string[], args: string[]) =>
+    call(operation, () => script.run(client, scriptKeys, args)) as Promise<Reply | string>;
+
+  // Deletes the keys of generations swapped out or replaced. Safe at any time and from any process: a generation in
+  // the garbage set is neither active nor rebuilding, so no script writes to it again. What a crash leaves behind is
+  // collected by the next swap or beginGeneration of the projection.
+  async function collect(name: string): Promise<void> {
+    try {
+      for (const generation of await client.smembers(keys.garbage(name))) {
+        const tablesKey = keys.tables(name, generation);
+        const tables = (await client.smembers(tablesKey)).map((t) => keys.table(name, generation, t));
+        for (let i = 0; i < tables.length; i += UNLINK_CHUNK) await client.unlink(tables.slice(i, i + UNLINK_CHUNK));
+        await client.unlink(tablesKey);
+        await client.srem(keys.garbage(name), generation);
+      }
+    } catch {
+      // The step that made the garbage has committed; what could not be deleted now stays listed for the next time.
+    }
+  }
+
+  const fetchFields = (key: string, fields: readonly string[]) =>
+    call('reading a row', () => client.hmget(key, ...fields)) as Promise<(string | null)[]>;
+  const batchFor = (name: string, generation: number) =>
+    new RedisBatch((table) => keys.table(name, generation, table), fetchFields);
+
+  // Runs `work` against a fresh batch and returns its writes; whatever `work` throws is rethrown unchanged.
+  async function runWork(batch: RedisBatch, work: ((tx: RedisReadTx) => unknown) | undefined): Promise<TableWrites[]> {
+    try {
+      if (work) await work(batch);
+    } finally {
+      batch.end();
+    }
+    return batch.end();
+  }
+
+  const wrongType = (what: string | null | undefined) =>
+    new ChronicleError('STORE_ERROR', `redis: ${what}: something else writes under the prefix ${keys.prefix}`, {
+      details: { prefix: keys.prefix },
+    });
+
+  return {
+    prefix: keys.prefix,
+
+    load(name) {
+      return track(async () => {
+        const hash = await call('loading a projection', () => client.hgetall(keys.record(name)));
+        return toRecord(name, hash);
+      });
+    },
+
+    list() {
+      return track(async () => {
+        const names = (await call('listing projections', () => client.smembers(keys.projections))).sort();
+        const hashes = await call('listing projections', async () => {
+          const pipeline = client.pipeline();
+          for (const name of names) pipeline.hgetall(keys.record(name));
+          return (await pipeline.exec()) ?? [];
+        });
+        const records: ProjectionRecord[] = [];
+        hashes.forEach(([err, hash], i) => {
+          if (err) throw redisError(err, 'listing projections');
+          const record = toRecord(names[i], hash as Record<string, string>);
+          if (record) records.push(record);
+        });
+        return records;
+      });
+    },
+
+    apply(name, generation, work: ApplyWork<RedisReadTx> | undefined, checkpoint, after) {
+      if (!isPosition(checkpoint) || (after !== undefined && !isPosition(after))) {
+        return Promise.reject(
+          new ChronicleError('INVALID_ARGUMENT', `projection ${name}: checkpoints are non-negative integers`, {
+            details: { checkpoint, after },
+          }),
+        );
+      }
+      if (after !== undefined && checkpoint < after) {
+        return Promise.reject(
+          new ChronicleError('INVALID_ARGUMENT', `projection ${name}: checkpoint ${checkpoint} is before ${after}`),
+        );
+      }
+      return track(async () => {
+        if (!Number.isSafeInteger(generation) || generation < 1) throw notWritten(name, generation);
+        const record = keys.record(name);
+        const g = String(generation);
+        // Checked before the work runs, so the loser of a race runs no handlers; and the generation's commit count
+        // read here makes every row the work reads stay valid until the commit, which is refused if it changed.
+        const [active, position, rebuilding, rebuildPosition, commits] = await call('applying a batch', () =>
+          client.hmget(record, 'generation', 'position', 'rebuild_generation', 'rebuild_position', `commits:${g}`),
+        );
+        const current = active === g ? position : rebuilding === g ? rebuildPosition : undefined;
+        if (current === undefined) throw notWritten(name, generation);
+        if (after !== undefined && current !== String(after)) throw moved(name, generation, after, current);
+
+        const writes = await runWork(batchFor(name, generation), work as (tx: RedisReadTx) => unknown);
+        const conditional = after !== undefined;
+        const reply = (await run(
+          APPLY,
+          'applying a batch',
+          [record, keys.tables(name, generation), ...writes.map((w) => w.key)],
+          [g, String(checkpoint), conditional ? String(after) : '', conditional ? (commits ?? '0') : '', ...writeArgs(writes)],
+        )) as Reply;
+        switch (reply[0]) {
+          case 'ok':
+            return;
+          case 'gone':
+            throw notWritten(name, generation);
+          case 'moved':
+            throw moved(name, generation, after, reply[1]);
+          case 'raced':
+            throw new ChronicleError(
+              'CONCURRENCY_CONFLICT',
+              `projection ${name}: another batch committed to generation ${generation} while this one ran`,
+              { details: { projection: name, generation, expected: after, actual: after } },
+            );
+          default:
+            throw wrongType(reply[1]);
+        }
+      });
+    },
+
+    beginGeneration(name, version, setup) {
+      return track(async () => {
+        assertReadModelName('projection', name);
+        if (!isPosition(version)) {
+          throw new ChronicleError('INVALID_ARGUMENT', `projection ${name}: version must be a non-negative integer`);
+        }
+        // Allocated apart from the record, so a setup that throws leaves no record behind, and numbers never repeat.
+        const generation = await call('allocating a generation', () => client.incr(keys.generations(name)));
+        const writes = await runWork(batchFor(name, generation), setup);
+        const reply = (await run(
+          BEGIN,
+          'beginning a generation',
+          [keys.record(name), keys.projections, keys.garbage(name), keys.tables(name, generation), ...writes.map((w) => w.key)],
+          [String(generation), String(version), name, ...writeArgs(writes)],
+        )) as Reply;
+        if (reply[0] === 'wrongtype') throw wrongType(reply[1]);
+        // 'superseded': a beginGeneration that started later has recorded its generation first. This one counts as
+        // having run before it and been replaced at once: its number is returned, and writing to it is refused.
+        await collect(name);
+        return generation;
+      });
+    },
+
+    swapGeneration(name, generation, replacing) {
+      return track(async () => {
+        const reply = (await run(
+          SWAP,
+          'swapping generations',
+          [keys.record(name), keys.garbage(name)],
+          [String(generation), replacing === undefined ? '' : String(replacing)],
+        )) as Reply;
+        switch (reply[0]) {
+          case 'ok':
+            await collect(name);
+            return;
+          case 'notrebuild':
+            throw new ChronicleError(
+              'CONCURRENCY_CONFLICT',
+              `projection ${name}: generation ${generation} is not being rebuilt`,
+              {
+                details: { projection: name, generation },
+              },
+            );
+          case 'replaced':
+            throw new ChronicleError(
+              'CONCURRENCY_CONFLICT',
+              `projection ${name}: generation ${reply[1]} is active, not ${replacing}`,
+              { details: { projection: name, generation, expected: replacing, actual: Number(reply[1]) } },
+            );
+          default:
+            throw new ChronicleError(
+              'CONCURRENCY_CONFLICT',
+              `projection ${name}: the active checkpoint ${reply[1]} is past the rebuild's ${reply[2]}`,
+              { details: { projection: name, generation, active: Number(reply[1]), rebuild: Number(reply[2]) } },
+            );
+        }
+      });
+    },
+
+    setFailure(name, failure) {
+      return track(async () => {
+        assertReadModelName('projection', name);
+        await run(
+          SET_FAILURE,
+          'recording a failure',
+          [keys.record(name), keys.projections],
+          [name, failure ? JSON.stringify(failure) : ''],
+        );
+      });
+    },
+
+    skip(name, generation, failure) {
+      const { eventId, position, type } = failure ?? {};
+      if (eventId === undefined || position === undefined || type === undefined) {
+        return Promise.reject(new ChronicleError('INVALID_ARGUMENT', `projection ${name}: the failure names no event to skip`));
+      }
+      if (!Number.isSafeInteger(position) || position < 1) {
+        return Promise.reject(
+          new ChronicleError('INVALID_ARGUMENT', `projection ${name}: the failed event's position is not one`),
+        );
+      }
+      return track(async () => {
+        const skipped: SkippedEvent = { ...failure, eventId, position, type, skippedAt: new Date().toISOString() };
+        const reply = (await run(
+          SKIP,
+          'skipping an event',
+          [keys.record(name), keys.skips(name)],
+          [String(generation), String(position), String(position - 1), JSON.stringify(skipped)],
+        )) as Reply;
+        if (reply[0] === 'gone') throw notWritten(name, generation);
+        if (reply[0] === 'moved') throw moved(name, generation, position - 1, reply[1]);
+      });
+    },
+
+    skipped(name) {
+      return track(async () => {
+        const list = await call('reading skipped events', () => client.lrange(keys.skips(name), 0, -1));
+        return list.map((json) => JSON.parse(json) as SkippedEvent);
+      });
+    },
+
+    reader(name) {
+      return createRedisReader(name, { client, keys, assertOpen, call });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (inflight > 0) await new Promise<void>((resolve) => (drained = resolve));
+      // A connection of the caller's stays theirs; ours is dropped (nothing of ours is pending on it any more).
+      if (owned) client.disconnect();
+    },
+  };
+}
