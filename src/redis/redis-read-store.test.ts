@@ -1,0 +1,33 @@
+// Options are checked before anything is sent: these cases need no server.
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { createRedisReadStore, type RedisReadStoreOptions } from './redis-read-store.js';
+
+describe('createRedisReadStore options', () => {
+  it.each([
+    ['no options', undefined],
+    ['neither url nor client', {}],
+    ['both url and client', { url: 'redis://127.0.0.1:6379', client: new Redis({ lazyConnect: true }) }],
+    ['a URL of another scheme', { url: 'postgres://127.0.0.1/x' }],
+    ['a URL that is not one', { url: 'not a url' }],
+    ['a client that is not ioredis', { client: {} }],
+    ['a bad prefix', { url: 'redis://127.0.0.1:6379', prefix: 'has space' }],
+  ])('refuses %s with INVALID_ARGUMENT', (_, options) => {
+    expect(() => createRedisReadStore(options as RedisReadStoreOptions)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+  });
+
+  it('keeps a password in the URL out of the error', () => {
+    expect(() => createRedisReadStore({ url: 'http://user:hunter2@host' })).toThrow(
+      expect.not.objectContaining({ message: expect.stringContaining('hunter2') }),
+    );
+  });
+
+  it('defaults the prefix, and connects to nothing until used', async () => {
+    const store = createRedisReadStore({ url: 'redis://127.0.0.1:1' });
+    expect(store.prefix).toBe('chronicle');
+    await store.close();
+    await expect(store.load('x')).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+});
