@@ -125,11 +125,21 @@ describe.skipIf(!redisAvailable)('redis read store', () => {
   it('commits a batch of 20,000 rows set and 10,000 deleted, and reads 20,000 in one getMany', async () => {
     const { name, generation } = await active();
     const keys = Array.from({ length: 20_000 }, (_, i) => `k${i}`);
-    await store.apply(name, generation, (tx) => keys.forEach((k, i) => tx.table('big').set(k, { i })), 1, 0);
     await store.apply(
       name,
       generation,
-      (tx) => keys.filter((_, i) => i % 2 === 0).forEach((k) => tx.table('big').delete(k)),
+      (tx) => {
+        for (const [i, k] of keys.entries()) tx.table('big').set(k, { i });
+      },
+      1,
+      0,
+    );
+    await store.apply(
+      name,
+      generation,
+      (tx) => {
+        for (const k of keys.filter((_, i) => i % 2 === 0)) tx.table('big').delete(k);
+      },
       2,
       1,
     );
@@ -164,7 +174,15 @@ describe.skipIf(!redisAvailable)('redis read store', () => {
 
   it('drops the keys of a swapped-out generation and of a replaced rebuild, and nothing else', async () => {
     const { name, generation: g1 } = await active();
-    await store.apply(name, g1, (tx) => ['a', 'b', 'c'].forEach((t) => tx.table(t).set('row', g1)), 1, 0);
+    await store.apply(
+      name,
+      g1,
+      (tx) => {
+        for (const t of ['a', 'b', 'c']) tx.table(t).set('row', g1);
+      },
+      1,
+      0,
+    );
     const g2 = await store.beginGeneration(name, 2, (tx) => tx.table('a').set('seed', true));
     await store.apply(name, g2, (tx) => tx.table('b').set('row', g2), 1, 0);
     const g3 = await store.beginGeneration(name, 2, (tx) => tx.table('a').set('seed', true));
