@@ -93,7 +93,8 @@ return { 'ok' }
  * rebuild (which goes to the garbage set). One allocated before a generation that is already recorded has been
  * overtaken by a newer beginGeneration and writes nothing.
  * KEYS: record, projections set, garbage set, the generation's tables set, its table hashes.
- * ARGV: generation, version, projection name, the writes.
+ * ARGV: generation, version, projection name, the generation's first commit count, the writes. The count starts at
+ * a random number, so a row cache filled before the keys were flushed can never match a recreated generation's.
  * Returns {'ok'} | {'superseded'} | {'wrongtype', what}.
  */
 export const BEGIN = new RedisScript(`#!lua
@@ -102,16 +103,16 @@ local rec, g = KEYS[1], ARGV[1]
 local r = redis.call('HMGET', rec, 'generation', 'rebuild_generation')
 local n = tonumber(g)
 if n <= tonumber(r[1] or '0') or (r[2] and n <= tonumber(r[2])) then return { 'superseded' } end
-local bad = checkTables(KEYS[4], 5, tonumber(ARGV[4]))
+local bad = checkTables(KEYS[4], 5, tonumber(ARGV[5]))
 if bad then return { 'wrongtype', bad } end
 if r[2] then
   redis.call('SADD', KEYS[3], r[2])
   redis.call('HDEL', rec, 'commits:' .. r[2])
 end
 ensureRecord(rec)
-redis.call('HSET', rec, 'rebuild_generation', g, 'rebuild_version', ARGV[2], 'rebuild_position', '0', 'commits:' .. g, '0')
+redis.call('HSET', rec, 'rebuild_generation', g, 'rebuild_version', ARGV[2], 'rebuild_position', '0', 'commits:' .. g, ARGV[4])
 redis.call('SADD', KEYS[2], ARGV[3])
-writeTables(KEYS[4], 5, 4)
+writeTables(KEYS[4], 5, 5)
 return { 'ok' }
 `);
 

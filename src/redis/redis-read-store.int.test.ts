@@ -172,6 +172,32 @@ describe.skipIf(!redisAvailable)('redis read store', () => {
     expect(await store.reader(name).table('n').get('count')).toBe(1);
   });
 
+  it('never serves a row cached before another store committed over it', async () => {
+    const other = createRedisReadStore({ url: REDIS_URL, prefix });
+    try {
+      const { name, generation } = await active();
+      let at = 0;
+      // Both stores take turns adding one to the same row, each reading it first: a stale cached row would lose a turn.
+      for (let turn = 0; turn < 20; turn++) {
+        const s = turn % 3 === 0 ? other : store;
+        await s.apply(
+          name,
+          generation,
+          async (tx) => {
+            const n = tx.table<number>('n');
+            n.set('count', ((await n.get('count')) ?? 0) + 1);
+          },
+          at + 1,
+          at,
+        );
+        at++;
+      }
+      expect(await store.reader(name).table('n').get('count')).toBe(20);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('drops the keys of a swapped-out generation and of a replaced rebuild, and nothing else', async () => {
     const { name, generation: g1 } = await active();
     await store.apply(

@@ -1,5 +1,6 @@
 // The Redis read store: projections' tables as hashes of JSON rows in generations, each batch's writes and its
 // checkpoint compare-and-set in one Lua script, so a projection into Redis is exactly-once like the SQL ones.
+import { randomInt } from 'node:crypto';
 import {
   type ApplyWork,
   assertReadModelName,
@@ -15,6 +16,7 @@ import { APPLY, BEGIN, SET_FAILURE, SKIP, SWAP } from './read-store-scripts.js';
 import { redisError } from './redis-error.js';
 import { RedisBatch, type RedisReadTx, type TableWrites } from './redis-read-tx.js';
 import { createRedisReader, type RedisReader } from './redis-reader.js';
+import { RowCache } from './row-cache.js';
 
 export type RedisReadStoreOptions = {
   /**
@@ -29,6 +31,12 @@ export type RedisReadStoreOptions = {
   client?: Redis;
   /** What every key of the store starts with, so several stores (or apps) share one database. Default `chronicle`. */
   prefix?: string;
+  /**
+   * Rows of each generation kept in this process across batches (least recently used dropped first), so handlers
+   * that read rows written or read shortly before skip the round trip. A commit by any other process empties it.
+   * Default 10,000; 0 turns it off.
+   */
+  cacheRows?: number;
 };
 
 export type RedisReadStore = ProjectionStore<RedisReadTx, RedisReader> & {
@@ -38,7 +46,11 @@ export type RedisReadStore = ProjectionStore<RedisReadTx, RedisReader> & {
 
 type Reply = [string, ...(string | null)[]];
 
-// Generations dropped per UNLINK: a generation has few tables, but a projection could define many.
+const DEFAULT_CACHE_ROWS = 10_000;
+// Generations' first commit counts are drawn below this (2^47), leaving room to count up within safe integers.
+const FIRST_COMMITS = 2 ** 47;
+
+// Tables dropped per UNLINK: a generation has few tables, but a projection could define many.
 const UNLINK_CHUNK = 100;
 
 const notWritten = (name: string, generation: number) =>
@@ -85,11 +97,14 @@ function writeArgs(writes: readonly TableWrites[]): string[] {
   return args;
 }
 
-function checkOptions(options: RedisReadStoreOptions | undefined): { prefix: string; url?: string; client?: Redis } {
+function checkOptions(options: RedisReadStoreOptions | undefined) {
   if (typeof options !== 'object' || options === null) {
     throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore needs options with a url or a client');
   }
-  const { url, client, prefix = 'chronicle' } = options;
+  const { url, client, prefix = 'chronicle', cacheRows = DEFAULT_CACHE_ROWS } = options;
+  if (!Number.isSafeInteger(cacheRows) || cacheRows < 0) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore: cacheRows must be a non-negative integer');
+  }
   if ((url === undefined) === (client === undefined)) {
     throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore: give exactly one of url and client');
   }
@@ -108,7 +123,7 @@ function checkOptions(options: RedisReadStoreOptions | undefined): { prefix: str
   if (client !== undefined && typeof (client as { evalsha?: unknown }).evalsha !== 'function') {
     throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore: client must be an ioredis Redis connection');
   }
-  return { prefix, url, client };
+  return { prefix, url, client, cacheRows };
 }
 
 /**
@@ -168,6 +183,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
         for (let i = 0; i < tables.length; i += UNLINK_CHUNK) await client.unlink(tables.slice(i, i + UNLINK_CHUNK));
         await client.unlink(tablesKey);
         await client.srem(keys.garbage(name), generation);
+        caches.delete(cacheKey(name, generation));
       }
     } catch {
       // The step that made the garbage has committed; what could not be deleted now stays listed for the next time.
@@ -176,8 +192,52 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
 
   const fetchFields = (key: string, fields: readonly string[]) =>
     call('reading a row', () => client.hmget(key, ...fields)) as Promise<(string | null)[]>;
-  const batchFor = (name: string, generation: number) =>
-    new RedisBatch((table) => keys.table(name, generation, table), fetchFields);
+
+  // Row caches per projection and generation (see row-cache.ts); a cached row is `<table key>\n<row key>`, and a
+  // table key never holds a newline.
+  const caches = new Map<string, RowCache>();
+  const cacheKey = (name: string, generation: number | string) => `${name}#${generation}`;
+  function cacheFor(name: string, generation: number): RowCache {
+    let cache = caches.get(cacheKey(name, generation));
+    if (!cache) {
+      cache = new RowCache(checked.cacheRows);
+      caches.set(cacheKey(name, generation), cache);
+    }
+    return cache;
+  }
+  const cachedFetch =
+    (cache: RowCache) =>
+    async (key: string, fields: readonly string[]): Promise<(string | null)[]> => {
+      const values: (string | null)[] = [];
+      const missing: number[] = [];
+      fields.forEach((field, i) => {
+        const cached = cache.get(`${key}\n${field}`);
+        if (cached === undefined) missing.push(i);
+        else values[i] = cached;
+      });
+      if (missing.length === 0) return values;
+      const at = cache.at;
+      const fetched = await fetchFields(
+        key,
+        missing.map((i) => fields[i]),
+      );
+      missing.forEach((i, j) => {
+        values[i] = fetched[j] ?? null;
+      });
+      cache.fill(
+        at,
+        missing.map((i) => [`${key}\n${fields[i]}`, values[i]]),
+      );
+      return values;
+    };
+  const committedRows = (writes: readonly TableWrites[]): [string, string | null][] =>
+    writes.flatMap(({ key, sets, dels }) => {
+      const rows: [string, string | null][] = [];
+      for (let i = 0; i < sets.length; i += 2) rows.push([`${key}\n${sets[i]}`, sets[i + 1]]);
+      for (const d of dels) rows.push([`${key}\n${d}`, null]);
+      return rows;
+    });
+  const forget = (name: string, generation: number | string) => caches.get(cacheKey(name, generation))?.invalidate();
 
   // Runs `work` against a fresh batch and returns its writes; whatever `work` throws is rethrown unchanged.
   async function runWork(batch: RedisBatch, work: ((tx: RedisReadTx) => unknown) | undefined): Promise<TableWrites[]> {
@@ -248,17 +308,33 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
         if (current === undefined) throw notWritten(name, generation);
         if (after !== undefined && current !== String(after)) throw moved(name, generation, after, current);
 
-        const writes = await runWork(batchFor(name, generation), work as (tx: RedisReadTx) => unknown);
         const conditional = after !== undefined;
-        const reply = (await run(
-          APPLY,
-          'applying a batch',
-          [record, keys.tables(name, generation), ...writes.map((w) => w.key)],
-          [g, String(checkpoint), conditional ? String(after) : '', conditional ? (commits ?? '0') : '', ...writeArgs(writes)],
-        )) as Reply;
+        const from = commits ?? '0';
+        // Without the compare-and-set nothing tells whether cached rows are still the committed ones.
+        const cache = conditional && checked.cacheRows > 0 ? cacheFor(name, generation) : undefined;
+        if (cache) cache.validate(from);
+        else forget(name, generation);
+        const batch = new RedisBatch((table) => keys.table(name, generation, table), cache ? cachedFetch(cache) : fetchFields);
+        const writes = await runWork(batch, work as (tx: RedisReadTx) => unknown);
+        let reply: Reply;
+        try {
+          reply = (await run(
+            APPLY,
+            'applying a batch',
+            [record, keys.tables(name, generation), ...writes.map((w) => w.key)],
+            [g, String(checkpoint), conditional ? String(after) : '', conditional ? from : '', ...writeArgs(writes)],
+          )) as Reply;
+        } catch (err) {
+          // Perhaps committed, perhaps not (the connection dropped with the reply on its way).
+          forget(name, generation);
+          throw err;
+        }
+        if (reply[0] === 'ok') {
+          cache?.committed(from, committedRows(writes));
+          return;
+        }
+        forget(name, generation);
         switch (reply[0]) {
-          case 'ok':
-            return;
           case 'gone':
             throw notWritten(name, generation);
           case 'moved':
@@ -283,12 +359,12 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
         }
         // Allocated apart from the record, so a setup that throws leaves no record behind, and numbers never repeat.
         const generation = await call('allocating a generation', () => client.incr(keys.generations(name)));
-        const writes = await runWork(batchFor(name, generation), setup);
+        const writes = await runWork(new RedisBatch((table) => keys.table(name, generation, table), fetchFields), setup);
         const reply = (await run(
           BEGIN,
           'beginning a generation',
           [keys.record(name), keys.projections, keys.garbage(name), keys.tables(name, generation), ...writes.map((w) => w.key)],
-          [String(generation), String(version), name, ...writeArgs(writes)],
+          [String(generation), String(version), name, String(randomInt(FIRST_COMMITS)), ...writeArgs(writes)],
         )) as Reply;
         if (reply[0] === 'wrongtype') throw wrongType(reply[1]);
         // 'superseded': a beginGeneration that started later has recorded its generation first. This one counts as
