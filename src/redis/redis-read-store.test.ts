@@ -30,4 +30,27 @@ describe('createRedisReadStore options', () => {
     await store.close();
     await expect(store.load('x')).rejects.toMatchObject({ code: 'CLOSED' });
   });
+
+  it('refuses a projection name that could reach other keys, before sending anything', async () => {
+    const store = createRedisReadStore({ url: 'redis://127.0.0.1:1' });
+    const name = 'orders:g1:t:rows';
+    const codes = await Promise.all(
+      [
+        () => store.load(name),
+        () => store.apply(name, 1, undefined, 1, 0),
+        () => store.beginGeneration(name, 1),
+        () => store.swapGeneration(name, 1, 0),
+        () => store.setFailure(name, undefined),
+        () => store.skipped(name),
+      ].map((call) =>
+        call().then(
+          () => 'resolved',
+          (err) => err.code,
+        ),
+      ),
+    );
+    expect(codes).toEqual(Array(6).fill('INVALID_ARGUMENT'));
+    expect(() => store.reader(name)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    await store.close();
+  });
 });

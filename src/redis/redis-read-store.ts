@@ -82,9 +82,21 @@ function toRecord(name: string, hash: Record<string, string>): ProjectionRecord 
       position: Number(hash.rebuild_position),
     };
   }
-  if (hash.failure !== undefined) record.failure = JSON.parse(hash.failure) as ProjectionFailure;
+  if (hash.failure !== undefined) record.failure = parseJson<ProjectionFailure>(hash.failure, `projection ${name}: its failure`);
   return record;
 }
+
+// Only something else writing under the store's prefix leaves text there that is not JSON.
+function parseJson<T>(json: string, what: string): T {
+  try {
+    return JSON.parse(json) as T;
+  } catch (err) {
+    throw new ChronicleError('STORE_ERROR', `redis: ${what} is not JSON`, { cause: err });
+  }
+}
+
+// Keys are built from projection names, so a name that is not a read-model name could reach other keys.
+const assertName = (name: unknown) => assertReadModelName('projection', name);
 
 // The writes of a batch as the scripts read them (see WRITES in read-store-scripts.ts).
 function writeArgs(writes: readonly TableWrites[]): string[] {
@@ -259,6 +271,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
 
     load(name) {
       return track(async () => {
+        assertName(name);
         const hash = await call('loading a projection', () => client.hgetall(keys.record(name)));
         return toRecord(name, hash);
       });
@@ -296,6 +309,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
         );
       }
       return track(async () => {
+        assertName(name);
         if (!Number.isSafeInteger(generation) || generation < 1) throw notWritten(name, generation);
         const record = keys.record(name);
         const g = String(generation);
@@ -353,7 +367,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
 
     beginGeneration(name, version, setup) {
       return track(async () => {
-        assertReadModelName('projection', name);
+        assertName(name);
         if (!isPosition(version)) {
           throw new ChronicleError('INVALID_ARGUMENT', `projection ${name}: version must be a non-negative integer`);
         }
@@ -376,6 +390,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
 
     swapGeneration(name, generation, replacing) {
       return track(async () => {
+        assertName(name);
         const reply = (await run(
           SWAP,
           'swapping generations',
@@ -412,7 +427,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
 
     setFailure(name, failure) {
       return track(async () => {
-        assertReadModelName('projection', name);
+        assertName(name);
         await run(
           SET_FAILURE,
           'recording a failure',
@@ -433,6 +448,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
         );
       }
       return track(async () => {
+        assertName(name);
         const skipped: SkippedEvent = { ...failure, eventId, position, type, skippedAt: new Date().toISOString() };
         const reply = (await run(
           SKIP,
@@ -447,12 +463,14 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
 
     skipped(name) {
       return track(async () => {
+        assertName(name);
         const list = await call('reading skipped events', () => client.lrange(keys.skips(name), 0, -1));
-        return list.map((json) => JSON.parse(json) as SkippedEvent);
+        return list.map((json) => parseJson<SkippedEvent>(json, `projection ${name}: a skipped event`));
       });
     },
 
     reader(name) {
+      assertName(name);
       return createRedisReader(name, { client, keys, assertOpen, call });
     },
 
