@@ -13,7 +13,10 @@ const MAX_PREFIX = 100;
  * - `<prefix>:projection:<p>:skips`: list of skipped events as JSON, oldest first;
  * - `<prefix>:projection:<p>:garbage`: set of generations swapped out or replaced whose keys are still to delete;
  * - `<prefix>:projection:<p>:g<g>:tables`: set of the table names generation `g` has written;
- * - `<prefix>:projection:<p>:g<g>:t:<table>`: hash, the rows of one table (key → JSON value).
+ * - `<prefix>:projection:<p>:g<g>:t:<table>`: hash, the rows of one table (key → JSON value);
+ * - `<prefix>:projection:<p>:lease`: hash, the projection's lease (owner, token, expires ms, released) when kept.
+ * And for leases: `<prefix>:leases`, set of the projections with a lease; `<prefix>:workers`, sorted set of workers by
+ * the time (ms) their heartbeat expires; `<prefix>:workers:seen`, hash of each worker's last heartbeat (ms).
  */
 export type ReadStoreKeys = {
   readonly prefix: string;
@@ -22,6 +25,10 @@ export type ReadStoreKeys = {
   generations(projection: string): string;
   skips(projection: string): string;
   garbage(projection: string): string;
+  lease(projection: string): string;
+  readonly leases: string;
+  readonly workers: string;
+  readonly workersSeen: string;
   tables(projection: string, generation: number | string): string;
   table(projection: string, generation: number | string, table: string): string;
   /** What a table's key starts with before the generation number, for scripts that resolve the served one. */
@@ -50,6 +57,10 @@ export function readStoreKeys(prefix: string): ReadStoreKeys {
     generations: (p) => `${projection(p)}:generations`,
     skips: (p) => `${projection(p)}:skips`,
     garbage: (p) => `${projection(p)}:garbage`,
+    lease: (p) => `${projection(p)}:lease`,
+    leases: `${prefix}:leases`,
+    workers: `${prefix}:workers`,
+    workersSeen: `${prefix}:workers:seen`,
     tables: (p, g) => `${projection(p)}:g${g}:tables`,
     table: (p, g, t) => `${projection(p)}:g${g}:t:${t}`,
     generationBase: (p) => `${projection(p)}:g`,

@@ -56,6 +56,17 @@ local function writeTables(tablesKey, k, a)
 end
 `;
 
+// Every writing script starts with the fence it is made under: KEYS[1] the projection's lease, ARGV[1] and ARGV[2] the
+// owner and token ('' owner: unfenced). They are taken off the front, so the rest of the script reads its own KEYS and
+// ARGV from 1. A lease that passed on (or was released) refuses the step before anything is written.
+const FENCE = `
+local leaseKey, fenceOwner, fenceToken = table.remove(KEYS, 1), table.remove(ARGV, 1), table.remove(ARGV, 1)
+if fenceOwner ~= '' then
+  local l = redis.call('HMGET', leaseKey, 'owner', 'token', 'released')
+  if l[1] ~= fenceOwner or l[2] ~= fenceToken or l[3] == '1' then return { 'leaselost', l[1] or '', l[2] or '' } end
+end
+`;
+
 const ENSURE_RECORD = `
 local function ensureRecord(rec)
   redis.call('HSETNX', rec, 'version', '0')
@@ -65,6 +76,8 @@ end
 `;
 
 /**
+ * Every writing script below takes the fence first (see FENCE) and may return {'leaselost', owner, token}.
+ *
  * One batch: the checkpoint compare-and-set, then the writes and the new checkpoint.
  * KEYS: record, the generation's tables set, its table hashes. ARGV: generation, checkpoint, after ('' = any),
  * commits seen when the batch began ('' = any), the writes.
@@ -72,7 +85,7 @@ end
  * committed to it meanwhile) | {'wrongtype', what}.
  */
 export const APPLY = new RedisScript(`#!lua
-${TARGET}${WRITES}
+${FENCE}${TARGET}${WRITES}
 local rec, g = KEYS[1], ARGV[1]
 local field = target(rec, g)
 if not field then return { 'gone' } end
@@ -98,7 +111,7 @@ return { 'ok' }
  * Returns {'ok'} | {'superseded'} | {'wrongtype', what}.
  */
 export const BEGIN = new RedisScript(`#!lua
-${ENSURE_RECORD}${WRITES}
+${FENCE}${ENSURE_RECORD}${WRITES}
 local rec, g = KEYS[1], ARGV[1]
 local r = redis.call('HMGET', rec, 'generation', 'rebuild_generation')
 local n = tonumber(g)
@@ -122,7 +135,7 @@ return { 'ok' }
  * Returns {'ok', old} | {'notrebuild'} | {'replaced', active} | {'behind', active position, rebuild position}.
  */
 export const SWAP = new RedisScript(`#!lua
-local rec, g = KEYS[1], ARGV[1]
+${FENCE}local rec, g = KEYS[1], ARGV[1]
 local r = redis.call('HMGET', rec, 'generation', 'position', 'rebuild_generation', 'rebuild_version', 'rebuild_position')
 local active, position = r[1] or '0', r[2] or '0'
 if r[3] ~= g then return { 'notrebuild' } end
@@ -142,7 +155,7 @@ return { 'ok', active }
  * KEYS: record, projections set. ARGV: projection name, failure JSON or ''.
  */
 export const SET_FAILURE = new RedisScript(`#!lua
-${ENSURE_RECORD}
+${FENCE}${ENSURE_RECORD}
 ensureRecord(KEYS[1])
 if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 'failure') else redis.call('HSET', KEYS[1], 'failure', ARGV[2]) end
 redis.call('SADD', KEYS[2], ARGV[1])
@@ -155,7 +168,7 @@ return 'ok'
  * Returns {'ok'} | {'gone'} | {'moved', actual}.
  */
 export const SKIP = new RedisScript(`#!lua
-${TARGET}
+${FENCE}${TARGET}
 local rec, g = KEYS[1], ARGV[1]
 local field = target(rec, g)
 if not field then return { 'gone' } end

@@ -12,6 +12,8 @@ describe('createRedisReadStore options', () => {
     ['a URL that is not one', { url: 'not a url' }],
     ['a client that is not ioredis', { client: {} }],
     ['a bad prefix', { url: 'redis://127.0.0.1:6379', prefix: 'has space' }],
+    ['a cache size that is not a count', { url: 'redis://127.0.0.1:6379', cacheRows: -1 }],
+    ['leases that are not a boolean', { url: 'redis://127.0.0.1:6379', leases: 'yes' }],
   ])('refuses %s with INVALID_ARGUMENT', (_, options) => {
     expect(() => createRedisReadStore(options as RedisReadStoreOptions)).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
@@ -27,6 +29,10 @@ describe('createRedisReadStore options', () => {
   it('defaults the prefix, and connects to nothing until used', async () => {
     const store = createRedisReadStore({ url: 'redis://127.0.0.1:1' });
     expect(store.prefix).toBe('chronicle');
+    expect(store.leases).toBeUndefined();
+    const leased = createRedisReadStore({ url: 'redis://127.0.0.1:1', leases: true });
+    expect(Object.keys(leased.leases!).sort()).toEqual(['acquire', 'heartbeat', 'list', 'release']);
+    await leased.close();
     await store.close();
     await expect(store.load('x')).rejects.toMatchObject({ code: 'CLOSED' });
   });

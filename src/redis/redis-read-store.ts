@@ -5,6 +5,7 @@ import {
   type ApplyWork,
   assertReadModelName,
   ChronicleError,
+  type Fence,
   type ProjectionFailure,
   type ProjectionRecord,
   type ProjectionStore,
@@ -14,8 +15,10 @@ import { Redis } from 'ioredis';
 import { type ReadStoreKeys, readStoreKeys } from './read-store-keys.js';
 import { APPLY, BEGIN, SET_FAILURE, SKIP, SWAP } from './read-store-scripts.js';
 import { redisError } from './redis-error.js';
+import { createRedisLeases } from './redis-leases.js';
 import { RedisBatch, type RedisReadTx, type TableWrites } from './redis-read-tx.js';
 import { createRedisReader, type RedisReader } from './redis-reader.js';
+import type { RedisScript } from './redis-script.js';
 import { RowCache } from './row-cache.js';
 
 export type RedisReadStoreOptions = {
@@ -37,6 +40,12 @@ export type RedisReadStoreOptions = {
    * Default 10,000; 0 turns it off.
    */
   cacheRows?: number;
+  /**
+   * Keep projection leases (`store.leases`) in Redis, so projectors sharing this store become workers that each hold
+   * some projections, and every write is fenced by its lease. Off by default: projectors then share the store by
+   * compare-and-set alone (enough for one consumer of a JetStream source).
+   */
+  leases?: boolean;
 };
 
 export type RedisReadStore = ProjectionStore<RedisReadTx, RedisReader> & {
@@ -64,6 +73,11 @@ const moved = (name: string, generation: number, expected: number | undefined, a
     `projection ${name}: checkpoint of generation ${generation} is ${actual}, not ${expected}`,
     { details: { projection: name, generation, expected, actual: actual == null ? null : Number(actual) } },
   );
+
+const leaseLost = (name: string, fence: Fence, owner: string | null | undefined, token: string | null | undefined) =>
+  new ChronicleError('LEASE_LOST', `projection ${name}: the lease of ${fence.owner} (token ${fence.token}) is gone`, {
+    details: { projection: name, owner: owner || undefined, token: token ? Number(token) : undefined, fence },
+  });
 
 const isPosition = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
@@ -113,7 +127,8 @@ function checkOptions(options: RedisReadStoreOptions | undefined) {
   if (typeof options !== 'object' || options === null) {
     throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore needs options with a url or a client');
   }
-  const { url, client, prefix = 'chronicle', cacheRows = DEFAULT_CACHE_ROWS } = options;
+  const { url, client, prefix = 'chronicle', cacheRows = DEFAULT_CACHE_ROWS, leases = false } = options;
+  if (typeof leases !== 'boolean') throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore: leases must be a boolean');
   if (!Number.isSafeInteger(cacheRows) || cacheRows < 0) {
     throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore: cacheRows must be a non-negative integer');
   }
@@ -135,7 +150,7 @@ function checkOptions(options: RedisReadStoreOptions | undefined) {
   if (client !== undefined && typeof (client as { evalsha?: unknown }).evalsha !== 'function') {
     throw new ChronicleError('INVALID_ARGUMENT', 'createRedisReadStore: client must be an ioredis Redis connection');
   }
-  return { prefix, url, client, cacheRows };
+  return { prefix, url, client, cacheRows, leases };
 }
 
 /**
@@ -181,8 +196,26 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
       }
     });
   }
-  const run = (script: typeof APPLY, operation: string, scriptKeys: string[], args: string[]) =>
-    call(operation, () => script.run(client, scriptKeys, args)) as Promise<Reply | string>;
+  // Runs a writing script under `fence` (ignored without leases, as the port has it): a lease that passed on refuses it.
+  async function run(
+    script: RedisScript,
+    operation: string,
+    name: string,
+    fence: Fence | undefined,
+    scriptKeys: string[],
+    args: string[],
+  ): Promise<Reply> {
+    const fenced = checked.leases && fence !== undefined;
+    const reply = (await call(operation, () =>
+      script.run(
+        client,
+        [keys.lease(name), ...scriptKeys],
+        [fenced ? fence.owner : '', fenced ? String(fence.token) : '', ...args],
+      ),
+    )) as Reply;
+    if (reply[0] === 'leaselost') throw leaseLost(name, fence!, reply[1], reply[2]);
+    return reply;
+  }
 
   // Deletes the keys of generations swapped out or replaced. Safe at any time and from any process: a generation in
   // the garbage set is neither active nor rebuilding, so no script writes to it again. What a crash leaves behind is
@@ -268,6 +301,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
 
   return {
     prefix: keys.prefix,
+    ...(checked.leases && { leases: createRedisLeases({ client, keys, call }) }),
 
     load(name) {
       return track(async () => {
@@ -295,7 +329,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
       });
     },
 
-    apply(name, generation, work: ApplyWork<RedisReadTx> | undefined, checkpoint, after) {
+    apply(name, generation, work: ApplyWork<RedisReadTx> | undefined, checkpoint, after, fence) {
       if (!isPosition(checkpoint) || (after !== undefined && !isPosition(after))) {
         return Promise.reject(
           new ChronicleError('INVALID_ARGUMENT', `projection ${name}: checkpoints are non-negative integers`, {
@@ -315,9 +349,22 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
         const g = String(generation);
         // Checked before the work runs, so the loser of a race runs no handlers; and the generation's commit count
         // read here makes every row the work reads stay valid until the commit, which is refused if it changed.
-        const [active, position, rebuilding, rebuildPosition, commits] = await call('applying a batch', () =>
-          client.hmget(record, 'generation', 'position', 'rebuild_generation', 'rebuild_position', `commits:${g}`),
-        );
+        const fields = ['generation', 'position', 'rebuild_generation', 'rebuild_position', `commits:${g}`];
+        const [active, position, rebuilding, rebuildPosition, commits] = await call('applying a batch', async () => {
+          if (!checked.leases || fence === undefined) return client.hmget(record, ...fields);
+          // A fenced batch whose lease passed on is refused before its work runs, whatever else it finds.
+          const [[recordErr, values], [leaseErr, lease]] = (await client
+            .pipeline()
+            .hmget(record, ...fields)
+            .hmget(keys.lease(name), 'owner', 'token', 'released')
+            .exec())! as [[Error | null, (string | null)[]], [Error | null, (string | null)[]]];
+          if (recordErr || leaseErr) throw recordErr ?? leaseErr;
+          const [owner, token, released] = lease;
+          if (owner !== fence.owner || token !== String(fence.token) || released === '1') {
+            throw leaseLost(name, fence, owner, token);
+          }
+          return values;
+        });
         const current = active === g ? position : rebuilding === g ? rebuildPosition : undefined;
         if (current === undefined) throw notWritten(name, generation);
         if (after !== undefined && current !== String(after)) throw moved(name, generation, after, current);
@@ -332,12 +379,14 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
         const writes = await runWork(batch, work as (tx: RedisReadTx) => unknown);
         let reply: Reply;
         try {
-          reply = (await run(
+          reply = await run(
             APPLY,
             'applying a batch',
+            name,
+            fence,
             [record, keys.tables(name, generation), ...writes.map((w) => w.key)],
             [g, String(checkpoint), conditional ? String(after) : '', conditional ? from : '', ...writeArgs(writes)],
-          )) as Reply;
+          );
         } catch (err) {
           // Perhaps committed, perhaps not (the connection dropped with the reply on its way).
           forget(name, generation);
@@ -365,7 +414,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
       });
     },
 
-    beginGeneration(name, version, setup) {
+    beginGeneration(name, version, setup, fence) {
       return track(async () => {
         assertName(name);
         if (!isPosition(version)) {
@@ -374,12 +423,14 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
         // Allocated apart from the record, so a setup that throws leaves no record behind, and numbers never repeat.
         const generation = await call('allocating a generation', () => client.incr(keys.generations(name)));
         const writes = await runWork(new RedisBatch((table) => keys.table(name, generation, table), fetchFields), setup);
-        const reply = (await run(
+        const reply = await run(
           BEGIN,
           'beginning a generation',
+          name,
+          fence,
           [keys.record(name), keys.projections, keys.garbage(name), keys.tables(name, generation), ...writes.map((w) => w.key)],
           [String(generation), String(version), name, String(randomInt(FIRST_COMMITS)), ...writeArgs(writes)],
-        )) as Reply;
+        );
         if (reply[0] === 'wrongtype') throw wrongType(reply[1]);
         // 'superseded': a beginGeneration that started later has recorded its generation first. This one counts as
         // having run before it and been replaced at once: its number is returned, and writing to it is refused.
@@ -388,15 +439,17 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
       });
     },
 
-    swapGeneration(name, generation, replacing) {
+    swapGeneration(name, generation, replacing, fence) {
       return track(async () => {
         assertName(name);
-        const reply = (await run(
+        const reply = await run(
           SWAP,
           'swapping generations',
+          name,
+          fence,
           [keys.record(name), keys.garbage(name)],
           [String(generation), replacing === undefined ? '' : String(replacing)],
-        )) as Reply;
+        );
         switch (reply[0]) {
           case 'ok':
             await collect(name);
@@ -425,19 +478,21 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
       });
     },
 
-    setFailure(name, failure) {
+    setFailure(name, failure, fence) {
       return track(async () => {
         assertName(name);
         await run(
           SET_FAILURE,
           'recording a failure',
+          name,
+          fence,
           [keys.record(name), keys.projections],
           [name, failure ? JSON.stringify(failure) : ''],
         );
       });
     },
 
-    skip(name, generation, failure) {
+    skip(name, generation, failure, fence) {
       const { eventId, position, type } = failure ?? {};
       if (eventId === undefined || position === undefined || type === undefined) {
         return Promise.reject(new ChronicleError('INVALID_ARGUMENT', `projection ${name}: the failure names no event to skip`));
@@ -450,12 +505,14 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
       return track(async () => {
         assertName(name);
         const skipped: SkippedEvent = { ...failure, eventId, position, type, skippedAt: new Date().toISOString() };
-        const reply = (await run(
+        const reply = await run(
           SKIP,
           'skipping an event',
+          name,
+          fence,
           [keys.record(name), keys.skips(name)],
           [String(generation), String(position), String(position - 1), JSON.stringify(skipped)],
-        )) as Reply;
+        );
         if (reply[0] === 'gone') throw notWritten(name, generation);
         if (reply[0] === 'moved') throw moved(name, generation, position - 1, reply[1]);
       });
