@@ -186,4 +186,31 @@ describe.skipIf(!redisAvailable)('projector into Redis', () => {
     expect(await rowsOf<number>(store, name, 'counts')).toEqual(Object.fromEntries(Object.keys(served).map((s) => [s, 80])));
     expect(await keysUnder(`${prefix}:projection:${name}:g${g2}`)).toEqual([]);
   });
+
+  it('starts over from the log when Redis lost the read model (a restart without persistence), applying each event once', async () => {
+    const events = createInMemoryEventStore();
+    const name = fresh('flushed');
+    const lostPrefix = freshPrefix('flushed');
+    const store = createRedisReadStore({ url: REDIS_URL, prefix: lostPrefix });
+    stores.push(store);
+    const projector = createProjector({
+      eventStore: events,
+      readStore: store,
+      projections: [tally(name)],
+      batchSize: 20,
+      pollIntervalMs: 10,
+    });
+    let head = await appendCounted(events, 4, 25);
+    await projector.start();
+    await projector.waitForPosition(head, { timeoutMs: 10_000 });
+    // Everything under the prefix is gone, as after a restart of a server that keeps nothing on disk.
+    expect(await dropPrefix(lostPrefix)).toBeGreaterThan(0);
+    head = await appendCounted(events, 4, 25);
+    for (let i = 0; i < 500 && (await store.load(name))?.position !== head; i++) await new Promise((r) => setTimeout(r, 20));
+    await projector.stop();
+    expect((await store.load(name))?.position).toBe(head);
+    await expectAppliedOnce(store, name, head);
+    expect(await rowsOf(store, name, 'counts')).toEqual(Object.fromEntries(Array.from({ length: 4 }, (_, s) => [`s-${s}`, 50])));
+    await dropPrefix(lostPrefix);
+  });
 });

@@ -156,7 +156,8 @@ function checkOptions(options: RedisReadStoreOptions | undefined) {
 /**
  * Creates a read store on Redis. Nothing is sent until the first call; a server that cannot be reached fails that
  * call (after the client's retries) with STORE_ERROR.
- * @throws INVALID_ARGUMENT bad options (neither or both of url and client, a URL that is not redis://, a bad prefix)
+ * @throws INVALID_ARGUMENT bad options (neither or both of url and client, a URL that is not redis://, a bad prefix,
+ * cacheRows not a count, leases not a boolean)
  */
 export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadStore {
   const checked = checkOptions(options);
@@ -167,6 +168,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
   if (owned) client.on('error', () => {});
 
   let closed = false;
+  let closing: Promise<void> | undefined;
   let inflight = 0;
   let drained: (() => void) | undefined;
   const closedError = () => new ChronicleError('CLOSED', 'read store is closed');
@@ -531,12 +533,16 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
       return createRedisReader(name, { client, keys, assertOpen, call });
     },
 
-    async close() {
-      if (closed) return;
-      closed = true;
-      if (inflight > 0) await new Promise<void>((resolve) => (drained = resolve));
-      // A connection of the caller's stays theirs; ours is dropped (nothing of ours is pending on it any more).
-      if (owned) client.disconnect();
+    close() {
+      if (!closing) {
+        closed = true;
+        closing = (async () => {
+          if (inflight > 0) await new Promise<void>((resolve) => (drained = resolve));
+          // A connection of the caller's stays theirs; ours is dropped (nothing of ours is pending on it any more).
+          if (owned) client.disconnect();
+        })();
+      }
+      return closing;
     },
   };
 }
