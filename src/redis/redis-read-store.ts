@@ -48,6 +48,10 @@ export type RedisReadStoreOptions = {
   leases?: boolean;
 };
 
+/**
+ * A read store on Redis. Every method takes read-model names only (INVALID_ARGUMENT otherwise, `reader()` included,
+ * synchronously), since keys are built from them. @throws as the ProjectionStore port says, plus INVALID_ARGUMENT
+ */
 export type RedisReadStore = ProjectionStore<RedisReadTx, RedisReader> & {
   /** The key prefix this store writes under. */
   readonly prefix: string;
