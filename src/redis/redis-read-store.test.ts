@@ -1,7 +1,8 @@
 // Options are checked before anything is sent: these cases need no server.
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createRedisReadStore, type RedisReadStoreOptions } from './redis-read-store.js';
+import type { RedisReadStoreOptions } from './read-store-options.js';
+import { createRedisReadStore } from './redis-read-store.js';
 
 describe('createRedisReadStore options', () => {
   it.each([
