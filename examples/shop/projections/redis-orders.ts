@@ -1,0 +1,46 @@
+// Read model of GetOrderStatus on Redis: one JSON row per order, keyed by its id, with its lines and status history.
+// Named `orders` like the SQL one: GetOrderStatus declares `reads: ['orders']`, so minPosition waits on this checkpoint.
+import { defineProjection, type RecordedEvent } from 'chronicle-es';
+import type { RedisReadTx } from 'chronicle-es/redis';
+import { shopEvents } from '../messages/events.js';
+import type { OrderStatus, OrderView } from '../messages/orders.js';
+
+/** A row of the `orders` table: what GetOrderStatus answers, as the SQL projection keeps it. */
+export type RedisOrderRow = Omit<OrderView, 'orderId'>;
+
+type ShopEvent = (typeof shopEvents)[number];
+
+export const redisOrdersProjection = defineProjection<RedisReadTx, ShopEvent>({
+  name: 'orders',
+  version: 1,
+  events: shopEvents,
+  handlers: {
+    OrderCreated(event, tx) {
+      const { orderId, customerId, customerName, currency, totalCents, lines } = event.data;
+      tx.table<RedisOrderRow>('orders').set(orderId, {
+        customerId,
+        customerName,
+        status: 'created',
+        // The SKU stays out, as in the SQL projection: the answer lists what the customer ordered, not stock codes.
+        lines: lines.map(({ productId, name, quantity, unitPriceCents }) => ({ productId, name, quantity, unitPriceCents })),
+        currency,
+        totalCents,
+        history: [{ status: 'created', at: event.metadata.timestamp }],
+      });
+    },
+    OrderPaid: (event, tx) => moveTo(tx, event, 'paid'),
+    OrderShipped: (event, tx) => moveTo(tx, event, 'shipped'),
+    OrderCancelled: (event, tx) => moveTo(tx, event, 'cancelled'),
+  },
+});
+
+async function moveTo(tx: RedisReadTx, event: RecordedEvent<string, { orderId: string }>, status: OrderStatus): Promise<void> {
+  const orders = tx.table<RedisOrderRow>('orders');
+  const { orderId } = event.data;
+  const row = await orders.get(orderId);
+  if (!row) return;
+  orders.set(orderId, { ...row, status, history: [...row.history, { status, at: event.metadata.timestamp }] });
+}
+
+/** The Shop's read models on Redis (only the orders one so far), in one list for a projector. */
+export const redisProjections = [redisOrdersProjection];
