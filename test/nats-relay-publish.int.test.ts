@@ -376,6 +376,21 @@ describe.skipIf(!natsAvailable)('JetStream relay', () => {
     await other.close();
   });
 
+  it('creates the stream again when it is deleted under the running relay, going on from the checkpoint', async () => {
+    const store = eventStore();
+    await appendEvents(store, 40);
+    const { stream, prefix } = names('deleted');
+    const r = relay({ eventStore: store, stream, subjectPrefix: prefix, timeoutMs: 1000 });
+    await r.start();
+    await reaches(r, 40);
+    await (await jetstreamManager(nc)).streams.delete(stream);
+    await appendEvents(store, 7, 40);
+    await reaches(r, 47);
+    const messages = await streamMessages(nc, stream);
+    expectExactlyOnce(messages, (await store.readAll()).slice(40));
+    expect((await r.status()).lastError?.message).toMatch(/no responders/i);
+  });
+
   it('reports lag in events and seconds while stopped behind the head', async () => {
     const store = eventStore();
     await appendEvents(store, 10);
