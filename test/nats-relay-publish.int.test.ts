@@ -391,6 +391,22 @@ describe.skipIf(!natsAvailable)('JetStream relay', () => {
     expect((await r.status()).lastError?.message).toMatch(/no responders/i);
   });
 
+  it('fails, naming the event, on one too large for the server, after publishing everything before it', async () => {
+    const store = eventStore();
+    await appendEvents(store, 20);
+    const big = await store.append('order-big', [{ type: 'Placed', data: { blob: 'x'.repeat(nc.info!.max_payload) } }]);
+    await appendEvents(store, 5, 21);
+    const { stream, prefix } = names('big');
+    const r = relay({ eventStore: store, stream, subjectPrefix: prefix });
+    await r.start();
+    await until(async () => (await r.status()).state === 'failed', 'the failure');
+    const status = await r.status();
+    expect(status).toMatchObject({ position: 20, lastError: { code: 'INVALID_ARGUMENT' } });
+    expect(status.lastError?.message).toContain(`position ${big.position}`);
+    expect(status.lastError?.message).toContain('max_payload');
+    expectExactlyOnce(await streamMessages(nc, stream), (await store.readAll()).slice(0, 20));
+  });
+
   it('reports lag in events and seconds while stopped behind the head', async () => {
     const store = eventStore();
     await appendEvents(store, 10);
