@@ -156,6 +156,7 @@ export {
 } from './projections/projector.js';
 export { assertReadModelName } from './projections/read-model-name.js';
 export type { SqlDialect, SqlReader, SqlReadTx, SqlValue } from './projections/sql-tx.js';
+export { type RelayCheckpoint, type StoreCheckpointOptions, storeCheckpoint } from './projections/store-checkpoint.js';
 export { createQueryBus, type QueryBus, type QueryBusOptions, type QueryHandler, type QueryOptions } from './query-bus.js';
 export {
   assertExpectedVersion,

@@ -40,5 +40,6 @@ export {
   type ReadinessOptions,
   type ReadinessReport,
 } from './readiness.js';
+export { type RelayMetricsStatus, relayMetrics } from './relay-metrics.js';
 export { type CreateServerOptions, createServer } from './server.js';
 export type { NotificationSource, PositionSource, ProjectionChange } from './sse.js';

@@ -11,3 +11,8 @@ export {
   subjectOf,
   subjectToken,
 } from './event-message.js';
+// The relay: committed events into a JetStream stream, and where it keeps its checkpoint.
+export { createJetStreamRelay, type JetStreamRelay, type JetStreamRelayOptions } from './jetstream-relay.js';
+export { type JetStreamKvCheckpointOptions, jetStreamKvCheckpoint } from './relay-kv-checkpoint.js';
+export type { RelayState, RelayStatus } from './relay-status.js';
+export { type JetStreamStreamOptions, subjectsCover } from './stream-setup.js';
