@@ -15,7 +15,7 @@ import {
   jetStreamKvCheckpoint,
   subjectOf,
 } from 'chronicle-es/nats';
-import { createSqliteEventStore, createSqliteReadStore } from 'chronicle-es/sqlite';
+import { createSqliteCheckpoint, createSqliteEventStore, createSqliteReadStore } from 'chronicle-es/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteStreams, expectExactlyOnce, freshNames, streamMessages, until } from './nats-relay-kit.js';
 import { connectNats, natsAvailable } from './support/nats.js';
@@ -326,6 +326,38 @@ describe.skipIf(!natsAvailable)('JetStream relay', () => {
       expect(await readStore.load('relay_orders')).toMatchObject({ generation: 1, position: 120 });
     } finally {
       await readStore.close();
+    }
+  });
+
+  it("keeps its checkpoint in the SQLite event store's own file, while the event store goes on writing", async () => {
+    const path = join(dir, 'own-file.db');
+    const store = createSqliteEventStore({ path });
+    stores.push(store);
+    await appendEvents(store, 150);
+    const { stream, prefix } = names('ownfile');
+    const checkpoint = createSqliteCheckpoint({ path, name: 'relay-orders' });
+    try {
+      const r = relay({ eventStore: store, stream, subjectPrefix: prefix, checkpoint });
+      await r.start();
+      await reaches(r, 150);
+      // Appends and checkpoint saves share the file: neither blocks the other.
+      await appendEvents(store, 50);
+      await reaches(r, 200);
+      await r.stop();
+      expect(await checkpoint.load()).toBe(200);
+      // Never moved back, and kept across a reopen.
+      await checkpoint.save(10);
+      await checkpoint.close();
+      const again = createSqliteCheckpoint({ path, name: 'relay-orders' });
+      expect(await again.load()).toBe(200);
+      const another = createSqliteCheckpoint({ path, name: 'another' });
+      expect(await another.load()).toBe(0);
+      await another.close();
+      await again.close();
+      await expect(again.load()).rejects.toMatchObject({ code: 'CLOSED' });
+      expect((await store.readAll({ from: 1, limit: 1000 })).length).toBe(200);
+    } finally {
+      await checkpoint.close();
     }
   });
 

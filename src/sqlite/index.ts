@@ -1,6 +1,7 @@
-// chronicle/sqlite: the embedded SQLite adapters (better-sqlite3 12) — event store and read store.
+// chronicle/sqlite: the embedded SQLite adapters (better-sqlite3 12) — event store, read store, relay checkpoint.
 export type { GroupCommitStats } from './group-commit.js';
 export { setAsideFile } from './set-aside-file.js';
+export { createSqliteCheckpoint, type SqliteCheckpoint, type SqliteCheckpointOptions } from './sqlite-checkpoint.js';
 export { createSqliteEventStore, type SqliteEventStore, type SqliteEventStoreOptions } from './sqlite-event-store.js';
 export {
   createSqliteReadStore,
