@@ -109,16 +109,22 @@ async function prepare(store: EventStore): Promise<Prepared> {
   return prepared;
 }
 
-/** A bare side's shape: one op publishing every prepared event into the round's fresh stream. */
+/**
+ * A bare side's shape: one op publishing every prepared event into the round's fresh stream. The events are prepared
+ * before each round and dropped after it, so their ~100 MB of heap is not there to slow the collector in other sides'
+ * rounds (a real relay holds one batch).
+ */
 function bareSide(
   name: string,
   label: string,
   jsm: JetStreamManager,
+  store: EventStore,
   serverCpu: CpuProbe,
   note: string,
-  publishAll: (prefix: string) => Promise<void>,
+  publishAll: (prefix: string, prepared: Prepared) => Promise<void>,
 ): Side {
-  let target = streamOf('bare', 0);
+  let target = streamOf(label, 0);
+  let prepared: Prepared | undefined;
   return {
     name,
     options: {
@@ -128,13 +134,17 @@ function bareSide(
       sync: 'JetStream file store',
       serverCpu,
       note,
-      check: () => checkStream(jsm, target.stream, EVENTS),
+      check: () => {
+        prepared = undefined;
+        return checkStream(jsm, target.stream, EVENTS);
+      },
     },
     async before(round) {
       target = streamOf(label, round);
+      prepared = await prepare(store);
       await createStream(jsm, target.stream, target.prefix);
     },
-    op: () => publishAll(target.prefix),
+    op: () => publishAll(target.prefix, prepared!),
   };
 }
 
@@ -142,10 +152,10 @@ function bareSide(
  * The brief's baseline: `js.publish(subject, body, { msgID })` for every event, at most IN_FLIGHT acks awaited at once,
  * every ack checked to be a new message at the next sequence.
  */
-function jsPublisher(name: string, nc: NatsConnection, jsm: JetStreamManager, prepared: Prepared, serverCpu: CpuProbe): Side {
+function jsPublisher(name: string, nc: NatsConnection, jsm: JetStreamManager, store: EventStore, serverCpu: CpuProbe): Side {
   const js: JetStreamClient = jetstream(nc, { timeout: 30_000 });
   const note = `@nats-io/jetstream js.publish(subject, body, { msgID }) of the relay's subjects and bodies, pre-encoded, ${IN_FLIGHT} in flight; one header (Nats-Msg-Id)`;
-  return bareSide(name, 'js', jsm, serverCpu, note, async (prefix) => {
+  return bareSide(name, 'js', jsm, store, serverCpu, note, async (prefix, prepared) => {
     const window: Array<Promise<PubAck>> = new Array(IN_FLIGHT);
     const settle = async (i: number) => {
       const ack = await window[i % IN_FLIGHT];
@@ -164,9 +174,9 @@ function jsPublisher(name: string, nc: NatsConnection, jsm: JetStreamManager, pr
  * a reply subject on one inbox subscription, counting acks, IN_FLIGHT at most unanswered — JetStream's "async
  * publish", with no promise, timer or expectation per message.
  */
-function inboxPublisher(name: string, nc: NatsConnection, jsm: JetStreamManager, prepared: Prepared, serverCpu: CpuProbe): Side {
+function inboxPublisher(name: string, nc: NatsConnection, jsm: JetStreamManager, store: EventStore, serverCpu: CpuProbe): Side {
   const note = `@nats-io/nats-core nc.publish(subject, body, { headers, reply }) of the relay's subjects, bodies and headers, pre-built, acks counted on one inbox subscription, ${IN_FLIGHT} in flight; no expected-last-id header`;
-  return bareSide(name, 'inbox', jsm, serverCpu, note, async (prefix) => {
+  return bareSide(name, 'inbox', jsm, store, serverCpu, note, async (prefix, prepared) => {
     const inbox = createInbox();
     let acked = 0;
     let lastSeq = 0;
@@ -305,10 +315,9 @@ async function relayLine(
   fixture: RelayFixture,
 ): Promise<void> {
   await fill(fixture.store);
-  const prepared = await prepare(fixture.store);
-  const js = jsPublisher('nats-bare-js-publish-msgid', nc, jsm, prepared, broker.cpu());
+  const js = jsPublisher('nats-bare-js-publish-msgid', nc, jsm, fixture.store, broker.cpu());
   const inbox: ComparedSide = {
-    ...inboxPublisher('nats-bare-async-publish-inbox', nc, jsm, prepared, broker.cpu()),
+    ...inboxPublisher('nats-bare-async-publish-inbox', nc, jsm, fixture.store, broker.cpu()),
     versus: js.name,
   };
   const relay: ComparedSide = { ...relayPublisher(name, nc, jsm, fixture), versus: js.name, alsoVersus: [inbox.name] };
