@@ -11,3 +11,9 @@ export {
   subjectOf,
   subjectToken,
 } from './event-message.js';
+export {
+  createJetStreamSource,
+  type JetStreamSource,
+  type JetStreamSourceOptions,
+  type JetStreamSourceStatus,
+} from './jetstream-source.js';
