@@ -204,7 +204,10 @@ export function createJetStreamSource(options: JetStreamSourceOptions): JetStrea
       throw natsError(err, `look up message ${blocked.streamSeq} of stream ${stream}`);
     }
     if (still) throw blocked.error;
-    f.requestReset(`foreign message ${blocked.streamSeq} on ${blocked.subject} was removed from the stream`);
+    // Another reader may have found it gone first and had the durable reset already.
+    if (f.window.blocked === blocked) {
+      f.requestReset(`foreign message ${blocked.streamSeq} on ${blocked.subject} was removed from the stream`);
+    }
     return [];
   }
 
@@ -217,16 +220,17 @@ export function createJetStreamSource(options: JetStreamSourceOptions): JetStrea
     let next = Math.max(from, 1);
     while (out.length < limit) {
       let page: RecordedEvent[];
-      if (next > f.window.coverStart) {
-        page = await fromWindow(f, reader, next, limit - out.length);
-      } else {
-        try {
-          page = await reader.read(next, Math.min(limit - out.length, DIRECT_PAGE), f.window.coverStart);
-        } catch (err) {
-          if (!isTransient(err)) throw err;
-          f.noteError(natsError(err, `read stream ${stream} from position ${next}`));
-          break;
-        }
+      try {
+        page =
+          next > f.window.coverStart
+            ? await fromWindow(f, reader, next, limit - out.length)
+            : await reader.read(next, Math.min(limit - out.length, DIRECT_PAGE), f.window.coverStart);
+      } catch (err) {
+        // What was read up to there is good; the next read meets the failure again, if it lasts.
+        if (out.length > 0) break;
+        if (!isTransient(err)) throw err;
+        f.noteError(natsError(err, `read stream ${stream} from position ${next}`));
+        break;
       }
       if (page.length === 0) break;
       for (const event of page) {
