@@ -171,6 +171,7 @@ export function createJetStreamSource(options: JetStreamSourceOptions): JetStrea
   function start(): Promise<{ feed: DurableFeed; reader: StreamReader }> {
     parts ??= (async () => {
       const access: StreamAccess = {
+        nats,
         js: jetstream(nats),
         jsm: await jetstreamManager(nats, { checkAPI: false }),
         stream,

@@ -2,6 +2,7 @@
 // or a projection behind the others. A position is found by binary search over stream sequences (positions rise with
 // them), then an ordered consumer walks on from there; a read that continues where the last one ended reuses it.
 import type { Consumer, JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { RecordedEvent } from 'chronicle-es';
 import { decodeEvent, positionOf } from './event-message.js';
 import { natsError } from './nats-error.js';
@@ -9,6 +10,7 @@ import { foreignMessage } from './source-delivery-window.js';
 
 /** The stream a reader walks, and the subjects it keeps to. */
 export type StreamAccess = {
+  nats: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   stream: string;
