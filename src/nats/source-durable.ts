@@ -188,7 +188,9 @@ export class DurableFeed {
         { details: { stream, durable: this.settings.durable } },
       );
     }
-    const floor = ackFloorOf(info);
+    // Nothing before the stream's first message can be delivered any more: reads below it go to the stream itself,
+    // which says what is missing rather than skipping it.
+    const floor = Math.max(ackFloorOf(info), (await this.reader.firstSeq()) - 1);
     const resumed = this.resumeFrom?.seq === floor + 1 ? this.resumeFrom.position : undefined;
     const position = resumed ?? (await this.reader.positionThrough(floor));
     const differs = this.differences(info.config);
@@ -379,7 +381,8 @@ function openFailure(err: unknown, wrapped: ChronicleError, stream: string): Chr
       details: { stream },
     });
   }
-  if ((err as { name?: unknown } | null)?.name === 'InvalidArgumentError') {
+  // 10093: the filter subjects are not within the stream's subjects.
+  if ((err as { name?: unknown } | null)?.name === 'InvalidArgumentError' || jetStreamCode(err) === 10093) {
     return new ChronicleError('INVALID_ARGUMENT', wrapped.message, { cause: err, details: wrapped.details });
   }
   return wrapped;
