@@ -206,6 +206,8 @@ export class DurableFeed {
     this.opened = true;
     this.failure = undefined;
     this.resumeFrom = undefined;
+    // The projector may have settled before the durable could be opened: see whether to skip ahead now.
+    this.settle(this.window.settledPosition);
     this.firstAttemptDone();
   }
 
