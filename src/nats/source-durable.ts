@@ -41,6 +41,7 @@ const FETCH_EXPIRES_MS = 2000;
 // While the window is full (or blocked), look again this often even if nothing wakes the loop.
 const IDLE_RECHECK_MS = 1000;
 const CONSUMER_NOT_FOUND = 10014;
+const STREAM_NOT_FOUND = 10059;
 const ACK = new TextEncoder().encode('+ACK');
 
 export class DurableFeed {
@@ -83,7 +84,8 @@ export class DurableFeed {
 
   /**
    * Starts pulling (once) and resolves when the first attempt to open the durable is over.
-   * @throws CLOSED; the failure that keeps it from opening when it is not a passing one (NOT_FOUND no such stream,
+   * A stream that does not exist yet is waited for (status `retrying`, lastError NOT_FOUND), not a failure.
+   * @throws CLOSED; the failure that keeps it from opening when it is not a passing one (
    * INVALID_ARGUMENT a push consumer of that name or filters the server cannot take, STORE_ERROR)
    */
   async ready(): Promise<void> {
@@ -160,9 +162,13 @@ export class DurableFeed {
       } catch (err) {
         if (this.closing) break;
         const error = natsError(err, `durable ${this.settings.durable} on stream ${this.access.stream}`);
-        this.noteError(error);
+        // A stream not there yet is waited for: a read side may well start before the relay has created it.
+        const awaitingStream = !this.opened && jetStreamCode(err) === STREAM_NOT_FOUND;
+        this.noteError(awaitingStream ? openFailure(err, error, this.access.stream) : error);
         if (this.opened && jetStreamCode(err) === CONSUMER_NOT_FOUND) this.resetWanted ??= 'the durable consumer was deleted';
-        if (!this.opened) this.failure = isTransient(err) ? undefined : openFailure(err, error, this.access.stream);
+        if (!this.opened) {
+          this.failure = isTransient(err) || awaitingStream ? undefined : openFailure(err, error, this.access.stream);
+        }
         this.state = 'retrying';
         this.firstAttemptDone();
         await this.idle(backoffMs(attempt++));
@@ -377,7 +383,7 @@ function ackFloorOf(info: ConsumerInfo): number {
 
 function openFailure(err: unknown, wrapped: ChronicleError, stream: string): ChronicleError {
   if (isChronicleError(err)) return err;
-  if (jetStreamCode(err) === 10059) {
+  if (jetStreamCode(err) === STREAM_NOT_FOUND) {
     return new ChronicleError('NOT_FOUND', `JetStream stream ${stream} does not exist (is the relay running?)`, {
       cause: err,
       details: { stream },
