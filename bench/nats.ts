@@ -5,20 +5,60 @@
 //   same subjects and bodies with msgID and the same window of publishes in flight.
 // One JSON line per side, then a table. A private nats-server is started for the run (bench/nats-server.ts).
 // (Benchmark tooling, not library code: @nats-io/* are imported here beside src/nats/.)
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager, type PubAck } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  type PubAck,
+} from '@nats-io/jetstream';
 import { createInbox, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
-import { type EventStore, type NewEvent, type RelayCheckpoint, storeCheckpoint } from 'chronicle-es';
-import { createJetStreamRelay, eventBody, eventHeaders, type JetStreamRelay, subjectOf } from 'chronicle-es/nats';
+import Database from 'better-sqlite3';
+import {
+  createInMemoryReadStore,
+  createProjector,
+  defineProjection,
+  type EventStore,
+  type NewEvent,
+  type Principal,
+  type Projection,
+  type Projector,
+  type RecordedEvent,
+  type RelayCheckpoint,
+  type SqlReadTx,
+  storeCheckpoint,
+} from 'chronicle-es';
+import {
+  createJetStreamRelay,
+  createJetStreamSource,
+  eventBody,
+  eventHeaders,
+  type JetStreamRelay,
+  type JetStreamSource,
+  subjectOf,
+} from 'chronicle-es/nats';
 import { createPostgresEventStore, createPostgresReadStore } from 'chronicle-es/postgres';
-import { createSqliteCheckpoint, createSqliteEventStore, type SqliteCheckpoint } from 'chronicle-es/sqlite';
+import {
+  createSqliteCheckpoint,
+  createSqliteEventStore,
+  createSqliteReadStore,
+  type SqliteCheckpoint,
+  type SqliteReadStore,
+} from 'chronicle-es/sqlite';
+import { createShop } from '../examples/shop/app.js';
+import { projections as shopProjections } from '../examples/shop/projections/index.js';
+import { seedShop } from '../examples/shop/seed.js';
 import { alternateSides, type ComparedSide } from './alternate-sides.js';
-import { type CpuProbe, cpuOfAll, printTable, quick, type Side, scaled, selected } from './harness.js';
+import { type CpuProbe, cpuOfAll, type MeasureOptions, printTable, quick, type Side, scaled, selected } from './harness.js';
 import { type BenchNats, openBenchNats } from './nats-server.js';
-import { payload } from './payload.js';
+import { type Payload, payload } from './payload.js';
 import { type Admin, openAdmin } from './pg-server.js';
 
 const roundsAt = process.argv.indexOf('--rounds');
@@ -29,6 +69,7 @@ const EVENTS = scaled(100_000);
 /** The relay's defaults (batchSize and maxInFlight 1000), and the bare publisher's window. */
 const IN_FLIGHT = 1000;
 const RELAY_TARGET = 30_000;
+const CONSUMER_TARGET = 20_000;
 // To profile one side alone: `--no-baselines` runs only Chronicle's sides, `--only-baselines` only the bare ones.
 const withBaselines = !process.argv.includes('--no-baselines');
 const withSubjects = !process.argv.includes('--only-baselines');
@@ -372,6 +413,453 @@ async function relayLines(broker: BenchNats, nc: NatsConnection, jsm: JetStreamM
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// 2. Consumer apply
+
+/** A stream the relay filled from a SQLite event store, read by every consumer round through a durable of its own. */
+type Fed = { stream: string; prefix: string; store: EventStore; head: number };
+
+/** Publishes `store`'s whole log into a fresh stream with the relay, off the record. */
+async function feed(nc: NatsConnection, jsm: JetStreamManager, store: EventStore, label: string): Promise<Fed> {
+  const { stream, prefix } = streamOf(label, 'log');
+  await createStream(jsm, stream, prefix);
+  const head = await store.headPosition();
+  let done!: () => void;
+  const reached = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const memory = storeCheckpoint({ store: createInMemoryReadStore(), name: 'feed' });
+  const relay = createJetStreamRelay({
+    eventStore: store,
+    nats: nc,
+    stream,
+    subjectPrefix: prefix,
+    checkpoint: watched(memory, head, done),
+  });
+  await relay.start();
+  await reached;
+  await relay.stop();
+  const { state } = await jsm.streams.info(stream);
+  if (state.messages !== head) throw new Error(`stream ${stream} holds ${state.messages} messages, the log ${head}`);
+  return { stream, prefix, store, head };
+}
+
+const CONSUMER_BATCH = 500;
+
+/** The durable a bare consumer reads with: the source's settings (ack all, 10,000 pending at most, 30 s ack wait). */
+async function bareDurable(jsm: JetStreamManager, stream: string, durable: string): Promise<void> {
+  await jsm.consumers.add(stream, {
+    durable_name: durable,
+    ack_policy: AckPolicy.All,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: 30_000 * 1_000_000,
+    max_ack_pending: 10_000,
+    max_deliver: -1,
+  });
+}
+
+/**
+ * Fetches every message of `fed`'s stream through `durable` in pulls of CONSUMER_BATCH, hands each pull to `apply`,
+ * then acknowledges its last message (ack policy all); the last ack awaits the server's answer. Throws unless the
+ * stream sequences come in order, each once.
+ */
+async function pullAll(js: JetStreamClient, fed: Fed, durable: string, apply?: (batch: JsMsg[]) => void): Promise<void> {
+  const consumer = await js.consumers.get(fed.stream, durable);
+  let received = 0;
+  let empty = 0;
+  while (received < fed.head) {
+    // Never more than what is left: a pull for more waits out its expiry once the stream is drained.
+    const messages = await consumer.fetch({ max_messages: Math.min(CONSUMER_BATCH, fed.head - received), expires: 5000 });
+    const batch: JsMsg[] = [];
+    for await (const m of messages) {
+      if (m.seq !== received + batch.length + 1) throw new Error(`stream sequence ${m.seq} after ${received + batch.length}`);
+      batch.push(m);
+    }
+    if (batch.length === 0) {
+      if (++empty > 3) throw new Error(`no messages for 15 s after ${received}`);
+      continue;
+    }
+    apply?.(batch);
+    received += batch.length;
+    const last = batch[batch.length - 1];
+    if (received === fed.head) await last.ackAck();
+    else last.ack();
+  }
+}
+
+/** The consumer-side projection: one upsert per event, a row per stream (the orders projection of bench/run.ts). */
+const UPSERT = (table: string) =>
+  `INSERT INTO ${table} (stream_id, lines, position) VALUES (?, ?, ?)
+   ON CONFLICT (stream_id) DO UPDATE SET lines = lines + excluded.lines, position = excluded.position`;
+const ORDERS_TABLE = (table: string) =>
+  `CREATE TABLE ${table} (stream_id TEXT PRIMARY KEY, lines INTEGER NOT NULL, position INTEGER NOT NULL)`;
+const upsertProjection = defineProjection<SqlReadTx>({
+  name: 'orders',
+  version: 1,
+  setup(tx) {
+    tx.run(ORDERS_TABLE(tx.table('orders')));
+  },
+  handlers: Object.fromEntries(
+    ['OrderPlaced', 'OrderPaid', 'OrderShipped'].map((type) => [
+      type,
+      (e: RecordedEvent, tx: SqlReadTx) => {
+        tx.run(UPSERT(tx.table('orders')), [e.streamId, (e.data as Payload).lines.length, e.position]);
+      },
+    ]),
+  ),
+});
+
+/** What the upsert projection must have left: a row per stream of 10 events, two lines per event. */
+function expectOrders(row: { n: number; total: number; last: number } | undefined, head: number): string {
+  if (row?.n !== head / 10 || row.total !== 2 * head || row.last !== head) {
+    throw new Error(`orders table holds ${JSON.stringify(row)}, not ${head / 10} rows of ${2 * head} lines up to ${head}`);
+  }
+  return `read model checked: ${row.n} rows, ${row.total} lines, last position ${row.last}`;
+}
+
+function consumerOptions(
+  events: number,
+  note: string,
+  sync: string,
+  serverCpu: CpuProbe | undefined,
+  check: () => Promise<string>,
+  target?: number,
+): MeasureOptions {
+  return { ops: 1, concurrency: 1, eventsPerOp: events, sync, serverCpu, note, check, target };
+}
+
+/** The brief's floor: a bare durable pull consumer fetching and acknowledging every message, nothing applied. */
+function bareFetchAck(name: string, js: JetStreamClient, jsm: JetStreamManager, fed: Fed, serverCpu: CpuProbe): Side {
+  let durable = '';
+  return {
+    name,
+    options: consumerOptions(
+      fed.head,
+      `@nats-io/jetstream durable pull consumer (ack all), fetch ${CONSUMER_BATCH} at a time, ack the last of each; nothing decoded`,
+      'JetStream file store',
+      serverCpu,
+      async () => {
+        await jsm.consumers.delete(fed.stream, durable);
+        return `${fed.head} messages in order`;
+      },
+    ),
+    async before(round) {
+      durable = `bare_${round}`.replace('-', 'w');
+      await bareDurable(jsm, fed.stream, durable);
+    },
+    op: () => pullAll(js, fed, durable),
+  };
+}
+
+/** The fair floor: the same pulls, each decoded and upserted by better-sqlite3 in one transaction with its checkpoint, acked after commit. */
+function bareSqlite(name: string, js: JetStreamClient, jsm: JetStreamManager, fed: Fed, serverCpu: CpuProbe): Side {
+  let durable = '';
+  let db: Database.Database | undefined;
+  return {
+    name,
+    options: consumerOptions(
+      fed.head,
+      `the same pulls; each decoded (JSON.parse) and upserted by better-sqlite3 (WAL, synchronous=NORMAL) in one transaction with a checkpoint row, acked after commit`,
+      'sqlite read store (normal)',
+      serverCpu,
+      async () => {
+        await jsm.consumers.delete(fed.stream, durable);
+        const row = db!.prepare('SELECT count(*) AS n, sum(lines) AS total, max(position) AS last FROM orders').get() as
+          | { n: number; total: number; last: number }
+          | undefined;
+        db!.close();
+        return expectOrders(row, fed.head);
+      },
+    ),
+    async before(round) {
+      durable = `baresql_${round}`.replace('-', 'w');
+      await bareDurable(jsm, fed.stream, durable);
+      db = new Database(file('bare-read'));
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.exec(ORDERS_TABLE('orders'));
+      db.exec('CREATE TABLE checkpoint (name TEXT PRIMARY KEY, position INTEGER NOT NULL)');
+    },
+    op() {
+      const upsert = db!.prepare(UPSERT('orders'));
+      const checkpoint = db!.prepare(
+        "INSERT INTO checkpoint (name, position) VALUES ('orders', ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+      );
+      const apply = db!.transaction((batch: JsMsg[]) => {
+        let position = 0;
+        for (const m of batch) {
+          const e = JSON.parse(decoder.decode(m.data)) as RecordedEvent<string, Payload>;
+          upsert.run(e.streamId, e.data.lines.length, e.position);
+          position = e.position;
+        }
+        checkpoint.run(position);
+      });
+      return pullAll(js, fed, durable, (batch) => apply(batch));
+    },
+  };
+}
+
+/** A projector over createJetStreamSource (its defaults) into a fresh SQLite read store, until it reached the head. */
+function sourceProjector(
+  name: string,
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  fed: Fed,
+  serverCpu: CpuProbe,
+  projections: readonly Projection<SqlReadTx>[],
+  note: string,
+  verify: (store: SqliteReadStore) => Promise<string>,
+): Side {
+  let durable = '';
+  let parts: { source: JetStreamSource; readStore: SqliteReadStore; projector: Projector } | undefined;
+  return {
+    name,
+    options: consumerOptions(
+      fed.head,
+      note,
+      'sqlite read store (normal)',
+      serverCpu,
+      async () => {
+        const { source, readStore, projector } = parts!;
+        await projector.stop();
+        const status = source.status();
+        await source.close();
+        await jsm.consumers.delete(fed.stream, durable);
+        const found = await verify(readStore);
+        await readStore.close();
+        if (status.ackedPosition !== fed.head) throw new Error(`source acked through ${status.ackedPosition}, not ${fed.head}`);
+        return `${found}; acked through ${status.ackedPosition}, ${status.resets} resets, ${status.redeliveries} redeliveries`;
+      },
+      CONSUMER_TARGET,
+    ),
+    async before(round) {
+      durable = `source_${round}`.replace('-', 'w');
+      const source = createJetStreamSource({ nats: nc, stream: fed.stream, durable });
+      const readStore = createSqliteReadStore({ path: file('source-read') });
+      parts = { source, readStore, projector: createProjector({ eventStore: source, readStore, projections: [...projections] }) };
+    },
+    async op() {
+      const { projector } = parts!;
+      await projector.start();
+      await projector.waitForPosition(fed.head, { timeoutMs: 600_000 });
+    },
+  };
+}
+
+/** The same projections fed straight from the SQLite event store: what a read side next to the log does. */
+function directProjector(
+  name: string,
+  fed: Fed,
+  projections: readonly Projection<SqlReadTx>[],
+  note: string,
+  verify: (store: SqliteReadStore) => Promise<string>,
+): Side {
+  let parts: { readStore: SqliteReadStore; projector: Projector } | undefined;
+  return {
+    name,
+    options: consumerOptions(fed.head, note, 'sqlite read store (normal)', undefined, async () => {
+      const { readStore, projector } = parts!;
+      await projector.stop();
+      const found = await verify(readStore);
+      await readStore.close();
+      return found;
+    }),
+    async before() {
+      const readStore = createSqliteReadStore({ path: file('direct-read') });
+      parts = { readStore, projector: createProjector({ eventStore: fed.store, readStore, projections: [...projections] }) };
+    },
+    async op() {
+      const { projector } = parts!;
+      await projector.start();
+      await projector.waitForPosition(fed.head, { timeoutMs: 600_000 });
+    },
+  };
+}
+
+async function verifyUpserts(store: SqliteReadStore, head: number): Promise<string> {
+  const r = store.reader('orders');
+  const row = (await r.get(`SELECT count(*) AS n, sum(lines) AS total, max(position) AS last FROM ${r.table('orders')}`)) as
+    | { n: number; total: number; last: number }
+    | undefined;
+  return expectOrders(row, head);
+}
+
+/** The four consumers of one stream, alternating: the bare floors first, the source last. */
+async function consumerGroup(
+  name: string,
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  broker: BenchNats,
+  fed: Fed,
+  projections: readonly Projection<SqlReadTx>[],
+  what: string,
+  verify: (store: SqliteReadStore) => Promise<string>,
+): Promise<void> {
+  const js = jetstream(nc, { timeout: 30_000 });
+  const fetchAck: ComparedSide = bareFetchAck(`${name}-bare-pull-fetch-ack`, js, jsm, fed, broker.cpu());
+  const bare: ComparedSide[] = [fetchAck];
+  if (projections.includes(upsertProjection)) {
+    bare.push({ ...bareSqlite(`${name}-bare-pull-sqlite-upsert`, js, jsm, fed, broker.cpu()), versus: fetchAck.name });
+  }
+  const direct: ComparedSide = directProjector(
+    `${name}-direct-from-sqlite-log`,
+    fed,
+    projections,
+    `createProjector over the SQLite event store itself (no JetStream): ${what}; until waitForPosition(head)`,
+    verify,
+  );
+  const source: ComparedSide = {
+    ...sourceProjector(
+      `${name}-jetstream-source`,
+      nc,
+      jsm,
+      fed,
+      broker.cpu(),
+      projections,
+      `createJetStreamSource (defaults) + createProjector: ${what}, ${fed.head} events in the stream; until waitForPosition(head); serverCpu = nats-server`,
+      verify,
+    ),
+    versus: bare[bare.length - 1].name,
+    alsoVersus: [...bare.slice(0, -1).map((b) => b.name), direct.name],
+  };
+  const sides = [...(withBaselines ? [...bare, direct] : []), ...(withSubjects ? [source] : [])];
+  await warm(sides);
+  await alternateSides(ROUNDS, sides);
+}
+
+async function consumerLines(broker: BenchNats, nc: NatsConnection, jsm: JetStreamManager) {
+  const upserts = 'nats-consume-upsert';
+  if (selected(upserts)) {
+    const store = createSqliteEventStore({ path: file('consume-events') });
+    try {
+      await fill(store);
+      const fed = await feed(nc, jsm, store, 'consume');
+      await consumerGroup(
+        upserts,
+        nc,
+        jsm,
+        broker,
+        fed,
+        [upsertProjection],
+        'one upsert per event into a SQLite read store',
+        (s) => verifyUpserts(s, fed.head),
+      );
+      await jsm.streams.delete(fed.stream);
+    } finally {
+      await store.close();
+    }
+  }
+  const shop = 'nats-consume-shop';
+  if (selected(shop)) {
+    const dataDir = join(dir, 'shop');
+    await seedShopLog(dataDir);
+    const store = createSqliteEventStore({ path: join(dataDir, 'events.db') });
+    try {
+      const fed = await feed(nc, jsm, store, 'shop');
+      await consumerGroup(
+        shop,
+        nc,
+        jsm,
+        broker,
+        fed,
+        shopProjections,
+        `the Shop's ${shopProjections.length} projections (${shopProjections.map((p) => p.name).join(', ')}) into a SQLite read store`,
+        sameAsFirst(),
+      );
+      await jsm.streams.delete(fed.stream);
+    } finally {
+      await store.close();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The Shop's log: written through its command bus, as its write side would.
+
+const seeder: Principal = { id: 'bench', roles: ['admin'] };
+const SHOP_PRODUCTS = 500;
+const SHOP_CUSTOMERS = 1000;
+
+/** The demo data, then orders (a third only created, a third paid, a third paid and shipped) until EVENTS events. */
+async function seedShopLog(dataDir: string): Promise<void> {
+  const shop = await createShop({ dataDir, role: 'write' });
+  try {
+    const bus = shop.commandBus!;
+    await seedShop(bus);
+    const send = (name: string, data: unknown) => bus.dispatch(name, data, { principal: seeder });
+    const inParallel = async (count: number, each: (i: number) => Promise<unknown>) => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          for (let i = next++; i < count; i = next++) await each(i);
+        }),
+      );
+    };
+    await inParallel(SHOP_PRODUCTS, async (i) => {
+      const productId = `bench-p-${i}`;
+      await send('CreateProduct', {
+        productId,
+        sku: `BENCH-${i}`,
+        name: `Bench item ${i}`,
+        priceCents: 100 + i,
+        currency: 'EUR',
+      });
+      await send('RestockProduct', { productId, quantity: 1_000_000 });
+    });
+    await inParallel(SHOP_CUSTOMERS, (i) =>
+      send('RegisterCustomer', { customerId: `bench-c-${i}`, name: `Bench customer ${i}`, email: `bench-${i}@example.com` }),
+    );
+    for (let batch = 0; (await shop.eventStore!.headPosition()) < EVENTS; batch++) {
+      await inParallel(2000, async (k) => {
+        const n = batch * 2000 + k;
+        const orderId = `bench-o-${n}`;
+        await send('CreateOrder', {
+          orderId,
+          customerId: `bench-c-${n % SHOP_CUSTOMERS}`,
+          lines: Array.from({ length: 1 + (n % 3) }, (_, j) => ({
+            productId: `bench-p-${(n * 7 + j * 131) % SHOP_PRODUCTS}`,
+            quantity: 1,
+          })),
+        });
+        if (n % 3 >= 1) await send('PayOrder', { orderId });
+        if (n % 3 === 2) await send('ShipOrder', { orderId });
+      });
+    }
+  } finally {
+    await shop.close();
+  }
+}
+
+// Every table of the Shop's read model, by projection: compared whole (ORDER BY its first column, the key).
+const SHOP_TABLES: ReadonlyArray<[projection: string, table: string]> = [
+  ['customers', 'customers'],
+  ['customers', 'orders'],
+  ['catalog', 'products'],
+  ['inventory', 'stock'],
+  ['orders', 'orders'],
+  ['sales', 'status_counts'],
+  ['sales', 'revenue'],
+  ['sales', 'product_sales'],
+  ['sales', 'orders'],
+];
+
+/** A check that every side's Shop read model is the same as the first one checked (the direct-fed one, or any). */
+function sameAsFirst(): (store: SqliteReadStore) => Promise<string> {
+  let first: string | undefined;
+  return async (store) => {
+    const parts: string[] = [];
+    for (const [projection, table] of SHOP_TABLES) {
+      const r = store.reader(projection);
+      const rows = await r.all(`SELECT * FROM ${r.table(table)} ORDER BY 1`);
+      parts.push(`${table}:${rows.length}:${createHash('sha256').update(JSON.stringify(rows)).digest('hex').slice(0, 12)}`);
+    }
+    const digest = parts.join(' ');
+    first ??= digest;
+    if (digest !== first) throw new Error(`Shop read model ${digest} differs from the first side's ${first}`);
+    return `read model checked, the same on every side: ${digest}`;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 
 const broker = await openBenchNats();
 let nc: NatsConnection | undefined;
@@ -384,6 +872,7 @@ try {
     admin ??= await openAdmin();
     return admin;
   });
+  await consumerLines(broker, nc, jsm);
   printTable();
 } finally {
   await nc?.close();
