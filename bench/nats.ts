@@ -1,10 +1,17 @@
-// `npm run bench:nats [-- --quick] [--rounds N] [--only <name>] [--nats-url <url>]`: the JetStream lines of issue 9,
-// each beside a bare-driver baseline doing the same work in the same run, measured in alternating rounds (harness.ts):
-// - relay publish: a relay publishing 100k stored events from a SQLite (and a PostgreSQL) event store into a fresh
-//   JetStream stream until the broker acknowledged the last, beside a bare @nats-io/jetstream pipelined publish of the
-//   same subjects and bodies with msgID and the same window of publishes in flight.
+// `npm run bench:nats [-- --quick] [--rounds N] [--only <name>] [--no-baselines|--only-baselines] [--nats-url <url>]
+// [--duration S]`: the JetStream lines of issue 9, each beside bare-driver baselines doing the same work in the same
+// run, measured in alternating rounds (alternate-sides.ts; 3 rounds, 2 with --quick):
+// - nats-relay-publish-{sqlite,pg}: the relay publishing 100k stored events from a SQLite (then a PostgreSQL) event
+//   store into a fresh stream until the broker acknowledged the last, beside a bare js.publish with msgID of the same
+//   subjects and bodies with the same window in flight, and a bare async publish (one inbox) of the same messages;
+// - nats-consume-upsert-*: the JetStream source + projector applying a stream of 100k events (one upsert per event)
+//   into a SQLite read store, beside a bare pull consumer fetching and acking them, the same consumer upserting with
+//   better-sqlite3, and the projector fed from the SQLite log itself; nats-consume-shop-*: the same with the Shop's
+//   projections over a Shop's log of ~100k events written through its command bus;
+// - nats-read-node-redis-GetOrderStatus: the Shop's SHOP_ROLE=read node on Redis fed through JetStream, over HTTP
+//   under autocannon, beside the SQLite read node fed the same way (bench/nats-read-node.ts).
 // One JSON line per side, then a table. A private nats-server is started for the run (bench/nats-server.ts).
-// (Benchmark tooling, not library code: @nats-io/* are imported here beside src/nats/.)
+// (Benchmark tooling, not library code: @nats-io/* and better-sqlite3 are imported here beside src/.)
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +64,7 @@ import { projections as shopProjections } from '../examples/shop/projections/ind
 import { seedShop } from '../examples/shop/seed.js';
 import { alternateSides, type ComparedSide } from './alternate-sides.js';
 import { type CpuProbe, cpuOfAll, type MeasureOptions, printTable, quick, type Side, scaled, selected } from './harness.js';
+import { runReadNodeLine } from './nats-read-node.js';
 import { type BenchNats, openBenchNats } from './nats-server.js';
 import { type Payload, payload } from './payload.js';
 import { type Admin, openAdmin } from './pg-server.js';
@@ -873,6 +881,7 @@ try {
     return admin;
   });
   await consumerLines(broker, nc, jsm);
+  if (selected('nats-read-node')) await runReadNodeLine({ natsUrl: broker.url, jsm, dir, run, rounds: ROUNDS });
   printTable();
 } finally {
   await nc?.close();
