@@ -86,6 +86,8 @@ const dir = mkdtempSync(join(tmpdir(), 'chronicle-bench-nats-'));
 let files = 0;
 const file = (name: string) => join(dir, `${++files}-${name}.db`);
 const decoder = new TextDecoder();
+/** Whether a line of harness.ts's shape ran, for the closing table. */
+let tabled = false;
 
 // Orders of 10 events on streams of 10 categories, with correlation and causation ids as a command handler sets them:
 // every header the relay writes is there, and the ~235-byte payload of the other benches.
@@ -379,6 +381,7 @@ async function relayLines(broker: BenchNats, nc: NatsConnection, jsm: JetStreamM
   const sqliteName = 'nats-relay-publish-sqlite';
   const pgName = 'nats-relay-publish-pg';
   if (selected(sqliteName)) {
+    tabled = true;
     const path = file('relay-events');
     const store = createSqliteEventStore({ path });
     const checkpoints: SqliteCheckpoint[] = [];
@@ -400,6 +403,7 @@ async function relayLines(broker: BenchNats, nc: NatsConnection, jsm: JetStreamM
     }
   }
   if (selected(pgName)) {
+    tabled = true;
     const pg = await admin();
     const schema = pg.freshSchema('relay');
     const url = pg.url('relay');
@@ -737,6 +741,7 @@ async function consumerGroup(
 async function consumerLines(broker: BenchNats, nc: NatsConnection, jsm: JetStreamManager) {
   const upserts = 'nats-consume-upsert';
   if (selected(upserts)) {
+    tabled = true;
     const store = createSqliteEventStore({ path: file('consume-events') });
     try {
       await fill(store);
@@ -758,6 +763,7 @@ async function consumerLines(broker: BenchNats, nc: NatsConnection, jsm: JetStre
   }
   const shop = 'nats-consume-shop';
   if (selected(shop)) {
+    tabled = true;
     const dataDir = join(dir, 'shop');
     await seedShopLog(dataDir);
     const store = createSqliteEventStore({ path: join(dataDir, 'events.db') });
@@ -883,7 +889,7 @@ try {
   await consumerLines(broker, nc, jsm);
   if (selected('nats-read-node')) await runReadNodeLine({ natsUrl: broker.url, jsm, dir, run, rounds: ROUNDS });
   // The read-node line prints its own shape (bench/http.ts's); the table is of the others.
-  if (['nats-relay-publish', 'nats-consume'].some((line) => selected(line))) printTable();
+  if (tabled) printTable();
 } finally {
   await nc?.close();
   await admin?.close();
