@@ -211,12 +211,15 @@ export class ProjectionRunner<Tx> {
   }
 
   /**
-   * The position through which its served generation has committed (a failed loop included: its failing event is
-   * not applied). A rebuild's loop is left out: it reads behind the live point, which a source must be able to serve
-   * after acknowledging (a rebuild from 0 would otherwise hold every other projection's acknowledgements back).
+   * The position through which the generation that serves (or, after a raised version, is about to serve) has
+   * committed; a failed loop included, since its failing event is not applied. A rebuild beside a live generation is
+   * left out: it reads behind the live point, which a source must be able to serve after acknowledging, so a rebuild
+   * from 0 does not hold every other projection's acknowledgements back. After a raised version there is no live
+   * loop (the old generation's handlers are gone) and the rebuild is the one to count: the stale served checkpoint
+   * would hold a source back for good once more events are waiting than it may hold unacknowledged.
    */
   durableThrough(): number {
-    const lane = this.serving;
+    const lane = this.serving && !this.serving.stopped ? this.serving : this.building;
     const at = lane && !lane.stopped ? this.checkpointOf(lane) : undefined;
     return at ?? this.position;
   }

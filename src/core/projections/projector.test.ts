@@ -795,6 +795,32 @@ describe('projector', () => {
     await rebuilt;
   });
 
+  it('counts the rebuild in settled after a raised version, when no live generation applies events', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 10);
+    const first = track(createProjector({ eventStore: events, readStore: read, projections: [counting('totals')] }));
+    await first.start();
+    await first.waitForPosition(10);
+    await first.stop();
+    await seed(events, 20);
+    const told: number[] = [];
+    const source = {
+      readAll: events.readAll.bind(events),
+      subscribe: events.subscribe.bind(events),
+      headPosition: events.headPosition.bind(events),
+      settled: (position: number) => told.push(position),
+    };
+    const raised = track(
+      createProjector({ eventStore: source, readStore: read, projections: [counting('totals', { version: 2 })], batchSize: 4 }),
+    );
+    await raised.start();
+    await raised.waitForPosition(30);
+    // Before the swap the served checkpoint stood at 10; the rebuild's progress was told as it went.
+    expect(told.some((p) => p > 10 && p < 30)).toBe(true);
+    await vi.waitFor(() => expect(told.at(-1)).toBe(30));
+  });
+
   it('rejects duplicate projection names and bad options', () => {
     const events = createInMemoryEventStore();
     const readStore = createInMemoryReadStore();

@@ -150,12 +150,12 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     let low = Number.POSITIVE_INFINITY;
     for (const r of runners.values()) if (r.active) low = Math.min(low, r.durableThrough());
     if (low === Number.POSITIVE_INFINITY || low <= settledAt) return;
-    settledAt = low;
     try {
       eventStore.settled(low);
+      settledAt = low;
     } catch {
-      // The source's bookkeeping failing must not stop the batch that triggered it; the next commit tells it again.
-      settledAt = -1;
+      // The source's bookkeeping failing must not stop the batch that triggered it; the next commit tells it again
+      // (never lower than what it was last told, since settledAt only moves on success).
     }
   };
 
