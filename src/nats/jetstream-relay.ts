@@ -64,7 +64,10 @@ const RETRY_DELAY_MS = { initial: 100, max: 2000 };
  * published (`expect.lastMsgID`; after a resync, the stream's last sequence), so when one publish of a pipelined
  * batch is lost (a server restart, a disconnect) every later one is refused too, and the stream never holds a later
  * position without every earlier one. After any failure the relay backs off, reads the stream's last message and
- * carries on after it (or after its checkpoint, when that is further). The stream therefore belongs to its relay:
+ * carries on after it, or after its checkpoint when that is further and only events the filter drops lie between.
+ * When an event passing the filter lies between, the broker lost messages it had acknowledged (an unsynced file store
+ * at a host crash, a restore from a backup): the relay publishes them again from the stream's end and says so in
+ * `lastError`. The stream therefore belongs to its relay:
  * nothing else may publish into it (a foreign last message fails the relay). Two relays on one stream stay correct,
  * each refusal or duplicate making one resync or skip, but they waste work. With a retention that removes messages
  * (workqueue, interest, maxAge) the stream may no longer hold its last message: the relay then resumes from its

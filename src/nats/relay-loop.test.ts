@@ -161,6 +161,76 @@ describe('RelayLoop', () => {
     await expectExactlyOnce(store, broker);
   });
 
+  it('republishes what the stream lost when it ends behind the checkpoint (a host crash before its fsync), saying so', async () => {
+    const store = createInMemoryEventStore();
+    const checkpoint = storeCheckpoint({ store: createInMemoryReadStore(), name: 'relay' });
+    await appendEvents(store, 10);
+    const broker = new FakeRelayBroker();
+    const first = relay(store, broker, { checkpoint });
+    await first.start();
+    await until(async () => (await first.status()).position === 10, 'the head');
+    await first.stop();
+    broker.truncate(4);
+    expect(await checkpoint.load()).toBe(10);
+    const second = relay(store, broker, { checkpoint });
+    await second.start();
+    await until(() => broker.messages.length === 10, 'the lost messages published again');
+    await expectExactlyOnce(store, broker);
+    // It went on from the stream's end, expecting the sequence it ends at, and told why.
+    expect(broker.attempts.slice(10)).toHaveLength(4);
+    expect(broker.attempts[10]).toEqual({ id: broker.messages[6].id, lastSequence: 6 });
+    const status = await second.status();
+    expect(status).toMatchObject({ state: 'live', position: 10, published: 4, lastError: { code: 'STORE_ERROR' } });
+    expect(status.lastError?.message).toMatch(/ends at position 6.*checkpoint is at 10.*position 7.*lost/);
+  });
+
+  it('with a filter, goes on after the checkpoint when what follows the stream end was only dropped by the filter', async () => {
+    const store = createInMemoryEventStore();
+    const checkpoint = storeCheckpoint({ store: createInMemoryReadStore(), name: 'relay' });
+    await appendEvents(store, 4, 'Placed', 'order');
+    await appendEvents(store, 6, 'Moved', 'stock');
+    const broker = new FakeRelayBroker();
+    const options = { checkpoint, filter: { categories: ['order'] } };
+    const first = relay(store, broker, options);
+    await first.start();
+    await until(async () => (await first.status()).position === 10, 'the head');
+    await first.stop();
+    expect(await checkpoint.load()).toBe(10);
+    await appendEvents(store, 2, 'Shipped', 'order');
+    const second = relay(store, broker, options);
+    await second.start();
+    await until(async () => (await second.status()).position === 12, 'the new head');
+    const orders = (await store.readAll()).filter((e) => e.streamId.startsWith('order-'));
+    expect(broker.positions()).toEqual(orders.map((e) => e.position));
+    expect(broker.attempts).toHaveLength(6);
+    expect((await second.status()).lastError).toBeUndefined();
+  });
+
+  it('with a filter, republishes only the lost events that pass it when the stream ends behind the checkpoint', async () => {
+    const store = createInMemoryEventStore();
+    const checkpoint = storeCheckpoint({ store: createInMemoryReadStore(), name: 'relay' });
+    await appendEvents(store, 4, 'Placed', 'order');
+    await appendEvents(store, 3, 'Moved', 'stock');
+    await appendEvents(store, 3, 'Shipped', 'order');
+    await appendEvents(store, 3, 'Moved', 'stock');
+    const broker = new FakeRelayBroker();
+    const options = { checkpoint, filter: { categories: ['order'] } };
+    const first = relay(store, broker, options);
+    await first.start();
+    await until(async () => (await first.status()).position === 13, 'the head');
+    await first.stop();
+    // The stream now ends with the fourth order event (position 4), the three Shipped ones lost.
+    broker.truncate(3);
+    const second = relay(store, broker, options);
+    await second.start();
+    await until(() => broker.messages.length === 7, 'the lost order events published again');
+    const orders = (await store.readAll()).filter((e) => e.streamId.startsWith('order-'));
+    expect(broker.positions()).toEqual(orders.map((e) => e.position));
+    expect(broker.messages.map((m) => m.id)).toEqual(orders.map((e) => e.id));
+    await until(async () => (await second.status()).position === 13, 'the head again');
+    expect(await second.status()).toMatchObject({ published: 3, lastError: { message: /lost/ } });
+  });
+
   it('publishes only what passes the filter, its checkpoint moving past what the filter drops', async () => {
     const store = createInMemoryEventStore();
     await appendEvents(store, 6, 'Placed', 'order');
