@@ -226,6 +226,31 @@ describe.skipIf(!natsAvailable)('JetStream relay', () => {
     expect(info.state.messages).toBe(0);
   });
 
+  it("fails when JetStream refuses the stream's configuration: subjects overlapping another stream's, replicas on one server", async () => {
+    const store = eventStore();
+    await appendEvents(store, 3);
+    const { stream, prefix } = names('overlap');
+    const other = names('overlapped').stream;
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: other, subjects: [`${prefix}.order.>`] });
+    const overlapping = relay({ eventStore: store, stream, subjectPrefix: prefix });
+    await expect(overlapping.start()).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/refused to create stream .*subjects overlap/),
+      details: { stream, jetStreamCode: 10065 },
+    });
+    expect((await overlapping.status()).state).toBe('failed');
+
+    const replicated = names('replicas');
+    const r = relay({ eventStore: store, stream: { name: replicated.stream, replicas: 3 }, subjectPrefix: replicated.prefix });
+    await expect(r.start()).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('replicas > 1 not supported'),
+      details: { jetStreamCode: 10074 },
+    });
+    expect((await r.status()).lastError).toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('uses an existing stream whose subjects cover the prefix as it is', async () => {
     const store = eventStore();
     await appendEvents(store, 30);

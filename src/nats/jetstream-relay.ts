@@ -41,8 +41,10 @@ export interface JetStreamRelay {
   /**
    * Starts relaying; resolves once it knows where the broker stands and publishes from there, or, when NATS or the
    * event store does not answer, once it has begun retrying (status: reconnecting). A no-op while running.
-   * @throws INVALID_ARGUMENT the stream refuses this relay: its subjects do not cover the prefix, JetStream cannot
-   *   create it, its last message is not one a relay published, or it was fed from another event store
+   * @throws INVALID_ARGUMENT the stream refuses this relay: its subjects do not cover the prefix, JetStream refuses
+   *   its configuration (subjects overlapping another stream's, replicas on a single server…), its last message is
+   *   not one a relay published, or it was fed from another event store (JetStream's transient refusals, such as
+   *   insufficient resources or JetStream temporarily unavailable, are retried instead)
    * @throws CLOSED the NATS connection is closed
    */
   start(): Promise<void>;
