@@ -157,6 +157,23 @@ describe.skipIf(!natsAvailable)('JetStream relay', () => {
     expect((await second.status()).published).toBe(4000 - (await checkpoint.load()));
   });
 
+  it('starts again when start() is called while stop() is in progress, going on with no duplicate and no gap', async () => {
+    const store = eventStore();
+    await appendEvents(store, 2000);
+    const { stream, prefix } = names('stopstart');
+    const r = relay({ eventStore: store, stream, subjectPrefix: prefix, batchSize: 100, maxInFlight: 20 });
+    await r.start();
+    await until(async () => (await r.status()).position > 0, 'some progress');
+    const stopping = r.stop();
+    const restarting = r.start();
+    await stopping;
+    await restarting;
+    await appendEvents(store, 100, 2000);
+    await reaches(r, 2100);
+    expect((await r.status()).state).toBe('live');
+    expectExactlyOnce(await streamMessages(nc, stream), await store.readAll());
+  });
+
   it('publishes only what passes the filter, and saves a checkpoint past what it drops', async () => {
     const store = eventStore();
     await appendEvents(store, 600);

@@ -40,7 +40,8 @@ export interface JetStreamRelay {
   readonly name: string;
   /**
    * Starts relaying; resolves once it knows where the broker stands and publishes from there, or, when NATS or the
-   * event store does not answer, once it has begun retrying (status: reconnecting). A no-op while running.
+   * event store does not answer, once it has begun retrying (status: reconnecting). A no-op while running; while
+   * stop() is in progress it waits for the stop, then starts again (unless stop() was called after it).
    * @throws INVALID_ARGUMENT the stream refuses this relay: its subjects do not cover the prefix, JetStream refuses
    *   its configuration (subjects overlapping another stream's, replicas on a single server…), its last message is
    *   not one a relay published, or it was fed from another event store (JetStream's transient refusals, such as
@@ -48,7 +49,10 @@ export interface JetStreamRelay {
    * @throws CLOSED the NATS connection is closed
    */
   start(): Promise<void>;
-  /** Stops after the publishes in flight are acknowledged (or time out), saving the checkpoint; idempotent. */
+  /**
+   * Stops after the publishes in flight are acknowledged (or time out), saving the checkpoint; idempotent (calls while
+   * one is in progress share it).
+   */
   stop(): Promise<void>;
   /** Where the relay stands; never throws (an unreachable event store shows the head last seen). */
   status(): Promise<RelayStatus>;

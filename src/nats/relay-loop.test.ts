@@ -348,6 +348,44 @@ describe('RelayLoop', () => {
     await loop.stop();
   });
 
+  it('start() while stop() is in progress waits for the stop, then starts again and goes on from where it stopped', async () => {
+    const store = createInMemoryEventStore();
+    await appendEvents(store, 30);
+    const broker = new FakeRelayBroker();
+    broker.hold();
+    const loop = relay(store, broker);
+    await loop.start();
+    await until(() => broker.attempts.length === 4, 'a full window');
+    const stopping = loop.stop();
+    const restarting = loop.start();
+    broker.release();
+    await stopping;
+    await restarting;
+    await until(async () => (await loop.status()).position === 30, 'the head after the restart');
+    await expectExactlyOnce(store, broker);
+    expect(await loop.status()).toMatchObject({ state: 'live' });
+    // The restart found where the stream ends again, as any start does.
+    expect(broker.syncs).toBe(2);
+  });
+
+  it('stop() after a start() that waits for an earlier stop wins: the relay ends stopped, and every call settles', async () => {
+    const store = createInMemoryEventStore();
+    await appendEvents(store, 30);
+    const broker = new FakeRelayBroker();
+    broker.hold();
+    const loop = relay(store, broker);
+    await loop.start();
+    await until(() => broker.attempts.length === 4, 'a full window');
+    const first = loop.stop();
+    const restarting = loop.start();
+    const second = loop.stop();
+    broker.release();
+    await Promise.all([first, restarting, second]);
+    expect((await loop.status()).state).toBe('stopped');
+    expect(broker.syncs).toBe(1);
+    expect(broker.attempts).toHaveLength(4);
+  });
+
   it('fails with CLOSED when the NATS connection is closed for good', async () => {
     const store = createInMemoryEventStore();
     await appendEvents(store, 2);

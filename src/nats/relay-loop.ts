@@ -57,6 +57,10 @@ export class RelayLoop {
   private attempt = 0;
   private lastError: RelayStatus['lastError'];
   private stopping = false;
+  /** A stop() in progress: a start() waits for it. */
+  private halting: Promise<void> | undefined;
+  /** Whether the last call was start() (true) or stop(): a start() waiting for a stop does nothing when stop() came after. */
+  private wanted = false;
   private running: Promise<void> | undefined;
   private started: Promise<void> | undefined;
   private subscription: Subscription | undefined;
@@ -73,6 +77,9 @@ export class RelayLoop {
   }
 
   start(): Promise<void> {
+    this.wanted = true;
+    // The stop in progress closes the broker and marks the loop stopped when it ends: starting now would be undone.
+    if (this.halting) return this.halting.then(() => (this.wanted ? this.start() : undefined));
     if (this.running) return this.started!;
     this.stopping = false;
     this.phase = 'starting';
@@ -89,7 +96,15 @@ export class RelayLoop {
     return this.started;
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.wanted = false;
+    this.halting ??= this.halt().finally(() => {
+      this.halting = undefined;
+    });
+    return this.halting;
+  }
+
+  private async halt(): Promise<void> {
     this.stopping = true;
     this.wake?.();
     const subscription = this.subscription?.stop();
