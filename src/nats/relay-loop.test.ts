@@ -261,7 +261,12 @@ describe('RelayLoop', () => {
 
   it('retries while NATS does not answer: start resolves, the state is reconnecting, then it recovers', async () => {
     const store = createInMemoryEventStore();
-    await appendEvents(store, 3);
+    // Events written ten minutes ago, the oldest first: the lag in seconds is at least their age.
+    const written = Date.now() - 600_000;
+    for (let i = 0; i < 3; i++) {
+      const timestamp = new Date(written + i * 1000).toISOString();
+      await store.append(`order-${i}`, [{ type: 'Placed', data: { i }, metadata: { timestamp } }]);
+    }
     const broker = new FakeRelayBroker();
     broker.failSyncs(3);
     const loop = relay(store, broker, { retryDelayMs: { initial: 20, max: 40 } });
@@ -270,10 +275,11 @@ describe('RelayLoop', () => {
     expect(during.state).toBe('reconnecting');
     expect(during.lastError).toMatchObject({ code: 'STORE_ERROR' });
     expect(during.lagEvents).toBe(3);
-    expect(during.lagSeconds).toBeGreaterThanOrEqual(0);
+    expect(during.lagSeconds).toBeGreaterThanOrEqual(600);
+    expect(during.lagSeconds).toBeLessThan(3600);
     await until(async () => (await loop.status()).position === 3, 'the head');
     expect(broker.syncs).toBe(4);
-    expect((await loop.status()).state).toBe('live');
+    expect(await loop.status()).toMatchObject({ state: 'live', lagEvents: 0, lagSeconds: 0 });
   });
 
   it('fails on a stream whose last message no relay published: start rejects, status says why', async () => {
