@@ -16,3 +16,10 @@ export { createJetStreamRelay, type JetStreamRelay, type JetStreamRelayOptions }
 export { type JetStreamKvCheckpointOptions, jetStreamKvCheckpoint } from './relay-kv-checkpoint.js';
 export type { RelayState, RelayStatus } from './relay-status.js';
 export { type JetStreamStreamOptions, subjectsCover } from './stream-setup.js';
+// The source: a durable consumer of the relay's stream as a projector's EventSource.
+export {
+  createJetStreamSource,
+  type JetStreamSource,
+  type JetStreamSourceOptions,
+  type JetStreamSourceStatus,
+} from './jetstream-source.js';

@@ -115,5 +115,13 @@ describe('projection status', () => {
     const failing = { ...inner, stalledBy: async () => Promise.reject(new Error('no')) };
     const [plain] = await reportStatus([view()], { eventStore: failing, head: 10, stalledThresholdMs: 1 });
     expect(plain.stalledBy).toBeUndefined();
+    // Nor does a source that cannot read the event after a checkpoint (the one that failed the projection).
+    const unreadable = { ...inner, readAll: async () => Promise.reject(new Error('foreign message')) };
+    const [lagging] = await reportStatus([view({ record: record({ position: 1 }) })], {
+      eventStore: unreadable,
+      head: 2,
+      stalledThresholdMs: 1,
+    });
+    expect(lagging).toMatchObject({ lagEvents: 1, lagSeconds: 0 });
   });
 });

@@ -132,9 +132,11 @@ export function describeProjection(
   return status;
 }
 
-// How long the event at `position` (the oldest not yet applied) has been waiting.
+// How long the event at `position` (the oldest not yet applied) has been waiting; 0 when it cannot be read. A source
+// may be unable to read exactly that event (a JetStream source stopped at a foreign message there, which is what
+// failed the projection): the report must still come, and say why through the projection's lastError.
 async function ageOf(eventStore: Pick<EventSource, 'readAll'>, position: number, now: number): Promise<number> {
-  const [next] = await eventStore.readAll({ from: position, limit: 1 });
+  const [next] = await eventStore.readAll({ from: position, limit: 1 }).catch(() => []);
   const at = next ? Date.parse(next.metadata.timestamp) : Number.NaN;
   return Number.isFinite(at) ? Math.max(0, (now - at) / 1000) : 0;
 }

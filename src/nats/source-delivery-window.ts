@@ -1,0 +1,205 @@
+// What the JetStream source holds of its durable consumer's deliveries: the messages delivered and not yet
+// acknowledged, in stream order, with the bookkeeping that decides, for each new delivery, whether it continues the
+// log (held), is already covered by the projections' checkpoints (acknowledged and skipped), repeats one still held
+// (dropped), or shows that a delivery was lost (the caller resets the consumer). Pure: no NATS calls, only acks.
+import { ChronicleError, type RecordedEvent } from 'chronicle-es';
+import { decodeEvent } from './event-message.js';
+
+/** One delivery of the durable consumer, as the window needs it. */
+export type Delivery = {
+  /** The consumer's delivery sequence: +1 for every delivery, redeliveries included. */
+  deliverySeq: number;
+  streamSeq: number;
+  subject: string;
+  /** The position its headers carry; undefined when it has none. */
+  position: number | undefined;
+  body: Uint8Array;
+  /** Acknowledges it and (AckPolicy.All) every earlier message of the consumer. */
+  ack(): void;
+};
+
+/**
+ * What became of a delivery: `held` (new, kept for the projector), `covered` (its position is settled: acknowledged
+ * and skipped), `duplicate` (a redelivery of a message still held: dropped), `gap` (its delivery sequence is not the
+ * next: a delivery was lost, the consumer must be reset), `foreign` (not an event of this log: the window is blocked
+ * on it until reset).
+ */
+export type Accepted = 'held' | 'covered' | 'duplicate' | 'gap' | 'foreign';
+
+/** Where the consumer's deliveries start: everything at or before stream sequence `seq` is acknowledged. */
+export type WindowBase = {
+  seq: number;
+  /** The position through which the stream is acknowledged (that of the message at `seq`, 0 for none). */
+  position: number;
+  /** The consumer's last delivery sequence so far (0 for a consumer just created). */
+  deliverySeq: number;
+};
+
+type Held = { seq: number; position: number; event: RecordedEvent; ack: () => void };
+
+/** A foreign message the window stopped at, and why. */
+export type Blocked = { streamSeq: number; subject: string; error: ChronicleError };
+
+export class DeliveryWindow {
+  private entries: Held[] = [];
+  private lastDelivery = 0;
+  private lastSeq = 0;
+  private lastPos = 0;
+  private ackedSeq = 0;
+  private ackedPos = 0;
+  private settledPos = 0;
+  /** Redelivered messages seen (covered or duplicate). */
+  redeliveries = 0;
+  /** Set when a foreign message stopped the window; cleared by `rebase`. */
+  blocked: Blocked | undefined;
+
+  /** `capacity`: the most messages held unacknowledged (the consumer's max_ack_pending). */
+  constructor(readonly capacity: number) {}
+
+  /** Starts over after (re)creating the consumer: drops everything held (none of it is acknowledged). */
+  rebase(base: WindowBase): void {
+    this.entries = [];
+    this.blocked = undefined;
+    this.lastDelivery = base.deliverySeq;
+    this.lastSeq = base.seq;
+    this.lastPos = base.position;
+    this.ackedSeq = base.seq;
+    this.ackedPos = base.position;
+  }
+
+  /** Takes one delivery, in the order the consumer delivered them. */
+  accept(d: Delivery): Accepted {
+    if (this.blocked) return 'foreign';
+    if (d.deliverySeq !== this.lastDelivery + 1) return 'gap';
+    this.lastDelivery = d.deliverySeq;
+    if (d.streamSeq <= this.lastSeq) {
+      this.redeliveries++;
+      // Acknowledged before (the ack was lost or not yet applied) or covered since: acknowledge it again.
+      if (d.streamSeq <= this.ackedSeq || (d.position !== undefined && d.position <= this.settledPos)) {
+        d.ack();
+        return 'covered';
+      }
+      // Still held: its first delivery is what the projector reads, and acknowledging that one covers this one too.
+      return 'duplicate';
+    }
+    const p = d.position;
+    if (p === undefined || p <= this.lastPos) {
+      const why =
+        p === undefined
+          ? 'it has no Chronicle-Position header'
+          : `its position ${p} does not rise above ${this.lastPos}, the position before it`;
+      this.blocked = {
+        streamSeq: d.streamSeq,
+        subject: d.subject,
+        error: foreignMessage(d, `${why} (another publisher on the stream's subjects?)`, p),
+      };
+      return 'foreign';
+    }
+    if (p <= this.settledPos) {
+      // Every projection here committed it already (it was read from the stream directly, or before a restart).
+      d.ack();
+      this.lastSeq = this.ackedSeq = d.streamSeq;
+      this.lastPos = this.ackedPos = p;
+      return 'covered';
+    }
+    let event: RecordedEvent;
+    try {
+      event = decodeEvent(d.body, { subject: d.subject, seq: d.streamSeq });
+      if (event.position !== p) throw foreignMessage(d, `its body says position ${event.position}, its header ${p}`, p);
+    } catch (err) {
+      this.blocked = { streamSeq: d.streamSeq, subject: d.subject, error: err as ChronicleError };
+      return 'foreign';
+    }
+    this.entries.push({ seq: d.streamSeq, position: p, event, ack: d.ack });
+    this.lastSeq = d.streamSeq;
+    this.lastPos = p;
+    return 'held';
+  }
+
+  /**
+   * Every projection committed through `position`: acknowledges the last held message at or before it (which, with
+   * AckPolicy.All, acknowledges all before it) and drops them. Returns whether that freed room.
+   */
+  settle(position: number): boolean {
+    if (position > this.settledPos) this.settledPos = position;
+    const k = this.indexAfter(this.settledPos) - 1;
+    if (k < 0) return false;
+    const last = this.entries[k];
+    last.ack();
+    this.ackedSeq = last.seq;
+    this.ackedPos = last.position;
+    this.entries = this.entries.slice(k + 1);
+    return true;
+  }
+
+  /**
+   * Positions above this are served from the window (held, or still to be delivered); at or below it only the stream
+   * itself has them.
+   */
+  get coverStart(): number {
+    return Math.max(this.ackedPos, this.settledPos);
+  }
+
+  /** Held events from `from` on, at most `limit`. */
+  read(from: number, limit: number): RecordedEvent[] {
+    const start = this.indexAfter(from - 1);
+    const end = Math.min(this.entries.length, start + limit);
+    const out = new Array<RecordedEvent>(end - start);
+    for (let i = start; i < end; i++) out[i - start] = this.entries[i].event;
+    return out;
+  }
+
+  /** How many more messages may be held. */
+  get room(): number {
+    return Math.max(0, this.capacity - this.entries.length);
+  }
+
+  get held(): number {
+    return this.entries.length;
+  }
+
+  /** Position of the newest message delivered (or of the base). */
+  get deliveredPosition(): number {
+    return this.lastPos;
+  }
+
+  /** Stream sequence of the newest message delivered (or of the base). */
+  get deliveredSeq(): number {
+    return this.lastSeq;
+  }
+
+  /** Position through which the consumer is acknowledged, as far as this window sent acks. */
+  get ackedPosition(): number {
+    return this.ackedPos;
+  }
+
+  /** Stream sequence through which the consumer is acknowledged. */
+  get ackedStreamSeq(): number {
+    return this.ackedSeq;
+  }
+
+  get settledPosition(): number {
+    return this.settledPos;
+  }
+
+  // Index of the first held message with a position above `position`.
+  private indexAfter(position: number): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.entries[mid].position <= position) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** The error for a message on the stream that is not the next event of this log, naming where it is. */
+export function foreignMessage(where: { streamSeq: number; subject: string }, why: string, position?: number): ChronicleError {
+  return new ChronicleError(
+    'INVALID_ARGUMENT',
+    `JetStream message ${where.streamSeq} on ${where.subject} is not the next event of this log: ${why}`,
+    { details: { subject: where.subject, streamSequence: where.streamSeq, ...(position !== undefined && { position }) } },
+  );
+}

@@ -1,0 +1,343 @@
+// The JetStream source's durable consumer: opens (or creates) it, keeps its delivery window filled up to
+// max_ack_pending by pulling, acknowledges what the projector settled, and resets it (delete and re-create from the
+// last acknowledged message, same config) whenever the deliveries can no longer be trusted to continue the log: a lost
+// delivery, deliveries left pending by a process that died, a config that differs, a foreign message removed. Errors
+// of the server or the connection are retried with backoff; the consumer's state is the server's.
+import {
+  AckPolicy,
+  type Consumer,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JsMsg,
+  ReplayPolicy,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { type AppendSignal, ChronicleError, isChronicleError } from 'chronicle-es';
+import { positionOf } from './event-message.js';
+import { jetStreamCode, natsError } from './nats-error.js';
+import { type Delivery, DeliveryWindow } from './source-delivery-window.js';
+import { backoffMs, isTransient } from './source-retry.js';
+import type { StreamAccess, StreamReader } from './source-stream-reader.js';
+
+/** How the durable is configured. */
+export type DurableSettings = {
+  durable: string;
+  ackWaitMs: number;
+  maxAckPending: number;
+  /** Most messages per pull request. */
+  batchSize: number;
+};
+
+/** The last failure met, kept for status. */
+export type FeedError = { message: string; code?: string; at: string };
+
+export type FeedState = 'idle' | 'starting' | 'running' | 'retrying' | 'closed';
+
+// A pull request stays open this long when fewer messages than asked for are there; new ones flow into it meanwhile.
+const FETCH_EXPIRES_MS = 5000;
+// While the window is full (or blocked), look again this often even if nothing wakes the loop.
+const IDLE_RECHECK_MS = 1000;
+const CONSUMER_NOT_FOUND = 10014;
+
+export class DurableFeed {
+  readonly window: DeliveryWindow;
+  /** How many times the consumer was re-created. */
+  resets = 0;
+  lastError: FeedError | undefined;
+  lastReset: { reason: string; at: string } | undefined;
+  state: FeedState = 'idle';
+  private consumer: Consumer | undefined;
+  private fetching: ConsumerMessages | undefined;
+  private resetWanted: string | undefined;
+  private fastForward: number | undefined;
+  private checkedAhead = 0;
+  // Set while a re-create is under way: if it dies between the delete and the add, the next open creates the
+  // consumer from here rather than from the stream's start.
+  private resumeFrom: { seq: number; position: number } | undefined;
+  private failure: ChronicleError | undefined;
+  private opened = false;
+  private running: Promise<void> | undefined;
+  private firstAttempt: Promise<void> | undefined;
+  private firstAttemptDone: () => void = () => {};
+  private wakeIdle: (() => void) | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly access: StreamAccess,
+    private readonly reader: StreamReader,
+    private readonly settings: DurableSettings,
+    private readonly signal: AppendSignal,
+  ) {
+    this.window = new DeliveryWindow(settings.maxAckPending);
+  }
+
+  /** Whether the durable is open (its window can be trusted). */
+  get isOpen(): boolean {
+    return this.opened;
+  }
+
+  /**
+   * Starts pulling (once) and resolves when the first attempt to open the durable is over.
+   * @throws CLOSED; the failure that keeps it from opening when it is not a passing one (NOT_FOUND no such stream,
+   * INVALID_ARGUMENT a push consumer of that name or filters the server cannot take, STORE_ERROR)
+   */
+  async ready(): Promise<void> {
+    if (this.closing) throw new ChronicleError('CLOSED', 'JetStream source closed');
+    if (!this.running) {
+      this.firstAttempt = new Promise((resolve) => {
+        this.firstAttemptDone = resolve;
+      });
+      this.running = this.pump();
+    }
+    await this.firstAttempt;
+    if (!this.opened && this.failure) throw this.failure;
+  }
+
+  /** Every projection committed through `position`: acknowledge what that covers, and skip ahead if far behind. */
+  settle(position: number): void {
+    if (this.closing) return;
+    if (this.window.settle(position)) this.wakeIdle?.();
+    const behind = position - this.window.deliveredPosition;
+    const capacity = this.window.capacity;
+    if (this.opened && this.window.held === 0 && behind > capacity && position - this.checkedAhead > capacity) {
+      this.fastForward = position;
+      this.wakeIdle?.();
+    }
+  }
+
+  /** Re-creates the consumer from its last acknowledged message before pulling again. */
+  requestReset(reason: string): void {
+    this.resetWanted ??= reason;
+    this.fetching?.stop();
+    this.wakeIdle?.();
+  }
+
+  /** Stops pulling and resolves once the loop is over. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.state = 'closed';
+    this.fetching?.stop();
+    this.wakeIdle?.();
+    this.firstAttemptDone();
+    await this.running;
+  }
+
+  private async pump(): Promise<void> {
+    let attempt = 0;
+    while (!this.closing) {
+      try {
+        if (!this.opened) await this.open();
+        else if (this.resetWanted !== undefined) await this.reset(this.resetWanted);
+        else if (this.fastForward !== undefined) await this.skipAhead(this.fastForward);
+        if (this.closing) break;
+        this.state = 'running';
+        if (this.window.blocked || this.window.room === 0 || this.resetWanted !== undefined) {
+          if (this.resetWanted === undefined) await this.idle(IDLE_RECHECK_MS);
+        } else {
+          await this.fetchOnce();
+        }
+        attempt = 0;
+      } catch (err) {
+        if (this.closing) break;
+        const error = natsError(err, `durable ${this.settings.durable} on stream ${this.access.stream}`);
+        this.noteError(error);
+        if (this.opened && jetStreamCode(err) === CONSUMER_NOT_FOUND) this.resetWanted ??= 'the durable consumer was deleted';
+        if (!this.opened) this.failure = isTransient(err) ? undefined : openFailure(err, error, this.access.stream);
+        this.state = 'retrying';
+        this.firstAttemptDone();
+        await this.idle(backoffMs(attempt++));
+      }
+    }
+  }
+
+  private async open(): Promise<void> {
+    this.state = 'starting';
+    const { js, jsm, stream } = this.access;
+    let info: ConsumerInfo;
+    try {
+      info = await jsm.consumers.info(stream, this.settings.durable);
+    } catch (err) {
+      if (jetStreamCode(err) !== CONSUMER_NOT_FOUND) throw err;
+      // A read side starting for the first time reads the stream from its start.
+      info = await jsm.consumers.add(stream, this.config(this.resumeFrom?.seq));
+    }
+    if (typeof info.config.deliver_subject === 'string') {
+      throw new ChronicleError(
+        'INVALID_ARGUMENT',
+        `consumer ${this.settings.durable} on stream ${stream} is a push consumer; the JetStream source needs a pull consumer of its own`,
+        { details: { stream, durable: this.settings.durable } },
+      );
+    }
+    const floor = ackFloorOf(info);
+    const resumed = this.resumeFrom?.seq === floor + 1 ? this.resumeFrom.position : undefined;
+    const position = resumed ?? (await this.reader.positionThrough(floor));
+    const differs = this.differences(info.config);
+    if (differs.length > 0) {
+      await this.recreate(floor + 1, position, `its config differs (${differs.join(', ')})`);
+    } else if (info.num_ack_pending > 0) {
+      // A process died holding them: have them again now rather than after ack_wait.
+      await this.recreate(floor + 1, position, `${info.num_ack_pending} deliveries were pending acknowledgement`);
+    } else {
+      this.consumer = js.consumers.getConsumerFromInfo(info);
+      this.window.rebase({ seq: floor, position, deliverySeq: info.delivered.consumer_seq });
+    }
+    this.opened = true;
+    this.failure = undefined;
+    this.resumeFrom = undefined;
+    this.firstAttemptDone();
+  }
+
+  private async reset(reason: string): Promise<void> {
+    await this.recreate(this.window.ackedStreamSeq + 1, this.window.ackedPosition, reason);
+  }
+
+  // The projections are far past what the durable delivered (a new durable on an existing read store): start it
+  // after their settled position instead of acknowledging everything in between one delivery at a time.
+  private async skipAhead(position: number): Promise<void> {
+    this.fastForward = undefined;
+    this.checkedAhead = position;
+    if (this.window.held > 0 || position <= this.window.deliveredPosition) return;
+    const seq = await this.reader.seqAtPosition(position + 1);
+    if (seq - (this.window.deliveredSeq + 1) <= this.window.capacity) return;
+    await this.recreate(
+      seq,
+      position,
+      `the projections settled through ${position}, far past its deliveries (${this.window.deliveredPosition})`,
+    );
+  }
+
+  // Deletes the durable and creates it again with the same config, delivering from stream sequence `startSeq`: the
+  // server forgets every delivery it made, so what comes next continues the log from there.
+  private async recreate(startSeq: number, basePosition: number, reason: string): Promise<void> {
+    const { js, jsm, stream } = this.access;
+    this.fetching?.stop();
+    this.resets++;
+    this.lastReset = { reason, at: new Date().toISOString() };
+    this.resumeFrom = { seq: startSeq, position: basePosition };
+    try {
+      await jsm.consumers.delete(stream, this.settings.durable);
+    } catch (err) {
+      if (jetStreamCode(err) !== CONSUMER_NOT_FOUND) throw err;
+    }
+    const info = await jsm.consumers.add(stream, this.config(startSeq));
+    this.consumer = js.consumers.getConsumerFromInfo(info);
+    this.window.rebase({ seq: startSeq - 1, position: basePosition, deliverySeq: info.delivered.consumer_seq });
+    this.resetWanted = undefined;
+    this.resumeFrom = undefined;
+  }
+
+  private async fetchOnce(): Promise<void> {
+    const consumer = this.consumer!;
+    const messages = await consumer.fetch({
+      max_messages: Math.min(this.window.room, this.settings.batchSize),
+      expires: FETCH_EXPIRES_MS,
+    });
+    this.fetching = messages;
+    try {
+      for await (const m of messages) {
+        if (this.closing) break;
+        const outcome = this.window.accept(delivery(m));
+        if (outcome === 'held') this.signal.notify();
+        else if (outcome === 'gap') {
+          this.resetWanted ??= `delivery ${m.info.deliverySequence} (stream sequence ${m.info.streamSequence}) came out of turn: a delivery was lost`;
+          break;
+        } else if (outcome === 'foreign') {
+          this.noteError(this.window.blocked!.error);
+          break;
+        }
+        if (this.resetWanted !== undefined) break;
+      }
+    } finally {
+      this.fetching = undefined;
+      // Whatever is still on its way to this pull is dropped with it; the next pull then starts with a gap, which
+      // resets. Only a reset or close leaves a pull early.
+      messages.stop();
+    }
+  }
+
+  private config(startSeq?: number): Partial<ConsumerConfig> {
+    const filters = this.access.filterSubjects;
+    return {
+      durable_name: this.settings.durable,
+      ack_policy: AckPolicy.All,
+      ...(startSeq === undefined
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
+      ack_wait: nanos(this.settings.ackWaitMs),
+      max_ack_pending: this.settings.maxAckPending,
+      max_deliver: -1,
+      replay_policy: ReplayPolicy.Instant,
+      ...(filters.length === 1 && { filter_subject: filters[0] }),
+      ...(filters.length > 1 && { filter_subjects: [...filters] }),
+    };
+  }
+
+  private differences(config: ConsumerConfig): string[] {
+    const out: string[] = [];
+    if (config.ack_policy !== AckPolicy.All) out.push(`ack_policy ${config.ack_policy}`);
+    if (config.ack_wait !== nanos(this.settings.ackWaitMs)) out.push(`ack_wait ${config.ack_wait}ns`);
+    if (config.max_ack_pending !== this.settings.maxAckPending) out.push(`max_ack_pending ${config.max_ack_pending}`);
+    if (config.max_deliver !== undefined && config.max_deliver !== -1) out.push(`max_deliver ${config.max_deliver}`);
+    const theirs = [...(config.filter_subjects ?? []), ...(config.filter_subject ? [config.filter_subject] : [])]
+      .filter((s) => s !== '>')
+      .sort();
+    const ours = [...this.access.filterSubjects].sort();
+    if (theirs.join(' ') !== ours.join(' ')) out.push(`filter ${theirs.join(' ') || 'none'}`);
+    return out;
+  }
+
+  private idle(ms: number): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.wakeIdle === done) this.wakeIdle = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeIdle = done;
+    });
+  }
+
+  /** Records a failure for status. */
+  noteError(err: ChronicleError): void {
+    this.lastError = { message: err.message, code: err.code, at: new Date().toISOString() };
+  }
+}
+
+// The stream sequence through which a consumer is acknowledged. With nothing pending, everything delivered is; a
+// consumer created to start at a sequence reports an ack floor of 0 until its first ack, though nothing before its
+// start will ever be delivered.
+function ackFloorOf(info: ConsumerInfo): number {
+  if (info.num_ack_pending === 0) return info.delivered.stream_seq;
+  return Math.max(info.ack_floor.stream_seq, (info.config.opt_start_seq ?? 1) - 1);
+}
+
+function delivery(m: JsMsg): Delivery {
+  const { deliverySequence, streamSequence } = m.info;
+  return {
+    deliverySeq: deliverySequence,
+    streamSeq: streamSequence,
+    subject: m.subject,
+    position: positionOf(m.headers),
+    body: m.data,
+    ack: () => m.ack(),
+  };
+}
+
+function openFailure(err: unknown, wrapped: ChronicleError, stream: string): ChronicleError {
+  if (isChronicleError(err)) return err;
+  if (jetStreamCode(err) === 10059) {
+    return new ChronicleError('NOT_FOUND', `JetStream stream ${stream} does not exist (is the relay running?)`, {
+      cause: err,
+      details: { stream },
+    });
+  }
+  if ((err as { name?: unknown } | null)?.name === 'InvalidArgumentError') {
+    return new ChronicleError('INVALID_ARGUMENT', wrapped.message, { cause: err, details: wrapped.details });
+  }
+  return wrapped;
+}
