@@ -362,6 +362,26 @@ export async function eventLog(path: string): Promise<RecordedEvent[]> {
   }
 }
 
+/** On hand and reserved per product, summed straight from the log's stock events. */
+export function stockFromLog(events: readonly RecordedEvent[]): Record<string, [number, number]> {
+  const stock: Record<string, [number, number]> = {};
+  const moves: Record<string, [number, number]> = {
+    ProductRestocked: [1, 0],
+    StockReserved: [0, 1],
+    StockReleased: [0, -1],
+    StockShipped: [-1, -1],
+  };
+  for (const { type, data } of events) {
+    const { productId, quantity } = data as { productId: string; quantity: number };
+    if (type === 'ProductCreated') stock[productId] = [0, 0];
+    const move = moves[type];
+    if (!move) continue;
+    stock[productId][0] += move[0] * quantity;
+    stock[productId][1] += move[1] * quantity;
+  }
+  return stock;
+}
+
 /** Polls `what` every 100 ms until it returns something other than undefined, or throws after `ms`. */
 export async function eventually<T>(label: string, ms: number, what: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + ms;
