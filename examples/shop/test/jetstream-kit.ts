@@ -248,16 +248,22 @@ export type DriveResult = {
 /**
  * Runs `tasks`, `concurrency` at a time, against `node()` (asked before every command, so a restarted node is used).
  * `onAnswer(n)` runs after the n-th answer and is awaited before that task goes on (a test kills a node there).
+ * Tasks begun are finished, so an order's life is never cut short.
  */
 export async function drive(
   node: () => ShopNode,
   tasks: readonly Task[],
-  options: { concurrency?: number; onAnswer?: (answered: number) => void | Promise<void> } = {},
+  options: {
+    concurrency?: number;
+    onAnswer?: (answered: number) => void | Promise<void>;
+    /** Start no further task once this says so (the tasks begun still finish). */
+    enough?: () => boolean;
+  } = {},
 ): Promise<DriveResult> {
   const result: DriveResult = { sent: 0, statuses: {}, surprises: [], head: 0 };
   let next = 0;
   const worker = async () => {
-    while (next < tasks.length) {
+    while (next < tasks.length && !options.enough?.()) {
       const task = tasks[next++];
       for (const step of task) {
         const headers: Record<string, string> = step.idempotencyKey ? { 'idempotency-key': step.idempotencyKey } : {};
