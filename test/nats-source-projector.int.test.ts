@@ -256,13 +256,14 @@ describe.skipIf(!natsAvailable)('JetStream source under a projector', () => {
     const events = await makeEvents(1000);
     const stream = await newStream('pages');
     await publishEvents(js, stream, events);
-    for (const seq of [1, 2, 300, 301, 302, 777]) await jsm.streams.deleteMessage(stream, seq);
-    const kept = events.filter((e) => ![1, 2, 300, 301, 302, 777].includes(e.position));
+    for (const seq of [2, 3, 300, 301, 302, 777]) await jsm.streams.deleteMessage(stream, seq);
+    const kept = events.filter((e) => ![2, 3, 300, 301, 302, 777].includes(e.position));
     const s = source(stream, 'pages');
     // Settled by a read side that committed everything: every read is below the durable.
     s.settled(1000);
     const at = async (from: number, limit: number) => (await s.readAll({ from, limit })).map((e) => e.position);
-    expect(await at(0, 3)).toEqual([3, 4, 5]);
+    expect(await at(0, 3)).toEqual([1, 4, 5]);
+    expect(await at(2, 2)).toEqual([4, 5]);
     expect(await at(299, 3)).toEqual([299, 303, 304]);
     expect(await at(776, 2)).toEqual([776, 778]);
     expect(await at(1000, 5)).toEqual([1000]);
@@ -280,6 +281,56 @@ describe.skipIf(!natsAvailable)('JetStream source under a projector', () => {
     expect(consumers.length).toBeLessThanOrEqual(5);
     expect((await s.readAll({ from: 500, limit: 2, filter: { types: ['Added'] } })).map((e) => e.position)).toEqual([500, 501]);
     expect(await s.readAll({ from: 500, limit: 2, filter: { types: ['Nothing'] } })).toEqual([]);
+  });
+
+  it('skips a new durable ahead to where the read store already is, instead of redelivering everything', async () => {
+    const events = await makeEvents(3100);
+    const stream = await newStream('ahead');
+    const lastId = await publishEvents(js, stream, events.slice(0, 3000));
+    const read = createInMemoryReadStore();
+    {
+      const s = createJetStreamSource({ nats: nc, stream, durable: 'old' });
+      const p = createProjector({ eventStore: s, readStore: read, projections: [countingInMemory('all')] });
+      await p.start();
+      await p.waitForPosition(3000, { timeoutMs: 20_000 });
+      await p.stop();
+      await s.close();
+    }
+    // Another durable name (renamed, or the old one lost) on the same read store.
+    const s = source(stream, 'renamed', { maxAckPending: 100 });
+    const p = projector(createProjector({ eventStore: s, readStore: read, projections: [countingInMemory('all')] }));
+    await p.start();
+    await vi.waitFor(() => expect(s.status().resets).toBe(1));
+    expect(s.status().lastReset?.reason).toMatch(/settled through 3000, far past its deliveries/);
+    expect((await jsm.consumers.info(stream, 'renamed')).config.opt_start_seq).toBe(3001);
+    await publishEvents(js, stream, events.slice(3000), lastId);
+    await p.waitForPosition(3100, { timeoutMs: 20_000 });
+    expect(inMemoryCounts(read.reader('all'))).toEqual({ applied: 3100, repeated: 0, inOrder: true, sum: totalOf(events) });
+    await vi.waitFor(async () => expect((await jsm.consumers.info(stream, 'renamed')).ack_floor.stream_seq).toBe(3100));
+  });
+
+  it('refuses to read where the stream lost its start, rather than skip what it no longer holds', async () => {
+    const events = await makeEvents(300);
+    const stream = await newStream('truncated');
+    await publishEvents(js, stream, events);
+    // Retention, a purge or a delete took the first 100.
+    await jsm.streams.purge(stream, { seq: 101 });
+    const read = createInMemoryReadStore();
+    const s = source(stream, 'fresh');
+    const p = projector(createProjector({ eventStore: s, readStore: read, projections: [countingInMemory('all')] }));
+    await p.start();
+    await vi.waitFor(async () => expect((await p.status())[0].state).toBe('failed'), { timeout: 10_000 });
+    expect((await p.status())[0]).toMatchObject({
+      position: 0,
+      lastError: {
+        code: 'NOT_FOUND',
+        message: expect.stringMatching(/no longer holds the events from position 1: .* at position 101/),
+      },
+    });
+    expect(read.reader('all').table('applied').size).toBe(0);
+    // From where it still holds everything, reads go on.
+    expect((await s.readAll({ from: 101, limit: 3 })).map((e) => e.position)).toEqual([101, 102, 103]);
+    await expect(s.readAll({ from: 100, limit: 3 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('keeps to its filter subjects: the head is the last matching event, and a wait outside it ends with the next', async () => {

@@ -222,13 +222,28 @@ describe.skipIf(!natsAvailable)('JetStream source: redeliveries, lost deliveries
         expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
       );
     }
-    const missing = createJetStreamSource({ nats: nc, stream: freshName('missing'), durable: 'd' });
+    // A stream not there yet is waited for (the read side started before the relay), and says so in status.
+    const later = freshName('missing');
+    const missing = createJetStreamSource({ nats: nc, stream: later, durable: 'd' });
     running.push(missing);
-    await expect(missing.readAll()).rejects.toMatchObject({
-      code: 'NOT_FOUND',
-      message: expect.stringMatching(/does not exist/),
+    expect(await missing.readAll()).toEqual([]);
+    expect(missing.status()).toMatchObject({
+      state: 'retrying',
+      lastError: { code: 'NOT_FOUND', message: expect.stringMatching(/does not exist/) },
     });
-    await expect(missing.headPosition()).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await missing.headPosition()).toBe(0);
+    // Once the relay creates it, the waiting source delivers from its start.
+    await createStream(jsm, later);
+    streams.push(later);
+    const first = await makeEvents(5);
+    await publishEvents(js, later, first);
+    await vi.waitFor(
+      async () => expect((await missing.readAll({ from: 1, limit: 10 })).map((e) => e.id)).toEqual(first.map((e) => e.id)),
+      {
+        timeout: 10_000,
+      },
+    );
+    expect(missing.status().state).toBe('running');
 
     const stream = await newStream('push');
     await jsm.consumers.add(stream, { durable_name: 'pushy', ack_policy: AckPolicy.Explicit, deliver_subject: 'somewhere' });

@@ -212,9 +212,10 @@ export interface EventSource {
   /** As on EventStore: the oldest append holding readers back, where that can happen. */
   stalledBy?(thresholdMs: number): Promise<StalledRead | undefined>;
   /**
-   * Told by a projector that every projection it runs on this source has committed everything up to `position`, each
-   * batch with its checkpoint (never lower than the last call). A source that holds what it delivered for
-   * acknowledgement (a broker's consumer) acknowledges up to there; an event store has no such method.
+   * Told by a projector that every projection it runs on this source has committed everything up to `position` in
+   * the generation serving queries, each batch with its checkpoint (never lower than the last call). A source that
+   * holds what it delivered for acknowledgement (a broker's consumer) acknowledges up to there; an event store has no
+   * such method. Rebuilds are not counted: they read from further back, which the source must still be able to serve.
    */
   settled?(position: number): void;
 }

@@ -1,5 +1,5 @@
 // chronicle-es/nats: committed events to NATS JetStream (the relay) and back out into projections in services that
-// have no access to the event store (the source). @nats-io/* are imported here only.
+// have no access to the event store (the source), with the wire format both share. @nats-io/* are imported here only.
 export {
   assertSubjectPrefix,
   decodeEvent,
@@ -11,15 +11,13 @@ export {
   subjectOf,
   subjectToken,
 } from './event-message.js';
-// The relay: committed events into a JetStream stream, and where it keeps its checkpoint.
 export { createJetStreamRelay, type JetStreamRelay, type JetStreamRelayOptions } from './jetstream-relay.js';
-export { type JetStreamKvCheckpointOptions, jetStreamKvCheckpoint } from './relay-kv-checkpoint.js';
-export type { RelayState, RelayStatus } from './relay-status.js';
-export { type JetStreamStreamOptions, subjectsCover } from './stream-setup.js';
-// The source: a durable consumer of the relay's stream as a projector's EventSource.
 export {
   createJetStreamSource,
   type JetStreamSource,
   type JetStreamSourceOptions,
   type JetStreamSourceStatus,
 } from './jetstream-source.js';
+export { type JetStreamKvCheckpointOptions, jetStreamKvCheckpoint } from './relay-kv-checkpoint.js';
+export type { RelayState, RelayStatus } from './relay-status.js';
+export { type JetStreamStreamOptions, subjectsCover } from './stream-setup.js';

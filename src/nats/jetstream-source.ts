@@ -120,6 +120,8 @@ const DIRECT_PAGE = 1000;
  * - **The server restarting**: pulls and lookups are retried with backoff; the durable's state is the server's (file
  *   storage), and a delivery lost meanwhile is handled by the reset rule. Reads behind the live point return nothing
  *   while the server is unreachable (the projector reads again) instead of failing the projection.
+ * - **A stream that does not exist yet** is waited for, so a read side may start before its relay: reads return
+ *   nothing, `status()` says `retrying` with a NOT_FOUND `lastError`, and delivery starts once the stream appears.
  * @throws INVALID_ARGUMENT bad options
  */
 export function createJetStreamSource(options: JetStreamSourceOptions): JetStreamSource {
@@ -171,6 +173,7 @@ export function createJetStreamSource(options: JetStreamSourceOptions): JetStrea
   function start(): Promise<{ feed: DurableFeed; reader: StreamReader }> {
     parts ??= (async () => {
       const access: StreamAccess = {
+        nats,
         js: jetstream(nats),
         jsm: await jetstreamManager(nats, { checkAPI: false }),
         stream,

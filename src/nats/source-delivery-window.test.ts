@@ -73,6 +73,20 @@ describe('delivery window', () => {
     expect(w.settledPosition).toBe(25);
   });
 
+  it('sends the last acknowledgement again on request, and has none to send after a rebase', () => {
+    const w = new DeliveryWindow(10);
+    const c = consumer();
+    w.rebase({ seq: 0, position: 0, deliverySeq: 0 });
+    expect(w.reack()).toBe(false);
+    for (let i = 1; i <= 3; i++) w.accept(c.deliver(i, i));
+    w.settle(2);
+    expect(w.reack()).toBe(true);
+    expect(c.acks).toEqual([2, 2]);
+    w.rebase({ seq: 2, position: 2, deliverySeq: 0 });
+    expect(w.reack()).toBe(false);
+    expect(c.acks).toEqual([2, 2]);
+  });
+
   it('reports a jump in the delivery sequence as a gap, taking nothing from it', () => {
     const w = new DeliveryWindow(10);
     const c = consumer();

@@ -48,6 +48,8 @@ export class DeliveryWindow {
   private ackedSeq = 0;
   private ackedPos = 0;
   private settledPos = 0;
+  // The acknowledgement of the message at ackedSeq, kept to send again when the server lost it.
+  private lastAck: (() => void) | undefined;
   /** Redelivered messages seen (covered or duplicate). */
   redeliveries = 0;
   /** Set when a foreign message stopped the window; cleared by `rebase`. */
@@ -65,6 +67,7 @@ export class DeliveryWindow {
     this.lastPos = base.position;
     this.ackedSeq = base.seq;
     this.ackedPos = base.position;
+    this.lastAck = undefined;
   }
 
   /** Takes one delivery, in the order the consumer delivered them. */
@@ -98,6 +101,7 @@ export class DeliveryWindow {
     if (p <= this.settledPos) {
       // Every projection here committed it already (it was read from the stream directly, or before a restart).
       d.ack();
+      this.lastAck = d.ack;
       this.lastSeq = this.ackedSeq = d.streamSeq;
       this.lastPos = this.ackedPos = p;
       return 'covered';
@@ -126,10 +130,20 @@ export class DeliveryWindow {
     if (k < 0) return false;
     const last = this.entries[k];
     last.ack();
+    this.lastAck = last.ack;
     this.ackedSeq = last.seq;
     this.ackedPos = last.position;
     this.entries = this.entries.slice(k + 1);
     return true;
+  }
+
+  /**
+   * Sends the last acknowledgement again (with AckPolicy.All it covers everything before it), for when the server's
+   * ack floor shows it lost it (sent while the connection was going down). Returns whether there was one.
+   */
+  reack(): boolean {
+    this.lastAck?.();
+    return this.lastAck !== undefined;
   }
 
   /**
@@ -156,6 +170,11 @@ export class DeliveryWindow {
 
   get held(): number {
     return this.entries.length;
+  }
+
+  /** The consumer's delivery sequence of the last delivery taken. */
+  get deliverySeq(): number {
+    return this.lastDelivery;
   }
 
   /** Position of the newest message delivered (or of the base). */

@@ -36,10 +36,13 @@ export type FeedError = { message: string; code?: string; at: string };
 export type FeedState = 'idle' | 'starting' | 'running' | 'retrying' | 'closed';
 
 // A pull request stays open this long when fewer messages than asked for are there; new ones flow into it meanwhile.
-const FETCH_EXPIRES_MS = 5000;
+// Short, because a pull that ends short is when the consumer's state is checked against the window's.
+const FETCH_EXPIRES_MS = 2000;
 // While the window is full (or blocked), look again this often even if nothing wakes the loop.
 const IDLE_RECHECK_MS = 1000;
 const CONSUMER_NOT_FOUND = 10014;
+const STREAM_NOT_FOUND = 10059;
+const ACK = new TextEncoder().encode('+ACK');
 
 export class DurableFeed {
   readonly window: DeliveryWindow;
@@ -63,6 +66,7 @@ export class DurableFeed {
   private firstAttemptDone: () => void = () => {};
   private wakeIdle: (() => void) | undefined;
   private closing = false;
+  private stopWatching: () => void = () => {};
 
   constructor(
     private readonly access: StreamAccess,
@@ -80,7 +84,8 @@ export class DurableFeed {
 
   /**
    * Starts pulling (once) and resolves when the first attempt to open the durable is over.
-   * @throws CLOSED; the failure that keeps it from opening when it is not a passing one (NOT_FOUND no such stream,
+   * A stream that does not exist yet is waited for (status `retrying`, lastError NOT_FOUND), not a failure.
+   * @throws CLOSED; the failure that keeps it from opening when it is not a passing one (
    * INVALID_ARGUMENT a push consumer of that name or filters the server cannot take, STORE_ERROR)
    */
   async ready(): Promise<void> {
@@ -119,13 +124,27 @@ export class DurableFeed {
     if (this.closing) return;
     this.closing = true;
     this.state = 'closed';
+    this.stopWatching();
     this.fetching?.stop();
     this.wakeIdle?.();
     this.firstAttemptDone();
     await this.running;
   }
 
+  // On every reconnect, send the last acknowledgement again: acks written as the connection went down are lost, and
+  // the server would count those messages as pending until their ack_wait. Sending it twice is harmless.
+  private async watchReconnects(): Promise<void> {
+    const statuses = this.access.nats.status()[Symbol.asyncIterator]();
+    this.stopWatching = () => void statuses.return?.();
+    for (;;) {
+      const next = await statuses.next();
+      if (next.done || this.closing) return;
+      if (next.value.type === 'reconnect') this.window.reack();
+    }
+  }
+
   private async pump(): Promise<void> {
+    void this.watchReconnects().catch(() => {});
     let attempt = 0;
     while (!this.closing) {
       try {
@@ -143,9 +162,13 @@ export class DurableFeed {
       } catch (err) {
         if (this.closing) break;
         const error = natsError(err, `durable ${this.settings.durable} on stream ${this.access.stream}`);
-        this.noteError(error);
+        // A stream not there yet is waited for: a read side may well start before the relay has created it.
+        const awaitingStream = !this.opened && jetStreamCode(err) === STREAM_NOT_FOUND;
+        this.noteError(awaitingStream ? openFailure(err, error, this.access.stream) : error);
         if (this.opened && jetStreamCode(err) === CONSUMER_NOT_FOUND) this.resetWanted ??= 'the durable consumer was deleted';
-        if (!this.opened) this.failure = isTransient(err) ? undefined : openFailure(err, error, this.access.stream);
+        if (!this.opened) {
+          this.failure = isTransient(err) || awaitingStream ? undefined : openFailure(err, error, this.access.stream);
+        }
         this.state = 'retrying';
         this.firstAttemptDone();
         await this.idle(backoffMs(attempt++));
@@ -171,7 +194,9 @@ export class DurableFeed {
         { details: { stream, durable: this.settings.durable } },
       );
     }
-    const floor = ackFloorOf(info);
+    // Nothing before the stream's first message can be delivered any more: reads below it go to the stream itself,
+    // which says what is missing rather than skipping it.
+    const floor = Math.max(ackFloorOf(info), (await this.reader.firstSeq()) - 1);
     const resumed = this.resumeFrom?.seq === floor + 1 ? this.resumeFrom.position : undefined;
     const position = resumed ?? (await this.reader.positionThrough(floor));
     const differs = this.differences(info.config);
@@ -187,6 +212,8 @@ export class DurableFeed {
     this.opened = true;
     this.failure = undefined;
     this.resumeFrom = undefined;
+    // The projector may have settled before the durable could be opened: see whether to skip ahead now.
+    this.settle(this.window.settledPosition);
     this.firstAttemptDone();
   }
 
@@ -217,6 +244,11 @@ export class DurableFeed {
     this.resets++;
     this.lastReset = { reason, at: new Date().toISOString() };
     this.resumeFrom = { seq: startSeq, position: basePosition };
+    // Drop what is held before the delete goes out, so no acknowledgement of the consumer being replaced follows it:
+    // the new consumer has the same name and would take such an ack as its own, moving its ack floor past deliveries
+    // it never made and then ignoring its real acks (found with a server restart: the durable stalled at
+    // max_ack_pending).
+    this.window.rebase({ seq: startSeq - 1, position: basePosition, deliverySeq: 0 });
     try {
       await jsm.consumers.delete(stream, this.settings.durable);
     } catch (err) {
@@ -231,15 +263,15 @@ export class DurableFeed {
 
   private async fetchOnce(): Promise<void> {
     const consumer = this.consumer!;
-    const messages = await consumer.fetch({
-      max_messages: Math.min(this.window.room, this.settings.batchSize),
-      expires: FETCH_EXPIRES_MS,
-    });
+    const asked = Math.min(this.window.room, this.settings.batchSize);
+    const messages = await consumer.fetch({ max_messages: asked, expires: FETCH_EXPIRES_MS });
     this.fetching = messages;
+    let received = 0;
     try {
       for await (const m of messages) {
+        received++;
         if (this.closing) break;
-        const outcome = this.window.accept(delivery(m));
+        const outcome = this.window.accept(this.delivery(m));
         if (outcome === 'held') this.signal.notify();
         else if (outcome === 'gap') {
           this.resetWanted ??= `delivery ${m.info.deliverySequence} (stream sequence ${m.info.streamSequence}) came out of turn: a delivery was lost`;
@@ -256,6 +288,39 @@ export class DurableFeed {
       // resets. Only a reset or close leaves a pull early.
       messages.stop();
     }
+    if (received < asked && !this.closing && this.resetWanted === undefined && !this.window.blocked) {
+      await this.checkDeliveries(consumer);
+    }
+  }
+
+  // A pull that ended short may mean the server and this window disagree, after a reconnect, about what was delivered
+  // or acknowledged: deliveries that went where nobody listens (a pull request outliving a reconnect), or acks sent
+  // as the connection went down. Either way the server counts messages as pending that are not held here, and once
+  // they fill max_ack_pending it delivers nothing new until their ack_wait runs out. Its consumer info tells which.
+  private async checkDeliveries(consumer: Consumer): Promise<void> {
+    const info = await consumer.info();
+    if (info.ack_floor.stream_seq < this.window.ackedStreamSeq && this.consumer === consumer) this.window.reack();
+    const lost = info.delivered.consumer_seq - this.window.deliverySeq;
+    if (lost > 0 && this.consumer === consumer && this.resetWanted === undefined) {
+      this.resetWanted = `the server made ${lost} deliveries that never arrived`;
+    }
+  }
+
+  private delivery(m: JsMsg): Delivery {
+    const { deliverySequence, streamSequence } = m.info;
+    const { nats } = this.access;
+    // The subject acks go to: the client's JsMsg has it, though its type does not say so.
+    const reply = (m as { reply?: unknown }).reply;
+    return {
+      deliverySeq: deliverySequence,
+      streamSeq: streamSequence,
+      subject: m.subject,
+      position: positionOf(m.headers),
+      body: m.data,
+      // Published directly rather than with m.ack(), which sends once only: an ack lost as the connection went down
+      // must be sent again.
+      ack: typeof reply === 'string' && reply !== '' ? () => nats.publish(reply, ACK) : () => m.ack(),
+    };
   }
 
   private config(startSeq?: number): Partial<ConsumerConfig> {
@@ -316,27 +381,16 @@ function ackFloorOf(info: ConsumerInfo): number {
   return Math.max(info.ack_floor.stream_seq, (info.config.opt_start_seq ?? 1) - 1);
 }
 
-function delivery(m: JsMsg): Delivery {
-  const { deliverySequence, streamSequence } = m.info;
-  return {
-    deliverySeq: deliverySequence,
-    streamSeq: streamSequence,
-    subject: m.subject,
-    position: positionOf(m.headers),
-    body: m.data,
-    ack: () => m.ack(),
-  };
-}
-
 function openFailure(err: unknown, wrapped: ChronicleError, stream: string): ChronicleError {
   if (isChronicleError(err)) return err;
-  if (jetStreamCode(err) === 10059) {
+  if (jetStreamCode(err) === STREAM_NOT_FOUND) {
     return new ChronicleError('NOT_FOUND', `JetStream stream ${stream} does not exist (is the relay running?)`, {
       cause: err,
       details: { stream },
     });
   }
-  if ((err as { name?: unknown } | null)?.name === 'InvalidArgumentError') {
+  // 10093: the filter subjects are not within the stream's subjects.
+  if ((err as { name?: unknown } | null)?.name === 'InvalidArgumentError' || jetStreamCode(err) === 10093) {
     return new ChronicleError('INVALID_ARGUMENT', wrapped.message, { cause: err, details: wrapped.details });
   }
   return wrapped;

@@ -2,13 +2,15 @@
 // or a projection behind the others. A position is found by binary search over stream sequences (positions rise with
 // them), then an ordered consumer walks on from there; a read that continues where the last one ended reuses it.
 import type { Consumer, JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from '@nats-io/jetstream';
-import type { RecordedEvent } from 'chronicle-es';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { ChronicleError, type RecordedEvent } from 'chronicle-es';
 import { decodeEvent, positionOf } from './event-message.js';
 import { natsError } from './nats-error.js';
 import { foreignMessage } from './source-delivery-window.js';
 
 /** The stream a reader walks, and the subjects it keeps to. */
 export type StreamAccess = {
+  nats: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   stream: string;
@@ -117,6 +119,31 @@ export class StreamReader {
     return head;
   }
 
+  /** The first stream sequence still held (messages before it were removed by retention limits, a purge or a delete). */
+  async firstSeq(): Promise<number> {
+    return (await this.access.jsm.streams.info(this.access.stream)).state.first_seq;
+  }
+
+  /**
+   * A read from `from` must not start past messages the stream no longer has: removed messages all lie below the
+   * first one held, so a read from below its position would skip whatever they held from `from` on.
+   * @throws NOT_FOUND
+   */
+  private async assertRetained(from: number): Promise<void> {
+    const { jsm, stream } = this.access;
+    const { state } = await jsm.streams.info(stream);
+    if (state.first_seq <= 1 || state.messages === 0) return;
+    const first = await this.nextFrom(state.first_seq);
+    if (!first) return;
+    const firstPosition = this.positionOfStored(first);
+    if (from >= firstPosition) return;
+    throw new ChronicleError(
+      'NOT_FOUND',
+      `stream ${stream} no longer holds the events from position ${from}: its first message (sequence ${first.seq}) is at position ${firstPosition}, earlier ones were removed (retention limits, a purge or a delete); rebuilding needs them, so keep the stream's retention longer than a rebuild reaches back`,
+      { details: { stream, from, firstPosition, firstSequence: first.seq } },
+    );
+  }
+
   /** The message at stream sequence `seq`, or null when it no longer exists. */
   messageAt(seq: number): Promise<StoredMsg | null> {
     return this.access.jsm.streams.getMessage(this.access.stream, { seq });
@@ -152,6 +179,7 @@ export class StreamReader {
 
   private async open(from: number): Promise<Cursor> {
     const { js, stream, filterSubjects } = this.access;
+    await this.assertRetained(from);
     const seq = await this.seqAtPosition(from);
     const consumer = await js.consumers.get(stream, {
       opt_start_seq: seq,

@@ -50,7 +50,7 @@ function startChild(path: string, product: string, cap: number): Child {
   return child;
 }
 
-// Starts the children, lets them all go at once, and (optionally) SIGKILLs one of them at a random moment after its
+// Starts the children, lets them all go at once, and (optionally) SIGKILLs the first to sell at a random moment after its
 // first reservation; resolves when every child has ended.
 async function race(path: string, product: string, cap: number, kill: boolean): Promise<{ children: Child[]; victim?: number }> {
   const children = Array.from({ length: CHILDREN }, () => startChild(path, product, cap));
@@ -62,13 +62,18 @@ async function race(path: string, product: string, cap: number, kill: boolean): 
     for (const c of children) c.proc.stdin?.write('go\n');
     let victim: number | undefined;
     if (kill) {
-      victim = Math.floor(Math.random() * CHILDREN);
-      const target = children[victim];
+      // The first child to make a sale is surely in the race: a random one may, on a loaded machine, get its first
+      // sale in so late that the stock runs out before the kill lands.
       const delayMs = Math.floor(Math.random() * 25);
-      target.proc.stdout?.on('data', function onData() {
-        if (target.acks.length === 0) return;
-        target.proc.stdout?.off('data', onData);
-        setTimeout(() => target.proc.kill('SIGKILL'), delayMs);
+      const listeners = children.map((target, i) => {
+        const onData = () => {
+          if (victim !== undefined || target.acks.length === 0) return;
+          victim = i;
+          for (const [j, c] of children.entries()) c.proc.stdout?.off('data', listeners[j]);
+          setTimeout(() => target.proc.kill('SIGKILL'), delayMs);
+        };
+        target.proc.stdout?.on('data', onData);
+        return onData;
       });
     }
     await Promise.all(children.map((c) => c.exited));
@@ -120,7 +125,7 @@ describe('sqlite conditional appends across processes', () => {
     expect(p1.events).toHaveLength(40);
     expect(p1.events.map((e) => e.position).sort((a, b) => a - b)).toEqual([...acked].sort((a, b) => a - b));
 
-    const second = await race(path, 'p2', 60, true);
+    const second = await race(path, 'p2', 200, true);
     const victim = second.children[second.victim as number];
     expect(await victim.exited, 'the victim dies by SIGKILL mid-race, not by running out of stock').toBe('SIGKILL');
     expect(victim.done).toBeUndefined();
@@ -131,7 +136,7 @@ describe('sqlite conditional appends across processes', () => {
     const p2 = await reservations(path, 'p2');
     // Exactly the cap: the survivors sold what the victim did not, and nothing the victim had not acknowledged
     // reappears twice (a reservation it committed but had not printed still counts once).
-    expect(p2.events).toHaveLength(60);
+    expect(p2.events).toHaveLength(200);
     const stored = new Set(p2.events.map((e) => e.position));
     for (const position of second.children.flatMap((c) => c.acks)) expect(stored.has(position), `ack ${position}`).toBe(true);
     // The log stays whole: contiguous positions, p1's reservations untouched.

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NATS_URL } from '../support/nats.js';
 import { type FreshSchema, freshSchema } from '../support/postgres.js';
+import { REDIS_URL } from '../support/redis.js';
 
 const exec = promisify(execFile);
 const root = join(import.meta.dirname, '../..');
@@ -50,7 +52,15 @@ type Reply = { status: number; type: string; body: Record<string, unknown> };
 type Seen = {
   resolved: Record<string, string>;
   exports: Record<string, string[]>;
-  drivers: { coreAndTesting: string[]; afterHttp: string[]; afterSqlite: string[]; afterPostgres: string[] };
+  drivers: {
+    coreAndTesting: string[];
+    afterHttp: string[];
+    afterSqlite: string[];
+    afterPostgres: string[];
+    afterNats: string[];
+    afterRedis: string[];
+  };
+  jetStream: { relayed: number; projected: number; acked: number };
   postgres: { appended: { version: number; duplicate: boolean }; read: unknown[] };
   deciderSpecCatchesMismatch: boolean;
   http: Record<'command' | 'invalid' | 'query' | 'health' | 'metrics', Reply>;
@@ -88,6 +98,11 @@ beforeAll(async () => {
     fastify: versionOf('fastify'),
     'better-sqlite3': versionOf('better-sqlite3'),
     pg: versionOf('pg'),
+    '@nats-io/jetstream': versionOf('@nats-io/jetstream'),
+    '@nats-io/kv': versionOf('@nats-io/kv'),
+    '@nats-io/nats-core': versionOf('@nats-io/nats-core'),
+    '@nats-io/transport-node': versionOf('@nats-io/transport-node'),
+    ioredis: versionOf('ioredis'),
     // fastify's own declarations need Node's types; every TypeScript project on Node has them.
     '@types/node': versionOf('@types/node'),
   };
@@ -108,7 +123,7 @@ beforeAll(async () => {
   smoke = settle(
     exec(process.execPath, ['smoke.mjs'], {
       cwd: project,
-      env: { ...process.env, PG_URL: pgSchema.connectionString, PG_SCHEMA: pgSchema.schema },
+      env: { ...process.env, PG_URL: pgSchema.connectionString, PG_SCHEMA: pgSchema.schema, NATS_URL, REDIS_URL },
     }),
   );
   typecheck = settle(
@@ -140,7 +155,15 @@ describe('the packed tarball', () => {
   });
 
   it('has every target of the export map', () => {
-    expect(entries.map(([subpath]) => subpath)).toEqual(['.', './sqlite', './postgres', './http', './testing']);
+    expect(entries.map(([subpath]) => subpath)).toEqual([
+      '.',
+      './sqlite',
+      './postgres',
+      './nats',
+      './redis',
+      './http',
+      './testing',
+    ]);
     for (const [, target] of entries) {
       for (const file of [target.default, target.types, target['chronicle-source']]) expect(packed).toContain(file.slice(2));
     }
@@ -160,10 +183,19 @@ describe('the packed tarball', () => {
   it('declares zod as a required peer and the drivers as optional peers, with no dependencies of its own', () => {
     const manifest = JSON.parse(readFileSync(join(project, 'node_modules/chronicle-es/package.json'), 'utf8'));
     expect(manifest.dependencies).toBeUndefined();
-    expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['better-sqlite3', 'fastify', 'pg', 'prom-client', 'zod']);
+    const drivers = [
+      '@nats-io/jetstream',
+      '@nats-io/kv',
+      '@nats-io/nats-core',
+      'better-sqlite3',
+      'fastify',
+      'ioredis',
+      'pg',
+      'prom-client',
+    ];
+    expect(Object.keys(manifest.peerDependencies).sort()).toEqual([...drivers, 'zod']);
     expect(manifest.peerDependenciesMeta.zod?.optional).not.toBe(true);
-    for (const driver of ['better-sqlite3', 'fastify', 'pg', 'prom-client'])
-      expect(manifest.peerDependenciesMeta[driver].optional).toBe(true);
+    for (const driver of drivers) expect(manifest.peerDependenciesMeta[driver].optional).toBe(true);
     expect(manifest.sideEffects).toBe(false);
     expect(manifest.license).toBe('MIT');
     expect(readFileSync(join(project, 'node_modules/chronicle-es/LICENSE'), 'utf8')).toContain(
@@ -192,6 +224,8 @@ describe('a consumer running plain node', () => {
     expect(exports['chronicle-es']).toEqual(expect.arrayContaining(['defineCommand', 'createCommandBus', 'createProjector']));
     expect(exports['chronicle-es/sqlite']).toEqual(expect.arrayContaining(['createSqliteEventStore', 'createSqliteReadStore']));
     expect(exports['chronicle-es/postgres']).toEqual(expect.arrayContaining(['createPostgresEventStore']));
+    expect(exports['chronicle-es/nats']).toEqual(expect.arrayContaining(['createJetStreamRelay', 'createJetStreamSource']));
+    expect(exports['chronicle-es/redis']).toEqual(expect.arrayContaining(['createRedisReadStore']));
     expect(exports['chronicle-es/http']).toEqual(expect.arrayContaining(['createServer', 'chronicleHttp', 'projectionMetrics']));
     expect(exports['chronicle-es/testing']).toEqual(expect.arrayContaining(['describeEventStoreConformance', 'deciderSpec']));
   });
@@ -202,7 +236,18 @@ describe('a consumer running plain node', () => {
     expect(drivers.afterHttp).toEqual(['fastify']);
     expect(drivers.afterSqlite).toEqual(['better-sqlite3', 'fastify']);
     expect(drivers.afterPostgres).toEqual(['better-sqlite3', 'pg', 'fastify']);
+    expect(drivers.afterNats).toEqual(['better-sqlite3', 'pg', 'fastify', '@nats-io']);
+    expect(drivers.afterRedis).toEqual(['better-sqlite3', 'pg', 'fastify', '@nats-io', 'ioredis']);
   });
+
+  it(
+    'relays events into JetStream and projects them from there into Redis through chronicle-es/nats and chronicle-es/redis',
+    WAITS,
+    async () => {
+      const { jetStream } = await seen();
+      expect(jetStream).toEqual({ relayed: 3, projected: 6, acked: 3 });
+    },
+  );
 
   it(
     'appends to and reads from PostgreSQL through chronicle-es/postgres, with the pg the consumer installed',
@@ -274,7 +319,7 @@ describe('from source (the chronicle-source condition)', () => {
       const require = createRequire(import.meta.url);
       await import('chronicle-es');
       await import('chronicle-es/testing');
-      const drivers = ['better-sqlite3', 'pg', 'fastify', 'prom-client', '@nats-io'];
+      const drivers = ['better-sqlite3', 'pg', 'fastify', 'prom-client', '@nats-io', 'ioredis'];
       console.log(JSON.stringify(drivers.filter((d) => Object.keys(require.cache).some((f) => f.includes('/node_modules/' + d + '/')))));`;
     const args = ['--conditions=chronicle-source', '--import', 'tsx', '--input-type=module', '-e', code];
     const { stdout } = await exec(process.execPath, args, { cwd: root });

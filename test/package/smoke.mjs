@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
-// Driver packages the CommonJS loader has pulled in so far (better-sqlite3, pg, fastify and prom-client are CommonJS).
+// Driver packages the CommonJS loader has pulled in so far (all of them are CommonJS).
 const loadedDrivers = () =>
-  ['better-sqlite3', 'pg', 'fastify', 'prom-client'].filter((d) =>
+  ['better-sqlite3', 'pg', 'fastify', 'prom-client', '@nats-io', 'ioredis'].filter((d) =>
     Object.keys(require.cache).some((f) => f.includes(`/node_modules/${d}/`)),
   );
 const namesOf = (m) => Object.keys(m).sort();
@@ -18,6 +18,8 @@ for (const entry of [
   'chronicle-es',
   'chronicle-es/sqlite',
   'chronicle-es/postgres',
+  'chronicle-es/nats',
+  'chronicle-es/redis',
   'chronicle-es/http',
   'chronicle-es/testing',
 ]) {
@@ -33,10 +35,16 @@ const sqlite = await import('chronicle-es/sqlite');
 out.drivers.afterSqlite = loadedDrivers();
 const postgres = await import('chronicle-es/postgres');
 out.drivers.afterPostgres = loadedDrivers();
+const nats = await import('chronicle-es/nats');
+out.drivers.afterNats = loadedDrivers();
+const redis = await import('chronicle-es/redis');
+out.drivers.afterRedis = loadedDrivers();
 Object.assign(out.exports, {
   'chronicle-es': namesOf(core),
   'chronicle-es/sqlite': namesOf(sqlite),
   'chronicle-es/postgres': namesOf(postgres),
+  'chronicle-es/nats': namesOf(nats),
+  'chronicle-es/redis': namesOf(redis),
   'chronicle-es/http': namesOf(http),
   'chronicle-es/testing': namesOf(testing),
 });
@@ -131,6 +139,75 @@ out.postgres = {
   read: (await pgStore.readStream('pg-1')).map((e) => ({ type: e.type, data: e.data, version: e.version })),
 };
 await pgStore.close();
+
+// chronicle-es/nats and chronicle-es/redis: three events relayed into a fresh JetStream stream, and projected from
+// there (a durable consumer, no event store) into Redis under a fresh prefix; both removed afterwards.
+{
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const { Redis } = await import('ioredis');
+  const nc = await connect({ servers: process.env.NATS_URL });
+  const unique = `${process.pid}_${Date.now()}`;
+  const stream = `PACK_${unique}`;
+  const prefix = `pack_${unique}`;
+  const log = core.createInMemoryEventStore();
+  await log.append(
+    'tally-1',
+    [1, 2, 3].map((n) => ({ type: 'Counted', data: { n } })),
+  );
+  const relay = nats.createJetStreamRelay({
+    eventStore: log,
+    nats: nc,
+    stream,
+    subjectPrefix: `pack.${unique}`,
+    checkpoint: core.storeCheckpoint({ store: core.createInMemoryReadStore(), name: 'relay' }),
+  });
+  await relay.start();
+  const deadline = Date.now() + 10_000;
+  while ((await relay.status()).position < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const source = nats.createJetStreamSource({ nats: nc, stream, durable: 'pack' });
+  const readStore = redis.createRedisReadStore({ url: process.env.REDIS_URL, prefix });
+  const tally = core.defineProjection({
+    name: 'tally',
+    version: 1,
+    handlers: {
+      Counted: async (event, tx) => {
+        const rows = tx.table('rows');
+        rows.set('total', ((await rows.get('total')) ?? 0) + event.data.n);
+      },
+    },
+  });
+  const projector = core.createProjector({ eventStore: source, readStore, projections: [tally] });
+  await projector.start();
+  await projector.waitForPosition(3, { timeoutMs: 10_000 });
+  const jsm = await jetstreamManager(nc);
+  // The durable acknowledges once the batch is committed; give the ack a moment to reach the server.
+  let acked = 0;
+  while (Date.now() < deadline) {
+    acked = (await jsm.consumers.info(stream, 'pack')).ack_floor.stream_seq;
+    if (acked === 3) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  out.jetStream = {
+    relayed: (await jsm.streams.info(stream)).state.messages,
+    projected: await readStore.reader('tally').table('rows').get('total'),
+    acked,
+  };
+  await projector.stop();
+  await source.close();
+  await relay.stop();
+  await readStore.close();
+  await jsm.streams.delete(stream);
+  await nc.close();
+  const client = new Redis(process.env.REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await client.unlink(...keys);
+  } while (cursor !== '0');
+  client.disconnect();
+}
 
 try {
   await import('prom-client');

@@ -211,16 +211,14 @@ export class ProjectionRunner<Tx> {
   }
 
   /**
-   * The position everything up to which is committed in each of its generations still read (a failed loop included:
-   * its failing event is not applied); its served checkpoint when no loop runs.
+   * The position through which its served generation has committed (a failed loop included: its failing event is
+   * not applied). A rebuild's loop is left out: it reads behind the live point, which a source must be able to serve
+   * after acknowledging (a rebuild from 0 would otherwise hold every other projection's acknowledgements back).
    */
   durableThrough(): number {
-    let low = Number.POSITIVE_INFINITY;
-    for (const lane of this.lanes) {
-      const at = lane.stopped ? undefined : this.checkpointOf(lane);
-      if (at !== undefined) low = Math.min(low, at);
-    }
-    return low === Number.POSITIVE_INFINITY ? this.position : low;
+    const lane = this.serving;
+    const at = lane && !lane.stopped ? this.checkpointOf(lane) : undefined;
+    return at ?? this.position;
   }
 
   /**

@@ -759,6 +759,42 @@ describe('projector', () => {
     await vi.waitFor(() => expect(told.at(-1)).toBe(30));
   });
 
+  it('does not hold settled back for a rebuild reading from further back', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    await seed(events, 10);
+    const told: number[] = [];
+    const source = {
+      readAll: events.readAll.bind(events),
+      subscribe: events.subscribe.bind(events),
+      headPosition: events.headPosition.bind(events),
+      settled: (position: number) => told.push(position),
+    };
+    // Old events stay blocked once `hold` is set: only the rebuild meets them again.
+    let hold = false;
+    const gate = deferred();
+    const slow = defineProjection<InMemoryReadTx>({
+      name: 'slow',
+      version: 1,
+      handlers: {
+        Added: async (event, tx) => {
+          if (hold && event.position <= 10) await gate.promise;
+          tx.table<number>('applied').set(event.id, 1);
+        },
+      },
+    });
+    const projector = track(createProjector({ eventStore: source, readStore: read, projections: [slow] }));
+    await projector.start();
+    await projector.waitForPosition(10);
+    hold = true;
+    const rebuilt = projector.rebuild('slow');
+    await seed(events, 5);
+    await projector.waitForPosition(15);
+    await vi.waitFor(() => expect(told.at(-1)).toBe(15));
+    gate.resolve();
+    await rebuilt;
+  });
+
   it('rejects duplicate projection names and bad options', () => {
     const events = createInMemoryEventStore();
     const readStore = createInMemoryReadStore();
