@@ -140,10 +140,10 @@ const DEFAULT_SUBJECT_PREFIX = 'shop.events';
 /**
  * Opens (creating if needed) the stores `role` needs and starts its projector. A damaged SQLite read store is set
  * aside and rebuilt from the event log, at open or whenever it is found damaged later; the event store is never touched.
- * With `jetStream`, NATS must answer now (the relay and the consumer then ride out its restarts); in `read` the stream
- * must exist (its relay creates it).
+ * With `jetStream`, NATS must answer now (the relay and the consumer then ride out its restarts); a `read` node whose
+ * stream does not exist yet waits for its relay to create it.
  * @throws Error for an unknown role, or a Redis read store outside `read` with `jetStream`; STORE_ERROR when a store
- *   or NATS cannot be reached; NOT_FOUND (`read`) no such stream; INVALID_ARGUMENT the stream refuses the relay
+ *   or NATS cannot be reached; INVALID_ARGUMENT the stream refuses the relay, or the durable is not one a read node can use
  */
 export async function createShop<R extends ShopRole = 'all'>(options: ShopOptions<R>): Promise<ShopOf<R>> {
   const role: ShopRole = options.role ?? 'all';

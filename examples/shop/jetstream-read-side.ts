@@ -39,9 +39,10 @@ export type JetStreamReadSide = {
 };
 
 /**
- * Connects, opens the durable consumer and the read store, and starts the projector.
- * @throws STORE_ERROR NATS or the read store cannot be reached; NOT_FOUND the stream does not exist (start the relay,
- *   SHOP_ROLE all or project with CHRONICLE_NATS_URL, first); INVALID_ARGUMENT the durable is not one the source can use
+ * Connects, opens the durable consumer and the read store, and starts the projector. A stream that does not exist yet
+ * is waited for (the node is not ready meanwhile), so a read node may start before its relay.
+ * @throws STORE_ERROR NATS or the read store cannot be reached; INVALID_ARGUMENT the durable is not one the source can
+ *   use (a push consumer of that name, filters the server cannot take)
  */
 export async function openJetStreamReadSide(options: JetStreamReadSideOptions): Promise<JetStreamReadSide> {
   const { stream, durable, store, pollIntervalMs } = options;
@@ -52,7 +53,7 @@ export async function openJetStreamReadSide(options: JetStreamReadSideOptions): 
     await nats.close();
   };
   try {
-    // Opens the durable now, so a missing stream stops startup rather than failing every projection.
+    // Opens the durable now, so a durable it cannot use stops startup rather than failing every projection.
     await source.headPosition();
   } catch (err) {
     await closeFeed();

@@ -116,11 +116,13 @@ async function relayCheck(relay: NonNullable<Shop['relay']>): Promise<DetailedCh
   };
 }
 
-// The durable consumer's progress; `retrying` (NATS away) still serves what the read store holds.
+// The durable consumer's progress. `retrying` because NATS is away still serves what the read store holds; waiting for
+// a stream that does not exist (yet) does not: such a node has seen nothing, and its answers would all be empty.
 function sourceCheck(source: NonNullable<Shop['jetStreamSource']>): DetailedCheck {
   const { state, stream, durable, deliveredPosition, ackedPosition, pending, resets, lastError } = source.status();
+  const noStream = state === 'retrying' && lastError?.code === 'NOT_FOUND';
   return {
-    ok: state !== 'closed',
+    ok: state !== 'closed' && !noStream,
     ...(lastError && { error: lastError.code ?? 'error' }),
     state,
     stream,

@@ -1,5 +1,5 @@
-// createShop with JetStream, in process: what stops it at startup (NATS not answering, no stream yet for a read
-// node, a stream that cannot take the relay, Redis where nothing fills it), and the PostgreSQL wiring — the relay's
+// createShop with JetStream, in process: what stops it at startup (NATS not answering, a stream that cannot take the
+// relay, Redis where nothing fills it), a read node started before its relay, and the PostgreSQL wiring — the relay's
 // checkpoint in the event store's own schema, a read node on a PostgreSQL read store of its own fed from the stream.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,10 +12,13 @@ import { deleteStreams } from '../../../test/nats-relay-kit.js';
 import { connectNats, freePort, NATS_URL, natsAvailable } from '../../../test/support/nats.js';
 import { type FreshSchema, freshSchema, pgAvailable } from '../../../test/support/postgres.js';
 import { createShop } from '../app.js';
+import { createShopAuth } from '../auth.js';
+import { createShopServer } from '../server.js';
 import { relayCheckpointName } from '../shop-relay.js';
 import { eventually, freshJetStream } from './jetstream-kit.js';
 
 const admin = { principal: { id: 'root', roles: ['admin'] } };
+const KEY = 'jetstream-inproc-admin-key-0123:admin';
 const dirs: string[] = [];
 const streams: string[] = [];
 const schemas: FreshSchema[] = [];
@@ -59,12 +62,44 @@ describe.skipIf(!natsAvailable)('createShop with JetStream: what stops it at sta
     await shop.close();
   });
 
-  it('a read node before its relay made the stream: NOT_FOUND, saying to start the relay', async () => {
-    const failure = await createShop({ dataDir: dir(), role: 'read', jetStream: fresh('nostream') }).catch((err) => err);
-    expect(failure).toMatchObject({
-      code: 'NOT_FOUND',
-      message: expect.stringMatching(/does not exist \(is the relay running\?\)/),
+  it('a read node may start before its relay made the stream: not ready until the stream appears, then it serves', async () => {
+    const jetStream = fresh('later');
+    const reader = await createShop({ dataDir: dir(), role: 'read', jetStream, pollIntervalMs: 20 });
+    const server = await createShopServer(reader, {
+      authenticate: createShopAuth({ SHOP_API_KEYS: KEY }, { dataDir: dir() }).authenticate,
+      logger: false,
     });
+    let writer: Awaited<ReturnType<typeof createShop<'all'>>> | undefined;
+    try {
+      const waiting = await eventually('the read node notices there is no stream', 10_000, async () => {
+        const res = await server.inject({ url: '/health/ready' });
+        return res.json().checks?.jetstream?.error === 'NOT_FOUND' ? res : undefined;
+      });
+      expect(waiting.statusCode).toBe(503);
+      expect(waiting.json().checks.jetstream).toMatchObject({ ok: false, state: 'retrying', stream: jetStream.stream });
+
+      const all = await createShop({ dataDir: dir(), jetStream, pollIntervalMs: 20 });
+      writer = all;
+      const { position } = await all.commandBus.dispatch(
+        'CreateProduct',
+        { productId: 'late', sku: 'LATE', name: 'Late', priceCents: 1, currency: 'EUR' },
+        admin,
+      );
+      const seen = await server.inject({
+        url: `/queries/GetInventory?productId=late&minPosition=${position}`,
+        headers: { 'x-api-key': KEY.split(':')[0] },
+      });
+      expect([seen.statusCode, seen.json()]).toEqual([200, { productId: 'late', onHand: 0, reserved: 0, available: 0 }]);
+      const ready = await eventually('the read node is ready', 10_000, async () => {
+        const res = await server.inject({ url: '/health/ready' });
+        return res.statusCode === 200 ? res : undefined;
+      });
+      expect(ready.json().checks.jetstream).toMatchObject({ ok: true, state: 'running', deliveredPosition: position });
+    } finally {
+      await server.close();
+      await reader.close();
+      await writer?.close();
+    }
   });
 
   it('a stream whose subjects do not cover the prefix: INVALID_ARGUMENT, and the stream is left as it was', async () => {
