@@ -11,6 +11,7 @@ import { connectNats, NATS_URL, natsAvailable } from '../../../test/support/nats
 import {
   drive,
   eventLog,
+  eventually,
   freshDir,
   freshJetStream,
   jetStreamEnv,
@@ -115,7 +116,12 @@ describe.skipIf(!natsAvailable)('a Shop read node fed through JetStream', () => 
     expect(ready.body.checks.jetstream).toMatchObject({ ok: true, state: 'running', stream: names.stream, resets: 0 });
     expect(ready.body.checks.jetstream.durable).toMatch(/^shop_read_[0-9a-f]{12}$/);
     expect(ready.body.checks.events).toBeUndefined();
-    const relayed = await direct.get('/health/ready');
+    // The relay records its position once the whole batch is acknowledged, a moment after the read node may see it.
+    const relayed = await eventually('the relay reports no lag', 10_000, async () => {
+      const reply = await direct.get('/health/ready');
+      return reply.body.checks.relay.lagEvents === 0 ? reply : undefined;
+    });
+    expect(relayed.status).toBe(200);
     expect(relayed.body.checks.relay).toMatchObject({ ok: true, state: 'live', stream: names.stream, lagEvents: 0 });
     const metrics = (await direct.get('/metrics')).body as string;
     const head = relayed.body.checks.relay.position;
