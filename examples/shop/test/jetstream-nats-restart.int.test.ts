@@ -71,6 +71,10 @@ describe.skipIf(!natsAvailable)('the NATS server restarting during a run', () =>
           });
           const noticedMs = Date.now() - stoppedAt;
           const ready = await direct.get('/health/ready');
+          // Commands go on being stored while the broker is away: a hundred more before it comes back.
+          await eventually('commands answered while NATS is down', 30_000, async () =>
+            answered >= from + 100 ? true : undefined,
+          );
           const answeredMeanwhile = answered - from;
           await nats.start();
           const startedAt = Date.now();
@@ -116,7 +120,8 @@ describe.skipIf(!natsAvailable)('the NATS server restarting during a run', () =>
       ['SIGKILL', 'reconnecting', 200],
       ['SIGTERM', 'reconnecting', 200],
     ]);
-    for (const o of outages) expect(o.answeredMeanwhile, `commands answered during the ${o.signal} outage`).toBeGreaterThan(0);
+    for (const o of outages)
+      expect(o.answeredMeanwhile, `commands answered during the ${o.signal} outage`).toBeGreaterThanOrEqual(100);
     const head = Math.max(...runs.map((r) => r.head));
 
     await waitForPosition(direct, head);
