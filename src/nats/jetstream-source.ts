@@ -15,7 +15,7 @@ import {
   type Subscription,
   type SubscriptionHandler,
 } from 'chronicle-es';
-import { natsError } from './nats-error.js';
+import { jetStreamCode, natsError } from './nats-error.js';
 import { DurableFeed, type FeedError, type FeedState } from './source-durable.js';
 import { isTransient } from './source-retry.js';
 import { type StreamAccess, StreamReader } from './source-stream-reader.js';
@@ -265,7 +265,16 @@ export function createJetStreamSource(options: JetStreamSourceOptions): JetStrea
             head = { value, at: Date.now() };
           },
           // The projector asks for the head inside its batches: the last known one is better than failing a batch.
-          (err: unknown) => f.noteError(natsError(err, `find the last message of stream ${stream}`)),
+          // A stream not there yet reads as the durable says it (NOT_FOUND), not as a failing server.
+          (err: unknown) =>
+            f.noteError(
+              jetStreamCode(err) === 10059
+                ? new ChronicleError('NOT_FOUND', `JetStream stream ${stream} does not exist (is the relay running?)`, {
+                    cause: err,
+                    details: { stream },
+                  })
+                : natsError(err, `find the last message of stream ${stream}`),
+            ),
         )
         .finally(() => {
           headLookup = undefined;
