@@ -199,6 +199,8 @@ export function createJetStreamSource(options: JetStreamSourceOptions): JetStrea
     const events = f.window.read(from, limit);
     const blocked = f.window.blocked;
     if (events.length > 0 || !blocked || from <= f.window.deliveredPosition) return events;
+    // Events removed before they were delivered stay missing: the projections fail there, every time they read it.
+    if (blocked.removed) throw blocked.error;
     let still: unknown;
     try {
       still = await reader.messageAt(blocked.streamSeq);
