@@ -129,7 +129,9 @@ const DIRECT_PAGE = 1000;
  * - **Deleted under it**: a durable deleted while it runs is re-created from the last acknowledged message; a stream
  *   deleted is waited for (as at start) and, once created again, read on from the last acknowledged *position* (a new
  *   stream numbers from 1, so no sequence from before is trusted: the durable starts at the first message past that
- *   position, found by binary search).
+ *   position, found by binary search). What it cannot check: whether the new stream lacks events just past that
+ *   position (positions need not be consecutive, e.g. under the relay's filter), so a stream created again must be
+ *   filled from before the read side's position (the relay's checkpoint no further than it).
  * - **Retention**: a stream whose retention deletes on acknowledgement (interest, workqueue) is refused with
  *   INVALID_ARGUMENT (in `readAll` and `status().lastError`): its own acks would delete what rebuilds, new projections
  *   and reads behind the live point must read, and a work queue refuses the ordered consumers those reads use.
