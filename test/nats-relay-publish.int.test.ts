@@ -157,6 +157,23 @@ describe.skipIf(!natsAvailable)('JetStream relay', () => {
     expect((await second.status()).published).toBe(4000 - (await checkpoint.load()));
   });
 
+  it('starts again when start() is called while stop() is in progress, going on with no duplicate and no gap', async () => {
+    const store = eventStore();
+    await appendEvents(store, 2000);
+    const { stream, prefix } = names('stopstart');
+    const r = relay({ eventStore: store, stream, subjectPrefix: prefix, batchSize: 100, maxInFlight: 20 });
+    await r.start();
+    await until(async () => (await r.status()).position > 0, 'some progress');
+    const stopping = r.stop();
+    const restarting = r.start();
+    await stopping;
+    await restarting;
+    await appendEvents(store, 100, 2000);
+    await reaches(r, 2100);
+    expect((await r.status()).state).toBe('live');
+    expectExactlyOnce(await streamMessages(nc, stream), await store.readAll());
+  });
+
   it('publishes only what passes the filter, and saves a checkpoint past what it drops', async () => {
     const store = eventStore();
     await appendEvents(store, 600);
@@ -224,6 +241,31 @@ describe.skipIf(!natsAvailable)('JetStream relay', () => {
     const info = await jsm.streams.info(stream);
     expect(info.config.subjects).toEqual([`${prefix}.order.*`]);
     expect(info.state.messages).toBe(0);
+  });
+
+  it("fails when JetStream refuses the stream's configuration: subjects overlapping another stream's, replicas on one server", async () => {
+    const store = eventStore();
+    await appendEvents(store, 3);
+    const { stream, prefix } = names('overlap');
+    const other = names('overlapped').stream;
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: other, subjects: [`${prefix}.order.>`] });
+    const overlapping = relay({ eventStore: store, stream, subjectPrefix: prefix });
+    await expect(overlapping.start()).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/refused to create stream .*subjects overlap/),
+      details: { stream, jetStreamCode: 10065 },
+    });
+    expect((await overlapping.status()).state).toBe('failed');
+
+    const replicated = names('replicas');
+    const r = relay({ eventStore: store, stream: { name: replicated.stream, replicas: 3 }, subjectPrefix: replicated.prefix });
+    await expect(r.start()).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('replicas > 1 not supported'),
+      details: { jetStreamCode: 10074 },
+    });
+    expect((await r.status()).lastError).toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('uses an existing stream whose subjects cover the prefix as it is', async () => {

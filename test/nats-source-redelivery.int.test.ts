@@ -232,6 +232,8 @@ describe.skipIf(!natsAvailable)('JetStream source: redeliveries, lost deliveries
       lastError: { code: 'NOT_FOUND', message: expect.stringMatching(/does not exist/) },
     });
     expect(await missing.headPosition()).toBe(0);
+    // Looking up the head of a missing stream says the same, not a server failure (readiness reads the code).
+    expect(missing.status().lastError).toMatchObject({ code: 'NOT_FOUND' });
     // Once the relay creates it, the waiting source delivers from its start.
     await createStream(jsm, later);
     streams.push(later);

@@ -1,4 +1,5 @@
-// The Shop assembled for one role: event store, read store, projector and the buses it needs, without any HTTP.
+// The Shop assembled for one role: event store, read store, projector and the buses it needs, without any HTTP; with
+// JetStream also the relay (where the projector runs) or, in `read`, the consumer feeding a read store of its own.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -13,14 +14,19 @@ import {
   type SqlReader,
   type SqlReadTx,
 } from 'chronicle-es';
+import type { JetStreamRelay, JetStreamSource } from 'chronicle-es/nats';
 import { createPostgresEventStore } from 'chronicle-es/postgres';
+import type { RedisReadStore } from 'chronicle-es/redis';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import type { CheckpointChanges } from './checkpoint-changes.js';
 import { registerCommands } from './commands.js';
+import { openJetStreamReadSide } from './jetstream-read-side.js';
 import { openPostgresReadSide } from './postgres-read-side.js';
 import { registerQueries } from './queries.js';
 import { openQuerySide } from './query-side.js';
+import { readNodeDurable } from './read-node-durable.js';
 import { openReadSide, type ReadSide, type ReadSideLog, type ReadSideState } from './read-side.js';
+import { openShopRelay, type ShopRelay } from './shop-relay.js';
 
 /**
  * What a Shop process does. `write`: commands only; `project`: the projector worker filling the read store (and
@@ -34,6 +40,25 @@ export type PostgresLocation = {
   schema: string;
   /** Connections in each store's pool (the adapters' default when absent). */
   poolSize?: number;
+};
+
+/** A read store on Redis: the server and the prefix of every key of the Shop's read models there. */
+export type RedisLocation = { url: string; prefix: string };
+
+/**
+ * NATS JetStream between the Shop's processes. Where the projector runs (`all`, `project`) a relay publishes every
+ * committed event into `stream`; a `read` process then has no event store and projects into its own read store from
+ * the durable consumer `durable`. `write` uses none of it.
+ */
+export type ShopJetStreamOptions = {
+  /** The NATS servers, `nats://host:port` (or `tls://…`); the Shop connects once and reconnects for as long as it runs. */
+  servers: readonly string[];
+  /** The relay's stream, created (subjects `<subjectPrefix>.>`, limits retention, file storage) when missing. Default `SHOP_EVENTS`. */
+  stream?: string;
+  /** Events go to `<subjectPrefix>.<category>.<type>`. Default `shop.events`. */
+  subjectPrefix?: string;
+  /** `read`: the durable consumer, one per read store. Default: derived from where the read store is (readNodeDurable). */
+  durable?: string;
 };
 
 /** The read store as the Shop uses it, whichever engine holds it. */
@@ -54,6 +79,10 @@ export type ShopOptions<R extends ShopRole = ShopRole> = {
   eventStore?: PostgresLocation;
   /** The read store on PostgreSQL instead of a SQLite file. */
   readStore?: PostgresLocation;
+  /** The read store on Redis (GetOrderStatus only): for a `read` process fed through `jetStream`. */
+  redisReadStore?: RedisLocation;
+  /** Events through NATS JetStream: the relay in `all` and `project`, a consumer feeding `read`. */
+  jetStream?: ShopJetStreamOptions;
   /** This process's id as a projector worker (it shows in status and leases). Default: one the projector makes up. */
   workerId?: string;
   /** Conflicts a command re-decides before answering CONCURRENCY_CONFLICT. Default: commands.ts. */
@@ -72,10 +101,16 @@ export type Shop = {
   eventStore?: EventStore;
   /** Present in `write` and `all`. */
   commandBus?: CommandBus;
-  /** Present in all roles but `write`. */
+  /** Present in all roles but `write`, unless the read store is on Redis. */
   readStore?: ShopReadStore;
-  /** Present in `project` and `all`. */
+  /** The read store of a `read` process on Redis (then `readStore` is absent). */
+  redisReadStore?: RedisReadStore;
+  /** Present in `project` and `all`, and in `read` fed through JetStream. */
   projector?: Projector;
+  /** Publishes every committed event to JetStream: in `project` and `all` with `jetStream`. */
+  relay?: JetStreamRelay;
+  /** The durable consumer feeding the projector of a `read` process with `jetStream`. */
+  jetStreamSource?: JetStreamSource;
   /** Present in `read` and `all`. */
   queryBus?: QueryBus;
   /** Moves of the read models' checkpoints, for `GET /events/stream`; present where queries are served. */
@@ -91,7 +126,7 @@ export type Shop = {
 type Parts = {
   write: { eventStore: EventStore; commandBus: CommandBus };
   project: { eventStore: EventStore; readStore: ShopReadStore; projector: Projector };
-  read: { readStore: ShopReadStore; queryBus: QueryBus };
+  read: { queryBus: QueryBus };
   all: { eventStore: EventStore; commandBus: CommandBus; readStore: ShopReadStore; projector: Projector; queryBus: QueryBus };
 };
 
@@ -99,11 +134,16 @@ type Parts = {
 export type ShopOf<R extends ShopRole> = Shop & { role: R } & Parts[R];
 
 const ROLES: readonly ShopRole[] = ['all', 'write', 'project', 'read'];
+const DEFAULT_STREAM = 'SHOP_EVENTS';
+const DEFAULT_SUBJECT_PREFIX = 'shop.events';
 
 /**
  * Opens (creating if needed) the stores `role` needs and starts its projector. A damaged SQLite read store is set
  * aside and rebuilt from the event log, at open or whenever it is found damaged later; the event store is never touched.
- * @throws Error for an unknown role; STORE_ERROR when a store cannot be opened
+ * With `jetStream`, NATS must answer now (the relay and the consumer then ride out its restarts); a `read` node whose
+ * stream does not exist yet waits for its relay to create it.
+ * @throws Error for an unknown role, or a Redis read store outside `read` with `jetStream`; STORE_ERROR when a store
+ *   or NATS cannot be reached; INVALID_ARGUMENT the stream refuses the relay, or the durable is not one a read node can use
  */
 export async function createShop<R extends ShopRole = 'all'>(options: ShopOptions<R>): Promise<ShopOf<R>> {
   const role: ShopRole = options.role ?? 'all';
@@ -111,6 +151,52 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
   // SQLite files, and in development the demo keys, live here whatever the stores.
   mkdirSync(options.dataDir, { recursive: true });
   const readStorePath = options.readStorePath ?? join(options.dataDir, 'read.db');
+
+  if (options.redisReadStore && !(role === 'read' && options.jetStream)) {
+    throw new Error('a Redis read store is filled only by a read process fed through JetStream (role read with jetStream)');
+  }
+
+  if (role === 'read' && options.jetStream) {
+    const { jetStream } = options;
+    const side = await openJetStreamReadSide({
+      servers: jetStream.servers,
+      stream: jetStream.stream ?? DEFAULT_STREAM,
+      durable:
+        jetStream.durable ??
+        readNodeDurable(
+          options.redisReadStore
+            ? { kind: 'redis', ...options.redisReadStore }
+            : options.readStore
+              ? { kind: 'postgres', ...options.readStore }
+              : { kind: 'sqlite', path: readStorePath },
+        ),
+      store: options.redisReadStore
+        ? { redis: options.redisReadStore }
+        : options.readStore
+          ? { postgres: options.readStore, workerId: options.workerId }
+          : { path: readStorePath, log: options.log },
+      pollIntervalMs: options.pollIntervalMs,
+    });
+    // minPosition waits on this process's own projector: positions are the event store's, carried in each message.
+    const queryBus = createQueryBus({
+      middleware: options.middleware,
+      waitForPosition: (position, wait) => side.waitForPosition(position, wait),
+    });
+    side.registerQueries(queryBus);
+    const shop: Shop = {
+      role,
+      ...(side.readStore && { readStore: side.readStore }),
+      ...(side.redisReadStore && { redisReadStore: side.redisReadStore }),
+      projector: side.projector,
+      jetStreamSource: side.source,
+      queryBus,
+      changes: side.changes,
+      readSideState: side.state,
+      ready: side.ready,
+      close: side.close,
+    };
+    return shop as ShopOf<R>;
+  }
 
   if (role === 'read') {
     const side = await openQuerySide({
@@ -158,6 +244,27 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     throw err;
   }
   const { readStore, projector } = readSide;
+  // The relay runs where the projector does: one per event store (several `project` workers each run one; they stay
+  // correct on one stream, each duplicate or refusal costing a resync). Its checkpoint lives beside the log it counts in.
+  let relay: ShopRelay | undefined;
+  if (options.jetStream) {
+    const { jetStream } = options;
+    try {
+      relay = await openShopRelay({
+        servers: jetStream.servers,
+        name: `shop-${role}`,
+        eventStore,
+        checkpoint: options.eventStore ? { postgres: options.eventStore } : { path: join(options.dataDir, 'events.db') },
+        stream: jetStream.stream ?? DEFAULT_STREAM,
+        subjectPrefix: jetStream.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX,
+        pollIntervalMs: options.pollIntervalMs,
+      });
+    } catch (err) {
+      await readSide.close();
+      await eventStore.close();
+      throw err;
+    }
+  }
   let queryBus: QueryBus | undefined;
   let changes: ReadModelChanges | undefined;
   if (role === 'all') {
@@ -177,11 +284,14 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     commandBus,
     readStore,
     projector,
+    ...(relay && { relay: relay.relay }),
     queryBus,
     changes,
     readSideState: readSide.state,
     ready: readSide.ready,
     async close() {
+      // The relay first: it reads the event store, and saves its checkpoint as it stops.
+      await relay?.close();
       await readSide.close();
       await eventStore.close();
     },

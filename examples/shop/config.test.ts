@@ -71,10 +71,117 @@ describe('readShopConfig', () => {
     for (const [env, message] of bad) expect(() => readShopConfig(env), JSON.stringify(env)).toThrow(message);
   });
 
+  it('takes JetStream from CHRONICLE_NATS_URL, with the stream and subjects defaulted, and a durable only in read', () => {
+    expect(readShopConfig({ CHRONICLE_NATS_URL: 'nats://127.0.0.1:4222' }).jetStream).toEqual({
+      servers: ['nats://127.0.0.1:4222'],
+      stream: 'SHOP_EVENTS',
+      subjectPrefix: 'shop.events',
+    });
+    const cluster = readShopConfig({
+      SHOP_ROLE: 'project',
+      CHRONICLE_NATS_URL: 'nats://n1:4222, tls://n2:4222',
+      SHOP_NATS_STREAM: 'ORDERS-EU',
+      SHOP_NATS_SUBJECTS: 'acme.shop_eu',
+    });
+    expect(cluster.jetStream).toEqual({
+      servers: ['nats://n1:4222', 'tls://n2:4222'],
+      stream: 'ORDERS-EU',
+      subjectPrefix: 'acme.shop_eu',
+    });
+    const read = readShopConfig({ SHOP_ROLE: 'read', CHRONICLE_NATS_URL: 'nats://n1', SHOP_NATS_DURABLE: 'eu-read-1' });
+    expect(read.jetStream?.durable).toBe('eu-read-1');
+    // Without CHRONICLE_NATS_URL a read node stays what it was: queries on a store other processes fill.
+    expect(readShopConfig({ SHOP_ROLE: 'read' }).jetStream).toBeUndefined();
+  });
+
+  it("derives a read node's durable from where its read store is: one durable per read store", () => {
+    const durableOf = (env: NodeJS.ProcessEnv) =>
+      readShopConfig({ SHOP_ROLE: 'read', CHRONICLE_NATS_URL: 'nats://n1:4222', ...env }).jetStream?.durable;
+    const sqlite = durableOf({ DATA_DIR: '/srv/shop' });
+    expect(sqlite).toMatch(/^shop_read_[0-9a-f]{12}$/);
+    // The same file however it is named, and a restart, find the same durable again.
+    expect(durableOf({ READ_STORE_PATH: '/srv/shop/read.db' })).toBe(sqlite);
+    expect(durableOf({ DATA_DIR: '/srv/shop' })).toBe(sqlite);
+    const others = [
+      durableOf({ DATA_DIR: '/srv/other' }),
+      durableOf({ CHRONICLE_READ_STORE: 'postgres://app:secret@db-2/read' }),
+      durableOf({ CHRONICLE_READ_STORE: 'postgres://app:other@db-2/read', CHRONICLE_PG_SCHEMA: 'eu' }),
+      durableOf({ CHRONICLE_READ_STORE: 'redis://cache:6379/2' }),
+      durableOf({ CHRONICLE_READ_STORE: 'redis://cache:6379/2', SHOP_REDIS_PREFIX: 'shop-eu' }),
+    ];
+    expect(new Set([sqlite, ...others]).size).toBe(6);
+    // A password is not where the store is: changing it keeps the durable.
+    expect(durableOf({ CHRONICLE_READ_STORE: 'postgres://app:rotated@db-2/read' })).toBe(others[1]);
+  });
+
+  it('puts a read node fed through JetStream on Redis, under SHOP_REDIS_PREFIX (default shop)', () => {
+    const config = readShopConfig({
+      SHOP_ROLE: 'read',
+      CHRONICLE_NATS_URL: 'nats://n1:4222',
+      CHRONICLE_READ_STORE: 'redis://:pw@cache:6379/3',
+    });
+    expect(config.redisReadStore).toEqual({ url: 'redis://:pw@cache:6379/3', prefix: 'shop' });
+    expect(config.readStore).toBeUndefined();
+    expect(
+      readShopConfig({
+        SHOP_ROLE: 'read',
+        CHRONICLE_NATS_URL: 'nats://n1:4222',
+        CHRONICLE_READ_STORE: 'rediss://cache',
+        SHOP_REDIS_PREFIX: 'shop:eu-1',
+      }).redisReadStore,
+    ).toEqual({ url: 'rediss://cache', prefix: 'shop:eu-1' });
+  });
+
+  it('refuses JetStream and Redis settings that cannot work, naming the variable', () => {
+    const nats = { CHRONICLE_NATS_URL: 'nats://n1:4222' };
+    const bad: Array<[NodeJS.ProcessEnv, RegExp]> = [
+      [{ CHRONICLE_NATS_URL: 'http://n1:4222' }, /CHRONICLE_NATS_URL must be nats:\/\/host:port/],
+      [{ CHRONICLE_NATS_URL: 'nats://n1:4222,' }, /CHRONICLE_NATS_URL must be/],
+      [{ CHRONICLE_NATS_URL: 'n1:4222' }, /CHRONICLE_NATS_URL must be/],
+      [{ SHOP_NATS_STREAM: 'S' }, /SHOP_NATS_STREAM is set but CHRONICLE_NATS_URL is not/],
+      [{ SHOP_NATS_SUBJECTS: 'a.b' }, /SHOP_NATS_SUBJECTS is set but CHRONICLE_NATS_URL is not/],
+      [{ SHOP_ROLE: 'read', SHOP_NATS_DURABLE: 'd' }, /SHOP_NATS_DURABLE is set but CHRONICLE_NATS_URL is not/],
+      [{ ...nats, SHOP_NATS_STREAM: 'shop.events' }, /SHOP_NATS_STREAM must be 1-255 characters without whitespace/],
+      [{ ...nats, SHOP_NATS_STREAM: 'a b' }, /SHOP_NATS_STREAM/],
+      [{ ...nats, SHOP_NATS_SUBJECTS: 'shop.*' }, /SHOP_NATS_SUBJECTS must be dot-separated tokens/],
+      [{ ...nats, SHOP_NATS_SUBJECTS: 'shop..events' }, /SHOP_NATS_SUBJECTS/],
+      [{ ...nats, SHOP_ROLE: 'read', SHOP_NATS_DURABLE: 'read>1' }, /SHOP_NATS_DURABLE must be 1-255 characters/],
+      [
+        { ...nats, SHOP_ROLE: 'all', SHOP_NATS_DURABLE: 'read-1' },
+        /SHOP_NATS_DURABLE names the consumer of a SHOP_ROLE=read process; SHOP_ROLE=all/,
+      ],
+      [
+        { ...nats, SHOP_ROLE: 'project', CHRONICLE_READ_STORE: 'redis://cache' },
+        /redis:\/\/… is a read store for a SHOP_ROLE=read process fed through JetStream .*got SHOP_ROLE=project$/,
+      ],
+      [{ SHOP_ROLE: 'read', CHRONICLE_READ_STORE: 'redis://cache' }, /got SHOP_ROLE=read without CHRONICLE_NATS_URL$/],
+      [
+        { ...nats, SHOP_ROLE: 'read', CHRONICLE_READ_STORE: 'redis://cache', READ_STORE_PATH: 'r.db' },
+        /READ_STORE_PATH .* on Redis: set one/,
+      ],
+      [
+        { ...nats, SHOP_ROLE: 'read', CHRONICLE_READ_STORE: 'redis://cache/db1' },
+        /CHRONICLE_READ_STORE must be redis:\/\/\[user:password@\]host:port\[\/db\]/,
+      ],
+      [
+        { ...nats, SHOP_ROLE: 'read', CHRONICLE_READ_STORE: 'redis://cache', SHOP_REDIS_PREFIX: 'a b' },
+        /SHOP_REDIS_PREFIX must be/,
+      ],
+      [{ SHOP_REDIS_PREFIX: 'shop' }, /SHOP_REDIS_PREFIX is set but CHRONICLE_READ_STORE is not a redis:\/\/ URL/],
+    ];
+    for (const [env, message] of bad) expect(() => readShopConfig(env), JSON.stringify(env)).toThrow(message);
+  });
+
   it('never repeats a password from a bad URL in its error', () => {
     expect(() => readShopConfig({ CHRONICLE_EVENT_STORE: 'mysql://app:hunter2@db/events' })).toThrow(
       /got mysql:\/\/app:…@db\/events$/,
     );
     expect(() => readShopConfig({ CHRONICLE_EVENT_STORE: 'pg://app:p@ss/w@rd@db/e' })).toThrow(/got pg:\/\/app:…@db\/e$/);
+    // A NATS URL's user part may be a token: nothing before the @ is repeated.
+    expect(() => readShopConfig({ CHRONICLE_NATS_URL: 'nats://s3cr3t-token@n1:4222,http://u:pw@n2' })).toThrow(
+      /got nats:\/\/…@n1:4222,http:\/\/…@n2$/,
+    );
+    const redis = { SHOP_ROLE: 'read', CHRONICLE_NATS_URL: 'nats://n1', CHRONICLE_READ_STORE: 'redis://:hunter2@cache/x' };
+    expect(() => readShopConfig(redis)).toThrow(/got redis:\/\/:…@cache\/x$/);
   });
 });

@@ -1,7 +1,11 @@
 // The Shop's configuration, read once from the environment (see README "Configuration"). Every mistake is reported
 // at startup with the variable's name, never discovered later by a request.
 import { randomBytes } from 'node:crypto';
-import type { PostgresLocation, ShopRole } from './app.js';
+import { join } from 'node:path';
+import { isChronicleError } from 'chronicle-es';
+import { assertSubjectPrefix } from 'chronicle-es/nats';
+import type { PostgresLocation, RedisLocation, ShopJetStreamOptions, ShopRole } from './app.js';
+import { readNodeDurable } from './read-node-durable.js';
 
 export type ShopConfig = {
   role: ShopRole;
@@ -18,6 +22,13 @@ export type ShopConfig = {
   /** The read store on PostgreSQL; absent: SQLite, at `readStorePath` or `read.db` under `dataDir`. */
   readStore?: PostgresLocation;
   readStorePath?: string;
+  /** The read store on Redis (CHRONICLE_READ_STORE=redis://…): only for `read` fed through JetStream. */
+  redisReadStore?: RedisLocation;
+  /**
+   * NATS JetStream (CHRONICLE_NATS_URL): the relay runs where the projector runs (`all`, `project`); a `read` process
+   * has no event store and projects into its own read store from a durable consumer (`durable`, set only in `read`).
+   */
+  jetStream?: ShopJetStreamOptions & Required<Pick<ShopJetStreamOptions, 'stream' | 'subjectPrefix'>>;
   /**
    * The projector worker's id (role `project` or `all`): SHOP_WORKER_ID with a random suffix per process, so a
    * restarted worker never shares its lease (and fencing token) with a stale process of the same name that is still
@@ -34,6 +45,10 @@ const ROLES: readonly ShopRole[] = ['all', 'write', 'project', 'read'];
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 const WORKER_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 const DEFAULT_SCHEMA = 'shop';
+// JetStream stream and consumer names: no whitespace, no subject or path separators, no wildcards.
+const JETSTREAM_NAME = /^[^\s.*>/\\]{1,255}$/;
+const REDIS_PREFIX = /^[A-Za-z0-9._:-]{1,100}$/;
+const NATS_SETTINGS = ['SHOP_NATS_STREAM', 'SHOP_NATS_SUBJECTS', 'SHOP_NATS_DURABLE'] as const;
 
 /** Reads the Shop's configuration. @throws Error naming the variable and what it accepts */
 export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
@@ -58,10 +73,59 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     throw new Error(`CHRONICLE_PG_POOL_SIZE must be an integer from 1 to 100; got ${pool}`);
   }
   const eventStore = postgresOf('CHRONICLE_EVENT_STORE', set('CHRONICLE_EVENT_STORE'), schema, poolSize);
-  const readStore = postgresOf('CHRONICLE_READ_STORE', set('CHRONICLE_READ_STORE'), schema, poolSize);
+  const readValue = set('CHRONICLE_READ_STORE');
+  const onRedis = readValue !== undefined && /^rediss?:/i.test(readValue);
+  const readStore = onRedis ? undefined : postgresOf('CHRONICLE_READ_STORE', readValue, schema, poolSize);
   const readStorePath = set('READ_STORE_PATH');
-  if (readStore && readStorePath) {
-    throw new Error('READ_STORE_PATH names a SQLite file, but CHRONICLE_READ_STORE puts the read store on PostgreSQL: set one');
+  if ((readStore || onRedis) && readStorePath) {
+    const engine = onRedis ? 'Redis' : 'PostgreSQL';
+    throw new Error(`READ_STORE_PATH names a SQLite file, but CHRONICLE_READ_STORE puts the read store on ${engine}: set one`);
+  }
+  const dataDir = set('DATA_DIR') ?? './data';
+
+  const natsUrl = set('CHRONICLE_NATS_URL');
+  let jetStream: ShopConfig['jetStream'];
+  if (natsUrl === undefined) {
+    for (const name of NATS_SETTINGS) {
+      if (set(name) !== undefined) throw new Error(`${name} is set but CHRONICLE_NATS_URL is not: set it to use JetStream`);
+    }
+  } else {
+    jetStream = {
+      servers: natsServers(natsUrl),
+      stream: jetStreamName('SHOP_NATS_STREAM', set('SHOP_NATS_STREAM') ?? 'SHOP_EVENTS'),
+      subjectPrefix: subjectPrefixOf(set('SHOP_NATS_SUBJECTS') ?? 'shop.events'),
+    };
+  }
+
+  let redisReadStore: RedisLocation | undefined;
+  const redisPrefix = set('SHOP_REDIS_PREFIX');
+  if (onRedis) {
+    // The Shop's projector writes SQL read models; only a read node projecting from JetStream fills the Redis one.
+    if (role !== 'read' || !jetStream) {
+      throw new Error(
+        'CHRONICLE_READ_STORE=redis://… is a read store for a SHOP_ROLE=read process fed through JetStream ' +
+          `(set CHRONICLE_NATS_URL); got SHOP_ROLE=${role}${jetStream ? '' : ' without CHRONICLE_NATS_URL'}`,
+      );
+    }
+    redisReadStore = { url: redisUrl(readValue), prefix: redisPrefixOf(redisPrefix ?? 'shop') };
+  } else if (redisPrefix !== undefined) {
+    throw new Error('SHOP_REDIS_PREFIX is set but CHRONICLE_READ_STORE is not a redis:// URL');
+  }
+
+  const durable = set('SHOP_NATS_DURABLE');
+  if (jetStream && role === 'read') {
+    jetStream.durable =
+      durable === undefined
+        ? readNodeDurable(
+            redisReadStore
+              ? { kind: 'redis', ...redisReadStore }
+              : readStore
+                ? { kind: 'postgres', ...readStore }
+                : { kind: 'sqlite', path: readStorePath ?? join(dataDir, 'read.db') },
+          )
+        : jetStreamName('SHOP_NATS_DURABLE', durable);
+  } else if (durable !== undefined) {
+    throw new Error(`SHOP_NATS_DURABLE names the consumer of a SHOP_ROLE=read process; SHOP_ROLE=${role} consumes nothing`);
   }
 
   const workerId = set('SHOP_WORKER_ID');
@@ -81,10 +145,12 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     host,
     ...(opsValue !== undefined && { opsPort: portOf('OPS_PORT', opsValue) }),
     opsHost: set('OPS_HOST') ?? host,
-    dataDir: set('DATA_DIR') ?? './data',
+    dataDir,
     ...(eventStore && { eventStore }),
     ...(readStore && { readStore }),
     ...(readStorePath !== undefined && { readStorePath }),
+    ...(redisReadStore && { redisReadStore }),
+    ...(jetStream && { jetStream }),
     ...(workerId !== undefined && { workerId: `${workerId}-${randomBytes(3).toString('hex')}` }),
     ...(commandRetries !== undefined && { commandRetries }),
     metricsPublic: env.SHOP_METRICS_PUBLIC === 'true',
@@ -111,9 +177,75 @@ function postgresOf(
     url = undefined;
   }
   if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
-    throw new Error(`${name} must be a postgres://user@host:port/database URL, or unset for SQLite; got ${redact(value)}`);
+    const redis = name === 'CHRONICLE_READ_STORE' ? ' (or redis://host:port/db for a read node fed through JetStream)' : '';
+    throw new Error(
+      `${name} must be a postgres://user@host:port/database URL${redis}, or unset for SQLite; got ${redact(value)}`,
+    );
   }
   return { connectionString: value, schema, ...(poolSize !== undefined && { poolSize }) };
+}
+
+// One URL or several, comma-separated (a cluster's servers): each nats:// or tls:// with a host.
+function natsServers(value: string): string[] {
+  const servers = value.split(',').map((s) => s.trim());
+  for (const server of servers) {
+    let url: URL | undefined;
+    try {
+      url = new URL(server);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'nats:' && url.protocol !== 'tls:') || url.hostname === '') {
+      throw new Error(
+        `CHRONICLE_NATS_URL must be nats://host:port (or tls://…), comma-separated for several; got ${redactUser(value)}`,
+      );
+    }
+  }
+  return servers;
+}
+
+function jetStreamName(name: string, value: string): string {
+  if (!JETSTREAM_NAME.test(value)) {
+    throw new Error(`${name} must be 1-255 characters without whitespace, '.', '*', '>', '/' or '\\'; got ${value}`);
+  }
+  return value;
+}
+
+function subjectPrefixOf(value: string): string {
+  try {
+    assertSubjectPrefix(value);
+  } catch (err) {
+    if (!isChronicleError(err, 'INVALID_ARGUMENT')) throw err;
+    throw new Error(
+      `SHOP_NATS_SUBJECTS must be dot-separated tokens of letters, digits, _ and - (e.g. shop.events); got ${value}`,
+    );
+  }
+  return value;
+}
+
+function redisUrl(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.hostname === '' || !/^\/?\d*$/.test(url.pathname)) {
+    throw new Error(`CHRONICLE_READ_STORE must be redis://[user:password@]host:port[/db] (or rediss://…); got ${redact(value)}`);
+  }
+  return value;
+}
+
+function redisPrefixOf(value: string): string {
+  if (!REDIS_PREFIX.test(value)) {
+    throw new Error(`SHOP_REDIS_PREFIX must be 1-100 letters, digits or . _ : -; got ${value}`);
+  }
+  return value;
+}
+
+// A NATS URL may carry a token as its user name, not only a password: nothing before the @ is repeated.
+function redactUser(value: string): string {
+  return value.replace(/\/\/[^/@,]*@/g, '//…@');
 }
 
 // A connection string may carry a password: an error message (logged, perhaps shipped elsewhere) never does.

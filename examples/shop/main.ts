@@ -30,6 +30,8 @@ async function main(): Promise<void> {
     readStorePath: config.readStorePath,
     eventStore: config.eventStore,
     readStore: config.readStore,
+    redisReadStore: config.redisReadStore,
+    jetStream: config.jetStream,
     workerId: config.workerId,
     commandRetries: config.commandRetries,
     middleware: [loggingMiddleware(log.child({ component: 'bus' }))],
@@ -41,8 +43,25 @@ async function main(): Promise<void> {
   const server = await createShopServer(shop, { ...common, serve: role, opsElsewhere: opsPort !== undefined });
   const ops = opsPort === undefined ? undefined : await createShopServer(shop, { ...common, serve: 'ops' });
   await server.listen({ port, host });
-  const stores = { events: config.eventStore ? 'postgres' : 'sqlite', read: config.readStore ? 'postgres' : 'sqlite' };
-  log.info({ port: (server.server.address() as { port: number }).port, host, dataDir, role, stores }, 'shop listening');
+  const stores = {
+    ...(shop.eventStore && { events: config.eventStore ? 'postgres' : 'sqlite' }),
+    ...((shop.readStore || shop.redisReadStore) && {
+      read: config.redisReadStore ? 'redis' : config.readStore ? 'postgres' : 'sqlite',
+    }),
+  };
+  const jetStream = config.jetStream && {
+    stream: config.jetStream.stream,
+    subjects: `${config.jetStream.subjectPrefix}.>`,
+    ...(shop.relay && { relay: shop.relay.name }),
+    ...(shop.jetStreamSource && { durable: shop.jetStreamSource.status().durable }),
+  };
+  log.info(
+    { port: (server.server.address() as { port: number }).port, host, dataDir, role, stores, ...(jetStream && { jetStream }) },
+    'shop listening',
+  );
+  // A shared environment may give every role the URL; a write node neither relays nor consumes.
+  if (config.jetStream && role === 'write')
+    log.info('CHRONICLE_NATS_URL is set: the relay runs in SHOP_ROLE=project or all, not in write');
   if (ops) {
     await ops.listen({ port: opsPort, host: config.opsHost });
     log.info({ port: (ops.server.address() as { port: number }).port, host: config.opsHost }, 'ops listening');

@@ -1,13 +1,14 @@
 // The Shop's read side on PostgreSQL: the read store and this process's projector worker. With several workers on one
 // store, each projection is held by one of them at a time through a lease (see the README's Roles).
-import { createProjector, type EventStore } from 'chronicle-es';
+import { createProjector, type EventSource } from 'chronicle-es';
 import { createPostgresReadStore } from 'chronicle-es/postgres';
 import type { PostgresLocation } from './app.js';
 import { projections } from './projections/index.js';
 import type { ReadSide } from './read-side.js';
 
 export type PostgresReadSideOptions = {
-  eventStore: EventStore;
+  /** The event store, or a reader of its log elsewhere (a JetStream source). */
+  eventStore: EventSource;
   location: PostgresLocation;
   pollIntervalMs?: number;
   /** The worker's id in leases and status; default: one the projector makes up. */

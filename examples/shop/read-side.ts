@@ -4,7 +4,7 @@
 import {
   ChronicleError,
   createProjector,
-  type EventStore,
+  type EventSource,
   isChronicleError,
   type Projector,
   type SqlReader,
@@ -22,7 +22,8 @@ export type ReadSideLog = {
 };
 
 export type ReadSideOptions = {
-  eventStore: EventStore;
+  /** The event store, or a reader of its log elsewhere (a JetStream source): rebuilds read it from the start. */
+  eventStore: EventSource;
   /** The read store's file. */
   path: string;
   pollIntervalMs?: number;

@@ -1,7 +1,7 @@
 // The Shop over HTTP: chronicle/http does the work; the Shop only supplies its buses, auth and read-side state.
 import type { ProjectionStatus } from 'chronicle-es';
-import type { Authenticator } from 'chronicle-es/http';
-import { createReadiness, createServer, type EndpointAccess, projectionMetrics } from 'chronicle-es/http';
+import type { Authenticator, MetricsRegistry, ReadinessCheck } from 'chronicle-es/http';
+import { createReadiness, createServer, type EndpointAccess, projectionMetrics, relayMetrics } from 'chronicle-es/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Shop } from './app.js';
@@ -35,7 +35,8 @@ export type ShopServerOptions = {
 /** Builds the Shop's HTTP server (not yet listening). */
 export function createShopServer(shop: Shop, options: ShopServerOptions): Promise<FastifyInstance> {
   const serve = options.serve ?? 'all';
-  const { projector, eventStore, readStore } = shop;
+  const { projector, eventStore, relay, jetStreamSource } = shop;
+  const readStore = shop.readStore ?? shop.redisReadStore;
   const ops = serve === 'ops' || serve === 'project' || !options.opsElsewhere;
   // The change feed is for clients of the read models: served beside queries, never by a projector-only process.
   const { changes } = shop;
@@ -52,7 +53,7 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
     authenticate: options.authenticate,
     notifications: eventStream ? (listener) => changes.onChange(listener) : undefined,
     events: { roles: EVENT_STREAM_ROLES, positions: changes && (() => changes.positions()) },
-    metrics: projector && projectionMetrics(projector),
+    metrics: metricsOf(shop),
     metricsRegistry: options.metricsRegistry,
     metricsAccess: ops ? metricsAccess : false,
     // /health/ready: the stores this role uses answer, no projection has failed, and the read store is not being
@@ -74,10 +75,61 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
       const readSide = (await shop.ready())
         ? { ok: true }
         : { ok: false, error: rebuilding ? 'read side rebuilding' : 'read side not ready' };
-      return { ...report, ...(projections && { projections }), checks: { ...report.checks, readSide } };
+      const jetStream: Record<string, ReadinessCheck> = {
+        ...(relay && { relay: await relayCheck(relay) }),
+        ...(jetStreamSource && { jetstream: sourceCheck(jetStreamSource) }),
+      };
+      return { ...report, ...(projections && { projections }), checks: { ...report.checks, readSide, ...jetStream } };
     },
     openapi: { title: 'Shop — the Chronicle reference application', version: '1.0.0' },
     logger: options.logger ?? true,
     requestTimeoutMs: options.requestTimeoutMs,
   });
+}
+
+// Projections' gauges, and the relay's where one runs.
+function metricsOf(shop: Shop): ((registry: MetricsRegistry) => Promise<void>) | undefined {
+  const parts = [shop.projector && projectionMetrics(shop.projector), shop.relay && relayMetrics(shop.relay)].filter(
+    (part) => part !== undefined,
+  );
+  if (parts.length === 0) return undefined;
+  return async (registry) => {
+    for (const part of parts) await part(registry);
+  };
+}
+
+// A check carrying its status beside ok and error, as /health/ready shows it.
+type DetailedCheck = ReadinessCheck & Record<string, unknown>;
+
+// The relay's status as a readiness check. Only `failed` (a stream that refuses it: it stopped) makes the process
+// unready; `reconnecting` is NATS away, which it rides out on its own while commands go on being stored.
+async function relayCheck(relay: NonNullable<Shop['relay']>): Promise<DetailedCheck> {
+  const { state, stream, position, lagEvents, lagSeconds, lastError } = await relay.status();
+  return {
+    ok: state !== 'failed',
+    ...(lastError && { error: lastError.code ?? 'error' }),
+    state,
+    stream,
+    position,
+    lagEvents,
+    lagSeconds,
+  };
+}
+
+// The durable consumer's progress. `retrying` because NATS is away still serves what the read store holds; waiting for
+// a stream that does not exist (yet) does not: such a node has seen nothing, and its answers would all be empty.
+function sourceCheck(source: NonNullable<Shop['jetStreamSource']>): DetailedCheck {
+  const { state, stream, durable, deliveredPosition, ackedPosition, pending, resets, lastError } = source.status();
+  const noStream = state === 'retrying' && lastError?.code === 'NOT_FOUND';
+  return {
+    ok: state !== 'closed' && !noStream,
+    ...(lastError && { error: lastError.code ?? 'error' }),
+    state,
+    stream,
+    durable,
+    deliveredPosition,
+    ackedPosition,
+    pending,
+    resets,
+  };
 }

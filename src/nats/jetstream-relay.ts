@@ -40,13 +40,19 @@ export interface JetStreamRelay {
   readonly name: string;
   /**
    * Starts relaying; resolves once it knows where the broker stands and publishes from there, or, when NATS or the
-   * event store does not answer, once it has begun retrying (status: reconnecting). A no-op while running.
-   * @throws INVALID_ARGUMENT the stream refuses this relay: its subjects do not cover the prefix, JetStream cannot
-   *   create it, its last message is not one a relay published, or it was fed from another event store
+   * event store does not answer, once it has begun retrying (status: reconnecting). A no-op while running; while
+   * stop() is in progress it waits for the stop, then starts again (unless stop() was called after it).
+   * @throws INVALID_ARGUMENT the stream refuses this relay: its subjects do not cover the prefix, JetStream refuses
+   *   its configuration (subjects overlapping another stream's, replicas on a single server…), its last message is
+   *   not one a relay published, or it was fed from another event store (JetStream's transient refusals, such as
+   *   insufficient resources or JetStream temporarily unavailable, are retried instead)
    * @throws CLOSED the NATS connection is closed
    */
   start(): Promise<void>;
-  /** Stops after the publishes in flight are acknowledged (or time out), saving the checkpoint; idempotent. */
+  /**
+   * Stops after the publishes in flight are acknowledged (or time out), saving the checkpoint; idempotent (calls while
+   * one is in progress share it).
+   */
   stop(): Promise<void>;
   /** Where the relay stands; never throws (an unreachable event store shows the head last seen). */
   status(): Promise<RelayStatus>;
@@ -64,7 +70,10 @@ const RETRY_DELAY_MS = { initial: 100, max: 2000 };
  * published (`expect.lastMsgID`; after a resync, the stream's last sequence), so when one publish of a pipelined
  * batch is lost (a server restart, a disconnect) every later one is refused too, and the stream never holds a later
  * position without every earlier one. After any failure the relay backs off, reads the stream's last message and
- * carries on after it (or after its checkpoint, when that is further). The stream therefore belongs to its relay:
+ * carries on after it, or after its checkpoint when that is further and only events the filter drops lie between.
+ * When an event passing the filter lies between, the broker lost messages it had acknowledged (an unsynced file store
+ * at a host crash, a restore from a backup): the relay publishes them again from the stream's end and says so in
+ * `lastError`. The stream therefore belongs to its relay:
  * nothing else may publish into it (a foreign last message fails the relay). Two relays on one stream stay correct,
  * each refusal or duplicate making one resync or skip, but they waste work. With a retention that removes messages
  * (workqueue, interest, maxAge) the stream may no longer hold its last message: the relay then resumes from its

@@ -15,7 +15,7 @@ import {
   type Subscription,
   type SubscriptionHandler,
 } from 'chronicle-es';
-import { natsError } from './nats-error.js';
+import { jetStreamCode, natsError } from './nats-error.js';
 import { DurableFeed, type FeedError, type FeedState } from './source-durable.js';
 import { isTransient } from './source-retry.js';
 import { type StreamAccess, StreamReader } from './source-stream-reader.js';
@@ -35,7 +35,11 @@ export type JetStreamSourceOptions = {
    * Only events on these subjects (`<prefix>.<category>.<type>`, wildcards allowed), e.g. `['shop.events.order.>']`.
    * Default: every message of the stream. Several subjects need nats-server 2.10. A projection's checkpoint moves only
    * with the events delivered: `headPosition()` is the last *matching* event's position, and `waitForPosition(p)` for
-   * a `p` outside the filter is reached with the next matching event after it.
+   * a `p` outside the filter is reached with the next matching event after it. What a filter cannot do: tell events
+   * the stream's limits removed before delivery from messages of other subjects (both are sequences it never sees),
+   * so such a removal while running is only noted in `status().lastError` (NOT_FOUND) and delivery goes on; keep the
+   * stream's retention well beyond how far a filtered read side may fall behind. Opening, or reading below, a stream
+   * that lost messages past a checkpoint still fails with NOT_FOUND, whatever their subjects.
    */
   filterSubjects?: readonly string[];
   /** Most messages per pull request. Default 500. */
@@ -47,8 +51,10 @@ export type JetStreamSourceOptions = {
   ackWaitMs?: number;
   /**
    * The most messages delivered and not yet acknowledged, i.e. held in memory (the consumer's max_ack_pending).
-   * Default 10000. A projection that fails (or rebuilds from 0) holds the acknowledgements back, so the others run
-   * until this many are held past its checkpoint, then wait for it.
+   * Default 10000. The projector settles what every projection *serving queries* committed: a failed one holds the
+   * acknowledgements back, so the others run until this many are held past its checkpoint, then wait for it. A
+   * rebuild beside a live generation does not (it reads behind the live point, from the stream itself), nor does the
+   * rebuild after a raised version, which has no live loop beside it.
    */
   maxAckPending?: number;
 };
@@ -81,6 +87,15 @@ export type JetStreamSourceStatus = {
  */
 export interface JetStreamSource extends EventSource {
   /**
+   * Events from `from` on, in position order: from the durable's window above what it acknowledged, from the stream
+   * itself below. Returns what it has (maybe nothing) while the server or the stream is away.
+   * @throws NOT_FOUND the stream no longer holds events from there (retention limits, a purge or a delete removed
+   * them); INVALID_ARGUMENT a message that is not the next event of this log (its subject and sequence named), or a
+   * stream whose retention deletes on acknowledgement (interest, workqueue); STORE_ERROR a NATS failure that is not a
+   * passing one; CLOSED after `close()`
+   */
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /**
    * Told by the projector that every projection committed through `position` (each batch with its checkpoint in one
    * read-store transaction): the consumer is acknowledged up to there, never further.
    * @throws INVALID_ARGUMENT not a non-negative integer
@@ -107,18 +122,31 @@ const DIRECT_PAGE = 1000;
  *   consumer's delivery sequence) re-creates the durable from the message after the last acknowledged one, same
  *   config, dropping what was held past it; a message whose position does not rise with its stream sequence (another
  *   publisher) stops the source there with INVALID_ARGUMENT naming its subject and sequence, until it is removed from
- *   the stream (then a retry goes on).
+ *   the stream (then a retry goes on). Events the stream's limits (max_msgs, max_age, max_bytes) or a purge removed
+ *   before they were delivered or read (the server moves a consumer on to the first message left, its delivery
+ *   sequence showing nothing) fail the projections there with NOT_FOUND, on every retry; messages deleted one by one
+ *   in the middle are taken as gone. With `filterSubjects` see there what cannot be told.
+ * - **Deleted under it**: a durable deleted while it runs is re-created from the last acknowledged message; a stream
+ *   deleted is waited for (as at start) and, once created again, read on from the last acknowledged *position* (a new
+ *   stream numbers from 1, so no sequence from before is trusted: the durable starts at the first message past that
+ *   position, found by binary search). What it cannot check: whether the new stream lacks events just past that
+ *   position (positions need not be consecutive, e.g. under the relay's filter), so a stream created again must be
+ *   filled from before the read side's position (the relay's checkpoint no further than it).
+ * - **Retention**: a stream whose retention deletes on acknowledgement (interest, workqueue) is refused with
+ *   INVALID_ARGUMENT (in `readAll` and `status().lastError`): its own acks would delete what rebuilds, new projections
+ *   and reads behind the live point must read, and a work queue refuses the ordered consumers those reads use.
  * - **Redeliveries**: a redelivered message the checkpoints already cover is acknowledged and skipped; one still held
  *   is dropped. A durable found with deliveries pending acknowledgement (a process died holding them) is re-created
  *   from its ack floor at once rather than after `ackWaitMs`.
  * - **Reads behind the live point** (a new projection, a rebuild, a projection behind the others) are served from the
  *   stream itself by an ordered consumer, found by binary search over stream sequences; reads that continue one
- *   another reuse it. They need the messages still in the stream: use limits retention, not interest or work-queue.
+ *   another reuse it. They need the messages still in the stream: limits retention (see Retention).
  * - **Flow control**: at most `maxAckPending` messages are held. A failed projection keeps `settled` at its checkpoint,
  *   so the durable stalls once that many are held past it; its failing event stays unacknowledged and is served
  *   again on `retry`, and `skip` lets it go.
  * - **The server restarting**: pulls and lookups are retried with backoff; the durable's state is the server's (file
- *   storage), and a delivery lost meanwhile is handled by the reset rule. Reads behind the live point return nothing
+ *   storage), a delivery lost meanwhile is handled by the reset rule, and a durable or stream the restart lost
+ *   (memory storage) by the rules for one deleted under it. Reads behind the live point return nothing
  *   while the server is unreachable (the projector reads again) instead of failing the projection.
  * - **A stream that does not exist yet** is waited for, so a read side may start before its relay: reads return
  *   nothing, `status()` says `retrying` with a NOT_FOUND `lastError`, and delivery starts once the stream appears.
@@ -199,6 +227,8 @@ export function createJetStreamSource(options: JetStreamSourceOptions): JetStrea
     const events = f.window.read(from, limit);
     const blocked = f.window.blocked;
     if (events.length > 0 || !blocked || from <= f.window.deliveredPosition) return events;
+    // Events removed before they were delivered stay missing: the projections fail there, every time they read it.
+    if (blocked.removed) throw blocked.error;
     let still: unknown;
     try {
       still = await reader.messageAt(blocked.streamSeq);
@@ -265,7 +295,16 @@ export function createJetStreamSource(options: JetStreamSourceOptions): JetStrea
             head = { value, at: Date.now() };
           },
           // The projector asks for the head inside its batches: the last known one is better than failing a batch.
-          (err: unknown) => f.noteError(natsError(err, `find the last message of stream ${stream}`)),
+          // A stream not there yet reads as the durable says it (NOT_FOUND), not as a failing server.
+          (err: unknown) =>
+            f.noteError(
+              jetStreamCode(err) === 10059
+                ? new ChronicleError('NOT_FOUND', `JetStream stream ${stream} does not exist (is the relay running?)`, {
+                    cause: err,
+                    details: { stream },
+                  })
+                : natsError(err, `find the last message of stream ${stream}`),
+            ),
         )
         .finally(() => {
           headLookup = undefined;

@@ -161,6 +161,76 @@ describe('RelayLoop', () => {
     await expectExactlyOnce(store, broker);
   });
 
+  it('republishes what the stream lost when it ends behind the checkpoint (a host crash before its fsync), saying so', async () => {
+    const store = createInMemoryEventStore();
+    const checkpoint = storeCheckpoint({ store: createInMemoryReadStore(), name: 'relay' });
+    await appendEvents(store, 10);
+    const broker = new FakeRelayBroker();
+    const first = relay(store, broker, { checkpoint });
+    await first.start();
+    await until(async () => (await first.status()).position === 10, 'the head');
+    await first.stop();
+    broker.truncate(4);
+    expect(await checkpoint.load()).toBe(10);
+    const second = relay(store, broker, { checkpoint });
+    await second.start();
+    await until(() => broker.messages.length === 10, 'the lost messages published again');
+    await expectExactlyOnce(store, broker);
+    // It went on from the stream's end, expecting the sequence it ends at, and told why.
+    expect(broker.attempts.slice(10)).toHaveLength(4);
+    expect(broker.attempts[10]).toEqual({ id: broker.messages[6].id, lastSequence: 6 });
+    const status = await second.status();
+    expect(status).toMatchObject({ state: 'live', position: 10, published: 4, lastError: { code: 'STORE_ERROR' } });
+    expect(status.lastError?.message).toMatch(/ends at position 6.*checkpoint is at 10.*position 7.*lost/);
+  });
+
+  it('with a filter, goes on after the checkpoint when what follows the stream end was only dropped by the filter', async () => {
+    const store = createInMemoryEventStore();
+    const checkpoint = storeCheckpoint({ store: createInMemoryReadStore(), name: 'relay' });
+    await appendEvents(store, 4, 'Placed', 'order');
+    await appendEvents(store, 6, 'Moved', 'stock');
+    const broker = new FakeRelayBroker();
+    const options = { checkpoint, filter: { categories: ['order'] } };
+    const first = relay(store, broker, options);
+    await first.start();
+    await until(async () => (await first.status()).position === 10, 'the head');
+    await first.stop();
+    expect(await checkpoint.load()).toBe(10);
+    await appendEvents(store, 2, 'Shipped', 'order');
+    const second = relay(store, broker, options);
+    await second.start();
+    await until(async () => (await second.status()).position === 12, 'the new head');
+    const orders = (await store.readAll()).filter((e) => e.streamId.startsWith('order-'));
+    expect(broker.positions()).toEqual(orders.map((e) => e.position));
+    expect(broker.attempts).toHaveLength(6);
+    expect((await second.status()).lastError).toBeUndefined();
+  });
+
+  it('with a filter, republishes only the lost events that pass it when the stream ends behind the checkpoint', async () => {
+    const store = createInMemoryEventStore();
+    const checkpoint = storeCheckpoint({ store: createInMemoryReadStore(), name: 'relay' });
+    await appendEvents(store, 4, 'Placed', 'order');
+    await appendEvents(store, 3, 'Moved', 'stock');
+    await appendEvents(store, 3, 'Shipped', 'order');
+    await appendEvents(store, 3, 'Moved', 'stock');
+    const broker = new FakeRelayBroker();
+    const options = { checkpoint, filter: { categories: ['order'] } };
+    const first = relay(store, broker, options);
+    await first.start();
+    await until(async () => (await first.status()).position === 13, 'the head');
+    await first.stop();
+    // The stream now ends with the fourth order event (position 4), the three Shipped ones lost.
+    broker.truncate(3);
+    const second = relay(store, broker, options);
+    await second.start();
+    await until(() => broker.messages.length === 7, 'the lost order events published again');
+    const orders = (await store.readAll()).filter((e) => e.streamId.startsWith('order-'));
+    expect(broker.positions()).toEqual(orders.map((e) => e.position));
+    expect(broker.messages.map((m) => m.id)).toEqual(orders.map((e) => e.id));
+    await until(async () => (await second.status()).position === 13, 'the head again');
+    expect(await second.status()).toMatchObject({ published: 3, lastError: { message: /lost/ } });
+  });
+
   it('publishes only what passes the filter, its checkpoint moving past what the filter drops', async () => {
     const store = createInMemoryEventStore();
     await appendEvents(store, 6, 'Placed', 'order');
@@ -191,7 +261,12 @@ describe('RelayLoop', () => {
 
   it('retries while NATS does not answer: start resolves, the state is reconnecting, then it recovers', async () => {
     const store = createInMemoryEventStore();
-    await appendEvents(store, 3);
+    // Events written ten minutes ago, the oldest first: the lag in seconds is at least their age.
+    const written = Date.now() - 600_000;
+    for (let i = 0; i < 3; i++) {
+      const timestamp = new Date(written + i * 1000).toISOString();
+      await store.append(`order-${i}`, [{ type: 'Placed', data: { i }, metadata: { timestamp } }]);
+    }
     const broker = new FakeRelayBroker();
     broker.failSyncs(3);
     const loop = relay(store, broker, { retryDelayMs: { initial: 20, max: 40 } });
@@ -200,10 +275,11 @@ describe('RelayLoop', () => {
     expect(during.state).toBe('reconnecting');
     expect(during.lastError).toMatchObject({ code: 'STORE_ERROR' });
     expect(during.lagEvents).toBe(3);
-    expect(during.lagSeconds).toBeGreaterThanOrEqual(0);
+    expect(during.lagSeconds).toBeGreaterThanOrEqual(600);
+    expect(during.lagSeconds).toBeLessThan(3600);
     await until(async () => (await loop.status()).position === 3, 'the head');
     expect(broker.syncs).toBe(4);
-    expect((await loop.status()).state).toBe('live');
+    expect(await loop.status()).toMatchObject({ state: 'live', lagEvents: 0, lagSeconds: 0 });
   });
 
   it('fails on a stream whose last message no relay published: start rejects, status says why', async () => {
@@ -276,6 +352,44 @@ describe('RelayLoop', () => {
     expect(await checkpoint.load()).toBe(broker.messages[3].position);
     expect((await loop.status()).state).toBe('stopped');
     await loop.stop();
+  });
+
+  it('start() while stop() is in progress waits for the stop, then starts again and goes on from where it stopped', async () => {
+    const store = createInMemoryEventStore();
+    await appendEvents(store, 30);
+    const broker = new FakeRelayBroker();
+    broker.hold();
+    const loop = relay(store, broker);
+    await loop.start();
+    await until(() => broker.attempts.length === 4, 'a full window');
+    const stopping = loop.stop();
+    const restarting = loop.start();
+    broker.release();
+    await stopping;
+    await restarting;
+    await until(async () => (await loop.status()).position === 30, 'the head after the restart');
+    await expectExactlyOnce(store, broker);
+    expect(await loop.status()).toMatchObject({ state: 'live' });
+    // The restart found where the stream ends again, as any start does.
+    expect(broker.syncs).toBe(2);
+  });
+
+  it('stop() after a start() that waits for an earlier stop wins: the relay ends stopped, and every call settles', async () => {
+    const store = createInMemoryEventStore();
+    await appendEvents(store, 30);
+    const broker = new FakeRelayBroker();
+    broker.hold();
+    const loop = relay(store, broker);
+    await loop.start();
+    await until(() => broker.attempts.length === 4, 'a full window');
+    const first = loop.stop();
+    const restarting = loop.start();
+    const second = loop.stop();
+    broker.release();
+    await Promise.all([first, restarting, second]);
+    expect((await loop.status()).state).toBe('stopped');
+    expect(broker.syncs).toBe(1);
+    expect(broker.attempts).toHaveLength(4);
   });
 
   it('fails with CLOSED when the NATS connection is closed for good', async () => {

@@ -57,6 +57,10 @@ export class RelayLoop {
   private attempt = 0;
   private lastError: RelayStatus['lastError'];
   private stopping = false;
+  /** A stop() in progress: a start() waits for it. */
+  private halting: Promise<void> | undefined;
+  /** Whether the last call was start() (true) or stop(): a start() waiting for a stop does nothing when stop() came after. */
+  private wanted = false;
   private running: Promise<void> | undefined;
   private started: Promise<void> | undefined;
   private subscription: Subscription | undefined;
@@ -73,6 +77,9 @@ export class RelayLoop {
   }
 
   start(): Promise<void> {
+    this.wanted = true;
+    // The stop in progress closes the broker and marks the loop stopped when it ends: starting now would be undone.
+    if (this.halting) return this.halting.then(() => (this.wanted ? this.start() : undefined));
     if (this.running) return this.started!;
     this.stopping = false;
     this.phase = 'starting';
@@ -89,7 +96,15 @@ export class RelayLoop {
     return this.started;
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.wanted = false;
+    this.halting ??= this.halt().finally(() => {
+      this.halting = undefined;
+    });
+    return this.halting;
+  }
+
+  private async halt(): Promise<void> {
     this.stopping = true;
     this.wake?.();
     const subscription = this.subscription?.stop();
@@ -179,8 +194,9 @@ export class RelayLoop {
     first.resolve();
   }
 
-  // Where the broker stands decides where to carry on: after the last event in the stream, or after the checkpoint
-  // when that is further (a filter dropped what followed) or the stream no longer holds its last message.
+  // Where the broker stands decides where to carry on: after the last event in the stream; or after the checkpoint
+  // when that is further and only filtered-out events lie between (the checkpoint moves past what the filter drops),
+  // or when the stream no longer holds its last message (retention removed it: nothing says what it held).
   private async resync(): Promise<void> {
     const { broker, checkpoint, eventStore } = this.options;
     const tail = await broker.sync();
@@ -189,7 +205,10 @@ export class RelayLoop {
       throw new ChronicleError('INVALID_ARGUMENT', `relay ${this.name}: the checkpoint loaded ${saved}, not a position`);
     }
     let from = saved;
-    if (tail.stored) from = Math.max(from, await this.verifyTail(tail));
+    if (tail.stored) {
+      const end = await this.verifyTail(tail);
+      if (end >= saved || (await this.lostAfter(tail, end, saved))) from = end;
+    }
     this.position = from;
     this.saved = saved;
     this.streamSequence = tail.sequence;
@@ -234,6 +253,26 @@ export class RelayLoop {
       );
     }
     return tail.position;
+  }
+
+  // The stream ends at `end`, behind the checkpoint: when an event passing the filter lies in (end, saved], the broker
+  // acknowledged it and then lost it (a file store a host crash caught before its fsync, a restore from a backup).
+  // Going on after the checkpoint would leave that gap for good with both sides looking healthy: the relay goes on
+  // from the stream's end instead, and says so in lastError.
+  private async lostAfter(tail: StreamTail, end: number, saved: number): Promise<boolean> {
+    const { eventStore, filter, stream } = this.options;
+    const [first] = await eventStore.readAll({ from: end + 1, limit: 1, ...(filter && { filter }) });
+    if (!first || first.position > saved) return false;
+    this.lastError = {
+      message:
+        `relay ${this.name}: JetStream stream ${stream} ends at position ${end} (sequence ${tail.sequence}) but the ` +
+        `checkpoint is at ${saved}, and event ${first.id} at position ${first.position} is not in it: the broker lost ` +
+        'messages it had acknowledged (an unsynced file store at a host crash, or a restore from a backup). ' +
+        `Publishing again from position ${end + 1}`,
+      code: 'STORE_ERROR',
+      at: new Date().toISOString(),
+    };
+    return true;
   }
 
   private async deliver(events: readonly RecordedEvent[], checkpoint: number): Promise<void> {

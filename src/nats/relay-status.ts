@@ -28,7 +28,11 @@ export type RelayStatus = {
   published: number;
   /** The stream's last sequence, as the broker last acknowledged it to this relay. */
   streamSequence: number;
-  /** The last failure, kept until the relay is started again. */
+  /**
+   * The last failure, kept until the relay is started again; or, with code STORE_ERROR, that the stream was found
+   * ending behind the checkpoint with events missing (the broker lost messages it had acknowledged), which the relay
+   * mends by publishing them again.
+   */
   lastError?: {
     message: string;
     /** Its ChronicleError code (STORE_ERROR for NATS failures, INVALID_ARGUMENT for what stopped the relay…). */

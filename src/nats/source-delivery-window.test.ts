@@ -1,4 +1,4 @@
-import type { RecordedEvent } from 'chronicle-es';
+import { ChronicleError, type RecordedEvent } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { eventBody } from './event-message.js';
 import { type Delivery, DeliveryWindow } from './source-delivery-window.js';
@@ -154,5 +154,30 @@ describe('delivery window', () => {
     expect(w.accept(again.deliver(3, 3))).toBe('held');
     expect(w.accept(again.deliver(4, 4))).toBe('held');
     expect(positions(w.read(3, 10))).toEqual([3, 4]);
+  });
+
+  it('tells when a delivery passes over sequences that may have held unsettled events, and stops for good when told', () => {
+    const w = new DeliveryWindow(10);
+    const c = consumer();
+    w.rebase({ seq: 0, position: 0, deliverySeq: 0 });
+    w.accept(c.deliver(1, 1));
+    // The next sequence, or positions with nothing between them, pass over nothing.
+    expect(w.passesOver(c.deliver(2, 2, { dseq: 2 }))).toBe(false);
+    expect(w.passesOver(c.deliver(5, 2, { dseq: 2 }))).toBe(false);
+    // A redelivery or a lost delivery is the gap rule's, not this one's.
+    expect(w.passesOver(c.deliver(5, 5, { dseq: 3 }))).toBe(false);
+    expect(w.passesOver(c.deliver(5, 5, { dseq: 2 }))).toBe(true);
+    // What every projection settled already cannot be lost.
+    w.settle(4);
+    expect(w.passesOver(c.deliver(5, 5, { dseq: 2 }))).toBe(false);
+    expect(w.passesOver(c.deliver(6, 6, { dseq: 2 }))).toBe(true);
+
+    const d = c.deliver(6, 6, { dseq: 2 });
+    w.blockRemoved(d, new ChronicleError('NOT_FOUND', 'removed'));
+    expect(w.blocked).toMatchObject({ streamSeq: 6, removed: true, error: { code: 'NOT_FOUND' } });
+    expect(w.accept(d)).toBe('foreign');
+    expect(w.passesOver(c.deliver(7, 7, { dseq: 3 }))).toBe(false);
+    w.rebase({ seq: 1, position: 1, deliverySeq: 0 });
+    expect(w.blocked).toBeUndefined();
   });
 });

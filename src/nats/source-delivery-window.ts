@@ -37,8 +37,11 @@ export type WindowBase = {
 
 type Held = { seq: number; position: number; event: RecordedEvent; ack: () => void };
 
-/** A foreign message the window stopped at, and why. */
-export type Blocked = { streamSeq: number; subject: string; error: ChronicleError };
+/**
+ * A message the window stopped at, and why: a foreign one (goes on once it is removed from the stream), or, with
+ * `removed`, the first one after events the stream removed before they were delivered (for good: what is gone is gone).
+ */
+export type Blocked = { streamSeq: number; subject: string; error: ChronicleError; removed?: true };
 
 export class DeliveryWindow {
   private entries: Held[] = [];
@@ -68,6 +71,21 @@ export class DeliveryWindow {
     this.ackedSeq = base.seq;
     this.ackedPos = base.position;
     this.lastAck = undefined;
+  }
+
+  /**
+   * Whether taking `d` as the next event would pass over stream sequences never delivered that may have held events
+   * no projection has settled: positions lie strictly between the last one delivered and its own. The caller finds out
+   * whether they were deleted one by one (taken as they are) or removed by the stream's limits (`blockRemoved`).
+   */
+  passesOver(d: Delivery): boolean {
+    if (this.blocked || d.deliverySeq !== this.lastDelivery + 1 || d.streamSeq <= this.lastSeq + 1) return false;
+    return d.position !== undefined && d.position - 1 > Math.max(this.lastPos, this.settledPos);
+  }
+
+  /** Stops at `d`: the stream removed events before it that were never delivered. Held events stay readable. */
+  blockRemoved(d: Delivery, error: ChronicleError): void {
+    this.blocked = { streamSeq: d.streamSeq, subject: d.subject, error, removed: true };
   }
 
   /** Takes one delivery, in the order the consumer delivered them. */

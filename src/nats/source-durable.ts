@@ -12,6 +12,7 @@ import {
   DeliverPolicy,
   type JsMsg,
   ReplayPolicy,
+  RetentionPolicy,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { type AppendSignal, ChronicleError, isChronicleError } from 'chronicle-es';
@@ -19,7 +20,7 @@ import { positionOf } from './event-message.js';
 import { jetStreamCode, natsError } from './nats-error.js';
 import { type Delivery, DeliveryWindow } from './source-delivery-window.js';
 import { backoffMs, isTransient } from './source-retry.js';
-import type { StreamAccess, StreamReader } from './source-stream-reader.js';
+import { eventsRemoved, type StreamAccess, type StreamReader } from './source-stream-reader.js';
 
 /** How the durable is configured. */
 export type DurableSettings = {
@@ -67,6 +68,9 @@ export class DurableFeed {
   private wakeIdle: (() => void) | undefined;
   private closing = false;
   private stopWatching: () => void = () => {};
+  // When the stream was created, as its info says: a stream deleted and created again numbers from 1 again, so
+  // sequences remembered from before mean nothing in it (positions still do).
+  private streamCreated: string | undefined;
 
   constructor(
     private readonly access: StreamAccess,
@@ -165,7 +169,7 @@ export class DurableFeed {
         // A stream not there yet is waited for: a read side may well start before the relay has created it.
         const awaitingStream = !this.opened && jetStreamCode(err) === STREAM_NOT_FOUND;
         this.noteError(awaitingStream ? openFailure(err, error, this.access.stream) : error);
-        if (this.opened && jetStreamCode(err) === CONSUMER_NOT_FOUND) this.resetWanted ??= 'the durable consumer was deleted';
+        if (this.opened) await this.checkConsumer(err);
         if (!this.opened) {
           this.failure = isTransient(err) || awaitingStream ? undefined : openFailure(err, error, this.access.stream);
         }
@@ -176,9 +180,65 @@ export class DurableFeed {
     }
   }
 
+  // A pull or lookup of an open durable failed. The v3 client reports a pull on a consumer deleted under it as missed
+  // heartbeats, like a server away, so ask the server which it is: the consumer gone is reset, the stream gone is
+  // waited for (as at start), anything else is retried as it is.
+  private async checkConsumer(err: unknown): Promise<void> {
+    let code = jetStreamCode(err);
+    if (code !== CONSUMER_NOT_FOUND && code !== STREAM_NOT_FOUND) {
+      try {
+        await this.access.jsm.consumers.info(this.access.stream, this.settings.durable);
+        return;
+      } catch (lookup) {
+        code = jetStreamCode(lookup);
+      }
+    }
+    if (code === CONSUMER_NOT_FOUND) this.resetWanted ??= 'the durable consumer was deleted';
+    else if (code === STREAM_NOT_FOUND) await this.lose(`stream ${this.access.stream} was deleted`);
+  }
+
+  // The stream is gone, and the durable with it: drop what is held (no ack may reach a consumer of the same name made
+  // later), and open again once the stream is back, from the acknowledged position.
+  private async lose(reason: string): Promise<void> {
+    this.fetching?.stop();
+    this.opened = false;
+    this.consumer = undefined;
+    this.resetWanted = undefined;
+    this.resets++;
+    this.lastReset = { reason, at: new Date().toISOString() };
+    this.window.rebase({ seq: this.window.ackedStreamSeq, position: this.window.ackedPosition, deliverySeq: 0 });
+    await this.reader.forgetCursors();
+  }
+
+  // Reads the stream's info, refusing a retention that deletes on acknowledgement, and notices a stream created
+  // again since it was last seen. Returns the stream sequence to go on from after `position` when it was.
+  // @throws NOT_FOUND-coded JetStream error (10059) when the stream is missing; INVALID_ARGUMENT its retention
+  private async checkStream(position: number): Promise<number | undefined> {
+    const { jsm, stream } = this.access;
+    const { config, created } = await jsm.streams.info(stream);
+    if (config.retention !== RetentionPolicy.Limits) {
+      // Its own acks would delete what rebuilds, new projections and reads behind the live point need, and a work
+      // queue refuses the ordered consumers those reads use.
+      throw new ChronicleError(
+        'INVALID_ARGUMENT',
+        `stream ${stream} has ${config.retention} retention, which deletes messages once acknowledged; the JetStream source needs limits retention (rebuilds and new projections read the stream again)`,
+        { details: { stream, retention: config.retention } },
+      );
+    }
+    const before = this.streamCreated;
+    this.streamCreated = created;
+    if (before === undefined || before === created) return undefined;
+    await this.reader.forgetCursors();
+    return this.reader.seqAtPosition(position + 1);
+  }
+
   private async open(): Promise<void> {
     this.state = 'starting';
     const { js, jsm, stream } = this.access;
+    const renewed = await this.checkStream(this.resumeFrom?.position ?? this.window.ackedPosition);
+    if (renewed !== undefined) {
+      this.resumeFrom = { seq: renewed, position: this.resumeFrom?.position ?? this.window.ackedPosition };
+    }
     let info: ConsumerInfo;
     try {
       info = await jsm.consumers.info(stream, this.settings.durable);
@@ -218,7 +278,10 @@ export class DurableFeed {
   }
 
   private async reset(reason: string): Promise<void> {
-    await this.recreate(this.window.ackedStreamSeq + 1, this.window.ackedPosition, reason);
+    const position = this.window.ackedPosition;
+    const renewed = await this.checkStream(position);
+    const why = renewed === undefined ? reason : `${reason}; stream ${this.access.stream} was created again`;
+    await this.recreate(renewed ?? this.window.ackedStreamSeq + 1, position, why);
   }
 
   // The projections are far past what the durable delivered (a new durable on an existing read store): start it
@@ -271,7 +334,9 @@ export class DurableFeed {
       for await (const m of messages) {
         received++;
         if (this.closing) break;
-        const outcome = this.window.accept(this.delivery(m));
+        const d = this.delivery(m);
+        if (this.window.passesOver(d) && (await this.removedBefore(d, received === 1))) break;
+        const outcome = this.window.accept(d);
         if (outcome === 'held') this.signal.notify();
         else if (outcome === 'gap') {
           this.resetWanted ??= `delivery ${m.info.deliverySequence} (stream sequence ${m.info.streamSequence}) came out of turn: a delivery was lost`;
@@ -291,6 +356,38 @@ export class DurableFeed {
     if (received < asked && !this.closing && this.resetWanted === undefined && !this.window.blocked) {
       await this.checkDeliveries(consumer);
     }
+  }
+
+  // `d` comes after stream sequences never delivered. Deleted one by one they are simply not there; removed from the
+  // stream's start (its limits overtook the durable while it was behind, or a purge) they were events never applied:
+  // the server moves a consumer on to the first message left and its delivery sequence shows nothing, so the window
+  // stops there with the NOT_FOUND a read below the stream's start raises, and the projections fail on it. With filter
+  // subjects, sequences of other subjects lie between as a rule and what was removed cannot be told from what never
+  // matched: that is noted in status, not failed. Returns whether the window was stopped.
+  private async removedBefore(d: Delivery, firstOfPull: boolean): Promise<boolean> {
+    const filtered = this.access.filterSubjects.length > 0;
+    // Filtered, nearly every delivery passes over other subjects' sequences: look at a pull's first delivery only, one
+    // lookup a pull. The limits overtake a durable when it is not pulling (its window full: the read side behind), so
+    // that is where it shows; within a pull (2 s at most) they would have to remove faster than the server delivers.
+    if (filtered && !firstOfPull) return false;
+    if (!(await this.reader.removedAfter(this.window.deliveredSeq))) return false;
+    const error = eventsRemoved(this.access.stream, this.window.deliveredPosition + 1, {
+      seq: d.streamSeq,
+      position: d.position!,
+    });
+    if (filtered) {
+      this.noteError(
+        new ChronicleError(
+          'NOT_FOUND',
+          `${error.message} (with filterSubjects it cannot tell whether any of them matched; delivery goes on)`,
+          { details: error.details },
+        ),
+      );
+      return false;
+    }
+    this.window.blockRemoved(d, error);
+    this.noteError(error);
+    return true;
   }
 
   // A pull that ended short may mean the server and this window disagree, after a reconnect, about what was delivered

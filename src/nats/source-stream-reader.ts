@@ -26,6 +26,8 @@ type Cursor = {
   lastPos: number;
   /** Position of the last message fetched into the queue. */
   fetchedPos: number;
+  /** Stream sequence of the last message fetched (one before the start for none yet). */
+  fetchedSeq: number;
   queue: Entry[];
   /** Messages the server still had for it after the last one fetched. */
   pending: number;
@@ -137,11 +139,22 @@ export class StreamReader {
     if (!first) return;
     const firstPosition = this.positionOfStored(first);
     if (from >= firstPosition) return;
-    throw new ChronicleError(
-      'NOT_FOUND',
-      `stream ${stream} no longer holds the events from position ${from}: its first message (sequence ${first.seq}) is at position ${firstPosition}, earlier ones were removed (retention limits, a purge or a delete); rebuilding needs them, so keep the stream's retention longer than a rebuild reaches back`,
-      { details: { stream, from, firstPosition, firstSequence: first.seq } },
-    );
+    throw eventsRemoved(stream, from, { seq: first.seq, position: firstPosition });
+  }
+
+  /**
+   * Whether the stream removed from its start (retention limits, a purge) messages after stream sequence `seq`:
+   * its first sequence is past the next one. Messages deleted one by one in the middle do not count.
+   */
+  async removedAfter(seq: number): Promise<boolean> {
+    return (await this.firstSeq()) > seq + 1;
+  }
+
+  /** Closes the parked cursors (the stream was deleted, or created again: they walk one that is gone). */
+  async forgetCursors(): Promise<void> {
+    const cursors = this.parked;
+    this.parked = [];
+    await Promise.all(cursors.map((c) => this.discard(c)));
   }
 
   /** The message at stream sequence `seq`, or null when it no longer exists. */
@@ -152,9 +165,7 @@ export class StreamReader {
   /** Closes every cursor. */
   async close(): Promise<void> {
     this.closed = true;
-    const cursors = this.parked;
-    this.parked = [];
-    await Promise.all(cursors.map((c) => this.discard(c)));
+    await this.forgetCursors();
   }
 
   private nextFrom(seq: number): Promise<StoredMsg | null> {
@@ -188,26 +199,38 @@ export class StreamReader {
       }),
     });
     const info = await consumer.info(true);
-    return { consumer, lastPos: from - 1, fetchedPos: from - 1, queue: [], pending: info.num_pending };
+    return { consumer, lastPos: from - 1, fetchedPos: from - 1, fetchedSeq: seq - 1, queue: [], pending: info.num_pending };
   }
 
   // Takes a whole fetch into the cursor's queue: leaving a fetch early would lose what the ordered consumer counted
-  // as delivered.
+  // as delivered. Retention may overtake the cursor while it reads (the server then moves it on to the stream's first
+  // message): a jump in sequence over positions not read is checked against the stream's first sequence.
   private async fill(cursor: Cursor, n: number): Promise<void> {
     const messages = await cursor.consumer.fetch({ max_messages: n, expires: 2000 });
     let failure: unknown;
+    let jump: { afterSeq: number; afterPos: number; seq: number; position: number } | undefined;
     for await (const m of messages) {
       cursor.pending = m.info.pending;
       if (failure) continue;
       try {
         const entry = this.decode(m, cursor.fetchedPos);
+        if (!jump && entry.seq > cursor.fetchedSeq + 1 && entry.position > cursor.fetchedPos + 1) {
+          jump = { afterSeq: cursor.fetchedSeq, afterPos: cursor.fetchedPos, seq: entry.seq, position: entry.position };
+        }
         cursor.queue.push(entry);
         cursor.fetchedPos = entry.position;
+        cursor.fetchedSeq = entry.seq;
       } catch (err) {
         failure = err;
       }
     }
     if (failure) throw failure;
+    // The first jump is checked: the stream's first sequence only grows, so it covers any later one in the fetch. With
+    // filter subjects a jump is the norm (other subjects lie between) and what was removed cannot be told apart from
+    // what never matched; the check at open (assertRetained) is all there is then.
+    if (jump && this.access.filterSubjects.length === 0 && (await this.removedAfter(jump.afterSeq))) {
+      throw eventsRemoved(this.access.stream, jump.afterPos + 1, { seq: jump.seq, position: jump.position });
+    }
   }
 
   private decode(m: JsMsg, previous: number): Entry {
@@ -243,4 +266,13 @@ export class StreamReader {
     // An ordered consumer is ephemeral and in memory; the server removes it after its inactivity threshold anyway.
     await cursor.consumer.delete().catch(() => {});
   }
+}
+
+/** The error for events the stream removed before they were read: NOT_FOUND naming the next message it still holds. */
+export function eventsRemoved(stream: string, from: number, next: { seq: number; position: number }): ChronicleError {
+  return new ChronicleError(
+    'NOT_FOUND',
+    `stream ${stream} no longer holds the events from position ${from}: its first message after them (sequence ${next.seq}) is at position ${next.position}, earlier ones were removed (retention limits, a purge or a delete); a read side needs every event, so keep the stream's retention longer than a read side may fall behind or a rebuild reaches back`,
+    { details: { stream, from, firstPosition: next.position, firstSequence: next.seq } },
+  );
 }

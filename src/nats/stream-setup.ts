@@ -29,6 +29,22 @@ const RETENTION = { limits: RetentionPolicy.Limits, interest: RetentionPolicy.In
 const STORAGE = { file: StorageType.File, memory: StorageType.Memory };
 const NANOS_PER_MS = 1_000_000;
 
+// JetStream's refusals of the stream's configuration itself (server/errors.json): the same request can never succeed,
+// so the relay fails and names the cause. Every other code is the server's state (JetStream temporarily unavailable,
+// insufficient resources, no peers for placement, a cluster without a leader, account limits) and is retried.
+const CONFIG_REFUSALS = new Set([
+  10003, // bad request
+  10025, // invalid JSON
+  10052, // invalid stream configuration ("duplicates window can not be larger then max age"…)
+  10056, // stream name in subject does not match request
+  10065, // subjects overlap with an existing stream
+  10074, // replicas > 1 not supported in non-clustered mode
+  10113, // account requires a stream config to have max bytes set
+  10122, // stream max bytes exceeds account limit max stream bytes
+  10128, // stream name can not contain path separators
+  10133, // replicas count cannot be negative
+]);
+
 /**
  * The stream options in full, `stream` given as a name or as options.
  * @throws INVALID_ARGUMENT a bad name or setting, naming it
@@ -102,8 +118,10 @@ export function subjectsCover(subjects: readonly string[], prefix: string): bool
 /**
  * The stream's info, after creating it with `streamConfig(options, prefix)` if it is missing.
  * @throws INVALID_ARGUMENT when its subjects do not cover the prefix (naming the stream, its subjects and the prefix),
- *   or JetStream refuses to create it (e.g. its subjects overlap another stream's)
- * @throws STORE_ERROR when NATS fails otherwise (not reachable, timed out)
+ *   or JetStream refuses its configuration (its subjects overlap another stream's, replicas on a single server, an
+ *   account that requires max bytes…)
+ * @throws STORE_ERROR when NATS fails otherwise (not reachable, timed out, JetStream temporarily unavailable,
+ *   insufficient resources, an account limit reached): a later attempt may succeed
  */
 export async function ensureStream(jsm: JetStreamManager, options: JetStreamStreamOptions, prefix: string): Promise<StreamInfo> {
   const info = (await streamInfo(jsm, options.name)) ?? (await createStream(jsm, options, prefix));
@@ -139,7 +157,7 @@ async function createStream(jsm: JetStreamManager, options: JetStreamStreamOptio
       const info = await streamInfo(jsm, options.name);
       if (info) return info;
     }
-    if (code === undefined) throw natsError(err, `create stream ${options.name}`);
+    if (code === undefined || !CONFIG_REFUSALS.has(code)) throw natsError(err, `create stream ${options.name}`);
     throw new ChronicleError(
       'INVALID_ARGUMENT',
       `JetStream refused to create stream ${options.name} with subjects ${config.subjects?.join(', ')}: ${(err as Error).message}`,
