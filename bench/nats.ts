@@ -10,8 +10,10 @@
 //   projections over a Shop's log of ~100k events written through its command bus;
 // - nats-read-node-redis-GetOrderStatus: the Shop's SHOP_ROLE=read node on Redis fed through JetStream, over HTTP
 //   under autocannon, beside the SQLite read node fed the same way (bench/nats-read-node.ts).
-// One JSON line per side, then a table. A private nats-server is started for the run (bench/nats-server.ts).
+// One JSON line per side, then a table. Each group runs in a process of its own with a private nats-server
+// (bench/nats-server.ts).
 // (Benchmark tooling, not library code: @nats-io/* and better-sqlite3 are imported here beside src/.)
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -875,24 +877,49 @@ function sameAsFirst(): (store: SqliteReadStore) => Promise<string> {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-const broker = await openBenchNats();
-let nc: NatsConnection | undefined;
-let admin: Admin | undefined;
-try {
-  nc = await broker.connect();
-  const jsm = await jetstreamManager(nc);
-  console.error(`(${broker.description}; ${EVENTS} events per round, ${ROUNDS} rounds)`);
-  await relayLines(broker, nc, jsm, async () => {
-    admin ??= await openAdmin();
-    return admin;
-  });
-  await consumerLines(broker, nc, jsm);
-  if (selected('nats-read-node')) await runReadNodeLine({ natsUrl: broker.url, jsm, dir, run, rounds: ROUNDS });
-  // The read-node line prints its own shape (bench/http.ts's); the table is of the others.
-  if (tabled) printTable();
-} finally {
-  await nc?.close();
-  await admin?.close();
-  await broker.close();
+// Each group in a process of its own (and its own nats-server) when no `--only` picks one, so one group's heap (100k-event
+// stores and logs) and JIT state cannot weigh on the next.
+const GROUPS = [
+  'nats-relay-publish-sqlite',
+  'nats-relay-publish-pg',
+  'nats-consume-upsert',
+  'nats-consume-shop',
+  'nats-read-node',
+] as const;
+
+if (!process.argv.includes('--only')) {
   rmSync(dir, { recursive: true, force: true });
+  for (const group of GROUPS) {
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...process.argv.slice(2), '--only', group], {
+      stdio: 'inherit',
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    if (code !== 0) throw new Error(`bench:nats --only ${group} exited with ${code}`);
+  }
+} else {
+  await runSelected();
+}
+
+async function runSelected(): Promise<void> {
+  const broker = await openBenchNats();
+  let nc: NatsConnection | undefined;
+  let admin: Admin | undefined;
+  try {
+    nc = await broker.connect();
+    const jsm = await jetstreamManager(nc);
+    console.error(`(${broker.description}; ${EVENTS} events per round, ${ROUNDS} rounds)`);
+    await relayLines(broker, nc, jsm, async () => {
+      admin ??= await openAdmin();
+      return admin;
+    });
+    await consumerLines(broker, nc, jsm);
+    if (selected('nats-read-node')) await runReadNodeLine({ natsUrl: broker.url, jsm, dir, run, rounds: ROUNDS });
+    // The read-node line prints its own shape (bench/http.ts's); the table is of the others.
+    if (tabled) printTable();
+  } finally {
+    await nc?.close();
+    await admin?.close();
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
