@@ -117,6 +117,10 @@ const toEvent = (row: EventRow): RecordedEvent => ({
  * @throws INVALID_ARGUMENT for bad options (at once); STORE_ERROR from the first call when the server cannot be reached
  *   or migrated
  */
+// How long a read keeps waiting, after its first rounds, for appends in flight below the position it must reach;
+// past it an append is taken to be held open and the read returns the safe head it has.
+const SLOW_APPEND_WAIT_MS = 250;
+
 export function createPostgresEventStore(options: PostgresEventStoreOptions): PostgresEventStore {
   const connection = openConnection(options, 'createPostgresEventStore');
   const { pool, schema: s, schemaName } = connection;
@@ -167,9 +171,17 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
   // round usually settles it. When it falls short, or a store new to the log has no safe head yet, an open transaction
   // counted: the next round reads the lock table and drops the ones that are not appends of this schema (any other
   // write transaction in the cluster), and one more lets the appends that were in flight finish.
+  // After the third round, appends still in flight are usually only slow (a loaded server), not held open: keep
+  // looking for a short while, so a read right after another process's commit sees it rather than a stale head (a
+  // decision on a stale read refuses what it should accept, e.g. paying an order created a moment before elsewhere).
   async function boundReaching(target: () => number): Promise<number> {
     let bound = await safeHead.refresh();
-    for (let round = 1; round < 3 && (bound < target() || bound === 0) && safeHead.waiting(); round++) {
+    const deadline = Date.now() + SLOW_APPEND_WAIT_MS;
+    for (let round = 1; (bound < target() || bound === 0) && safeHead.waiting(); round++) {
+      if (round >= 3) {
+        if (Date.now() >= deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2 * round, 20)));
+      }
       bound = await safeHead.refresh(round === 1);
     }
     return bound;
