@@ -33,11 +33,6 @@ export function queryKey(itemKeys: readonly string[]): string {
   return itemKeys.length === 1 ? itemKeys[0] : [...new Set(itemKeys)].sort().join('\u0003');
 }
 
-/** A normalized query's key: the same query written with items or values in another order is the same model. */
-export function canonicalQuery(query: Query): string {
-  return queryKey(query.map(itemKey));
-}
-
 /**
  * Folded states keyed by the model's canonical query, its evolve function and its initial state: one evolve over one
  * query from one start always folds to the same state, whichever command built the model object.

@@ -169,10 +169,10 @@ function toJson(value: unknown, what: string): string | undefined {
   }
 }
 
-/** Validates a whole append call and prepares its events. @throws INVALID_ARGUMENT */
 /** A write checked, its events prepared. */
 export type PreparedWrite = { streamId: string; expectedVersion: ExpectedVersion; events: PreparedEvent[] };
 
+/** Validates one stream write of an append call and prepares its events. @throws INVALID_ARGUMENT */
 export function prepareWrite(write: StreamWrite, now: string): PreparedWrite {
   if (typeof write !== 'object' || write === null) throw new ChronicleError('INVALID_ARGUMENT', 'a write must be an object');
   assertStreamId(write.streamId);

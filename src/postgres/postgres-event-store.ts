@@ -112,15 +112,15 @@ const toEvent = (row: EventRow): RecordedEvent => ({
   tags: row[7] ?? [],
 });
 
+// How long a read keeps waiting, after its first rounds, for appends in flight below the position it must reach;
+// past it an append is taken to be held open and the read returns the safe head it has.
+const SLOW_APPEND_WAIT_MS = 250;
+
 /**
  * Opens a PostgreSQL event store; its tables are created (or brought up to date) in `schema` on first use.
  * @throws INVALID_ARGUMENT for bad options (at once); STORE_ERROR from the first call when the server cannot be reached
  *   or migrated
  */
-// How long a read keeps waiting, after its first rounds, for appends in flight below the position it must reach;
-// past it an append is taken to be held open and the read returns the safe head it has.
-const SLOW_APPEND_WAIT_MS = 250;
-
 export function createPostgresEventStore(options: PostgresEventStoreOptions): PostgresEventStore {
   const connection = openConnection(options, 'createPostgresEventStore');
   const { pool, schema: s, schemaName } = connection;

@@ -235,12 +235,14 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
 
   // Runs `work` against a fresh batch and returns its writes; whatever `work` throws is rethrown unchanged.
   async function runWork(batch: RedisBatch, work: ((tx: RedisReadTx) => unknown) | undefined): Promise<TableWrites[]> {
+    let writes: TableWrites[];
     try {
       if (work) await work(batch);
     } finally {
-      batch.end();
+      // Ended whatever happens, so a handler that kept the tx cannot write through it later.
+      writes = batch.end();
     }
-    return batch.end();
+    return writes;
   }
 
   const wrongType = (what: string | null | undefined) =>
