@@ -70,9 +70,9 @@ export function createInMemoryEventStore(): EventStore {
     return query.length === 1 ? merged : [...merged].sort((a, b) => a - b);
   }
 
-  // Everything runs synchronously between awaits, so a whole appendMany is atomic by construction.
+  // Everything runs synchronously between awaits, so a whole appendMany is atomic by construction. appendForms has
+  // checked the store is open just before, with nothing awaited in between.
   function write({ writes: prepared, key, fingerprint, condition }: PreparedAppend): AppendResult[] {
-    assertOpen();
     if (key !== undefined) {
       const earlier = idempotency.get(key);
       if (earlier) {

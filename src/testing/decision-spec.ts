@@ -14,6 +14,7 @@ import {
   type DecisionModel,
   type DecisionModels,
   type EventStore,
+  fold,
   isChronicleError,
   type RecordedEvent,
   type SingleDecisionHandlerOptions,
@@ -149,9 +150,7 @@ export function decisionModelSpec<S>(model: DecisionModel<S, any>) {
           await appendInOrder(store, events);
           const { events: selected } = await store.read(model.query);
           await store.close();
-          let state = model.initialState;
-          for (const event of selected) state = model.evolve(state, event);
-          assert.deepStrictEqual(state, expected);
+          assert.deepStrictEqual(fold(model, selected), expected);
         },
       };
     },
