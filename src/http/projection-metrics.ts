@@ -1,8 +1,8 @@
 // A projector's health in Prometheus terms: where each projection is, how far behind, in what state, whether this
 // worker holds it, and which open append (if any) holds every reader of the log back.
 import type { ProjectionState, ProjectionStatus } from 'chronicle-es';
-import type { Registry } from 'prom-client';
 import type { MetricsRegistry } from './metrics.js';
+import { statusGauges } from './status-gauges.js';
 
 const STATES: readonly ProjectionState[] = ['live', 'catching_up', 'rebuilding', 'failed', 'stopped'];
 
@@ -16,64 +16,49 @@ export function projectionMetrics(projector: {
   status(): Promise<readonly ProjectionStatus[]>;
 }): (registry: MetricsRegistry) => Promise<void> {
   return async (registry) => {
-    const { Gauge } = await import('prom-client');
-    // The registry the server passes is a prom-client Registry (MetricsRegistry is its public face).
-    const registers = [registry as Registry];
     // A scrape collects every gauge at once: they share one status() call.
-    let pending: Promise<readonly ProjectionStatus[]> | undefined;
-    const statuses = () => {
-      pending ??= projector.status().finally(() => {
-        pending = undefined;
-      });
-      return pending;
-    };
-    const gauge = (name: string, help: string, value: (s: ProjectionStatus) => number | undefined) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['projection'],
-        registers,
-        async collect() {
-          this.reset();
-          for (const s of await statuses()) {
-            const v = value(s);
-            if (v !== undefined) this.set({ projection: s.name }, v);
-          }
-        },
-      });
-    gauge('chronicle_projection_position', 'Checkpoint (global position) of the generation serving queries.', (s) => s.position);
-    gauge(
+    const g = await statusGauges(
+      registry,
+      'projection',
+      () => projector.status(),
+      (s) => s.name,
+    );
+    g.gauge(
+      'chronicle_projection_position',
+      'Checkpoint (global position) of the generation serving queries.',
+      (s) => s.position,
+    );
+    g.gauge(
       'chronicle_projection_lag_events',
       'Global positions between the checkpoint and the head of the log.',
       (s) => s.lagEvents,
     );
-    gauge('chronicle_projection_lag_seconds', 'Age of the oldest event not yet applied; 0 when caught up.', (s) => s.lagSeconds);
-    gauge(
+    g.gauge(
+      'chronicle_projection_lag_seconds',
+      'Age of the oldest event not yet applied; 0 when caught up.',
+      (s) => s.lagSeconds,
+    );
+    g.gauge(
       'chronicle_projection_held',
       'With projection leases: 1 when this worker holds the projection, 0 when another (or none) does.',
       (s) => (s.held === undefined ? undefined : s.held ? 1 : 0),
     );
-    new Gauge({
-      name: 'chronicle_projection_state',
-      help: 'State of each projection: 1 for the current state, 0 for the others.',
-      labelNames: ['projection', 'state'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const s of await statuses()) {
-          for (const state of STATES) this.set({ projection: s.name, state }, s.state === state ? 1 : 0);
-        }
-      },
-    });
+    g.stateGauge(
+      'chronicle_projection_state',
+      'State of each projection: 1 for the current state, 0 for the others.',
+      STATES,
+      (s) => s.state,
+    );
+    const { Gauge } = await import('prom-client');
     new Gauge({
       name: 'chronicle_event_store_stalled_read_seconds',
       help: 'How long the open append holding every reader of the global log back has been open, by backend; absent when none.',
       labelNames: ['backend'],
-      registers,
+      registers: g.registers,
       async collect() {
         this.reset();
         // Every status carries the same report: the log has one oldest open append.
-        const stalled = (await statuses()).find((s) => s.stalledBy)?.stalledBy;
+        const stalled = (await g.statuses()).find((s) => s.stalledBy)?.stalledBy;
         if (stalled) this.set({ backend: stalled.backend }, stalled.openMs / 1000);
       },
     });

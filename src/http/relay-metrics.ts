@@ -1,7 +1,7 @@
 // A JetStream relay's health in Prometheus terms: how far the broker has acknowledged, how far behind the log, and in
 // what state. Structurally typed, so chronicle-es/http never loads the NATS client.
-import type { Registry } from 'prom-client';
 import type { MetricsRegistry } from './metrics.js';
+import { statusGauges } from './status-gauges.js';
 
 /** What the gauges read of a relay's status (chronicle-es/nats's RelayStatus has it). */
 export type RelayMetricsStatus = {
@@ -24,50 +24,29 @@ export function relayMetrics(
 ): (registry: MetricsRegistry) => Promise<void> {
   const all = Array.isArray(relays) ? [...relays] : [relays as { status(): Promise<RelayMetricsStatus> }];
   return async (registry) => {
-    const { Gauge } = await import('prom-client');
-    // The registry the server passes is a prom-client Registry (MetricsRegistry is its public face).
-    const registers = [registry as Registry];
     // A scrape collects every gauge at once: they share one status() call per relay.
-    let pending: Promise<RelayMetricsStatus[]> | undefined;
-    const statuses = () => {
-      pending ??= Promise.all(all.map((r) => r.status())).finally(() => {
-        pending = undefined;
-      });
-      return pending;
-    };
-    const gauge = (name: string, help: string, value: (s: RelayMetricsStatus) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['relay'],
-        registers,
-        async collect() {
-          this.reset();
-          for (const s of await statuses()) this.set({ relay: s.name }, value(s));
-        },
-      });
-    gauge(
+    const g = await statusGauges(
+      registry,
+      'relay',
+      () => Promise.all(all.map((r) => r.status())),
+      (s) => s.name,
+    );
+    g.gauge(
       'chronicle_relay_position',
       'Global position up to which the broker acknowledged every event the relay publishes.',
       (s) => s.position,
     );
-    gauge(
+    g.gauge(
       'chronicle_relay_lag_events',
       'Global positions between the relay position and the head of the log.',
       (s) => s.lagEvents,
     );
-    gauge('chronicle_relay_lag_seconds', 'Age of the oldest event not yet published; 0 when caught up.', (s) => s.lagSeconds);
-    new Gauge({
-      name: 'chronicle_relay_state',
-      help: 'State of each relay: 1 for the current state, 0 for the others.',
-      labelNames: ['relay', 'state'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const s of await statuses()) {
-          for (const state of STATES) this.set({ relay: s.name, state }, s.state === state ? 1 : 0);
-        }
-      },
-    });
+    g.gauge('chronicle_relay_lag_seconds', 'Age of the oldest event not yet published; 0 when caught up.', (s) => s.lagSeconds);
+    g.stateGauge(
+      'chronicle_relay_state',
+      'State of each relay: 1 for the current state, 0 for the others.',
+      STATES,
+      (s) => s.state,
+    );
   };
 }
