@@ -18,13 +18,14 @@ import type { JetStreamRelay, JetStreamSource } from 'chronicle-es/nats';
 import { createPostgresEventStore } from 'chronicle-es/postgres';
 import type { RedisReadStore } from 'chronicle-es/redis';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
-import type { CheckpointChanges } from './checkpoint-changes.js';
+import { type CheckpointChanges, projectorChanges } from './checkpoint-changes.js';
 import { registerCommands } from './commands.js';
+import { DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from './jetstream-names.js';
 import { openJetStreamReadSide } from './jetstream-read-side.js';
 import { openPostgresReadSide } from './postgres-read-side.js';
 import { registerQueries } from './queries.js';
 import { openQuerySide } from './query-side.js';
-import { readNodeDurable } from './read-node-durable.js';
+import { readNodeDurable, readStoreIdentity } from './read-node-durable.js';
 import { openReadSide, type ReadSide, type ReadSideLog, type ReadSideState } from './read-side.js';
 import { openShopRelay, type ShopRelay } from './shop-relay.js';
 
@@ -134,8 +135,6 @@ type Parts = {
 export type ShopOf<R extends ShopRole> = Shop & { role: R } & Parts[R];
 
 const ROLES: readonly ShopRole[] = ['all', 'write', 'project', 'read'];
-const DEFAULT_STREAM = 'SHOP_EVENTS';
-const DEFAULT_SUBJECT_PREFIX = 'shop.events';
 
 /**
  * Opens (creating if needed) the stores `role` needs and starts its projector. A damaged SQLite read store is set
@@ -164,11 +163,7 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
       durable:
         jetStream.durable ??
         readNodeDurable(
-          options.redisReadStore
-            ? { kind: 'redis', ...options.redisReadStore }
-            : options.readStore
-              ? { kind: 'postgres', ...options.readStore }
-              : { kind: 'sqlite', path: readStorePath },
+          readStoreIdentity({ redisReadStore: options.redisReadStore, readStore: options.readStore, readStorePath }),
         ),
       store: options.redisReadStore
         ? { redis: options.redisReadStore }
@@ -268,10 +263,7 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
   let queryBus: QueryBus | undefined;
   let changes: ReadModelChanges | undefined;
   if (role === 'all') {
-    changes = {
-      onChange: (listener) => projector.onChange(listener),
-      positions: async () => (await projector.status()).map((s) => ({ projection: s.name, position: s.position })),
-    };
+    changes = projectorChanges(projector);
     queryBus = createQueryBus({
       middleware: options.middleware,
       waitForPosition: (position, wait) => projector.waitForPosition(position, wait),

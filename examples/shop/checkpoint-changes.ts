@@ -1,6 +1,6 @@
 // The read-model change feed of a process that runs no projector (the `read` role): the checkpoints other processes
 // commit, read every poll interval while anyone listens, each move reported once.
-import type { ProjectionChange, ProjectionRecord } from 'chronicle-es';
+import type { ProjectionChange, ProjectionRecord, Projector } from 'chronicle-es';
 
 export type CheckpointChanges = {
   /** Calls `listener` with each projection's new checkpoint when a poll sees it move; returns the unsubscribe. */
@@ -67,5 +67,13 @@ export function watchCheckpoints(options: {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
     },
+  };
+}
+
+/** The moves of a projector running in this process, in the shape watchCheckpoints gives for one running elsewhere. */
+export function projectorChanges(projector: Projector): Pick<CheckpointChanges, 'onChange' | 'positions'> {
+  return {
+    onChange: (listener) => projector.onChange(listener),
+    positions: async () => (await projector.status()).map((s) => ({ projection: s.name, position: s.position })),
   };
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { isChronicleError } from 'chronicle-es';
 import { assertSubjectPrefix } from 'chronicle-es/nats';
 import type { PostgresLocation, RedisLocation, ShopJetStreamOptions, ShopRole } from './app.js';
-import { readNodeDurable } from './read-node-durable.js';
+import { DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX, redactNatsUser } from './jetstream-names.js';
+import { readNodeDurable, readStoreIdentity } from './read-node-durable.js';
 
 export type ShopConfig = {
   role: ShopRole;
@@ -92,8 +93,8 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
   } else {
     jetStream = {
       servers: natsServers(natsUrl),
-      stream: jetStreamName('SHOP_NATS_STREAM', set('SHOP_NATS_STREAM') ?? 'SHOP_EVENTS'),
-      subjectPrefix: subjectPrefixOf(set('SHOP_NATS_SUBJECTS') ?? 'shop.events'),
+      stream: jetStreamName('SHOP_NATS_STREAM', set('SHOP_NATS_STREAM') ?? DEFAULT_STREAM),
+      subjectPrefix: subjectPrefixOf(set('SHOP_NATS_SUBJECTS') ?? DEFAULT_SUBJECT_PREFIX),
     };
   }
 
@@ -117,11 +118,7 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     jetStream.durable =
       durable === undefined
         ? readNodeDurable(
-            redisReadStore
-              ? { kind: 'redis', ...redisReadStore }
-              : readStore
-                ? { kind: 'postgres', ...readStore }
-                : { kind: 'sqlite', path: readStorePath ?? join(dataDir, 'read.db') },
+            readStoreIdentity({ redisReadStore, readStore, readStorePath: readStorePath ?? join(dataDir, 'read.db') }),
           )
         : jetStreamName('SHOP_NATS_DURABLE', durable);
   } else if (durable !== undefined) {
@@ -197,7 +194,7 @@ function natsServers(value: string): string[] {
     }
     if (!url || (url.protocol !== 'nats:' && url.protocol !== 'tls:') || url.hostname === '') {
       throw new Error(
-        `CHRONICLE_NATS_URL must be nats://host:port (or tls://…), comma-separated for several; got ${redactUser(value)}`,
+        `CHRONICLE_NATS_URL must be nats://host:port (or tls://…), comma-separated for several; got ${redactNatsUser(value)}`,
       );
     }
   }
@@ -241,11 +238,6 @@ function redisPrefixOf(value: string): string {
     throw new Error(`SHOP_REDIS_PREFIX must be 1-100 letters, digits or . _ : -; got ${value}`);
   }
   return value;
-}
-
-// A NATS URL may carry a token as its user name, not only a password: nothing before the @ is repeated.
-function redactUser(value: string): string {
-  return value.replace(/\/\/[^/@,]*@/g, '//…@');
 }
 
 // A connection string may carry a password: an error message (logged, perhaps shipped elsewhere) never does.

@@ -4,6 +4,7 @@ import type { Projector, QueryBus, WaitForPositionOptions } from 'chronicle-es';
 import { createJetStreamSource, type JetStreamSource } from 'chronicle-es/nats';
 import type { RedisReadStore } from 'chronicle-es/redis';
 import type { PostgresLocation, ReadModelChanges, RedisLocation, ShopReadStore } from './app.js';
+import { projectorChanges } from './checkpoint-changes.js';
 import { connectShopNats } from './nats-connection.js';
 import { openPostgresReadSide } from './postgres-read-side.js';
 import { registerQueries } from './queries.js';
@@ -102,10 +103,7 @@ export async function openJetStreamReadSide(options: JetStreamReadSideOptions): 
     readStore: side.readStore,
     registerQueries: (bus) => registerQueries(bus, side),
     waitForPosition: (position, wait) => projector.waitForPosition(position, wait),
-    changes: {
-      onChange: (listener) => projector.onChange(listener),
-      positions: async () => (await projector.status()).map((s) => ({ projection: s.name, position: s.position })),
-    },
+    changes: projectorChanges(projector),
     state: side.state,
     ready: side.ready,
     async close() {

@@ -3,6 +3,7 @@
 
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ChronicleError } from 'chronicle-es';
+import { redactNatsUser } from './jetstream-names.js';
 
 /**
  * Connects to the first of `servers` that answers, and from then on reconnects forever (the client's default stops
@@ -21,7 +22,7 @@ export async function connectShopNats(servers: readonly string[], name: string):
       reconnectTimeWait: 500,
     });
   } catch (err) {
-    const where = servers.map((s) => s.replace(/\/\/[^/@]*@/, '//…@')).join(', ');
+    const where = servers.map(redactNatsUser).join(', ');
     throw new ChronicleError('STORE_ERROR', `cannot reach NATS at ${where}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -13,6 +13,17 @@ export type ReadStoreIdentity =
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1)$/i;
 
+/** The identity of the read store a read node's options name: Redis, else PostgreSQL, else the SQLite file. */
+export function readStoreIdentity(where: {
+  redisReadStore?: { url: string; prefix: string };
+  readStore?: { connectionString: string; schema: string };
+  readStorePath: string;
+}): ReadStoreIdentity {
+  if (where.redisReadStore) return { kind: 'redis', ...where.redisReadStore };
+  if (where.readStore) return { kind: 'postgres', ...where.readStore };
+  return { kind: 'sqlite', path: where.readStorePath };
+}
+
 /**
  * `shop_read_<12 hex>`, a hash of the store's location: the file's absolute path on this host, or the server, database
  * and schema (PostgreSQL) or key prefix (Redis), never a password. A file, or a server on localhost, is only the same

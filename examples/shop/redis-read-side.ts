@@ -11,7 +11,7 @@ import {
 } from 'chronicle-es';
 import { createRedisReadStore, type RedisReadStore } from 'chronicle-es/redis';
 import type { ReadModelChanges } from './app.js';
-import { watchCheckpoints } from './checkpoint-changes.js';
+import { projectorChanges, watchCheckpoints } from './checkpoint-changes.js';
 import { redisProjections } from './projections/redis-orders.js';
 
 export type RedisReadSideOptions = {
@@ -70,12 +70,7 @@ export async function openRedisReadSide(options: RedisReadSideOptions): Promise<
   const watched = running
     ? undefined
     : watchCheckpoints({ readStore, projections: names, pollIntervalMs: options.pollIntervalMs });
-  const changes: ReadModelChanges = running
-    ? {
-        onChange: (listener) => running.onChange(listener),
-        positions: async () => (await running.status()).map((s) => ({ projection: s.name, position: s.position })),
-      }
-    : watched!;
+  const changes: ReadModelChanges = running ? projectorChanges(running) : watched!;
   return {
     readStore,
     projector,
