@@ -165,8 +165,9 @@ function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>)
       r.state = r.base === undefined ? r.model.initialState : r.base.state;
       r.head = head;
     }
-    if (group.length === 1) foldAlone(group[0], events);
-    else foldEach(group, events);
+    // One model: the read selected exactly its events. Several: each keeps those its own query matches.
+    const alone = group.length === 1;
+    for (const r of group) foldRead(r, events, alone);
     // A model nothing matched saves no read when cached, and new ones (every new order) would evict those that do.
     for (const r of group) if (r.matched) cache.set(r.key, { state: r.state, position: head });
   }
@@ -325,23 +326,12 @@ function union(models: readonly Resolved[]): Query {
   return items;
 }
 
-// The read selected exactly this model's events.
-function foldAlone(r: Resolved, events: readonly RecordedEvent[]): void {
+// Folds the events of a read that are this model's and after its cached base; `alone` when the read was its own.
+function foldRead(r: Resolved, events: readonly RecordedEvent[], alone: boolean): void {
   const after = r.base?.position ?? 0;
   for (const event of events) {
-    if (event.position <= after) continue;
+    if (event.position <= after || (!alone && !matchesQuery(event, r.query))) continue;
     r.state = r.model.evolve(r.state, event);
     r.matched = true;
   }
-}
-
-// Several models: each event is matched against each.
-function foldEach(group: readonly Resolved[], events: readonly RecordedEvent[]): void {
-  for (const event of events) for (const r of group) foldOne(r, event);
-}
-
-function foldOne(r: Resolved, event: RecordedEvent): void {
-  if (event.position <= (r.base?.position ?? 0) || !matchesQuery(event, r.query)) return;
-  r.state = r.model.evolve(r.state, event);
-  r.matched = true;
 }
