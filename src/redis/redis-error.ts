@@ -17,6 +17,18 @@ export function redisError(err: unknown, operation: string): ChronicleError {
   return new ChronicleError('STORE_ERROR', `redis: ${operation}: ${message}`, { cause: err, details });
 }
 
+/**
+ * Parses JSON the store wrote; text that is not JSON (only something else writing under the store's prefix leaves
+ * it) is STORE_ERROR naming `what`, with `details`. @throws STORE_ERROR
+ */
+export function parseStored<T>(json: string, what: string, details?: Record<string, unknown>): T {
+  try {
+    return JSON.parse(json) as T;
+  } catch (err) {
+    throw new ChronicleError('STORE_ERROR', `redis: ${what} is not JSON`, { cause: err, details });
+  }
+}
+
 /** True when the server answered that it does not know a script's SHA1 (flushed, restarted, or a fresh replica). */
 export function isNoScript(err: unknown): boolean {
   const message = (err as { message?: unknown } | null)?.message;

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { type ReadStoreKeys, readStoreKeys } from './read-store-keys.js';
 import { checkOptions, type RedisReadStoreOptions } from './read-store-options.js';
 import { APPLY, BEGIN, SET_FAILURE, SKIP, SWAP } from './read-store-scripts.js';
-import { redisError } from './redis-error.js';
+import { parseStored, redisError } from './redis-error.js';
 import { createRedisLeases } from './redis-leases.js';
 import { RedisBatch, type RedisReadTx, type TableWrites } from './redis-read-tx.js';
 import { createRedisReader, type RedisReader } from './redis-reader.js';
@@ -73,19 +73,12 @@ function toRecord(name: string, hash: Record<string, string>): ProjectionRecord 
       position: Number(hash.rebuild_position),
     };
   }
-  if (hash.failure !== undefined) record.failure = parseJson<ProjectionFailure>(hash.failure, `projection ${name}: its failure`);
+  if (hash.failure !== undefined)
+    record.failure = parseStored<ProjectionFailure>(hash.failure, `projection ${name}: its failure`);
   return record;
 }
 
 // Only something else writing under the store's prefix leaves text there that is not JSON.
-function parseJson<T>(json: string, what: string): T {
-  try {
-    return JSON.parse(json) as T;
-  } catch (err) {
-    throw new ChronicleError('STORE_ERROR', `redis: ${what} is not JSON`, { cause: err });
-  }
-}
-
 // Keys are built from projection names, so a name that is not a read-model name could reach other keys.
 const assertName = (name: unknown) => assertReadModelName('projection', name);
 
@@ -473,7 +466,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
       return track(async () => {
         assertName(name);
         const list = await call('reading skipped events', () => client.lrange(keys.skips(name), 0, -1));
-        return list.map((json) => parseJson<SkippedEvent>(json, `projection ${name}: a skipped event`));
+        return list.map((json) => parseStored<SkippedEvent>(json, `projection ${name}: a skipped event`));
       });
     },
 

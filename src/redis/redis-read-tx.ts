@@ -1,6 +1,7 @@
 // What Redis projection handlers write with: tables of JSON rows whose writes are buffered in the batch and sent with
 // its checkpoint in one script, and whose reads see the batch's own writes first.
 import { assertReadModelName, ChronicleError } from 'chronicle-es';
+import { parseStored } from './redis-error.js';
 
 /**
  * One logical table of the generation being written: rows of JSON under string keys (a Redis hash). Reads see the
@@ -67,17 +68,8 @@ function encode(table: string, key: string, value: unknown): string {
   return json;
 }
 
-function decode<V>(table: string, key: string, json: string): V {
-  try {
-    return JSON.parse(json) as V;
-  } catch (err) {
-    // Only something else writing under the store's prefix leaves a row that is not JSON.
-    throw new ChronicleError('STORE_ERROR', `redis: table ${table}: row ${JSON.stringify(key)} is not JSON`, {
-      cause: err,
-      details: { table, key },
-    });
-  }
-}
+const decode = <V>(table: string, key: string, json: string): V =>
+  parseStored<V>(json, `table ${table}: row ${JSON.stringify(key)}`, { table, key });
 
 class BatchTable<V> implements RedisTable<V> {
   // The batch's writes: JSON, or DELETED.

@@ -4,6 +4,7 @@ import { assertReadModelName, ChronicleError } from 'chronicle-es';
 import type { Redis } from 'ioredis';
 import type { ReadStoreKeys } from './read-store-keys.js';
 import { COUNT_ROWS, READ_ROWS, SCAN_ROWS } from './read-store-scripts.js';
+import { parseStored } from './redis-error.js';
 
 /** Read-only access to one table of a projection's served generation. Rows are the JSON values handlers set. */
 export interface RedisTableReader<V = unknown> {
@@ -43,16 +44,8 @@ const MAX_SCAN_COUNT = 100_000;
 const noTables = (projection: string) =>
   new ChronicleError('NOT_FOUND', `projection ${projection} has no tables yet`, { details: { projection } });
 
-function parse<V>(projection: string, table: string, key: string, json: string): V {
-  try {
-    return JSON.parse(json) as V;
-  } catch (err) {
-    throw new ChronicleError('STORE_ERROR', `redis: ${projection} table ${table}: row ${JSON.stringify(key)} is not JSON`, {
-      cause: err,
-      details: { projection, table, key },
-    });
-  }
-}
+const parse = <V>(projection: string, table: string, key: string, json: string): V =>
+  parseStored<V>(json, `${projection} table ${table}: row ${JSON.stringify(key)}`, { projection, table, key });
 
 /** A reader of `projection`'s served generation. */
 export function createRedisReader(projection: string, context: ReaderContext): RedisReader {
