@@ -1,6 +1,7 @@
 // Finds the events matching a Query in SQL: one indexed range read per query item, as one statement where it can.
 import type Database from 'better-sqlite3';
 import type { Query, QueryItem } from 'chronicle-es';
+import { prepareStatement } from './prepared-statement.js';
 import { storeError } from './sqlite-error.js';
 
 /** Event rows as the store selects them: position first, then the store's other columns. */
@@ -43,27 +44,7 @@ const RARITY_SAMPLE = 256;
  * 6–8 µs more per run of a short seek, ~40 µs more for the one-statement read (SQLite handles it specially).
  */
 export function createQueryMatcher<Row extends MatchedRow>(db: Database.Database, columns: readonly string[]): QueryMatcher<Row> {
-  const prepare = (sql: string, pluck: boolean) => {
-    const statement = db.prepare(sql);
-    if (pluck) statement.pluck(true);
-    else statement.raw(true);
-    return {
-      all: (...params: unknown[]): unknown[] => {
-        try {
-          return statement.all(...params);
-        } catch (err) {
-          throw storeError(err, sql);
-        }
-      },
-      get: (...params: unknown[]): unknown => {
-        try {
-          return statement.get(...params);
-        } catch (err) {
-          throw storeError(err, sql);
-        }
-      },
-    };
-  };
+  const prepare = (sql: string, pluck: boolean) => prepareStatement<unknown>(db, sql, pluck ? 'pluck' : 'raw');
 
   // --- The legs every statement is built from. `j` is an item of a JSON array of [driving tag, other tags | null,
   // types | null]; each tests the candidate t.position of the driving tag's range.

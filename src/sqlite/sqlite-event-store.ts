@@ -33,6 +33,7 @@ import {
 import { migrateEventStore } from './event-store-schema.js';
 import { createGroupCommitter, type GroupCommitStats } from './group-commit.js';
 import { openDatabase } from './open-database.js';
+import { prepareStatement } from './prepared-statement.js';
 import { createQueryMatcher } from './query-matcher.js';
 import { isUniqueViolation, storeError } from './sqlite-error.js';
 
@@ -118,43 +119,8 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   const db = openDatabase({ path, synchronous, allowed: ['full', 'normal'], busyTimeoutMs, migrate: migrateEventStore });
 
   // Every statement is prepared once; a failure reports the statement's SQL.
-  const statement = <Row>(sql: string, raw: boolean) => {
-    const prepared = db.prepare(sql);
-    if (raw) prepared.raw(true);
-    return {
-      get(...params: unknown[]): Row | undefined {
-        try {
-          return prepared.get(...params) as Row | undefined;
-        } catch (err) {
-          throw storeError(err, sql);
-        }
-      },
-      all(...params: unknown[]): Row[] {
-        try {
-          return prepared.all(...params) as Row[];
-        } catch (err) {
-          throw storeError(err, sql);
-        }
-      },
-      run(...params: unknown[]): void {
-        try {
-          prepared.run(...params);
-        } catch (err) {
-          throw storeError(err, sql);
-        }
-      },
-    };
-  };
-  const value = <T>(sql: string) => {
-    const prepared = db.prepare(sql).pluck(true);
-    return (...params: unknown[]): T | undefined => {
-      try {
-        return prepared.get(...params) as T | undefined;
-      } catch (err) {
-        throw storeError(err, sql);
-      }
-    };
-  };
+  const statement = <Row>(sql: string, raw: boolean) => prepareStatement<Row>(db, sql, raw ? 'raw' : 'rows');
+  const value = <T>(sql: string) => prepareStatement<T>(db, sql, 'pluck').get;
 
   const lastEvent = 'FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1';
   const selectStream = statement<StreamRow>(
