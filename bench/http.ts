@@ -3,7 +3,7 @@
 // GetOrderStatus; each beside a bare-Fastify server doing the same SQL without Chronicle (bench/bare-server.ts), measured
 // in the same run. One JSON line per workload (framework, baseline, ratio, targets), then a table.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import autocannon from 'autocannon';
 import type { Principal } from 'chronicle-es';
 import { createShop } from '../examples/shop/app.js';
 import { seedShop } from '../examples/shop/seed.js';
+import { cpuSecondsOf } from './process-cpu.js';
 
 const quick = process.argv.includes('--quick');
 const durationArg = process.argv.indexOf('--duration');
@@ -162,19 +163,6 @@ const startShop = (dataDir: string) =>
 
 const startBare = (mode: 'read' | 'write', db: string) =>
   startServer('bench/bare-server.ts', { BARE_MODE: mode, BARE_DB: db }, profile);
-
-/**
- * CPU time a process has used, in seconds (Linux: /proc/<pid>/stat utime + stime at 100 ticks/s). Steadier than
- * requests/s when other work shares the cores: contention lowers the rate, much less the CPU each request costs.
- */
-function cpuSecondsOf(pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 async function load(
   server: Server,

@@ -5,7 +5,7 @@
 // alternately; one JSON line in bench/http.ts's shape, the SQLite node as the baseline.
 // (Benchmark tooling: ioredis is imported here only to find the server's process and drop the run's keys.)
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { createShop } from '../examples/shop/app.js';
 import { seedShop } from '../examples/shop/seed.js';
 import { quick, scaled } from './harness.js';
+import { cpuSecondsOf } from './process-cpu.js';
 
 const REDIS_URL = process.env.CHRONICLE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CONNECTIONS = 32;
@@ -205,18 +206,6 @@ async function sameAnswers(a: Node, b: Node): Promise<string> {
     if (x !== y) throw new Error(`${id}: ${a.name} answered ${x}, ${b.name} ${y}`);
   }
   return `${ids.length} answers compared, identical`;
-}
-
-/** CPU time of a process in seconds (Linux /proc/<pid>/stat utime + stime, 100 ticks/s). */
-function cpuSecondsOf(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
 }
 
 // The Redis server's process (INFO server's process_id), when it runs on this machine: its CPU counts for the Redis node.

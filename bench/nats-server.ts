@@ -4,11 +4,11 @@
 // instead (its CPU then unknown).
 // (Benchmark tooling, not library code: the transport is imported here and in bench/nats.ts.)
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { privateNats } from '../test/support/private-nats.js';
 import type { CpuProbe } from './harness.js';
+import { processCpu } from './process-cpu.js';
 
 const NATS_SERVER = process.env.CHRONICLE_BENCH_NATS_SERVER ?? '/usr/sbin/nats-server';
 
@@ -57,36 +57,4 @@ function version(): string {
   } catch {
     return '(version unknown)';
   }
-}
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-// utime + stime of a process in clock ticks (/proc/<pid>/stat fields 14 and 15, counted after the command name).
-function ticksOf(pid: number | undefined): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return undefined;
-  }
-}
-
-function processCpu(pid: number | undefined): CpuProbe {
-  let before: number | undefined;
-  return {
-    async start() {
-      before = ticksOf(pid);
-    },
-    async seconds() {
-      const after = ticksOf(pid);
-      return before === undefined || after === undefined ? undefined : +((after - before) / CLOCK_TICKS).toFixed(3);
-    },
-  };
 }
