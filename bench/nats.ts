@@ -76,6 +76,7 @@ import {
   scaled,
   selected,
 } from './harness.js';
+import { inParallel } from './http-servers.js';
 import { runReadNodeLine } from './nats-read-node.js';
 import { type BenchNats, openBenchNats } from './nats-server.js';
 import { type Payload, payload } from './payload.js';
@@ -812,14 +813,6 @@ async function seedShopLog(dataDir: string): Promise<void> {
     const bus = shop.commandBus!;
     await seedShop(bus);
     const send = (name: string, data: unknown) => bus.dispatch(name, data, { principal: seeder });
-    const inParallel = async (count: number, each: (i: number) => Promise<unknown>) => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 64 }, async () => {
-          for (let i = next++; i < count; i = next++) await each(i);
-        }),
-      );
-    };
     await inParallel(SHOP_PRODUCTS, async (i) => {
       const productId = `bench-p-${i}`;
       await send('CreateProduct', {
