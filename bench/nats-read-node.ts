@@ -3,7 +3,8 @@
 // with its own durable, both caught up with the same seeded Shop before the load starts, the relaying `project`
 // process stopped meanwhile. GetOrderStatus under autocannon (32 connections, loopback), the two nodes measured
 // alternately; one JSON line in bench/http.ts's shape, the SQLite node as the baseline.
-// (Benchmark tooling: ioredis is imported here only to find the server's process and drop the run's keys.)
+// (Benchmark tooling: ioredis is imported here only to find the server's process; test/redis-prefix.ts drops the
+// run's keys.)
 import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import type { Principal } from 'chronicle-es';
 import { Redis } from 'ioredis';
 import { createShop } from '../examples/shop/app.js';
 import { seedShop } from '../examples/shop/seed.js';
+import { dropPrefix } from '../test/redis-prefix.js';
 import { quick, scaled } from './harness.js';
 import {
   ADMIN_KEY,
@@ -96,7 +98,7 @@ export async function runReadNodeLine(options: ReadNodeOptions): Promise<void> {
     report(compared, head, same);
   } finally {
     for (const node of nodes) await stop(node);
-    await dropPrefix(prefix);
+    await dropPrefix(prefix, REDIS_URL);
     await jsm.streams.delete(jetStream.SHOP_NATS_STREAM).catch(() => false);
   }
 }
@@ -235,19 +237,4 @@ function report({ subject, baseline, rounds }: Awaited<ReturnType<typeof compare
     load1: +loadavg()[0].toFixed(2),
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
-}
-
-/** Deletes every key under `prefix` (SCAN, then UNLINK: never KEYS on a shared server). */
-async function dropPrefix(prefix: string): Promise<void> {
-  const client = new Redis(REDIS_URL, { lazyConnect: true });
-  try {
-    let cursor = '0';
-    do {
-      const [next, found] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (found.length > 0) await client.unlink(found);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    client.disconnect();
-  }
 }
