@@ -168,6 +168,13 @@ export type Side = {
   before?: (round: number) => Promise<void>;
 };
 
+/** A side, and the earlier side (by name) its `baseline`, `ratio` and `cpuRatio` are taken against. */
+export type ComparedSide = Side & {
+  versus?: string;
+  /** Further earlier sides whose ratio is said in the note (`ratio <x>× vs <name>`). */
+  alsoVersus?: string[];
+};
+
 /**
  * Measures two workloads alternately, `rounds` times (the baseline first in even rounds, the subject first in odd
  * ones), so drift in the machine's load touches both alike; prints each side's median round (by rate) with every
@@ -175,27 +182,45 @@ export type Side = {
  * (to profile the other alone) is not run.
  */
 export async function alternate(rounds: number, baseline: Side | undefined, subject: Side | undefined): Promise<BenchResult[]> {
-  const sides = [baseline, subject].filter((side): side is Side => side !== undefined);
-  const samples = new Map<Side, Sample[]>(sides.map((side) => [side, []]));
+  const compared = subject && baseline ? { ...subject, versus: baseline.name } : subject;
+  return alternateSides(
+    rounds,
+    [baseline, compared].filter((side): side is ComparedSide => side !== undefined),
+  );
+}
+
+/**
+ * `alternate` for more than two sides (a bare client call, a hand-written floor, Chronicle): measures `sides` in turn
+ * for `rounds` rounds (listed order in even rounds, reversed in odd ones) and prints each side's median round (by
+ * rate), with every round's rate in `rounds`. Sides are printed in the listed order, so a side can only be compared
+ * with one listed before it.
+ */
+export async function alternateSides(rounds: number, sides: readonly ComparedSide[]): Promise<BenchResult[]> {
+  const samples = new Map<ComparedSide, Sample[]>(sides.map((side) => [side, []]));
   for (let round = 0; round < rounds; round++) {
     for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
       await side.before?.(round);
       samples.get(side)!.push(await sample(side.options, (i) => side.op(i, round)));
     }
   }
-  let baseLine: BenchResult | undefined;
+  const printed = new Map<string, BenchResult>();
   return sides.map((side) => {
     const all = samples.get(side)!;
     const sorted = [...all].sort((x, y) => rateOf(side.options, x) - rateOf(side.options, y));
     const line = lineOf(side.name, side.options, sorted[(sorted.length - 1) >> 1]);
-    const rates = all.map((x) => rateOf(side.options, x));
-    const printed = report({
+    const base = side.versus === undefined ? undefined : printed.get(side.versus);
+    const others = (side.alsoVersus ?? [])
+      .map((name) => printed.get(name))
+      .filter((other): other is BenchResult => other !== undefined)
+      .map((other) => `ratio ${(line.rate / other.rate).toFixed(2)}× vs ${other.name}`);
+    const result = report({
       ...line,
-      ...(side === baseline || baseLine === undefined ? {} : { ...versus(baseLine, line.rate), ...cpuVersus(baseLine, line) }),
-      rounds: rates,
+      ...(base && { ...versus(base, line.rate), ...cpuVersus(base, line) }),
+      ...(others.length > 0 && { note: [line.note, ...others].filter(Boolean).join('; ') }),
+      rounds: all.map((x) => rateOf(side.options, x)),
     });
-    if (side === baseline) baseLine = printed;
-    return printed;
+    printed.set(side.name, result);
+    return result;
   });
 }
 

@@ -2,23 +2,20 @@
 // real socket under autocannon (32 connections, loopback): CreateOrder spread over many products and customers, then
 // GetOrderStatus; each beside a bare-Fastify server doing the same SQL without Chronicle (bench/bare-server.ts), measured
 // in the same run. One JSON line per workload (framework, baseline, ratio, targets), then a table.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import type { Principal } from 'chronicle-es';
 import { createShop } from '../examples/shop/app.js';
 import { seedShop } from '../examples/shop/seed.js';
+import { ADMIN_KEY, CONNECTIONS, compare, inParallel, load, type Server, startServer, stop } from './http-servers.js';
 
 const quick = process.argv.includes('--quick');
 const durationArg = process.argv.indexOf('--duration');
 const duration = durationArg === -1 ? (quick ? 4 : 10) : Number(process.argv[durationArg + 1]);
-const CONNECTIONS = 32;
 const PRODUCTS = 1000;
 const CUSTOMERS = 2000;
-const ADMIN_KEY = 'bench-admin-key-0123456789';
 const admin: Principal = { id: 'bench', roles: ['admin'] };
 const profile = process.argv.includes('--cpu-prof');
 // `--writes-only` stops after CreateOrder, e.g. to profile the write path alone.
@@ -33,16 +30,6 @@ const READ_PRODUCTS = 500;
 const roundsArg = process.argv.indexOf('--rounds');
 const ROUNDS = roundsArg === -1 ? (quick ? 1 : 3) : Number(process.argv[roundsArg + 1]);
 
-type Measured = {
-  requestsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  non2xx: number;
-  total: number;
-  /** Server process CPU time (user + system, all threads) per answered request, in µs; undefined off Linux. */
-  cpuUsPerRequest?: number;
-};
 type Row = { name: string; requestsPerSec: number; baseline: number; ratio: number; p99Ms: number; errors: number; met: boolean };
 const rows: Row[] = [];
 
@@ -50,14 +37,6 @@ async function seed(dataDir: string): Promise<void> {
   const shop = await createShop({ dataDir, role: 'write' });
   await seedShop(shop.commandBus);
   const send = (name: string, payload: unknown) => shop.commandBus.dispatch(name, payload, { principal: admin });
-  const inParallel = async (count: number, each: (i: number) => Promise<unknown>) => {
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 64 }, async () => {
-        for (let i = next++; i < count; i = next++) await each(i);
-      }),
-    );
-  };
   await inParallel(PRODUCTS, async (i) => {
     const productId = `bench-p-${i}`;
     await send('CreateProduct', {
@@ -103,50 +82,6 @@ function orderBody(prefix: string, n: number) {
   };
 }
 
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-type Server = { url: string; child: ChildProcess };
-
-/** Starts `script` in its own process (as the Shop is deployed) and waits until `/health` answers 200. */
-async function startServer(script: string, env: Record<string, string>, cpuProf = false): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=chronicle-source',
-      '--import',
-      'tsx',
-      ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF_DIR ?? process.cwd()}`] : []),
-      script,
-    ],
-    { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit'] },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  for (const started = Date.now(); ; ) {
-    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`);
-    const health = await fetch(`${url}/health`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (health === 200) return { url, child };
-    if (Date.now() - started > 30_000) throw new Error(`${script} did not become healthy in 30 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function stopServer(server: Server): Promise<void> {
-  if (server.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  server.child.kill('SIGTERM');
-  await exited;
-}
-
 const startShop = (dataDir: string) =>
   startServer(
     'examples/shop/main.ts',
@@ -157,77 +92,23 @@ const startShop = (dataDir: string) =>
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
     },
-    profile,
+    { cpuProf: profile },
   );
 
 const startBare = (mode: 'read' | 'write', db: string) =>
-  startServer('bench/bare-server.ts', { BARE_MODE: mode, BARE_DB: db }, profile);
-
-/**
- * CPU time a process has used, in seconds (Linux: /proc/<pid>/stat utime + stime at 100 ticks/s). Steadier than
- * requests/s when other work shares the cores: contention lowers the rate, much less the CPU each request costs.
- */
-function cpuSecondsOf(pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-async function load(
-  server: Server,
-  seconds: number,
-  method: 'GET' | 'POST',
-  setupRequest: autocannon.Request['setupRequest'],
-): Promise<Measured> {
-  const cpuBefore = cpuSecondsOf(server.child.pid);
-  const result = await autocannon({
-    url: server.url,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests: [{ method, headers: { 'content-type': 'application/json', 'x-api-key': ADMIN_KEY }, setupRequest }],
-  });
-  return {
-    requestsPerSec: Math.round(result.requests.average),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    errors: result.errors,
-    non2xx: result.non2xx,
-    total: result.requests.total,
-    cpuUsPerRequest: cpuPerRequest(cpuBefore, cpuSecondsOf(server.child.pid), result.requests.total),
-  };
-}
-
-function cpuPerRequest(before: number | undefined, after: number | undefined, requests: number): number | undefined {
-  return before === undefined || after === undefined || requests === 0
-    ? undefined
-    : Math.round(((after - before) * 1e6) / requests);
-}
+  startServer('bench/bare-server.ts', { BARE_MODE: mode, BARE_DB: db }, { cpuProf: profile });
 
 type Side = { server: Server; setupRequest: autocannon.Request['setupRequest'] };
 
-/**
- * Warms both servers up, then measures them alternately for ROUNDS rounds (the baseline first in odd rounds, the
- * framework first in even ones) and returns each side's median round.
- */
-async function compare(method: 'GET' | 'POST', framework: Side, baseline: Side) {
-  for (const side of [baseline, framework]) await load(side.server, quick ? 1 : 2, method, side.setupRequest);
-  const results = { framework: [] as Measured[], baseline: [] as Measured[] };
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? (['baseline', 'framework'] as const) : (['framework', 'baseline'] as const);
-    for (const which of order) {
-      const side = which === 'framework' ? framework : baseline;
-      results[which].push(await load(side.server, duration, method, side.setupRequest));
-    }
-  }
-  const median = (list: Measured[]) => [...list].sort((a, b) => a.requestsPerSec - b.requestsPerSec)[(list.length - 1) >> 1];
-  return {
-    framework: median(results.framework),
-    baseline: median(results.baseline),
-    rounds: results.framework.map((f, i) => [f.requestsPerSec, results.baseline[i].requestsPerSec]),
-  };
+/** Each side's median of ROUNDS alternating rounds (after a warm-up), `framework` being the subject. */
+function compareSides(method: 'GET' | 'POST', framework: Side, baseline: Side) {
+  const round = (side: Side) => (seconds: number) =>
+    load(side.server, seconds, {
+      method,
+      headers: { 'content-type': 'application/json', 'x-api-key': ADMIN_KEY },
+      setupRequest: side.setupRequest,
+    });
+  return compare({ subject: round(framework), baseline: round(baseline) }, ROUNDS, duration, quick ? 1 : 2);
 }
 
 /**
@@ -236,7 +117,7 @@ async function compare(method: 'GET' | 'POST', framework: Side, baseline: Side) 
  */
 function report(
   name: string,
-  { framework, baseline, rounds }: Awaited<ReturnType<typeof compare>>,
+  { subject: framework, baseline, rounds }: Awaited<ReturnType<typeof compare>>,
   minRatio: number,
   maxP99Ms: number,
 ): void {
@@ -326,12 +207,12 @@ try {
     // The bare write baseline commits to a file of its own; whichever server is not measured idles meanwhile
     // (the Shop's projector polls every 200 ms).
     const bare = await started(startBare('write', join(dataDir, 'bare-orders.db')));
-    const compared = await compare(
+    const compared = await compareSides(
       'POST',
       { server: shop, setupRequest: createOrder('order') },
       { server: bare, setupRequest: createOrder('bare') },
     );
-    await stopServer(bare);
+    await stop(bare);
     report('CreateOrder', compared, 1.3, 25);
     if (writesOnly) throw new Done();
   }
@@ -346,7 +227,7 @@ try {
   const bare = await started(startBare('read', join(dataDir, 'read.db')));
   report(
     'GetOrderStatus',
-    await compare('GET', { server: shop, setupRequest: readOrder }, { server: bare, setupRequest: readOrder }),
+    await compareSides('GET', { server: shop, setupRequest: readOrder }, { server: bare, setupRequest: readOrder }),
     0.8,
     25,
   );
@@ -358,6 +239,6 @@ try {
   if (!(err instanceof Done)) throw err;
 } finally {
   console.table(rows);
-  for (const server of servers) await stopServer(server);
+  for (const server of servers) await stop(server);
   rmSync(dataDir, { recursive: true, force: true });
 }

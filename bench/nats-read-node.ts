@@ -3,22 +3,33 @@
 // with its own durable, both caught up with the same seeded Shop before the load starts, the relaying `project`
 // process stopped meanwhile. GetOrderStatus under autocannon (32 connections, loopback), the two nodes measured
 // alternately; one JSON line in bench/http.ts's shape, the SQLite node as the baseline.
-// (Benchmark tooling: ioredis is imported here only to find the server's process and drop the run's keys.)
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+// (Benchmark tooling: ioredis is imported here only to find the server's process; test/redis-prefix.ts drops the
+// run's keys.)
+import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import type { Principal } from 'chronicle-es';
 import { Redis } from 'ioredis';
 import { createShop } from '../examples/shop/app.js';
 import { seedShop } from '../examples/shop/seed.js';
+import { dropPrefix } from '../test/redis-prefix.js';
 import { quick, scaled } from './harness.js';
+import {
+  ADMIN_KEY,
+  CONNECTIONS,
+  compare,
+  inParallel,
+  load,
+  type Measured,
+  type Server,
+  startServer,
+  stop,
+} from './http-servers.js';
+import { cpuSecondsOf } from './process-cpu.js';
 
 const REDIS_URL = process.env.CHRONICLE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const CONNECTIONS = 32;
-const ADMIN_KEY = 'bench-admin-key-0123456789';
 const admin: Principal = { id: 'bench', roles: ['admin'] };
 const durationAt = process.argv.indexOf('--duration');
 const DURATION = durationAt === -1 ? (quick ? 4 : 10) : Number(process.argv[durationAt + 1]);
@@ -37,17 +48,7 @@ export type ReadNodeOptions = {
   rounds: number;
 };
 
-type Node = { name: string; url: string; child: ChildProcess };
-type Measured = {
-  requestsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  non2xx: number;
-  total: number;
-  cpuUsPerRequest?: number;
-  redisCpuUsPerRequest?: number;
-};
+type Node = Server & { name: string };
 
 /** Seeds a Shop, relays it into JetStream, starts both read nodes, measures them, prints the line. */
 export async function runReadNodeLine(options: ReadNodeOptions): Promise<void> {
@@ -88,11 +89,16 @@ export async function runReadNodeLine(options: ReadNodeOptions): Promise<void> {
     await stop(relay);
     const same = await sameAnswers(sqlite, redis);
     const redisPid = await redisServerPid();
-    const compared = await compare(redis, sqlite, rounds, redisPid);
+    const compared = await compare(
+      { subject: (seconds) => readRound(redis, seconds, redisPid), baseline: (seconds) => readRound(sqlite, seconds, redisPid) },
+      rounds,
+      DURATION,
+      quick ? 1 : 2,
+    );
     report(compared, head, same);
   } finally {
     for (const node of nodes) await stop(node);
-    await dropPrefix(prefix);
+    await dropPrefix(prefix, REDIS_URL);
     await jsm.streams.delete(jetStream.SHOP_NATS_STREAM).catch(() => false);
   }
 }
@@ -109,14 +115,6 @@ async function seed(dataDir: string): Promise<number> {
     const bus = shop.commandBus!;
     await seedShop(bus);
     const send = (name: string, payload: unknown) => bus.dispatch(name, payload, { principal: admin });
-    const inParallel = async (count: number, each: (i: number) => Promise<unknown>) => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 64 }, async () => {
-          for (let i = next++; i < count; i = next++) await each(i);
-        }),
-      );
-    };
     await inParallel(PRODUCTS, async (i) => {
       const productId = `read-p-${i}`;
       await send('CreateProduct', { productId, sku: `READ-${i}`, name: `Read item ${i}`, priceCents: 100 + i, currency: 'EUR' });
@@ -136,48 +134,20 @@ async function seed(dataDir: string): Promise<number> {
   }
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 /** `npm start` with `env`, as the Shop is deployed; resolves once `/health` answers 200. */
 async function startNode(name: string, env: Record<string, string>): Promise<Node> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--conditions=chronicle-source', '--import', 'tsx', 'examples/shop/main.ts'], {
-    env: {
-      ...process.env,
+  const server = await startServer(
+    'examples/shop/main.ts',
+    {
       SHOP_API_KEYS: `${ADMIN_KEY}:admin`,
       // The 404 of the unknown order compared below logs at warn; anything worse still prints.
       LOG_LEVEL: 'error',
       NODE_ENV: 'production',
       ...env,
-      PORT: String(port),
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (const since = Date.now(); ; ) {
-    if (child.exitCode !== null) throw new Error(`Shop ${name} exited with ${child.exitCode}`);
-    const health = await fetch(`${url}/health`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (health === 200) return { name, url, child };
-    if (Date.now() - since > 60_000) throw new Error(`Shop ${name} did not become healthy in 60 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function stop(node: Node): Promise<void> {
-  if (node.child.exitCode !== null || node.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => node.child.once('exit', resolve));
-  node.child.kill('SIGTERM');
-  await exited;
+    { label: `Shop ${name}`, healthyWithinMs: 60_000 },
+  );
+  return { ...server, name };
 }
 
 const query = (node: Node, path: string, headers: Record<string, string> = {}) =>
@@ -207,18 +177,6 @@ async function sameAnswers(a: Node, b: Node): Promise<string> {
   return `${ids.length} answers compared, identical`;
 }
 
-/** CPU time of a process in seconds (Linux /proc/<pid>/stat utime + stime, 100 ticks/s). */
-function cpuSecondsOf(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 // The Redis server's process (INFO server's process_id), when it runs on this machine: its CPU counts for the Redis node.
 async function redisServerPid(): Promise<number | undefined> {
   const client = new Redis(REDIS_URL, { lazyConnect: true });
@@ -231,60 +189,21 @@ async function redisServerPid(): Promise<number | undefined> {
   }
 }
 
-const perRequest = (before: number | undefined, after: number | undefined, requests: number) =>
-  before === undefined || after === undefined || requests === 0 ? undefined : Math.round(((after - before) * 1e6) / requests);
-
-async function load(node: Node, seconds: number, redisPid: number | undefined): Promise<Measured> {
-  const cpu = cpuSecondsOf(node.child.pid);
-  const redisCpu = cpuSecondsOf(redisPid);
-  const result = await autocannon({
-    url: node.url,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests: [
-      {
-        method: 'GET',
-        headers: { 'x-api-key': ADMIN_KEY },
-        setupRequest: (request) => ({
-          ...request,
-          path: `/queries/GetOrderStatus?orderId=seeded-${Math.floor(Math.random() * ORDERS)}`,
-        }),
-      },
-    ],
-  });
-  const total = result.requests.total;
-  return {
-    requestsPerSec: Math.round(result.requests.average),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    errors: result.errors,
-    non2xx: result.non2xx,
-    total,
-    cpuUsPerRequest: perRequest(cpu, cpuSecondsOf(node.child.pid), total),
-    redisCpuUsPerRequest: perRequest(redisCpu, cpuSecondsOf(redisPid), total),
+// One round of GetOrderStatus of a random seeded order, with the Redis server's CPU when it runs here.
+function readRound(node: Node, seconds: number, redisPid: number | undefined): Promise<Measured> {
+  const request: autocannon.Request = {
+    method: 'GET',
+    headers: { 'x-api-key': ADMIN_KEY },
+    setupRequest: (request) => ({
+      ...request,
+      path: `/queries/GetOrderStatus?orderId=seeded-${Math.floor(Math.random() * ORDERS)}`,
+    }),
   };
-}
-
-/** Warms both up, then `rounds` alternating rounds (the baseline first in even ones); each side's median round. */
-async function compare(subject: Node, baseline: Node, rounds: number, redisPid: number | undefined) {
-  for (const node of [baseline, subject]) await load(node, quick ? 1 : 2, redisPid);
-  const results = { subject: [] as Measured[], baseline: [] as Measured[] };
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? (['baseline', 'subject'] as const) : (['subject', 'baseline'] as const);
-    for (const which of order) {
-      results[which].push(await load(which === 'subject' ? subject : baseline, DURATION, redisPid));
-    }
-  }
-  const median = (list: Measured[]) => [...list].sort((a, b) => a.requestsPerSec - b.requestsPerSec)[(list.length - 1) >> 1];
-  return {
-    subject: median(results.subject),
-    baseline: median(results.baseline),
-    rounds: results.subject.map((s, i) => [s.requestsPerSec, results.baseline[i].requestsPerSec]),
-  };
+  return load(node, seconds, request, redisPid);
 }
 
 function report({ subject, baseline, rounds }: Awaited<ReturnType<typeof compare>>, head: number, same: string): void {
-  const { redisCpuUsPerRequest, ...own } = subject;
+  const redisCpuUsPerRequest = subject.otherCpuUsPerRequest;
   const line = {
     name: 'nats-read-node-redis-GetOrderStatus',
     requestsPerSec: subject.requestsPerSec,
@@ -295,7 +214,7 @@ function report({ subject, baseline, rounds }: Awaited<ReturnType<typeof compare
     p99Ms: subject.p99Ms,
     errors: subject.errors,
     non2xx: subject.non2xx,
-    cpuUsPerRequest: own.cpuUsPerRequest,
+    cpuUsPerRequest: subject.cpuUsPerRequest,
     // The Redis server's CPU per request on the same cores (shared with whatever else uses that server meanwhile).
     redisServerCpuUsPerRequest: redisCpuUsPerRequest,
     cpuRatio:
@@ -318,19 +237,4 @@ function report({ subject, baseline, rounds }: Awaited<ReturnType<typeof compare
     load1: +loadavg()[0].toFixed(2),
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
-}
-
-/** Deletes every key under `prefix` (SCAN, then UNLINK: never KEYS on a shared server). */
-async function dropPrefix(prefix: string): Promise<void> {
-  const client = new Redis(REDIS_URL, { lazyConnect: true });
-  try {
-    let cursor = '0';
-    do {
-      const [next, found] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (found.length > 0) await client.unlink(found);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    client.disconnect();
-  }
 }

@@ -3,13 +3,12 @@
 // CPU the broker spends on a workload can be read from its process. `--nats-url <url>` measures an existing server
 // instead (its CPU then unknown).
 // (Benchmark tooling, not library code: the transport is imported here and in bench/nats.ts.)
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { privateNats } from '../test/support/private-nats.js';
 import type { CpuProbe } from './harness.js';
+import { processCpu } from './process-cpu.js';
 
 const NATS_SERVER = process.env.CHRONICLE_BENCH_NATS_SERVER ?? '/usr/sbin/nats-server';
 
@@ -40,46 +39,14 @@ export async function openBenchNats(): Promise<BenchNats> {
       close: async () => {},
     };
   }
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'chronicle-bench-nats-'));
-  const url = `nats://127.0.0.1:${port}`;
-  const child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
-  const close = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await ready(child, url);
-  } catch (err) {
-    await close();
-    throw err;
-  }
+  const nats = await privateNats({ binary: NATS_SERVER });
   return {
-    url,
+    url: nats.url,
     description: `private nats-server ${version()} (-js, file store under ${tmpdir()})`,
-    connect: () => connect({ servers: url, maxReconnectAttempts: -1 }),
-    cpu: () => processCpu(child.pid),
-    close,
+    connect: () => connect({ servers: nats.url, maxReconnectAttempts: -1 }),
+    cpu: () => processCpu(nats.pid),
+    close: () => nats.dispose(),
   };
-}
-
-async function ready(child: ChildProcess, url: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${NATS_SERVER} exited with ${child.exitCode} before accepting connections`);
-    try {
-      const nc = await connect({ servers: url, timeout: 500, reconnect: false });
-      await nc.close();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 }
 
 function version(): string {
@@ -90,47 +57,4 @@ function version(): string {
   } catch {
     return '(version unknown)';
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-// utime + stime of a process in clock ticks (/proc/<pid>/stat fields 14 and 15, counted after the command name).
-function ticksOf(pid: number | undefined): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return undefined;
-  }
-}
-
-function processCpu(pid: number | undefined): CpuProbe {
-  let before: number | undefined;
-  return {
-    async start() {
-      before = ticksOf(pid);
-    },
-    async seconds() {
-      const after = ticksOf(pid);
-      return before === undefined || after === undefined ? undefined : +((after - before) / CLOCK_TICKS).toFixed(3);
-    },
-  };
 }

@@ -1,6 +1,6 @@
 // `npm run bench:nats [-- --quick] [--rounds N] [--only <name>] [--no-baselines|--only-baselines] [--nats-url <url>]
 // [--duration S]`: the JetStream lines of issue 9, each beside bare-driver baselines doing the same work in the same
-// run, measured in alternating rounds (alternate-sides.ts; 3 rounds, 2 with --quick):
+// run, measured in alternating rounds (harness.ts alternateSides; 3 rounds, 2 with --quick):
 // - nats-relay-publish-{sqlite,pg}: the relay publishing 100k stored events from a SQLite (then a PostgreSQL) event
 //   store into a fresh stream until the broker acknowledged the last, beside a bare js.publish with msgID of the same
 //   subjects and bodies with the same window in flight, and a bare async publish (one inbox) of the same messages;
@@ -64,8 +64,19 @@ import {
 import { createShop } from '../examples/shop/app.js';
 import { projections as shopProjections } from '../examples/shop/projections/index.js';
 import { seedShop } from '../examples/shop/seed.js';
-import { alternateSides, type ComparedSide } from './alternate-sides.js';
-import { type CpuProbe, cpuOfAll, type MeasureOptions, printTable, quick, type Side, scaled, selected } from './harness.js';
+import {
+  alternateSides,
+  type ComparedSide,
+  type CpuProbe,
+  cpuOfAll,
+  type MeasureOptions,
+  printTable,
+  quick,
+  type Side,
+  scaled,
+  selected,
+} from './harness.js';
+import { inParallel } from './http-servers.js';
 import { runReadNodeLine } from './nats-read-node.js';
 import { type BenchNats, openBenchNats } from './nats-server.js';
 import { type Payload, payload } from './payload.js';
@@ -802,14 +813,6 @@ async function seedShopLog(dataDir: string): Promise<void> {
     const bus = shop.commandBus!;
     await seedShop(bus);
     const send = (name: string, data: unknown) => bus.dispatch(name, data, { principal: seeder });
-    const inParallel = async (count: number, each: (i: number) => Promise<unknown>) => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 64 }, async () => {
-          for (let i = next++; i < count; i = next++) await each(i);
-        }),
-      );
-    };
     await inParallel(SHOP_PRODUCTS, async (i) => {
       const productId = `bench-p-${i}`;
       await send('CreateProduct', {

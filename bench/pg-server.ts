@@ -2,11 +2,10 @@
 // application_name per workload, and the CPU the server's backends spend on a workload (client and server share the
 // cores, so a line's server CPU says whether the client or the server was the busy side).
 // (With pg-baseline.ts, the only files outside src/postgres that import the driver: benchmark tooling, not library code.)
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { CpuProbe } from './harness.js';
+import { CLOCK_TICKS, processTicks } from './process-cpu.js';
 
 /** The server to measure; the test database by default (STACK.md: PostgreSQL 15 on localhost, trust auth). */
 export const PG_URL = process.env.CHRONICLE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -79,23 +78,4 @@ export async function openAdmin(): Promise<Admin> {
       }
     },
   };
-}
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** utime + stime of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15, counted after the command name). */
-function processTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return undefined;
-  }
 }

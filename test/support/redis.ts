@@ -1,9 +1,9 @@
 // Redis for tests: whether the shared server answers. In CI an unreachable server fails the importing test file
 // loudly; on a developer machine without one the tests skip with the printed reason.
 import { Redis } from 'ioredis';
+import { REDIS_URL } from './redis-url.js';
 
-/** The shared server; STACK.md: Redis 7 on localhost:6379, nothing kept on disk. */
-export const REDIS_URL = process.env.CHRONICLE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { REDIS_URL } from './redis-url.js';
 
 async function reachable(): Promise<string | undefined> {
   const client = new Redis(REDIS_URL, {
