@@ -15,7 +15,7 @@ import {
   type Subscription,
   type SubscriptionHandler,
 } from 'chronicle-es';
-import { jetStreamCode, natsError } from './nats-error.js';
+import { jetStreamCode, natsError, STREAM_NOT_FOUND, streamMissing } from './nats-error.js';
 import { DurableFeed, type FeedError, type FeedState } from './source-durable.js';
 import { isTransient } from './source-retry.js';
 import { type StreamAccess, StreamReader } from './source-stream-reader.js';
@@ -298,11 +298,8 @@ export function createJetStreamSource(options: JetStreamSourceOptions): JetStrea
           // A stream not there yet reads as the durable says it (NOT_FOUND), not as a failing server.
           (err: unknown) =>
             f.noteError(
-              jetStreamCode(err) === 10059
-                ? new ChronicleError('NOT_FOUND', `JetStream stream ${stream} does not exist (is the relay running?)`, {
-                    cause: err,
-                    details: { stream },
-                  })
+              jetStreamCode(err) === STREAM_NOT_FOUND
+                ? streamMissing(stream, err)
                 : natsError(err, `find the last message of stream ${stream}`),
             ),
         )

@@ -17,7 +17,7 @@ import {
 import { nanos } from '@nats-io/nats-core';
 import { type AppendSignal, ChronicleError, isChronicleError } from 'chronicle-es';
 import { positionOf } from './event-message.js';
-import { jetStreamCode, natsError } from './nats-error.js';
+import { CONSUMER_NOT_FOUND, jetStreamCode, natsError, STREAM_NOT_FOUND, streamMissing } from './nats-error.js';
 import { type Delivery, DeliveryWindow } from './source-delivery-window.js';
 import { backoffMs, isTransient } from './source-retry.js';
 import { eventsRemoved, type StreamAccess, type StreamReader } from './source-stream-reader.js';
@@ -41,8 +41,6 @@ export type FeedState = 'idle' | 'starting' | 'running' | 'retrying' | 'closed';
 const FETCH_EXPIRES_MS = 2000;
 // While the window is full (or blocked), look again this often even if nothing wakes the loop.
 const IDLE_RECHECK_MS = 1000;
-const CONSUMER_NOT_FOUND = 10014;
-const STREAM_NOT_FOUND = 10059;
 const ACK = new TextEncoder().encode('+ACK');
 
 export class DurableFeed {
@@ -212,7 +210,7 @@ export class DurableFeed {
 
   // Reads the stream's info, refusing a retention that deletes on acknowledgement, and notices a stream created
   // again since it was last seen. Returns the stream sequence to go on from after `position` when it was.
-  // @throws NOT_FOUND-coded JetStream error (10059) when the stream is missing; INVALID_ARGUMENT its retention
+  // @throws the JetStream error coded STREAM_NOT_FOUND when the stream is missing; INVALID_ARGUMENT its retention
   private async checkStream(position: number): Promise<number | undefined> {
     const { jsm, stream } = this.access;
     const { config, created } = await jsm.streams.info(stream);
@@ -480,12 +478,7 @@ function ackFloorOf(info: ConsumerInfo): number {
 
 function openFailure(err: unknown, wrapped: ChronicleError, stream: string): ChronicleError {
   if (isChronicleError(err)) return err;
-  if (jetStreamCode(err) === STREAM_NOT_FOUND) {
-    return new ChronicleError('NOT_FOUND', `JetStream stream ${stream} does not exist (is the relay running?)`, {
-      cause: err,
-      details: { stream },
-    });
-  }
+  if (jetStreamCode(err) === STREAM_NOT_FOUND) return streamMissing(stream, err);
   // 10093: the filter subjects are not within the stream's subjects.
   if ((err as { name?: unknown } | null)?.name === 'InvalidArgumentError' || jetStreamCode(err) === 10093) {
     return new ChronicleError('INVALID_ARGUMENT', wrapped.message, { cause: err, details: wrapped.details });

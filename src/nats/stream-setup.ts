@@ -2,7 +2,7 @@
 // creating it when missing. An existing stream is used as it is: its configuration is never changed here.
 import { type JetStreamManager, RetentionPolicy, StorageType, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { ChronicleError } from 'chronicle-es';
-import { jetStreamCode, natsError } from './nats-error.js';
+import { jetStreamCode, natsError, STREAM_NOT_FOUND } from './nats-error.js';
 
 /** A stream by name, with the settings the relay creates it with when it is missing (ignored when it exists). */
 export type JetStreamStreamOptions = {
@@ -141,7 +141,7 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
   try {
     return await jsm.streams.info(name);
   } catch (err) {
-    if (jetStreamCode(err) === 10059) return undefined;
+    if (jetStreamCode(err) === STREAM_NOT_FOUND) return undefined;
     throw natsError(err, `stream info ${name}`);
   }
 }
