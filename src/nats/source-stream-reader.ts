@@ -4,9 +4,9 @@
 import type { Consumer, JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { ChronicleError, type RecordedEvent } from 'chronicle-es';
-import { decodeEvent, positionOf } from './event-message.js';
+import { positionOf } from './event-message.js';
 import { natsError } from './nats-error.js';
-import { foreignMessage } from './source-delivery-window.js';
+import { eventAt, risingPosition, storedPosition } from './source-delivery-window.js';
 
 /** The stream a reader walks, and the subjects it keeps to. */
 export type StreamAccess = {
@@ -175,9 +175,7 @@ export class StreamReader {
   }
 
   private positionOfStored(m: StoredMsg): number {
-    const p = positionOf(m.header);
-    if (p === undefined) throw foreignMessage({ streamSeq: m.seq, subject: m.subject }, 'it has no Chronicle-Position header');
-    return p;
+    return storedPosition({ streamSeq: m.seq, subject: m.subject }, positionOf(m.header));
   }
 
   private take(from: number): Cursor | undefined {
@@ -235,16 +233,9 @@ export class StreamReader {
 
   private decode(m: JsMsg, previous: number): Entry {
     const where = { streamSeq: m.seq, subject: m.subject };
-    const position = positionOf(m.headers);
-    if (position === undefined) throw foreignMessage(where, 'it has no Chronicle-Position header');
     // The cursor starts at the first sequence with a position ≥ the one asked for, so even its first message rises.
-    if (position <= previous) {
-      throw foreignMessage(where, `its position ${position} does not rise above ${previous}, the position before it`, position);
-    }
-    const event = decodeEvent(m.data, { subject: m.subject, seq: m.seq });
-    if (event.position !== position)
-      throw foreignMessage(where, `its body says position ${event.position}, its header ${position}`, position);
-    return { seq: m.seq, position, event };
+    const position = risingPosition(where, positionOf(m.headers), previous);
+    return { seq: m.seq, position, event: eventAt(where, m.data, position) };
   }
 
   private park(cursor: Cursor): void {
