@@ -13,6 +13,7 @@ import {
   type JsMsg,
   ReplayPolicy,
   RetentionPolicy,
+  type StreamState,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { type AppendSignal, ChronicleError, isChronicleError } from 'chronicle-es';
@@ -209,11 +210,12 @@ export class DurableFeed {
   }
 
   // Reads the stream's info, refusing a retention that deletes on acknowledgement, and notices a stream created
-  // again since it was last seen. Returns the stream sequence to go on from after `position` when it was.
+  // again since it was last seen. Returns its state, and (`renewed`) the stream sequence to go on from after
+  // `position` when it was created again.
   // @throws the JetStream error coded STREAM_NOT_FOUND when the stream is missing; INVALID_ARGUMENT its retention
-  private async checkStream(position: number): Promise<number | undefined> {
+  private async checkStream(position: number): Promise<{ renewed: number | undefined; state: StreamState }> {
     const { jsm, stream } = this.access;
-    const { config, created } = await jsm.streams.info(stream);
+    const { config, created, state } = await jsm.streams.info(stream);
     if (config.retention !== RetentionPolicy.Limits) {
       // Its own acks would delete what rebuilds, new projections and reads behind the live point need, and a work
       // queue refuses the ordered consumers those reads use.
@@ -225,15 +227,15 @@ export class DurableFeed {
     }
     const before = this.streamCreated;
     this.streamCreated = created;
-    if (before === undefined || before === created) return undefined;
+    if (before === undefined || before === created) return { renewed: undefined, state };
     await this.reader.forgetCursors();
-    return this.reader.seqAtPosition(position + 1);
+    return { renewed: await this.reader.seqAtPosition(position + 1, state), state };
   }
 
   private async open(): Promise<void> {
     this.state = 'starting';
     const { js, jsm, stream } = this.access;
-    const renewed = await this.checkStream(this.resumeFrom?.position ?? this.window.ackedPosition);
+    const { renewed, state } = await this.checkStream(this.resumeFrom?.position ?? this.window.ackedPosition);
     if (renewed !== undefined) {
       this.resumeFrom = { seq: renewed, position: this.resumeFrom?.position ?? this.window.ackedPosition };
     }
@@ -254,7 +256,7 @@ export class DurableFeed {
     }
     // Nothing before the stream's first message can be delivered any more: reads below it go to the stream itself,
     // which says what is missing rather than skipping it.
-    const floor = Math.max(ackFloorOf(info), (await this.reader.firstSeq()) - 1);
+    const floor = Math.max(ackFloorOf(info), state.first_seq - 1);
     const resumed = this.resumeFrom?.seq === floor + 1 ? this.resumeFrom.position : undefined;
     const position = resumed ?? (await this.reader.positionThrough(floor));
     const differs = this.differences(info.config);
@@ -277,7 +279,7 @@ export class DurableFeed {
 
   private async reset(reason: string): Promise<void> {
     const position = this.window.ackedPosition;
-    const renewed = await this.checkStream(position);
+    const { renewed } = await this.checkStream(position);
     const why = renewed === undefined ? reason : `${reason}; stream ${this.access.stream} was created again`;
     await this.recreate(renewed ?? this.window.ackedStreamSeq + 1, position, why);
   }

@@ -1,7 +1,7 @@
 // Reads the JetStream stream itself, below what the durable consumer delivers: for a new projection, a rebuild from 0,
 // or a projection behind the others. A position is found by binary search over stream sequences (positions rise with
 // them), then an ordered consumer walks on from there; a read that continues where the last one ended reuses it.
-import type { Consumer, JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from '@nats-io/jetstream';
+import type { Consumer, JetStreamClient, JetStreamManager, JsMsg, StoredMsg, StreamState } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { ChronicleError, type RecordedEvent } from 'chronicle-es';
 import { positionOf } from './event-message.js';
@@ -79,11 +79,11 @@ export class StreamReader {
 
   /**
    * The first stream sequence whose message has a position ≥ `position` (one past the last sequence when none has):
-   * a binary search over the sequences, which the positions rise with. @throws INVALID_ARGUMENT, STORE_ERROR
+   * a binary search over the sequences, which the positions rise with. `state`: the stream's, when just fetched.
+   * @throws INVALID_ARGUMENT, STORE_ERROR
    */
-  async seqAtPosition(position: number): Promise<number> {
-    const { jsm, stream } = this.access;
-    const { state } = await jsm.streams.info(stream);
+  async seqAtPosition(position: number, state?: StreamState): Promise<number> {
+    state ??= await this.streamState();
     let lo = state.first_seq;
     let hi = state.last_seq + 1;
     while (lo < hi) {
@@ -122,8 +122,13 @@ export class StreamReader {
   }
 
   /** The first stream sequence still held (messages before it were removed by retention limits, a purge or a delete). */
-  async firstSeq(): Promise<number> {
-    return (await this.access.jsm.streams.info(this.access.stream)).state.first_seq;
+  private async firstSeq(): Promise<number> {
+    return (await this.streamState()).first_seq;
+  }
+
+  /** The stream's state (first and last sequence, message count) from its info. */
+  async streamState(): Promise<StreamState> {
+    return (await this.access.jsm.streams.info(this.access.stream)).state;
   }
 
   /**
@@ -131,9 +136,8 @@ export class StreamReader {
    * first one held, so a read from below its position would skip whatever they held from `from` on.
    * @throws NOT_FOUND
    */
-  private async assertRetained(from: number): Promise<void> {
-    const { jsm, stream } = this.access;
-    const { state } = await jsm.streams.info(stream);
+  private async assertRetained(from: number, state: StreamState): Promise<void> {
+    const { stream } = this.access;
     if (state.first_seq <= 1 || state.messages === 0) return;
     const first = await this.nextFrom(state.first_seq);
     if (!first) return;
@@ -188,8 +192,9 @@ export class StreamReader {
 
   private async open(from: number): Promise<Cursor> {
     const { js, stream, filterSubjects } = this.access;
-    await this.assertRetained(from);
-    const seq = await this.seqAtPosition(from);
+    const state = await this.streamState();
+    await this.assertRetained(from, state);
+    const seq = await this.seqAtPosition(from, state);
     const consumer = await js.consumers.get(stream, {
       opt_start_seq: seq,
       ...(filterSubjects.length > 0 && {
