@@ -16,7 +16,7 @@ import {
   type StreamState,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { type AppendSignal, ChronicleError, isChronicleError } from 'chronicle-es';
+import { AppendSignal, ChronicleError, isChronicleError } from 'chronicle-es';
 import { positionOf } from './event-message.js';
 import { CONSUMER_NOT_FOUND, jetStreamCode, natsError, STREAM_NOT_FOUND, streamMissing } from './nats-error.js';
 import { type Delivery, DeliveryWindow } from './source-delivery-window.js';
@@ -64,7 +64,8 @@ export class DurableFeed {
   private running: Promise<void> | undefined;
   private firstAttempt: Promise<void> | undefined;
   private firstAttemptDone: () => void = () => {};
-  private wakeIdle: (() => void) | undefined;
+  // Wakes the loop from `idle` early: room freed, a reset asked for, closing.
+  private readonly wakeIdle = new AppendSignal();
   private closing = false;
   private stopWatching: () => void = () => {};
   // When the stream was created, as its info says: a stream deleted and created again numbers from 1 again, so
@@ -106,12 +107,12 @@ export class DurableFeed {
   /** Every projection committed through `position`: acknowledge what that covers, and skip ahead if far behind. */
   settle(position: number): void {
     if (this.closing) return;
-    if (this.window.settle(position)) this.wakeIdle?.();
+    if (this.window.settle(position)) this.wakeIdle.notify();
     const behind = position - this.window.deliveredPosition;
     const capacity = this.window.capacity;
     if (this.opened && this.window.held === 0 && behind > capacity && position - this.checkedAhead > capacity) {
       this.fastForward = position;
-      this.wakeIdle?.();
+      this.wakeIdle.notify();
     }
   }
 
@@ -119,7 +120,7 @@ export class DurableFeed {
   requestReset(reason: string): void {
     this.resetWanted ??= reason;
     this.fetching?.stop();
-    this.wakeIdle?.();
+    this.wakeIdle.notify();
   }
 
   /** Stops pulling and resolves once the loop is over. */
@@ -129,7 +130,7 @@ export class DurableFeed {
     this.state = 'closed';
     this.stopWatching();
     this.fetching?.stop();
-    this.wakeIdle?.();
+    this.wakeIdle.notify();
     this.firstAttemptDone();
     await this.running;
   }
@@ -451,17 +452,10 @@ export class DurableFeed {
     return out;
   }
 
+  // A notify with nobody waiting is lost, so closing is checked here, in the same tick the wait starts in.
   private idle(ms: number): Promise<void> {
     if (this.closing) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        if (this.wakeIdle === done) this.wakeIdle = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeIdle = done;
-    });
+    return this.wakeIdle.wait(ms);
   }
 
   /** Records a failure for status. */
