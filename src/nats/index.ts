@@ -20,4 +20,4 @@ export {
 } from './jetstream-source.js';
 export { type JetStreamKvCheckpointOptions, jetStreamKvCheckpoint } from './relay-kv-checkpoint.js';
 export type { RelayState, RelayStatus } from './relay-status.js';
-export { type JetStreamStreamOptions, subjectsCover } from './stream-setup.js';
+export type { JetStreamStreamOptions } from './stream-setup.js';

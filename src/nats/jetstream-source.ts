@@ -15,10 +15,11 @@ import {
   type Subscription,
   type SubscriptionHandler,
 } from 'chronicle-es';
-import { jetStreamCode, natsError } from './nats-error.js';
+import { jetStreamCode, natsError, STREAM_NOT_FOUND, streamMissing } from './nats-error.js';
 import { DurableFeed, type FeedError, type FeedState } from './source-durable.js';
 import { isTransient } from './source-retry.js';
 import { type StreamAccess, StreamReader } from './source-stream-reader.js';
+import { JETSTREAM_NAME } from './stream-setup.js';
 
 export type JetStreamSourceOptions = {
   /** A connection of the caller's (any transport); the source never closes it. Close it after `close()`. */
@@ -107,8 +108,6 @@ export interface JetStreamSource extends EventSource {
   close(): Promise<void>;
 }
 
-// Positions rise with stream sequence and stream names are tokens: no whitespace, dots, wildcards or path separators.
-const NAME = /^[^\s.*>/\\]{1,255}$/;
 const HEAD_TTL_MS = 250;
 // Most events one read of the stream itself returns before the loop goes on (a readAll without a limit).
 const DIRECT_PAGE = 1000;
@@ -165,7 +164,7 @@ export function createJetStreamSource(options: JetStreamSourceOptions): JetStrea
     ['stream', stream],
     ['durable', durable],
   ] as const) {
-    if (typeof value !== 'string' || !NAME.test(value)) {
+    if (typeof value !== 'string' || !JETSTREAM_NAME.test(value)) {
       throw new ChronicleError(
         'INVALID_ARGUMENT',
         `${key} must be a JetStream name (1-255 characters, no whitespace, '.', '*', '>', '/' or '\\'); got ${JSON.stringify(value)}`,
@@ -298,11 +297,8 @@ export function createJetStreamSource(options: JetStreamSourceOptions): JetStrea
           // A stream not there yet reads as the durable says it (NOT_FOUND), not as a failing server.
           (err: unknown) =>
             f.noteError(
-              jetStreamCode(err) === 10059
-                ? new ChronicleError('NOT_FOUND', `JetStream stream ${stream} does not exist (is the relay running?)`, {
-                    cause: err,
-                    details: { stream },
-                  })
+              jetStreamCode(err) === STREAM_NOT_FOUND
+                ? streamMissing(stream, err)
                 : natsError(err, `find the last message of stream ${stream}`),
             ),
         )

@@ -9,11 +9,18 @@ export function jetStreamCode(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-/** 10037: no message at that sequence; 10059: no such stream; 10014: no such consumer. */
-export const isNotFound = (err: unknown) => {
-  const code = jetStreamCode(err);
-  return code === 10037 || code === 10059 || code === 10014;
-};
+/** JetStream's code for "stream not found". */
+export const STREAM_NOT_FOUND = 10059;
+/** JetStream's code for "consumer not found". */
+export const CONSUMER_NOT_FOUND = 10014;
+
+/** NOT_FOUND for a stream that does not exist (yet), keeping the client's error as `cause`. */
+export function streamMissing(stream: string, cause: unknown): ChronicleError {
+  return new ChronicleError('NOT_FOUND', `JetStream stream ${stream} does not exist (is the relay running?)`, {
+    cause,
+    details: { stream },
+  });
+}
 
 /** Wraps a client error as STORE_ERROR with `cause` and `details` (operation, JetStream code); a ChronicleError passes through. */
 export function natsError(err: unknown, what: string): ChronicleError {

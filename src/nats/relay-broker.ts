@@ -72,9 +72,9 @@ export function jetStreamBroker(options: JetStreamBrokerOptions): RelayBroker {
       try {
         message = await manager.streams.getMessage(stream.name, { seq: sequence });
       } catch (err) {
-        if (jetStreamCode(err) !== 10037) throw natsError(err, `get message ${sequence} of stream ${stream.name}`);
-        message = null;
+        throw natsError(err, `get message ${sequence} of stream ${stream.name}`);
       }
+      // The client answers null for a sequence with no message (retention removed it).
       if (!message) return { sequence, stored: false };
       const headers = message.header;
       const id = headers.get(MSG_ID);

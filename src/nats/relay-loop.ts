@@ -1,6 +1,7 @@
 // The relay's loop: find where the broker stands, follow the log from there, publish in order with every publish
 // expecting its predecessor at the stream's end, and on any failure back off and find where the broker stands again.
 import {
+  AppendSignal,
   ChronicleError,
   type EventFilter,
   type EventSource,
@@ -64,7 +65,8 @@ export class RelayLoop {
   private running: Promise<void> | undefined;
   private started: Promise<void> | undefined;
   private subscription: Subscription | undefined;
-  private wake: (() => void) | undefined;
+  // Wakes the loop from its backoff sleep when it is stopped.
+  private readonly wake = new AppendSignal();
   // Acks in flight, by send order modulo the window: awaited oldest first.
   private readonly window: Array<Promise<RelayAck> | undefined>;
 
@@ -106,7 +108,7 @@ export class RelayLoop {
 
   private async halt(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.wake.notify();
     const subscription = this.subscription?.stop();
     await this.running;
     await subscription;
@@ -366,16 +368,9 @@ export class RelayLoop {
     return Math.min(max, initial * 2 ** Math.min(this.attempt, 20));
   }
 
+  // A notify with nobody waiting is lost, so stopping is checked here, in the same tick the wait starts in.
   private sleep(ms: number): Promise<void> {
     if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
+    return this.wake.wait(ms);
   }
 }

@@ -103,18 +103,11 @@ export class DeliveryWindow {
       // Still held: its first delivery is what the projector reads, and acknowledging that one covers this one too.
       return 'duplicate';
     }
-    const p = d.position;
-    if (p === undefined || p <= this.lastPos) {
-      const why =
-        p === undefined
-          ? 'it has no Chronicle-Position header'
-          : `its position ${p} does not rise above ${this.lastPos}, the position before it`;
-      this.blocked = {
-        streamSeq: d.streamSeq,
-        subject: d.subject,
-        error: foreignMessage(d, `${why} (another publisher on the stream's subjects?)`, p),
-      };
-      return 'foreign';
+    let p: number;
+    try {
+      p = risingPosition(d, d.position, this.lastPos, " (another publisher on the stream's subjects?)");
+    } catch (err) {
+      return this.block(d, err);
     }
     if (p <= this.settledPos) {
       // Every projection here committed it already (it was read from the stream directly, or before a restart).
@@ -126,11 +119,9 @@ export class DeliveryWindow {
     }
     let event: RecordedEvent;
     try {
-      event = decodeEvent(d.body, { subject: d.subject, seq: d.streamSeq });
-      if (event.position !== p) throw foreignMessage(d, `its body says position ${event.position}, its header ${p}`, p);
+      event = eventAt(d, d.body, p);
     } catch (err) {
-      this.blocked = { streamSeq: d.streamSeq, subject: d.subject, error: err as ChronicleError };
-      return 'foreign';
+      return this.block(d, err);
     }
     this.entries.push({ seq: d.streamSeq, position: p, event, ack: d.ack });
     this.lastSeq = d.streamSeq;
@@ -219,6 +210,11 @@ export class DeliveryWindow {
     return this.settledPos;
   }
 
+  private block(d: Delivery, err: unknown): 'foreign' {
+    this.blocked = { streamSeq: d.streamSeq, subject: d.subject, error: err as ChronicleError };
+    return 'foreign';
+  }
+
   // Index of the first held message with a position above `position`.
   private indexAfter(position: number): number {
     let lo = 0;
@@ -232,11 +228,47 @@ export class DeliveryWindow {
   }
 }
 
+/** Where a message is on the stream, as the errors about it name it. */
+export type MessageAt = { streamSeq: number; subject: string };
+
 /** The error for a message on the stream that is not the next event of this log, naming where it is. */
-export function foreignMessage(where: { streamSeq: number; subject: string }, why: string, position?: number): ChronicleError {
+function foreignMessage(where: MessageAt, why: string, position?: number): ChronicleError {
   return new ChronicleError(
     'INVALID_ARGUMENT',
     `JetStream message ${where.streamSeq} on ${where.subject} is not the next event of this log: ${why}`,
     { details: { subject: where.subject, streamSequence: where.streamSeq, ...(position !== undefined && { position }) } },
   );
+}
+
+/**
+ * The position a message's Chronicle-Position header carries (`position`, undefined for none); `suffix` is added to
+ * the reason. @throws INVALID_ARGUMENT it has none
+ */
+export function storedPosition(where: MessageAt, position: number | undefined, suffix = ''): number {
+  if (position === undefined) throw foreignMessage(where, `it has no Chronicle-Position header${suffix}`);
+  return position;
+}
+
+/**
+ * The header position of the message after one at `previous`, which it must rise above; `suffix` is added to the
+ * reason. @throws INVALID_ARGUMENT no header, or a position that does not rise
+ */
+export function risingPosition(where: MessageAt, position: number | undefined, previous: number, suffix = ''): number {
+  const p = storedPosition(where, position, suffix);
+  if (p <= previous) {
+    throw foreignMessage(where, `its position ${p} does not rise above ${previous}, the position before it${suffix}`, p);
+  }
+  return p;
+}
+
+/**
+ * The event in a message's body, which must be at `position`, its header's.
+ * @throws INVALID_ARGUMENT a body that is not an event (decodeEvent), or one at another position
+ */
+export function eventAt(where: MessageAt, body: Uint8Array, position: number): RecordedEvent {
+  const event = decodeEvent(body, { subject: where.subject, seq: where.streamSeq });
+  if (event.position !== position) {
+    throw foreignMessage(where, `its body says position ${event.position}, its header ${position}`, position);
+  }
+  return event;
 }

@@ -13,11 +13,12 @@ import {
   type JsMsg,
   ReplayPolicy,
   RetentionPolicy,
+  type StreamState,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { type AppendSignal, ChronicleError, isChronicleError } from 'chronicle-es';
+import { AppendSignal, ChronicleError, isChronicleError } from 'chronicle-es';
 import { positionOf } from './event-message.js';
-import { jetStreamCode, natsError } from './nats-error.js';
+import { CONSUMER_NOT_FOUND, jetStreamCode, natsError, STREAM_NOT_FOUND, streamMissing } from './nats-error.js';
 import { type Delivery, DeliveryWindow } from './source-delivery-window.js';
 import { backoffMs, isTransient } from './source-retry.js';
 import { eventsRemoved, type StreamAccess, type StreamReader } from './source-stream-reader.js';
@@ -41,8 +42,6 @@ export type FeedState = 'idle' | 'starting' | 'running' | 'retrying' | 'closed';
 const FETCH_EXPIRES_MS = 2000;
 // While the window is full (or blocked), look again this often even if nothing wakes the loop.
 const IDLE_RECHECK_MS = 1000;
-const CONSUMER_NOT_FOUND = 10014;
-const STREAM_NOT_FOUND = 10059;
 const ACK = new TextEncoder().encode('+ACK');
 
 export class DurableFeed {
@@ -65,7 +64,8 @@ export class DurableFeed {
   private running: Promise<void> | undefined;
   private firstAttempt: Promise<void> | undefined;
   private firstAttemptDone: () => void = () => {};
-  private wakeIdle: (() => void) | undefined;
+  // Wakes the loop from `idle` early: room freed, a reset asked for, closing.
+  private readonly wakeIdle = new AppendSignal();
   private closing = false;
   private stopWatching: () => void = () => {};
   // When the stream was created, as its info says: a stream deleted and created again numbers from 1 again, so
@@ -107,12 +107,12 @@ export class DurableFeed {
   /** Every projection committed through `position`: acknowledge what that covers, and skip ahead if far behind. */
   settle(position: number): void {
     if (this.closing) return;
-    if (this.window.settle(position)) this.wakeIdle?.();
+    if (this.window.settle(position)) this.wakeIdle.notify();
     const behind = position - this.window.deliveredPosition;
     const capacity = this.window.capacity;
     if (this.opened && this.window.held === 0 && behind > capacity && position - this.checkedAhead > capacity) {
       this.fastForward = position;
-      this.wakeIdle?.();
+      this.wakeIdle.notify();
     }
   }
 
@@ -120,7 +120,7 @@ export class DurableFeed {
   requestReset(reason: string): void {
     this.resetWanted ??= reason;
     this.fetching?.stop();
-    this.wakeIdle?.();
+    this.wakeIdle.notify();
   }
 
   /** Stops pulling and resolves once the loop is over. */
@@ -130,7 +130,7 @@ export class DurableFeed {
     this.state = 'closed';
     this.stopWatching();
     this.fetching?.stop();
-    this.wakeIdle?.();
+    this.wakeIdle.notify();
     this.firstAttemptDone();
     await this.running;
   }
@@ -211,11 +211,12 @@ export class DurableFeed {
   }
 
   // Reads the stream's info, refusing a retention that deletes on acknowledgement, and notices a stream created
-  // again since it was last seen. Returns the stream sequence to go on from after `position` when it was.
-  // @throws NOT_FOUND-coded JetStream error (10059) when the stream is missing; INVALID_ARGUMENT its retention
-  private async checkStream(position: number): Promise<number | undefined> {
+  // again since it was last seen. Returns its state, and (`renewed`) the stream sequence to go on from after
+  // `position` when it was created again.
+  // @throws the JetStream error coded STREAM_NOT_FOUND when the stream is missing; INVALID_ARGUMENT its retention
+  private async checkStream(position: number): Promise<{ renewed: number | undefined; state: StreamState }> {
     const { jsm, stream } = this.access;
-    const { config, created } = await jsm.streams.info(stream);
+    const { config, created, state } = await jsm.streams.info(stream);
     if (config.retention !== RetentionPolicy.Limits) {
       // Its own acks would delete what rebuilds, new projections and reads behind the live point need, and a work
       // queue refuses the ordered consumers those reads use.
@@ -227,15 +228,15 @@ export class DurableFeed {
     }
     const before = this.streamCreated;
     this.streamCreated = created;
-    if (before === undefined || before === created) return undefined;
+    if (before === undefined || before === created) return { renewed: undefined, state };
     await this.reader.forgetCursors();
-    return this.reader.seqAtPosition(position + 1);
+    return { renewed: await this.reader.seqAtPosition(position + 1, state), state };
   }
 
   private async open(): Promise<void> {
     this.state = 'starting';
     const { js, jsm, stream } = this.access;
-    const renewed = await this.checkStream(this.resumeFrom?.position ?? this.window.ackedPosition);
+    const { renewed, state } = await this.checkStream(this.resumeFrom?.position ?? this.window.ackedPosition);
     if (renewed !== undefined) {
       this.resumeFrom = { seq: renewed, position: this.resumeFrom?.position ?? this.window.ackedPosition };
     }
@@ -256,7 +257,7 @@ export class DurableFeed {
     }
     // Nothing before the stream's first message can be delivered any more: reads below it go to the stream itself,
     // which says what is missing rather than skipping it.
-    const floor = Math.max(ackFloorOf(info), (await this.reader.firstSeq()) - 1);
+    const floor = Math.max(ackFloorOf(info), state.first_seq - 1);
     const resumed = this.resumeFrom?.seq === floor + 1 ? this.resumeFrom.position : undefined;
     const position = resumed ?? (await this.reader.positionThrough(floor));
     const differs = this.differences(info.config);
@@ -279,7 +280,7 @@ export class DurableFeed {
 
   private async reset(reason: string): Promise<void> {
     const position = this.window.ackedPosition;
-    const renewed = await this.checkStream(position);
+    const { renewed } = await this.checkStream(position);
     const why = renewed === undefined ? reason : `${reason}; stream ${this.access.stream} was created again`;
     await this.recreate(renewed ?? this.window.ackedStreamSeq + 1, position, why);
   }
@@ -451,17 +452,10 @@ export class DurableFeed {
     return out;
   }
 
+  // A notify with nobody waiting is lost, so closing is checked here, in the same tick the wait starts in.
   private idle(ms: number): Promise<void> {
     if (this.closing) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        if (this.wakeIdle === done) this.wakeIdle = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeIdle = done;
-    });
+    return this.wakeIdle.wait(ms);
   }
 
   /** Records a failure for status. */
@@ -480,12 +474,7 @@ function ackFloorOf(info: ConsumerInfo): number {
 
 function openFailure(err: unknown, wrapped: ChronicleError, stream: string): ChronicleError {
   if (isChronicleError(err)) return err;
-  if (jetStreamCode(err) === STREAM_NOT_FOUND) {
-    return new ChronicleError('NOT_FOUND', `JetStream stream ${stream} does not exist (is the relay running?)`, {
-      cause: err,
-      details: { stream },
-    });
-  }
+  if (jetStreamCode(err) === STREAM_NOT_FOUND) return streamMissing(stream, err);
   // 10093: the filter subjects are not within the stream's subjects.
   if ((err as { name?: unknown } | null)?.name === 'InvalidArgumentError' || jetStreamCode(err) === 10093) {
     return new ChronicleError('INVALID_ARGUMENT', wrapped.message, { cause: err, details: wrapped.details });

@@ -1,12 +1,12 @@
 // Reads the JetStream stream itself, below what the durable consumer delivers: for a new projection, a rebuild from 0,
 // or a projection behind the others. A position is found by binary search over stream sequences (positions rise with
 // them), then an ordered consumer walks on from there; a read that continues where the last one ended reuses it.
-import type { Consumer, JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from '@nats-io/jetstream';
+import type { Consumer, JetStreamClient, JetStreamManager, JsMsg, StoredMsg, StreamState } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { ChronicleError, type RecordedEvent } from 'chronicle-es';
-import { decodeEvent, positionOf } from './event-message.js';
+import { positionOf } from './event-message.js';
 import { natsError } from './nats-error.js';
-import { foreignMessage } from './source-delivery-window.js';
+import { eventAt, risingPosition, storedPosition } from './source-delivery-window.js';
 
 /** The stream a reader walks, and the subjects it keeps to. */
 export type StreamAccess = {
@@ -79,11 +79,11 @@ export class StreamReader {
 
   /**
    * The first stream sequence whose message has a position ≥ `position` (one past the last sequence when none has):
-   * a binary search over the sequences, which the positions rise with. @throws INVALID_ARGUMENT, STORE_ERROR
+   * a binary search over the sequences, which the positions rise with. `state`: the stream's, when just fetched.
+   * @throws INVALID_ARGUMENT, STORE_ERROR
    */
-  async seqAtPosition(position: number): Promise<number> {
-    const { jsm, stream } = this.access;
-    const { state } = await jsm.streams.info(stream);
+  async seqAtPosition(position: number, state?: StreamState): Promise<number> {
+    state ??= await this.streamState();
     let lo = state.first_seq;
     let hi = state.last_seq + 1;
     while (lo < hi) {
@@ -122,8 +122,13 @@ export class StreamReader {
   }
 
   /** The first stream sequence still held (messages before it were removed by retention limits, a purge or a delete). */
-  async firstSeq(): Promise<number> {
-    return (await this.access.jsm.streams.info(this.access.stream)).state.first_seq;
+  private async firstSeq(): Promise<number> {
+    return (await this.streamState()).first_seq;
+  }
+
+  /** The stream's state (first and last sequence, message count) from its info. */
+  async streamState(): Promise<StreamState> {
+    return (await this.access.jsm.streams.info(this.access.stream)).state;
   }
 
   /**
@@ -131,9 +136,8 @@ export class StreamReader {
    * first one held, so a read from below its position would skip whatever they held from `from` on.
    * @throws NOT_FOUND
    */
-  private async assertRetained(from: number): Promise<void> {
-    const { jsm, stream } = this.access;
-    const { state } = await jsm.streams.info(stream);
+  private async assertRetained(from: number, state: StreamState): Promise<void> {
+    const { stream } = this.access;
     if (state.first_seq <= 1 || state.messages === 0) return;
     const first = await this.nextFrom(state.first_seq);
     if (!first) return;
@@ -175,9 +179,7 @@ export class StreamReader {
   }
 
   private positionOfStored(m: StoredMsg): number {
-    const p = positionOf(m.header);
-    if (p === undefined) throw foreignMessage({ streamSeq: m.seq, subject: m.subject }, 'it has no Chronicle-Position header');
-    return p;
+    return storedPosition({ streamSeq: m.seq, subject: m.subject }, positionOf(m.header));
   }
 
   private take(from: number): Cursor | undefined {
@@ -190,8 +192,9 @@ export class StreamReader {
 
   private async open(from: number): Promise<Cursor> {
     const { js, stream, filterSubjects } = this.access;
-    await this.assertRetained(from);
-    const seq = await this.seqAtPosition(from);
+    const state = await this.streamState();
+    await this.assertRetained(from, state);
+    const seq = await this.seqAtPosition(from, state);
     const consumer = await js.consumers.get(stream, {
       opt_start_seq: seq,
       ...(filterSubjects.length > 0 && {
@@ -235,16 +238,9 @@ export class StreamReader {
 
   private decode(m: JsMsg, previous: number): Entry {
     const where = { streamSeq: m.seq, subject: m.subject };
-    const position = positionOf(m.headers);
-    if (position === undefined) throw foreignMessage(where, 'it has no Chronicle-Position header');
     // The cursor starts at the first sequence with a position ≥ the one asked for, so even its first message rises.
-    if (position <= previous) {
-      throw foreignMessage(where, `its position ${position} does not rise above ${previous}, the position before it`, position);
-    }
-    const event = decodeEvent(m.data, { subject: m.subject, seq: m.seq });
-    if (event.position !== position)
-      throw foreignMessage(where, `its body says position ${event.position}, its header ${position}`, position);
-    return { seq: m.seq, position, event };
+    const position = risingPosition(where, positionOf(m.headers), previous);
+    return { seq: m.seq, position, event: eventAt(where, m.data, position) };
   }
 
   private park(cursor: Cursor): void {

@@ -2,7 +2,7 @@
 // creating it when missing. An existing stream is used as it is: its configuration is never changed here.
 import { type JetStreamManager, RetentionPolicy, StorageType, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { ChronicleError } from 'chronicle-es';
-import { jetStreamCode, natsError } from './nats-error.js';
+import { jetStreamCode, natsError, STREAM_NOT_FOUND } from './nats-error.js';
 
 /** A stream by name, with the settings the relay creates it with when it is missing (ignored when it exists). */
 export type JetStreamStreamOptions = {
@@ -23,8 +23,8 @@ export type JetStreamStreamOptions = {
   duplicateWindowMs?: number;
 };
 
-// Names JetStream accepts: no whitespace, no subject or path separators, no wildcards.
-const STREAM_NAME = /^[^\s.*>/\\]{1,255}$/u;
+/** Names JetStream accepts for streams and consumers: 1-255 characters, no whitespace, subject or path separators, wildcards. */
+export const JETSTREAM_NAME = /^[^\s.*>/\\]{1,255}$/u;
 const RETENTION = { limits: RetentionPolicy.Limits, interest: RetentionPolicy.Interest, workqueue: RetentionPolicy.Workqueue };
 const STORAGE = { file: StorageType.File, memory: StorageType.Memory };
 const NANOS_PER_MS = 1_000_000;
@@ -58,7 +58,7 @@ export function streamOptions(stream: unknown): JetStreamStreamOptions {
   };
   if (typeof options !== 'object' || options === null) return bad('must be a stream name or { name, ... }', stream);
   const { name, retention, storage, replicas } = options;
-  if (typeof name !== 'string' || !STREAM_NAME.test(name)) {
+  if (typeof name !== 'string' || !JETSTREAM_NAME.test(name)) {
     bad('name must be 1 to 255 characters without whitespace, ".", "*", ">", "/" or "\\"', name);
   }
   if (retention !== undefined && !Object.hasOwn(RETENTION, retention)) {
@@ -141,7 +141,7 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
   try {
     return await jsm.streams.info(name);
   } catch (err) {
-    if (jetStreamCode(err) === 10059) return undefined;
+    if (jetStreamCode(err) === STREAM_NOT_FOUND) return undefined;
     throw natsError(err, `stream info ${name}`);
   }
 }
