@@ -118,6 +118,7 @@ export {
   createCheckpointWaits,
 } from './projections/checkpoint-waits.js';
 export {
+  type AlongsideContext,
   defineProjection,
   type Projection,
   type ProjectionDefinition,
@@ -180,3 +181,29 @@ export {
   prepareWrites,
   streamMetadataJson,
 } from './store-kit.js';
+export { createWorkflows, type Workflows, type WorkflowsOptions, type WorkflowsStatus } from './workflows/create-workflows.js';
+export {
+  command,
+  defineProcessManager,
+  type ProcessHandler,
+  type ProcessHandlers,
+  type ProcessManager,
+  type ProcessManagerDefinition,
+} from './workflows/define-process-manager.js';
+export {
+  COMMAND_SCHEDULED,
+  type CommandScheduledData,
+  cancelSchedule,
+  SCHEDULE_CANCELLED,
+  SCHEDULE_EVENT_TYPES,
+  SCHEDULE_FIRED,
+  type ScheduleCancelledData,
+  type ScheduledCommand,
+  type ScheduleFiredData,
+  type ScheduleOptions,
+  type ScheduleTiming,
+  schedule,
+  scheduleStreamId,
+} from './workflows/schedule-events.js';
+export type { ScheduleReceipt, SchedulerOptions, ScheduleStatus } from './workflows/scheduler.js';
+export type { Clock, ProcessContext, ProcessStep, Refusal, RetryOptions } from './workflows/workflow-types.js';

@@ -17,7 +17,7 @@ export type BatchOutcome = { committed: number; failure?: ProjectionFailure };
  */
 export async function applyBatch<Tx>(
   store: ProjectionStore<Tx, unknown>,
-  projection: Pick<Projection<Tx>, 'name' | 'handlers'>,
+  projection: Pick<Projection<Tx>, 'name' | 'handlers' | 'runBatch'>,
   generation: number,
   events: readonly RecordedEvent[],
   checkpoint: number,
@@ -25,15 +25,9 @@ export async function applyBatch<Tx>(
   fence: Fence | undefined,
 ): Promise<BatchOutcome> {
   const { name, handlers } = projection;
+  const run = projection.runBatch ?? ((batch: readonly RecordedEvent[], tx: Tx) => runHandlers(handlers, batch, tx));
   try {
-    await store.apply(
-      name,
-      generation,
-      events.length === 0 ? undefined : (tx) => runHandlers(handlers, events, tx),
-      checkpoint,
-      after,
-      fence,
-    );
+    await store.apply(name, generation, events.length === 0 ? undefined : (tx) => run(events, tx), checkpoint, after, fence);
     return { committed: checkpoint };
   } catch (err) {
     if (!(err instanceof HandlerFailure)) throw err;
@@ -43,14 +37,7 @@ export async function applyBatch<Tx>(
       const before = events.slice(0, k);
       const committed = events[k].position - 1;
       try {
-        await store.apply(
-          name,
-          generation,
-          k === 0 ? undefined : (tx) => runHandlers(handlers, before, tx),
-          committed,
-          after,
-          fence,
-        );
+        await store.apply(name, generation, k === 0 ? undefined : (tx) => run(before, tx), committed, after, fence);
         return { committed, failure: failureAt(failure.error, events[k]) };
       } catch (again) {
         // A handler that fails earlier on the second run (not deterministic) is the culprit instead.

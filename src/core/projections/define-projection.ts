@@ -45,6 +45,26 @@ export type Projection<Tx> = {
   readonly handlers: Readonly<Record<string, ProjectionHandler<Tx>>>;
   /** The event types it handles (the keys of `handlers`). */
   readonly eventTypes: readonly string[];
+  /**
+   * Applies a whole batch in place of calling `handlers` one event at a time (a process manager sends a batch's
+   * commands together). It must throw `HandlerFailure` naming the first event it could not apply, and may be called
+   * again with only the events before that one.
+   */
+  readonly runBatch?: (events: readonly RecordedEvent[], tx: Tx) => void | Promise<void>;
+  /**
+   * Work that runs beside the projection on the worker where it runs (with leases, the one holding its lease), from
+   * start until `signal` aborts (stop, or the lease lost); a scheduler fires due commands here. It should catch its
+   * own failures: one that escapes is dropped and the work is not restarted until the projection starts again.
+   */
+  readonly alongside?: (context: AlongsideContext) => Promise<void>;
+};
+
+/** What a projection's `alongside` work gets. */
+export type AlongsideContext = {
+  /** Aborted when the projection stops here. */
+  signal: AbortSignal;
+  /** The read store's reader of this projection's served generation. */
+  reader: unknown;
 };
 
 /** Declares a projection. @throws INVALID_ARGUMENT bad name, version, setup or handlers, or a handler for a type not in `events` */

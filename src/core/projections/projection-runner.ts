@@ -67,6 +67,8 @@ export class ProjectionRunner<Tx> {
   private failure: ProjectionFailure | undefined;
   private ops: Promise<void> = Promise.resolve();
   private rebuildWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  /** The definition's `alongside` work while it runs here. */
+  private companion: { abort: AbortController; done: Promise<void> } | undefined;
 
   constructor(
     readonly def: Projection<Tx>,
@@ -100,6 +102,7 @@ export class ProjectionRunner<Tx> {
       this.fence = fence;
       this.stopReason = closed;
       await this.startLoops();
+      this.startCompanion();
     });
   }
 
@@ -109,7 +112,13 @@ export class ProjectionRunner<Tx> {
     this.wanted = false;
     for (const lane of this.lanes) lane.retire();
     this.settleRebuild(reason());
-    return this.serial(() => this.stopLoops());
+    const companion = this.companion;
+    this.companion = undefined;
+    companion?.abort.abort();
+    return this.serial(async () => {
+      await this.stopLoops();
+      await companion?.done;
+    });
   }
 
   /** See Projector.rebuild. @throws CLOSED or LEASE_LOST when it stops meanwhile; PROJECTION_FAILED */
@@ -236,6 +245,18 @@ export class ProjectionRunner<Tx> {
       if (lane === this.building) this.settleRebuild(this.failedError(lane.failure));
     }
     if (this.servedStuck()) this.ctx.stuck(this.name);
+  }
+
+  // Runs the definition's `alongside` work from the first start until stop; a retry or rebuild leaves it running.
+  private startCompanion(): void {
+    const work = this.def.alongside;
+    if (!work || !this.wanted || this.companion) return;
+    const abort = new AbortController();
+    const done = Promise.resolve()
+      .then(() => work({ signal: abort.signal, reader: this.ctx.readStore.reader(this.name) }))
+      // Its failures are its own to report (see Projection.alongside).
+      .catch(() => {});
+    this.companion = { abort, done };
   }
 
   // Control operations run one at a time; batches run inside the loops.

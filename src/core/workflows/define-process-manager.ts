@@ -1,0 +1,121 @@
+// A process manager (saga): per event type, a step that reads the process's state for the event's correlation key and
+// returns the commands to send, the commands to schedule and the new state. It runs as a projection: its state and
+// checkpoint commit together, and every command it sends carries a key derived from the event, so a replay after a
+// crash sends nothing twice in effect.
+import type { Command } from '../command-handler.js';
+import { ChronicleError } from '../errors.js';
+import type { RecordedEvent } from '../event-store.js';
+import type { CommandDefinition, EventDefinition, InputOf } from '../messages.js';
+import type { RecordedEventOf } from '../projections/define-projection.js';
+import { assertReadModelName } from '../projections/read-model-name.js';
+import type { ProcessContext, ProcessStep, Refusal, RetryOptions } from './workflow-types.js';
+
+/** One step of a process: what an event of its type makes the process do. May be async (e.g. to read a query). */
+export type ProcessHandler<S, Ev> = (
+  event: Ev,
+  context: ProcessContext<S>,
+) => ProcessStep<S> | undefined | Promise<ProcessStep<S> | undefined>;
+
+/** Steps keyed by the types of `E`: each gets its own event's data typed. */
+export type ProcessHandlers<S, E extends EventDefinition<string, any>> = {
+  readonly [K in E['type']]?: ProcessHandler<S, RecordedEventOf<Extract<E, { type: K }>>>;
+};
+
+export type ProcessManagerDefinition<S, E extends EventDefinition<string, any> = EventDefinition> = {
+  /** Identifier: letters, digits and single underscores, starting with a letter (it names its projection). */
+  name: string;
+  /** Positive integer; raising it replays the log into fresh state (commands already sent are not sent again). */
+  version: number;
+  /** The event definitions the handlers are keyed by; with them each handler's event data is typed. */
+  events?: readonly E[];
+  /** The correlation key an event belongs to; undefined skips the event. Default: its stream id. */
+  correlate?: (event: RecordedEvent) => string | undefined;
+  /** One step per event type; the process subscribes to exactly these types. */
+  handlers: ProcessHandlers<S, E>;
+  /**
+   * A command it sent was refused by a business rule: its own rule decides what follows (compensate, schedule a
+   * retry, or give up by returning nothing). Runs in the same transaction, for the key of the event that sent it.
+   * Without it, refusals are only recorded (see `status().processes`).
+   */
+  onRefused?: (refusal: Refusal, context: ProcessContext<S>) => ProcessStep<S> | undefined | Promise<ProcessStep<S> | undefined>;
+  /** How transient failures of its commands are retried before the process stops on the event. */
+  retry?: RetryOptions;
+};
+
+/** A checked process manager definition, ready for `createWorkflows`; its handlers take any stored event. */
+export type ProcessManager<S = unknown> = {
+  readonly kind: 'process-manager';
+  readonly name: string;
+  readonly version: number;
+  readonly correlate: (event: RecordedEvent) => string | undefined;
+  readonly handlers: Readonly<Record<string, ProcessHandler<S, RecordedEvent>>>;
+  readonly onRefused?: (
+    refusal: Refusal,
+    context: ProcessContext<S>,
+  ) => ProcessStep<S> | undefined | Promise<ProcessStep<S> | undefined>;
+  readonly retry: Required<RetryOptions>;
+  /** The event types it handles (the keys of `handlers`). */
+  readonly eventTypes: readonly string[];
+};
+
+/** Declares a process manager. @throws INVALID_ARGUMENT bad name, version, handlers, retry, or a handler for a type not in `events` */
+export function defineProcessManager<S, E extends EventDefinition<string, any> = EventDefinition>(
+  definition: ProcessManagerDefinition<S, E>,
+): ProcessManager<S> {
+  const { name, version, events } = definition;
+  const what = `process manager ${name}`;
+  assertReadModelName('projection', name);
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new ChronicleError('INVALID_ARGUMENT', `${what}: version must be a positive integer`);
+  }
+  // Typed per event at the definition; the runtime hands each handler only events of its own type.
+  const handlers = definition.handlers as unknown as Record<string, ProcessHandler<S, RecordedEvent>>;
+  if (typeof handlers !== 'object' || handlers === null) {
+    throw new ChronicleError('INVALID_ARGUMENT', `${what}: handlers must be an object of functions`);
+  }
+  const eventTypes = Object.keys(handlers);
+  if (eventTypes.length === 0) throw new ChronicleError('INVALID_ARGUMENT', `${what}: at least one handler is required`);
+  const known = events === undefined ? undefined : new Set(events.map((e) => e.type));
+  for (const type of eventTypes) {
+    if (typeof handlers[type] !== 'function') {
+      throw new ChronicleError('INVALID_ARGUMENT', `${what}: handler for ${type} is not a function`);
+    }
+    if (known && !known.has(type)) {
+      throw new ChronicleError('INVALID_ARGUMENT', `${what}: handler for ${type}, which is not among its events`);
+    }
+  }
+  for (const [field, fn] of [
+    ['correlate', definition.correlate],
+    ['onRefused', definition.onRefused],
+  ] as const) {
+    if (fn !== undefined && typeof fn !== 'function') {
+      throw new ChronicleError('INVALID_ARGUMENT', `${what}: ${field} must be a function`);
+    }
+  }
+  const retry = {
+    attempts: definition.retry?.attempts ?? 5,
+    initialDelayMs: definition.retry?.initialDelayMs ?? 50,
+    maxDelayMs: definition.retry?.maxDelayMs ?? 2000,
+  };
+  if (!Number.isSafeInteger(retry.attempts) || retry.attempts < 1) {
+    throw new ChronicleError('INVALID_ARGUMENT', `${what}: retry.attempts must be a positive integer`);
+  }
+  if (!(retry.initialDelayMs >= 0) || !(retry.maxDelayMs >= retry.initialDelayMs)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `${what}: retry delays must be non-negative, maxDelayMs ≥ initialDelayMs`);
+  }
+  return Object.freeze({
+    kind: 'process-manager' as const,
+    name,
+    version,
+    correlate: definition.correlate ?? ((event: RecordedEvent) => event.streamId),
+    handlers: Object.freeze({ ...handlers }),
+    onRefused: definition.onRefused,
+    retry: Object.freeze(retry),
+    eventTypes: Object.freeze(eventTypes),
+  });
+}
+
+/** A command for a process step's `send`, its payload typed by the definition (validated when sent). */
+export function command<D extends CommandDefinition>(definition: D, payload: InputOf<D>): Command<D['name'], InputOf<D>> {
+  return { type: definition.name, data: payload };
+}

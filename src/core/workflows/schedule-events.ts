@@ -1,0 +1,133 @@
+// Scheduled commands as events: scheduling one appends a CommandScheduled event to the schedule's own stream, so a
+// schedule made by a decision commits with the decision's events, and one made by a process or by application code is
+// as durable as any event. The scheduler projection keeps the pending ones; cancelling or firing appends again.
+import type { Command } from '../command-handler.js';
+import { ChronicleError } from '../errors.js';
+import type { RecordedEvent, TaggedEvent } from '../event-store.js';
+import type { CommandDefinition, InputOf } from '../messages.js';
+import { nameProblem } from '../name-rules.js';
+
+/** A command was scheduled (or rescheduled: the latest one under a key is the one that fires). */
+export const COMMAND_SCHEDULED = 'chronicle.CommandScheduled';
+/** A schedule was cancelled before it fired. */
+export const SCHEDULE_CANCELLED = 'chronicle.ScheduleCancelled';
+/** A schedule's command was sent (and took effect, or was refused: `outcome` says which). */
+export const SCHEDULE_FIRED = 'chronicle.ScheduleFired';
+
+/** Every event type the scheduler writes and reads. */
+export const SCHEDULE_EVENT_TYPES = [COMMAND_SCHEDULED, SCHEDULE_CANCELLED, SCHEDULE_FIRED] as const;
+
+const STREAM_PREFIX = 'chronicle.schedule-';
+const MAX_KEY_LENGTH = 400;
+
+/** When a scheduled command is due: at a time, or `after` ms from when it is scheduled. */
+export type ScheduleTiming = { at: Date | string | number; after?: undefined } | { after: number; at?: undefined };
+
+/** How a command is scheduled: when, and the key it is known, replaced and cancelled by. */
+export type ScheduleOptions = ScheduleTiming & {
+  /** Unique per schedule (e.g. `expire-order-o1`): scheduling again under it replaces the pending one. */
+  key: string;
+};
+
+/** The data of a CommandScheduled event. Exactly one of `at` and `after` is set. */
+export type CommandScheduledData = {
+  key: string;
+  command: Command;
+  /** ISO-8601 time it is due. */
+  at?: string;
+  /** Due this many ms after the event was recorded (a decision has no clock; its event's timestamp is the time). */
+  after?: number;
+};
+
+/** The data of a ScheduleCancelled event. */
+export type ScheduleCancelledData = { key: string };
+
+/** The data of a ScheduleFired event: which scheduling (its version in the stream) fired, and how it went. */
+export type ScheduleFiredData = {
+  key: string;
+  /** The stream version of the CommandScheduled event that fired. */
+  scheduled: number;
+  outcome: 'done' | 'refused';
+  /** The refusal's code and message when refused. */
+  error?: { code: string; message: string };
+};
+
+/**
+ * A command to send later. It is itself the event that records it, so a decision may return it among its events
+ * (it commits with them), a process manager returns it in `schedule`, and application code passes it to
+ * `workflows.schedule`.
+ */
+export type ScheduledCommand = TaggedEvent<typeof COMMAND_SCHEDULED, CommandScheduledData>;
+
+/** The stream holding a schedule's events. @throws INVALID_ARGUMENT bad key */
+export function scheduleStreamId(key: string): string {
+  assertScheduleKey(key);
+  return `${STREAM_PREFIX}${key}`;
+}
+
+/** @throws INVALID_ARGUMENT unless `key` is a non-empty string of at most 400 characters without control characters */
+export function assertScheduleKey(key: unknown): asserts key is string {
+  const problem = nameProblem(key, 'schedule key');
+  if (problem) throw new ChronicleError('INVALID_ARGUMENT', problem);
+  if ((key as string).length > MAX_KEY_LENGTH) {
+    throw new ChronicleError('INVALID_ARGUMENT', `schedule key is longer than ${MAX_KEY_LENGTH} characters`);
+  }
+}
+
+/**
+ * Schedules `definition` with `payload` at `options.at`, or `options.after` ms from when the returned event is
+ * recorded. The payload is typed by the definition and validated when the command is sent, like any dispatch.
+ * @throws INVALID_ARGUMENT bad key, a time that is not a valid date, a negative or non-finite delay, or both/neither
+ */
+export function schedule<D extends CommandDefinition>(
+  definition: D,
+  payload: InputOf<D>,
+  options: ScheduleOptions,
+): ScheduledCommand {
+  const { key } = options;
+  const streamId = scheduleStreamId(key);
+  if (options.at !== undefined && options.after !== undefined) {
+    throw new ChronicleError('INVALID_ARGUMENT', `schedule ${key}: give at or after, not both`);
+  }
+  const command: Command = { type: definition.name, data: payload };
+  const data: CommandScheduledData =
+    options.at !== undefined ? { key, command, at: toIso(options.at) } : { key, command, after: toDelay(options.after) };
+  return { streamId, type: COMMAND_SCHEDULED, data };
+}
+
+/** The event that cancels the schedule under `key`, for a decision to return. @throws INVALID_ARGUMENT bad key */
+export function cancelSchedule(key: string): TaggedEvent<typeof SCHEDULE_CANCELLED, ScheduleCancelledData> {
+  return { streamId: scheduleStreamId(key), type: SCHEDULE_CANCELLED, data: { key } };
+}
+
+/** A CommandScheduled event's due time in ms: its `at`, or its recorded time plus `after`. */
+export function dueTimeOf(event: RecordedEvent): number {
+  const data = event.data as CommandScheduledData;
+  if (data.at !== undefined) return Date.parse(data.at);
+  return Date.parse(event.metadata.timestamp) + (data.after ?? 0);
+}
+
+/** `s` with `after` resolved against `now`: what a process or application code stores, as they have a clock. */
+export function resolveAfter(s: ScheduledCommand, now: number): ScheduledCommand {
+  if (s.data.after === undefined) return s;
+  const { after, ...rest } = s.data;
+  return { ...s, data: { ...rest, at: new Date(now + after).toISOString() } };
+}
+
+function toIso(at: Date | string | number): string {
+  const ms = at instanceof Date ? at.getTime() : typeof at === 'string' ? Date.parse(at) : at;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new ChronicleError(
+      'INVALID_ARGUMENT',
+      `schedule time must be a Date, an ISO-8601 string or epoch ms, got ${String(at)}`,
+    );
+  }
+  return new Date(ms).toISOString();
+}
+
+function toDelay(after: unknown): number {
+  if (typeof after !== 'number' || !Number.isFinite(after) || after < 0) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'schedule needs at, or after as a non-negative number of ms');
+  }
+  return after;
+}
