@@ -10,6 +10,7 @@ import {
   createWorkflows,
   type EventStore,
   type Middleware,
+  type ProcessManager,
   type Projection,
   type ProjectionStore,
   type Projector,
@@ -263,18 +264,10 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     return shop as ShopOf<R>;
   }
 
-  // The process managers and the scheduler are projections over the same read store: the projector runs them with
-  // the read models, with their checkpoints, status and (on PostgreSQL) leases.
   let workflows: Workflows | undefined;
   const workflowProjections = (readStore: ShopReadStore): readonly Projection<any>[] => {
-    workflows = createWorkflows({
-      commandBus,
-      eventStore,
-      readStore,
-      processManagers,
-      clock: options.clock,
-      scheduler: options.scheduler,
-    });
+    const { clock, scheduler } = options;
+    workflows = shopWorkflows({ commandBus, eventStore, readStore, processManagers, clock, scheduler });
     return workflows.projections;
   };
   let readSide: ReadSide;
@@ -340,3 +333,23 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
   };
   return shop as ShopOf<R>;
 }
+
+// #region workflows
+/**
+ * The Shop's workflows: the fulfilment and restock-alerts process managers and the scheduler, each a projection over
+ * the read store that the projector runs beside the read models (so they get checkpoints, status, failure handling and,
+ * on PostgreSQL, one worker at a time through the leases). They send commands through the Shop's own command bus as
+ * `{ id: 'chronicle-workflows', roles: ['system'] }`, which the workflows' commands admit and no credential carries.
+ */
+function shopWorkflows(options: {
+  commandBus: CommandBus;
+  eventStore: EventStore;
+  readStore: ShopReadStore;
+  processManagers: readonly ProcessManager<any>[];
+  clock?: Clock;
+  scheduler?: SchedulerOptions;
+}): Workflows {
+  const { commandBus, eventStore, readStore, processManagers, clock, scheduler } = options;
+  return createWorkflows({ commandBus, eventStore, readStore, processManagers, clock, scheduler });
+}
+// #endregion workflows

@@ -17,7 +17,6 @@ export type Checkout = Array<InStream<OrderEvent | ProductEvent> | ScheduledComm
 /** How long an order may stay unpaid before ExpireOrder releases its stock; the default of SHOP_PAYMENT_TIMEOUT. */
 export const DEFAULT_PAYMENT_TIMEOUT_MS = 900_000;
 
-// #region place-order
 /**
  * Places an order at current catalog prices, reserving every line's units, and schedules its expiry: the
  * CommandScheduled event commits with the order, and `after` counts from the time it is recorded.
@@ -47,12 +46,20 @@ export function placeOrder(
     { type: 'CreateOrder', data: { orderId, customerId, customerName, lines: priced, paymentTimeoutMs } },
     state.order,
   );
-  const expiry = schedule(ExpireOrder, { orderId }, { after: paymentTimeoutMs, key: expiryKey(orderId) });
   // The order's event first: the status names the order's stream.
-  return [...inStream(orderStreamId(orderId), created), ...reservations, expiry];
+  return [...inStream(orderStreamId(orderId), created), ...reservations, expiryOf(orderId, paymentTimeoutMs)];
 }
-// #endregion place-order
 
+// #region schedule-expiry
+/**
+ * The order's expiry, `after` ms from when it is recorded. A scheduled command is an event: returned among the order's
+ * events, it commits with them or not at all. Paying or cancelling the order cancels it by its key.
+ */
+const expiryOf = (orderId: string, paymentTimeoutMs: number): ScheduledCommand =>
+  schedule(ExpireOrder, { orderId }, { after: paymentTimeoutMs, key: expiryKey(orderId) });
+// #endregion schedule-expiry
+
+// #region pay-order
 /**
  * Pays an order; its units stay reserved until it ships. Its expiry is cancelled with the payment; should the timer
  * fire anyway (the cancel lost a race with it), ExpireOrder finds the order paid and does nothing.
@@ -61,6 +68,7 @@ export function payOrder(command: CommandOf<typeof PayOrder>, state: { order: Or
   const events = order.decide(command, state.order);
   return [...inStream(orderStreamId(command.data.orderId), events), ...expiryCancelled(state.order, events)];
 }
+// #endregion pay-order
 
 /**
  * Cancels an order and returns its reserved units to stock. Releasing what an order holds depends on the order
