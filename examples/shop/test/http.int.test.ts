@@ -87,7 +87,7 @@ describe('catalog and inventory', () => {
     const restocked = await shop.command('RestockProduct', { productId: 'kettle', quantity: 12 });
     expect(restocked.status).toBe(200);
     const inventory = await shop.query('GetInventory', { productId: 'kettle', minPosition: restocked.body.position });
-    expect(inventory.body).toEqual({ productId: 'kettle', onHand: 12, reserved: 0, available: 12 });
+    expect(inventory.body).toEqual({ productId: 'kettle', onHand: 12, reserved: 0, available: 12, lowStock: null });
     const listed = await shop.query('ListAllProducts', { search: 'gooseneck', minPosition: restocked.body.position });
     expect(listed.body).toEqual({
       items: [

@@ -59,7 +59,7 @@ describe('SHOP_ROLE', () => {
     for (const reader of readers) {
       const read = await reader.query('GetInventory', `productId=split&minPosition=${position}`);
       expect(read.status).toBe(200);
-      expect(await read.json()).toEqual({ productId: 'split', onHand: 0, reserved: 0, available: 0 });
+      expect(await read.json()).toEqual({ productId: 'split', onHand: 0, reserved: 0, available: 0, lowStock: null });
       expect((await reader.command('RestockProduct', { productId: 'split', quantity: 1 })).status).toBe(404);
       expect((await reader.get('/health/ready')).status).toBe(200);
       expect(reader.shop.eventStore).toBeUndefined();
@@ -78,7 +78,8 @@ describe('SHOP_ROLE', () => {
     }
     controller.abort();
     const read = await readers[1].query('GetInventory', `productId=split&minPosition=${after}`);
-    expect(await read.json()).toEqual({ productId: 'split', onHand: 3, reserved: 0, available: 3 });
+    // (3 is below the low-stock threshold: the workflows raise an alert in their own time, so it is not asserted here.)
+    expect(await read.json()).toMatchObject({ productId: 'split', onHand: 3, reserved: 0, available: 3 });
 
     for (const projector of projectors) {
       expect((await projector.command('RestockProduct', { productId: 'split', quantity: 1 })).status).toBe(404);
