@@ -113,3 +113,32 @@ describe('Projection.alongside', () => {
     expect(logs.b).toEqual(['started']);
   });
 });
+
+describe('Projection.firstRun', () => {
+  it("'head' skips the history a first run finds, then follows; a second start resumes from its checkpoint", async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    for (let i = 1; i <= 5; i++) await events.append(`s-${i}`, [{ type: 'Added', data: {} }]);
+    const seen: number[] = [];
+    const late: Projection<InMemoryReadTx> = {
+      name: 'late',
+      version: 1,
+      handlers: { Added: (event) => void seen.push(event.position) },
+      eventTypes: ['Added'],
+      firstRun: 'head',
+    };
+    const first = createProjector({ eventStore: events, readStore: read, projections: [late], pollIntervalMs: 10 });
+    projectors.push(first);
+    await first.start();
+    expect((await first.status())[0].position).toBe(5);
+    await events.append('s-6', [{ type: 'Added', data: {} }]);
+    await first.waitForPosition(6);
+    await first.stop();
+    await events.append('s-7', [{ type: 'Added', data: {} }]);
+    const second = createProjector({ eventStore: events, readStore: read, projections: [late], pollIntervalMs: 10 });
+    projectors.push(second);
+    await second.start();
+    await second.waitForPosition(7);
+    expect(seen).toEqual([6, 7]);
+  });
+});
