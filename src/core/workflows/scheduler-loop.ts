@@ -41,7 +41,7 @@ export class FireLoop {
   private soon = false;
   private hint: number | undefined;
   private hintTries = 0;
-  // The last round read as many rows as it asked for: more may be due.
+  // The last round left due rows behind (no room, or it read as many rows as it asked for).
   private more = false;
 
   constructor(
@@ -149,9 +149,10 @@ export class FireLoop {
       const id = idOf(row);
       const inFlight = this.inFlight.get(id);
       if (inFlight) joined.push(inFlight);
-      if (started.length >= room || turn.signal.aborted) continue;
-      if (inFlight || this.handled.has(id) || (this.holds.get(id)?.until ?? now) > now) continue;
-      started.push(this.start(id, row, turn));
+      if (inFlight || this.handled.has(id) || (this.holds.get(id)?.until ?? now) > now || turn.signal.aborted) continue;
+      // Due but no room left this round: fetch it as soon as the firings in flight make room.
+      if (started.length >= room) this.more = true;
+      else started.push(this.start(id, row, turn));
     }
     return { started, joined };
   }
