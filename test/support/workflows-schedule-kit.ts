@@ -22,8 +22,11 @@ export const Flaky = defineCommand('Flaky', z.object({ id: z.string() }));
 
 export type Calls = { Bump: number; Refuse: number; Flaky: number };
 
-/** A command bus over `eventStore` with the three commands; `calls` counts dispatches that reached a handler. */
-export function scheduleCommands(eventStore: EventStore) {
+/**
+ * A command bus over `eventStore` with the three commands; `calls` counts dispatches that reached a handler. With
+ * `worker`, every Bumped names it (`by`), so a test sees which process took effect.
+ */
+export function scheduleCommands(eventStore: EventStore, options: { worker?: string } = {}) {
   const calls: Calls = { Bump: 0, Refuse: 0, Flaky: 0 };
   const failures = { remaining: 0 };
   const bus: CommandBus = createCommandBus();
@@ -32,7 +35,7 @@ export function scheduleCommands(eventStore: EventStore) {
     streamId: (c: { type: 'Bump'; data: { id: string; by?: string } }) => `bump-${c.data.id}`,
     decider: {
       initialState: null,
-      decide: (c) => [{ type: 'Bumped', data: { id: c.data.id, by: c.data.by ?? null } }],
+      decide: (c) => [{ type: 'Bumped', data: { id: c.data.id, by: options.worker ?? c.data.by ?? null } }],
       evolve: (s) => s,
     },
   });
