@@ -492,6 +492,26 @@ describe('the scheduler', () => {
     expect(w.calls.Flaky).toBe(1);
   });
 
+  it('rebuilds its table from the log: what fired or was cancelled stays gone', async () => {
+    await withWorld(async (w) => {
+      await w.workflows.schedule(Bump, { id: 'r1' }, { key: 'k-rb-fired', at: T0 + H });
+      await w.workflows.schedule(Bump, { id: 'r2' }, { key: 'k-rb-cancelled', at: T0 + 3 * H });
+      await w.workflows.schedule(Bump, { id: 'r3' }, { key: 'k-rb-pending', at: T0 + 3 * H });
+      await w.workflows.schedule(Bump, { id: 'r4' }, { key: 'k-rb-pending', at: T0 + 4 * H });
+      await w.workflows.cancel('k-rb-cancelled');
+      w.at(2 * H);
+      expect(await w.fire()).toBe(1);
+      await w.settle();
+      const before = (await w.workflows.status()).schedules;
+      await w.projector.rebuild('chronicle_schedules');
+      expect((await w.workflows.status()).schedules).toEqual(before);
+      expect(before).toMatchObject({ pending: 1, nextDueAt: new Date(T0 + 4 * H).toISOString() });
+      w.at(4 * H);
+      expect(await w.fire()).toBe(1);
+      expect([await w.bumps('r1'), await w.bumps('r2'), await w.bumps('r3'), await w.bumps('r4')]).toEqual([1, 0, 0, 1]);
+    });
+  });
+
   it('answers a repeated schedule or cancel under one idempotency key with the first, recording nothing', async () => {
     await withWorld(async (w) => {
       const scheduler = createScheduler(
