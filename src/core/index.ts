@@ -191,9 +191,12 @@ export {
   type ProcessManagerDefinition,
 } from './workflows/define-process-manager.js';
 export {
+  assertScheduledCommand,
   COMMAND_SCHEDULED,
   type CommandScheduledData,
   cancelSchedule,
+  dueTimeOf,
+  resolveAfter,
   SCHEDULE_CANCELLED,
   SCHEDULE_EVENT_TYPES,
   SCHEDULE_FIRED,
@@ -203,7 +206,16 @@ export {
   type ScheduleOptions,
   type ScheduleTiming,
   schedule,
+  scheduleKeyOf,
   scheduleStreamId,
 } from './workflows/schedule-events.js';
-export type { ScheduleReceipt, SchedulerOptions, ScheduleStatus } from './workflows/scheduler.js';
+export { SCHEDULER_PROJECTION } from './workflows/schedule-table.js';
+export type {
+  FailingSchedule,
+  ScheduleError,
+  ScheduleReceipt,
+  SchedulerOptions,
+  ScheduleStatus,
+  ScheduleWriter,
+} from './workflows/scheduler.js';
 export type { Clock, ProcessContext, ProcessStep, Refusal, RetryOptions } from './workflows/workflow-types.js';
