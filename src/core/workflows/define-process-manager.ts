@@ -30,8 +30,8 @@ export type ProcessManagerDefinition<S, E extends EventDefinition<string, any> =
   events?: readonly E[];
   /** The correlation key an event belongs to; undefined skips the event. Default: its stream id. */
   correlate?: (event: RecordedEvent) => string | undefined;
-  /** One step per event type; the process subscribes to exactly these types. */
-  handlers: ProcessHandlers<S, E>;
+  /** One step per event type; the process subscribes to exactly these types. Typed by `events`, never inferred from. */
+  handlers: NoInfer<ProcessHandlers<S, E>>;
   /**
    * A command it sent was refused by a business rule: its own rule decides what follows (compensate, schedule a
    * retry, or give up by returning nothing). Runs in the same transaction, for the key of the event that sent it.
