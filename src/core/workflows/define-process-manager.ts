@@ -42,8 +42,11 @@ export type ProcessManagerDefinition<S, E extends EventDefinition<string, any> =
   retry?: RetryOptions;
 };
 
-/** A checked process manager definition, ready for `createWorkflows`; its handlers take any stored event. */
-export type ProcessManager<S = unknown> = {
+/**
+ * A checked process manager definition, ready for `createWorkflows`; its handlers take any stored event. `E` (the
+ * definitions it was declared with) types its scenarios in chronicle/testing.
+ */
+export type ProcessManager<S = unknown, E extends EventDefinition<string, any> = EventDefinition> = {
   readonly kind: 'process-manager';
   readonly name: string;
   readonly version: number;
@@ -56,12 +59,14 @@ export type ProcessManager<S = unknown> = {
   readonly retry: Required<RetryOptions>;
   /** The event types it handles (the keys of `handlers`). */
   readonly eventTypes: readonly string[];
+  /** The event definitions it was declared with, if any. */
+  readonly events?: readonly E[];
 };
 
 /** Declares a process manager. @throws INVALID_ARGUMENT bad name, version, handlers, retry, or a handler for a type not in `events` */
 export function defineProcessManager<S, E extends EventDefinition<string, any> = EventDefinition>(
   definition: ProcessManagerDefinition<S, E>,
-): ProcessManager<S> {
+): ProcessManager<S, E> {
   const { name, version, events } = definition;
   const what = `process manager ${name}`;
   assertReadModelName('projection', name);
@@ -75,7 +80,10 @@ export function defineProcessManager<S, E extends EventDefinition<string, any> =
   }
   const eventTypes = Object.keys(handlers);
   if (eventTypes.length === 0) throw new ChronicleError('INVALID_ARGUMENT', `${what}: at least one handler is required`);
-  const known = events === undefined ? undefined : new Set(events.map((e) => e.type));
+  if (events !== undefined && !Array.isArray(events)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `${what}: events must be an array of event definitions`);
+  }
+  const known = events === undefined ? undefined : new Set(events.map((e) => e?.type));
   for (const type of eventTypes) {
     if (typeof handlers[type] !== 'function') {
       throw new ChronicleError('INVALID_ARGUMENT', `${what}: handler for ${type} is not a function`);
@@ -112,6 +120,7 @@ export function defineProcessManager<S, E extends EventDefinition<string, any> =
     onRefused: definition.onRefused,
     retry: Object.freeze(retry),
     eventTypes: Object.freeze(eventTypes),
+    ...(events && { events: Object.freeze([...events]) }),
   });
 }
 
