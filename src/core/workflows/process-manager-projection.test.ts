@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { ChronicleError, isChronicleError } from '../errors.js';
 import { createInMemoryReadStore, type InMemoryReadStore } from '../projections/in-memory-read-store.js';
-import type { ProjectionStore } from '../projections/projection-store.js';
 import { command, defineProcessManager } from './define-process-manager.js';
 import {
+  crashingBeforeCommit,
   expiryKey,
   OrderPaid,
   OrderPlaced,
@@ -27,31 +27,6 @@ afterEach(async () => {
 });
 
 const stateOf = (read: InMemoryReadStore, key: string) => read.reader('order_process').table('state').get(key);
-
-// A read store whose next `failing` applies run their work and then fail as a crash before the commit would: the
-// commands went out, the state and checkpoint did not commit.
-function crashingBeforeCommit(inner: ProjectionStore<any, any>, failing: number) {
-  let left = failing;
-  const store: ProjectionStore<any, any> = {
-    ...inner,
-    apply(name, generation, work, checkpoint, after, fence) {
-      if (left === 0 || !work) return inner.apply(name, generation, work, checkpoint, after, fence);
-      left--;
-      return inner.apply(
-        name,
-        generation,
-        async (tx) => {
-          await work(tx);
-          throw new ChronicleError('STORE_ERROR', 'crashed before the commit');
-        },
-        checkpoint,
-        after,
-        fence,
-      );
-    },
-  };
-  return store;
-}
 
 describe('process manager runtime', () => {
   it('sends a command per triggering event with a key from the process, the event and the index', async () => {
