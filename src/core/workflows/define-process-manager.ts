@@ -34,8 +34,10 @@ export type ProcessManagerDefinition<S, E extends EventDefinition<string, any> =
   handlers: NoInfer<ProcessHandlers<S, E>>;
   /**
    * A command it sent was refused by a business rule: its own rule decides what follows (compensate, schedule a
-   * retry, or give up by returning nothing). Runs in the same transaction, for the key of the event that sent it.
-   * Without it, refusals are only recorded (see `status().processes`).
+   * retry, or give up by returning nothing). Runs in the same transaction, for the key of the event that sent it, with
+   * that key's state as the batch's steps left it. Every refusal is first recorded as a `chronicle.CommandRefused`
+   * event on `chronicle.process-<name>-<key>` (once, whatever replays); without onRefused that is all that happens.
+   * When what it sends is refused again, it runs again: at most 3 times along one chain, then refusals are only recorded.
    */
   onRefused?: (refusal: Refusal, context: ProcessContext<S>) => ProcessStep<S> | undefined | Promise<ProcessStep<S> | undefined>;
   /** How transient failures of its commands are retried before the process stops on the event. */
@@ -63,7 +65,11 @@ export type ProcessManager<S = unknown, E extends EventDefinition<string, any> =
   readonly events?: readonly E[];
 };
 
-/** Declares a process manager. @throws INVALID_ARGUMENT bad name, version, handlers, retry, or a handler for a type not in `events` */
+/**
+ * Declares a process manager. Give `events` to type its handlers (and its scenarios in chronicle/testing); for a typed
+ * state, give both type arguments: `defineProcessManager<State, typeof A | typeof B>({ events: [A, B], … })`.
+ * @throws INVALID_ARGUMENT bad name, version, events, handlers, retry, or a handler for a type not in `events`
+ */
 export function defineProcessManager<S, E extends EventDefinition<string, any> = EventDefinition>(
   definition: ProcessManagerDefinition<S, E>,
 ): ProcessManager<S, E> {
@@ -124,7 +130,7 @@ export function defineProcessManager<S, E extends EventDefinition<string, any> =
   });
 }
 
-/** A command for a process step's `send`, its payload typed by the definition (validated when sent). */
+/** A command for a process step's `send`, its payload typed by the definition (validated when sent, not here). */
 export function command<D extends CommandDefinition>(definition: D, payload: InputOf<D>): Command<D['name'], InputOf<D>> {
   return { type: definition.name, data: payload };
 }

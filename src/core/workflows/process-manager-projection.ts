@@ -29,7 +29,13 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null &&
   typeof (value as { then?: unknown }).then === 'function';
 
-/** The projection that runs `pm`: its steps, its state and its sent commands, checkpointed together. */
+/**
+ * The projection that runs `pm`: its steps, its state and its sent commands, checkpointed together. Its state table
+ * needs a read store with tables: SQLite, PostgreSQL, in-memory or Redis. On PostgreSQL a batch holds its transaction
+ * open while its commands go out, so keep `pm.retry`'s total wait under the read store's idleInTransactionTimeoutMs.
+ * A batch stops (HandlerFailure, so the projection fails on that event) at the first event whose step threw, asked
+ * for something malformed (INVALID_ARGUMENT), or whose command, schedule or cancellation still failed after the retries.
+ */
 export function processManagerProjection(
   pm: ProcessManager<any>,
   deps: WorkflowDeps,
