@@ -192,9 +192,12 @@ export {
 } from './workflows/define-process-manager.js';
 export { COMMAND_REFUSED, type CommandRefusedData, processStreamId } from './workflows/process-refusal.js';
 export {
+  assertScheduledCommand,
   COMMAND_SCHEDULED,
   type CommandScheduledData,
   cancelSchedule,
+  dueTimeOf,
+  resolveAfter,
   SCHEDULE_CANCELLED,
   SCHEDULE_EVENT_TYPES,
   SCHEDULE_FIRED,
@@ -204,7 +207,16 @@ export {
   type ScheduleOptions,
   type ScheduleTiming,
   schedule,
+  scheduleKeyOf,
   scheduleStreamId,
 } from './workflows/schedule-events.js';
-export type { ScheduleReceipt, SchedulerOptions, ScheduleStatus } from './workflows/scheduler.js';
+export { SCHEDULER_PROJECTION } from './workflows/schedule-table.js';
+export type {
+  FailingSchedule,
+  ScheduleError,
+  ScheduleReceipt,
+  SchedulerOptions,
+  ScheduleStatus,
+  ScheduleWriter,
+} from './workflows/scheduler.js';
 export type { Clock, ProcessContext, ProcessStep, Refusal, RetryOptions } from './workflows/workflow-types.js';

@@ -41,5 +41,6 @@ export {
   type ReadinessReport,
 } from './readiness.js';
 export { type RelayMetricsStatus, relayMetrics } from './relay-metrics.js';
+export { type ScheduleMetricsSource, scheduleMetrics } from './schedule-metrics.js';
 export { type CreateServerOptions, createServer } from './server.js';
 export type { NotificationSource, PositionSource, ProjectionChange } from './sse.js';

@@ -57,6 +57,12 @@ export type Projection<Tx> = {
    * own failures: one that escapes is dropped and the work is not restarted until the projection starts again.
    */
   readonly alongside?: (context: AlongsideContext) => Promise<void>;
+  /**
+   * Where a projection that never ran on this read store starts: at the beginning of the log (the default), or at
+   * its head then, skipping history (a process manager added to a running system must not act on years of past
+   * events). A raised version still rebuilds from the beginning.
+   */
+  readonly firstRun?: 'beginning' | 'head';
 };
 
 /** What a projection's `alongside` work gets. */

@@ -498,10 +498,15 @@ export class ProjectionRunner<Tx> {
         let record = await store.load(def.name);
         if (!record || record.generation === 0) {
           // First run against this store: build generation 1 and serve it while it catches up.
-          const generation =
-            record?.rebuild?.version === def.version
-              ? record.rebuild.generation
-              : await store.beginGeneration(def.name, def.version, def.setup, this.fence);
+          const reused = record?.rebuild?.version === def.version;
+          const generation = reused
+            ? record!.rebuild!.generation
+            : await store.beginGeneration(def.name, def.version, def.setup, this.fence);
+          if (def.firstRun === 'head' && (!reused || record!.rebuild!.position === 0)) {
+            // Committed before the swap, so the generation never serves from 0: no event before the head is applied.
+            const head = await this.ctx.eventStore.headPosition();
+            if (head > 0) await store.apply(def.name, generation, undefined, head, 0, this.fence);
+          }
           await store.swapGeneration(def.name, generation, 0, this.fence);
           record = (await store.load(def.name))!;
         }

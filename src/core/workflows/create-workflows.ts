@@ -9,7 +9,15 @@ import type { ProjectionStore } from '../projections/projection-store.js';
 import type { ProcessManager } from './define-process-manager.js';
 import { processManagerProjection } from './process-manager-projection.js';
 import { type ScheduleOptions, schedule as scheduled } from './schedule-events.js';
-import { createScheduler, type ScheduleReceipt, type SchedulerOptions, type ScheduleStatus } from './scheduler.js';
+import {
+  createScheduler,
+  createScheduleWriter,
+  readScheduleStatus,
+  type ScheduleReceipt,
+  type SchedulerOptions,
+  type ScheduleStatus,
+  type ScheduleWriter,
+} from './scheduler.js';
 import type { Clock, WorkflowDeps } from './workflow-types.js';
 
 export type WorkflowsOptions = {
@@ -18,7 +26,10 @@ export type WorkflowsOptions = {
   /** Where the scheduler and the process managers keep their state: the read store the projector runs on. */
   readStore: ProjectionStore<any, any>;
   processManagers?: readonly ProcessManager<any>[];
-  /** The scheduler's settings; `false` leaves firing to another process (schedules are still written here). */
+  /**
+   * The scheduler's settings; `false` leaves firing to another process (schedules are still written here, and status
+   * reads the queue from `readStore` when it keeps one; a read store that cannot, such as Redis, needs `false`).
+   */
   scheduler?: SchedulerOptions | false;
   /** Default Date.now. */
   clock?: Clock;
@@ -38,7 +49,7 @@ export interface Workflows {
   schedule<D extends CommandDefinition>(definition: D, payload: InputOf<D>, options: ScheduleOptions): Promise<ScheduleReceipt>;
   /** Cancels the schedule under `key`; false when none is pending. @throws INVALID_ARGUMENT, STORE_ERROR */
   cancel(key: string): Promise<boolean>;
-  /** Pending and overdue schedules. @throws STORE_ERROR */
+  /** Pending and overdue schedules. @throws STORE_ERROR; INVALID_ARGUMENT with `scheduler: false` on a read store without the queue */
   status(): Promise<WorkflowsStatus>;
   /** Fires what is due now on this worker (tests with a hand-moved clock); resolves with how many fired. */
   fireDue(): Promise<number>;
@@ -53,21 +64,23 @@ export function createWorkflows(options: WorkflowsOptions): Workflows {
     throw new ChronicleError('INVALID_ARGUMENT', 'createWorkflows needs commandBus, eventStore and readStore');
   }
   const deps: WorkflowDeps = { commandBus, eventStore, clock: options.clock ?? Date.now, principal: options.principal ?? SYSTEM };
-  const scheduler = createScheduler(deps, readStore, options.scheduler || undefined);
+  const scheduler = options.scheduler === false ? undefined : createScheduler(deps, readStore, options.scheduler);
+  const writer: ScheduleWriter = scheduler ?? createScheduleWriter(deps);
   const names = new Set<string>();
-  const projections: Projection<any>[] = options.scheduler === false ? [] : [scheduler.projection];
+  const projections: Projection<any>[] = scheduler ? [scheduler.projection] : [];
   for (const pm of options.processManagers ?? []) {
     if (names.has(pm.name)) throw new ChronicleError('INVALID_ARGUMENT', `process manager ${pm.name} is registered twice`);
     names.add(pm.name);
-    projections.push(processManagerProjection(pm, deps, scheduler));
+    projections.push(processManagerProjection(pm, deps, writer));
   }
   return {
     projections: Object.freeze(projections),
-    schedule: (definition, payload, scheduleOptions) => scheduler.schedule(scheduled(definition, payload, scheduleOptions)),
-    cancel: (key) => scheduler.cancel(key),
+    // Async so that a bad key or time rejects, as every failure of these calls does.
+    schedule: async (definition, payload, scheduleOptions) => writer.schedule(scheduled(definition, payload, scheduleOptions)),
+    cancel: (key) => writer.cancel(key),
     async status() {
-      return { schedules: await scheduler.status() };
+      return { schedules: scheduler ? await scheduler.status() : await readScheduleStatus(readStore, deps.clock) };
     },
-    fireDue: () => scheduler.fireDue(),
+    fireDue: async () => (scheduler ? scheduler.fireDue() : 0),
   };
 }

@@ -84,6 +84,10 @@ export function schedule<D extends CommandDefinition>(
   payload: InputOf<D>,
   options: ScheduleOptions,
 ): ScheduledCommand {
+  if (typeof definition?.name !== 'string') throw new ChronicleError('INVALID_ARGUMENT', 'schedule needs a command definition');
+  if (typeof options !== 'object' || options === null) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'schedule needs options { key, at | after }');
+  }
   const { key } = options;
   const streamId = scheduleStreamId(key);
   if (options.at !== undefined && options.after !== undefined) {
@@ -98,6 +102,35 @@ export function schedule<D extends CommandDefinition>(
 /** The event that cancels the schedule under `key`, for a decision to return. @throws INVALID_ARGUMENT bad key */
 export function cancelSchedule(key: string): TaggedEvent<typeof SCHEDULE_CANCELLED, ScheduleCancelledData> {
   return { streamId: scheduleStreamId(key), type: SCHEDULE_CANCELLED, data: { key } };
+}
+
+/** The key of a schedule stream, or undefined when `streamId` is not one. */
+export function scheduleKeyOf(streamId: string): string | undefined {
+  return streamId.startsWith(STREAM_PREFIX) ? streamId.slice(STREAM_PREFIX.length) : undefined;
+}
+
+/**
+ * Checks a ScheduledCommand built by hand (or arriving from outside) as `schedule()` would have built it: the type,
+ * the stream matching the key, a command with a type, and exactly one valid `at` or `after`.
+ * @throws INVALID_ARGUMENT naming what is wrong
+ */
+export function assertScheduledCommand(s: unknown): asserts s is ScheduledCommand {
+  const bad = (why: string) => new ChronicleError('INVALID_ARGUMENT', `not a scheduled command: ${why}`);
+  if (typeof s !== 'object' || s === null) throw bad('expected the event schedule() returns');
+  const { type, streamId, data } = s as Partial<ScheduledCommand>;
+  if (type !== COMMAND_SCHEDULED) throw bad(`type must be ${COMMAND_SCHEDULED}`);
+  if (typeof data !== 'object' || data === null) throw bad('data is missing');
+  assertScheduleKey(data.key);
+  if (streamId !== scheduleStreamId(data.key)) throw bad(`streamId must be ${scheduleStreamId(data.key)}`);
+  const command = data.command as Partial<Command> | undefined;
+  if (typeof command !== 'object' || command === null || typeof command.type !== 'string' || command.type === '') {
+    throw bad('data.command must be { type, data }');
+  }
+  if ((data.at === undefined) === (data.after === undefined)) throw bad('give exactly one of data.at and data.after');
+  if (data.at !== undefined && (typeof data.at !== 'string' || !Number.isFinite(Date.parse(data.at)))) {
+    throw bad('data.at must be an ISO-8601 time');
+  }
+  if (data.after !== undefined) toDelay(data.after);
 }
 
 /** A CommandScheduled event's due time in ms: its `at`, or its recorded time plus `after`. */
