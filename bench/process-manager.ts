@@ -17,13 +17,13 @@ import {
   createCommandBus,
   createCommandHandler,
   createProjector,
+  createWorkflows,
   type Decider,
   defineCommand,
   defineProcessManager,
 } from 'chronicle-es';
 import { createSqliteEventStore, createSqliteReadStore } from 'chronicle-es/sqlite';
 import { z } from 'zod';
-import { processManagerProjection } from '../src/core/workflows/process-manager-projection.js';
 import { type BenchResult, cpuVersus, printTable, report, scaled, versus } from './harness.js';
 
 const TRIGGERS = scaled(50_000);
@@ -108,15 +108,8 @@ async function chronicle(kind: HandlerKind, baseline: BenchResult | undefined): 
       },
     },
   });
-  const projection = processManagerProjection(
-    pm,
-    { commandBus: bus, eventStore, clock: Date.now, principal: { id: 'chronicle-workflows', roles: ['system'] } },
-    {
-      schedule: () => Promise.reject(new Error('nothing is scheduled here')),
-      cancel: () => Promise.reject(new Error('nothing is cancelled here')),
-    },
-  );
-  const projector = createProjector({ eventStore, readStore, projections: [projection] });
+  const workflows = createWorkflows({ commandBus: bus, eventStore, readStore, processManagers: [pm], scheduler: false });
+  const projector = createProjector({ eventStore, readStore, projections: workflows.projections });
   const cpu = process.cpuUsage();
   const started = performance.now();
   await projector.start();

@@ -9,13 +9,13 @@ import {
   createCommandBus,
   createCommandHandler,
   createProjector,
+  createWorkflows,
   type Decider,
   defineCommand,
   defineProcessManager,
 } from 'chronicle-es';
 import { createSqliteEventStore, createSqliteReadStore } from 'chronicle-es/sqlite';
 import { z } from 'zod';
-import { processManagerProjection } from '../src/core/workflows/process-manager-projection.js';
 
 const [eventsPath, readPath, triggers] = process.argv.slice(2);
 const throttleMs = Number(process.env.THROTTLE_MS ?? 0);
@@ -53,16 +53,15 @@ const effector = defineProcessManager<{ triggered: number }>({
     }),
   },
 });
-const noSchedules = {
-  schedule: () => Promise.reject(new Error('the effector schedules nothing')),
-  cancel: () => Promise.reject(new Error('the effector cancels nothing')),
-};
-const projection = processManagerProjection(
-  effector,
-  { commandBus: bus, eventStore, clock: Date.now, principal: { id: 'chronicle-workflows', roles: ['system'] } },
-  noSchedules,
-);
-const projector = createProjector({ eventStore, readStore, projections: [projection], batchSize: 100, pollIntervalMs: 20 });
+// Process managers only: this process fires no schedules.
+const workflows = createWorkflows({ commandBus: bus, eventStore, readStore, processManagers: [effector], scheduler: false });
+const projector = createProjector({
+  eventStore,
+  readStore,
+  projections: workflows.projections,
+  batchSize: 100,
+  pollIntervalMs: 20,
+});
 projector.onChange(({ position }) => process.stdout.write(`progress ${position}\n`));
 await projector.start();
 await projector.waitForPosition(Number(triggers), { timeoutMs: 120_000 });

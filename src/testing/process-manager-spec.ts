@@ -3,6 +3,7 @@
 // steps run as the runtime runs them (state kept per correlation key, as JSON), with no store and no bus.
 import assert from 'node:assert/strict';
 import {
+  assertScheduledCommand,
   ChronicleError,
   type ChronicleErrorCode,
   type Command,
@@ -15,6 +16,7 @@ import {
   type ProcessStep,
   type RecordedEvent,
   type Refusal,
+  resolveAfter,
   type ScheduledCommand,
 } from 'chronicle-es';
 
@@ -228,7 +230,10 @@ class World<S> {
     return {
       key,
       send: (step?.send ?? []).map(asCommand),
-      schedule: (step?.schedule ?? []).map((s) => resolveAfter(s, this.now)),
+      schedule: (step?.schedule ?? []).map((s) => {
+        assertScheduledCommand(s);
+        return resolveAfter(s, this.now);
+      }),
       cancel: [...(step?.cancel ?? [])],
       state: json === undefined ? undefined : (JSON.parse(json) as S),
     };
@@ -259,13 +264,6 @@ function encode(state: unknown): string {
 }
 
 const normalize = (state: unknown): unknown => JSON.parse(encode(state));
-
-// As the runtime stores a process's schedule: `after` resolved against its clock.
-function resolveAfter(s: ScheduledCommand, now: number): ScheduledCommand {
-  if (s.data.after === undefined) return s;
-  const { after, ...rest } = s.data;
-  return { ...s, data: { ...rest, at: new Date(now + after).toISOString() } };
-}
 
 function timeOf(value: number | Date | string): number {
   const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : value;

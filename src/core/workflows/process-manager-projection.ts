@@ -11,7 +11,7 @@ import type { ProcessManager } from './define-process-manager.js';
 import { isRefusal, runChains, withRetry } from './process-dispatch.js';
 import { recordRefusal } from './process-refusal.js';
 import { processStateTable, setupProcessState } from './process-state.js';
-import { assertScheduleKey, COMMAND_SCHEDULED, resolveAfter, type ScheduledCommand } from './schedule-events.js';
+import { assertScheduledCommand, assertScheduleKey, resolveAfter, type ScheduledCommand } from './schedule-events.js';
 import type { ScheduleWriter } from './scheduler.js';
 import type { ProcessContext, ProcessStep, Refusal, WorkflowDeps } from './workflow-types.js';
 
@@ -59,10 +59,7 @@ export function processManagerProjection(
       tasks.push({ kind: 'cancel', key, tag: `${base}c${j}` });
     });
     list<ScheduledCommand>('schedule').forEach((s, j) => {
-      if (s?.type !== COMMAND_SCHEDULED || typeof s.data?.command?.type !== 'string') {
-        throw invalid('a step schedules only what schedule() returns');
-      }
-      assertScheduleKey(s.data.key);
+      assertScheduledCommand(s);
       tasks.push({ kind: 'schedule', scheduled: resolveAfter(s, now), tag: `${base}s${j}` });
     });
     list<Command>('send').forEach((command, j) => {
