@@ -42,6 +42,12 @@ export type ProcessManagerDefinition<S, E extends EventDefinition<string, any> =
   onRefused?: (refusal: Refusal, context: ProcessContext<S>) => ProcessStep<S> | undefined | Promise<ProcessStep<S> | undefined>;
   /** How transient failures of its commands are retried before the process stops on the event. */
   retry?: RetryOptions;
+  /**
+   * Where it starts on a read store it never ran on: `'beginning'` (default) reacts to the whole log, `'head'` only to
+   * what comes after it first starts — for a process added to a running system, which must not act on its history.
+   * A raised version replays from the beginning either way (what it sent before is not sent again, by its keys).
+   */
+  firstRun?: 'beginning' | 'head';
 };
 
 /**
@@ -63,12 +69,14 @@ export type ProcessManager<S = unknown, E extends EventDefinition<string, any> =
   readonly eventTypes: readonly string[];
   /** The event definitions it was declared with, if any. */
   readonly events?: readonly E[];
+  /** Where its first run on a read store starts (see ProcessManagerDefinition.firstRun). */
+  readonly firstRun?: 'beginning' | 'head';
 };
 
 /**
  * Declares a process manager. Give `events` to type its handlers (and its scenarios in chronicle/testing); for a typed
  * state, give both type arguments: `defineProcessManager<State, typeof A | typeof B>({ events: [A, B], … })`.
- * @throws INVALID_ARGUMENT bad name, version, events, handlers, retry, or a handler for a type not in `events`
+ * @throws INVALID_ARGUMENT bad name, version, events, handlers, retry, firstRun, or a handler for a type not in `events`
  */
 export function defineProcessManager<S, E extends EventDefinition<string, any> = EventDefinition>(
   definition: ProcessManagerDefinition<S, E>,
@@ -106,6 +114,10 @@ export function defineProcessManager<S, E extends EventDefinition<string, any> =
       throw new ChronicleError('INVALID_ARGUMENT', `${what}: ${field} must be a function`);
     }
   }
+  const firstRun = definition.firstRun ?? 'beginning';
+  if (firstRun !== 'beginning' && firstRun !== 'head') {
+    throw new ChronicleError('INVALID_ARGUMENT', `${what}: firstRun must be 'beginning' or 'head'`);
+  }
   const retry = {
     attempts: definition.retry?.attempts ?? 5,
     initialDelayMs: definition.retry?.initialDelayMs ?? 50,
@@ -126,6 +138,7 @@ export function defineProcessManager<S, E extends EventDefinition<string, any> =
     onRefused: definition.onRefused,
     retry: Object.freeze(retry),
     eventTypes: Object.freeze(eventTypes),
+    firstRun,
     ...(events && { events: Object.freeze([...events]) }),
   });
 }

@@ -378,6 +378,19 @@ describe('process manager runtime', () => {
     expect(await w.reserved()).toEqual(['fine']);
   });
 
+  it("with firstRun 'head' acts only on what comes after its first start, not on the history it finds", async () => {
+    const w = world({ pm: orderProcess({ firstRun: 'head' }) });
+    await w.place('old1');
+    await w.place('old2');
+    await w.start();
+    await w.caughtUp();
+    expect(w.sent).toEqual([]);
+    await w.place('new1');
+    await w.caughtUp();
+    expect(await w.reserved()).toEqual(['new1']);
+    expect(() => orderProcess({ firstRun: 'middle' as never })).toThrow(/firstRun/);
+  });
+
   it('runs on its own as a projection with handlers, one event per batch', async () => {
     const w = world();
     await w.place('h1', 2);

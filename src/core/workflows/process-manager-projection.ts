@@ -216,6 +216,7 @@ export function processManagerProjection(
     setup: (tx: unknown) => setupProcessState(tx, pm.name),
     handlers: Object.freeze(Object.fromEntries(pm.eventTypes.map((type) => [type, single]))),
     eventTypes: pm.eventTypes,
+    firstRun: pm.firstRun,
     runBatch,
   });
 }
