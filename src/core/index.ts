@@ -190,6 +190,7 @@ export {
   type ProcessManager,
   type ProcessManagerDefinition,
 } from './workflows/define-process-manager.js';
+export { COMMAND_REFUSED, type CommandRefusedData, processStreamId } from './workflows/process-refusal.js';
 export {
   assertScheduledCommand,
   COMMAND_SCHEDULED,

@@ -14,5 +14,15 @@ export {
 } from './decision-spec.js';
 export { describeEventStoreConformance } from './event-store-conformance.js';
 export type { EventStoreFactory } from './event-store-factory.js';
+export {
+  type GivenRefusal,
+  type ProcessEvent,
+  type ProcessExpectation,
+  type ProcessManagerSpecOptions,
+  type ProcessOutcome,
+  type ProcessThen,
+  type ProcessWhen,
+  processManagerSpec,
+} from './process-manager-spec.js';
 export { type GivenEvent, type ProjectionSpecOptions, type ProjectionThen, projectionSpec } from './projection-spec.js';
 export { describeReadStoreConformance, type ReadStoreFactory } from './read-store-conformance.js';

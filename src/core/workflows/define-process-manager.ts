@@ -30,20 +30,31 @@ export type ProcessManagerDefinition<S, E extends EventDefinition<string, any> =
   events?: readonly E[];
   /** The correlation key an event belongs to; undefined skips the event. Default: its stream id. */
   correlate?: (event: RecordedEvent) => string | undefined;
-  /** One step per event type; the process subscribes to exactly these types. */
-  handlers: ProcessHandlers<S, E>;
+  /** One step per event type; the process subscribes to exactly these types. Typed by `events`, never inferred from. */
+  handlers: NoInfer<ProcessHandlers<S, E>>;
   /**
    * A command it sent was refused by a business rule: its own rule decides what follows (compensate, schedule a
-   * retry, or give up by returning nothing). Runs in the same transaction, for the key of the event that sent it.
-   * Without it, refusals are only recorded (see `status().processes`).
+   * retry, or give up by returning nothing). Runs in the same transaction, for the key of the event that sent it, with
+   * that key's state as the batch's steps left it. Every refusal is first recorded as a `chronicle.CommandRefused`
+   * event on `chronicle.process-<name>-<key>` (once, whatever replays); without onRefused that is all that happens.
+   * When what it sends is refused again, it runs again: at most 3 times along one chain, then refusals are only recorded.
    */
   onRefused?: (refusal: Refusal, context: ProcessContext<S>) => ProcessStep<S> | undefined | Promise<ProcessStep<S> | undefined>;
   /** How transient failures of its commands are retried before the process stops on the event. */
   retry?: RetryOptions;
+  /**
+   * Where it starts on a read store it never ran on: `'beginning'` (default) reacts to the whole log, `'head'` only to
+   * what comes after it first starts — for a process added to a running system, which must not act on its history.
+   * A raised version replays from the beginning either way (what it sent before is not sent again, by its keys).
+   */
+  firstRun?: 'beginning' | 'head';
 };
 
-/** A checked process manager definition, ready for `createWorkflows`; its handlers take any stored event. */
-export type ProcessManager<S = unknown> = {
+/**
+ * A checked process manager definition, ready for `createWorkflows`; its handlers take any stored event. `E` (the
+ * definitions it was declared with) types its scenarios in chronicle/testing.
+ */
+export type ProcessManager<S = unknown, E extends EventDefinition<string, any> = EventDefinition> = {
   readonly kind: 'process-manager';
   readonly name: string;
   readonly version: number;
@@ -56,12 +67,20 @@ export type ProcessManager<S = unknown> = {
   readonly retry: Required<RetryOptions>;
   /** The event types it handles (the keys of `handlers`). */
   readonly eventTypes: readonly string[];
+  /** The event definitions it was declared with, if any. */
+  readonly events?: readonly E[];
+  /** Where its first run on a read store starts (see ProcessManagerDefinition.firstRun). */
+  readonly firstRun?: 'beginning' | 'head';
 };
 
-/** Declares a process manager. @throws INVALID_ARGUMENT bad name, version, handlers, retry, or a handler for a type not in `events` */
+/**
+ * Declares a process manager. Give `events` to type its handlers (and its scenarios in chronicle/testing); for a typed
+ * state, give both type arguments: `defineProcessManager<State, typeof A | typeof B>({ events: [A, B], … })`.
+ * @throws INVALID_ARGUMENT bad name, version, events, handlers, retry, firstRun, or a handler for a type not in `events`
+ */
 export function defineProcessManager<S, E extends EventDefinition<string, any> = EventDefinition>(
   definition: ProcessManagerDefinition<S, E>,
-): ProcessManager<S> {
+): ProcessManager<S, E> {
   const { name, version, events } = definition;
   const what = `process manager ${name}`;
   assertReadModelName('projection', name);
@@ -75,7 +94,10 @@ export function defineProcessManager<S, E extends EventDefinition<string, any> =
   }
   const eventTypes = Object.keys(handlers);
   if (eventTypes.length === 0) throw new ChronicleError('INVALID_ARGUMENT', `${what}: at least one handler is required`);
-  const known = events === undefined ? undefined : new Set(events.map((e) => e.type));
+  if (events !== undefined && !Array.isArray(events)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `${what}: events must be an array of event definitions`);
+  }
+  const known = events === undefined ? undefined : new Set(events.map((e) => e?.type));
   for (const type of eventTypes) {
     if (typeof handlers[type] !== 'function') {
       throw new ChronicleError('INVALID_ARGUMENT', `${what}: handler for ${type} is not a function`);
@@ -91,6 +113,10 @@ export function defineProcessManager<S, E extends EventDefinition<string, any> =
     if (fn !== undefined && typeof fn !== 'function') {
       throw new ChronicleError('INVALID_ARGUMENT', `${what}: ${field} must be a function`);
     }
+  }
+  const firstRun = definition.firstRun ?? 'beginning';
+  if (firstRun !== 'beginning' && firstRun !== 'head') {
+    throw new ChronicleError('INVALID_ARGUMENT', `${what}: firstRun must be 'beginning' or 'head'`);
   }
   const retry = {
     attempts: definition.retry?.attempts ?? 5,
@@ -112,10 +138,12 @@ export function defineProcessManager<S, E extends EventDefinition<string, any> =
     onRefused: definition.onRefused,
     retry: Object.freeze(retry),
     eventTypes: Object.freeze(eventTypes),
+    firstRun,
+    ...(events && { events: Object.freeze([...events]) }),
   });
 }
 
-/** A command for a process step's `send`, its payload typed by the definition (validated when sent). */
+/** A command for a process step's `send`, its payload typed by the definition (validated when sent, not here). */
 export function command<D extends CommandDefinition>(definition: D, payload: InputOf<D>): Command<D['name'], InputOf<D>> {
   return { type: definition.name, data: payload };
 }

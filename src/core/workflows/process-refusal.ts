@@ -1,0 +1,46 @@
+// A refused command is recorded as an event on the process's own stream before the process's rule for it runs, under
+// an idempotency key derived from the command's, so a replay of the batch records it once.
+import type { Command } from '../command-handler.js';
+import type { EventStore, RecordedEvent } from '../event-store.js';
+
+/** A command a process manager sent was refused by a business rule. */
+export const COMMAND_REFUSED = 'chronicle.CommandRefused';
+
+/** The data of a CommandRefused event. */
+export type CommandRefusedData = {
+  /** The process manager's name. */
+  process: string;
+  /** The correlation key of the process instance. */
+  key: string;
+  command: Command;
+  /** The idempotency key the command was sent with. */
+  idempotencyKey: string;
+  /** The refusal's ChronicleError code and message. */
+  code: string;
+  message: string;
+  /** The event whose step sent the command. */
+  event: { id: string; type: string; streamId: string; position: number };
+};
+
+/** The stream a process instance's refusals are recorded on: `chronicle.process-<process>-<key>`. */
+export function processStreamId(process: string, key: string): string {
+  return `chronicle.process-${process}-${key}`;
+}
+
+/**
+ * Appends the CommandRefused event of `data` (once per `idempotencyKey`, whatever else changed), caused by `trigger`.
+ * @throws INVALID_ARGUMENT a stream id the key makes too long or malformed; STORE_ERROR, CLOSED
+ */
+export async function recordRefusal(store: EventStore, data: CommandRefusedData, trigger: RecordedEvent): Promise<void> {
+  await store.append(
+    processStreamId(data.process, data.key),
+    [
+      {
+        type: COMMAND_REFUSED,
+        data,
+        metadata: { correlationId: trigger.metadata.correlationId ?? trigger.id, causationId: trigger.id },
+      },
+    ],
+    { expectedVersion: 'any', idempotencyKey: `${COMMAND_REFUSED}:${data.idempotencyKey}` },
+  );
+}
