@@ -1,11 +1,12 @@
 // SIGKILL of the Shop's projector process while the fulfilment process turns a backlog of paid orders into
-// AllocateShipment commands: killed twice at random points, restarted each time, every paid order ends with exactly one
-// ShipmentAllocated — none lost (the checkpoint never passes an event whose command was not sent), none twice (a
-// command re-sent after a crash carries the key of its first sending, so it takes effect once).
+// AllocateShipment commands: killed twice at random points of that work, restarted each time, every paid order ends
+// with exactly one ShipmentAllocated — none lost (the checkpoint never passes an event whose command was not sent),
+// none twice (a command re-sent after a crash carries the key of its first sending, so it takes effect once).
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createCommandBus, type EventStore, type Principal } from 'chronicle-es';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { registerCommands } from '../commands.js';
 import { startShopProcess } from './shop-process.js';
 
 const ADMIN = 'sigkill-admin-key-0123456789';
-const ORDERS = 300;
+const ORDERS = 500;
 const admin: Principal = { id: 'root', roles: ['admin'] };
 const dataDir = mkdtempSync(join(tmpdir(), 'shop-fulfilment-kill-'));
 const children: ChildProcess[] = [];
@@ -47,16 +48,41 @@ function allocations(events: EventStore) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Where the fulfilment process's checkpoint stands in read.db (0 before its first commit), read as the child writes. */
+function fulfilmentCheckpoint(): number {
+  const path = join(dataDir, 'read.db');
+  if (!existsSync(path)) return 0;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare('SELECT position FROM chronicle_projections WHERE name = ?').get('fulfilment') as
+      | { position: number }
+      | undefined;
+    return row?.position ?? 0;
+  } catch {
+    // The table is not there yet: the child is still creating the store.
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
 /** The projector role over `dataDir`: it runs the read models and the workflows, and serves only health and metrics. */
-async function startProjector() {
-  const shop = await startShopProcess({ dataDir, adminKey: ADMIN, env: { SHOP_ROLE: 'project' }, startTimeoutMs: 30_000 });
-  children.push(shop.child);
-  return shop;
+function startProjector(onSpawn?: (child: ChildProcess) => void) {
+  return startShopProcess({
+    dataDir,
+    adminKey: ADMIN,
+    env: { SHOP_ROLE: 'project' },
+    startTimeoutMs: 30_000,
+    onSpawn: (child) => {
+      children.push(child);
+      onSpawn?.(child);
+    },
+  });
 }
 
 describe('SIGKILL while the fulfilment process is sending', () => {
   it('every paid order ends with exactly one ShipmentAllocated, across two kills and restarts', async () => {
-    // The write side, here in the test: 300 orders placed and paid before any projector runs, so the fulfilment
+    // The write side, here in the test: 500 orders placed and paid before any projector runs, so the fulfilment
     // process finds them as one backlog to turn into commands.
     store = createSqliteEventStore({ path: join(dataDir, 'events.db') });
     const bus = createCommandBus();
@@ -65,30 +91,50 @@ describe('SIGKILL while the fulfilment process is sending', () => {
     await send('RegisterCustomer', { customerId: 'kim', name: 'Kim', email: 'kim@example.com' });
     await send('CreateProduct', { productId: 'bulk', sku: 'BULK', name: 'Bulk item', priceCents: 100, currency: 'EUR' });
     await send('RestockProduct', { productId: 'bulk', quantity: 1_000_000 });
+    // Where each order's OrderPaid is: the event whose step sends its AllocateShipment.
+    const paidAt = new Map<string, number>();
     for (let i = 0; i < ORDERS; i++) {
       await send('CreateOrder', { orderId: `k-${i}`, customerId: 'kim', lines: [{ productId: 'bulk', quantity: 1 }] });
       await send('PayOrder', { orderId: `k-${i}` });
     }
+    for (const e of await store.readAll({ filter: { types: ['OrderPaid'] } })) {
+      paidAt.set((e.data as { orderId: string }).orderId, e.position);
+    }
+    // Some order is allocated whose OrderPaid the process has not checkpointed: it sent, and has not committed.
+    const inWindow = () => {
+      const checkpoint = fulfilmentCheckpoint();
+      for (const orderId of seen.byOrder.keys()) if ((paidAt.get(orderId) ?? 0) > checkpoint) return true;
+      return false;
+    };
 
     const seen = allocations(store);
-    const kills: number[] = [];
+    const kills: Array<{ allocated: number; inWindow: boolean }> = [];
     for (let round = 0; round < 2; round++) {
       const already = await seen.poll();
-      // A random point in what is left, well before the end, so the kill lands while commands are in flight.
-      const target = already + 1 + Math.floor(Math.random() * Math.min(120, (ORDERS - already) / 2));
-      const shop = await startProjector();
+      // Killed the moment it has sent commands it has not checkpointed (the window a crash must not duplicate or lose
+      // anything in), or else at a random point in what is left. The process starts on the backlog as soon as it is
+      // up (before it listens), so the log is watched from the moment it is spawned.
+      const target = already + 1 + Math.floor(Math.random() * Math.min(200, (ORDERS - already) / 2));
+      let child: ChildProcess | undefined;
+      const starting = startProjector((c) => {
+        child = c;
+      }).catch(() => undefined);
       for (;;) {
         const total = await seen.poll();
-        if (total >= target) break;
-        if (shop.child.exitCode !== null) throw new Error(`projector exited early: ${shop.logs.join('\n')}`);
-        await sleep(2);
+        if ((total > already && inWindow()) || total >= target) break;
+        if (child?.exitCode !== null && child?.exitCode !== undefined) throw new Error(`projector exited: ${child.exitCode}`);
+        await sleep(1);
       }
-      shop.child.kill('SIGKILL');
-      await new Promise((resolve) => shop.child.once('exit', resolve));
-      kills.push(await seen.poll());
+      child!.kill('SIGKILL');
+      await Promise.all([new Promise((resolve) => child!.once('exit', resolve)), starting]);
+      kills.push({ allocated: await seen.poll(), inWindow: inWindow() });
     }
-    // Both kills came while work was left: otherwise this would prove nothing.
-    expect(kills[1]).toBeLessThan(ORDERS);
+    // Both kills came while allocations were still being sent: otherwise this would prove nothing.
+    expect(kills[0].allocated).toBeLessThan(ORDERS);
+    expect(kills[1].allocated).toBeLessThan(ORDERS);
+    expect(kills[1].allocated).toBeGreaterThan(kills[0].allocated);
+    // And at least one (in practice both) between sending and checkpointing: the restart had to send those again.
+    expect(kills.some((k) => k.inWindow)).toBe(true);
 
     const last = await startProjector();
     const head = async () => store!.headPosition();
@@ -112,5 +158,6 @@ describe('SIGKILL while the fulfilment process is sending', () => {
     // Nothing else went wrong on the way: no refused allocation (every order was paid), and all read models live.
     const ready = await fetch(`${last.url}/health/ready`);
     expect(ready.status).toBe(200);
+    console.log(JSON.stringify({ test: 'fulfilment-sigkill', orders: ORDERS, kills }));
   }, 120_000);
 });
