@@ -6,6 +6,12 @@ import { command, defineProcessManager, type RecordedEvent } from 'chronicle-es'
 import { AllocateShipment, NotifyCustomer, ReleaseShipment, ShipmentAllocated } from '../messages/fulfilment.js';
 import { OrderCancelled, OrderExpired, OrderPaid, OrderShipped } from '../messages/orders.js';
 
+/**
+ * How late a shipment may be told to its customer: a process that meets an older OrderShipped (started on a log that
+ * predates it, or replaying after its state was lost) records nothing for it. Commands it sent before are not affected.
+ */
+export const NOTIFY_WITHIN_MS = 24 * 60 * 60 * 1000;
+
 /** Where an order is in fulfilment: its allocation asked for, or done. The process ends when the order does. */
 export type FulfilmentState = { stage: 'allocating' | 'allocated' };
 
@@ -27,9 +33,13 @@ export const fulfilment = defineProcessManager<FulfilmentState, (typeof events)[
     // AllocateShipment refuses an order cancelled or expired meanwhile: such an order is never allocated.
     OrderPaid: ({ data }) => ({ state: { stage: 'allocating' }, send: [command(AllocateShipment, { orderId: data.orderId })] }),
     ShipmentAllocated: () => ({ state: { stage: 'allocated' } }),
-    OrderShipped: ({ data }) => ({
+    // A day-old shipment is no news: told now, a customer would hear of it from an old log being replayed.
+    OrderShipped: ({ data, metadata }, { now }) => ({
       state: null,
-      send: [command(NotifyCustomer, { orderId: data.orderId, topic: 'order-shipped' })],
+      send:
+        now - Date.parse(metadata.timestamp) > NOTIFY_WITHIN_MS
+          ? []
+          : [command(NotifyCustomer, { orderId: data.orderId, topic: 'order-shipped' })],
     }),
     // Only a paid order has a process to undo; ReleaseShipment does nothing when no allocation was made.
     OrderCancelled: ({ data }, { state }) =>
