@@ -220,7 +220,8 @@ describe.skipIf(!pgAvailable)('16 writers on one stream through both write nodes
       const total = race.acked.reduce((sum, q) => sum + q, 0);
       for (const reader of readers) {
         const inventory = await reader.query('GetInventory', { productId: 'sixteen', minPosition: head });
-        expect(inventory.body).toEqual({ productId: 'sixteen', onHand: total, reserved: 0, available: total });
+        // (The first restocks were small: a low-stock alert may open and close meanwhile, in the workflows' own time.)
+        expect(inventory.body).toMatchObject({ productId: 'sixteen', onHand: total, reserved: 0, available: total });
       }
     } finally {
       await eventStore.close();
