@@ -90,7 +90,10 @@ describe.skipIf(!natsAvailable)('createShop with JetStream: what stops it at sta
         url: `/queries/GetInventory?productId=late&minPosition=${position}`,
         headers: { 'x-api-key': KEY.split(':')[0] },
       });
-      expect([seen.statusCode, seen.json()]).toEqual([200, { productId: 'late', onHand: 0, reserved: 0, available: 0 }]);
+      expect([seen.statusCode, seen.json()]).toEqual([
+        200,
+        { productId: 'late', onHand: 0, reserved: 0, available: 0, lowStock: null },
+      ]);
       const ready = await eventually('the read node is ready', 10_000, async () => {
         const res = await server.inject({ url: '/health/ready' });
         return res.statusCode === 200 ? res : undefined;
