@@ -164,8 +164,10 @@ describe('cancelling and shipping', () => {
   });
 
   it('an order placed before expiry existed has no timer to cancel', () => {
-    const { paymentTimeoutMs: _, ...legacy } = placed[0].data as { paymentTimeoutMs: number };
-    const old = fold(order, [{ type: 'OrderCreated', data: legacy } as OrderEvent]);
+    const [created] = placed;
+    if (created.type !== 'OrderCreated') throw new Error('placed starts with OrderCreated');
+    const { paymentTimeoutMs: _, ...legacy } = created.data;
+    const old = fold(order, [{ type: 'OrderCreated', data: legacy }]);
     expect(where(payOrder({ type: 'PayOrder', data: { orderId: 'o1' } }, { order: old }))).toEqual([['order-o1', 'OrderPaid']]);
     expect(where(cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: old }))).toEqual([
       ['order-o1', 'OrderCancelled'],

@@ -17,8 +17,9 @@ export type FulfilmentState = { stage: 'allocating' | 'allocated' };
 
 /** Every event the process follows names its order: that is its correlation key, whatever the stream. */
 export function orderIdOf(event: RecordedEvent): string | undefined {
-  const { orderId } = (event.data ?? {}) as { orderId?: unknown };
-  return typeof orderId === 'string' ? orderId : undefined;
+  const { data } = event;
+  if (typeof data !== 'object' || data === null || !('orderId' in data)) return undefined;
+  return typeof data.orderId === 'string' ? data.orderId : undefined;
 }
 
 const events = [OrderPaid, ShipmentAllocated, OrderShipped, OrderCancelled, OrderExpired] as const;

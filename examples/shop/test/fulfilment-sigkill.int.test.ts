@@ -7,10 +7,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createCommandBus, type EventStore, type Principal } from 'chronicle-es';
+import { createCommandBus, type EventStore, type Principal, validate } from 'chronicle-es';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerCommands } from '../commands.js';
+import { ShipmentAllocated } from '../messages/fulfilment.js';
+import { OrderPaid } from '../messages/orders.js';
 import { startShopProcess } from './shop-process.js';
 
 const ADMIN = 'sigkill-admin-key-0123456789';
@@ -35,7 +37,7 @@ function allocations(events: EventStore) {
     async poll(): Promise<number> {
       const batch = await events.readAll({ from, filter: { types: ['ShipmentAllocated'] } });
       for (const e of batch) {
-        const { orderId } = e.data as { orderId: string };
+        const { orderId } = validate(ShipmentAllocated, e.data);
         byOrder.set(orderId, (byOrder.get(orderId) ?? 0) + 1);
         from = e.position + 1;
       }
@@ -98,7 +100,7 @@ describe('SIGKILL while the fulfilment process is sending', () => {
       await send('PayOrder', { orderId: `k-${i}` });
     }
     for (const e of await store.readAll({ filter: { types: ['OrderPaid'] } })) {
-      paidAt.set((e.data as { orderId: string }).orderId, e.position);
+      paidAt.set(validate(OrderPaid, e.data).orderId, e.position);
     }
     // Some order is allocated whose OrderPaid the process has not checkpointed: it sent, and has not committed.
     const inWindow = () => {
