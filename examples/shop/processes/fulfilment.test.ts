@@ -1,9 +1,12 @@
 // The fulfilment process, step by step (processManagerSpec: given events, when one more, then these commands and this
 // state): paid → allocate; shipped → notify (unless the shipment is old news); cancelled after payment → release; a
 // refused allocation ends the process.
+import { command, defineProcessManager } from 'chronicle-es';
 import { processManagerSpec } from 'chronicle-es/testing';
 import { describe, expect, it } from 'vitest';
-import { fulfilment, NOTIFY_WITHIN_MS } from './fulfilment.js';
+import { AllocateShipment, NotifyCustomer } from '../messages/fulfilment.js';
+import { OrderPaid } from '../messages/orders.js';
+import { type FulfilmentState, fulfilment, NOTIFY_WITHIN_MS } from './fulfilment.js';
 
 const NOW = Date.parse('2030-01-01T12:00:00.000Z');
 const spec = processManagerSpec(fulfilment, { now: NOW });
@@ -77,5 +80,24 @@ describe('fulfilment', () => {
       .when({ type: 'OrderPaid', data: {} as { orderId: string } })
       .outcome();
     expect(skipped).toMatchObject({ key: undefined, send: [] });
+  });
+});
+
+describe('its types', () => {
+  it('types each step by its event and each command by its definition, so wrong uses do not compile', () => {
+    const typed = defineProcessManager<FulfilmentState, typeof OrderPaid>({
+      name: 'typed_fulfilment',
+      version: 1,
+      events: [OrderPaid],
+      handlers: {
+        // @ts-expect-error OrderPaid carries no customerId
+        OrderPaid: ({ data }) => ({ send: [command(AllocateShipment, { orderId: data.customerId })] }),
+      },
+    });
+    expect(typed.eventTypes).toEqual(['OrderPaid']);
+    // @ts-expect-error a topic the Shop does not tell customers about
+    expect(command(NotifyCustomer, { orderId: 'o1', topic: 'order-lost' }).type).toBe('NotifyCustomer');
+    // @ts-expect-error AllocateShipment needs the order id
+    expect(command(AllocateShipment, {}).data).toEqual({});
   });
 });

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createCommandBus, type EventStore, type Principal, validate } from 'chronicle-es';
+import { COMMAND_REFUSED, createCommandBus, type EventStore, type Principal, validate } from 'chronicle-es';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerCommands } from '../commands.js';
@@ -157,7 +157,8 @@ describe('SIGKILL while the fulfilment process is sending', () => {
     expect(seen.byOrder.size).toBe(ORDERS);
     expect(counts.filter((n) => n !== 1)).toEqual([]);
     for (let i = 0; i < ORDERS; i++) expect(seen.byOrder.get(`k-${i}`), `k-${i}`).toBe(1);
-    // Nothing else went wrong on the way: no refused allocation (every order was paid), and all read models live.
+    // Nothing else went wrong on the way: no refused allocation (every order was paid), and every projection is live.
+    expect(await store.readAll({ filter: { types: [COMMAND_REFUSED] } })).toEqual([]);
     const ready = await fetch(`${last.url}/health/ready`);
     expect(ready.status).toBe(200);
     console.log(JSON.stringify({ test: 'fulfilment-sigkill', orders: ORDERS, kills }));

@@ -2,7 +2,7 @@
 // once its timeout passes and frees its stock; a paid one does not expire, is allocated, shipped and its customer
 // notified; an order called off before its allocation is never allocated; stock falling low raises an alert that a
 // restock clears. Every step is read back through the HTTP queries, as a client sees it.
-import { validate } from 'chronicle-es';
+import { COMMAND_REFUSED, processStreamId, validate } from 'chronicle-es';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OrderExpired } from '../messages/orders.js';
 import { given, KEYS, startShop, type TestShop } from './support.js';
@@ -156,6 +156,13 @@ describe('a paid order', () => {
     await shop.shop.projector.start();
     await shop.settle();
     expect(await events.readStream('shipment-wf-3')).toEqual([]);
+    // The refusal is recorded on the process's own stream, and the process gave up on the order.
+    const refusals = await events.readStream(processStreamId('fulfilment', 'wf-3'));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({
+      type: COMMAND_REFUSED,
+      data: { process: 'fulfilment', code: 'DOMAIN_RULE', command: { type: 'AllocateShipment', data: { orderId: 'wf-3' } } },
+    });
     const order = await orderStatus('wf-3');
     expect(steps(order)).toEqual(['created', 'paid', 'cancelled']);
     expect(await inventory('wf-cup')).toMatchObject({ onHand: 18, reserved: 0 });
