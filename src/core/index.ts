@@ -119,6 +119,7 @@ export {
 } from './projections/checkpoint-waits.js';
 export {
   type AlongsideContext,
+  type BatchContext,
   defineProjection,
   type Projection,
   type ProjectionDefinition,
