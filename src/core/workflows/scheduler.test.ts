@@ -190,6 +190,43 @@ describe('the scheduler', () => {
     });
   });
 
+  it('refuses a decision whose scheduled command is malformed, committing none of its events', async () => {
+    await withWorld(async (w) => {
+      const Decide = defineCommand('Decide', z.object({ id: z.string(), bad: z.number() }));
+      const good = schedule(Bump, { id: 'd' }, { key: 'k-decided', after: H });
+      // What a decide() might return built by hand: each is refused before anything is appended.
+      const malformed: unknown[] = [
+        { ...good, data: { ...good.data, after: 1500.5 } },
+        { ...good, data: { ...good.data, after: 1e300 } },
+        { ...good, data: { key: 'k-decided', after: H } },
+        { ...good, streamId: 'chronicle.schedule-elsewhere' },
+        { ...good, data: { key: 'k-decided', command: good.data.command, after: undefined, at: 'Jan 1 2020' } },
+      ];
+      w.bus.register(
+        Decide,
+        createDecisionHandler({
+          store: w.eventStore,
+          query: (c: { type: 'Decide'; data: { id: string } }) => Query.tags(`decide:${c.data.id}`),
+          model: { initialState: null, evolve: (s) => s },
+          decide: (c: { type: 'Decide'; data: { id: string; bad: number } }) => [
+            { streamId: `decide-${c.data.id}`, type: 'Decided', data: {}, tags: [`decide:${c.data.id}`] },
+            (c.data.bad < 0 ? good : malformed[c.data.bad]) as ScheduledCommand,
+          ],
+        }),
+      );
+      const head = await w.eventStore.headPosition();
+      for (let bad = 0; bad < malformed.length; bad++) {
+        const err = await rejection(w.bus.dispatch(Decide, { id: `x${bad}`, bad }));
+        expect(isChronicleError(err, 'INVALID_ARGUMENT'), `${bad}: ${(err as Error).message}`).toBe(true);
+      }
+      expect(await w.eventStore.headPosition()).toBe(head);
+      // A well-formed one commits, and the scheduler's projection goes on.
+      await w.bus.dispatch(Decide, { id: 'ok', bad: -1 });
+      await w.settle();
+      expect((await w.workflows.status()).schedules.pending).toBe(1);
+    });
+  });
+
   it('replaces a pending schedule scheduled again under its key', async () => {
     await withWorld(async (w) => {
       await w.workflows.schedule(Bump, { id: 'first' }, { key: 'k-re', at: T0 + H });
