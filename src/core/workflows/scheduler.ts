@@ -1,31 +1,33 @@
-// The scheduler: a projection keeping the pending schedules (so it is checkpointed, leased and reported like any), the
-// fire loop that runs beside it on the worker holding it, and the writes that schedule and cancel.
-import type { CommandBus } from '../command-bus.js';
-import { ChronicleError, isChronicleError } from '../errors.js';
-import type { NewEvent, RecordedEvent } from '../event-store.js';
-import { validate } from '../messages.js';
+// The scheduler: a projection keeping the pending schedules (so it is checkpointed, leased and reported like any), and
+// the fire loop that runs beside it on the worker holding it; the writes that schedule and cancel are schedule-writer.ts.
+import { ChronicleError } from '../errors.js';
+import type { RecordedEvent } from '../event-store.js';
 import { defineProjection, type Projection } from '../projections/define-projection.js';
 import type { ProjectionStore } from '../projections/projection-store.js';
 import {
-  assertScheduledCommand,
-  assertScheduleKey,
   COMMAND_SCHEDULED,
   type CommandScheduledData,
   dueTimeOf,
-  resolveAfter,
   SCHEDULE_CANCELLED,
   SCHEDULE_FIRED,
-  type ScheduleCancelledData,
-  type ScheduledCommand,
   type ScheduleFiredData,
   scheduleKeyOf,
   scheduleStreamId,
 } from './schedule-events.js';
 import { SCHEDULER_PROJECTION, type ScheduleTable } from './schedule-table.js';
 import { requireScheduleTable } from './schedule-table-for.js';
+import { createScheduleWriter, type ScheduleWriter } from './schedule-writer.js';
 import { type FailingSchedule, FireLoop, type ScheduleError } from './scheduler-loop.js';
 import type { RetryOptions, WorkflowDeps } from './workflow-types.js';
 
+export {
+  type CancelOptions,
+  createScheduleWriter,
+  type ScheduleCause,
+  type ScheduleReceipt,
+  type ScheduleWriteOptions,
+  type ScheduleWriter,
+} from './schedule-writer.js';
 export type { FailingSchedule, ScheduleError } from './scheduler-loop.js';
 
 export type SchedulerOptions = {
@@ -39,9 +41,6 @@ export type SchedulerOptions = {
    */
   retry?: RetryOptions;
 };
-
-/** What scheduling recorded. */
-export type ScheduleReceipt = { key: string; at: string; position: number };
 
 /** The scheduler's queue as its projection shows it now, and how firing goes on this worker. */
 export type ScheduleStatus = {
@@ -59,22 +58,6 @@ export type ScheduleStatus = {
   lastError?: ScheduleError;
 };
 
-/** Writes schedules and cancellations to the log. */
-export interface ScheduleWriter {
-  /**
-   * Records `s` (an `after` resolved against the clock). With `idempotencyKey`, a repeat records nothing and answers
-   * with what the first recorded. A command the bus knows has its payload validated now.
-   * @throws INVALID_ARGUMENT not a scheduled command, bad key or time; VALIDATION_FAILED bad payload; UNKNOWN_MESSAGE
-   * a command the bus does not know; STORE_ERROR
-   */
-  schedule(s: ScheduledCommand, idempotencyKey?: string): Promise<ScheduleReceipt>;
-  /**
-   * Cancels the pending schedule under `key`; false when none was pending. With `idempotencyKey`, a repeat answers true
-   * and records nothing. @throws INVALID_ARGUMENT, CONCURRENCY_CONFLICT (lost the race 10 times), STORE_ERROR
-   */
-  cancel(key: string, idempotencyKey?: string): Promise<boolean>;
-}
-
 export interface Scheduler extends ScheduleWriter {
   /** The projection keeping the pending schedules; its worker fires them. */
   readonly projection: Projection<any>;
@@ -85,58 +68,6 @@ export interface Scheduler extends ScheduleWriter {
    * how many this call fired (0 when the projection does not run here). For tests with a hand-moved clock.
    */
   fireDue(): Promise<number>;
-}
-
-const CANCEL_TRIES = 10;
-
-/** The writes of schedules and cancellations, without the projection (a process that leaves firing to another). */
-export function createScheduleWriter(deps: WorkflowDeps): ScheduleWriter {
-  const { eventStore, commandBus, clock } = deps;
-  return {
-    async schedule(s, idempotencyKey) {
-      assertScheduledCommand(s);
-      checkCommand(commandBus, s.data);
-      const { key } = s.data;
-      const streamId = scheduleStreamId(key);
-      const resolved = resolveAfter(s, clock());
-      const event: NewEvent = { type: COMMAND_SCHEDULED, data: resolved.data };
-      if (s.id !== undefined) event.id = s.id;
-      if (s.metadata !== undefined) event.metadata = s.metadata;
-      if (s.tags !== undefined) event.tags = s.tags;
-      const result = await eventStore.append(streamId, [event], {
-        expectedVersion: 'any',
-        ...(idempotencyKey !== undefined && { idempotencyKey: `${COMMAND_SCHEDULED}:${idempotencyKey}` }),
-      });
-      let at = resolved.data.at!;
-      if (result.duplicate) {
-        // A repeat: the first one's time is the one that stands.
-        const [first] = await eventStore.readStream(streamId, { from: result.version, limit: 1 });
-        if (first?.type === COMMAND_SCHEDULED) at = new Date(dueTimeOf(first)).toISOString();
-      }
-      return { key, at, position: result.position };
-    },
-    async cancel(key, idempotencyKey) {
-      assertScheduleKey(key);
-      const streamId = scheduleStreamId(key);
-      const storedKey = idempotencyKey === undefined ? undefined : `${SCHEDULE_CANCELLED}:${idempotencyKey}`;
-      if (storedKey !== undefined && (await eventStore.findIdempotentResult(storedKey))) return true;
-      for (let tries = 1; ; tries++) {
-        const [last] = await eventStore.readStream(streamId, { direction: 'backward', limit: 1 });
-        if (!last || last.type !== COMMAND_SCHEDULED) return false;
-        const data: ScheduleCancelledData = { key };
-        try {
-          await eventStore.append(streamId, [{ type: SCHEDULE_CANCELLED, data }], {
-            expectedVersion: last.version,
-            ...(storedKey !== undefined && { idempotencyKey: storedKey }),
-          });
-          return true;
-        } catch (err) {
-          // Rescheduled, fired or cancelled meanwhile: look again at what is pending now.
-          if (!isChronicleError(err, 'CONCURRENCY_CONFLICT') || tries >= CANCEL_TRIES) throw err;
-        }
-      }
-    },
-  };
 }
 
 /**
@@ -216,17 +147,6 @@ function keyOf(event: RecordedEvent): string {
     );
   }
   return key;
-}
-
-// The payload is checked when scheduled, not only when it fires hours later, when no caller is left to tell.
-function checkCommand(bus: CommandBus, data: CommandScheduledData): void {
-  const definition = bus.definition(data.command.type);
-  if (!definition) {
-    throw new ChronicleError('UNKNOWN_MESSAGE', `schedule ${data.key}: no command ${data.command.type} is registered`, {
-      details: { command: data.command.type },
-    });
-  }
-  validate(definition, data.command.data);
 }
 
 function assertDeps(deps: WorkflowDeps): void {
