@@ -1,6 +1,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { Bump, Flaky, Refuse, scheduleCommands, scheduleStream } from '../../../test/support/workflows-schedule-kit.js';
+import { createCommandBus } from '../command-bus.js';
 import { createDecisionHandler } from '../decision-handler.js';
 import { domainError, isChronicleError } from '../errors.js';
 import { Query } from '../event-query.js';
@@ -12,7 +13,7 @@ import type { ProjectionStore } from '../projections/projection-store.js';
 import { createProjector } from '../projections/projector.js';
 import { createWorkflows, type Workflows } from './create-workflows.js';
 import { COMMAND_SCHEDULED, type ScheduledCommand, schedule, scheduleStreamId } from './schedule-events.js';
-import { createScheduler, type SchedulerOptions } from './scheduler.js';
+import { createScheduler, createScheduleWriter, type SchedulerOptions } from './scheduler.js';
 import type { WorkflowDeps } from './workflow-types.js';
 
 const T0 = Date.parse('2031-03-01T12:00:00.000Z');
@@ -382,6 +383,50 @@ describe('the scheduler', () => {
       expect((await w.eventStore.readStream('flaky-f2')).length).toBe(1);
       expect((await w.workflows.status()).schedules.failing).toEqual([]);
     });
+  });
+
+  it('holds a command this worker has no handler for (mid-deploy) and fires it once the handler is there', async () => {
+    let now = T0;
+    const eventStore = createInMemoryEventStore();
+    const readStore = createInMemoryReadStore();
+    const full = scheduleCommands(eventStore);
+    // The old worker: its bus does not know Bump yet.
+    const old = createCommandBus();
+    const workflows = createWorkflows({
+      commandBus: old,
+      eventStore,
+      readStore,
+      clock: () => now,
+      scheduler: { pollIntervalMs: 60_000, retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: H } },
+    });
+    const projector = createProjector({ eventStore, readStore, projections: workflows.projections, pollIntervalMs: 5 });
+    await projector.start();
+    try {
+      // Scheduled by a new worker, which knows it.
+      const writer = createScheduleWriter({
+        commandBus: full.bus,
+        eventStore,
+        clock: () => now,
+        principal: { id: 'n', roles: [] },
+      });
+      await writer.schedule(schedule(Bump, { id: 'deploy' }, { key: 'k-deploy', at: T0 }));
+      await projector.waitForPosition(await eventStore.headPosition());
+      expect(await workflows.fireDue()).toBe(0);
+      const { schedules } = await workflows.status();
+      expect(schedules.failing).toEqual([
+        expect.objectContaining({ key: 'k-deploy', error: expect.objectContaining({ code: 'UNKNOWN_MESSAGE' }) }),
+      ]);
+      expect(schedules.pending).toBe(1);
+      expect((await scheduleStream(eventStore, 'k-deploy')).map((e) => e.type)).toEqual([COMMAND_SCHEDULED]);
+
+      old.register(Bump, (command, context) => full.bus.dispatch(Bump, command.data, context));
+      now = T0 + H;
+      expect(await workflows.fireDue()).toBe(1);
+      expect(await full.bumps('deploy')).toBe(1);
+      expect((await scheduleStream(eventStore, 'k-deploy')).at(-1)).toMatchObject({ data: { outcome: 'done' } });
+    } finally {
+      await projector.stop();
+    }
   });
 
   it('refuses bad keys, bad times and bad payloads with a clear error, writing nothing', async () => {
