@@ -4,11 +4,14 @@
 import type { AlongsideContext } from '../projections/define-projection.js';
 import { errorOf, type Firing, type FiringError, fireSchedule } from './schedule-firing.js';
 import type { PendingSchedule, ScheduleTable } from './schedule-table.js';
+import { pause } from './workflow-failures.js';
 import type { RetryOptions, WorkflowDeps } from './workflow-types.js';
 
 export type FireLoopOptions = {
   pollIntervalMs: number;
   batchSize: number;
+  /** Longest wait on stop for the firings in flight. */
+  stopTimeoutMs: number;
   retry: Required<RetryOptions>;
 };
 
@@ -43,6 +46,9 @@ export class FireLoop {
   private hintTries = 0;
   // The last round left due rows behind (no room, or it read as many rows as it asked for).
   private more = false;
+  // When the last round began, on the workflows clock and in real time: a clock that stood still while real time
+  // passed (a test's hand-moved clock) says nothing about how long to sleep.
+  private lastRound: { clock: number; real: number } | undefined;
 
   constructor(
     private readonly deps: WorkflowDeps,
@@ -110,8 +116,11 @@ export class FireLoop {
         let delay = this.options.pollIntervalMs;
         try {
           const now = this.deps.clock();
+          const real = Date.now();
+          const still = this.lastRound !== undefined && now === this.lastRound.clock && real > this.lastRound.real;
+          this.lastRound = { clock: now, real };
           const { started } = await this.startDue(turn);
-          delay = await this.plan(turn, now, started.length);
+          delay = await this.plan(turn, now, started.length, still);
         } catch (err) {
           // The read store failed (the projection reports it too); the next poll tries again.
           this.lastFailure = { ...errorOf(err), at: new Date(this.deps.clock()).toISOString() };
@@ -120,8 +129,11 @@ export class FireLoop {
         await this.sleep(delay, signal);
       }
     } finally {
-      await Promise.allSettled([...this.inFlight.values()]);
+      // A command that never answers must not hold the projector's stop: after the bound it is let go (its firing,
+      // if it ever answers, is still recorded; if not, the next worker sends it again under the same key).
+      await Promise.race([Promise.allSettled([...this.inFlight.values()]), pause(this.options.stopTimeoutMs)]);
       this.turn = undefined;
+      this.lastRound = undefined;
       // Another worker fires from here on; what it sees is the log and its own table.
       this.handled.clear();
       this.holds.clear();
@@ -186,18 +198,25 @@ export class FireLoop {
   }
 
   // How long to sleep after a round that started at `now`: until the next due time, a hint, a hold's end or the poll.
-  private async plan(turn: Turn, now: number, started: number): Promise<number> {
+  // Times ahead are in clock ms, slept in real ms; under a clock that stands still (`still`) only the poll wakes it.
+  private async plan(turn: Turn, now: number, started: number, still: boolean): Promise<number> {
     let delay = this.options.pollIntervalMs;
     if (this.more && this.inFlight.size < this.options.batchSize) delay = 0;
+    const ahead = (at: number) => {
+      if (!still) delay = Math.min(delay, Math.max(at - now, 1));
+    };
     const next = await this.table.nextDueAfter(turn.reader, now);
-    if (next !== undefined) delay = Math.min(delay, next - now);
-    for (const hold of this.holds.values()) delay = Math.min(delay, hold.until - now);
+    if (next !== undefined) ahead(next);
+    for (const hold of this.holds.values()) {
+      if (hold.until > now) ahead(hold.until);
+      else if (this.inFlight.size < this.options.batchSize) delay = 0;
+    }
     if (this.hint !== undefined) {
-      if (this.hint > now) delay = Math.min(delay, this.hint - now);
+      if (this.hint > now) ahead(this.hint);
       else if (started > 0 || this.hintTries >= HINT_TRIES) this.hint = undefined;
       else delay = Math.min(delay, HINT_RETRY_MS * 2 ** this.hintTries++);
     }
-    return Math.max(delay, 0);
+    return Math.ceil(delay);
   }
 
   private sleep(ms: number, signal: AbortSignal): Promise<void> {

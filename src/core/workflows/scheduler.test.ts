@@ -483,6 +483,13 @@ describe('the scheduler', () => {
       { batchSize: 1.5 },
       { retry: { attempts: 0 } },
       { retry: { initialDelayMs: 10, maxDelayMs: 5 } },
+      // Longer than a timer holds: Node would fire it at once, turning a backoff into a spin.
+      { retry: { initialDelayMs: Number.POSITIVE_INFINITY, maxDelayMs: Number.POSITIVE_INFINITY } },
+      { retry: { maxDelayMs: 1e12 } },
+      { pollIntervalMs: Number.NaN },
+      { pollIntervalMs: 2 ** 31 },
+      { stopTimeoutMs: -1 },
+      { stopTimeoutMs: Number.POSITIVE_INFINITY },
     ]) {
       expect(() => createScheduler(deps, readStore, options)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     }

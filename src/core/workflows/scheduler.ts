@@ -17,7 +17,8 @@ import {
 import { SCHEDULER_PROJECTION, type ScheduleTable } from './schedule-table.js';
 import { requireScheduleTable } from './schedule-table-for.js';
 import { createScheduleWriter, type ScheduleWriter } from './schedule-writer.js';
-import { type FailingSchedule, FireLoop, type ScheduleError } from './scheduler-loop.js';
+import { type FailingSchedule, FireLoop, type FireLoopOptions, type ScheduleError } from './scheduler-loop.js';
+import { MAX_DELAY_MS, retrySettings } from './workflow-failures.js';
 import type { RetryOptions, WorkflowDeps } from './workflow-types.js';
 
 export {
@@ -40,6 +41,11 @@ export type SchedulerOptions = {
    * `maxDelayMs` later). Defaults: 5 attempts, 50 ms doubling up to 2000 ms.
    */
   retry?: RetryOptions;
+  /**
+   * How long stopping waits for commands in flight to answer before it lets them go (one that answers later still
+   * records its firing; one that never does is sent again by the next worker, under the same key). Default 5000.
+   */
+  stopTimeoutMs?: number;
 };
 
 /** The scheduler's queue as its projection shows it now, and how firing goes on this worker. */
@@ -155,20 +161,20 @@ function assertDeps(deps: WorkflowDeps): void {
   }
 }
 
-function checkOptions(options: SchedulerOptions): { pollIntervalMs: number; batchSize: number; retry: Required<RetryOptions> } {
+function checkOptions(options: SchedulerOptions): FireLoopOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'scheduler: options must be an object');
+  }
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const batchSize = options.batchSize ?? 500;
-  const retry = {
-    attempts: options.retry?.attempts ?? 5,
-    initialDelayMs: options.retry?.initialDelayMs ?? 50,
-    maxDelayMs: options.retry?.maxDelayMs ?? 2000,
-  };
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
   const bad = (why: string) => new ChronicleError('INVALID_ARGUMENT', `scheduler: ${why}`);
-  if (!(pollIntervalMs > 0) || pollIntervalMs > 2 ** 31 - 1) throw bad('pollIntervalMs must be a positive number of ms');
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw bad('batchSize must be a positive integer');
-  if (!Number.isSafeInteger(retry.attempts) || retry.attempts < 1) throw bad('retry.attempts must be a positive integer');
-  if (!(retry.initialDelayMs >= 0) || !(retry.maxDelayMs >= retry.initialDelayMs) || retry.maxDelayMs > 2 ** 31 - 1) {
-    throw bad('retry delays must be non-negative, maxDelayMs ≥ initialDelayMs');
+  if (typeof pollIntervalMs !== 'number' || !(pollIntervalMs > 0) || pollIntervalMs > MAX_DELAY_MS) {
+    throw bad(`pollIntervalMs must be a positive number of ms up to ${MAX_DELAY_MS}`);
   }
-  return { pollIntervalMs, batchSize, retry };
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw bad('batchSize must be a positive integer');
+  if (typeof stopTimeoutMs !== 'number' || !(stopTimeoutMs >= 0) || stopTimeoutMs > MAX_DELAY_MS) {
+    throw bad(`stopTimeoutMs must be between 0 and ${MAX_DELAY_MS} ms`);
+  }
+  return { pollIntervalMs, batchSize, stopTimeoutMs, retry: retrySettings('scheduler', options.retry) };
 }
