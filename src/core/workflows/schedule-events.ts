@@ -7,7 +7,10 @@ import type { RecordedEvent, TaggedEvent } from '../event-store.js';
 import type { CommandDefinition, InputOf } from '../messages.js';
 import { nameProblem } from '../name-rules.js';
 
-/** A command was scheduled (or rescheduled: the latest one under a key is the one that fires). */
+/**
+ * A command was scheduled, or rescheduled: the latest under a key replaces the pending one — unless the pending one's
+ * firing had already begun, in which case it still takes effect too (see `cancelSchedule`).
+ */
 export const COMMAND_SCHEDULED = 'chronicle.CommandScheduled';
 /** A schedule was cancelled before it fired. */
 export const SCHEDULE_CANCELLED = 'chronicle.ScheduleCancelled';
@@ -28,7 +31,11 @@ export type ScheduleTiming = { at: Date | string | number; after?: undefined } |
 
 /** How a command is scheduled: when, and the key it is known, replaced and cancelled by. */
 export type ScheduleOptions = ScheduleTiming & {
-  /** Unique per schedule (e.g. `expire-order-o1`): scheduling again under it replaces the pending one. */
+  /**
+   * Unique per schedule (e.g. `expire-order-o1`): scheduling again under it replaces the pending one. Not atomically
+   * with its firing: if that had begun (confirmed as pending, command on its way), the old command still takes effect
+   * and the new one fires later, so a command must check its own state (e.g. that the order is still unpaid).
+   */
   key: string;
 };
 
@@ -103,7 +110,12 @@ export function schedule<D extends CommandDefinition>(
   return { streamId, type: COMMAND_SCHEDULED, data };
 }
 
-/** The event that cancels the schedule under `key`, for a decision to return. @throws INVALID_ARGUMENT bad key */
+/**
+ * The event that cancels the schedule under `key`, for a decision to return. It cannot stop a firing that has begun
+ * (the scheduler confirmed the schedule as pending and sent its command): the command then still takes effect, so one
+ * that must not after a cancel checks its own state (ExpireOrder leaves a paid order alone).
+ * @throws INVALID_ARGUMENT bad key
+ */
 export function cancelSchedule(key: string): TaggedEvent<typeof SCHEDULE_CANCELLED, ScheduleCancelledData> {
   return { streamId: scheduleStreamId(key), type: SCHEDULE_CANCELLED, data: { key } };
 }

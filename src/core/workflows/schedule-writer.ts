@@ -47,8 +47,9 @@ export type CancelOptions = {
 /** Writes schedules and cancellations to the log. */
 export interface ScheduleWriter {
   /**
-   * Records `s` (an `after` resolved against the clock). With `idempotencyKey`, a repeat records nothing and answers
-   * with what the first recorded. A command the bus knows has its payload validated now.
+   * Records `s` (an `after` resolved against the clock), replacing the pending schedule under its key (one whose
+   * firing has begun still takes effect: see `cancel`). With `idempotencyKey`, a repeat records nothing and answers
+   * with what the first recorded. The command must be one the bus knows; its payload is validated now.
    * @throws INVALID_ARGUMENT not a scheduled command, bad key, time or cause; VALIDATION_FAILED bad payload;
    * UNKNOWN_MESSAGE a command the bus does not know; IDEMPOTENCY_MISMATCH; STORE_ERROR
    */
