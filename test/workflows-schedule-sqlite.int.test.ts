@@ -107,6 +107,33 @@ describe('schedules on SQLite files', () => {
     await third.close();
   });
 
+  it('leaves a row whose stream was deleted out of its counts, and drops it with the next batch', async () => {
+    const first = await open('stale', T0);
+    await first.workflows.schedule(Bump, { id: 'gone' }, { key: 'k-gone', at: T0 + H });
+    await first.workflows.schedule(Bump, { id: 'kept' }, { key: 'k-kept', at: T0 + 3 * H });
+    await first.settle();
+    await first.eventStore.deleteStream('chronicle.schedule-k-gone');
+    await first.close();
+
+    const w = await open('stale', T0 + 2 * H);
+    await w.settle();
+    await w.workflows.fireDue();
+    expect(await w.bumps('gone')).toBe(0);
+    expect((await w.workflows.status()).schedules).toMatchObject({
+      pending: 1,
+      overdue: 0,
+      nextDueAt: new Date(T0 + 3 * H).toISOString(),
+    });
+    await w.workflows.schedule(Bump, { id: 'next' }, { key: 'k-next', at: T0 + 4 * H });
+    await w.settle();
+    await w.close();
+    // Reopened: nothing remembers what the last worker found, and the table itself no longer has the row.
+    const again = await open('stale', T0 + 2 * H);
+    await again.settle();
+    expect((await again.workflows.status()).schedules).toMatchObject({ pending: 2, overdue: 0 });
+    await again.close();
+  });
+
   it('keeps a schedule a decision made with its events, and fires it from their recorded time', async () => {
     const first = await open('decision', Date.now());
     const status = await first.bus.dispatch(PlaceOrder, { orderId: 'o1' });

@@ -35,8 +35,12 @@ export class FireLoop {
   // The one loop running at a time (a scheduler's projection given to two projectors in one process runs twice).
   private queue: Promise<void> = Promise.resolve();
   private readonly inFlight = new Map<string, Promise<Firing>>();
-  // Fired (or found no longer pending) but still in the table until the projection applies what the log says.
+  // Fired but still in the table until the projection applies what the log says.
   private readonly handled = new Set<string>();
+  // Found no longer pending in the log (cancelled, replaced or fired elsewhere, the stream deleted, a foreign event
+  // last), still in the table: left out of the counts here, and dropped by the projection's next batch (a row whose
+  // stream was deleted or ends in a foreign event has no event of its own to remove it).
+  private readonly stale = new Map<string, PendingSchedule>();
   private readonly holds = new Map<string, FailingSchedule & { until: number }>();
   private lastFailure: ScheduleError | undefined;
   private sleeper: { timer: NodeJS.Timeout; wakeAt: number; done: () => void } | undefined;
@@ -82,6 +86,11 @@ export class FireLoop {
     } finally {
       release();
     }
+  }
+
+  /** Rows this worker found no longer pending in the log that the table still holds. */
+  staleRows(): PendingSchedule[] {
+    return [...this.stale.values()];
   }
 
   /** The projection applied a schedule due at `dueMs`: wake the loop then if it would sleep past it. */
@@ -136,6 +145,7 @@ export class FireLoop {
       this.lastRound = undefined;
       // Another worker fires from here on; what it sees is the log and its own table.
       this.handled.clear();
+      this.stale.clear();
       this.holds.clear();
       this.hint = undefined;
     }
@@ -146,13 +156,14 @@ export class FireLoop {
     const now = this.deps.clock();
     const room = this.options.batchSize - this.inFlight.size;
     if (room <= 0) return { started: [], joined: [...this.inFlight.values()] };
-    const limit = room + this.inFlight.size + this.handled.size + this.holds.size;
+    const limit = room + this.inFlight.size + this.handled.size + this.stale.size + this.holds.size;
     const rows = await this.table.due(turn.reader, now, limit);
     this.more = rows.length >= limit;
     if (!this.more) {
       // Every due row was read: an id handled or held that is not among them has left the table.
       const present = new Set(rows.map(idOf));
       for (const id of this.handled) if (!present.has(id)) this.handled.delete(id);
+      for (const id of this.stale.keys()) if (!present.has(id)) this.stale.delete(id);
       for (const id of this.holds.keys()) if (!present.has(id)) this.holds.delete(id);
     }
     const started: Promise<Firing>[] = [];
@@ -161,7 +172,8 @@ export class FireLoop {
       const id = idOf(row);
       const inFlight = this.inFlight.get(id);
       if (inFlight) joined.push(inFlight);
-      if (inFlight || this.handled.has(id) || (this.holds.get(id)?.until ?? now) > now || turn.signal.aborted) continue;
+      if (inFlight || this.handled.has(id) || this.stale.has(id) || (this.holds.get(id)?.until ?? now) > now) continue;
+      if (turn.signal.aborted) continue;
       // Due but no room left this round: fetch it as soon as the firings in flight make room.
       if (started.length >= room) this.more = true;
       else started.push(this.start(id, row, turn));
@@ -172,8 +184,11 @@ export class FireLoop {
   private start(id: string, row: PendingSchedule, turn: Turn): Promise<Firing> {
     const firing = fireSchedule(row, { deps: this.deps, retry: this.options.retry, signal: turn.signal }).then((f) => {
       this.inFlight.delete(id);
-      if (f.fired || f.reason === 'stale') {
+      if (f.fired) {
         this.handled.add(id);
+        this.holds.delete(id);
+      } else if (f.reason === 'stale') {
+        this.stale.set(id, row);
         this.holds.delete(id);
       } else if (f.reason === 'failed') {
         const now = this.deps.clock();

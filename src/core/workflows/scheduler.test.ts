@@ -13,7 +13,7 @@ import type { ProjectionStore } from '../projections/projection-store.js';
 import { createProjector } from '../projections/projector.js';
 import { createWorkflows, type Workflows } from './create-workflows.js';
 import { COMMAND_SCHEDULED, type ScheduledCommand, schedule, scheduleStreamId } from './schedule-events.js';
-import { createScheduler, createScheduleWriter, type SchedulerOptions } from './scheduler.js';
+import { createScheduler, createScheduleWriter, readScheduleStatus, type SchedulerOptions } from './scheduler.js';
 import type { WorkflowDeps } from './workflow-types.js';
 
 const T0 = Date.parse('2031-03-01T12:00:00.000Z');
@@ -579,6 +579,32 @@ describe('the scheduler', () => {
     await w.projector.stop();
     expect(await firing).toBe(0);
     expect(w.calls.Flaky).toBe(1);
+  });
+
+  it('leaves out of its counts, then drops, a row the log no longer has pending (stream deleted, or a foreign event last)', async () => {
+    await withWorld(async (w) => {
+      await w.workflows.schedule(Bump, { id: 'gone' }, { key: 'k-deleted', at: T0 });
+      await w.workflows.schedule(Bump, { id: 'other' }, { key: 'k-foreign', at: T0 });
+      await w.settle();
+      await w.eventStore.deleteStream(scheduleStreamId('k-deleted'));
+      await w.eventStore.append(scheduleStreamId('k-foreign'), [{ type: 'SomethingElse', data: {} }]);
+      w.at(H);
+      expect(await w.fire()).toBe(0);
+      expect(w.calls.Bump).toBe(0);
+      // Found stale by this round: not pending, not overdue, though the table still holds them.
+      expect((await w.workflows.status()).schedules).toMatchObject({ pending: 0, overdue: 0 });
+      expect((await w.workflows.status()).schedules.nextDueAt).toBeUndefined();
+      expect(await readScheduleStatus(w.readStore, w.clock)).toMatchObject({ pending: 2, overdue: 2 });
+      // The projection's next batch drops them from the table itself, for every reader.
+      await w.workflows.schedule(Bump, { id: 'later' }, { key: 'k-later', at: T0 + 5 * H });
+      await w.settle();
+      expect(await readScheduleStatus(w.readStore, w.clock)).toMatchObject({
+        pending: 1,
+        overdue: 0,
+        nextDueAt: new Date(T0 + 5 * H).toISOString(),
+      });
+      expect((await w.workflows.status()).schedules).toMatchObject({ pending: 1, overdue: 0 });
+    });
   });
 
   it('rebuilds its table from the log: what fired or was cancelled stays gone', async () => {

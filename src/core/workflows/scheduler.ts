@@ -2,8 +2,9 @@
 // the fire loop that runs beside it on the worker holding it; the writes that schedule and cancel are schedule-writer.ts.
 import { ChronicleError } from '../errors.js';
 import type { RecordedEvent } from '../event-store.js';
-import { defineProjection, type Projection } from '../projections/define-projection.js';
+import { type AlongsideContext, defineProjection, type Projection } from '../projections/define-projection.js';
 import type { ProjectionStore } from '../projections/projection-store.js';
+import { runHandlers } from '../projections/run-handlers.js';
 import {
   COMMAND_SCHEDULED,
   type CommandScheduledData,
@@ -14,7 +15,7 @@ import {
   scheduleKeyOf,
   scheduleStreamId,
 } from './schedule-events.js';
-import { SCHEDULER_PROJECTION, type ScheduleTable } from './schedule-table.js';
+import { type PendingSchedule, SCHEDULER_PROJECTION, type ScheduleTable } from './schedule-table.js';
 import { requireScheduleTable } from './schedule-table-for.js';
 import { createScheduleWriter, type ScheduleWriter } from './schedule-writer.js';
 import { type FailingSchedule, FireLoop, type FireLoopOptions, type ScheduleError } from './scheduler-loop.js';
@@ -92,15 +93,22 @@ export function createScheduler(
   const settings = checkOptions(options);
   const table = requireScheduleTable(readStore);
   const loop = new FireLoop(deps, table, settings);
+  const base = scheduleProjection(table, (dueMs) => loop.noteDue(dueMs));
   const projection: Projection<any> = Object.freeze({
-    ...scheduleProjection(table, (dueMs) => loop.noteDue(dueMs)),
-    alongside: (context) => loop.run(context),
+    ...base,
+    runBatch: (events: readonly RecordedEvent[], tx: unknown) => {
+      const stale = loop.staleRows();
+      if (stale.length === 0) return runHandlers(base.handlers, events, tx);
+      return dropStale(table, tx, stale).then(() => runHandlers(base.handlers, events, tx));
+    },
+    alongside: (context: AlongsideContext) => loop.run(context),
   });
   return {
     ...createScheduleWriter(deps),
     projection,
     async status() {
-      return { ...(await countsOf(table, readStore, deps.clock())), firing: loop.running, ...loop.failures() };
+      const counts = await countsOf(table, readStore, deps.clock(), loop.staleRows());
+      return { ...counts, firing: loop.running, ...loop.failures() };
     },
     fireDue: () => loop.fireDue(),
   };
@@ -114,8 +122,13 @@ export async function readScheduleStatus(readStore: ProjectionStore<any, any>, c
   return { ...(await countsOf(requireScheduleTable(readStore), readStore, clock())), firing: false, failing: [] };
 }
 
-async function countsOf(table: ScheduleTable, readStore: ProjectionStore<any, any>, now: number) {
-  const { pending, overdue, nextDueMs } = await table.counts(readStore.reader(SCHEDULER_PROJECTION), now);
+async function countsOf(
+  table: ScheduleTable,
+  readStore: ProjectionStore<any, any>,
+  now: number,
+  except?: readonly PendingSchedule[],
+) {
+  const { pending, overdue, nextDueMs } = await table.counts(readStore.reader(SCHEDULER_PROJECTION), now, except);
   return nextDueMs === undefined ? { pending, overdue } : { pending, overdue, nextDueAt: new Date(nextDueMs).toISOString() };
 }
 
@@ -141,6 +154,11 @@ function scheduleProjection(table: ScheduleTable, noteDue: (dueMs: number) => vo
         table.removeFired(tx, keyOf(event), (event.data as ScheduleFiredData).scheduled),
     },
   });
+}
+
+// Rows the fire loop found no longer pending in the log go with the batch, each only if still at the version found.
+async function dropStale(table: ScheduleTable, tx: unknown, stale: readonly PendingSchedule[]): Promise<void> {
+  for (const { key, version } of stale) await table.removeFired(tx, key, version);
 }
 
 // A schedule event's key is its stream's: one written elsewhere could never be confirmed against its stream.
