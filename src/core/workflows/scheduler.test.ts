@@ -18,7 +18,9 @@ import type { WorkflowDeps } from './workflow-types.js';
 
 const T0 = Date.parse('2031-03-01T12:00:00.000Z');
 // Offsets on the hand-moved clock are hours: the loop also wakes on real timers for what it knows is due (the time left
-// on the test's clock), which then never comes during a test, so only fireDue fires.
+// on the test's clock when the projection applies a schedule), which then never comes during a test, so only fireDue
+// fires — as long as each schedule is applied (settled) before the clock is moved past it. A test that lets the
+// projection apply one already due races the loop and asserts effects, not fireDue's count.
 const H = 3_600_000;
 
 type World = Awaited<ReturnType<typeof world>>;
@@ -138,6 +140,7 @@ describe('the scheduler', () => {
       expect(receipt.at).toBe(new Date(T0 + 5 * H).toISOString());
       const [event] = await w.eventStore.readStream(scheduleStreamId('k-after'));
       expect(event.data).toEqual({ key: 'k-after', command: { type: 'Bump', data: { id: 'b' } }, at: receipt.at });
+      await w.settle();
       w.at(5 * H - 1);
       expect(await w.fire()).toBe(0);
       w.at(5 * H);
@@ -326,6 +329,7 @@ describe('the scheduler', () => {
   it('records a refused command as fired with its refusal, and does not send it again', async () => {
     await withWorld(async (w) => {
       await w.workflows.schedule(Refuse, { reason: 'out of stock' }, { key: 'k-refuse', at: T0 + H });
+      await w.settle();
       w.at(H);
       expect(await w.fire()).toBe(1);
       expect(w.calls.Refuse).toBe(1);
@@ -350,6 +354,7 @@ describe('the scheduler', () => {
     await withWorld(async (w) => {
       w.failures.remaining = 2;
       await w.workflows.schedule(Flaky, { id: 'f1' }, { key: 'k-flaky', at: T0 + H });
+      await w.settle();
       w.at(H);
       expect(await w.fire()).toBe(1);
       expect(w.calls.Flaky).toBe(3);
@@ -358,6 +363,7 @@ describe('the scheduler', () => {
       w.calls.Flaky = 0;
       w.failures.remaining = 4;
       await w.workflows.schedule(Flaky, { id: 'f2' }, { key: 'k-flaky-2', at: T0 + 2 * H });
+      await w.settle();
       w.at(2 * H);
       expect(await w.fire()).toBe(0);
       expect(w.calls.Flaky).toBe(3);
@@ -583,12 +589,12 @@ describe('the scheduler', () => {
 
   it('leaves out of its counts, then drops, a row the log no longer has pending (stream deleted, or a foreign event last)', async () => {
     await withWorld(async (w) => {
-      await w.workflows.schedule(Bump, { id: 'gone' }, { key: 'k-deleted', at: T0 });
-      await w.workflows.schedule(Bump, { id: 'other' }, { key: 'k-foreign', at: T0 });
+      await w.workflows.schedule(Bump, { id: 'gone' }, { key: 'k-deleted', at: T0 + H });
+      await w.workflows.schedule(Bump, { id: 'other' }, { key: 'k-foreign', at: T0 + H });
       await w.settle();
       await w.eventStore.deleteStream(scheduleStreamId('k-deleted'));
       await w.eventStore.append(scheduleStreamId('k-foreign'), [{ type: 'SomethingElse', data: {} }]);
-      w.at(H);
+      w.at(2 * H);
       expect(await w.fire()).toBe(0);
       expect(w.calls.Bump).toBe(0);
       // Found stale by this round: not pending, not overdue, though the table still holds them.
@@ -614,6 +620,7 @@ describe('the scheduler', () => {
       await w.workflows.schedule(Bump, { id: 'r3' }, { key: 'k-rb-pending', at: T0 + 3 * H });
       await w.workflows.schedule(Bump, { id: 'r4' }, { key: 'k-rb-pending', at: T0 + 4 * H });
       await w.workflows.cancel('k-rb-cancelled');
+      await w.settle();
       w.at(2 * H);
       expect(await w.fire()).toBe(1);
       await w.settle();
