@@ -7,13 +7,20 @@ import { domainError, isChronicleError } from '../errors.js';
 import { Query } from '../event-query.js';
 import type { EventStore } from '../event-store.js';
 import { createInMemoryEventStore } from '../in-memory-event-store.js';
-import { defineCommand } from '../messages.js';
+import { defineCommand, type InputOf } from '../messages.js';
 import { createInMemoryReadStore } from '../projections/in-memory-read-store.js';
 import type { ProjectionStore } from '../projections/projection-store.js';
 import { createProjector } from '../projections/projector.js';
 import { createWorkflows, type Workflows } from './create-workflows.js';
-import { COMMAND_SCHEDULED, type ScheduledCommand, schedule, scheduleStreamId } from './schedule-events.js';
-import { createScheduler, createScheduleWriter, readScheduleStatus, type SchedulerOptions } from './scheduler.js';
+import { COMMAND_SCHEDULED, type ScheduledCommand, type ScheduleOptions, schedule, scheduleStreamId } from './schedule-events.js';
+import {
+  type CancelOptions,
+  createScheduler,
+  createScheduleWriter,
+  readScheduleStatus,
+  type SchedulerOptions,
+  type ScheduleWriter,
+} from './scheduler.js';
 import type { WorkflowDeps } from './workflow-types.js';
 
 const T0 = Date.parse('2031-03-01T12:00:00.000Z');
@@ -656,7 +663,16 @@ describe('the scheduler', () => {
 
   it('types the payload by the command definition', () => {
     expectTypeOf(schedule(Bump, { id: 'ok' }, { key: 'k', at: 0 })).toEqualTypeOf<ScheduledCommand>();
-    expectTypeOf<Parameters<Workflows['schedule']>>().toMatchTypeOf<[unknown, unknown, unknown]>();
+    // The workflows' schedule takes the definition's payload and the same options as schedule().
+    expectTypeOf<Parameters<Workflows['schedule']>[2]>().toEqualTypeOf<ScheduleOptions>();
+    expectTypeOf<Workflows['schedule']>().toBeCallableWith(Bump, { id: 'ok' }, { key: 'k', after: 10 });
+    expectTypeOf(schedule<typeof Bump>)
+      .parameter(1)
+      .toEqualTypeOf<InputOf<typeof Bump>>();
+    expectTypeOf<InputOf<typeof Bump>>().toEqualTypeOf<{ id: string; by?: string | undefined }>();
+    expectTypeOf<Parameters<ScheduleWriter['cancel']>>().toEqualTypeOf<
+      [key: string, idempotencyKey?: string | undefined, options?: CancelOptions | undefined]
+    >();
     // Never called: the lines below only have to fail to compile.
     const wrongUses = (w: Workflows) => {
       // @ts-expect-error a payload that is not the command's
