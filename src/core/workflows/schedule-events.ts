@@ -112,8 +112,8 @@ export function schedule<D extends CommandDefinition>(
 
 /**
  * The event that cancels the schedule under `key`, for a decision to return. It cannot stop a firing that has begun
- * (the scheduler confirmed the schedule as pending and sent its command): the command then still takes effect, so one
- * that must not after a cancel checks its own state (ExpireOrder leaves a paid order alone).
+ * (the scheduler confirmed the schedule as pending and sent its command): the command then still takes effect, so a
+ * command that must not take effect after a cancel checks its own state (ExpireOrder leaves a paid order alone).
  * @throws INVALID_ARGUMENT bad key
  */
 export function cancelSchedule(key: string): TaggedEvent<typeof SCHEDULE_CANCELLED, ScheduleCancelledData> {

@@ -38,8 +38,10 @@ export type SchedulerOptions = {
   /** Most due commands fired per round (and in flight at once). Default 500. */
   batchSize?: number;
   /**
-   * Transient failures of a due command's send, retried before it is left for a later round (at the earliest
-   * `maxDelayMs` later). Defaults: 5 attempts, 50 ms doubling up to 2000 ms.
+   * Failures of a due command's send other than a business refusal (REFUSAL_CODES: recorded as the firing's outcome),
+   * such as a store error or a handler missing on this worker mid-deploy: retried, then held for a later round (at the
+   * earliest `maxDelayMs` later), and shown in `failing`. Defaults: 5 attempts, 50 ms doubling up to 2000 ms; delays
+   * up to 2^31-1 ms.
    */
   retry?: RetryOptions;
   /**
@@ -51,7 +53,10 @@ export type SchedulerOptions = {
 
 /** The scheduler's queue as its projection shows it now, and how firing goes on this worker. */
 export type ScheduleStatus = {
-  /** Schedules waiting to fire (the projection's table: as far as it has caught up). */
+  /**
+   * Schedules waiting to fire (the projection's table: as far as it has caught up), less the rows this worker found
+   * no longer pending in the log (a deleted stream, a foreign event last) that the projection has not dropped yet.
+   */
   pending: number;
   /** Pending schedules whose time has passed. */
   overdue: number;
@@ -59,7 +64,7 @@ export type ScheduleStatus = {
   nextDueAt?: string;
   /** Whether this worker fires them (it runs the scheduler's projection). */
   firing: boolean;
-  /** Schedules this worker could not fire (transient failures through every attempt) and will try again. */
+  /** Schedules this worker could not fire (failures other than refusals through every attempt) and will try again. */
   failing: FailingSchedule[];
   /** The latest failure of this worker's fire loop. */
   lastError?: ScheduleError;
@@ -72,7 +77,8 @@ export interface Scheduler extends ScheduleWriter {
   status(): Promise<ScheduleStatus>;
   /**
    * Fires what is due now, on the worker running the projection, and waits for the firings in flight; resolves with
-   * how many this call fired (0 when the projection does not run here). For tests with a hand-moved clock.
+   * how many this call fired (0 when the projection does not run here; the loop's own firings are not counted). For
+   * tests with a hand-moved clock. @throws STORE_ERROR reading the due schedules
    */
   fireDue(): Promise<number>;
 }
