@@ -140,7 +140,10 @@ export class FireLoop {
     } finally {
       // A command that never answers must not hold the projector's stop: after the bound it is let go (its firing,
       // if it ever answers, is still recorded; if not, the next worker sends it again under the same key).
-      await Promise.race([Promise.allSettled([...this.inFlight.values()]), pause(this.options.stopTimeoutMs)]);
+      const bound = new AbortController();
+      await Promise.race([Promise.allSettled([...this.inFlight.values()]), pause(this.options.stopTimeoutMs, bound.signal)]);
+      // The bound's timer must not keep the process alive once the firings have settled.
+      bound.abort();
       this.turn = undefined;
       this.lastRound = undefined;
       // Another worker fires from here on; what it sees is the log and its own table.
