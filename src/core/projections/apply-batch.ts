@@ -1,7 +1,7 @@
 // One batch of events into the read store together with its checkpoint. When a handler fails, the events before the
 // culprit are committed on their own, so only the culprit is left for an operator to retry or skip.
 import type { RecordedEvent } from '../event-store.js';
-import type { Projection } from './define-projection.js';
+import type { BatchContext, Projection } from './define-projection.js';
 import { failureAt } from './projection-failure.js';
 import type { Fence, ProjectionFailure, ProjectionStore } from './projection-store.js';
 import { HandlerFailure, runHandlers } from './run-handlers.js';
@@ -23,9 +23,12 @@ export async function applyBatch<Tx>(
   checkpoint: number,
   after: number,
   fence: Fence | undefined,
+  context: BatchContext = { replayThrough: 0 },
 ): Promise<BatchOutcome> {
-  const { name, handlers } = projection;
-  const run = projection.runBatch ?? ((batch: readonly RecordedEvent[], tx: Tx) => runHandlers(handlers, batch, tx));
+  const { name, handlers, runBatch } = projection;
+  const run = runBatch
+    ? (batch: readonly RecordedEvent[], tx: Tx) => runBatch(batch, tx, context)
+    : (batch: readonly RecordedEvent[], tx: Tx) => runHandlers(handlers, batch, tx);
   try {
     await store.apply(name, generation, events.length === 0 ? undefined : (tx) => run(events, tx), checkpoint, after, fence);
     return { committed: checkpoint };

@@ -46,13 +46,14 @@ export type Projection<Tx> = {
   /** The event types it handles (the keys of `handlers`). */
   readonly eventTypes: readonly string[];
   /**
-   * Applies a whole batch in place of calling `handlers` one event at a time (a process manager sends a batch's
-   * commands together). It must throw `HandlerFailure` naming the first event it could not apply, and may be called
+   * @internal Chronicle's workflows use it (not a stable extension point). Applies a whole batch in place of calling
+   * `handlers` one event at a time (a process manager sends a batch's commands together). It must throw `HandlerFailure` naming the first event it could not apply, and may be called
    * again with only the events before that one.
    */
-  readonly runBatch?: (events: readonly RecordedEvent[], tx: Tx) => void | Promise<void>;
+  readonly runBatch?: (events: readonly RecordedEvent[], tx: Tx, context: BatchContext) => void | Promise<void>;
   /**
-   * Work that runs beside the projection on the worker where it runs (with leases, the one holding its lease), from
+   * @internal Chronicle's scheduler uses it (not a stable extension point). Work that runs beside the projection on
+   * the worker where it runs (with leases, the one holding its lease), from
    * start until `signal` aborts (stop, or the lease lost); a scheduler fires due commands here. It should catch its
    * own failures: one that escapes is dropped and the work is not restarted until the projection starts again.
    */
@@ -63,6 +64,15 @@ export type Projection<Tx> = {
    * events). A raised version still rebuilds from the beginning.
    */
   readonly firstRun?: 'beginning' | 'head';
+};
+
+/** What a `runBatch` is told besides its events. */
+export type BatchContext = {
+  /**
+   * Events at or before this position were already acted on by the generation serving now (this batch is a rebuild's
+   * replay of them): re-derive their state, but take no action outside the read store. 0 for the serving generation.
+   */
+  replayThrough: number;
 };
 
 /** What a projection's `alongside` work gets. */

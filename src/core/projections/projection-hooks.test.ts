@@ -91,14 +91,14 @@ describe('Projection.alongside', () => {
       readStore: read,
       projections: [watched(logs.a)],
       pollIntervalMs: 10,
-      worker: { id: 'a', leaseTtlMs: 150 },
+      worker: { id: 'a', leaseTtlMs: 2000 },
     });
     const b = createProjector({
       eventStore: events,
       readStore: read,
       projections: [watched(logs.b)],
       pollIntervalMs: 10,
-      worker: { id: 'b', leaseTtlMs: 150 },
+      worker: { id: 'b', leaseTtlMs: 2000 },
     });
     projectors.push(a, b);
     await a.start();
@@ -109,7 +109,7 @@ describe('Projection.alongside', () => {
     // The holder leaves: the work stops there and starts on the other worker.
     await a.stop();
     expect(logs.a).toEqual(['started', 'stopped']);
-    await until(() => logs.b.length === 1);
+    await until(() => logs.b.length === 1, 10_000);
     expect(logs.b).toEqual(['started']);
   });
 });
@@ -140,5 +140,52 @@ describe('Projection.firstRun', () => {
     await second.start();
     await second.waitForPosition(7);
     expect(seen).toEqual([6, 7]);
+  });
+});
+
+describe('BatchContext.replayThrough', () => {
+  function recording(version: number, log: Array<[number[], number]>): Projection<InMemoryReadTx> {
+    return {
+      name: 'acting',
+      version,
+      handlers: { Added: () => {} },
+      eventTypes: ['Added'],
+      runBatch: (batch, _tx, { replayThrough }) => void log.push([batch.map((e) => e.position), replayThrough]),
+    };
+  }
+
+  it('is 0 for the serving generation and the served checkpoint for a rebuild, with or without a raised version', async () => {
+    const events = createInMemoryEventStore();
+    const read = createInMemoryReadStore();
+    for (let i = 1; i <= 4; i++) await events.append(`s-${i}`, [{ type: 'Added', data: {} }]);
+    const v1: Array<[number[], number]> = [];
+    const first = createProjector({ eventStore: events, readStore: read, projections: [recording(1, v1)] });
+    projectors.push(first);
+    await first.start();
+    await first.waitForPosition(4);
+    expect(v1).toEqual([[[1, 2, 3, 4], 0]]);
+    // An operator's rebuild: the serving generation acted on 1..4, the rebuild replays them.
+    v1.length = 0;
+    await first.rebuild('acting');
+    expect(v1).toEqual([[[1, 2, 3, 4], 4]]);
+    await first.stop();
+    // A raised version: the old generation stopped at 4, so the new one replays through 4 and acts after it.
+    await events.append('s-5', [{ type: 'Added', data: {} }]);
+    const v2: Array<[number[], number]> = [];
+    const second = createProjector({ eventStore: events, readStore: read, projections: [recording(2, v2)] });
+    projectors.push(second);
+    await second.start();
+    await second.waitForPosition(5);
+    expect(v2).toEqual([[[1, 2, 3, 4, 5], 4]]);
+    await events.append('s-6', [{ type: 'Added', data: {} }]);
+    await second.waitForPosition(6);
+    expect(v2[1]).toEqual([[6], 0]);
+  });
+
+  it('rejects a firstRun that is neither beginning nor head', () => {
+    const bad = { ...recording(1, []), firstRun: 'Head' } as unknown as Projection<InMemoryReadTx>;
+    expect(() =>
+      createProjector({ eventStore: createInMemoryEventStore(), readStore: createInMemoryReadStore(), projections: [bad] }),
+    ).toThrow(/firstRun/);
   });
 });

@@ -396,7 +396,12 @@ export class ProjectionRunner<Tx> {
   // One page for a lane; false ends the lane (it failed, or the lease is gone).
   private async batch(lane: Lane, events: readonly RecordedEvent[], checkpoint: number, after: number): Promise<boolean> {
     try {
-      const outcome = await applyBatch(this.ctx.readStore, this.def, lane.generation, events, checkpoint, after, this.fence);
+      // A rebuild's loop replays what the serving generation has already acted on (its checkpoint; with a raised
+      // version, where the old generation stopped): a process manager re-derives its state there but sends nothing.
+      const replayThrough = lane === this.serving ? 0 : (this.record?.position ?? 0);
+      const outcome = await applyBatch(this.ctx.readStore, this.def, lane.generation, events, checkpoint, after, this.fence, {
+        replayThrough,
+      });
       await this.committed(lane, outcome.committed);
       if (!outcome.failure) return true;
       await this.fail(lane, outcome.failure);

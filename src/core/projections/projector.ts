@@ -210,6 +210,9 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
 
   for (const def of projections) {
     if (runners.has(def.name)) throw new ChronicleError('INVALID_ARGUMENT', `projection ${def.name} is registered twice`);
+    if (def.firstRun !== undefined && def.firstRun !== 'beginning' && def.firstRun !== 'head') {
+      throw new ChronicleError('INVALID_ARGUMENT', `projection ${def.name}: firstRun must be 'beginning' or 'head'`);
+    }
     runners.set(def.name, new ProjectionRunner(def, context));
   }
 
