@@ -171,7 +171,8 @@ const ROLES: readonly ShopRole[] = ['all', 'write', 'project', 'read'];
  * aside and rebuilt from the event log, at open or whenever it is found damaged later; the event store is never touched.
  * With `jetStream`, NATS must answer now (the relay and the consumer then ride out its restarts); a `read` node whose
  * stream does not exist yet waits for its relay to create it.
- * @throws Error for an unknown role, or a Redis read store outside `read` with `jetStream`; STORE_ERROR when a store
+ * @throws Error for an unknown role, a Redis read store outside `read` with `jetStream`, or a payment timeout or low-stock
+ *   threshold that is not a positive integer; STORE_ERROR when a store
  *   or NATS cannot be reached; INVALID_ARGUMENT the stream refuses the relay, or the durable is not one a read node can use
  */
 export async function createShop<R extends ShopRole = 'all'>(options: ShopOptions<R>): Promise<ShopOf<R>> {
