@@ -72,7 +72,7 @@ export interface ScheduleWriter {
    * Cancels the pending schedule under `key`; false when none was pending. With `idempotencyKey`, a repeat answers true
    * and records nothing. @throws INVALID_ARGUMENT, CONCURRENCY_CONFLICT (lost the race 10 times), STORE_ERROR
    */
-  cancel(key: string, idempotencyKey?: string): Promise<boolean>;
+  cancel(key: string, idempotencyKey?: string, options?: { before?: number }): Promise<boolean>;
 }
 
 export interface Scheduler extends ScheduleWriter {
