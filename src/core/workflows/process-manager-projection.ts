@@ -166,8 +166,8 @@ export function processManagerProjection(
     const chains = new Map<string, { chain: Chain; items: ChainItem[] }>();
     let handled = events.length;
     for (let i = 0; i < events.length; i++) {
-      // Out of time (or stopping): the events from here go in the next batch.
-      if (i > 0 && (performance.now() >= handlingEnds || stopping.signal.aborted)) {
+      // Out of time (or stopping, for what would act): the events from here go in the next batch.
+      if (i > 0 && (performance.now() >= handlingEnds || (stopping.signal.aborted && events[i].position > replayThrough))) {
         handled = i;
         break;
       }
@@ -199,9 +199,12 @@ export function processManagerProjection(
       }
     }
 
-    // The first event's requests always start, so every batch moves on, however slow.
+    // The first event's requests always start, so every batch moves on, however slow. Stopping holds back only what
+    // would act: a replay only reads, and lets a batch cut short commit what did go out.
     const first = chains.values().next().value?.items[0].index;
-    const mayStart = (index: number) => !stopping.signal.aborted && (index === first || performance.now() < sendingEnds);
+    const mayStart = (index: number) =>
+      (index === first || performance.now() < sendingEnds) &&
+      (events[index].position <= replayThrough || !stopping.signal.aborted);
     const { failure, cut = handled } = await runChains(
       [...chains.values()].map((c) => c.items),
       mayStart,
