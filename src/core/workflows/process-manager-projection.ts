@@ -15,13 +15,14 @@ import type { ScheduleWriter } from './scheduler.js';
 import { isRefusal } from './workflow-failures.js';
 import type { ProcessContext, Refusal, WorkflowDeps } from './workflow-types.js';
 
-export { MAX_REFUSAL_ROUNDS } from './process-step.js';
-
 // What one key's requests in a batch have written so far: the highest log position among its event and its writes.
 // A cancellation applies to schedulings up to it — those made before its event, and those its own process made since
 // (a batch holding both an order's placing and its payment cancels the expiry the placing scheduled after both were
 // in the log) — so a replay cannot cancel a schedule someone else made after the first run.
 type Chain = { horizon: number };
+
+// Steps taking the whole budget would leave nothing for sending: they get half of it, sending the rest.
+const HANDLERS_SHARE = 0.5;
 
 /**
  * The projection that runs `pm`: its steps, its state and its sent commands, checkpointed together. Its state table
@@ -42,9 +43,6 @@ export function processManagerProjection(
 ): Projection<any> {
   const what = `process manager ${pm.name}`;
   const stopping = stopSignal();
-
-  // The handlers' whole budget would leave nothing for sending: they get half, sending gets the rest.
-  const HANDLERS_SHARE = 0.5;
 
   // A command or schedule no handler takes would fail every retry (UNKNOWN_MESSAGE) and is not the business's answer.
   const assertSendable = (tasks: readonly ProcessTask[]) => {
