@@ -120,11 +120,17 @@ describe('process manager runtime', () => {
     await w.caughtUp();
     const [placed, paid] = await w.eventStore.readStream('order-o3');
     const [reserved] = await w.ofType('StockReserved');
-    // Both events were in the log before the expiry was scheduled: the cancellation still covers it, as it covers
-    // whatever its own process wrote before it (here, up to the reservation).
+    // Both events were in the log before the expiry was written: it counts as made at its cause, the placing, so the
+    // payment's cancellation covers it — as it covers what the process's commands wrote before it (the reservation).
     expect(reserved.position).toBeGreaterThan(paid.position);
     expect(w.writer.calls).toEqual([
-      { kind: 'schedule', key: 'expire-o3', idempotencyKey: `order_process:${placed.id}:s0`, at: '2030-01-01T00:01:00.000Z' },
+      {
+        kind: 'schedule',
+        key: 'expire-o3',
+        idempotencyKey: `order_process:${placed.id}:s0`,
+        at: '2030-01-01T00:01:00.000Z',
+        cause: placed.position,
+      },
       { kind: 'cancel', key: 'expire-o3', idempotencyKey: `order_process:${paid.id}:c0`, before: reserved.position + 1 },
     ]);
     const [scheduled, cancelled] = await w.eventStore.readStream('chronicle.schedule-expire-o3');

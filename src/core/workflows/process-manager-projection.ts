@@ -15,11 +15,18 @@ import type { ScheduleWriter } from './scheduler.js';
 import { isRefusal } from './workflow-failures.js';
 import type { ProcessContext, Refusal, WorkflowDeps } from './workflow-types.js';
 
-// What one key's requests in a batch have written so far: the highest log position among its event and its writes.
-// A cancellation applies to schedulings up to it — those made before its event, and those its own process made since
-// (a batch holding both an order's placing and its payment cancels the expiry the placing scheduled after both were
-// in the log) — so a replay cannot cancel a schedule someone else made after the first run.
+// How far a key's cancellations in a batch reach: the log position of its latest event so far, or of what a command
+// it sent wrote, if later. A cancellation cancels only what was scheduled at or before it: what its event followed,
+// what its own process scheduled for an earlier event (counted at that event's position: its cause), what a
+// decision it sent scheduled — not what someone else scheduled since, which a replay of the batch must leave alone.
 type Chain = { horizon: number };
+
+// Under the process's own key a mismatch is a replay whose request came out otherwise (its step read the clock or a
+// query): the first one went through, and that is the one that stands.
+const sentBefore = (err: unknown): undefined => {
+  if (isChronicleError(err, 'IDEMPOTENCY_MISMATCH')) return undefined;
+  throw err;
+};
 
 // Steps taking the whole budget would leave nothing for sending: they get half of it, sending the rest.
 const HANDLERS_SHARE = 0.5;
@@ -106,8 +113,12 @@ export function processManagerProjection(
         }
         if (task.kind === 'schedule') {
           if (!acting) continue;
-          const receipt = await withRetry(pm.retry, () => schedules.schedule(task.scheduled, idempotencyKey), signal);
-          chain.horizon = Math.max(chain.horizon, receipt.position);
+          // Made for this event: it counts as made at the event's position, and carries its correlation.
+          await withRetry(
+            pm.retry,
+            () => schedules.schedule(task.scheduled, idempotencyKey, { cause: event }).catch(sentBefore),
+            signal,
+          );
           continue;
         }
         // Refused before and acted on (a replay): sending it again could take effect after its compensation.
@@ -120,12 +131,7 @@ export function processManagerProjection(
               () =>
                 deps.commandBus
                   .dispatch(command.type, command.data, { ...trigger, idempotencyKey, principal: deps.principal })
-                  // Under the process's own key a mismatch is a replay whose payload came out otherwise (it read
-                  // the clock or a query): the first one went through, and that is the one that stands.
-                  .catch((err: unknown) => {
-                    if (isChronicleError(err, 'IDEMPOTENCY_MISMATCH')) return undefined;
-                    throw err;
-                  }),
+                  .catch(sentBefore),
               signal,
             );
             if (result) chain.horizon = Math.max(chain.horizon, result.position);
@@ -141,14 +147,13 @@ export function processManagerProjection(
               message: err.message,
               event: { id: event.id, type: event.type, streamId: event.streamId, position: event.position },
             };
-            const position = await withRetry(pm.retry, () => recordRefusal(deps.eventStore, data, event), signal);
-            refused = { data, position };
+            await withRetry(pm.retry, () => recordRefusal(deps.eventStore, data, event), signal);
+            refused = data;
           }
         }
         if (!refused) continue;
-        chain.horizon = Math.max(chain.horizon, refused.position);
         if (!pm.onRefused || round >= MAX_REFUSAL_ROUNDS) continue;
-        const { command, code, message } = refused.data;
+        const { command, code, message } = refused;
         const refusal: Refusal = { command, code, message, event, index: task.index };
         const context = contextOf(key);
         let step: unknown = pm.onRefused(refusal, context);

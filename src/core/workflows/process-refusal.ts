@@ -32,12 +32,11 @@ export function processStreamId(process: string, key: string): string {
 const recordKey = (idempotencyKey: string) => `${COMMAND_REFUSED}:${idempotencyKey}`;
 
 /**
- * Appends the CommandRefused event of `data` (once per `idempotencyKey`, whatever else changed), caused by `trigger`;
- * resolves with the position it has in the log (the first one's, on a repeat).
+ * Appends the CommandRefused event of `data` (once per `idempotencyKey`, whatever else changed), caused by `trigger`.
  * @throws INVALID_ARGUMENT a stream id the key makes too long or malformed; STORE_ERROR, CLOSED
  */
-export async function recordRefusal(store: EventStore, data: CommandRefusedData, trigger: RecordedEvent): Promise<number> {
-  const { position } = await store.append(
+export async function recordRefusal(store: EventStore, data: CommandRefusedData, trigger: RecordedEvent): Promise<void> {
+  await store.append(
     processStreamId(data.process, data.key),
     [
       {
@@ -48,21 +47,17 @@ export async function recordRefusal(store: EventStore, data: CommandRefusedData,
     ],
     { expectedVersion: 'any', idempotencyKey: recordKey(data.idempotencyKey) },
   );
-  return position;
 }
 
 /**
- * The refusal recorded for the command sent under `idempotencyKey`, with its position; undefined when none was. One
- * key lookup when there is none (the usual case), a stream read more when there is.
+ * The refusal recorded for the command sent under `idempotencyKey`; undefined when none was. One key lookup when
+ * there is none (the usual case), a stream read more when there is.
  * @throws INVALID_ARGUMENT a malformed key; STORE_ERROR, CLOSED
  */
-export async function findRefusal(
-  store: EventStore,
-  idempotencyKey: string,
-): Promise<{ data: CommandRefusedData; position: number } | undefined> {
+export async function findRefusal(store: EventStore, idempotencyKey: string): Promise<CommandRefusedData | undefined> {
   const [stored] = (await store.findIdempotentResult(recordKey(idempotencyKey))) ?? [];
   if (!stored) return undefined;
   const [event] = await store.readStream(stored.streamId, { from: stored.version, limit: 1 });
   if (event?.type !== COMMAND_REFUSED) return undefined;
-  return { data: event.data as CommandRefusedData, position: event.position };
+  return event.data as CommandRefusedData;
 }

@@ -6,19 +6,31 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ChronicleError, domainError } from '../errors.js';
 import { createInMemoryEventStore } from '../in-memory-event-store.js';
 import { createInMemoryReadStore } from '../projections/in-memory-read-store.js';
+import { createProjector, type Projector } from '../projections/projector.js';
 import { command } from './define-process-manager.js';
-import { orderProcess, orderWorld, ReleaseOrder, ReserveStock } from './fixtures/process-orders.js';
+import {
+  orderCommands,
+  orderProcess,
+  orderWorld,
+  ReleaseOrder,
+  ReserveStock,
+  recordingScheduleWriter,
+  WORKFLOWS,
+} from './fixtures/process-orders.js';
+import { processManagerProjection } from './process-manager-projection.js';
 import { COMMAND_REFUSED, type CommandRefusedData, processStreamId } from './process-refusal.js';
 import { COMMAND_SCHEDULED, SCHEDULE_CANCELLED, schedule } from './schedule-events.js';
+import type { ScheduleWriter } from './scheduler.js';
 
 const worlds: ReturnType<typeof orderWorld>[] = [];
+const projectors: Projector[] = [];
 const world = (options: Parameters<typeof orderWorld>[0] = {}) => {
   const w = orderWorld(options);
   worlds.push(w);
   return w;
 };
 afterEach(async () => {
-  await Promise.all(worlds.splice(0).map((w) => w.stop()));
+  await Promise.all([...worlds.splice(0).map((w) => w.stop()), ...projectors.splice(0).map((p) => p.stop())]);
 });
 
 const once = { attempts: 1, initialDelayMs: 0, maxDelayMs: 0 };
@@ -62,6 +74,32 @@ describe('a batch run again over events already acted on', () => {
     expect(refusals).toEqual([]);
     expect((await w.reserved()).sort()).toEqual(['a', 'b']);
     expect((await w.projector.status())[0].lastError).toBeUndefined();
+  });
+
+  it('takes a schedule whose time came out otherwise (a writer that fingerprints it) as already made', async () => {
+    const eventStore = createInMemoryEventStore();
+    const readStore = createInMemoryReadStore();
+    const { bus } = orderCommands(eventStore);
+    const deps = { commandBus: bus, eventStore, clock: Date.now, principal: WORKFLOWS };
+    const real = recordingScheduleWriter(deps);
+    // A replay resolves `after` against a later clock: a writer keeping a fingerprint answers IDEMPOTENCY_MISMATCH.
+    const fingerprinting: ScheduleWriter = {
+      schedule: () => Promise.reject(new ChronicleError('IDEMPOTENCY_MISMATCH', 'another time under this key')),
+      cancel: (...args) => real.cancel(...args),
+    };
+    const projector = createProjector({
+      eventStore,
+      readStore,
+      projections: [processManagerProjection(orderProcess(), deps, fingerprinting)],
+      pollIntervalMs: 5,
+    });
+    projectors.push(projector);
+    await eventStore.append('order-m1', [{ type: 'OrderPlaced', data: { orderId: 'm1', amount: 1 } }]);
+    await projector.start();
+    await projector.waitForPosition(await eventStore.headPosition(), { timeoutMs: 5000 });
+    await projector.waitForPosition(await eventStore.headPosition(), { timeoutMs: 5000 });
+    expect((await projector.status())[0].lastError).toBeUndefined();
+    expect((await eventStore.readAll({ filter: { types: ['StockReserved'] } })).length).toBe(1);
   });
 
   it('does not send again a command that was refused and compensated: onRefused runs again instead', async () => {

@@ -67,7 +67,11 @@ export interface ScheduleWriter {
    * @throws INVALID_ARGUMENT not a scheduled command, bad key or time; VALIDATION_FAILED bad payload; UNKNOWN_MESSAGE
    * a command the bus does not know; STORE_ERROR
    */
-  schedule(s: ScheduledCommand, idempotencyKey?: string): Promise<ScheduleReceipt>;
+  schedule(
+    s: ScheduledCommand,
+    idempotencyKey?: string,
+    options?: { cause?: Pick<RecordedEvent, 'id' | 'position'> & { metadata?: { correlationId?: string } } },
+  ): Promise<ScheduleReceipt>;
   /**
    * Cancels the pending schedule under `key`; false when none was pending. With `idempotencyKey`, a repeat answers true
    * and records nothing. @throws INVALID_ARGUMENT, CONCURRENCY_CONFLICT (lost the race 10 times), STORE_ERROR
