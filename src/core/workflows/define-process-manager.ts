@@ -64,6 +64,8 @@ export type ProcessManagerDefinition<S, E extends EventDefinition<string, any> =
    * the batch commits through the last event whose requests all went out; the rest go in the next batch. A batch
    * holds the read store's transaction open while it sends (on SQLite its write lock), so this plus one event's
    * sends (with `retry`'s waits) bounds it: keep both well under PostgreSQL's idle_in_transaction_session_timeout.
+   * The sends need connections besides the one the transaction holds: an event store and a read store sharing one
+   * PostgreSQL pool need it larger than the number of process managers, or their batches wait on each other for good.
    */
   batchBudgetMs?: number;
   /**
