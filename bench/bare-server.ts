@@ -24,7 +24,7 @@ export function createBareApp(mode: 'read' | 'write', path: string): FastifyInst
     // The active generation of the orders projection's table, resolved once (the Shop resolves it per query).
     const generation = db.prepare("SELECT generation FROM chronicle_projections WHERE name = 'orders'").pluck().get() as number;
     const select = db.prepare(
-      `SELECT customer_id, customer_name, status, currency, total_cents, lines, history FROM "orders__orders__g${generation}" WHERE order_id = ?`,
+      `SELECT customer_id, customer_name, status, currency, total_cents, lines, history, timeline, payment_due_at FROM "orders__orders__g${generation}" WHERE order_id = ?`,
     );
     app.get<{ Querystring: { orderId?: string } }>('/queries/GetOrderStatus', async (request, reply) => {
       const { orderId } = request.query;
@@ -37,6 +37,8 @@ export function createBareApp(mode: 'read' | 'write', path: string): FastifyInst
             total_cents: number;
             lines: string;
             history: string;
+            timeline: string;
+            payment_due_at: string | null;
           }
         | undefined;
       if (!row) return reply.code(404).send({ error: 'not found' });
@@ -49,6 +51,8 @@ export function createBareApp(mode: 'read' | 'write', path: string): FastifyInst
         currency: row.currency,
         totalCents: row.total_cents,
         history: JSON.parse(row.history),
+        timeline: JSON.parse(row.timeline),
+        paymentDueAt: row.payment_due_at,
       };
     });
   } else {

@@ -3,16 +3,22 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  type Clock,
   type CommandBus,
   createCommandBus,
   createQueryBus,
+  createWorkflows,
   type EventStore,
   type Middleware,
+  type ProcessManager,
+  type Projection,
   type ProjectionStore,
   type Projector,
   type QueryBus,
+  type SchedulerOptions,
   type SqlReader,
   type SqlReadTx,
+  type Workflows,
 } from 'chronicle-es';
 import type { JetStreamRelay, JetStreamSource } from 'chronicle-es/nats';
 import { createPostgresEventStore } from 'chronicle-es/postgres';
@@ -23,6 +29,7 @@ import { registerCommands } from './commands.js';
 import { DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from './jetstream-names.js';
 import { openJetStreamReadSide } from './jetstream-read-side.js';
 import { openPostgresReadSide } from './postgres-read-side.js';
+import { shopProcesses } from './processes/index.js';
 import { registerQueries } from './queries.js';
 import { openQuerySide } from './query-side.js';
 import { readNodeDurable, readStoreIdentity } from './read-node-durable.js';
@@ -88,6 +95,14 @@ export type ShopOptions<R extends ShopRole = ShopRole> = {
   workerId?: string;
   /** Conflicts a command re-decides before answering CONCURRENCY_CONFLICT. Default: commands.ts. */
   commandRetries?: number;
+  /** How long an order may stay unpaid before it expires, in ms. Default 900 000 (15 minutes). */
+  paymentTimeoutMs?: number;
+  /** Fewer units available than this raise a low-stock alert. Default 5. */
+  lowStockThreshold?: number;
+  /** The workflows' clock (when schedules are due, in ms since the epoch); tests move it by hand. Default Date.now. */
+  clock?: Clock;
+  /** How the scheduler (in `all` and `project`) polls and batches due commands. Default: the core's. */
+  scheduler?: SchedulerOptions;
   /** Where the read side reports a damaged read store and its rebuild. */
   log?: ReadSideLog;
 };
@@ -100,8 +115,10 @@ export type Shop = {
   role: ShopRole;
   /** The write side's store; absent in `read`, which never touches it. */
   eventStore?: EventStore;
-  /** Present in `write` and `all`. */
+  /** Present in `write`, `project` (for the workflows' commands) and `all`. */
   commandBus?: CommandBus;
+  /** The process managers and the scheduler, run by the projector: present in `project` and `all`. */
+  workflows?: Workflows;
   /** Present in all roles but `write`, unless the read store is on Redis. */
   readStore?: ShopReadStore;
   /** The read store of a `read` process on Redis (then `readStore` is absent). */
@@ -126,9 +143,22 @@ export type Shop = {
 
 type Parts = {
   write: { eventStore: EventStore; commandBus: CommandBus };
-  project: { eventStore: EventStore; readStore: ShopReadStore; projector: Projector };
+  project: {
+    eventStore: EventStore;
+    commandBus: CommandBus;
+    readStore: ShopReadStore;
+    projector: Projector;
+    workflows: Workflows;
+  };
   read: { queryBus: QueryBus };
-  all: { eventStore: EventStore; commandBus: CommandBus; readStore: ShopReadStore; projector: Projector; queryBus: QueryBus };
+  all: {
+    eventStore: EventStore;
+    commandBus: CommandBus;
+    readStore: ShopReadStore;
+    projector: Projector;
+    queryBus: QueryBus;
+    workflows: Workflows;
+  };
 };
 
 /** The Shop of role `R`, with the parts that role has typed as present. */
@@ -141,7 +171,8 @@ const ROLES: readonly ShopRole[] = ['all', 'write', 'project', 'read'];
  * aside and rebuilt from the event log, at open or whenever it is found damaged later; the event store is never touched.
  * With `jetStream`, NATS must answer now (the relay and the consumer then ride out its restarts); a `read` node whose
  * stream does not exist yet waits for its relay to create it.
- * @throws Error for an unknown role, or a Redis read store outside `read` with `jetStream`; STORE_ERROR when a store
+ * @throws Error for an unknown role, a Redis read store outside `read` with `jetStream`, or a payment timeout or low-stock
+ *   threshold that is not a positive integer; STORE_ERROR when a store
  *   or NATS cannot be reached; INVALID_ARGUMENT the stream refuses the relay, or the durable is not one a read node can use
  */
 export async function createShop<R extends ShopRole = 'all'>(options: ShopOptions<R>): Promise<ShopOf<R>> {
@@ -218,22 +249,34 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     await eventStore.close();
     throw err;
   }
-  let commandBus: CommandBus | undefined;
-  if (role === 'write' || role === 'all') {
-    commandBus = createCommandBus({ middleware: options.middleware });
-    registerCommands(commandBus, eventStore, { maxRetries: options.commandRetries });
+  // Every role on the event store has the command handlers: `write` and `all` for clients, `project` for the
+  // commands its workflows send (an expiry, a shipment, an alert), decided and appended like any client's.
+  const commandBus = createCommandBus({ middleware: options.middleware });
+  let processManagers: ReturnType<typeof shopProcesses>;
+  try {
+    registerCommands(commandBus, eventStore, { maxRetries: options.commandRetries, paymentTimeoutMs: options.paymentTimeoutMs });
+    processManagers = shopProcesses({ lowStockThreshold: options.lowStockThreshold });
+  } catch (err) {
+    await eventStore.close();
+    throw err;
   }
   if (role === 'write') {
     const shop: Shop = { role, eventStore, commandBus, ready: async () => true, close: () => eventStore.close() };
     return shop as ShopOf<R>;
   }
 
+  let workflows: Workflows | undefined;
+  const workflowProjections = (readStore: ShopReadStore): readonly Projection<any>[] => {
+    const { clock, scheduler } = options;
+    workflows = shopWorkflows({ commandBus, eventStore, readStore, processManagers, clock, scheduler });
+    return workflows.projections;
+  };
   let readSide: ReadSide;
   try {
     const { pollIntervalMs, workerId } = options;
     readSide = options.readStore
-      ? await openPostgresReadSide({ eventStore, location: options.readStore, pollIntervalMs, workerId })
-      : await openReadSide({ eventStore, path: readStorePath, pollIntervalMs, workerId, log: options.log });
+      ? await openPostgresReadSide({ eventStore, location: options.readStore, pollIntervalMs, workerId, workflowProjections })
+      : await openReadSide({ eventStore, path: readStorePath, pollIntervalMs, workerId, log: options.log, workflowProjections });
   } catch (err) {
     await eventStore.close();
     throw err;
@@ -274,6 +317,7 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     role,
     eventStore,
     commandBus,
+    workflows,
     readStore,
     projector,
     ...(relay && { relay: relay.relay }),
@@ -290,3 +334,23 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
   };
   return shop as ShopOf<R>;
 }
+
+// #region workflows
+/**
+ * The Shop's workflows: the fulfilment and restock-alerts process managers and the scheduler, each a projection over
+ * the read store that the projector runs beside the read models (so they get checkpoints, status, failure handling and,
+ * on PostgreSQL, one worker at a time through the leases). They send commands through the Shop's own command bus as
+ * `{ id: 'chronicle-workflows', roles: ['system'] }`, which the workflows' commands admit and no credential carries.
+ */
+function shopWorkflows(options: {
+  commandBus: CommandBus;
+  eventStore: EventStore;
+  readStore: ShopReadStore;
+  processManagers: readonly ProcessManager<any>[];
+  clock?: Clock;
+  scheduler?: SchedulerOptions;
+}): Workflows {
+  const { commandBus, eventStore, readStore, processManagers, clock, scheduler } = options;
+  return createWorkflows({ commandBus, eventStore, readStore, processManagers, clock, scheduler });
+}
+// #endregion workflows

@@ -11,18 +11,33 @@ import {
   type DecisionHandlerOptions,
   type DecisionModels,
   type EventStore,
+  type LoadDecision,
+  type TaggedEvent,
 } from 'chronicle-es';
-import { cancelOrder, payOrder, placeOrder, shipOrder } from './domain/checkout.js';
+import { cancelOrder, DEFAULT_PAYMENT_TIMEOUT_MS, expireOrder, payOrder, placeOrder, shipOrder } from './domain/checkout.js';
 import { customerModel, customerStreamId, registerCustomer, updateCustomerDetails } from './domain/customer.js';
 import { emailOwner } from './domain/email-owner.js';
+import { notificationModel, notificationStreamId, notifyCustomer } from './domain/notification.js';
 import { checkOwner, type OrderState, orderModel, orderStreamId } from './domain/order.js';
 import { createProduct, product, productModel, productStreamId } from './domain/product.js';
+import { allocateShipment, releaseShipment, type ShipmentState, shipmentModel, shipmentStreamId } from './domain/shipment.js';
 import { skuOwner } from './domain/sku-owner.js';
+import {
+  clearLowStockAlert,
+  type ProductExists,
+  productExistsModel,
+  raiseLowStockAlert,
+  type StockAlertState,
+  stockAlertModel,
+  stockAlertStreamId,
+} from './domain/stock-alert.js';
 import { confinedTo } from './messages/access.js';
 import { ChangeProductPrice, CreateProduct, DeleteProduct, RestockProduct } from './messages/catalog.js';
 import { RegisterCustomer, UpdateCustomerDetails } from './messages/customers.js';
 import { normalizeEmail } from './messages/fields.js';
-import { CancelOrder, CreateOrder, PayOrder, ShipOrder } from './messages/orders.js';
+import { AllocateShipment, NotifyCustomer, ReleaseShipment } from './messages/fulfilment.js';
+import { CancelOrder, CreateOrder, ExpireOrder, PayOrder, ShipOrder } from './messages/orders.js';
+import { ClearLowStockAlert, RaiseLowStockAlert } from './messages/stock-alerts.js';
 
 export type CommandWiringOptions = {
   /**
@@ -35,26 +50,33 @@ export type CommandWiringOptions = {
    * Sized to hold the whole catalog, the active customers and the orders still moving through payment and shipping.
    */
   cacheSize?: number;
+  /** How long an order may stay unpaid, in ms: CreateOrder schedules its ExpireOrder this long after. Default 900 000. */
+  paymentTimeoutMs?: number;
 };
 
 // #region create-order
 /**
  * An order reads the stock of each product ordered, the customer and the order itself: two orders conflict only when
- * they share a product, and then the one that lost re-decides on the stock the winner left.
+ * they share a product, and then the one that lost re-decides on the stock the winner left. Its decision also
+ * schedules the order's expiry, which commits with it.
  */
-const createOrder = {
+const createOrder = (paymentTimeoutMs: number) => ({
   models: ({ data }: CommandOf<typeof CreateOrder>) => ({
     order: orderModel(data.orderId),
     customer: customerModel(data.customerId),
     products: new Map(data.lines.map((line) => [line.productId, productModel(line.productId)])),
   }),
-  decide: placeOrder,
-};
+  decide: (command: CommandOf<typeof CreateOrder>, states: Parameters<typeof placeOrder>[1]) =>
+    placeOrder(command, states, paymentTimeoutMs),
+});
 // #endregion create-order
 
-/** Registers a handler for every Shop command on `bus`. */
+/** Registers a handler for every Shop command on `bus`. @throws Error for a payment timeout that is not positive */
 export function registerCommands(bus: CommandBus, store: EventStore, options: CommandWiringOptions = {}): void {
-  const { maxRetries = 100, cacheSize = 20_000 } = options;
+  const { maxRetries = 100, cacheSize = 20_000, paymentTimeoutMs = DEFAULT_PAYMENT_TIMEOUT_MS } = options;
+  if (!(Number.isSafeInteger(paymentTimeoutMs) && paymentTimeoutMs > 0)) {
+    throw new Error(`paymentTimeoutMs must be a positive integer of ms; got ${paymentTimeoutMs}`);
+  }
   // Every decision handler shares the store and these settings.
   const handler = <C extends Command, M extends DecisionModels>(
     wiring: Pick<DecisionHandlerOptions<C, M>, 'models' | 'decide' | 'reportStream'>,
@@ -104,11 +126,17 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
   bus.register(DeleteProduct, productCommand);
   bus.register(RestockProduct, productCommand);
 
-  bus.register(CreateOrder, handler(createOrder));
+  bus.register(CreateOrder, handler(createOrder(paymentTimeoutMs)));
 
   // Paying, cancelling and shipping read the order alone: a customer may act only on its own orders, and the stock
   // an order releases or ships is what it reserved, whatever the products' stock is now.
-  const onOrder = <C extends CommandOf<typeof PayOrder> | CommandOf<typeof CancelOrder> | CommandOf<typeof ShipOrder>>(
+  const onOrder = <
+    C extends
+      | CommandOf<typeof PayOrder>
+      | CommandOf<typeof CancelOrder>
+      | CommandOf<typeof ShipOrder>
+      | CommandOf<typeof ExpireOrder>,
+  >(
     decide: (command: C, state: { order: OrderState }) => ReturnType<typeof payOrder>,
   ) =>
     handler({
@@ -123,4 +151,47 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
   bus.register(PayOrder, onOrder(payOrder));
   bus.register(CancelOrder, onOrder(cancelOrder));
   bus.register(ShipOrder, onOrder(shipOrder));
+  // Sent by the scheduler as the workflows principal (roles ['system']), which acts for any customer.
+  bus.register(ExpireOrder, onOrder(expireOrder));
+
+  // Fulfilment, sent by the fulfilment process: each on a stream of its own, reading the order without writing it, so
+  // it never conflicts with the customer's or the clerk's commands on the order.
+  const onShipment = <C extends CommandOf<typeof AllocateShipment> | CommandOf<typeof ReleaseShipment>>(
+    decide: (command: C, state: { order: OrderState; shipment: ShipmentState }) => readonly TaggedEvent[],
+  ) =>
+    handler({
+      models: ({ data }: C) => ({ order: orderModel(data.orderId), shipment: shipmentModel(data.orderId) }),
+      decide,
+      reportStream: ({ data }) => shipmentStreamId(data.orderId),
+    });
+  bus.register(AllocateShipment, onShipment(allocateShipment));
+  bus.register(ReleaseShipment, onShipment(releaseShipment));
+  // The customer is known once the order is read: loaded first, then read like the others.
+  const notificationModels = async ({ data }: CommandOf<typeof NotifyCustomer>, load: LoadDecision) => {
+    const order = orderModel(data.orderId);
+    const placed = await load(order);
+    const customers = new Map(placed.status === 'none' ? [] : [[placed.customerId, customerModel(placed.customerId)]]);
+    return { order, notifications: notificationModel(data.orderId), customers };
+  };
+  bus.register(
+    NotifyCustomer,
+    handler<CommandOf<typeof NotifyCustomer>, Awaited<ReturnType<typeof notificationModels>>>({
+      models: notificationModels,
+      decide: notifyCustomer,
+      reportStream: ({ data }) => notificationStreamId(data.orderId),
+    }),
+  );
+
+  // Low-stock alerts, sent by the restock-alerts process: the alert's stream and the product's creation only, so an
+  // alert never conflicts with the orders moving the product's stock.
+  const onAlert = <C extends CommandOf<typeof RaiseLowStockAlert> | CommandOf<typeof ClearLowStockAlert>>(
+    decide: (command: C, state: { product: ProductExists; alert: StockAlertState }) => readonly TaggedEvent[],
+  ) =>
+    handler({
+      models: ({ data }: C) => ({ product: productExistsModel(data.productId), alert: stockAlertModel(data.productId) }),
+      decide,
+      reportStream: ({ data }) => stockAlertStreamId(data.productId),
+    });
+  bus.register(RaiseLowStockAlert, onAlert(raiseLowStockAlert));
+  bus.register(ClearLowStockAlert, onAlert(clearLowStockAlert));
 }

@@ -11,8 +11,21 @@ describe('readShopConfig', () => {
       host: '127.0.0.1',
       opsHost: '127.0.0.1',
       dataDir: './data',
+      paymentTimeoutMs: 900_000,
+      lowStockThreshold: 5,
       metricsPublic: false,
     });
+  });
+
+  it('takes the payment timeout in seconds and the low-stock threshold in units', () => {
+    expect(readShopConfig({ SHOP_PAYMENT_TIMEOUT: '60', SHOP_LOW_STOCK_THRESHOLD: '12' })).toMatchObject({
+      paymentTimeoutMs: 60_000,
+      lowStockThreshold: 12,
+    });
+    expect(readShopConfig({ SHOP_PAYMENT_TIMEOUT: '31536000' }).paymentTimeoutMs).toBe(31_536_000_000);
+    expect(readShopConfig({ SHOP_LOW_STOCK_THRESHOLD: '1' }).lowStockThreshold).toBe(1);
+    // Set but empty is unset, as for every other variable.
+    expect(readShopConfig({ SHOP_PAYMENT_TIMEOUT: '' }).paymentTimeoutMs).toBe(900_000);
   });
 
   it('puts each store on PostgreSQL by its own URL, in the schema CHRONICLE_PG_SCHEMA names (default shop)', () => {
@@ -51,6 +64,16 @@ describe('readShopConfig', () => {
   it('refuses bad values, naming the variable', () => {
     const bad: Array<[NodeJS.ProcessEnv, RegExp]> = [
       [{ SHOP_ROLE: 'projector' }, /SHOP_ROLE must be one of all, write, project, read; got projector/],
+      [
+        { SHOP_PAYMENT_TIMEOUT: '0' },
+        /SHOP_PAYMENT_TIMEOUT must be a whole number of seconds from 1 to 31536000 \(a year\); got 0/,
+      ],
+      [{ SHOP_PAYMENT_TIMEOUT: '15m' }, /SHOP_PAYMENT_TIMEOUT must be a whole number of seconds .*; got 15m/],
+      [{ SHOP_PAYMENT_TIMEOUT: '1.5' }, /SHOP_PAYMENT_TIMEOUT must be a whole number of seconds .*; got 1\.5/],
+      [{ SHOP_PAYMENT_TIMEOUT: '-60' }, /SHOP_PAYMENT_TIMEOUT must be a whole number of seconds/],
+      [{ SHOP_PAYMENT_TIMEOUT: '31536001' }, /SHOP_PAYMENT_TIMEOUT must be a whole number of seconds/],
+      [{ SHOP_LOW_STOCK_THRESHOLD: '0' }, /SHOP_LOW_STOCK_THRESHOLD must be a whole number of units from 1 to 1000000; got 0/],
+      [{ SHOP_LOW_STOCK_THRESHOLD: 'five' }, /SHOP_LOW_STOCK_THRESHOLD must be a whole number of units .*; got five/],
       [{ PORT: '70000' }, /PORT must be a port number/],
       [{ PORT: '3000x' }, /PORT must be a port number/],
       [{ OPS_PORT: '-1' }, /OPS_PORT must be a port number/],

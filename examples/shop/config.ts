@@ -38,8 +38,15 @@ export type ShopConfig = {
   workerId?: string;
   /** Conflicts a command re-decides before it answers 409; absent: the Shop's default. */
   commandRetries?: number;
+  /** How long an order may stay unpaid before it expires, in ms (SHOP_PAYMENT_TIMEOUT is in seconds; default 900). */
+  paymentTimeoutMs: number;
+  /** Fewer units available than this raise a low-stock alert (SHOP_LOW_STOCK_THRESHOLD; default 5). */
+  lowStockThreshold: number;
   metricsPublic: boolean;
 };
+
+/** The longest payment timeout SHOP_PAYMENT_TIMEOUT takes: a year, in seconds. */
+export const MAX_PAYMENT_TIMEOUT_S = 365 * 24 * 3600;
 
 const ROLES: readonly ShopRole[] = ['all', 'write', 'project', 'read'];
 // As the PostgreSQL adapters accept it: an unquoted identifier, so the name can reach SQL without escaping.
@@ -135,6 +142,19 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     throw new Error(`SHOP_COMMAND_RETRIES must be an integer from 0 to 1000; got ${retries}`);
   }
 
+  const timeout = set('SHOP_PAYMENT_TIMEOUT') ?? '900';
+  const timeoutS = Number(timeout);
+  if (!(/^\d+$/.test(timeout) && timeoutS >= 1 && timeoutS <= MAX_PAYMENT_TIMEOUT_S)) {
+    throw new Error(
+      `SHOP_PAYMENT_TIMEOUT must be a whole number of seconds from 1 to ${MAX_PAYMENT_TIMEOUT_S} (a year); got ${timeout}`,
+    );
+  }
+  const threshold = set('SHOP_LOW_STOCK_THRESHOLD') ?? '5';
+  const lowStockThreshold = Number(threshold);
+  if (!(/^\d+$/.test(threshold) && lowStockThreshold >= 1 && lowStockThreshold <= 1_000_000)) {
+    throw new Error(`SHOP_LOW_STOCK_THRESHOLD must be a whole number of units from 1 to 1000000; got ${threshold}`);
+  }
+
   return {
     role,
     production,
@@ -150,6 +170,8 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     ...(jetStream && { jetStream }),
     ...(workerId !== undefined && { workerId: `${workerId}-${randomBytes(3).toString('hex')}` }),
     ...(commandRetries !== undefined && { commandRetries }),
+    paymentTimeoutMs: timeoutS * 1000,
+    lowStockThreshold,
     metricsPublic: env.SHOP_METRICS_PUBLIC === 'true',
   };
 }

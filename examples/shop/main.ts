@@ -34,6 +34,8 @@ async function main(): Promise<void> {
     jetStream: config.jetStream,
     workerId: config.workerId,
     commandRetries: config.commandRetries,
+    paymentTimeoutMs: config.paymentTimeoutMs,
+    lowStockThreshold: config.lowStockThreshold,
     middleware: [loggingMiddleware(log.child({ component: 'bus' }))],
     log: log.child({ component: 'read-side' }),
   });

@@ -13,6 +13,7 @@ import {
   type OrderView,
   type SalesSummary,
 } from './messages/orders.js';
+import { ListLowStock, type LowStockItem } from './messages/stock-alerts.js';
 import { containing } from './projections/sql.js';
 
 /** Registers a handler for every Shop query on `bus`, reading through `readStore`'s readers (SQLite or PostgreSQL). */
@@ -90,12 +91,39 @@ export function registerQueries(bus: QueryBus, readStore: { reader(projection: s
   });
 
   bus.register(GetInventory, async ({ productId }: PayloadOf<typeof GetInventory>): Promise<InventoryView> => {
-    const row = await inventory.get<{ on_hand: number; reserved: number }>(
-      `SELECT on_hand, reserved FROM ${inventory.table('stock')} WHERE product_id = ?`,
+    const row = await inventory.get<{ on_hand: number; reserved: number; threshold: number | null; since: string | null }>(
+      `SELECT s.on_hand, s.reserved, l.threshold, l.since FROM ${inventory.table('stock')} s
+       LEFT JOIN ${inventory.table('low_stock')} l ON l.product_id = s.product_id WHERE s.product_id = ?`,
       [productId],
     );
     if (!row) throw notFound('product', productId);
-    return { productId, onHand: row.on_hand, reserved: row.reserved, available: row.on_hand - row.reserved };
+    return {
+      productId,
+      onHand: row.on_hand,
+      reserved: row.reserved,
+      available: row.on_hand - row.reserved,
+      lowStock: row.threshold === null || row.since === null ? null : { threshold: row.threshold, since: row.since },
+    };
+  });
+
+  bus.register(ListLowStock, async ({ limit, cursor }: PayloadOf<typeof ListLowStock>) => {
+    const after = cursor === undefined ? undefined : decodeCursor<string>(cursor, (v) => typeof v === 'string');
+    const rows = await inventory.all<{ product_id: string; on_hand: number; reserved: number; threshold: number; since: string }>(
+      `SELECT l.product_id, s.on_hand, s.reserved, l.threshold, l.since FROM ${inventory.table('low_stock')} l
+       JOIN ${inventory.table('stock')} s ON s.product_id = l.product_id
+       WHERE l.product_id > ? ORDER BY l.product_id LIMIT ?`,
+      [after ?? '', limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    const items: LowStockItem[] = page.map((r) => ({
+      productId: r.product_id,
+      onHand: r.on_hand,
+      reserved: r.reserved,
+      available: r.on_hand - r.reserved,
+      threshold: r.threshold,
+      since: r.since,
+    }));
+    return { items, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].product_id) : null };
   });
 
   bus.register(GetOrderStatus, async ({ orderId }: PayloadOf<typeof GetOrderStatus>): Promise<OrderView> => {
@@ -107,8 +135,11 @@ export function registerQueries(bus: QueryBus, readStore: { reader(projection: s
       total_cents: number;
       lines: string;
       history: string;
+      timeline: string;
+      payment_due_at: string | null;
     }>(
-      `SELECT customer_id, customer_name, status, currency, total_cents, lines, history FROM ${orders.table('orders')} WHERE order_id = ?`,
+      `SELECT customer_id, customer_name, status, currency, total_cents, lines, history, timeline, payment_due_at
+       FROM ${orders.table('orders')} WHERE order_id = ?`,
       [orderId],
     );
     if (!row) throw notFound('order', orderId);
@@ -121,6 +152,8 @@ export function registerQueries(bus: QueryBus, readStore: { reader(projection: s
       currency: row.currency,
       totalCents: row.total_cents,
       history: JSON.parse(row.history),
+      timeline: JSON.parse(row.timeline),
+      paymentDueAt: row.payment_due_at,
     };
   });
 

@@ -6,6 +6,7 @@ import {
   createProjector,
   type EventSource,
   isChronicleError,
+  type Projection,
   type Projector,
   type SqlReader,
   type SqlValue,
@@ -30,6 +31,11 @@ export type ReadSideOptions = {
   /** The projector's worker id; a SQLite store keeps no leases, so it only names this process. */
   workerId?: string;
   log?: ReadSideLog;
+  /**
+   * More projections for the projector, made over the read store once it is open: the workflows' (process managers
+   * and the scheduler), which keep their state there. They serve no query, so a rebuild waits only for the read models.
+   */
+  workflowProjections?: (readStore: ShopReadStore) => readonly Projection<any>[];
 };
 
 /** `sound`; `damaged` (seen, not yet set aside); `rebuilding` (a fresh file catching up from 0). */
@@ -88,12 +94,18 @@ export async function openReadSide(options: ReadSideOptions): Promise<ReadSide> 
     damagedAtOpen = true;
   }
   const store = readStore;
-  const projector = createProjector({
-    eventStore,
-    readStore: store,
-    projections,
-    pollIntervalMs: options.pollIntervalMs,
-  });
+  let projector: Projector;
+  try {
+    projector = createProjector({
+      eventStore,
+      readStore: store,
+      projections: [...projections, ...(options.workflowProjections?.(store) ?? [])],
+      pollIntervalMs: options.pollIntervalMs,
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
 
   async function rebuild(): Promise<void> {
     if (closing) return;

@@ -23,6 +23,8 @@ export function registerRedisQueries(bus: QueryBus, readStore: { reader(projecti
       currency: row.currency,
       totalCents: row.totalCents,
       history: row.history,
+      timeline: row.timeline,
+      paymentDueAt: row.paymentDueAt,
     };
   });
 }

@@ -7,6 +7,7 @@ import { DecisionCache, type FoldedModel, itemKey, queryKey } from './decision-c
 import { ChronicleError, isChronicleError } from './errors.js';
 import { matchesQuery, normalizeQuery } from './event-query.js';
 import type { AppendResult, EventStore, Query, QueryItem, RecordedEvent, TaggedEvent } from './event-store.js';
+import { assertScheduledCommand, COMMAND_SCHEDULED } from './workflows/schedule-events.js';
 
 /**
  * What a decision reads: the events matching `query`, folded from `initialState` by `evolve`. `E` is what `evolve`
@@ -75,7 +76,8 @@ export type SingleDecisionHandlerOptions<C extends Command, S> = {
  * A handler whose consistency boundary is a set of queries: the append commits only if no event matching any of the
  * models' queries was written after the position read, so concurrent decisions over disjoint events never conflict.
  * @throws DOMAIN_RULE (from decide), CONCURRENCY_CONFLICT after the retries, IDEMPOTENCY_MISMATCH, INVALID_ARGUMENT
- *   (a malformed model or query, a decided event without a streamId, a no-op without reportStream), STREAM_DELETED,
+ *   (a malformed model or query, a decided event without a streamId, a malformed scheduled command, a no-op without
+ *   reportStream), STREAM_DELETED,
  *   STORE_ERROR
  */
 export function createDecisionHandler<C extends Command, M extends DecisionModels>(
@@ -267,6 +269,8 @@ function createHandler(options: DecisionHandlerOptions<Command, DecisionModels>)
             `${command.type} decided an event without a streamId; each names its stream`,
           );
         }
+        // A malformed schedule would commit and then stop the scheduler's projection on it, blocking every later one.
+        if ((event as Partial<TaggedEvent>).type === COMMAND_SCHEDULED) assertScheduledCommand(event);
       }
       if (decided.length === 0 && options.reportStream === undefined) throw noReportStream(command);
       let readHead = 0;

@@ -221,11 +221,14 @@ export {
 } from './workflows/schedule-events.js';
 export { SCHEDULER_PROJECTION } from './workflows/schedule-table.js';
 export type {
+  CancelOptions,
   FailingSchedule,
+  ScheduleCause,
   ScheduleError,
   ScheduleReceipt,
   SchedulerOptions,
   ScheduleStatus,
+  ScheduleWriteOptions,
   ScheduleWriter,
 } from './workflows/scheduler.js';
 export type { Clock, ProcessContext, ProcessStep, Refusal, RetryOptions } from './workflows/workflow-types.js';

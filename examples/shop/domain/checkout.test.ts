@@ -1,6 +1,6 @@
 import { fold, type TaggedEvent } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
-import { cancelOrder, placeOrder, shipOrder } from './checkout.js';
+import { cancelOrder, expireOrder, payOrder, placeOrder, shipOrder } from './checkout.js';
 import { type CustomerState, customer } from './customer.js';
 import { type OrderEvent, order } from './order.js';
 import { type ProductEvent, type ProductState, product } from './product.js';
@@ -24,7 +24,7 @@ const create = (lines: { productId: string; quantity: number }[]) => ({
 const rule = (message: string) => expect.objectContaining({ code: 'DOMAIN_RULE', message: expect.stringContaining(message) });
 
 describe('placing an order', () => {
-  it('reserves every line and prices it from the catalog', () => {
+  it('reserves every line, prices it from the catalog and schedules its expiry with it', () => {
     const writes = placeOrder(
       create([
         { productId: 'p1', quantity: 2 },
@@ -38,6 +38,7 @@ describe('placing an order', () => {
           ['p2', stocked('p2', 1, 899)],
         ]),
       },
+      60_000,
     );
     expect(writes).toEqual([
       {
@@ -53,12 +54,29 @@ describe('placing an order', () => {
             { productId: 'p1', sku: 'SKU-P1', name: 'Item p1', quantity: 2, unitPriceCents: 1450 },
             { productId: 'p2', sku: 'SKU-P2', name: 'Item p2', quantity: 1, unitPriceCents: 899 },
           ],
+          paymentTimeoutMs: 60_000,
         },
       },
       // In each product's stream, and tagged with nothing else: orders share no tag, so only a shared product conflicts.
       { streamId: 'product-p1', type: 'StockReserved', data: { productId: 'p1', orderId: 'o1', quantity: 2 } },
       { streamId: 'product-p2', type: 'StockReserved', data: { productId: 'p2', orderId: 'o1', quantity: 1 } },
+      // The expiry is an event too, on the schedule's stream: it commits with the order or not at all.
+      {
+        streamId: 'chronicle.schedule-expire-order-o1',
+        type: 'chronicle.CommandScheduled',
+        data: { key: 'expire-order-o1', command: { type: 'ExpireOrder', data: { orderId: 'o1' } }, after: 60_000 },
+      },
     ]);
+  });
+
+  it('waits 900 s for the payment unless told otherwise', () => {
+    const writes = placeOrder(create([{ productId: 'p1', quantity: 1 }]), {
+      order: order.initialState,
+      customer: ada,
+      products: new Map([['p1', stocked('p1', 5)]]),
+    });
+    expect(writes[0].data).toMatchObject({ paymentTimeoutMs: 900_000 });
+    expect(writes.at(-1)).toMatchObject({ type: 'chronicle.CommandScheduled', data: { after: 900_000 } });
   });
 
   it('refuses the whole order when one line lacks stock', () => {
@@ -116,19 +134,74 @@ describe('cancelling and shipping', () => {
         ],
         currency: 'EUR',
         totalCents: 2500,
+        paymentTimeoutMs: 900_000,
       },
     },
   ];
   const where = (events: readonly TaggedEvent[]) => events.map((e) => [e.streamId, e.type]);
+  const expiry = 'chronicle.schedule-expire-order-o1';
 
-  it('cancelling releases every reserved line, from the order alone', () => {
+  it('cancelling releases every reserved line, from the order alone, and its expiry goes', () => {
     const events = cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: fold(order, placed) });
     expect(where(events)).toEqual([
       ['order-o1', 'OrderCancelled'],
       ['product-p1', 'StockReleased'],
       ['product-p2', 'StockReleased'],
+      [expiry, 'chronicle.ScheduleCancelled'],
     ]);
     expect(events[1].data).toEqual({ productId: 'p1', orderId: 'o1', quantity: 2 });
+    expect(events[3].data).toEqual({ key: 'expire-order-o1' });
+  });
+
+  it('paying cancels the expiry with the payment; paying again writes nothing', () => {
+    const pay = { type: 'PayOrder' as const, data: { orderId: 'o1' } };
+    expect(where(payOrder(pay, { order: fold(order, placed) }))).toEqual([
+      ['order-o1', 'OrderPaid'],
+      [expiry, 'chronicle.ScheduleCancelled'],
+    ]);
+    const paid = fold(order, [...placed, { type: 'OrderPaid', data: { orderId: 'o1' } }]);
+    expect(payOrder(pay, { order: paid })).toEqual([]);
+  });
+
+  it('an order placed before expiry existed has no timer to cancel', () => {
+    const [created] = placed;
+    if (created.type !== 'OrderCreated') throw new Error('placed starts with OrderCreated');
+    const { paymentTimeoutMs: _, ...legacy } = created.data;
+    const old = fold(order, [{ type: 'OrderCreated', data: legacy }]);
+    expect(where(payOrder({ type: 'PayOrder', data: { orderId: 'o1' } }, { order: old }))).toEqual([['order-o1', 'OrderPaid']]);
+    expect(where(cancelOrder({ type: 'CancelOrder', data: { orderId: 'o1' } }, { order: old }))).toEqual([
+      ['order-o1', 'OrderCancelled'],
+      ['product-p1', 'StockReleased'],
+      ['product-p2', 'StockReleased'],
+    ]);
+  });
+
+  it('expiring an unpaid order releases every reserved line, as cancelling does', () => {
+    const events = expireOrder({ type: 'ExpireOrder', data: { orderId: 'o1' } }, { order: fold(order, placed) });
+    expect(where(events)).toEqual([
+      ['order-o1', 'OrderExpired'],
+      ['product-p1', 'StockReleased'],
+      ['product-p2', 'StockReleased'],
+    ]);
+    expect(events.slice(1).map((e) => e.data)).toEqual([
+      { productId: 'p1', orderId: 'o1', quantity: 2 },
+      { productId: 'p2', orderId: 'o1', quantity: 1 },
+    ]);
+  });
+
+  it('expiring writes nothing for an order paid, shipped, cancelled or expired already', () => {
+    const expire = { type: 'ExpireOrder' as const, data: { orderId: 'o1' } };
+    const placedThen = (...events: OrderEvent[]) => fold(order, [...placed, ...events]);
+    const paid: OrderEvent = { type: 'OrderPaid', data: { orderId: 'o1' } };
+    for (const state of [
+      placedThen(paid),
+      placedThen(paid, { type: 'OrderShipped', data: { orderId: 'o1' } }),
+      placedThen({ type: 'OrderCancelled', data: { orderId: 'o1', wasPaid: false } }),
+      placedThen({ type: 'OrderExpired', data: { orderId: 'o1' } }),
+    ]) {
+      expect(expireOrder(expire, { order: state }), state.status).toEqual([]);
+    }
+    expect(() => expireOrder(expire, { order: order.initialState })).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
   });
 
   it('cancelling twice releases nothing more', () => {

@@ -15,6 +15,8 @@ const cancelled: OrderEvent = { type: 'OrderCancelled', data: { orderId: 'o1', w
 const pay: OrderCommand = { type: 'PayOrder', data: { orderId: 'o1' } };
 const ship: OrderCommand = { type: 'ShipOrder', data: { orderId: 'o1' } };
 const cancel: OrderCommand = { type: 'CancelOrder', data: { orderId: 'o1' } };
+const expire: OrderCommand = { type: 'ExpireOrder', data: { orderId: 'o1' } };
+const expired: OrderEvent = { type: 'OrderExpired', data: { orderId: 'o1' } };
 const spec = deciderSpec(order);
 
 describe('order', () => {
@@ -97,8 +99,45 @@ describe('order', () => {
       .thenThrows('DOMAIN_RULE', 'order has shipped; it can no longer be cancelled');
   });
 
+  it('expires only while unpaid; an expired order is closed: no payment, no shipping, cancelling is a no-op', () => {
+    spec.given([created]).when(expire).then([expired]);
+    for (const history of [
+      [created, paid],
+      [created, paid, shipped],
+      [created, cancelled],
+      [created, expired],
+    ]) {
+      spec.given(history).when(expire).then([]);
+    }
+    spec.given([created, expired]).when(pay).thenThrows('DOMAIN_RULE', 'order is expired; only a created order can be paid');
+    spec.given([created, expired]).when(ship).thenThrows('DOMAIN_RULE', 'order is expired; only a paid order can be shipped');
+    spec.given([created, expired]).when(cancel).then([]);
+    expect(order.isTerminal?.(fold(order, [created, expired]))).toBe(true);
+  });
+
+  it('keeps the payment timeout the order was placed with', () => {
+    spec
+      .given([])
+      .when({
+        type: 'CreateOrder',
+        data: {
+          orderId: 'o1',
+          customerId: 'c1',
+          customerName: 'Ada',
+          lines: [{ ...line, currency: 'EUR' }],
+          paymentTimeoutMs: 60_000,
+        },
+      })
+      .then([{ type: 'OrderCreated', data: { ...created.data, paymentTimeoutMs: 60_000 } }]);
+    expect(fold(order, [{ type: 'OrderCreated', data: { ...created.data, paymentTimeoutMs: 60_000 } }])).toMatchObject({
+      paymentTimeoutMs: 60_000,
+    });
+    expect(fold(order, [created])).not.toHaveProperty('paymentTimeoutMs');
+  });
+
   it('answers NOT_FOUND for an unknown order', () => {
-    for (const command of [pay, ship, cancel]) spec.given([]).when(command).thenThrows('NOT_FOUND', 'order "o1" does not exist');
+    for (const command of [pay, ship, cancel, expire])
+      spec.given([]).when(command).thenThrows('NOT_FOUND', 'order "o1" does not exist');
   });
 
   it('lets a customer act only on its own order (answering as for an unknown order, checked before deciding)', () => {

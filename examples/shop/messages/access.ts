@@ -1,18 +1,27 @@
 // The Shop's roles and the small vocabulary its message policies are written in.
 import { ChronicleError, type Principal } from 'chronicle-es';
 
+/** The roles a credential may carry (API keys, JWTs, the demo keys). */
 export const ROLES = ['admin', 'clerk', 'customer', 'reader'] as const;
 export type Role = (typeof ROLES)[number];
+
+/**
+ * The role of the Shop's own workflows (expiring orders, fulfilment, stock alerts): the principal they send commands
+ * as is `{ id: 'chronicle-workflows', roles: ['system'] }`. No API key may carry it (auth.ts accepts only ROLES).
+ */
+export const SYSTEM_ROLE = 'system';
+/** Who a message may be sent by: a credential's role, or the workflows'. */
+export type Sender = Role | typeof SYSTEM_ROLE;
 
 /** A policy's answer: true, or the reason for refusing. */
 export type Verdict = true | string;
 
-export function hasRole(principal: Principal | undefined, role: Role): boolean {
+export function hasRole(principal: Principal | undefined, role: Sender): boolean {
   return principal?.roles.includes(role) ?? false;
 }
 
 /** Allowed when the principal holds one of `roles`; admin always may. */
-export function allow(principal: Principal | undefined, ...roles: Role[]): Verdict {
+export function allow(principal: Principal | undefined, ...roles: Sender[]): Verdict {
   if (hasRole(principal, 'admin') || roles.some((role) => hasRole(principal, role))) return true;
   return `requires role ${['admin', ...roles].join(' or ')}`;
 }
@@ -40,7 +49,7 @@ export const STAFF: Role[] = ['clerk', 'reader'];
  * so a principal that may never send it gets 403 (no principal: 401) whatever the body; policies that depend on the
  * payload (`customerId == sub`) run after validation.
  */
-export function may(...roles: Role[]): readonly Role[] {
+export function may(...roles: Sender[]): readonly Sender[] {
   return ['admin', ...roles];
 }
 

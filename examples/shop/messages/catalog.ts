@@ -114,16 +114,21 @@ export const ListAllProducts = defineQuery(
   },
 );
 
+/** A product's open low-stock alert: raised when its available units fell below `threshold`. */
+export const lowStockAlert = z.object({ threshold: z.number().int(), since: z.string() });
+
 export const inventoryView = z.object({
   productId: z.string(),
   onHand: z.number().int(),
   reserved: z.number().int(),
   available: z.number().int(),
+  /** Present while the product is low on stock (see ListLowStock); null otherwise. */
+  lowStock: lowStockAlert.nullable(),
 });
 export type InventoryView = z.output<typeof inventoryView>;
 
 export const GetInventory = defineQuery('GetInventory', z.strictObject({ productId: entityId }), {
-  description: 'Units on hand, reserved by open orders, and available to order.',
+  description: 'Units on hand, reserved by open orders, and available to order; and its low-stock alert, if one is open.',
   result: inventoryView,
   reads: ['inventory'],
   roles: may(...STAFF),

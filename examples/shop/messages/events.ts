@@ -11,7 +11,9 @@ import {
   StockShipped,
 } from './catalog.js';
 import { CustomerDetailsUpdated, CustomerRegistered, EmailClaimed, EmailReleased } from './customers.js';
-import { OrderCancelled, OrderCreated, OrderPaid, OrderShipped } from './orders.js';
+import { CustomerNotified, ShipmentAllocated, ShipmentReleased } from './fulfilment.js';
+import { OrderCancelled, OrderCreated, OrderExpired, OrderPaid, OrderShipped } from './orders.js';
+import { LowStockAlertCleared, LowStockAlertRaised } from './stock-alerts.js';
 
 export const shopEvents = [
   ProductCreated,
@@ -30,4 +32,10 @@ export const shopEvents = [
   OrderPaid,
   OrderShipped,
   OrderCancelled,
+  OrderExpired,
+  ShipmentAllocated,
+  ShipmentReleased,
+  CustomerNotified,
+  LowStockAlertRaised,
+  LowStockAlertCleared,
 ] as const;

@@ -1,7 +1,7 @@
-// Orders: placing, paying, shipping and cancelling, the events they cause, and the order queries.
+// Orders: placing, paying, shipping, cancelling and expiring, the events they cause, and the order queries.
 import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
 import { z } from 'zod';
-import { allow, allowSelf, hasRole, may, notFound, STAFF } from './access.js';
+import { allow, allowSelf, hasRole, may, notFound, STAFF, SYSTEM_ROLE } from './access.js';
 import { cents, centsSum, cursor, entityId, limit, line, orderCents } from './fields.js';
 
 /** Bounds that, with MAX_PRICE_CENTS, keep every order total an exact safe integer (see fields.ts). */
@@ -24,7 +24,8 @@ export const CreateOrder = defineCommand(
   }),
   {
     description:
-      'Places an order at today’s catalog prices, reserving stock for every line — or refuses it and reserves nothing.',
+      'Places an order at today’s catalog prices, reserving stock for every line — or refuses it and reserves nothing. ' +
+      'An order still unpaid after the payment timeout expires and its stock returns.',
     roles: may('customer'),
     policy: (principal, p) => allowSelf(principal, p.customerId),
   },
@@ -47,6 +48,14 @@ export const CancelOrder = defineCommand('CancelOrder', z.strictObject({ orderId
   roles: may('customer'),
 });
 
+/** Sent by the scheduler when an order's payment timeout passes (CreateOrder schedules it); admin may send it too. */
+export const ExpireOrder = defineCommand('ExpireOrder', byOrderId, {
+  description:
+    'Expires an order still unpaid and releases its reserved stock; for an order paid, shipped, cancelled or expired ' +
+    'already it does nothing. Sent by the Shop itself when the payment timeout passes.',
+  roles: may(SYSTEM_ROLE),
+});
+
 const recordedLine = z.object({
   productId: z.string(),
   sku: z.string(),
@@ -56,7 +65,10 @@ const recordedLine = z.object({
 });
 export type OrderLine = z.output<typeof recordedLine>;
 
-/** Names and prices are copied from the catalog at order time, so later price changes never touch the order. */
+/**
+ * Names and prices are copied from the catalog at order time, so later price changes never touch the order; so is the
+ * payment timeout: unpaid this long after it was placed, the order expires (absent on orders placed before expiry was).
+ */
 export const OrderCreated = defineEvent(
   'OrderCreated',
   z.object({
@@ -66,6 +78,7 @@ export const OrderCreated = defineEvent(
     lines: z.array(recordedLine),
     currency: z.string(),
     totalCents: orderCents,
+    paymentTimeoutMs: z.number().int().positive().optional(),
   }),
 );
 export const OrderPaid = defineEvent('OrderPaid', z.object({ orderId: z.string() }));
@@ -75,8 +88,24 @@ export const OrderCancelled = defineEvent(
   z.object({ orderId: z.string(), reason: z.string().optional(), wasPaid: z.boolean() }),
 );
 
-export const ORDER_STATUSES = ['created', 'paid', 'shipped', 'cancelled'] as const;
+/** The payment timeout passed with the order unpaid: like a cancellation, its reserved units return to stock. */
+export const OrderExpired = defineEvent('OrderExpired', z.object({ orderId: z.string() }));
+
+export const ORDER_STATUSES = ['created', 'paid', 'shipped', 'cancelled', 'expired'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** Every step of an order's life the timeline shows: its statuses, and the fulfilment steps between them. */
+export const ORDER_STEPS = [
+  'created',
+  'paid',
+  'allocated',
+  'shipped',
+  'customer-notified',
+  'cancelled',
+  'shipment-released',
+  'expired',
+] as const;
+export type OrderStep = (typeof ORDER_STEPS)[number];
 
 export const orderView = z.object({
   orderId: z.string(),
@@ -87,11 +116,17 @@ export const orderView = z.object({
   currency: z.string(),
   totalCents: orderCents,
   history: z.array(z.object({ status: z.enum(ORDER_STATUSES), at: z.string() })),
+  /** Every step in the order it happened: the statuses and the fulfilment steps (allocated, notified, released). */
+  timeline: z.array(z.object({ step: z.enum(ORDER_STEPS), at: z.string() })),
+  /** When an unpaid order expires; null once it is paid, cancelled or expired (or when it never had a timeout). */
+  paymentDueAt: z.string().nullable(),
 });
 export type OrderView = z.output<typeof orderView>;
 
 export const GetOrderStatus = defineQuery('GetOrderStatus', byOrderId, {
-  description: 'An order with its lines, total and status history. A customer sees only its own orders.',
+  description:
+    'An order with its lines, total, status history and timeline (payment, expiry, allocation, shipping, the ' +
+    'customer notified), and when an unpaid one expires. A customer sees only its own orders.',
   result: orderView,
   reads: ['orders'],
   roles: may(...STAFF, 'customer'),

@@ -56,6 +56,10 @@ export const salesProjection = defineProjection({
       const order = await moveTo(tx, orderId, 'cancelled');
       if (order && wasPaid) await book(tx, order, -1);
     },
+    // Only an unpaid order expires: nothing was booked for it.
+    async OrderExpired(event, tx) {
+      await moveTo(tx, event.data.orderId, 'expired');
+    },
   },
 });
 

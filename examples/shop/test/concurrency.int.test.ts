@@ -33,7 +33,8 @@ describe('concurrent orders', () => {
 
     const head = Math.max(...responses.filter((r) => r.status === 200).map((r) => r.body.position));
     const inventory = await shop.query('GetInventory', { productId: 'last-units', minPosition: head });
-    expect(inventory.body).toEqual({ productId: 'last-units', onHand: 10, reserved: 10, available: 0 });
+    // (Sold out, so the workflows raise a low-stock alert in their own time: GetInventory may show it already.)
+    expect(inventory.body).toMatchObject({ productId: 'last-units', onHand: 10, reserved: 10, available: 0 });
     const reserved = (await shop.shop.eventStore.readStream('product-last-units')).filter((e) => e.type === 'StockReserved');
     expect(reserved).toHaveLength(10);
     // The premise: more orders than units were decided on the same stock and written in one transaction, so the

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { RecordedEvent } from 'chronicle-es';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
+import { projections } from '../projections/index.js';
 import { customers, products } from '../seed-data.js';
 import { type ShopProcess, startShopProcess } from './shop-process.js';
 
@@ -324,15 +325,21 @@ export async function waitForPosition(
 /** A SQLite read store as a test compares it: each projection's checkpoint, and every table's rows, sorted. */
 export type ReadModels = { positions: Record<string, number>; tables: Record<string, string[]> };
 
-/** Reads every table of every projection's served generation in the read store at `path` (read-only). */
+// The Shop's read models. Where the projector runs on the event store, the workflows (process managers, the scheduler)
+// keep their state in the same read store; a read node fed through JetStream runs none, so they are not compared.
+const READ_MODELS = new Set(projections.map((p) => p.name));
+
+/** Reads every table of every read model's served generation in the read store at `path` (read-only). */
 export function readModels(path: string): ReadModels {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
-    const records = db.prepare('SELECT name, generation, position FROM chronicle_projections ORDER BY name').all() as Array<{
-      name: string;
-      generation: number;
-      position: number;
-    }>;
+    const records = (
+      db.prepare('SELECT name, generation, position FROM chronicle_projections ORDER BY name').all() as Array<{
+        name: string;
+        generation: number;
+        position: number;
+      }>
+    ).filter((r) => READ_MODELS.has(r.name));
     const positions: Record<string, number> = {};
     const tables: Record<string, string[]> = {};
     for (const { name, generation, position } of records) {
@@ -365,6 +372,31 @@ export async function eventLog(path: string): Promise<RecordedEvent[]> {
     }
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * Waits until `node` (a process running the projector on the event store at `eventsPath`) has nothing left to do:
+ * every projection it runs — the read models and the workflows — has passed the log's head, and the head did not move
+ * meanwhile (a process manager's command would have moved it). Resolves with that head, the position to compare at.
+ */
+export async function settleNode(node: ShopNode, eventsPath: string, timeoutMs = 40_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  const headOf = async () => {
+    const store = createSqliteEventStore({ path: eventsPath });
+    try {
+      return await store.headPosition();
+    } finally {
+      await store.close();
+    }
+  };
+  for (;;) {
+    const head = await headOf();
+    const ready = await node.get('/health/ready').catch(() => ({ status: 0, body: {} }) as Reply);
+    const positions: number[] = (ready.body?.projections ?? []).map((p: { position: number }) => p.position);
+    if (positions.length > 0 && positions.every((p) => p >= head) && (await headOf()) === head) return head;
+    if (Date.now() > deadline) throw new Error(`${node.label} did not settle at ${head}: ${JSON.stringify(ready.body)}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -15,6 +15,7 @@ import {
   readModels,
   removeDirs,
   type ShopNode,
+  settleNode,
   shopScript,
   startNode,
   stockFromLog,
@@ -81,7 +82,9 @@ describe.skipIf(!natsAvailable)('SIGKILL the JetStream-fed read process mid-run'
     expect(kills.map((k) => k.at)).toEqual(killAt);
     // Each restart finds its own durable again (derived from its read store's path).
     expect(kills.map((k) => k.durable)).toEqual([durable, durable]);
-    const head = Math.max(setup.head, traffic.head, closing.head);
+    // Compared once the workflows' commands that follow the traffic are in too.
+    const head = await settleNode(direct, join(direct.dataDir, 'events.db'));
+    expect(head).toBeGreaterThanOrEqual(Math.max(setup.head, traffic.head, closing.head));
 
     await waitForPosition(direct, head);
     await waitForPosition(remote, head);

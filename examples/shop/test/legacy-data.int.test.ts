@@ -126,7 +126,11 @@ async function readModels(queries: QueryBus): Promise<Record<string, unknown>> {
   const run = (name: string, payload: Record<string, unknown>) =>
     queries.run(name, payload, { principal: admin }).catch((err: { code?: string }) => ({ refused: err.code }));
   const out: Record<string, unknown> = {};
-  for (const id of ['mug', 'kettle', 'tray']) out[`inventory ${id}`] = await run('GetInventory', { productId: id });
+  // Stock as the old read model had it; the low-stock alert is the workflows' business, which may not have run yet.
+  for (const id of ['mug', 'kettle', 'tray']) {
+    const { lowStock: _, ...stock } = (await run('GetInventory', { productId: id })) as Record<string, unknown>;
+    out[`inventory ${id}`] = stock;
+  }
   for (const id of ['ada', 'bob']) {
     const { customerId, email, orderCount, totalSpentCents } = (await run('GetCustomerById', { customerId: id })) as Record<
       string,

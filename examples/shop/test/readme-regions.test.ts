@@ -1,4 +1,4 @@
-// The README's "Consistency across entities" quotes Shop code: every ```ts block there that starts with
+// The README's "Consistency across entities" and "Workflows" quote Shop code: every ```ts block there that starts with
 // `// examples/shop/<file>#<region>` must be that region of that file verbatim, as the tour's blocks are checked.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,13 +23,17 @@ function sourceRegion(file: string, region: string): string {
 }
 
 describe('the README quotes the Shop', () => {
-  it('verbatim, so the oversell example cannot drift from code the tests run', () => {
+  it('verbatim, so the oversell and workflow examples cannot drift from code the tests run', () => {
     const regions = readmeRegions();
     expect(regions.map((r) => `${r.file}#${r.region}`)).toEqual([
       'examples/shop/test/oversell.test.ts#reserve',
       'examples/shop/domain/product.ts#product-model',
       'examples/shop/commands.ts#create-order',
       'examples/shop/domain/sku-owner.ts#sku-owner',
+      'examples/shop/domain/checkout.ts#schedule-expiry',
+      'examples/shop/domain/checkout.ts#pay-order',
+      'examples/shop/processes/fulfilment.ts#fulfilment',
+      'examples/shop/app.ts#workflows',
     ]);
     for (const { file, region, code } of regions) expect(code, `${file}#${region}`).toBe(sourceRegion(file, region));
   });

@@ -15,6 +15,8 @@ export async function startShopProcess(options: {
   env?: NodeJS.ProcessEnv;
   preload?: readonly string[];
   startTimeoutMs?: number;
+  /** Called with the child as soon as it is spawned, before it listens (a test that may kill it during startup). */
+  onSpawn?: (child: ChildProcess) => void;
 }): Promise<ShopProcess> {
   const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   const preload = (options.preload ?? []).flatMap((module) => ['--import', module]);
@@ -34,6 +36,7 @@ export async function startShopProcess(options: {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  options.onSpawn?.(child);
   const logs: string[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(

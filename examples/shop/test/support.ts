@@ -4,7 +4,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createShop, type PostgresLocation, type ShopOf } from '../app.js';
+import { createShop, type PostgresLocation, type ShopOf, type ShopOptions } from '../app.js';
 import { createShopAuth } from '../auth.js';
 import { createShopServer } from '../server.js';
 
@@ -41,17 +41,33 @@ export type TestShop = {
    */
   burst(commands: ReadonlyArray<{ name: string; body: unknown; key?: string }>): Promise<Response[]>;
   eventCount(): Promise<number>;
+  /**
+   * Waits until the workflows are done reacting to what was written: every projection (the process managers and the
+   * scheduler included) has passed the head, and the head did not move meanwhile. Resolves with that head. A test that
+   * checks "nothing was written" settles first, or a process's late command would be counted against it.
+   */
+  settle(timeoutMs?: number): Promise<number>;
   close(): Promise<void>;
 };
+
+/** What a test may set on the Shop it starts: its workflows' clock and timeout, and how often the scheduler looks. */
+export type TestShopOptions = Pick<ShopOptions, 'clock' | 'paymentTimeoutMs' | 'lowStockThreshold' | 'scheduler'>;
 
 /**
  * The Shop on SQLite under a fresh data directory; with `SHOP_TEST_STORES=postgres` in the environment, on PostgreSQL
  * instead (both stores in one fresh schema of the test server), so any suite here can be run against it.
  */
-export async function startShop(): Promise<TestShop> {
+export async function startShop(options: TestShopOptions = {}): Promise<TestShop> {
   const dataDir = mkdtempSync(join(tmpdir(), 'shop-test-'));
   const postgres = process.env.SHOP_TEST_STORES === 'postgres' ? await postgresStores() : undefined;
-  const shop = await createShop({ dataDir, pollIntervalMs: 20, eventStore: postgres?.location, readStore: postgres?.location });
+  const shop = await createShop({
+    dataDir,
+    pollIntervalMs: 20,
+    eventStore: postgres?.location,
+    readStore: postgres?.location,
+    scheduler: { pollIntervalMs: 20 },
+    ...options,
+  });
   const { authenticate } = createShopAuth(
     {
       NODE_ENV: 'test',
@@ -147,6 +163,7 @@ export async function startShop(): Promise<TestShop> {
       });
     },
     eventCount: () => shop.eventStore.headPosition(),
+    settle: (timeoutMs) => settle(shop, timeoutMs),
     async close() {
       await server.close();
       await shop.close();
@@ -154,6 +171,16 @@ export async function startShop(): Promise<TestShop> {
       await postgres?.drop();
     },
   };
+}
+
+/** See TestShop.settle; for any Shop with a projector over its event store. */
+export async function settle(shop: Pick<ShopOf<'all'>, 'eventStore' | 'projector'>, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const head = await shop.eventStore.headPosition();
+    await shop.projector.waitForPosition(head, { timeoutMs: Math.max(1, deadline - Date.now()) });
+    if ((await shop.eventStore.headPosition()) === head) return head;
+  }
 }
 
 // Imported only when asked for: the support module checks the server is up as it loads.

@@ -7,7 +7,10 @@ import type { RecordedEvent, TaggedEvent } from '../event-store.js';
 import type { CommandDefinition, InputOf } from '../messages.js';
 import { nameProblem } from '../name-rules.js';
 
-/** A command was scheduled (or rescheduled: the latest one under a key is the one that fires). */
+/**
+ * A command was scheduled, or rescheduled: the latest under a key replaces the pending one — unless the pending one's
+ * firing had already begun, in which case it still takes effect too (see `cancelSchedule`).
+ */
 export const COMMAND_SCHEDULED = 'chronicle.CommandScheduled';
 /** A schedule was cancelled before it fired. */
 export const SCHEDULE_CANCELLED = 'chronicle.ScheduleCancelled';
@@ -20,12 +23,19 @@ export const SCHEDULE_EVENT_TYPES = [COMMAND_SCHEDULED, SCHEDULE_CANCELLED, SCHE
 const STREAM_PREFIX = 'chronicle.schedule-';
 const MAX_KEY_LENGTH = 400;
 
-/** When a scheduled command is due: at a time, or `after` ms from when it is scheduled. */
+/**
+ * When a scheduled command is due: `at` a time (a Date, epoch ms, or an ISO-8601 date-time with Z or an offset), or
+ * `after` a whole number of ms from when it is scheduled; either within the range of a Date.
+ */
 export type ScheduleTiming = { at: Date | string | number; after?: undefined } | { after: number; at?: undefined };
 
 /** How a command is scheduled: when, and the key it is known, replaced and cancelled by. */
 export type ScheduleOptions = ScheduleTiming & {
-  /** Unique per schedule (e.g. `expire-order-o1`): scheduling again under it replaces the pending one. */
+  /**
+   * Unique per schedule (e.g. `expire-order-o1`): scheduling again under it replaces the pending one. Not atomically
+   * with its firing: if that had begun (confirmed as pending, command on its way), the old command still takes effect
+   * and the new one fires later, so a command must check its own state (e.g. that the order is still unpaid).
+   */
   key: string;
 };
 
@@ -77,7 +87,8 @@ export function assertScheduleKey(key: unknown): asserts key is string {
 /**
  * Schedules `definition` with `payload` at `options.at`, or `options.after` ms from when the returned event is
  * recorded. The payload is typed by the definition and validated when the command is sent, like any dispatch.
- * @throws INVALID_ARGUMENT bad key, a time that is not a valid date, a negative or non-finite delay, or both/neither
+ * @throws INVALID_ARGUMENT bad key, a time that is not a Date, epoch ms or an ISO-8601 date-time with a zone within the
+ *   range of a Date, a delay that is not a whole number of ms within it, or both/neither
  */
 export function schedule<D extends CommandDefinition>(
   definition: D,
@@ -99,7 +110,12 @@ export function schedule<D extends CommandDefinition>(
   return { streamId, type: COMMAND_SCHEDULED, data };
 }
 
-/** The event that cancels the schedule under `key`, for a decision to return. @throws INVALID_ARGUMENT bad key */
+/**
+ * The event that cancels the schedule under `key`, for a decision to return. It cannot stop a firing that has begun
+ * (the scheduler confirmed the schedule as pending and sent its command): the command then still takes effect, so a
+ * command that must not take effect after a cancel checks its own state (ExpireOrder leaves a paid order alone).
+ * @throws INVALID_ARGUMENT bad key
+ */
 export function cancelSchedule(key: string): TaggedEvent<typeof SCHEDULE_CANCELLED, ScheduleCancelledData> {
   return { streamId: scheduleStreamId(key), type: SCHEDULE_CANCELLED, data: { key } };
 }
@@ -127,40 +143,70 @@ export function assertScheduledCommand(s: unknown): asserts s is ScheduledComman
     throw bad('data.command must be { type, data }');
   }
   if ((data.at === undefined) === (data.after === undefined)) throw bad('give exactly one of data.at and data.after');
-  if (data.at !== undefined && (typeof data.at !== 'string' || !Number.isFinite(Date.parse(data.at)))) {
-    throw bad('data.at must be an ISO-8601 time');
+  if (data.at !== undefined && (typeof data.at !== 'string' || isoMs(data.at) === undefined)) {
+    throw bad('data.at must be an ISO-8601 date-time with Z or an offset');
   }
   if (data.after !== undefined) toDelay(data.after);
 }
 
-/** A CommandScheduled event's due time in ms: its `at`, or its recorded time plus `after`. */
+/**
+ * A CommandScheduled event's due time in whole ms: its `at`, or its recorded time plus `after`, floored and held within
+ * the range of a Date (so an event stored before the checks, or appended by hand, still has a time a table can keep).
+ * NaN only when the event has no readable time at all.
+ */
 export function dueTimeOf(event: RecordedEvent): number {
   const data = event.data as CommandScheduledData;
-  if (data.at !== undefined) return Date.parse(data.at);
-  return Date.parse(event.metadata.timestamp) + (data.after ?? 0);
+  const ms = data.at !== undefined ? Date.parse(data.at) : Date.parse(event.metadata.timestamp) + (data.after ?? 0);
+  return Math.min(Math.max(Math.floor(ms), -MAX_TIME), MAX_TIME);
 }
 
-/** `s` with `after` resolved against `now`: what a process or application code stores, as they have a clock. */
+/**
+ * `s` with `after` resolved against `now`: what a process or application code stores, as they have a clock.
+ * @throws INVALID_ARGUMENT when `now + after` is not a time a Date can hold
+ */
 export function resolveAfter(s: ScheduledCommand, now: number): ScheduledCommand {
   if (s.data.after === undefined) return s;
   const { after, ...rest } = s.data;
-  return { ...s, data: { ...rest, at: new Date(now + after).toISOString() } };
+  const ms = now + after;
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_TIME) {
+    throw new ChronicleError(
+      'INVALID_ARGUMENT',
+      `schedule ${s.data.key}: ${after} ms after ${now} is beyond the times a Date can hold`,
+    );
+  }
+  return { ...s, data: { ...rest, at: new Date(ms).toISOString() } };
+}
+
+// The furthest a Date reaches either side of the epoch, in ms.
+const MAX_TIME = 8.64e15;
+
+// A full date-time with its zone: a date alone or a local time would mean another instant on another server.
+const ISO_DATE_TIME = /^(?:[+-]\d{6}|\d{4})-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+// The ms of an ISO-8601 date-time with a zone, or undefined.
+function isoMs(at: string): number | undefined {
+  if (!ISO_DATE_TIME.test(at)) return undefined;
+  const ms = Date.parse(at);
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 function toIso(at: Date | string | number): string {
-  const ms = at instanceof Date ? at.getTime() : typeof at === 'string' ? Date.parse(at) : at;
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+  const ms = at instanceof Date ? at.getTime() : typeof at === 'string' ? isoMs(at) : at;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || Math.abs(ms) > MAX_TIME) {
     throw new ChronicleError(
       'INVALID_ARGUMENT',
-      `schedule time must be a Date, an ISO-8601 string or epoch ms, got ${String(at)}`,
+      `schedule time must be a Date, an ISO-8601 date-time with Z or an offset, or epoch ms, within the range of a Date; got ${String(at)}`,
     );
   }
   return new Date(ms).toISOString();
 }
 
 function toDelay(after: unknown): number {
-  if (typeof after !== 'number' || !Number.isFinite(after) || after < 0) {
-    throw new ChronicleError('INVALID_ARGUMENT', 'schedule needs at, or after as a non-negative number of ms');
+  if (typeof after !== 'number' || !Number.isSafeInteger(after) || after < 0 || after > MAX_TIME) {
+    throw new ChronicleError(
+      'INVALID_ARGUMENT',
+      `schedule needs at, or after as a whole number of ms from 0 to ${MAX_TIME}; got ${String(after)}`,
+    );
   }
   return after;
 }

@@ -5,7 +5,8 @@ import { ChronicleError, type ChronicleErrorCode } from '../errors.js';
 import type { EventStore } from '../event-store.js';
 import { createInMemoryEventStore } from '../in-memory-event-store.js';
 import { cancelSchedule, SCHEDULE_FIRED, schedule } from './schedule-events.js';
-import { fireSchedule, firingKey, pause, REFUSAL_CODES } from './schedule-firing.js';
+import { fireSchedule, firingKey } from './schedule-firing.js';
+import { pause, REFUSAL_CODES } from './workflow-failures.js';
 import type { WorkflowDeps } from './workflow-types.js';
 
 const retry = { attempts: 3, initialDelayMs: 1, maxDelayMs: 4 };
@@ -38,7 +39,7 @@ describe('firing one schedule', () => {
     const latest = await scheduled(store, 'replaced', 'new');
     expect(await fireSchedule(replaced, context(d))).toEqual({ fired: false, reason: 'stale' });
     expect(commands.calls.Bump).toBe(0);
-    expect(await fireSchedule(latest, context(d))).toMatchObject({ fired: true, outcome: 'done', recorded: true });
+    expect(await fireSchedule(latest, context(d))).toEqual({ fired: true, outcome: 'done' });
     expect([await commands.bumps('old'), await commands.bumps('new')]).toEqual([0, 1]);
 
     // Fired already: the stream ends with the firing.
@@ -59,7 +60,7 @@ describe('firing one schedule', () => {
       return { ok: true, ...(await store.append(c.streamId, [{ type: c.type, data: c.data }])) } as never;
     });
     const pending = await scheduled(store, 'raced');
-    expect(await fireSchedule(pending, context(deps(store, bus)))).toMatchObject({ fired: true, recorded: false });
+    expect(await fireSchedule(pending, context(deps(store, bus)))).toMatchObject({ fired: true, outcome: 'done' });
     expect((await scheduleStream(store, 'raced')).map((e) => e.type)).toEqual([
       'chronicle.CommandScheduled',
       'chronicle.ScheduleCancelled',
@@ -85,6 +86,42 @@ describe('firing one schedule', () => {
       const fired = (await scheduleStream(store, `refused-${code}`)).at(-1);
       expect(fired).toMatchObject({ type: SCHEDULE_FIRED, data: { outcome: 'refused', error: { code } } });
     }
+  });
+
+  it('holds a command refused for a reason that is no business answer (a missing handler, a policy, a bug)', async () => {
+    // Mid-deploy, misconfigured or broken: recorded as refused, the schedule would be lost; held, it fires once fixed.
+    for (const code of ['UNKNOWN_MESSAGE', 'FORBIDDEN', 'UNAUTHENTICATED', 'INVALID_ARGUMENT', 'CLOSED'] as const) {
+      const store = createInMemoryEventStore();
+      const bus = createCommandBus();
+      let calls = 0;
+      bus.register(Bump, async () => {
+        calls++;
+        throw new ChronicleError(code, `no (${code})`);
+      });
+      const pending = await scheduled(store, `held-${code}`);
+      expect(await fireSchedule(pending, context(deps(store, bus)))).toEqual({
+        fired: false,
+        reason: 'failed',
+        error: { code, message: `no (${code})` },
+      });
+      expect(calls).toBe(retry.attempts);
+      expect((await scheduleStream(store, `held-${code}`)).length).toBe(1);
+    }
+  });
+
+  it('takes IDEMPOTENCY_MISMATCH under its own key as sent before, and records the firing as done', async () => {
+    // Only a send under this scheduling's key that took effect stores the key: whatever the fingerprint says now.
+    const store = createInMemoryEventStore();
+    const bus = createCommandBus();
+    bus.register(Bump, async () => {
+      throw new ChronicleError('IDEMPOTENCY_MISMATCH', 'stored with another fingerprint');
+    });
+    const pending = await scheduled(store, 'mismatch');
+    expect(await fireSchedule(pending, context(deps(store, bus)))).toEqual({ fired: true, outcome: 'done' });
+    expect((await scheduleStream(store, 'mismatch')).at(-1)).toMatchObject({
+      type: SCHEDULE_FIRED,
+      data: { outcome: 'done', scheduled: 1 },
+    });
   });
 
   it('tries a transient failure again with backoff, then reports it without recording anything', async () => {

@@ -13,27 +13,15 @@ import {
   scheduleStreamId,
 } from './schedule-events.js';
 import type { PendingSchedule } from './schedule-table.js';
+import { backoffDelay, isRefusal, pause } from './workflow-failures.js';
 import type { RetryOptions, WorkflowDeps } from './workflow-types.js';
-
-/** Codes of a business refusal: recorded as the firing's outcome and never retried. Anything else is transient. */
-export const REFUSAL_CODES: ReadonlySet<string> = new Set([
-  'DOMAIN_RULE',
-  'VALIDATION_FAILED',
-  'FORBIDDEN',
-  'UNAUTHENTICATED',
-  'UNKNOWN_MESSAGE',
-  'NOT_FOUND',
-  'STREAM_DELETED',
-  'IDEMPOTENCY_MISMATCH',
-  'INVALID_ARGUMENT',
-]);
 
 /** What a failure says: its ChronicleError code when it has one. */
 export type FiringError = { code?: string; message: string };
 
 export type Firing =
-  /** Sent and recorded (`recorded` false: a cancel or reschedule was appended meanwhile, after the send). */
-  | { fired: true; outcome: 'done' | 'refused'; error?: FiringError; recorded: boolean }
+  /** Sent, and recorded unless a cancel or reschedule was appended meanwhile (after the send: it stands). */
+  | { fired: true; outcome: 'done' | 'refused'; error?: FiringError }
   /** The log no longer has it pending (cancelled, replaced or fired): the projection has not caught up yet. */
   | { fired: false; reason: 'stale' }
   /** Transient failures through every attempt; it stays pending for a later round. */
@@ -64,33 +52,16 @@ export const errorOf = (err: unknown): FiringError => {
   return code === undefined ? { message } : { code, message };
 };
 
-/** Resolves after `ms`, or at once (false) when `signal` aborts. */
-export function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (completed: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(completed);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** Fires `pending` once in effect; transient failures are tried again per `retry`, then reported. Never throws. */
 export async function fireSchedule(pending: PendingSchedule, context: FiringContext): Promise<Firing> {
   const { retry, signal } = context;
-  let delay = retry.initialDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fireOnce(pending, context);
     } catch (err) {
       if (attempt >= retry.attempts) return { fired: false, reason: 'failed', error: errorOf(err) };
     }
-    if (!(await pause(delay, signal))) return { fired: false, reason: 'stopped' };
-    delay = Math.min(delay * 2, retry.maxDelayMs);
+    if (!(await pause(backoffDelay(retry, attempt), signal))) return { fired: false, reason: 'stopped' };
   }
 }
 
@@ -119,9 +90,13 @@ async function fireOnce({ key, version }: PendingSchedule, { deps }: FiringConte
       causationId: last.id,
     });
   } catch (err) {
-    if (!isChronicleError(err) || !REFUSAL_CODES.has(err.code)) throw err;
-    outcome = 'refused';
-    error = errorOf(err);
+    // The key is this scheduling's alone, and stored only by a send that took effect: a mismatch means sent before.
+    if (!isChronicleError(err, 'IDEMPOTENCY_MISMATCH')) {
+      // Anything but a business refusal (a missing handler mid-deploy, a policy, a store down) may pass: held, retried.
+      if (!isRefusal(err)) throw err;
+      outcome = 'refused';
+      error = errorOf(err);
+    }
   }
   const data: ScheduleFiredData = {
     key,
@@ -137,8 +112,7 @@ async function fireOnce({ key, version }: PendingSchedule, { deps }: FiringConte
     );
   } catch (err) {
     // A cancel or reschedule came after the send: it stands, and this firing needs no record of its own.
-    if (isChronicleError(err, 'CONCURRENCY_CONFLICT')) return { fired: true, outcome, error, recorded: false };
-    throw err;
+    if (!isChronicleError(err, 'CONCURRENCY_CONFLICT')) throw err;
   }
-  return { fired: true, outcome, error, recorded: true };
+  return error ? { fired: true, outcome, error } : { fired: true, outcome };
 }

@@ -23,7 +23,6 @@ const byDue = (a: PendingSchedule, b: PendingSchedule) => a.dueMs - b.dueMs || (
 
 /** The scheduler's table on the in-memory read store. */
 export const memoryScheduleTable: ScheduleTable = {
-  kind: 'memory',
   setup(tx) {
     tableOf(tx);
   },
@@ -51,10 +50,12 @@ export const memoryScheduleTable: ScheduleTable = {
       return next;
     });
   },
-  counts(reader, now) {
+  counts(reader, now, except = []) {
+    const left = new Map(except.map((r) => [r.key, r.version]));
     return beforeFirstGeneration<ScheduleCounts>({ pending: 0, overdue: 0 }, () => {
       const counts: ScheduleCounts = { pending: 0, overdue: 0 };
-      for (const { dueMs } of rowsOf(reader)) {
+      for (const { key, version, dueMs } of rowsOf(reader)) {
+        if (left.get(key) === version) continue;
         counts.pending++;
         if (dueMs < now) counts.overdue++;
         if (counts.nextDueMs === undefined || dueMs < counts.nextDueMs) counts.nextDueMs = dueMs;

@@ -20,7 +20,6 @@ export type ScheduleCounts = { pending: number; overdue: number; nextDueMs?: num
  * the store's reader of the served generation and answer empty before the projection's first generation exists.
  */
 export interface ScheduleTable {
-  readonly kind: 'sql' | 'memory';
   setup(tx: unknown): unknown;
   /** Inserts or replaces the row under `row.key`. */
   put(tx: unknown, row: ScheduleRow): unknown;
@@ -32,7 +31,8 @@ export interface ScheduleTable {
   due(reader: unknown, now: number, limit: number): Promise<PendingSchedule[]>;
   /** The earliest due time after `now`, if any. */
   nextDueAfter(reader: unknown, now: number): Promise<number | undefined>;
-  counts(reader: unknown, now: number): Promise<ScheduleCounts>;
+  /** The counts at `now`, leaving out the rows in `except` (at their versions). */
+  counts(reader: unknown, now: number, except?: readonly PendingSchedule[]): Promise<ScheduleCounts>;
 }
 
 /** Runs a read, answering `empty` while the projection has no tables yet (it has not run anywhere). */

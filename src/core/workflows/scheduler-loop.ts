@@ -4,11 +4,14 @@
 import type { AlongsideContext } from '../projections/define-projection.js';
 import { errorOf, type Firing, type FiringError, fireSchedule } from './schedule-firing.js';
 import type { PendingSchedule, ScheduleTable } from './schedule-table.js';
+import { pause } from './workflow-failures.js';
 import type { RetryOptions, WorkflowDeps } from './workflow-types.js';
 
 export type FireLoopOptions = {
   pollIntervalMs: number;
   batchSize: number;
+  /** Longest wait on stop for the firings in flight. */
+  stopTimeoutMs: number;
   retry: Required<RetryOptions>;
 };
 
@@ -32,8 +35,12 @@ export class FireLoop {
   // The one loop running at a time (a scheduler's projection given to two projectors in one process runs twice).
   private queue: Promise<void> = Promise.resolve();
   private readonly inFlight = new Map<string, Promise<Firing>>();
-  // Fired (or found no longer pending) but still in the table until the projection applies what the log says.
+  // Fired but still in the table until the projection applies what the log says.
   private readonly handled = new Set<string>();
+  // Found no longer pending in the log (cancelled, replaced or fired elsewhere, the stream deleted, a foreign event
+  // last), still in the table: left out of the counts here, and dropped by the projection's next batch (a row whose
+  // stream was deleted or ends in a foreign event has no event of its own to remove it).
+  private readonly stale = new Map<string, PendingSchedule>();
   private readonly holds = new Map<string, FailingSchedule & { until: number }>();
   private lastFailure: ScheduleError | undefined;
   private sleeper: { timer: NodeJS.Timeout; wakeAt: number; done: () => void } | undefined;
@@ -43,6 +50,9 @@ export class FireLoop {
   private hintTries = 0;
   // The last round left due rows behind (no room, or it read as many rows as it asked for).
   private more = false;
+  // When the last round began, on the workflows clock and in real time: a clock that stood still while real time
+  // passed (a test's hand-moved clock) says nothing about how long to sleep.
+  private lastRound: { clock: number; real: number } | undefined;
 
   constructor(
     private readonly deps: WorkflowDeps,
@@ -78,6 +88,11 @@ export class FireLoop {
     }
   }
 
+  /** Rows this worker found no longer pending in the log that the table still holds. */
+  staleRows(): PendingSchedule[] {
+    return [...this.stale.values()];
+  }
+
   /** The projection applied a schedule due at `dueMs`: wake the loop then if it would sleep past it. */
   noteDue(dueMs: number): void {
     if (!this.turn) return;
@@ -110,8 +125,11 @@ export class FireLoop {
         let delay = this.options.pollIntervalMs;
         try {
           const now = this.deps.clock();
+          const real = Date.now();
+          const still = this.lastRound !== undefined && now === this.lastRound.clock && real > this.lastRound.real;
+          this.lastRound = { clock: now, real };
           const { started } = await this.startDue(turn);
-          delay = await this.plan(turn, now, started.length);
+          delay = await this.plan(turn, now, started.length, still);
         } catch (err) {
           // The read store failed (the projection reports it too); the next poll tries again.
           this.lastFailure = { ...errorOf(err), at: new Date(this.deps.clock()).toISOString() };
@@ -120,10 +138,17 @@ export class FireLoop {
         await this.sleep(delay, signal);
       }
     } finally {
-      await Promise.allSettled([...this.inFlight.values()]);
+      // A command that never answers must not hold the projector's stop: after the bound it is let go (its firing,
+      // if it ever answers, is still recorded; if not, the next worker sends it again under the same key).
+      const bound = new AbortController();
+      await Promise.race([Promise.allSettled([...this.inFlight.values()]), pause(this.options.stopTimeoutMs, bound.signal)]);
+      // The bound's timer must not keep the process alive once the firings have settled.
+      bound.abort();
       this.turn = undefined;
+      this.lastRound = undefined;
       // Another worker fires from here on; what it sees is the log and its own table.
       this.handled.clear();
+      this.stale.clear();
       this.holds.clear();
       this.hint = undefined;
     }
@@ -134,13 +159,14 @@ export class FireLoop {
     const now = this.deps.clock();
     const room = this.options.batchSize - this.inFlight.size;
     if (room <= 0) return { started: [], joined: [...this.inFlight.values()] };
-    const limit = room + this.inFlight.size + this.handled.size + this.holds.size;
+    const limit = room + this.inFlight.size + this.handled.size + this.stale.size + this.holds.size;
     const rows = await this.table.due(turn.reader, now, limit);
     this.more = rows.length >= limit;
     if (!this.more) {
       // Every due row was read: an id handled or held that is not among them has left the table.
       const present = new Set(rows.map(idOf));
       for (const id of this.handled) if (!present.has(id)) this.handled.delete(id);
+      for (const id of this.stale.keys()) if (!present.has(id)) this.stale.delete(id);
       for (const id of this.holds.keys()) if (!present.has(id)) this.holds.delete(id);
     }
     const started: Promise<Firing>[] = [];
@@ -149,7 +175,8 @@ export class FireLoop {
       const id = idOf(row);
       const inFlight = this.inFlight.get(id);
       if (inFlight) joined.push(inFlight);
-      if (inFlight || this.handled.has(id) || (this.holds.get(id)?.until ?? now) > now || turn.signal.aborted) continue;
+      if (inFlight || this.handled.has(id) || this.stale.has(id) || (this.holds.get(id)?.until ?? now) > now) continue;
+      if (turn.signal.aborted) continue;
       // Due but no room left this round: fetch it as soon as the firings in flight make room.
       if (started.length >= room) this.more = true;
       else started.push(this.start(id, row, turn));
@@ -160,8 +187,11 @@ export class FireLoop {
   private start(id: string, row: PendingSchedule, turn: Turn): Promise<Firing> {
     const firing = fireSchedule(row, { deps: this.deps, retry: this.options.retry, signal: turn.signal }).then((f) => {
       this.inFlight.delete(id);
-      if (f.fired || f.reason === 'stale') {
+      if (f.fired) {
         this.handled.add(id);
+        this.holds.delete(id);
+      } else if (f.reason === 'stale') {
+        this.stale.set(id, row);
         this.holds.delete(id);
       } else if (f.reason === 'failed') {
         const now = this.deps.clock();
@@ -186,18 +216,25 @@ export class FireLoop {
   }
 
   // How long to sleep after a round that started at `now`: until the next due time, a hint, a hold's end or the poll.
-  private async plan(turn: Turn, now: number, started: number): Promise<number> {
+  // Times ahead are in clock ms, slept in real ms; under a clock that stands still (`still`) only the poll wakes it.
+  private async plan(turn: Turn, now: number, started: number, still: boolean): Promise<number> {
     let delay = this.options.pollIntervalMs;
     if (this.more && this.inFlight.size < this.options.batchSize) delay = 0;
+    const ahead = (at: number) => {
+      if (!still) delay = Math.min(delay, Math.max(at - now, 1));
+    };
     const next = await this.table.nextDueAfter(turn.reader, now);
-    if (next !== undefined) delay = Math.min(delay, next - now);
-    for (const hold of this.holds.values()) delay = Math.min(delay, hold.until - now);
+    if (next !== undefined) ahead(next);
+    for (const hold of this.holds.values()) {
+      if (hold.until > now) ahead(hold.until);
+      else if (this.inFlight.size < this.options.batchSize) delay = 0;
+    }
     if (this.hint !== undefined) {
-      if (this.hint > now) delay = Math.min(delay, this.hint - now);
+      if (this.hint > now) ahead(this.hint);
       else if (started > 0 || this.hintTries >= HINT_TRIES) this.hint = undefined;
       else delay = Math.min(delay, HINT_RETRY_MS * 2 ** this.hintTries++);
     }
-    return Math.max(delay, 0);
+    return Math.ceil(delay);
   }
 
   private sleep(ms: number, signal: AbortSignal): Promise<void> {

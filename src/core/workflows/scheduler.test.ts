@@ -1,23 +1,33 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { Bump, Flaky, Refuse, scheduleCommands, scheduleStream } from '../../../test/support/workflows-schedule-kit.js';
+import { createCommandBus } from '../command-bus.js';
 import { createDecisionHandler } from '../decision-handler.js';
 import { domainError, isChronicleError } from '../errors.js';
 import { Query } from '../event-query.js';
 import type { EventStore } from '../event-store.js';
 import { createInMemoryEventStore } from '../in-memory-event-store.js';
-import { defineCommand } from '../messages.js';
+import { defineCommand, type InputOf } from '../messages.js';
 import { createInMemoryReadStore } from '../projections/in-memory-read-store.js';
 import type { ProjectionStore } from '../projections/projection-store.js';
 import { createProjector } from '../projections/projector.js';
 import { createWorkflows, type Workflows } from './create-workflows.js';
-import { COMMAND_SCHEDULED, type ScheduledCommand, schedule, scheduleStreamId } from './schedule-events.js';
-import { createScheduler, type SchedulerOptions } from './scheduler.js';
+import { COMMAND_SCHEDULED, type ScheduledCommand, type ScheduleOptions, schedule, scheduleStreamId } from './schedule-events.js';
+import {
+  type CancelOptions,
+  createScheduler,
+  createScheduleWriter,
+  readScheduleStatus,
+  type SchedulerOptions,
+  type ScheduleWriter,
+} from './scheduler.js';
 import type { WorkflowDeps } from './workflow-types.js';
 
 const T0 = Date.parse('2031-03-01T12:00:00.000Z');
 // Offsets on the hand-moved clock are hours: the loop also wakes on real timers for what it knows is due (the time left
-// on the test's clock), which then never comes during a test, so only fireDue fires.
+// on the test's clock when the projection applies a schedule), which then never comes during a test, so only fireDue
+// fires — as long as each schedule is applied (settled) before the clock is moved past it. A test that lets the
+// projection apply one already due races the loop and asserts effects, not fireDue's count.
 const H = 3_600_000;
 
 type World = Awaited<ReturnType<typeof world>>;
@@ -137,6 +147,7 @@ describe('the scheduler', () => {
       expect(receipt.at).toBe(new Date(T0 + 5 * H).toISOString());
       const [event] = await w.eventStore.readStream(scheduleStreamId('k-after'));
       expect(event.data).toEqual({ key: 'k-after', command: { type: 'Bump', data: { id: 'b' } }, at: receipt.at });
+      await w.settle();
       w.at(5 * H - 1);
       expect(await w.fire()).toBe(0);
       w.at(5 * H);
@@ -187,6 +198,43 @@ describe('the scheduler', () => {
       expect(await w.eventStore.readStream(scheduleStreamId('expire-o2'))).toEqual([]);
       await w.settle();
       expect((await w.workflows.status()).schedules.pending).toBe(0);
+    });
+  });
+
+  it('refuses a decision whose scheduled command is malformed, committing none of its events', async () => {
+    await withWorld(async (w) => {
+      const Decide = defineCommand('Decide', z.object({ id: z.string(), bad: z.number() }));
+      const good = schedule(Bump, { id: 'd' }, { key: 'k-decided', after: H });
+      // What a decide() might return built by hand: each is refused before anything is appended.
+      const malformed: unknown[] = [
+        { ...good, data: { ...good.data, after: 1500.5 } },
+        { ...good, data: { ...good.data, after: 1e300 } },
+        { ...good, data: { key: 'k-decided', after: H } },
+        { ...good, streamId: 'chronicle.schedule-elsewhere' },
+        { ...good, data: { key: 'k-decided', command: good.data.command, after: undefined, at: 'Jan 1 2020' } },
+      ];
+      w.bus.register(
+        Decide,
+        createDecisionHandler({
+          store: w.eventStore,
+          query: (c: { type: 'Decide'; data: { id: string } }) => Query.tags(`decide:${c.data.id}`),
+          model: { initialState: null, evolve: (s) => s },
+          decide: (c: { type: 'Decide'; data: { id: string; bad: number } }) => [
+            { streamId: `decide-${c.data.id}`, type: 'Decided', data: {}, tags: [`decide:${c.data.id}`] },
+            (c.data.bad < 0 ? good : malformed[c.data.bad]) as ScheduledCommand,
+          ],
+        }),
+      );
+      const head = await w.eventStore.headPosition();
+      for (let bad = 0; bad < malformed.length; bad++) {
+        const err = await rejection(w.bus.dispatch(Decide, { id: `x${bad}`, bad }));
+        expect(isChronicleError(err, 'INVALID_ARGUMENT'), `${bad}: ${(err as Error).message}`).toBe(true);
+      }
+      expect(await w.eventStore.headPosition()).toBe(head);
+      // A well-formed one commits, and the scheduler's projection goes on.
+      await w.bus.dispatch(Decide, { id: 'ok', bad: -1 });
+      await w.settle();
+      expect((await w.workflows.status()).schedules.pending).toBe(1);
     });
   });
 
@@ -288,6 +336,7 @@ describe('the scheduler', () => {
   it('records a refused command as fired with its refusal, and does not send it again', async () => {
     await withWorld(async (w) => {
       await w.workflows.schedule(Refuse, { reason: 'out of stock' }, { key: 'k-refuse', at: T0 + H });
+      await w.settle();
       w.at(H);
       expect(await w.fire()).toBe(1);
       expect(w.calls.Refuse).toBe(1);
@@ -312,6 +361,7 @@ describe('the scheduler', () => {
     await withWorld(async (w) => {
       w.failures.remaining = 2;
       await w.workflows.schedule(Flaky, { id: 'f1' }, { key: 'k-flaky', at: T0 + H });
+      await w.settle();
       w.at(H);
       expect(await w.fire()).toBe(1);
       expect(w.calls.Flaky).toBe(3);
@@ -320,6 +370,7 @@ describe('the scheduler', () => {
       w.calls.Flaky = 0;
       w.failures.remaining = 4;
       await w.workflows.schedule(Flaky, { id: 'f2' }, { key: 'k-flaky-2', at: T0 + 2 * H });
+      await w.settle();
       w.at(2 * H);
       expect(await w.fire()).toBe(0);
       expect(w.calls.Flaky).toBe(3);
@@ -345,6 +396,50 @@ describe('the scheduler', () => {
       expect((await w.eventStore.readStream('flaky-f2')).length).toBe(1);
       expect((await w.workflows.status()).schedules.failing).toEqual([]);
     });
+  });
+
+  it('holds a command this worker has no handler for (mid-deploy) and fires it once the handler is there', async () => {
+    let now = T0;
+    const eventStore = createInMemoryEventStore();
+    const readStore = createInMemoryReadStore();
+    const full = scheduleCommands(eventStore);
+    // The old worker: its bus does not know Bump yet.
+    const old = createCommandBus();
+    const workflows = createWorkflows({
+      commandBus: old,
+      eventStore,
+      readStore,
+      clock: () => now,
+      scheduler: { pollIntervalMs: 60_000, retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: H } },
+    });
+    const projector = createProjector({ eventStore, readStore, projections: workflows.projections, pollIntervalMs: 5 });
+    await projector.start();
+    try {
+      // Scheduled by a new worker, which knows it.
+      const writer = createScheduleWriter({
+        commandBus: full.bus,
+        eventStore,
+        clock: () => now,
+        principal: { id: 'n', roles: [] },
+      });
+      await writer.schedule(schedule(Bump, { id: 'deploy' }, { key: 'k-deploy', at: T0 }));
+      await projector.waitForPosition(await eventStore.headPosition());
+      expect(await workflows.fireDue()).toBe(0);
+      const { schedules } = await workflows.status();
+      expect(schedules.failing).toEqual([
+        expect.objectContaining({ key: 'k-deploy', error: expect.objectContaining({ code: 'UNKNOWN_MESSAGE' }) }),
+      ]);
+      expect(schedules.pending).toBe(1);
+      expect((await scheduleStream(eventStore, 'k-deploy')).map((e) => e.type)).toEqual([COMMAND_SCHEDULED]);
+
+      old.register(Bump, (command, context) => full.bus.dispatch(Bump, command.data, context));
+      now = T0 + H;
+      expect(await workflows.fireDue()).toBe(1);
+      expect(await full.bumps('deploy')).toBe(1);
+      expect((await scheduleStream(eventStore, 'k-deploy')).at(-1)).toMatchObject({ data: { outcome: 'done' } });
+    } finally {
+      await projector.stop();
+    }
   });
 
   it('refuses bad keys, bad times and bad payloads with a clear error, writing nothing', async () => {
@@ -401,6 +496,13 @@ describe('the scheduler', () => {
       { batchSize: 1.5 },
       { retry: { attempts: 0 } },
       { retry: { initialDelayMs: 10, maxDelayMs: 5 } },
+      // Longer than a timer holds: Node would fire it at once, turning a backoff into a spin.
+      { retry: { initialDelayMs: Number.POSITIVE_INFINITY, maxDelayMs: Number.POSITIVE_INFINITY } },
+      { retry: { maxDelayMs: 1e12 } },
+      { pollIntervalMs: Number.NaN },
+      { pollIntervalMs: 2 ** 31 },
+      { stopTimeoutMs: -1 },
+      { stopTimeoutMs: Number.POSITIVE_INFINITY },
     ]) {
       expect(() => createScheduler(deps, readStore, options)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     }
@@ -492,6 +594,32 @@ describe('the scheduler', () => {
     expect(w.calls.Flaky).toBe(1);
   });
 
+  it('leaves out of its counts, then drops, a row the log no longer has pending (stream deleted, or a foreign event last)', async () => {
+    await withWorld(async (w) => {
+      await w.workflows.schedule(Bump, { id: 'gone' }, { key: 'k-deleted', at: T0 + H });
+      await w.workflows.schedule(Bump, { id: 'other' }, { key: 'k-foreign', at: T0 + H });
+      await w.settle();
+      await w.eventStore.deleteStream(scheduleStreamId('k-deleted'));
+      await w.eventStore.append(scheduleStreamId('k-foreign'), [{ type: 'SomethingElse', data: {} }]);
+      w.at(2 * H);
+      expect(await w.fire()).toBe(0);
+      expect(w.calls.Bump).toBe(0);
+      // Found stale by this round: not pending, not overdue, though the table still holds them.
+      expect((await w.workflows.status()).schedules).toMatchObject({ pending: 0, overdue: 0 });
+      expect((await w.workflows.status()).schedules.nextDueAt).toBeUndefined();
+      expect(await readScheduleStatus(w.readStore, w.clock)).toMatchObject({ pending: 2, overdue: 2 });
+      // The projection's next batch drops them from the table itself, for every reader.
+      await w.workflows.schedule(Bump, { id: 'later' }, { key: 'k-later', at: T0 + 5 * H });
+      await w.settle();
+      expect(await readScheduleStatus(w.readStore, w.clock)).toMatchObject({
+        pending: 1,
+        overdue: 0,
+        nextDueAt: new Date(T0 + 5 * H).toISOString(),
+      });
+      expect((await w.workflows.status()).schedules).toMatchObject({ pending: 1, overdue: 0 });
+    });
+  });
+
   it('rebuilds its table from the log: what fired or was cancelled stays gone', async () => {
     await withWorld(async (w) => {
       await w.workflows.schedule(Bump, { id: 'r1' }, { key: 'k-rb-fired', at: T0 + H });
@@ -499,6 +627,7 @@ describe('the scheduler', () => {
       await w.workflows.schedule(Bump, { id: 'r3' }, { key: 'k-rb-pending', at: T0 + 3 * H });
       await w.workflows.schedule(Bump, { id: 'r4' }, { key: 'k-rb-pending', at: T0 + 4 * H });
       await w.workflows.cancel('k-rb-cancelled');
+      await w.settle();
       w.at(2 * H);
       expect(await w.fire()).toBe(1);
       await w.settle();
@@ -534,7 +663,16 @@ describe('the scheduler', () => {
 
   it('types the payload by the command definition', () => {
     expectTypeOf(schedule(Bump, { id: 'ok' }, { key: 'k', at: 0 })).toEqualTypeOf<ScheduledCommand>();
-    expectTypeOf<Parameters<Workflows['schedule']>>().toMatchTypeOf<[unknown, unknown, unknown]>();
+    // The workflows' schedule takes the definition's payload and the same options as schedule().
+    expectTypeOf<Parameters<Workflows['schedule']>[2]>().toEqualTypeOf<ScheduleOptions>();
+    expectTypeOf<Workflows['schedule']>().toBeCallableWith(Bump, { id: 'ok' }, { key: 'k', after: 10 });
+    expectTypeOf(schedule<typeof Bump>)
+      .parameter(1)
+      .toEqualTypeOf<InputOf<typeof Bump>>();
+    expectTypeOf<InputOf<typeof Bump>>().toEqualTypeOf<{ id: string; by?: string | undefined }>();
+    expectTypeOf<Parameters<ScheduleWriter['cancel']>>().toEqualTypeOf<
+      [key: string, idempotencyKey?: string | undefined, options?: CancelOptions | undefined]
+    >();
     // Never called: the lines below only have to fail to compile.
     const wrongUses = (w: Workflows) => {
       // @ts-expect-error a payload that is not the command's

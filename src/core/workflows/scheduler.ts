@@ -1,31 +1,35 @@
-// The scheduler: a projection keeping the pending schedules (so it is checkpointed, leased and reported like any), the
-// fire loop that runs beside it on the worker holding it, and the writes that schedule and cancel.
-import type { CommandBus } from '../command-bus.js';
-import { ChronicleError, isChronicleError } from '../errors.js';
-import type { NewEvent, RecordedEvent } from '../event-store.js';
-import { validate } from '../messages.js';
-import { defineProjection, type Projection } from '../projections/define-projection.js';
+// The scheduler: a projection keeping the pending schedules (so it is checkpointed, leased and reported like any), and
+// the fire loop that runs beside it on the worker holding it; the writes that schedule and cancel are schedule-writer.ts.
+import { ChronicleError } from '../errors.js';
+import type { RecordedEvent } from '../event-store.js';
+import { type AlongsideContext, defineProjection, type Projection } from '../projections/define-projection.js';
 import type { ProjectionStore } from '../projections/projection-store.js';
+import { runHandlers } from '../projections/run-handlers.js';
 import {
-  assertScheduledCommand,
-  assertScheduleKey,
   COMMAND_SCHEDULED,
   type CommandScheduledData,
   dueTimeOf,
-  resolveAfter,
   SCHEDULE_CANCELLED,
   SCHEDULE_FIRED,
-  type ScheduleCancelledData,
-  type ScheduledCommand,
   type ScheduleFiredData,
   scheduleKeyOf,
   scheduleStreamId,
 } from './schedule-events.js';
-import { SCHEDULER_PROJECTION, type ScheduleTable } from './schedule-table.js';
+import { type PendingSchedule, SCHEDULER_PROJECTION, type ScheduleTable } from './schedule-table.js';
 import { requireScheduleTable } from './schedule-table-for.js';
-import { type FailingSchedule, FireLoop, type ScheduleError } from './scheduler-loop.js';
+import { createScheduleWriter, type ScheduleWriter } from './schedule-writer.js';
+import { type FailingSchedule, FireLoop, type FireLoopOptions, type ScheduleError } from './scheduler-loop.js';
+import { MAX_DELAY_MS, retrySettings } from './workflow-failures.js';
 import type { RetryOptions, WorkflowDeps } from './workflow-types.js';
 
+export {
+  type CancelOptions,
+  createScheduleWriter,
+  type ScheduleCause,
+  type ScheduleReceipt,
+  type ScheduleWriteOptions,
+  type ScheduleWriter,
+} from './schedule-writer.js';
 export type { FailingSchedule, ScheduleError } from './scheduler-loop.js';
 
 export type SchedulerOptions = {
@@ -34,18 +38,25 @@ export type SchedulerOptions = {
   /** Most due commands fired per round (and in flight at once). Default 500. */
   batchSize?: number;
   /**
-   * Transient failures of a due command's send, retried before it is left for a later round (at the earliest
-   * `maxDelayMs` later). Defaults: 5 attempts, 50 ms doubling up to 2000 ms.
+   * Failures of a due command's send other than a business refusal (REFUSAL_CODES: recorded as the firing's outcome),
+   * such as a store error or a handler missing on this worker mid-deploy: retried, then held for a later round (at the
+   * earliest `maxDelayMs` later), and shown in `failing`. Defaults: 5 attempts, 50 ms doubling up to 2000 ms; delays
+   * up to 2^31-1 ms.
    */
   retry?: RetryOptions;
+  /**
+   * How long stopping waits for commands in flight to answer before it lets them go (one that answers later still
+   * records its firing; one that never does is sent again by the next worker, under the same key). Default 5000.
+   */
+  stopTimeoutMs?: number;
 };
-
-/** What scheduling recorded. */
-export type ScheduleReceipt = { key: string; at: string; position: number };
 
 /** The scheduler's queue as its projection shows it now, and how firing goes on this worker. */
 export type ScheduleStatus = {
-  /** Schedules waiting to fire (the projection's table: as far as it has caught up). */
+  /**
+   * Schedules waiting to fire (the projection's table: as far as it has caught up), less the rows this worker found
+   * no longer pending in the log (a deleted stream, a foreign event last) that the projection has not dropped yet.
+   */
   pending: number;
   /** Pending schedules whose time has passed. */
   overdue: number;
@@ -53,31 +64,11 @@ export type ScheduleStatus = {
   nextDueAt?: string;
   /** Whether this worker fires them (it runs the scheduler's projection). */
   firing: boolean;
-  /** Schedules this worker could not fire (transient failures through every attempt) and will try again. */
+  /** Schedules this worker could not fire (failures other than refusals through every attempt) and will try again. */
   failing: FailingSchedule[];
   /** The latest failure of this worker's fire loop. */
   lastError?: ScheduleError;
 };
-
-/** Writes schedules and cancellations to the log. */
-export interface ScheduleWriter {
-  /**
-   * Records `s` (an `after` resolved against the clock). With `idempotencyKey`, a repeat records nothing and answers
-   * with what the first recorded. A command the bus knows has its payload validated now.
-   * @throws INVALID_ARGUMENT not a scheduled command, bad key or time; VALIDATION_FAILED bad payload; UNKNOWN_MESSAGE
-   * a command the bus does not know; STORE_ERROR
-   */
-  schedule(
-    s: ScheduledCommand,
-    idempotencyKey?: string,
-    options?: { cause?: Pick<RecordedEvent, 'id' | 'position'> & { metadata?: { correlationId?: string } } },
-  ): Promise<ScheduleReceipt>;
-  /**
-   * Cancels the pending schedule under `key`; false when none was pending. With `idempotencyKey`, a repeat answers true
-   * and records nothing. @throws INVALID_ARGUMENT, CONCURRENCY_CONFLICT (lost the race 10 times), STORE_ERROR
-   */
-  cancel(key: string, idempotencyKey?: string, options?: { before?: number }): Promise<boolean>;
-}
 
 export interface Scheduler extends ScheduleWriter {
   /** The projection keeping the pending schedules; its worker fires them. */
@@ -86,61 +77,10 @@ export interface Scheduler extends ScheduleWriter {
   status(): Promise<ScheduleStatus>;
   /**
    * Fires what is due now, on the worker running the projection, and waits for the firings in flight; resolves with
-   * how many this call fired (0 when the projection does not run here). For tests with a hand-moved clock.
+   * how many this call fired (0 when the projection does not run here; the loop's own firings are not counted). For
+   * tests with a hand-moved clock. @throws STORE_ERROR reading the due schedules
    */
   fireDue(): Promise<number>;
-}
-
-const CANCEL_TRIES = 10;
-
-/** The writes of schedules and cancellations, without the projection (a process that leaves firing to another). */
-export function createScheduleWriter(deps: WorkflowDeps): ScheduleWriter {
-  const { eventStore, commandBus, clock } = deps;
-  return {
-    async schedule(s, idempotencyKey) {
-      assertScheduledCommand(s);
-      checkCommand(commandBus, s.data);
-      const { key } = s.data;
-      const streamId = scheduleStreamId(key);
-      const resolved = resolveAfter(s, clock());
-      const event: NewEvent = { type: COMMAND_SCHEDULED, data: resolved.data };
-      if (s.id !== undefined) event.id = s.id;
-      if (s.metadata !== undefined) event.metadata = s.metadata;
-      if (s.tags !== undefined) event.tags = s.tags;
-      const result = await eventStore.append(streamId, [event], {
-        expectedVersion: 'any',
-        ...(idempotencyKey !== undefined && { idempotencyKey: `${COMMAND_SCHEDULED}:${idempotencyKey}` }),
-      });
-      let at = resolved.data.at!;
-      if (result.duplicate) {
-        // A repeat: the first one's time is the one that stands.
-        const [first] = await eventStore.readStream(streamId, { from: result.version, limit: 1 });
-        if (first?.type === COMMAND_SCHEDULED) at = new Date(dueTimeOf(first)).toISOString();
-      }
-      return { key, at, position: result.position };
-    },
-    async cancel(key, idempotencyKey) {
-      assertScheduleKey(key);
-      const streamId = scheduleStreamId(key);
-      const storedKey = idempotencyKey === undefined ? undefined : `${SCHEDULE_CANCELLED}:${idempotencyKey}`;
-      if (storedKey !== undefined && (await eventStore.findIdempotentResult(storedKey))) return true;
-      for (let tries = 1; ; tries++) {
-        const [last] = await eventStore.readStream(streamId, { direction: 'backward', limit: 1 });
-        if (!last || last.type !== COMMAND_SCHEDULED) return false;
-        const data: ScheduleCancelledData = { key };
-        try {
-          await eventStore.append(streamId, [{ type: SCHEDULE_CANCELLED, data }], {
-            expectedVersion: last.version,
-            ...(storedKey !== undefined && { idempotencyKey: storedKey }),
-          });
-          return true;
-        } catch (err) {
-          // Rescheduled, fired or cancelled meanwhile: look again at what is pending now.
-          if (!isChronicleError(err, 'CONCURRENCY_CONFLICT') || tries >= CANCEL_TRIES) throw err;
-        }
-      }
-    },
-  };
 }
 
 /**
@@ -159,15 +99,22 @@ export function createScheduler(
   const settings = checkOptions(options);
   const table = requireScheduleTable(readStore);
   const loop = new FireLoop(deps, table, settings);
+  const base = scheduleProjection(table, (dueMs) => loop.noteDue(dueMs));
   const projection: Projection<any> = Object.freeze({
-    ...scheduleProjection(table, (dueMs) => loop.noteDue(dueMs)),
-    alongside: (context) => loop.run(context),
+    ...base,
+    runBatch: (events: readonly RecordedEvent[], tx: unknown) => {
+      const stale = loop.staleRows();
+      if (stale.length === 0) return runHandlers(base.handlers, events, tx);
+      return dropStale(table, tx, stale).then(() => runHandlers(base.handlers, events, tx));
+    },
+    alongside: (context: AlongsideContext) => loop.run(context),
   });
   return {
     ...createScheduleWriter(deps),
     projection,
     async status() {
-      return { ...(await countsOf(table, readStore, deps.clock())), firing: loop.running, ...loop.failures() };
+      const counts = await countsOf(table, readStore, deps.clock(), loop.staleRows());
+      return { ...counts, firing: loop.running, ...loop.failures() };
     },
     fireDue: () => loop.fireDue(),
   };
@@ -181,8 +128,13 @@ export async function readScheduleStatus(readStore: ProjectionStore<any, any>, c
   return { ...(await countsOf(requireScheduleTable(readStore), readStore, clock())), firing: false, failing: [] };
 }
 
-async function countsOf(table: ScheduleTable, readStore: ProjectionStore<any, any>, now: number) {
-  const { pending, overdue, nextDueMs } = await table.counts(readStore.reader(SCHEDULER_PROJECTION), now);
+async function countsOf(
+  table: ScheduleTable,
+  readStore: ProjectionStore<any, any>,
+  now: number,
+  except?: readonly PendingSchedule[],
+) {
+  const { pending, overdue, nextDueMs } = await table.counts(readStore.reader(SCHEDULER_PROJECTION), now, except);
   return nextDueMs === undefined ? { pending, overdue } : { pending, overdue, nextDueAt: new Date(nextDueMs).toISOString() };
 }
 
@@ -210,6 +162,11 @@ function scheduleProjection(table: ScheduleTable, noteDue: (dueMs: number) => vo
   });
 }
 
+// Rows the fire loop found no longer pending in the log go with the batch, each only if still at the version found.
+async function dropStale(table: ScheduleTable, tx: unknown, stale: readonly PendingSchedule[]): Promise<void> {
+  for (const { key, version } of stale) await table.removeFired(tx, key, version);
+}
+
 // A schedule event's key is its stream's: one written elsewhere could never be confirmed against its stream.
 function keyOf(event: RecordedEvent): string {
   const key = scheduleKeyOf(event.streamId);
@@ -222,37 +179,26 @@ function keyOf(event: RecordedEvent): string {
   return key;
 }
 
-// The payload is checked when scheduled, not only when it fires hours later, when no caller is left to tell.
-function checkCommand(bus: CommandBus, data: CommandScheduledData): void {
-  const definition = bus.definition(data.command.type);
-  if (!definition) {
-    throw new ChronicleError('UNKNOWN_MESSAGE', `schedule ${data.key}: no command ${data.command.type} is registered`, {
-      details: { command: data.command.type },
-    });
-  }
-  validate(definition, data.command.data);
-}
-
 function assertDeps(deps: WorkflowDeps): void {
   if (!deps?.commandBus || !deps.eventStore || typeof deps.clock !== 'function' || typeof deps.principal?.id !== 'string') {
     throw new ChronicleError('INVALID_ARGUMENT', 'the scheduler needs commandBus, eventStore, clock and principal');
   }
 }
 
-function checkOptions(options: SchedulerOptions): { pollIntervalMs: number; batchSize: number; retry: Required<RetryOptions> } {
+function checkOptions(options: SchedulerOptions): FireLoopOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'scheduler: options must be an object');
+  }
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const batchSize = options.batchSize ?? 500;
-  const retry = {
-    attempts: options.retry?.attempts ?? 5,
-    initialDelayMs: options.retry?.initialDelayMs ?? 50,
-    maxDelayMs: options.retry?.maxDelayMs ?? 2000,
-  };
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
   const bad = (why: string) => new ChronicleError('INVALID_ARGUMENT', `scheduler: ${why}`);
-  if (!(pollIntervalMs > 0) || pollIntervalMs > 2 ** 31 - 1) throw bad('pollIntervalMs must be a positive number of ms');
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw bad('batchSize must be a positive integer');
-  if (!Number.isSafeInteger(retry.attempts) || retry.attempts < 1) throw bad('retry.attempts must be a positive integer');
-  if (!(retry.initialDelayMs >= 0) || !(retry.maxDelayMs >= retry.initialDelayMs) || retry.maxDelayMs > 2 ** 31 - 1) {
-    throw bad('retry delays must be non-negative, maxDelayMs ≥ initialDelayMs');
+  if (typeof pollIntervalMs !== 'number' || !(pollIntervalMs > 0) || pollIntervalMs > MAX_DELAY_MS) {
+    throw bad(`pollIntervalMs must be a positive number of ms up to ${MAX_DELAY_MS}`);
   }
-  return { pollIntervalMs, batchSize, retry };
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw bad('batchSize must be a positive integer');
+  if (typeof stopTimeoutMs !== 'number' || !(stopTimeoutMs >= 0) || stopTimeoutMs > MAX_DELAY_MS) {
+    throw bad(`stopTimeoutMs must be between 0 and ${MAX_DELAY_MS} ms`);
+  }
+  return { pollIntervalMs, batchSize, stopTimeoutMs, retry: retrySettings('scheduler', options.retry) };
 }
