@@ -18,7 +18,6 @@ export {
   type GivenRefusal,
   type ProcessEvent,
   type ProcessExpectation,
-  type ProcessGiven,
   type ProcessManagerSpecOptions,
   type ProcessOutcome,
   type ProcessThen,
