@@ -135,11 +135,16 @@ export {
   type InMemoryReadTx,
 } from './projections/in-memory-read-store.js';
 export { InMemoryTable } from './projections/in-memory-table.js';
+export { CONTROL_ACTIONS, CONTROL_KEEP_MS, checkControlRequest, controlError } from './projections/control-requests.js';
 export type {
   ApplyWork,
+  ControlAction,
+  ControlRequest,
+  ControlState,
   Fence,
   Lease,
   ProjectionFailure,
+  ProjectionControl,
   ProjectionLeases,
   ProjectionRecord,
   ProjectionStore,
