@@ -117,6 +117,7 @@ export {
   type CheckpointWaitsOptions,
   createCheckpointWaits,
 } from './projections/checkpoint-waits.js';
+export { CONTROL_ACTIONS, CONTROL_KEEP_MS, checkControlRequest, controlError } from './projections/control-requests.js';
 export {
   type AlongsideContext,
   type BatchContext,
@@ -135,7 +136,6 @@ export {
   type InMemoryReadTx,
 } from './projections/in-memory-read-store.js';
 export { InMemoryTable } from './projections/in-memory-table.js';
-export { CONTROL_ACTIONS, CONTROL_KEEP_MS, checkControlRequest, controlError } from './projections/control-requests.js';
 export type {
   ApplyWork,
   ControlAction,
@@ -143,8 +143,8 @@ export type {
   ControlState,
   Fence,
   Lease,
-  ProjectionFailure,
   ProjectionControl,
+  ProjectionFailure,
   ProjectionLeases,
   ProjectionRecord,
   ProjectionStore,

@@ -471,9 +471,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL read store', () => {
     const fresh = schema();
     const [one, two] = [storeIn(fresh), storeIn(fresh)];
     await Promise.all([one.list(), two.list(), one.load('x'), two.leases.list()]);
-    const { rows } = await admin.query(
-      `SELECT component, version FROM "${fresh.schema}".chronicle_migrations ORDER BY version`,
-    );
+    const { rows } = await admin.query(`SELECT component, version FROM "${fresh.schema}".chronicle_migrations ORDER BY version`);
     expect(rows).toEqual([
       { component: 'read', version: 1 },
       { component: 'read', version: 2 },

@@ -470,7 +470,10 @@ export function describeReadStoreConformance<Tx, Reader>(
           assert.equal(made.action, 'rebuild');
           assert.ok(Date.parse(made.expiresAt) > Date.parse(made.requestedAt), 'expiresAt is after requestedAt');
           assert.deepEqual(plain(await control().get(made.id)), plain(made));
-          assert.ok((await control().pending()).some((r) => r.id === made.id), 'pending() lists it');
+          assert.ok(
+            (await control().pending()).some((r) => r.id === made.id),
+            'pending() lists it',
+          );
           assert.equal(await control().take(made.id, 'worker-a'), true);
           assert.equal(await control().take(made.id, 'worker-b'), false, 'a taken request is taken once');
           const taken = await control().get(made.id);
