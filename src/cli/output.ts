@@ -1,5 +1,6 @@
 // What the CLI prints: a result on stdout (text, or one JSON document with --json), progress on stderr (a bar on a
 // terminal, plain lines otherwise), and a failure as one line on stderr.
+import { once } from 'node:events';
 import { isChronicleError } from 'chronicle-es';
 import cliProgress from 'cli-progress';
 
@@ -36,6 +37,14 @@ export class Output {
     this.streams.stdout.write(`${text}\n`);
   }
 
+  /** Writes chunks to stdout as they come, waiting whenever stdout is full. */
+  async stream(chunks: AsyncIterable<string>): Promise<void> {
+    const out = this.streams.stdout;
+    for await (const chunk of chunks) {
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+  }
+
   /** A note for the operator on stderr (never mixed into the result). */
   note(text: string): void {
     if (this.json) this.streams.stderr.write(`${JSON.stringify({ note: text })}\n`);
@@ -54,12 +63,14 @@ export class Output {
    * Progress of `label` (events, by default): a bar on stderr when both streams are terminals and --json is off,
    * plain lines on stderr otherwise.
    */
-  progress(label: string, unit = 'events'): Progress {
-    let first: { at: number; done: number } | undefined;
+  progress(label: string, options: { unit?: string; fromZero?: boolean } = {}): Progress {
+    const unit = options.unit ?? 'events';
+    // A transfer counts from nothing at its start; a rebuild being followed counts from where it was first seen.
+    let base: { at: number; done: number } | undefined = options.fromZero ? { at: Date.now(), done: 0 } : undefined;
     const rateOf = (done: number) => {
-      if (!first) return 0;
-      const seconds = (Date.now() - first.at) / 1000;
-      return seconds > 0 ? Math.round((done - first.done) / seconds) : 0;
+      if (!base) return 0;
+      const seconds = (Date.now() - base.at) / 1000;
+      return seconds > 0 ? Math.round((done - base.done) / seconds) : 0;
     };
     const etaOf = (done: number, total: number) => {
       const rate = rateOf(done);
@@ -77,7 +88,7 @@ export class Output {
       let begun = false;
       return {
         update(done, total) {
-          first ??= { at: Date.now(), done };
+          base ??= { at: Date.now(), done };
           const eta = etaOf(done, total);
           const payload = { rate: rateOf(done), etaText: eta === undefined ? '-' : `${eta}s` };
           if (!begun) {
@@ -93,8 +104,10 @@ export class Output {
     }
     let lastLine = 0;
     let last: { done: number; total: number } | undefined;
+    let printed: { done: number; total: number } | undefined;
     const print = (done: number, total: number) => {
       lastLine = Date.now();
+      printed = { done, total };
       const rate = rateOf(done);
       const eta = etaOf(done, total);
       if (this.json) {
@@ -108,12 +121,12 @@ export class Output {
     };
     return {
       update(done, total) {
-        first ??= { at: Date.now(), done };
+        base ??= { at: Date.now(), done };
         last = { done, total };
         if (Date.now() - lastLine >= LINE_EVERY_MS) print(done, total);
       },
       stop() {
-        if (last) print(last.done, last.total);
+        if (last && (last.done !== printed?.done || last.total !== printed?.total)) print(last.done, last.total);
       },
     };
   }
