@@ -47,10 +47,16 @@ export function spawnCli(...args: string[]) {
 /** The result's stdout as one JSON document (--json). */
 export const json = (result: CliResult) => JSON.parse(result.stdout.trim());
 
-/** Asserts a failure the way the house wants one: a non-zero exit and exactly one line on stderr, no stack. */
+/**
+ * Asserts a failure the way the house wants one: a non-zero exit, and the reason as one `error:` line, the last on
+ * stderr (notes such as "taken by" may come before it), with no stack trace. Returns that line.
+ */
 export function oneLineFailure(result: CliResult): string {
   const lines = result.stderr.trimEnd().split('\n');
   if (result.code === 0) throw new Error(`expected a failure, got exit 0: ${result.stdout}`);
-  if (lines.length !== 1 || /\n\s+at /.test(result.stderr)) throw new Error(`expected one line, got:\n${result.stderr}`);
-  return lines[0];
+  const errors = lines.filter((line) => line.startsWith('error:'));
+  if (errors.length !== 1 || lines.at(-1) !== errors[0] || /\n\s+at /.test(result.stderr)) {
+    throw new Error(`expected one error line, got:\n${result.stderr}`);
+  }
+  return errors[0];
 }

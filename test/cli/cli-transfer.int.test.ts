@@ -67,7 +67,10 @@ describe('chronicle export / import', () => {
     expect(exported.code, exported.stderr).toBe(0);
     const orders = (await readWholeLog(source)).filter((e) => e.streamId.startsWith('order-'));
     expect(orders.length).toBeGreaterThan(0);
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.kind === 'event').map((l) => l.id)).toEqual(orders.map((e) => e.id));
 
     const targetPath = path('orders.db');
