@@ -86,10 +86,10 @@ async function exportTo(ctx: Context, file: string | undefined, options: ExportO
 
 async function importFrom(ctx: Context, file: string, options: ImportOptions): Promise<void> {
   if (!existsSync(file)) throw new ChronicleError('NOT_FOUND', `no file ${file}`);
+  const started = Date.now();
   // Checked whole first, so a bad or truncated file changes nothing.
   const summary = await scanLog(fileLines(file));
   const store = await ctx.eventStore({ create: true });
-  const started = Date.now();
   const progress = ctx.out.progress('import', { fromZero: true });
   const result = await importLog(store, fileLines(file), {
     batchSize: options.batchSize,
