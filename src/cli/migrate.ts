@@ -9,7 +9,10 @@ export function migrateCommand(program: Command, run: RunAction): void {
   program
     .command('migrate')
     .description("apply the stores' migrations: --store, --read-store, or both")
-    .addHelpText('after', '\nA SQLite file must exist (the app creates it on first start); a PostgreSQL schema is created.')
+    .addHelpText(
+      'after',
+      '\nA SQLite file must exist (the app creates it on first start); a PostgreSQL\nschema is created when missing.',
+    )
     .action((_options: unknown, command: Command) =>
       run(command, async (ctx) => {
         const migrated: string[] = [];

@@ -39,8 +39,9 @@ export function projectionsCommands(program: Command, run: RunAction): void {
       .option('--stall-timeout <seconds>', 'give up when a taken request shows no progress for this long', seconds, 120)
       .addHelpText(
         'after',
-        '\nThe app running the projection carries it out (its projector takes the request from the read store),\n' +
-          'so its queries keep answering meanwhile. Exits non-zero when no running projector takes it in time.',
+        '\nThe app running the projection carries it out: its projector takes the request\n' +
+          'from the read store, and its queries keep answering meanwhile. Exits non-zero\n' +
+          'when no running projector takes the request in time.',
       )
       .action((name: string, options: ControlOptions, command: Command) =>
         run(command, (ctx) => request(ctx, name, action, options)),

@@ -33,8 +33,9 @@ export function transferCommands(program: Command, run: RunAction): void {
     .option('--batch-size <n>', 'most events per append', positiveInt)
     .addHelpText(
       'after',
-      '\nThe whole file is checked before anything is written. A SQLite target file is created when missing.\n' +
-        'An interrupted import resumes when run again; a finished one writes nothing.',
+      '\nThe whole file is checked before anything is written. A SQLite target file is\n' +
+        'created when missing. An interrupted import resumes when run again; a finished\n' +
+        'one writes nothing.',
     )
     .action((file: string, options: ImportOptions, command: Command) => run(command, (ctx) => importFrom(ctx, file, options)));
 }
