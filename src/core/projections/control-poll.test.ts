@@ -90,4 +90,33 @@ describe('control requests carried out by the projector', () => {
     expect((await read.control!.get(cancelled.id))?.state).toBe('cancelled');
     expect((await read.load('totals'))!.generation).toBe(1);
   });
+
+  it('with leases, is carried out once, by the worker holding the projection', async () => {
+    const events = createInMemoryEventStore();
+    for (let i = 0; i < 10; i++) await events.append(`acc-${i}`, [{ type: 'Added', data: {} }]);
+    const read = createInMemoryReadStore({ leases: true });
+    const workers = ['worker-a', 'worker-b'].map((id) =>
+      createProjector({
+        eventStore: events,
+        readStore: read,
+        projections: [totals()],
+        pollIntervalMs: 5,
+        controlPollIntervalMs: 5,
+        worker: { id, leaseTtlMs: 5000 },
+      }),
+    );
+    running.push(...workers);
+    await Promise.all(workers.map((w) => w.start()));
+    let holder: string | undefined;
+    while (!holder) {
+      holder = (await read.leases!.list()).find((l) => l.projection === 'totals')?.owner;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const before = (await read.load('totals'))!.generation;
+    const request = await read.control!.request('totals', 'rebuild', 10_000);
+    const done = await settled(read, request.id);
+    expect(done).toMatchObject({ state: 'done', takenBy: holder });
+    // One rebuild: one new generation.
+    expect((await read.load('totals'))!.generation).toBe(before + 1);
+  });
 });
