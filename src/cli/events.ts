@@ -17,10 +17,7 @@ export function eventsCommands(program: Command, run: RunAction): void {
     .option('--category <name>', 'only streams of this category (the id before its first -); repeatable', collect)
     .option('--type <type>', 'only events of this type; repeatable', collect)
     .option('--max <n>', 'stop after n events', positiveInt)
-    .addHelpText(
-      'after',
-      '\nOne event per line: position, stream@version, type, data; with --json, one JSON\nobject per line.',
-    )
+    .addHelpText('after', '\nOne event per line: position, stream@version, type, data; with --json, one JSON\nobject per line.')
     .action((options: TailOptions, command: Command) => run(command, (ctx) => tail(ctx, options)));
 }
 
