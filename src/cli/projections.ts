@@ -60,13 +60,20 @@ type StatusRow = {
   lagEvents?: number;
   rebuild?: { generation: number; version: number; position: number };
   lastError?: ProjectionRecord['failure'];
+  /** The worker holding its lease, when the read store keeps leases. */
+  owner?: string;
 };
 
 async function status(ctx: Context, name: string | undefined): Promise<void> {
   const read = await ctx.readStore();
   const records = name === undefined ? await read.list() : [await known(ctx, name)];
   const head = ctx.hasStore ? await (await ctx.eventStore()).headPosition() : undefined;
-  const rows = records.map((r) => row(r, head));
+  // With leases, which worker runs each projection (an expired lease means none does now).
+  const now = Date.now();
+  const owners = new Map(
+    (await read.leases?.list())?.filter((l) => Date.parse(l.expiresAt) > now).map((l) => [l.projection, l.owner]),
+  );
+  const rows = records.map((r) => ({ ...row(r, head), ...(owners.has(r.name) && { owner: owners.get(r.name) }) }));
   const text =
     rows.length === 0
       ? ['no projections in this read store']
@@ -77,6 +84,7 @@ async function status(ctx: Context, name: string | undefined): Promise<void> {
               `${r.name.padEnd(24)} ${r.state.padEnd(12)} ${String(r.version).padStart(7)}  ${String(r.position).padStart(8)}  ` +
               `${r.lagEvents ?? '-'}` +
               (r.rebuild ? `  (rebuild at ${r.rebuild.position})` : '') +
+              (r.owner ? `  on ${r.owner}` : '') +
               (r.lastError ? `  error: ${r.lastError.message}` : ''),
           ),
         ];
