@@ -130,6 +130,7 @@ async function request(ctx: Context, name: string, action: ControlAction, option
   await events?.headPosition();
   const started = Date.now();
   const made = await control.request(name, action, Math.round(options.timeout * 1000));
+  ctx.out.note(`asked for a ${action} of ${name}; waiting up to ${options.timeout} s for a running projector to take it`);
 
   let interrupted = false;
   const interrupt = () => {

@@ -188,4 +188,22 @@ describe('chronicle against a running Shop', () => {
       await read.close();
     }
   });
+
+  it('withdraws a request still waiting when interrupted with SIGINT', { timeout: 60_000 }, async () => {
+    const rebuild = spawnCli(...stores, 'projections', 'rebuild', 'customers', '--timeout', '30');
+    const stderr: string[] = [];
+    createInterface({ input: rebuild.stderr! }).on('line', (line) => stderr.push(line));
+    const exited = once(rebuild, 'exit');
+    while (!stderr.some((l) => l.includes('waiting up to'))) await sleep(20);
+    rebuild.kill('SIGINT');
+    const [code] = await exited;
+    expect(code).toBe(130);
+    expect(stderr.at(-1)).toBe('error: interrupted: the rebuild request was withdrawn, nothing was done');
+    const read = createSqliteReadStore({ path: join(dataDir, 'read.db') });
+    try {
+      expect((await read.control.pending()).filter((r) => r.projection === 'customers')).toEqual([]);
+    } finally {
+      await read.close();
+    }
+  });
 });
