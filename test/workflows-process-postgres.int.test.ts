@@ -5,7 +5,12 @@
 import { COMMAND_REFUSED, createProjector, type EventStore, type ProjectionStore, processStreamId } from 'chronicle-es';
 import { createPostgresEventStore, createPostgresReadStore, type PostgresReadStore } from 'chronicle-es/postgres';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { crashingBeforeCommit, orderWorld, type WorldOptions } from '../src/core/workflows/fixtures/process-orders.js';
+import {
+  crashingBeforeCommit,
+  orderProcess,
+  orderWorld,
+  type WorldOptions,
+} from '../src/core/workflows/fixtures/process-orders.js';
 import { severable } from './fault/projector-lease-scenarios.js';
 import { type FreshSchema, freshSchema, pgAvailable } from './support/postgres.js';
 
@@ -179,6 +184,35 @@ describe.skipIf(!pgAvailable)('process managers on PostgreSQL', () => {
       if (sorted[i].worker !== sorted[i - 1].worker) expect(sorted[i].from).toBeGreaterThanOrEqual(sorted[i - 1].to);
     }
   }, 90_000);
+
+  it('a batch sending for longer than the idle-in-transaction limit commits in parts within it, and never fails', async () => {
+    const stores = schema('pm_budget');
+    const eventStore = stores.eventStore();
+    // The server ends a session whose transaction sits idle for 1 s; one process's 30 sends take 30 × 60 ms.
+    const readStore = stores.readStore({ idleInTransactionTimeoutMs: 1000 });
+    const pm = orderProcess({ correlate: () => 'one', batchBudgetMs: 200 });
+    const w = orderWorld({
+      eventStore,
+      readStore,
+      pm,
+      async before(sent) {
+        if (sent.type === 'ReserveStock') await sleep(60);
+      },
+    });
+    const ids = Array.from({ length: 30 }, (_, i) => `b${i}`);
+    await eventStore.appendMany(
+      ids.map((id) => ({ streamId: `order-${id}`, events: [{ type: 'OrderPlaced', data: { orderId: id, amount: 1 } }] })),
+    );
+    await w.start();
+    await w.caughtUp(30_000);
+    const counts = await reservationsPerOrder(eventStore);
+    expect([...counts.keys()].sort()).toEqual([...ids].sort());
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    // Past the effects too (the process's own writes move the head): never stopped on a failure.
+    await w.caughtUp(30_000);
+    expect((await readStore.load('order_process'))!.failure).toBeUndefined();
+    await w.stop();
+  }, 60_000);
 
   it('a holder that hangs mid-batch after sending loses the process; the next replays it and nothing happens twice', async () => {
     const stores = schema('pm_fence');
