@@ -193,6 +193,14 @@ export {
 } from './workflows/define-process-manager.js';
 export { COMMAND_REFUSED, type CommandRefusedData, processStreamId } from './workflows/process-refusal.js';
 export {
+  type CheckedProcessStep,
+  checkProcessStep,
+  encodeProcessState,
+  MAX_REFUSAL_ROUNDS,
+  type ProcessTask,
+  processKeyOf,
+} from './workflows/process-step.js';
+export {
   assertScheduledCommand,
   COMMAND_SCHEDULED,
   type CommandScheduledData,

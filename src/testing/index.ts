@@ -18,6 +18,7 @@ export {
   type GivenRefusal,
   type ProcessEvent,
   type ProcessExpectation,
+  type ProcessGiven,
   type ProcessManagerSpecOptions,
   type ProcessOutcome,
   type ProcessThen,
