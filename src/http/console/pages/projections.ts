@@ -41,7 +41,7 @@ export function progressFragment(ctx: ConsoleContext, deps: ConsoleDeps, status:
     : running
       ? html`<p>Rebuild starting…</p>`
       : html`<p><progress max="1" value="1"></progress> ${status.state === 'live' ? 'Live' : status.state} at position ${status.position}</p>`;
-  return html`<div id="progress" data-state="${status.state}" data-running="${running}"${polling}>
+  return html`<div id="progress" data-state="${status.state}" data-running="${String(running)}"${polling}>
 <p>State: ${stateBadge(status)} · position ${status.position} · lag <span class="lag-events">${status.lagEvents}</span> events</p>
 ${bar}${started?.error ? html`<p class="error">Last rebuild from the console failed: ${started.error}</p>` : ''}
 </div>`;
