@@ -10,13 +10,14 @@ export type InspectionQuery = <Row>(text: string, values: unknown[], what: strin
 export function postgresInspectionSource(query: InspectionQuery, s: string): InspectionSource {
   const columns = EVENT_COLUMNS.join(', ');
   // Every stream ever appended to has a streams row (appends lock it); the lateral read takes its last event.
-  const listSql = (bounded: boolean) => `
+  // One lower bound per statement, so the index seek starts where the range does.
+  const listSql = (lower: '>' | '>=', bounded: boolean) => `
     SELECT st.stream_id, l.version, l.position, l.metadata->>'timestamp', st.deleted
     FROM ${s}.streams st
     CROSS JOIN LATERAL (SELECT version, position, metadata FROM ${s}.events e
                         WHERE e.stream_id = st.stream_id ORDER BY version DESC LIMIT 1) l
-    WHERE st.stream_id > $1 AND st.stream_id >= $2 ${bounded ? 'AND st.stream_id < $4' : ''}
-    ORDER BY st.stream_id LIMIT $3`;
+    WHERE st.stream_id ${lower} $1 ${bounded ? 'AND st.stream_id < $3' : ''}
+    ORDER BY st.stream_id LIMIT $2`;
 
   return {
     async stats() {
@@ -36,9 +37,9 @@ export function postgresInspectionSource(query: InspectionQuery, s: string): Ins
       return rows.map(([category, streams, events]) => ({ category, streams, events }));
     },
     async streamsInRange({ after, from, to }, limit) {
-      const values = [after ?? '', from ?? '', limit];
+      const values = [after ?? from ?? '', limit];
       const rows = await query<StreamSummaryRow>(
-        listSql(to !== undefined),
+        listSql(after !== undefined ? '>' : '>=', to !== undefined),
         to === undefined ? values : [...values, to],
         'inspect streams',
       );

@@ -18,16 +18,21 @@ export function sqliteInspectionSource(db: Database.Database, assertOpen: () => 
   const eventsByCategory = raw<[string, number]>('SELECT category, count(*) FROM events GROUP BY category');
   const streamsByCategory = raw<[string, number]>(`SELECT ${CATEGORY_SQL}, count(*) FROM events WHERE version = 1 GROUP BY 1`);
   // The latest version of each stream in the range from the (stream_id, version) index, then its last row by key.
-  const listSql = (bounded: boolean) => `
+  // One lower bound per statement: given two, the planner seeks on one of them, maybe the one that scans from the start.
+  const listSql = (lower: '>' | '>=', bounded: boolean) => `
     SELECT m.stream_id, m.v, e.position, json_extract(e.metadata, '$.timestamp'), coalesce(s.deleted, 0)
     FROM (SELECT stream_id, max(version) AS v FROM events
-          WHERE stream_id > ? AND stream_id >= ? ${bounded ? 'AND stream_id < ?' : ''}
+          WHERE stream_id ${lower} ? ${bounded ? 'AND stream_id < ?' : ''}
           GROUP BY stream_id ORDER BY stream_id LIMIT ?) m
     JOIN events e ON e.stream_id = m.stream_id AND e.version = m.v
     LEFT JOIN streams s ON s.stream_id = m.stream_id
     ORDER BY m.stream_id`;
-  const listOpen = raw<SummaryRow>(listSql(false));
-  const listBounded = raw<SummaryRow>(listSql(true));
+  const lists = {
+    after: raw<SummaryRow>(listSql('>', false)),
+    afterBounded: raw<SummaryRow>(listSql('>', true)),
+    from: raw<SummaryRow>(listSql('>=', false)),
+    fromBounded: raw<SummaryRow>(listSql('>=', true)),
+  };
   const before = raw<EventRow>(
     `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND version < ? ORDER BY version DESC LIMIT ?`,
   );
@@ -54,8 +59,12 @@ export function sqliteInspectionSource(db: Database.Database, assertOpen: () => 
     },
     async streamsInRange({ after, from, to }, limit) {
       assertOpen();
+      const exclusive = after !== undefined;
+      const lower = after ?? from ?? '';
       const rows =
-        to === undefined ? listOpen.all(after ?? '', from ?? '', limit) : listBounded.all(after ?? '', from ?? '', to, limit);
+        to === undefined
+          ? (exclusive ? lists.after : lists.from).all(lower, limit)
+          : (exclusive ? lists.afterBounded : lists.fromBounded).all(lower, to, limit);
       return rows.map(([id, version, position, timestamp, deleted]) =>
         toStreamSummary([id, version, position, timestamp, deleted === 1]),
       );

@@ -15,7 +15,10 @@ import type {
 } from './store-inspector.js';
 import { type PositionProbe, writeRateOf } from './write-rate.js';
 
-/** Streams with ids in a range, in code-point order: after `after` (exclusive), from `from` (inclusive), below `to`. */
+/**
+ * Streams with ids in a range, in code-point order: after `after` (exclusive) or from `from` (inclusive) — never both,
+ * so an index seek has one lower bound — and below `to`.
+ */
 export type StreamRange = { after?: string; from?: string; to?: string };
 
 /** What an adapter answers itself; everything else comes from createStoreInspector. */
@@ -115,7 +118,9 @@ export function createStoreInspector(
     // Usually one round: only ids that sort inside a category's range without belonging to it make another.
     for (;;) {
       const want = options.limit + 1 - streams.length;
-      const batch = await source.streamsInRange({ after: cursor, from, to }, want);
+      const lower =
+        cursor !== undefined && (from === undefined || compareCodePoints(cursor, from) >= 0) ? { after: cursor } : { from };
+      const batch = await source.streamsInRange({ ...lower, to }, want);
       for (const s of batch) if (keep(s)) streams.push(s);
       if (streams.length > options.limit) {
         more = true;

@@ -1,5 +1,14 @@
 // The console's runtime state: what it reads from, the rebuilds it started, and the lag history the chart draws.
-import type { CommandBus, EventStore, ProjectionStatus, Projector, QueryBus, StoreInspector, WriteRate } from 'chronicle-es';
+import type {
+  CategoryStats,
+  CommandBus,
+  EventStore,
+  ProjectionStatus,
+  Projector,
+  QueryBus,
+  StoreInspector,
+  WriteRate,
+} from 'chronicle-es';
 
 /** A rebuild started from the console: running until the projector's promise settles, then its outcome. */
 export type ConsoleRebuild = { running: boolean; error?: string };
@@ -17,6 +26,8 @@ export type ConsoleDeps = {
   liveIntervalMs: number;
   /** The overview's numbers, taken at most once a second however many pages and streams ask. */
   overview(): Promise<OverviewData>;
+  /** The categories, taken at most once every few seconds (a scan of the log's indexes). */
+  categories(): Promise<CategoryStats[]>;
 };
 
 export type OverviewData = {
@@ -32,10 +43,25 @@ const RATE_BUCKET_MS = 20_000;
 const LAG_SAMPLES = 60;
 const FRESH_MS = 1000;
 
+/** `read`, answered from its last result for `freshMs` (a failed read is not kept: the next call reads again). */
+export function cached<T>(read: () => Promise<T>, freshMs: number): () => Promise<T> {
+  let last: { at: number; data: Promise<T> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (last === undefined || now - last.at >= freshMs) {
+      const data = read();
+      last = { at: now, data };
+      data.catch(() => {
+        if (last?.data === data) last = undefined;
+      });
+    }
+    return last.data;
+  };
+}
+
 /** The overview's source: inspector totals, write rate over ten minutes, projector status, sampled lag. */
 export function overviewSource(inspector: StoreInspector, projector: Projector | undefined): () => Promise<OverviewData> {
   const lagHistory: number[] = [];
-  let last: { at: number; data: Promise<OverviewData> } | undefined;
   const take = async (): Promise<OverviewData> => {
     const [stats, rate, projections] = await Promise.all([
       inspector.stats(),
@@ -46,16 +72,5 @@ export function overviewSource(inspector: StoreInspector, projector: Projector |
     if (lagHistory.length > LAG_SAMPLES) lagHistory.shift();
     return { stats, rate, projections, lagHistory: [...lagHistory] };
   };
-  return () => {
-    const now = Date.now();
-    if (last === undefined || now - last.at >= FRESH_MS) {
-      const data = take();
-      last = { at: now, data };
-      // A failed read is not cached: the next page asks again.
-      data.catch(() => {
-        if (last?.data === data) last = undefined;
-      });
-    }
-    return last.data;
-  };
+  return cached(take, FRESH_MS);
 }

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Authenticator } from '../auth.js';
 import { problemOf, toProblem } from '../problem.js';
 import { CONSOLE_SCRIPT, CONSOLE_STYLE, loadHtmx } from './assets.js';
-import { type ConsoleDeps, overviewSource } from './console-deps.js';
+import { type ConsoleDeps, cached, overviewSource } from './console-deps.js';
 import type { ConsoleOptions } from './console-options.js';
 import { createCsrf } from './csrf.js';
 import { createGuard } from './guard.js';
@@ -22,6 +22,7 @@ import { registerSessionRoutes } from './routes-session.js';
 export type ConsolePluginOptions = ConsoleOptions & { base: string; authenticate: Authenticator };
 
 const FORM_BODY_LIMIT = 256 * 1024;
+const CATEGORIES_FRESH_MS = 5000;
 
 /**
  * Registers the console's routes on `scope` (a scope prefixed with `options.base`).
@@ -54,6 +55,7 @@ export async function consolePlugin(scope: FastifyInstance, options: ConsolePlug
     rebuilds: new Map(),
     liveIntervalMs: options.liveIntervalMs ?? 2000,
     overview: overviewSource(inspector, options.projector),
+    categories: cached(() => inspector.categories(), CATEGORIES_FRESH_MS),
   };
 
   // HTML forms only: a JSON or multipart POST is 415, which a form of another site cannot make a simple request of.

@@ -41,7 +41,7 @@ export function registerPageRoutes(scope: FastifyInstance, deps: ConsoleDeps, gu
     if (!ctx) return reply;
     const query = { category: param(request, 'category'), prefix: param(request, 'prefix'), after: param(request, 'after') };
     const [categories, list] = await Promise.all([
-      deps.inspector.categories(),
+      deps.categories(),
       deps.inspector.listStreams({ ...query, limit: STREAMS_PER_PAGE }),
     ]);
     return sendHtml(reply, streamsPage(ctx, categories, query, list));
