@@ -93,6 +93,7 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
   });
 }
 
+// #region console
 // The console where this server has the event store to show, never on the ops listener.
 function consoleOf(shop: Shop, options: ShopServerOptions, serve: ShopServerOptions['serve']): ConsoleOptions | false {
   if (!options.console || !shop.eventStore || serve === 'ops' || serve === 'read') return false;
@@ -105,6 +106,7 @@ function consoleOf(shop: Shop, options: ShopServerOptions, serve: ShopServerOpti
     title: 'Shop console',
   };
 }
+// #endregion console
 
 // Projections' gauges, and the relay's where one runs.
 function metricsOf(shop: Shop): ((registry: MetricsRegistry) => Promise<void>) | undefined {
