@@ -3,12 +3,13 @@ import { type ConsoleContext, href } from './console-context.js';
 import { CSRF_FIELD } from './csrf.js';
 import { html, type SafeHtml } from './escape.js';
 
-// htmx without eval or inline styles (the CSP allows neither), swapping error pages too, so a refused command's
-// problem details show instead of nothing.
+// htmx without eval or inline styles (the CSP allows neither: its settle step would copy an empty `style` attribute
+// onto every element with an id), swapping error pages too, so a refused command's problem details show.
 const HTMX_CONFIG = JSON.stringify({
   allowEval: false,
   allowScriptTags: false,
   includeIndicatorStyles: false,
+  attributesToSettle: ['class', 'width', 'height'],
   responseHandling: [
     { code: '204', swap: false },
     { code: '...', swap: true },
