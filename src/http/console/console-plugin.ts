@@ -26,7 +26,7 @@ const CATEGORIES_FRESH_MS = 5000;
 
 /**
  * Registers the console's routes on `scope` (a scope prefixed with `options.base`).
- * @throws INVALID_ARGUMENT when the event store offers no inspector or htmx is not installed
+ * @throws INVALID_ARGUMENT when the event store offers no inspector, htmx is not installed, or liveIntervalMs is bad
  */
 export async function consolePlugin(scope: FastifyInstance, options: ConsolePluginOptions): Promise<void> {
   const inspector = inspectorOf(options.eventStore);
@@ -34,6 +34,13 @@ export async function consolePlugin(scope: FastifyInstance, options: ConsolePlug
     throw new ChronicleError(
       'INVALID_ARGUMENT',
       'the console needs an event store with an inspector (the shipped stores have one)',
+    );
+  }
+  const liveIntervalMs = options.liveIntervalMs ?? 2000;
+  if (!(Number.isSafeInteger(liveIntervalMs) && liveIntervalMs >= 100)) {
+    throw new ChronicleError(
+      'INVALID_ARGUMENT',
+      `console liveIntervalMs must be an integer of at least 100, got ${liveIntervalMs}`,
     );
   }
   const htmx = loadHtmx();
@@ -53,7 +60,7 @@ export async function consolePlugin(scope: FastifyInstance, options: ConsolePlug
     viewRoles,
     adminRoles,
     rebuilds: new Map(),
-    liveIntervalMs: options.liveIntervalMs ?? 2000,
+    liveIntervalMs,
     overview: overviewSource(inspector, options.projector),
     categories: cached(() => inspector.categories(), CATEGORIES_FRESH_MS),
   };

@@ -256,6 +256,19 @@ describe('console: where it is served', () => {
     expect(consoleEnabled(undefined, {})).toBe(false);
   });
 
+  it('refuses to start without an authenticator, an inspectable store or a sane live interval', async () => {
+    const eventStore = createInMemoryEventStore();
+    await expect(createServer({ logger: false, console: { eventStore, enabled: true } })).rejects.toThrow('needs `authenticate`');
+    const authenticate = createApiKeyAuthenticator({ [ADMIN]: { id: 'ada', roles: ['admin'] } });
+    const { inspector: _, ...plain } = eventStore;
+    await expect(createServer({ logger: false, authenticate, console: { eventStore: plain, enabled: true } })).rejects.toThrow(
+      'an event store with an inspector',
+    );
+    await expect(
+      createServer({ logger: false, authenticate, console: { eventStore, enabled: true, liveIntervalMs: 5 } }),
+    ).rejects.toThrow('liveIntervalMs');
+  });
+
   it('serves nothing at /console when disabled', async () => {
     const { app } = await setup({ enabled: false });
     expect((await app.inject({ method: 'GET', url: '/console/login' })).statusCode).toBe(404);

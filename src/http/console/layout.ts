@@ -44,6 +44,7 @@ export function page(ctx: ConsoleContext, title: string, body: SafeHtml, active 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="htmx-config" content="${HTMX_CONFIG}">
 <title>${title} · ${ctx.title}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${href(ctx, 'assets', 'console.css')}">
 <script src="${href(ctx, 'assets', 'htmx.min.js')}" defer></script>
 <script src="${href(ctx, 'assets', 'console.js')}" defer></script>
