@@ -14,7 +14,16 @@ describe('readShopConfig', () => {
       paymentTimeoutMs: 900_000,
       lowStockThreshold: 5,
       metricsPublic: false,
+      console: true,
     });
+  });
+
+  it('serves the console in development unless SHOP_CONSOLE=false, and in production only with SHOP_CONSOLE=true', () => {
+    expect(readShopConfig({ SHOP_CONSOLE: 'false' }).console).toBe(false);
+    expect(readShopConfig({ NODE_ENV: 'production' }).console).toBe(false);
+    expect(readShopConfig({ NODE_ENV: 'production', SHOP_CONSOLE: 'true' }).console).toBe(true);
+    expect(readShopConfig({ NODE_ENV: 'production', SHOP_CONSOLE: '' }).console).toBe(false);
+    expect(() => readShopConfig({ SHOP_CONSOLE: 'yes' })).toThrow('SHOP_CONSOLE must be true or false; got yes');
   });
 
   it('takes the payment timeout in seconds and the low-stock threshold in units', () => {

@@ -43,6 +43,8 @@ export type ShopConfig = {
   /** Fewer units available than this raise a low-stock alert (SHOP_LOW_STOCK_THRESHOLD; default 5). */
   lowStockThreshold: number;
   metricsPublic: boolean;
+  /** The web console at /console (SHOP_CONSOLE): on in development unless `false`, off in production unless `true`. */
+  console: boolean;
 };
 
 /** The longest payment timeout SHOP_PAYMENT_TIMEOUT takes: a year, in seconds. */
@@ -155,6 +157,11 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     throw new Error(`SHOP_LOW_STOCK_THRESHOLD must be a whole number of units from 1 to 1000000; got ${threshold}`);
   }
 
+  const consoleValue = set('SHOP_CONSOLE');
+  if (consoleValue !== undefined && consoleValue !== 'true' && consoleValue !== 'false') {
+    throw new Error(`SHOP_CONSOLE must be true or false; got ${consoleValue}`);
+  }
+
   return {
     role,
     production,
@@ -173,6 +180,7 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     paymentTimeoutMs: timeoutS * 1000,
     lowStockThreshold,
     metricsPublic: env.SHOP_METRICS_PUBLIC === 'true',
+    console: consoleValue === undefined ? !production : consoleValue === 'true',
   };
 }
 

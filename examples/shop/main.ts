@@ -42,7 +42,12 @@ async function main(): Promise<void> {
   const auth = createShopAuth(env, { dataDir });
   const metricsRegistry = opsPort === undefined ? undefined : new Registry();
   const common = { authenticate: auth.authenticate, logger: log, metricsAccess, metricsRegistry } as const;
-  const server = await createShopServer(shop, { ...common, serve: role, opsElsewhere: opsPort !== undefined });
+  const server = await createShopServer(shop, {
+    ...common,
+    serve: role,
+    opsElsewhere: opsPort !== undefined,
+    console: config.console,
+  });
   const ops = opsPort === undefined ? undefined : await createShopServer(shop, { ...common, serve: 'ops' });
   await server.listen({ port, host });
   const stores = {
@@ -58,7 +63,15 @@ async function main(): Promise<void> {
     ...(shop.jetStreamSource && { durable: shop.jetStreamSource.status().durable }),
   };
   log.info(
-    { port: (server.server.address() as { port: number }).port, host, dataDir, role, stores, ...(jetStream && { jetStream }) },
+    {
+      port: (server.server.address() as { port: number }).port,
+      host,
+      dataDir,
+      role,
+      stores,
+      ...(jetStream && { jetStream }),
+      ...(config.console && { console: '/console' }),
+    },
     'shop listening',
   );
   // A shared environment may give every role the URL; a write node neither relays nor consumes.

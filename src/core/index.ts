@@ -66,6 +66,31 @@ export type {
   TaggedEvent,
 } from './event-store.js';
 export { createInMemoryEventStore } from './in-memory-event-store.js';
+export {
+  compareCodePoints,
+  createStoreInspector,
+  type InspectionSource,
+  probeAnswer,
+  type StreamRange,
+  type StreamSummaryRow,
+  toStreamSummary,
+} from './inspection/create-store-inspector.js';
+export {
+  type CategoryStats,
+  type InspectableStore,
+  inspectorOf,
+  type ListStreamsOptions,
+  type RelatedEvents,
+  type StoreInspector,
+  type StoreStats,
+  type StreamEventsOptions,
+  type StreamEventsPage,
+  type StreamPage,
+  type StreamSummary,
+  type WriteRate,
+  type WriteRateOptions,
+} from './inspection/store-inspector.js';
+export type { PositionProbe } from './inspection/write-rate.js';
 export { copyLog } from './log-transfer/copy-log.js';
 export { type ExportLogOptions, exportLog, type LogTransferProgress } from './log-transfer/export-log.js';
 export { type ImportLogOptions, type ImportLogResult, importLog } from './log-transfer/import-log.js';

@@ -10,6 +10,7 @@ export {
   credentialsOf,
 } from './auth.js';
 export { type Consistency, type ConsistencyOptions, readConsistency } from './consistency.js';
+export type { ConsoleOptions } from './console/index.js';
 export {
   createJwtAuthenticator,
   type JwtAuthenticatorOptions,

@@ -3,6 +3,7 @@ import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { accessHooks, type EndpointAccess } from './access.js';
 import type { Authenticator } from './auth.js';
+import { type ConsoleOptions, consoleEnabled, consolePlugin } from './console/index.js';
 import { DEFAULT_MAX_JSON_DEPTH, deeperThan } from './json-depth.js';
 import { createHttpMetrics, type HttpMetrics, type MetricsRegistry } from './metrics.js';
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
@@ -62,6 +63,11 @@ export type ChronicleHttpOptions = {
    * that reconnects (with `Last-Event-ID`) learns what moved while it was away.
    */
   events?: EndpointAccess & { heartbeatMs?: number; positions?: PositionSource };
+  /**
+   * The web console at `{prefix}/console`: served when given, unless NODE_ENV is `production` and `enabled` is not
+   * true (opt-in there); `false` never. Sign-in uses `authenticate`; its Messages page uses the buses given here.
+   */
+  console?: ConsoleOptions | false;
 };
 
 const MiB = 1024 * 1024;
@@ -114,7 +120,7 @@ export function problemErrorHandler(err: FastifyError, request: FastifyRequest, 
  * handler, 404 handler and metrics hook apply to the whole app. Without prom-client installed, `GET /metrics`
  * answers 501 (and a warning is logged once); everything else is served.
  * @throws INVALID_ARGUMENT at registration when `serve` asks for a side whose bus is missing, or when `metrics` or
- * `metricsRegistry` is given but prom-client is not installed
+ * `metricsRegistry` is given but prom-client is not installed, or the console is served without `authenticate`
  */
 export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttpOptions): Promise<void> {
   const serve = options.serve ?? 'all';
@@ -122,6 +128,10 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
   const queries = serve === 'all' || serve === 'read' ? options.queryBus : undefined;
   if (serve === 'write' && !commands) throw new ChronicleError('INVALID_ARGUMENT', "serve: 'write' needs a commandBus");
   if (serve === 'read' && !queries) throw new ChronicleError('INVALID_ARGUMENT', "serve: 'read' needs a queryBus");
+  const consoleOptions = consoleEnabled(options.console) ? (options.console as ConsoleOptions) : undefined;
+  if (consoleOptions && !options.authenticate) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'the console needs `authenticate`: operators sign in with an API key');
+  }
   const events = serve !== 'write' ? options.notifications : undefined;
   const prefix = options.prefix ?? '';
   const bodyLimit = options.bodyLimit ?? MiB;
@@ -251,6 +261,18 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
     },
     { prefix },
   );
+
+  if (consoleOptions && options.authenticate) {
+    const base = `${prefix}/console`;
+    await app.register(consolePlugin, {
+      ...consoleOptions,
+      commandBus: consoleOptions.commandBus ?? commands,
+      queryBus: consoleOptions.queryBus ?? queries,
+      authenticate: options.authenticate,
+      base,
+      prefix: base,
+    });
+  }
 }
 
 // Metrics objects by registry: a second server on the same registry must not register the same metrics again.
