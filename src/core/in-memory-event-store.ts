@@ -138,7 +138,7 @@ export function createInMemoryEventStore(): EventStore {
   const copy = (e: RecordedEvent): RecordedEvent => structuredClone(e);
 
   const store: EventStore = {
-    ...appendForms(assertOpen, async (call) => write(call)),
+    ...appendForms(assertOpen, async (call) => write(call), 'memory'),
     async read(query, options) {
       assertOpen();
       const items = normalizeQuery(query);

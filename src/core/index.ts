@@ -182,6 +182,25 @@ export {
   prepareWrites,
   streamMetadataJson,
 } from './store-kit.js';
+export {
+  instrumentOpenTelemetry,
+  type OpenTelemetryBridge,
+  type OpenTelemetryOptions,
+  outcomeOf,
+} from './telemetry/open-telemetry.js';
+export {
+  type AppendGroupSample,
+  type AppendTrace,
+  type CommandTrace,
+  type ConsistencyWaitSample,
+  type HttpRequestTrace,
+  httpRequestChannel,
+  type ProjectionBatchTrace,
+  type QueryTrace,
+  reportAppendGroup,
+  TELEMETRY_CHANNELS,
+} from './telemetry/trace-channels.js';
+export { formatTraceparent, parseTraceparent, type TraceParent } from './telemetry/traceparent.js';
 export { createWorkflows, type Workflows, type WorkflowsOptions, type WorkflowsStatus } from './workflows/create-workflows.js';
 export {
   command,

@@ -1,5 +1,5 @@
 // The Fastify plugin: problem+json errors app-wide, then the Chronicle routes in their own JSON-only scope.
-import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle-es';
+import { ChronicleError, type CommandBus, httpRequestChannel, type QueryBus } from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { accessHooks, type EndpointAccess } from './access.js';
 import type { Authenticator } from './auth.js';
@@ -127,6 +127,8 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
   const bodyLimit = options.bodyLimit ?? MiB;
   const maxDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   const metrics = await metricsOf(options);
+  const stopChannelMetrics = metrics.listen();
+  app.addHook('onClose', async () => stopChannelMetrics());
   if (!metrics.registry && options.metricsAccess !== false) {
     app.log.warn('prom-client is not installed: GET /metrics answers 501 (npm install prom-client)');
   }
@@ -138,12 +140,25 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
 
   if (!app.hasRequestDecorator('chroniclePrincipal')) app.decorateRequest('chroniclePrincipal', undefined);
   if (!app.hasRequestDecorator('chronicleCorrelationId')) app.decorateRequest('chronicleCorrelationId', undefined);
+  if (!app.hasRequestDecorator('chronicleTrace')) app.decorateRequest('chronicleTrace', undefined);
   const idIsCorrelationId = (options as { [REQUEST_ID_IS_CORRELATION_ID]?: boolean })[REQUEST_ID_IS_CORRELATION_ID] === true;
   // Callback style, like every per-request hook here: no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
     const id = idIsCorrelationId ? request.id : correlationIdOf(request);
     request.chronicleCorrelationId = id;
     reply.header(CORRELATION_ID_HEADER, id);
+    // Only while a tracer listens: the trace's start here, its end in onResponse (see HttpRequestTrace).
+    if (httpRequestChannel.hasSubscribers) {
+      const trace = {
+        method: request.method,
+        route: request.routeOptions.url ?? '(unmatched)',
+        traceparent: undefined as string | undefined,
+      };
+      const header = request.headers.traceparent;
+      if (typeof header === 'string') trace.traceparent = header;
+      request.chronicleTrace = trace;
+      httpRequestChannel.start.publish(trace);
+    }
     done();
   });
   app.setErrorHandler(problemErrorHandler);
@@ -165,6 +180,11 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
   // Callback style: no promise per request on the hot path.
   app.addHook('onResponse', (request, reply, done) => {
     metrics.request(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000);
+    const trace = request.chronicleTrace;
+    if (trace) {
+      trace.statusCode = reply.statusCode;
+      httpRequestChannel.asyncEnd.publish(trace);
+    }
     done();
   });
 
