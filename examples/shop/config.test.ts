@@ -14,7 +14,18 @@ describe('readShopConfig', () => {
       paymentTimeoutMs: 900_000,
       lowStockThreshold: 5,
       metricsPublic: false,
+      logLevel: 'info',
     });
+  });
+
+  it('takes the log level from LOG_LEVEL, and refuses one pino does not know', () => {
+    expect(readShopConfig({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    expect(readShopConfig({ LOG_LEVEL: 'silent' }).logLevel).toBe('silent');
+    expect(readShopConfig({ LOG_LEVEL: '' }).logLevel).toBe('info');
+    expect(() => readShopConfig({ LOG_LEVEL: 'verbose' })).toThrow(
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got verbose',
+    );
+    expect(() => readShopConfig({ LOG_LEVEL: 'INFO' })).toThrow(/LOG_LEVEL must be one of/);
   });
 
   it('takes the payment timeout in seconds and the low-stock threshold in units', () => {
