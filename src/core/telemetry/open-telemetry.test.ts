@@ -107,7 +107,7 @@ describe('the OpenTelemetry bridge', () => {
       },
     });
     const projector = createProjector({ eventStore: store, readStore, projections: [totals], pollIntervalMs: 10 });
-    const GetTotal = defineQuery('GetTotal', z.object({}), { reads: ['totals'], returns: z.number() });
+    const GetTotal = defineQuery('GetTotal', z.object({}), { reads: ['totals'] });
     const queries = createQueryBus({ waitForPosition: (p, o) => projector.waitForPosition(p, o) }).register(
       GetTotal,
       () => readStore.reader('totals').table<number>('sum').get('all') ?? 0,
