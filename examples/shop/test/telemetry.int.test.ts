@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
 import { formatTraceparent, instrumentOpenTelemetry, loggingMiddleware, type OpenTelemetryBridge } from 'chronicle-es';
 import { logRedaction } from 'chronicle-es/http';
 import { pino } from 'pino';
@@ -21,10 +27,17 @@ const exporter = new InMemorySpanExporter();
 let bridge: OpenTelemetryBridge;
 const dirs: string[] = [];
 
-beforeAll(async () => {
+// #region register
+// At startup: the application's tracer provider and context manager, then Chronicle's bridge onto them.
+function traceWithChronicle(exporter: SpanExporter): Promise<OpenTelemetryBridge> {
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  bridge = await instrumentOpenTelemetry();
+  return instrumentOpenTelemetry();
+}
+// #endregion register
+
+beforeAll(async () => {
+  bridge = await traceWithChronicle(exporter);
 });
 afterAll(() => {
   bridge.close();
