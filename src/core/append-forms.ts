@@ -17,7 +17,8 @@ import {
   prepareWrite,
   prepareWrites,
 } from './store-kit.js';
-import { type AppendTrace, appendChannel, traced } from './telemetry/trace-channels.js';
+import { appendChannel, traced } from './telemetry/channels.js';
+import type { AppendTrace } from './telemetry/trace-types.js';
 
 /** An append ready to write: its writes prepared, its key checked, its condition normalized. */
 export type PreparedAppend = {

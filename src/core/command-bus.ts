@@ -4,7 +4,8 @@ import type { CommandContext, CommandHandler, CommandResult } from './command-ha
 import { createHandlerRegistry } from './handler-registry.js';
 import { type CommandDefinition, type CommandOf, type InputOf, type Principal, validate } from './messages.js';
 import { type Authorizer, type DispatchContext, enforce, enforceRoles, type Middleware, runPipeline } from './middleware.js';
-import { type CommandTrace, commandChannel, traced } from './telemetry/trace-channels.js';
+import { commandChannel, traced } from './telemetry/channels.js';
+import type { CommandTrace } from './telemetry/trace-types.js';
 
 export type CommandBusOptions = {
   /** Run around every dispatch, outermost first, before validation. */

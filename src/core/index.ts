@@ -189,17 +189,21 @@ export {
   outcomeOf,
 } from './telemetry/open-telemetry.js';
 export {
+  httpRequestTraced,
+  reportAppendGroup,
+  reportHttpRequestEnd,
+  reportHttpRequestStart,
+} from './telemetry/report.js';
+export {
   type AppendGroupSample,
   type AppendTrace,
   type CommandTrace,
   type ConsistencyWaitSample,
   type HttpRequestTrace,
-  httpRequestChannel,
   type ProjectionBatchTrace,
   type QueryTrace,
-  reportAppendGroup,
   TELEMETRY_CHANNELS,
-} from './telemetry/trace-channels.js';
+} from './telemetry/trace-types.js';
 export { formatTraceparent, parseTraceparent, type TraceParent } from './telemetry/traceparent.js';
 export { createWorkflows, type Workflows, type WorkflowsOptions, type WorkflowsStatus } from './workflows/create-workflows.js';
 export {

@@ -4,7 +4,9 @@ import { ChronicleError } from './errors.js';
 import { createHandlerRegistry } from './handler-registry.js';
 import { type InputOf, type PayloadOf, type Principal, type QueryDefinition, type ResultOf, validate } from './messages.js';
 import { type Authorizer, type DispatchContext, enforce, enforceRoles, type Middleware, runPipeline } from './middleware.js';
-import { type QueryTrace, queryChannel, reportConsistencyWait, traced } from './telemetry/trace-channels.js';
+import { queryChannel, traced } from './telemetry/channels.js';
+import { reportConsistencyWait } from './telemetry/report.js';
+import type { QueryTrace } from './telemetry/trace-types.js';
 
 /** Handles one query; reads only the read store and returns data. */
 export type QueryHandler<P = any, R = unknown> = (payload: P, context: { principal?: Principal }) => Promise<R> | R;

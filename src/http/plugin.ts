@@ -1,5 +1,12 @@
 // The Fastify plugin: problem+json errors app-wide, then the Chronicle routes in their own JSON-only scope.
-import { ChronicleError, type CommandBus, httpRequestChannel, type QueryBus } from 'chronicle-es';
+import {
+  ChronicleError,
+  type CommandBus,
+  httpRequestTraced,
+  type QueryBus,
+  reportHttpRequestEnd,
+  reportHttpRequestStart,
+} from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { accessHooks, type EndpointAccess } from './access.js';
 import type { Authenticator } from './auth.js';
@@ -148,7 +155,7 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
     request.chronicleCorrelationId = id;
     reply.header(CORRELATION_ID_HEADER, id);
     // Only while a tracer listens: the trace's start here, its end in onResponse (see HttpRequestTrace).
-    if (httpRequestChannel.hasSubscribers) {
+    if (httpRequestTraced()) {
       const trace = {
         method: request.method,
         route: request.routeOptions.url ?? '(unmatched)',
@@ -157,7 +164,7 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
       const header = request.headers.traceparent;
       if (typeof header === 'string') trace.traceparent = header;
       request.chronicleTrace = trace;
-      httpRequestChannel.start.publish(trace);
+      reportHttpRequestStart(trace);
     }
     done();
   });
@@ -183,7 +190,7 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
     const trace = request.chronicleTrace;
     if (trace) {
       trace.statusCode = reply.statusCode;
-      httpRequestChannel.asyncEnd.publish(trace);
+      reportHttpRequestEnd(trace);
     }
     done();
   });

@@ -1,7 +1,8 @@
 // One batch of events into the read store together with its checkpoint. When a handler fails, the events before the
 // culprit are committed on their own, so only the culprit is left for an operator to retry or skip.
 import type { RecordedEvent } from '../event-store.js';
-import { type ProjectionBatchTrace, projectionBatchChannel, traced } from '../telemetry/trace-channels.js';
+import { projectionBatchChannel, traced } from '../telemetry/channels.js';
+import type { ProjectionBatchTrace } from '../telemetry/trace-types.js';
 import type { BatchContext, Projection } from './define-projection.js';
 import { failureAt } from './projection-failure.js';
 import type { Fence, ProjectionFailure, ProjectionStore } from './projection-store.js';

@@ -12,8 +12,8 @@ import { defineProjection } from '../projections/define-projection.js';
 import { createInMemoryReadStore, type InMemoryReadTx } from '../projections/in-memory-read-store.js';
 import { createProjector } from '../projections/projector.js';
 import { createQueryBus } from '../query-bus.js';
+import { commandChannel, traced } from './channels.js';
 import { instrumentOpenTelemetry, type OpenTelemetryBridge } from './open-telemetry.js';
-import { commandChannel, traced } from './trace-channels.js';
 import { formatTraceparent, parseTraceparent } from './traceparent.js';
 
 const writer = { id: 'w1', roles: ['writer'] };

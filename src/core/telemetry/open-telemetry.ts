@@ -4,18 +4,8 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { TracingChannel } from 'node:diagnostics_channel';
 import { ChronicleError } from '../errors.js';
-import {
-  type AppendTrace,
-  appendChannel,
-  type CommandTrace,
-  commandChannel,
-  type HttpRequestTrace,
-  httpRequestChannel,
-  type ProjectionBatchTrace,
-  projectionBatchChannel,
-  type QueryTrace,
-  queryChannel,
-} from './trace-channels.js';
+import { appendChannel, commandChannel, httpRequestChannel, projectionBatchChannel, queryChannel } from './channels.js';
+import type { AppendTrace, CommandTrace, HttpRequestTrace, ProjectionBatchTrace, QueryTrace } from './trace-types.js';
 import { formatTraceparent, parseTraceparent } from './traceparent.js';
 
 type Api = typeof import('@opentelemetry/api');

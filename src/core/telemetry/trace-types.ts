@@ -1,8 +1,5 @@
-// What Chronicle reports about its own work, published on node:diagnostics_channel. A channel without subscribers
-// costs one property read, so an application that observes nothing pays nothing, and no tracing library is imported:
-// the OpenTelemetry bridge and the Prometheus metrics are subscribers like any other (fastify and undici do the same).
-// Channels are global by name, so two copies of the package in one process (source and dist) still report to one place.
-import { channel, type TracingChannel, tracingChannel } from 'node:diagnostics_channel';
+// What Chronicle reports about its own work on node:diagnostics_channel: the channel names and the message each
+// carries, for subscribers (the OpenTelemetry bridge, the Prometheus metrics, or an application's own).
 import type { CommandResult } from '../command-handler.js';
 import type { AppendResult } from '../event-store.js';
 
@@ -82,37 +79,3 @@ export const TELEMETRY_CHANNELS = {
   appendGroup: 'chronicle:append.group',
   consistencyWait: 'chronicle:query.wait',
 } as const;
-
-export const commandChannel: TracingChannel<unknown, CommandTrace> = tracingChannel(TELEMETRY_CHANNELS.command);
-export const queryChannel: TracingChannel<unknown, QueryTrace> = tracingChannel(TELEMETRY_CHANNELS.query);
-export const appendChannel: TracingChannel<unknown, AppendTrace> = tracingChannel(TELEMETRY_CHANNELS.append);
-export const projectionBatchChannel: TracingChannel<unknown, ProjectionBatchTrace> = tracingChannel(
-  TELEMETRY_CHANNELS.projectionBatch,
-);
-export const httpRequestChannel: TracingChannel<unknown, HttpRequestTrace> = tracingChannel(TELEMETRY_CHANNELS.httpRequest);
-const appendGroupChannel = channel(TELEMETRY_CHANNELS.appendGroup);
-const consistencyWaitChannel = channel(TELEMETRY_CHANNELS.consistencyWait);
-
-/**
- * Runs `fn` as one traced operation on `traces` when anything listens (the context is built only then), else just
- * runs it. `fn` gets the context, so it can read what a tracer put there (e.g. its span's `traceparent`).
- */
-export function traced<C extends object, T>(
-  traces: TracingChannel<unknown, C>,
-  context: () => C,
-  fn: (context: C | undefined) => Promise<T>,
-): Promise<T> {
-  if (!traces.hasSubscribers) return fn(undefined);
-  const ctx = context();
-  return traces.tracePromise(() => fn(ctx), ctx);
-}
-
-/** Reports one group-commit transaction of `appends` appends (a store adapter calls it after each commit). */
-export function reportAppendGroup(backend: string, appends: number): void {
-  if (appendGroupChannel.hasSubscribers) appendGroupChannel.publish({ backend, appends } satisfies AppendGroupSample);
-}
-
-/** Reports how one read-your-writes wait ended. */
-export function reportConsistencyWait(outcome: ConsistencyWaitSample['outcome'], seconds: number): void {
-  if (consistencyWaitChannel.hasSubscribers) consistencyWaitChannel.publish({ outcome, seconds } satisfies ConsistencyWaitSample);
-}
