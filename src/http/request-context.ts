@@ -80,8 +80,6 @@ export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
  * `traceparent` header when it is a valid one (anything else is dropped, never stored in an event).
  */
 export function traceparentOf(request: FastifyRequest): string | undefined {
-  const traced = request.chronicleTrace?.traceparent;
-  if (traced !== undefined) return traced;
-  const header = request.headers.traceparent;
-  return parseTraceparent(header) ? (header as string) : undefined;
+  const value = request.chronicleTrace?.traceparent ?? request.headers.traceparent;
+  return parseTraceparent(value) ? (value as string) : undefined;
 }

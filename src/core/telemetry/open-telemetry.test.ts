@@ -18,10 +18,11 @@ import { formatTraceparent, parseTraceparent } from './traceparent.js';
 
 const writer = { id: 'w1', roles: ['writer'] };
 const exporter = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 let bridge: OpenTelemetryBridge;
 
 beforeAll(async () => {
-  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+  trace.setGlobalTracerProvider(provider);
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   bridge = await instrumentOpenTelemetry();
 });
@@ -135,6 +136,28 @@ describe('the OpenTelemetry bridge', () => {
       expect(batch.links.map((l) => l.context.spanId).sort()).toEqual(writers.map((w) => w.spanContext().spanId).sort());
     } finally {
       await projector.stop();
+    }
+  });
+
+  it('with no tracer provider registered, leaves events the caller trace context, never a no-op span one', async () => {
+    // A tracer keeps the provider it first found: the bridge is made again without one.
+    bridge.close();
+    trace.disable();
+    bridge = await instrumentOpenTelemetry();
+    try {
+      const { store, bus } = setup();
+      const caller = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      await bus.dispatch(Increment, { counterId: 'np', by: 1 }, { principal: writer });
+      await bus.dispatch(Increment, { counterId: 'np', by: 1 }, { principal: writer, traceparent: caller });
+      await expect(bus.dispatch(Increment, { counterId: 'np', by: 100 }, { principal: writer })).rejects.toThrow();
+      const [first, second] = await store.readStream('counter-np');
+      expect(first.metadata.traceparent).toBeUndefined();
+      expect(second.metadata.traceparent).toBe(caller);
+      expect(spans()).toEqual([]);
+    } finally {
+      bridge.close();
+      trace.setGlobalTracerProvider(provider);
+      bridge = await instrumentOpenTelemetry();
     }
   });
 

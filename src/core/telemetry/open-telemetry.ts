@@ -50,14 +50,15 @@ export async function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}
   if (!api) {
     throw new ChronicleError('INVALID_ARGUMENT', 'OpenTelemetry was asked for but @opentelemetry/api is not installed');
   }
-  const { context, trace, SpanKind, SpanStatusCode, TraceFlags } = api;
+  const { context, isSpanContextValid, trace, SpanKind, SpanStatusCode, TraceFlags } = api;
   const tracer = trace.getTracer(options.tracerName ?? 'chronicle-es');
   const spans = new WeakMap<object, Span>();
   const undo: Array<() => void> = [];
 
+  // Undefined for a no-op span (no provider registered): its all-zero ids must never reach an event's metadata.
   const traceparentOf = (span: Span) => {
     const sc = span.spanContext();
-    return formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags);
+    return isSpanContextValid(sc) ? formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags) : undefined;
   };
   // An explicit trace context (HTTP's server span, a client's header) is the most specific parent; else the active one.
   const parentOf = (traceparent: string | undefined): Context => {
@@ -99,13 +100,14 @@ export async function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}
     };
     const onError = (ctx: C) => {
       const span = spans.get(ctx);
-      if (span) fail(span, (ctx as { error?: unknown }).error);
+      if (span?.isRecording()) fail(span, (ctx as { error?: unknown }).error);
     };
     const onEnd = (ctx: C) => {
       const span = spans.get(ctx);
       if (!span) return;
       spans.delete(ctx);
-      if ((ctx as { error?: unknown }).error === undefined) {
+      // A no-op span (no provider) records nothing: skip building what it would drop.
+      if ((ctx as { error?: unknown }).error === undefined && span.isRecording()) {
         span.setAttribute('chronicle.outcome', 'ok');
         close(span, ctx);
       }
@@ -129,8 +131,8 @@ export async function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}
     };
     if (ctx.requestId !== undefined) attributes['chronicle.request_id'] = ctx.requestId;
     const span = tracer.startSpan(`${kind} ${name}`, { kind: SpanKind.INTERNAL, attributes }, parent);
-    // What the handler stamps on its events: this span wrote them.
-    ctx.traceparent = traceparentOf(span);
+    // What the handler stamps on its events: this span wrote them (a no-op span leaves the caller's).
+    ctx.traceparent = traceparentOf(span) ?? ctx.traceparent;
     return span;
   };
 
@@ -232,7 +234,7 @@ export async function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}
       parentOf(ctx.traceparent),
     );
     spans.set(ctx, span);
-    ctx.traceparent = traceparentOf(span);
+    ctx.traceparent = traceparentOf(span) ?? ctx.traceparent;
   };
   const onHttpEnd = (message: unknown) => {
     const ctx = message as HttpRequestTrace;
