@@ -34,5 +34,6 @@ export function traced<C extends object, T>(
 ): Promise<T> {
   if (!traces.hasSubscribers) return fn(undefined);
   const ctx = context();
-  return traces.tracePromise(() => fn(ctx), ctx);
+  // Async, so a synchronous throw (a plain middleware's) still ends the trace through asyncEnd like a rejection.
+  return traces.tracePromise(async () => fn(ctx), ctx);
 }

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createCommandBus } from '../command-bus.js';
 import { createCommandHandler } from '../command-handler.js';
+import { ChronicleError } from '../errors.js';
 import { counter, Increment } from '../fixtures/counter.js';
 import { createInMemoryEventStore } from '../in-memory-event-store.js';
 import { defineQuery } from '../messages.js';
@@ -93,6 +94,21 @@ describe('the OpenTelemetry bridge', () => {
     expect(command.status.code).toBe(SpanStatusCode.ERROR);
     expect(command.attributes['chronicle.outcome']).toBe('DOMAIN_RULE');
     expect(spans().map((s) => s.name)).toEqual(['command Increment']);
+  });
+
+  it('ends the span of a dispatch whose middleware throws synchronously', async () => {
+    const store = createInMemoryEventStore();
+    const refuse = () => {
+      throw new ChronicleError('FORBIDDEN', 'closed today');
+    };
+    const bus = createCommandBus({ middleware: [refuse] }).register(
+      Increment,
+      createCommandHandler({ store, decider: counter, streamId: (c) => `counter-${c.data.counterId}` }),
+    );
+    await expect(bus.dispatch(Increment, { counterId: 's', by: 1 }, { principal: writer })).rejects.toThrow('closed today');
+    const command = named('command Increment');
+    expect(command.attributes['chronicle.outcome']).toBe('FORBIDDEN');
+    expect(command.status.code).toBe(SpanStatusCode.ERROR);
   });
 
   it('spans a query with its minPosition, and a projection batch linked to the spans that wrote its events', async () => {
