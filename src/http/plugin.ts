@@ -1,12 +1,5 @@
 // The Fastify plugin: problem+json errors app-wide, then the Chronicle routes in their own JSON-only scope.
-import {
-  ChronicleError,
-  type CommandBus,
-  httpRequestTraced,
-  type QueryBus,
-  reportHttpRequestEnd,
-  reportHttpRequestStart,
-} from 'chronicle-es';
+import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { accessHooks, type EndpointAccess } from './access.js';
 import type { Authenticator } from './auth.js';
@@ -16,6 +9,7 @@ import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { type Problem, problemOf, toProblem } from './problem.js';
 import { isReady, type ReadinessReport } from './readiness.js';
 import { authHook, CORRELATION_ID_HEADER, correlationIdOf } from './request-context.js';
+import { endRequestTrace, startRequestTrace } from './request-trace.js';
 import { registerCommandRoutes } from './routes-commands.js';
 import { registerQueryRoutes } from './routes-queries.js';
 import { type NotificationSource, type PositionSource, registerEventStream } from './sse.js';
@@ -154,18 +148,7 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
     const id = idIsCorrelationId ? request.id : correlationIdOf(request);
     request.chronicleCorrelationId = id;
     reply.header(CORRELATION_ID_HEADER, id);
-    // Only while a tracer listens: the trace's start here, its end in onResponse (see HttpRequestTrace).
-    if (httpRequestTraced()) {
-      const trace = {
-        method: request.method,
-        route: request.routeOptions.url ?? '(unmatched)',
-        traceparent: undefined as string | undefined,
-      };
-      const header = request.headers.traceparent;
-      if (typeof header === 'string') trace.traceparent = header;
-      request.chronicleTrace = trace;
-      reportHttpRequestStart(trace);
-    }
+    startRequestTrace(request, reply);
     done();
   });
   app.setErrorHandler(problemErrorHandler);
@@ -187,11 +170,7 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
   // Callback style: no promise per request on the hot path.
   app.addHook('onResponse', (request, reply, done) => {
     metrics.request(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000);
-    const trace = request.chronicleTrace;
-    if (trace) {
-      trace.statusCode = reply.statusCode;
-      reportHttpRequestEnd(trace);
-    }
+    endRequestTrace(request, reply.statusCode);
     done();
   });
 

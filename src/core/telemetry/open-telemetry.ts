@@ -245,6 +245,8 @@ export async function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}
       span.setAttribute('http.response.status_code', ctx.statusCode);
       if (ctx.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     }
+    if (ctx.aborted)
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the connection before the response' });
     span.end();
   };
   httpRequestChannel.start.subscribe(onHttpStart);

@@ -58,6 +58,8 @@ export type HttpRequestTrace = {
   /** The client's `traceparent` header at start; a tracer replaces it with its server span's. */
   traceparent?: string;
   statusCode?: number;
+  /** True when the client closed the connection before any response was sent. */
+  aborted?: boolean;
 };
 
 /** One group-commit transaction: how many appends shared it. */
