@@ -6,6 +6,7 @@ import { type CommandDefinition, type CommandOf, type InputOf, type Principal, v
 import { type Authorizer, type DispatchContext, enforce, enforceRoles, type Middleware, runPipeline } from './middleware.js';
 import { commandChannel, traced } from './telemetry/channels.js';
 import type { CommandTrace } from './telemetry/trace-types.js';
+import { parseTraceparent } from './telemetry/traceparent.js';
 
 export type CommandBusOptions = {
   /** Run around every dispatch, outermost first, before validation. */
@@ -21,7 +22,7 @@ export type DispatchOptions = {
   causationId?: string;
   /** The caller's request id (e.g. HTTP's), for logs and traces. */
   requestId?: string;
-  /** The caller's W3C trace context; the command's events carry it (or its own span's, when traced) in metadata. */
+  /** The caller's W3C trace context (dropped when malformed); the events carry it, or the command span's when traced. */
   traceparent?: string;
 };
 
@@ -57,11 +58,14 @@ export function createCommandBus(options: CommandBusOptions = {}): CommandBus {
       const name = typeof command === 'string' ? command : command.name;
       const { definition, handler } = handlers.require(name);
       const correlationId = dispatchOptions.correlationId ?? randomUUID();
+      // A malformed trace context is dropped, as W3C says, rather than stored in the events.
+      const given = dispatchOptions.traceparent;
+      const callerTrace = given !== undefined && parseTraceparent(given) ? given : undefined;
       const trace = (): CommandTrace => ({
         command: name,
         correlationId,
         requestId: dispatchOptions.requestId,
-        traceparent: dispatchOptions.traceparent,
+        traceparent: callerTrace,
       });
       // Traced around the middleware too, so a logging middleware's line and the span describe the same dispatch.
       return traced(commandChannel, trace, (span) => {
@@ -74,7 +78,7 @@ export function createCommandBus(options: CommandBusOptions = {}): CommandBus {
           idempotencyKey: dispatchOptions.idempotencyKey,
           requestId: dispatchOptions.requestId,
           // A tracer's span wrote the events when there is one: a projection batch then links to it.
-          traceparent: span?.traceparent ?? dispatchOptions.traceparent,
+          traceparent: span?.traceparent ?? callerTrace,
           locals: {},
         };
         return runPipeline(middleware, context, async () => {

@@ -194,9 +194,11 @@ describe('the OpenTelemetry bridge', () => {
       );
       expect(built).toBe(0);
       await bus.dispatch(Increment, { counterId: 'z', by: 1 }, { principal: writer });
+      await bus.dispatch(Increment, { counterId: 'z', by: 1 }, { principal: writer, traceparent: 'not-a-trace-context' });
       expect(spans()).toEqual([]);
-      const [event] = await store.readStream('counter-z');
+      const [event, second] = await store.readStream('counter-z');
       expect(event.metadata.traceparent).toBeUndefined();
+      expect(second.metadata.traceparent).toBeUndefined();
     } finally {
       bridge = await instrumentOpenTelemetry();
     }
