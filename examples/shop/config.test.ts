@@ -15,6 +15,7 @@ describe('readShopConfig', () => {
       lowStockThreshold: 5,
       metricsPublic: false,
       logLevel: 'info',
+      openTelemetry: false,
     });
   });
 
@@ -26,6 +27,12 @@ describe('readShopConfig', () => {
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got verbose',
     );
     expect(() => readShopConfig({ LOG_LEVEL: 'INFO' })).toThrow(/LOG_LEVEL must be one of/);
+  });
+
+  it('turns the OpenTelemetry bridge on with SHOP_OPENTELEMETRY=true, and refuses anything but true or false', () => {
+    expect(readShopConfig({ SHOP_OPENTELEMETRY: 'true' }).openTelemetry).toBe(true);
+    expect(readShopConfig({ SHOP_OPENTELEMETRY: 'false' }).openTelemetry).toBe(false);
+    expect(() => readShopConfig({ SHOP_OPENTELEMETRY: 'yes' })).toThrow('SHOP_OPENTELEMETRY must be true or false; got yes');
   });
 
   it('takes the payment timeout in seconds and the low-stock threshold in units', () => {

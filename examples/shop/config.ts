@@ -45,6 +45,11 @@ export type ShopConfig = {
   metricsPublic: boolean;
   /** Pino's level for every log line (LOG_LEVEL; default info). */
   logLevel: LogLevel;
+  /**
+   * Spans through the tracer provider the process registers with @opentelemetry/api (SHOP_OPENTELEMETRY=true), e.g.
+   * an SDK set up by `node --import ./tracing.js`.
+   */
+  openTelemetry: boolean;
 };
 
 /** The levels LOG_LEVEL takes: pino's, and `silent` for none. */
@@ -161,6 +166,8 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     throw new Error(`SHOP_LOW_STOCK_THRESHOLD must be a whole number of units from 1 to 1000000; got ${threshold}`);
   }
 
+  const otel = set('SHOP_OPENTELEMETRY') ?? 'false';
+  if (otel !== 'true' && otel !== 'false') throw new Error(`SHOP_OPENTELEMETRY must be true or false; got ${otel}`);
   const logLevel = (set('LOG_LEVEL') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got ${logLevel}`);
 
@@ -183,6 +190,7 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     lowStockThreshold,
     metricsPublic: env.SHOP_METRICS_PUBLIC === 'true',
     logLevel,
+    openTelemetry: otel === 'true',
   };
 }
 

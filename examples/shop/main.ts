@@ -1,7 +1,7 @@
 // `npm start`: the Shop as a service. Configured by environment variables; see examples/shop/README.md.
 
 import { join } from 'node:path';
-import { loggingMiddleware } from 'chronicle-es';
+import { instrumentOpenTelemetry, loggingMiddleware } from 'chronicle-es';
 import { logRedaction } from 'chronicle-es/http';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -23,6 +23,8 @@ const log = pino(logOptions, out);
 async function main(): Promise<void> {
   const config = readShopConfig(env);
   log.level = config.logLevel;
+  // Before anything runs, so every command is spanned; fails the start when @opentelemetry/api is not installed.
+  if (config.openTelemetry) await instrumentOpenTelemetry({ tracerName: 'shop' });
   const { role, port, host, opsPort, dataDir, production } = config;
   // Production keeps metrics behind an admin credential unless told they may be scraped openly.
   const metricsAccess = config.metricsPublic || !production ? 'public' : 'admin';
