@@ -45,7 +45,18 @@ export type ShopConfig = {
   metricsPublic: boolean;
   /** The web console at /console (SHOP_CONSOLE): on in development unless `false`, off in production unless `true`. */
   console: boolean;
+  /** Pino's level for every log line (LOG_LEVEL; default info). */
+  logLevel: LogLevel;
+  /**
+   * Spans through the tracer provider the process registers with @opentelemetry/api (SHOP_OPENTELEMETRY=true), e.g.
+   * an SDK set up by `node --import ./tracing.js`.
+   */
+  openTelemetry: boolean;
 };
+
+/** The levels LOG_LEVEL takes: pino's, and `silent` for none. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The longest payment timeout SHOP_PAYMENT_TIMEOUT takes: a year, in seconds. */
 export const MAX_PAYMENT_TIMEOUT_S = 365 * 24 * 3600;
@@ -161,6 +172,10 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
   if (consoleValue !== undefined && consoleValue !== 'true' && consoleValue !== 'false') {
     throw new Error(`SHOP_CONSOLE must be true or false; got ${consoleValue}`);
   }
+  const otel = set('SHOP_OPENTELEMETRY') ?? 'false';
+  if (otel !== 'true' && otel !== 'false') throw new Error(`SHOP_OPENTELEMETRY must be true or false; got ${otel}`);
+  const logLevel = (set('LOG_LEVEL') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got ${logLevel}`);
 
   return {
     role,
@@ -181,6 +196,8 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     lowStockThreshold,
     metricsPublic: env.SHOP_METRICS_PUBLIC === 'true',
     console: consoleValue === undefined ? !production : consoleValue === 'true',
+    logLevel,
+    openTelemetry: otel === 'true',
   };
 }
 

@@ -141,7 +141,7 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
   const copy = (e: RecordedEvent): RecordedEvent => structuredClone(e);
 
   const store: EventStore & InspectableStore = {
-    ...appendForms(assertOpen, async (call) => write(call)),
+    ...appendForms(assertOpen, async (call) => write(call), 'memory'),
     async read(query, options) {
       assertOpen();
       const items = normalizeQuery(query);

@@ -207,6 +207,29 @@ export {
   prepareWrites,
   streamMetadataJson,
 } from './store-kit.js';
+export {
+  instrumentOpenTelemetry,
+  type OpenTelemetryBridge,
+  type OpenTelemetryOptions,
+  outcomeOf,
+} from './telemetry/open-telemetry.js';
+export {
+  httpRequestTraced,
+  reportAppendGroup,
+  reportHttpRequestEnd,
+  reportHttpRequestStart,
+} from './telemetry/report.js';
+export {
+  type AppendGroupSample,
+  type AppendTrace,
+  type CommandTrace,
+  type ConsistencyWaitSample,
+  type HttpRequestTrace,
+  type ProjectionBatchTrace,
+  type QueryTrace,
+  TELEMETRY_CHANNELS,
+} from './telemetry/trace-types.js';
+export { formatTraceparent, parseTraceparent, type TraceParent } from './telemetry/traceparent.js';
 export { createWorkflows, type Workflows, type WorkflowsOptions, type WorkflowsStatus } from './workflows/create-workflows.js';
 export {
   command,

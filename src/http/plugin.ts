@@ -10,6 +10,7 @@ import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { type Problem, problemOf, toProblem } from './problem.js';
 import { isReady, type ReadinessReport } from './readiness.js';
 import { authHook, CORRELATION_ID_HEADER, correlationIdOf } from './request-context.js';
+import { endRequestTrace, startRequestTrace } from './request-trace.js';
 import { registerCommandRoutes } from './routes-commands.js';
 import { registerQueryRoutes } from './routes-queries.js';
 import { type NotificationSource, type PositionSource, registerEventStream } from './sse.js';
@@ -137,6 +138,8 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
   const bodyLimit = options.bodyLimit ?? MiB;
   const maxDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   const metrics = await metricsOf(options);
+  const stopChannelMetrics = metrics.listen();
+  app.addHook('onClose', async () => stopChannelMetrics());
   if (!metrics.registry && options.metricsAccess !== false) {
     app.log.warn('prom-client is not installed: GET /metrics answers 501 (npm install prom-client)');
   }
@@ -148,12 +151,14 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
 
   if (!app.hasRequestDecorator('chroniclePrincipal')) app.decorateRequest('chroniclePrincipal', undefined);
   if (!app.hasRequestDecorator('chronicleCorrelationId')) app.decorateRequest('chronicleCorrelationId', undefined);
+  if (!app.hasRequestDecorator('chronicleTrace')) app.decorateRequest('chronicleTrace', undefined);
   const idIsCorrelationId = (options as { [REQUEST_ID_IS_CORRELATION_ID]?: boolean })[REQUEST_ID_IS_CORRELATION_ID] === true;
   // Callback style, like every per-request hook here: no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
     const id = idIsCorrelationId ? request.id : correlationIdOf(request);
     request.chronicleCorrelationId = id;
     reply.header(CORRELATION_ID_HEADER, id);
+    startRequestTrace(request, reply);
     done();
   });
   app.setErrorHandler(problemErrorHandler);
@@ -175,6 +180,7 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
   // Callback style: no promise per request on the hot path.
   app.addHook('onResponse', (request, reply, done) => {
     metrics.request(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000);
+    endRequestTrace(request, reply.statusCode);
     done();
   });
 

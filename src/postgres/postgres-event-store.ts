@@ -282,8 +282,11 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     schema: schemaName,
 
     // Everything is checked before the call is queued: a malformed condition fails at once and writes nothing.
-    ...appendForms(assertOpen, ({ writes, key, fingerprint, condition }) =>
-      writer.enqueue({ writes, key, fingerprint, condition: sqlCondition(condition) }),
+    ...appendForms(
+      assertOpen,
+      ({ writes, key, fingerprint, condition }) =>
+        writer.enqueue({ writes, key, fingerprint, condition: sqlCondition(condition) }),
+      'postgres',
     ),
 
     read,

@@ -365,8 +365,10 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     path,
 
     // Through the writer: each append is one member of the next group commit.
-    ...appendForms(assertOpen, ({ writes, key, fingerprint, condition }) =>
-      writer.enqueue(() => writeAll(writes, key, fingerprint, condition)),
+    ...appendForms(
+      assertOpen,
+      ({ writes, key, fingerprint, condition }) => writer.enqueue(() => writeAll(writes, key, fingerprint, condition)),
+      'sqlite',
     ),
 
     async read(query: Query, readOptions?: ReadOptions): Promise<ReadResult> {

@@ -2,6 +2,8 @@
 // culprit are committed on their own, so only the culprit is left for an operator to retry or skip; when a runBatch
 // cuts its batch short, the events it acted on are committed on their own and the rest come in the next batch.
 import type { RecordedEvent } from '../event-store.js';
+import { projectionBatchChannel, traced } from '../telemetry/channels.js';
+import type { ProjectionBatchTrace } from '../telemetry/trace-types.js';
 import type { BatchContext, Projection } from './define-projection.js';
 import { failureAt } from './projection-failure.js';
 import type { Fence, ProjectionFailure, ProjectionStore } from './projection-store.js';
@@ -16,7 +18,43 @@ export type BatchOutcome = { committed: number; failure?: ProjectionFailure };
  * would be applied over a checkpoint another loop or projector has since moved.
  * @throws whatever the store throws except a handler's failure (CONCURRENCY_CONFLICT, LEASE_LOST, STORE_ERROR…)
  */
-export async function applyBatch<Tx>(
+export function applyBatch<Tx>(
+  store: ProjectionStore<Tx, unknown>,
+  projection: Pick<Projection<Tx>, 'name' | 'handlers' | 'runBatch'>,
+  generation: number,
+  events: readonly RecordedEvent[],
+  checkpoint: number,
+  after: number,
+  fence: Fence | undefined,
+  context: BatchContext = { replayThrough: 0 },
+): Promise<BatchOutcome> {
+  const trace = (): ProjectionBatchTrace => ({
+    projection: projection.name,
+    generation,
+    events: events.length,
+    after,
+    checkpoint,
+    writers: writersOf(events),
+  });
+  return traced(projectionBatchChannel, trace, () =>
+    applyUntraced(store, projection, generation, events, checkpoint, after, fence, context),
+  );
+}
+
+// Links are bounded: a batch of thousands of events from as many commands links to the first 128 writers.
+const MAX_LINKS = 128;
+
+function writersOf(events: readonly RecordedEvent[]): string[] {
+  const writers = new Set<string>();
+  for (const e of events) {
+    const t = e.metadata?.traceparent;
+    if (typeof t === 'string') writers.add(t);
+    if (writers.size === MAX_LINKS) break;
+  }
+  return [...writers];
+}
+
+async function applyUntraced<Tx>(
   store: ProjectionStore<Tx, unknown>,
   projection: Pick<Projection<Tx>, 'name' | 'handlers' | 'runBatch'>,
   generation: number,
