@@ -14,7 +14,34 @@ describe('readShopConfig', () => {
       paymentTimeoutMs: 900_000,
       lowStockThreshold: 5,
       metricsPublic: false,
+      console: true,
+      logLevel: 'info',
+      openTelemetry: false,
     });
+  });
+
+  it('serves the console in development unless SHOP_CONSOLE=false, and in production only with SHOP_CONSOLE=true', () => {
+    expect(readShopConfig({ SHOP_CONSOLE: 'false' }).console).toBe(false);
+    expect(readShopConfig({ NODE_ENV: 'production' }).console).toBe(false);
+    expect(readShopConfig({ NODE_ENV: 'production', SHOP_CONSOLE: 'true' }).console).toBe(true);
+    expect(readShopConfig({ NODE_ENV: 'production', SHOP_CONSOLE: '' }).console).toBe(false);
+    expect(() => readShopConfig({ SHOP_CONSOLE: 'yes' })).toThrow('SHOP_CONSOLE must be true or false; got yes');
+  });
+
+  it('takes the log level from LOG_LEVEL, and refuses one pino does not know', () => {
+    expect(readShopConfig({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    expect(readShopConfig({ LOG_LEVEL: 'silent' }).logLevel).toBe('silent');
+    expect(readShopConfig({ LOG_LEVEL: '' }).logLevel).toBe('info');
+    expect(() => readShopConfig({ LOG_LEVEL: 'verbose' })).toThrow(
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got verbose',
+    );
+    expect(() => readShopConfig({ LOG_LEVEL: 'INFO' })).toThrow(/LOG_LEVEL must be one of/);
+  });
+
+  it('turns the OpenTelemetry bridge on with SHOP_OPENTELEMETRY=true, and refuses anything but true or false', () => {
+    expect(readShopConfig({ SHOP_OPENTELEMETRY: 'true' }).openTelemetry).toBe(true);
+    expect(readShopConfig({ SHOP_OPENTELEMETRY: 'false' }).openTelemetry).toBe(false);
+    expect(() => readShopConfig({ SHOP_OPENTELEMETRY: 'yes' })).toThrow('SHOP_OPENTELEMETRY must be true or false; got yes');
   });
 
   it('takes the payment timeout in seconds and the low-stock threshold in units', () => {

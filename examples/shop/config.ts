@@ -43,7 +43,20 @@ export type ShopConfig = {
   /** Fewer units available than this raise a low-stock alert (SHOP_LOW_STOCK_THRESHOLD; default 5). */
   lowStockThreshold: number;
   metricsPublic: boolean;
+  /** The web console at /console (SHOP_CONSOLE): on in development unless `false`, off in production unless `true`. */
+  console: boolean;
+  /** Pino's level for every log line (LOG_LEVEL; default info). */
+  logLevel: LogLevel;
+  /**
+   * Spans through the tracer provider the process registers with @opentelemetry/api (SHOP_OPENTELEMETRY=true), e.g.
+   * an SDK set up by `node --import ./tracing.js`.
+   */
+  openTelemetry: boolean;
 };
+
+/** The levels LOG_LEVEL takes: pino's, and `silent` for none. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The longest payment timeout SHOP_PAYMENT_TIMEOUT takes: a year, in seconds. */
 export const MAX_PAYMENT_TIMEOUT_S = 365 * 24 * 3600;
@@ -155,6 +168,15 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     throw new Error(`SHOP_LOW_STOCK_THRESHOLD must be a whole number of units from 1 to 1000000; got ${threshold}`);
   }
 
+  const consoleValue = set('SHOP_CONSOLE');
+  if (consoleValue !== undefined && consoleValue !== 'true' && consoleValue !== 'false') {
+    throw new Error(`SHOP_CONSOLE must be true or false; got ${consoleValue}`);
+  }
+  const otel = set('SHOP_OPENTELEMETRY') ?? 'false';
+  if (otel !== 'true' && otel !== 'false') throw new Error(`SHOP_OPENTELEMETRY must be true or false; got ${otel}`);
+  const logLevel = (set('LOG_LEVEL') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got ${logLevel}`);
+
   return {
     role,
     production,
@@ -173,6 +195,9 @@ export function readShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     paymentTimeoutMs: timeoutS * 1000,
     lowStockThreshold,
     metricsPublic: env.SHOP_METRICS_PUBLIC === 'true',
+    console: consoleValue === undefined ? !production : consoleValue === 'true',
+    logLevel,
+    openTelemetry: otel === 'true',
   };
 }
 

@@ -1,7 +1,8 @@
 // `npm start`: the Shop as a service. Configured by environment variables; see examples/shop/README.md.
 
 import { join } from 'node:path';
-import { loggingMiddleware } from 'chronicle-es';
+import { instrumentOpenTelemetry, loggingMiddleware } from 'chronicle-es';
+import { logRedaction } from 'chronicle-es/http';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createShop } from './app.js';
@@ -13,13 +14,17 @@ import { demoKeyBlock, prettyStream } from './terminal.js';
 const env = process.env;
 // Readable lines on a terminal, JSON anywhere else (files, pipes, log collectors); LOG_FORMAT=json|pretty decides.
 const pretty = env.LOG_FORMAT === 'pretty' || (env.LOG_FORMAT !== 'json' && process.stdout.isTTY === true);
-const logOptions = { name: 'shop', level: env.LOG_LEVEL ?? 'info' };
+// At info until the configuration (which checks LOG_LEVEL) is read, so a bad configuration is still reported.
+const logOptions = { name: 'shop', level: 'info', redact: logRedaction };
 // Log lines and the demo-key block share one stream, so they come out in the order written.
 const out = pretty ? prettyStream(process.stdout) : pino.destination({ dest: 1, sync: true });
 const log = pino(logOptions, out);
 
 async function main(): Promise<void> {
   const config = readShopConfig(env);
+  log.level = config.logLevel;
+  // Before anything runs, so every command is spanned; fails the start when @opentelemetry/api is not installed.
+  if (config.openTelemetry) await instrumentOpenTelemetry({ tracerName: 'shop' });
   const { role, port, host, opsPort, dataDir, production } = config;
   // Production keeps metrics behind an admin credential unless told they may be scraped openly.
   const metricsAccess = config.metricsPublic || !production ? 'public' : 'admin';
@@ -42,7 +47,12 @@ async function main(): Promise<void> {
   const auth = createShopAuth(env, { dataDir });
   const metricsRegistry = opsPort === undefined ? undefined : new Registry();
   const common = { authenticate: auth.authenticate, logger: log, metricsAccess, metricsRegistry } as const;
-  const server = await createShopServer(shop, { ...common, serve: role, opsElsewhere: opsPort !== undefined });
+  const server = await createShopServer(shop, {
+    ...common,
+    serve: role,
+    opsElsewhere: opsPort !== undefined,
+    console: config.console,
+  });
   const ops = opsPort === undefined ? undefined : await createShopServer(shop, { ...common, serve: 'ops' });
   await server.listen({ port, host });
   const stores = {
@@ -58,7 +68,15 @@ async function main(): Promise<void> {
     ...(shop.jetStreamSource && { durable: shop.jetStreamSource.status().durable }),
   };
   log.info(
-    { port: (server.server.address() as { port: number }).port, host, dataDir, role, stores, ...(jetStream && { jetStream }) },
+    {
+      port: (server.server.address() as { port: number }).port,
+      host,
+      dataDir,
+      role,
+      stores,
+      ...(jetStream && { jetStream }),
+      ...(config.console && { console: '/console' }),
+    },
     'shop listening',
   );
   // A shared environment may give every role the URL; a write node neither relays nor consumes.

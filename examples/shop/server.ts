@@ -1,6 +1,6 @@
 // The Shop over HTTP: chronicle/http does the work; the Shop only supplies its buses, auth and read-side state.
 import type { ProjectionStatus } from 'chronicle-es';
-import type { Authenticator, MetricsRegistry, ReadinessCheck } from 'chronicle-es/http';
+import type { Authenticator, ConsoleOptions, MetricsRegistry, ReadinessCheck } from 'chronicle-es/http';
 import { createReadiness, createServer, type EndpointAccess, projectionMetrics, relayMetrics } from 'chronicle-es/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -30,7 +30,12 @@ export type ShopServerOptions = {
   metricsRegistry?: Registry;
   /** Time a client has to send a whole request, in ms. Default 30000. */
   requestTimeoutMs?: number;
+  /** Serve the web console at /console (where the event store is: roles `all`, `write`, `project`). Default false. */
+  console?: boolean;
 };
+
+/** Who may sign in to the console (admins alone rebuild, retry and skip projections). */
+export const CONSOLE_ROLES: readonly Role[] = ['admin', 'clerk', 'reader'];
 
 /** Builds the Shop's HTTP server (not yet listening). */
 export function createShopServer(shop: Shop, options: ShopServerOptions): Promise<FastifyInstance> {
@@ -82,10 +87,26 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
       return { ...report, ...(projections && { projections }), checks: { ...report.checks, readSide, ...jetStream } };
     },
     openapi: { title: 'Shop — the Chronicle reference application', version: '1.0.0' },
+    console: consoleOf(shop, options, serve),
     logger: options.logger ?? true,
     requestTimeoutMs: options.requestTimeoutMs,
   });
 }
+
+// #region console
+// The console where this server has the event store to show, never on the ops listener.
+function consoleOf(shop: Shop, options: ShopServerOptions, serve: ShopServerOptions['serve']): ConsoleOptions | false {
+  if (!options.console || !shop.eventStore || serve === 'ops' || serve === 'read') return false;
+  return {
+    eventStore: shop.eventStore,
+    projector: shop.projector,
+    processManagers: shop.workflows?.projections.map((p) => p.name),
+    enabled: true,
+    viewRoles: CONSOLE_ROLES,
+    title: 'Shop console',
+  };
+}
+// #endregion console
 
 // Projections' gauges, and the relay's where one runs.
 function metricsOf(shop: Shop): ((registry: MetricsRegistry) => Promise<void>) | undefined {

@@ -4,6 +4,9 @@ import type { CommandContext, CommandHandler, CommandResult } from './command-ha
 import { createHandlerRegistry } from './handler-registry.js';
 import { type CommandDefinition, type CommandOf, type InputOf, type Principal, validate } from './messages.js';
 import { type Authorizer, type DispatchContext, enforce, enforceRoles, type Middleware, runPipeline } from './middleware.js';
+import { commandChannel, traced } from './telemetry/channels.js';
+import type { CommandTrace } from './telemetry/trace-types.js';
+import { parseTraceparent } from './telemetry/traceparent.js';
 
 export type CommandBusOptions = {
   /** Run around every dispatch, outermost first, before validation. */
@@ -17,6 +20,10 @@ export type DispatchOptions = {
   idempotencyKey?: string;
   correlationId?: string;
   causationId?: string;
+  /** The caller's request id (e.g. HTTP's), for logs and traces. */
+  requestId?: string;
+  /** The caller's W3C trace context (dropped when malformed); the events carry it, or the command span's when traced. */
+  traceparent?: string;
 };
 
 export interface CommandBus {
@@ -50,32 +57,48 @@ export function createCommandBus(options: CommandBusOptions = {}): CommandBus {
     async dispatch(command: string | CommandDefinition, payload: unknown, dispatchOptions: DispatchOptions = {}) {
       const name = typeof command === 'string' ? command : command.name;
       const { definition, handler } = handlers.require(name);
-      const context: DispatchContext = {
-        kind: 'command',
-        definition,
-        payload,
-        principal: dispatchOptions.principal,
-        correlationId: dispatchOptions.correlationId ?? randomUUID(),
-        idempotencyKey: dispatchOptions.idempotencyKey,
-        locals: {},
-      };
-      const result = await runPipeline(middleware, context, async () => {
-        const what = `send ${name}`;
-        // Who may never send it is told so before anything about the body: 401/403 whatever the payload.
-        enforceRoles(definition.roles, context.principal, what);
-        const data = validate(definition, context.payload);
-        context.payload = data;
-        if (options.authorize) enforce(options.authorize(context.principal, definition, data), context.principal, what);
-        if (definition.policy) enforce(definition.policy(context.principal, data), context.principal, what);
-        const handlerContext: CommandContext = {
-          principal: context.principal,
-          idempotencyKey: context.idempotencyKey,
-          correlationId: context.correlationId,
-          causationId: dispatchOptions.causationId,
-        };
-        return handler({ type: name, data }, handlerContext);
+      const correlationId = dispatchOptions.correlationId ?? randomUUID();
+      // A malformed trace context is dropped, as W3C says, rather than stored in the events.
+      const given = dispatchOptions.traceparent;
+      const callerTrace = given !== undefined && parseTraceparent(given) ? given : undefined;
+      const trace = (): CommandTrace => ({
+        command: name,
+        correlationId,
+        requestId: dispatchOptions.requestId,
+        traceparent: callerTrace,
       });
-      return result as CommandResult;
+      // Traced around the middleware too, so a logging middleware's line and the span describe the same dispatch.
+      return traced(commandChannel, trace, (span) => {
+        const context: DispatchContext = {
+          kind: 'command',
+          definition,
+          payload,
+          principal: dispatchOptions.principal,
+          correlationId,
+          idempotencyKey: dispatchOptions.idempotencyKey,
+          requestId: dispatchOptions.requestId,
+          // A tracer's span wrote the events when there is one: a projection batch then links to it.
+          traceparent: span?.traceparent ?? callerTrace,
+          locals: {},
+        };
+        return runPipeline(middleware, context, async () => {
+          const what = `send ${name}`;
+          // Who may never send it is told so before anything about the body: 401/403 whatever the payload.
+          enforceRoles(definition.roles, context.principal, what);
+          const data = validate(definition, context.payload);
+          context.payload = data;
+          if (options.authorize) enforce(options.authorize(context.principal, definition, data), context.principal, what);
+          if (definition.policy) enforce(definition.policy(context.principal, data), context.principal, what);
+          const handlerContext: CommandContext = {
+            principal: context.principal,
+            idempotencyKey: context.idempotencyKey,
+            correlationId: context.correlationId,
+            causationId: dispatchOptions.causationId,
+            traceparent: context.traceparent,
+          };
+          return handler({ type: name, data }, handlerContext);
+        }) as Promise<CommandResult>;
+      });
     },
     definition: handlers.definition,
     definitions: handlers.definitions,

@@ -300,23 +300,27 @@ describe('idempotency keys under races and no-ops', () => {
   };
   const cmd = (type: ToggleCommand['type']): ToggleCommand => ({ type, data: {} });
 
-  it('a retry whose key lookup raced the first commit answers with the first status, not a refusal', async () => {
+  it('a retry that read the state before the first commit is answered with the first status, not a refusal', async () => {
     const store = createInMemoryEventStore();
-    let hideKeys = false;
-    // The retry's first lookup runs before the original commits: simulate by hiding keys once.
+    let stale = false;
+    // The retry reads the stream before the original commits: simulate by serving one read from before it.
     const racing = {
       ...store,
-      findIdempotentResult: async (key: string, fingerprint?: string) => {
-        if (hideKeys) {
-          hideKeys = false;
-          return undefined;
+      readStream: async (streamId: string, options?: Parameters<typeof store.readStream>[1]) => {
+        if (stale) {
+          stale = false;
+          return [];
         }
-        return store.findIdempotentResult(key, fingerprint);
+        return store.readStream(streamId, options);
       },
     };
-    const handle = createCommandHandler({ store: racing, decider: toggle, streamId: () => 'toggle-1' });
+    const handle = createCommandHandler({ store: racing, decider: toggle, streamId: () => 'toggle-1', cacheSize: 0 });
     const first = await handle(cmd('Open'), { idempotencyKey: 'k' });
-    hideKeys = true;
+    stale = true;
+    // Decided on the stale state, its append carries the key: the store answers with the first write's results.
+    expect(await handle(cmd('Open'), { idempotencyKey: 'k' })).toEqual(first);
+    expect(await store.readStream('toggle-1')).toHaveLength(1);
+    // A retry decided on the current state is refused by the decider, and answered from the key all the same.
     expect(await handle(cmd('Open'), { idempotencyKey: 'k' })).toEqual(first);
     // Without a key, the same command is refused as it should be.
     const refused = await handle(cmd('Open'), {}).catch((e) => e);

@@ -21,6 +21,8 @@ export type CommandContext = {
   idempotencyKey?: string;
   correlationId?: string;
   causationId?: string;
+  /** W3C trace context of the dispatch, stored in the events' metadata so what reads them can link back. */
+  traceparent?: string;
 };
 
 export type Command<Type extends string = string, Data = unknown> = { type: Type; data: Data };

@@ -1,5 +1,5 @@
-// The idempotency-key wrapper every command handler shares: look the key up, run the command, and answer a lost race
-// with the winner's status.
+// The idempotency-key wrapper every command handler shares: run the command under its key, and answer a repeat or a
+// lost race with the first status.
 import type { Command, CommandContext, CommandResult } from './command-handler.js';
 import type { AppendResult, EventStore } from './event-store.js';
 import { requestFingerprint } from './request-fingerprint.js';
@@ -8,8 +8,9 @@ import { requestFingerprint } from './request-fingerprint.js';
 export type IdempotentAttempt = (key: string | undefined, fingerprint: string | undefined) => Promise<CommandResult>;
 
 /**
- * Runs `attempt` under the command's idempotency key, prefixed by the command type; a key already stored answers with
- * `answer(results)` and nothing runs.
+ * Runs `attempt` under the command's idempotency key, prefixed by the command type. A key already stored writes nothing:
+ * the store answers the attempt's append with the stored results, and an attempt that fails instead (its decision is a
+ * refusal now) is answered with `answer(results)`.
  * @throws IDEMPOTENCY_MISMATCH the key was used with another command or other data; whatever `attempt` throws
  */
 export async function runIdempotent(
@@ -24,8 +25,9 @@ export async function runIdempotent(
   // The same key with another command (or other data) is refused: answering with the first result would tell
   // the client a write happened that never did.
   const fingerprint = requestFingerprint(command.type, command.data);
-  const earlier = await store.findIdempotentResult(key, fingerprint);
-  if (earlier) return answer(earlier);
+  // No lookup first: the store checks the key inside the append, atomically, and answers a stored key with its
+  // results (AppendResult.duplicate) without writing. A repeat whose decision has since become a refusal (the state
+  // moved on) throws below, and the look after the failure answers it with the first status.
   try {
     return await attempt(key, fingerprint);
   } catch (err) {

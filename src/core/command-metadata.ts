@@ -2,14 +2,17 @@
 import type { CommandContext } from './command-handler.js';
 import type { EventMetadata, NewEvent } from './event-store.js';
 
-/** Correlation, causation, actor and command type of one dispatch. */
+/** Correlation, causation, actor, command type and (when there is one) trace context of one dispatch. */
 export function commandMetadata(command: { type: string }, context: CommandContext): Partial<EventMetadata> {
-  return {
+  const metadata: Partial<EventMetadata> = {
     correlationId: context.correlationId,
     causationId: context.causationId,
     actor: context.principal?.id,
     command: command.type,
   };
+  // Only when present: events written without a trace keep the metadata they always had.
+  if (context.traceparent !== undefined) metadata.traceparent = context.traceparent;
+  return metadata;
 }
 
 /** The events with the dispatch's metadata under their own (an event's own keys win). */

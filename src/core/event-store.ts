@@ -8,6 +8,8 @@ export type EventMetadata = {
   correlationId?: string;
   causationId?: string;
   actor?: string;
+  /** W3C trace context of the span that wrote the event (present when the writer was traced or given one). */
+  traceparent?: string;
   /** Version of the event's data schema; defaults to 1. */
   schemaVersion: number;
   /** ISO-8601 time the event was recorded. */

@@ -5,6 +5,9 @@ import { AppendSignal } from './append-signal.js';
 import { ChronicleError } from './errors.js';
 import { matchesQuery, normalizeQuery, type Query } from './event-query.js';
 import type { AppendResult, EventStore, RecordedEvent, StreamInfo } from './event-store.js';
+import { createStoreInspector } from './inspection/create-store-inspector.js';
+import { inMemoryInspectionSource } from './inspection/in-memory-inspection.js';
+import type { InspectableStore } from './inspection/store-inspector.js';
 import { createPollingSubscription } from './poll-subscription.js';
 import {
   assertExpectedVersion,
@@ -23,8 +26,8 @@ import {
 
 type StreamState = { events: RecordedEvent[]; deleted: boolean; metadata: Record<string, unknown> };
 
-/** Creates an event store that keeps everything in memory. */
-export function createInMemoryEventStore(): EventStore {
+/** Creates an event store that keeps everything in memory, with its inspector. */
+export function createInMemoryEventStore(): EventStore & InspectableStore {
   const log: RecordedEvent[] = [];
   const streams = new Map<string, StreamState>();
   const idempotency = new Map<string, { results: AppendResult[]; fingerprint?: string }>();
@@ -137,8 +140,8 @@ export function createInMemoryEventStore(): EventStore {
 
   const copy = (e: RecordedEvent): RecordedEvent => structuredClone(e);
 
-  const store: EventStore = {
-    ...appendForms(assertOpen, async (call) => write(call)),
+  const store: EventStore & InspectableStore = {
+    ...appendForms(assertOpen, async (call) => write(call), 'memory'),
     async read(query, options) {
       assertOpen();
       const items = normalizeQuery(query);
@@ -220,6 +223,7 @@ export function createInMemoryEventStore(): EventStore {
       closed = true;
       signal.notify();
     },
+    inspector: () => createStoreInspector(store, inMemoryInspectionSource(log, streams, assertOpen)),
   };
   return store;
 }

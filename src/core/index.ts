@@ -66,6 +66,31 @@ export type {
   TaggedEvent,
 } from './event-store.js';
 export { createInMemoryEventStore } from './in-memory-event-store.js';
+export {
+  compareCodePoints,
+  createStoreInspector,
+  type InspectionSource,
+  probeAnswer,
+  type StreamRange,
+  type StreamSummaryRow,
+  toStreamSummary,
+} from './inspection/create-store-inspector.js';
+export {
+  type CategoryStats,
+  type InspectableStore,
+  inspectorOf,
+  type ListStreamsOptions,
+  type RelatedEvents,
+  type StoreInspector,
+  type StoreStats,
+  type StreamEventsOptions,
+  type StreamEventsPage,
+  type StreamPage,
+  type StreamSummary,
+  type WriteRate,
+  type WriteRateOptions,
+} from './inspection/store-inspector.js';
+export type { PositionProbe } from './inspection/write-rate.js';
 export { copyLog } from './log-transfer/copy-log.js';
 export { type ExportLogOptions, exportLog, type LogTransferProgress } from './log-transfer/export-log.js';
 export { type ImportLogOptions, type ImportLogResult, importLog } from './log-transfer/import-log.js';
@@ -187,6 +212,29 @@ export {
   prepareWrites,
   streamMetadataJson,
 } from './store-kit.js';
+export {
+  instrumentOpenTelemetry,
+  type OpenTelemetryBridge,
+  type OpenTelemetryOptions,
+  outcomeOf,
+} from './telemetry/open-telemetry.js';
+export {
+  httpRequestTraced,
+  reportAppendGroup,
+  reportHttpRequestEnd,
+  reportHttpRequestStart,
+} from './telemetry/report.js';
+export {
+  type AppendGroupSample,
+  type AppendTrace,
+  type CommandTrace,
+  type ConsistencyWaitSample,
+  type HttpRequestTrace,
+  type ProjectionBatchTrace,
+  type QueryTrace,
+  TELEMETRY_CHANNELS,
+} from './telemetry/trace-types.js';
+export { formatTraceparent, parseTraceparent, type TraceParent } from './telemetry/traceparent.js';
 export { createWorkflows, type Workflows, type WorkflowsOptions, type WorkflowsStatus } from './workflows/create-workflows.js';
 export {
   command,
@@ -197,6 +245,14 @@ export {
   type ProcessManagerDefinition,
 } from './workflows/define-process-manager.js';
 export { COMMAND_REFUSED, type CommandRefusedData, processStreamId } from './workflows/process-refusal.js';
+export {
+  type CheckedProcessStep,
+  checkProcessStep,
+  encodeProcessState,
+  MAX_REFUSAL_ROUNDS,
+  type ProcessTask,
+  processKeyOf,
+} from './workflows/process-step.js';
 export {
   assertScheduledCommand,
   COMMAND_SCHEDULED,

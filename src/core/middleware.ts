@@ -12,6 +12,10 @@ export type DispatchContext = {
   readonly idempotencyKey?: string;
   /** Read-your-writes position for queries. */
   readonly minPosition?: number;
+  /** The caller's request id (e.g. HTTP's), for logs. */
+  readonly requestId?: string;
+  /** The W3C trace context of this dispatch (its span's, when traced). */
+  readonly traceparent?: string;
   /** Free-form values middleware can share (e.g. a tracing span). */
   readonly locals: Record<string, unknown>;
 };
@@ -66,8 +70,10 @@ export function enforceRoles(roles: readonly string[] | undefined, principal: Pr
 }
 
 /**
- * Logs each dispatch as one structured line through `log` (pino-compatible `info`/`warn`). With `isLevelEnabled`
- * (pino has it), a line whose level is off is not built at all.
+ * Logs each dispatch's outcome as one structured line through `log` (pino-compatible `info`/`warn`): the message,
+ * `outcome` (`ok` or the error code), request and correlation ids, actor, trace id, time taken, and for a command its
+ * stream, version and position. Never the payload, which may hold what a client would not have logged. With
+ * `isLevelEnabled` (pino has it), a line whose level is off is not built at all.
  */
 export function loggingMiddleware(log: {
   info(obj: object, msg?: string): void;
@@ -76,23 +82,37 @@ export function loggingMiddleware(log: {
 }): Middleware {
   // Asked per dispatch: a pino logger's level can change at run time.
   const enabled = (level: 'info' | 'warn') => log.isLevelEnabled?.(level) ?? true;
-  const line = (context: DispatchContext, started: number) => ({
+  const line = (context: DispatchContext, started: number, outcome: string): Record<string, unknown> => ({
     kind: context.kind,
     message: context.definition.name,
+    outcome,
+    requestId: context.requestId,
     correlationId: context.correlationId,
     actor: context.principal?.id,
+    // The trace id alone: what a log backend joins on to show the trace.
+    traceId: context.traceparent?.slice(3, 35),
     ms: +(performance.now() - started).toFixed(2),
   });
   return async (context, next) => {
     const started = performance.now();
     try {
       const result = await next();
-      if (enabled('info')) log.info(line(context, started), 'dispatched');
+      if (enabled('info')) {
+        const fields = line(context, started, 'ok');
+        if (context.kind === 'command') {
+          const status = result as { streamId?: unknown; version?: unknown; position?: unknown } | undefined;
+          fields.streamId = status?.streamId;
+          fields.version = status?.version;
+          fields.position = status?.position;
+        }
+        log.info(fields, 'dispatched');
+      }
       return result;
     } catch (err) {
       if (enabled('warn')) {
         const code = (err as { code?: unknown }).code;
-        log.warn({ ...line(context, started), code, err: (err as Error).message }, 'dispatch failed');
+        const outcome = typeof code === 'string' ? code : 'error';
+        log.warn({ ...line(context, started, outcome), code, err: (err as Error).message }, 'dispatch failed');
       }
       throw err;
     }

@@ -10,6 +10,7 @@ export {
   credentialsOf,
 } from './auth.js';
 export { type Consistency, type ConsistencyOptions, readConsistency } from './consistency.js';
+export type { ConsoleOptions } from './console/index.js';
 export {
   createJwtAuthenticator,
   type JwtAuthenticatorOptions,
@@ -18,6 +19,7 @@ export {
   signJwt,
   verifyJwt,
 } from './jwt.js';
+export { logRedaction } from './log-redaction.js';
 export { createHttpMetrics, type HttpMetrics, type HttpMetricsOptions, type MetricsRegistry } from './metrics.js';
 export { buildOpenApiDocument, type OpenApiInfo, type OpenApiInput } from './openapi.js';
 export { type ChronicleHttpOptions, chronicleHttp, problemErrorHandler, sendProblem } from './plugin.js';

@@ -2,6 +2,7 @@
 // prom-client is an optional peer: it is imported when a server is built, never by importing chronicle-es/http.
 import { ChronicleError } from 'chronicle-es';
 import type { Counter, Registry } from 'prom-client';
+import { createChannelMetrics } from './channel-metrics.js';
 
 /**
  * The part of a prom-client `Registry` Chronicle uses; a prom-client `Registry` is one. Our own type, so these
@@ -30,10 +31,15 @@ export type HttpMetrics = {
   request(method: string, route: string, status: number, seconds: number): void;
   dispatch(kind: 'command' | 'query', message: string, outcome: string): void;
   sseClients(delta: number): void;
+  /**
+   * Starts recording what Chronicle reports on its diagnostics channels (every dispatch in the process, appends,
+   * group commits, projection batches, consistency waits) for one server; call the result when it closes.
+   */
+  listen(): () => void;
 };
 
 /** What a server without prom-client records: nothing. */
-const NO_METRICS: HttpMetrics = { registry: undefined, request() {}, dispatch() {}, sseClients() {} };
+const NO_METRICS: HttpMetrics = { registry: undefined, request() {}, dispatch() {}, sseClients() {}, listen: () => () => {} };
 
 // Undefined when prom-client is not installed; any other failure to load it (a broken install) is rethrown.
 async function importPromClient(): Promise<typeof import('prom-client') | undefined> {
@@ -98,6 +104,7 @@ export async function createHttpMetrics(options: HttpMetricsOptions = {}): Promi
     },
   });
   const clients = new Gauge({ name: 'chronicle_sse_clients', help: 'Open server-sent-event streams.', registers });
+  const channels = createChannelMetrics(prom, registry);
   await options.extend?.(registry);
 
   // Label sets are few: keep one entry per set, found by a string key.
@@ -136,6 +143,7 @@ export async function createHttpMetrics(options: HttpMetricsOptions = {}): Promi
     sseClients(delta) {
       clients.inc(delta);
     },
+    listen: channels.listen,
   };
 }
 
@@ -150,7 +158,4 @@ function flush(counter: Counter<string>, pending: readonly Pending[]): void {
 }
 
 /** The metrics outcome of a failed dispatch: its Chronicle code, or `error` (keeps label values few). */
-export function outcomeOf(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code : 'error';
-}
+export { outcomeOf } from 'chronicle-es';

@@ -3,12 +3,14 @@ import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { accessHooks, type EndpointAccess } from './access.js';
 import type { Authenticator } from './auth.js';
+import { type ConsoleOptions, consoleEnabled, consolePlugin } from './console/index.js';
 import { DEFAULT_MAX_JSON_DEPTH, deeperThan } from './json-depth.js';
 import { createHttpMetrics, type HttpMetrics, type MetricsRegistry } from './metrics.js';
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { type Problem, problemOf, toProblem } from './problem.js';
 import { isReady, type ReadinessReport } from './readiness.js';
 import { authHook, CORRELATION_ID_HEADER, correlationIdOf } from './request-context.js';
+import { endRequestTrace, startRequestTrace } from './request-trace.js';
 import { registerCommandRoutes } from './routes-commands.js';
 import { registerQueryRoutes } from './routes-queries.js';
 import { type NotificationSource, type PositionSource, registerEventStream } from './sse.js';
@@ -62,6 +64,11 @@ export type ChronicleHttpOptions = {
    * that reconnects (with `Last-Event-ID`) learns what moved while it was away.
    */
   events?: EndpointAccess & { heartbeatMs?: number; positions?: PositionSource };
+  /**
+   * The web console at `{prefix}/console`: served when given, unless NODE_ENV is `production` and `enabled` is not
+   * true (opt-in there); `false` never. Sign-in uses `authenticate`; its Messages page uses the buses given here.
+   */
+  console?: ConsoleOptions | false;
 };
 
 const MiB = 1024 * 1024;
@@ -114,7 +121,7 @@ export function problemErrorHandler(err: FastifyError, request: FastifyRequest, 
  * handler, 404 handler and metrics hook apply to the whole app. Without prom-client installed, `GET /metrics`
  * answers 501 (and a warning is logged once); everything else is served.
  * @throws INVALID_ARGUMENT at registration when `serve` asks for a side whose bus is missing, or when `metrics` or
- * `metricsRegistry` is given but prom-client is not installed
+ * `metricsRegistry` is given but prom-client is not installed, or the console is served without `authenticate`
  */
 export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttpOptions): Promise<void> {
   const serve = options.serve ?? 'all';
@@ -122,11 +129,17 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
   const queries = serve === 'all' || serve === 'read' ? options.queryBus : undefined;
   if (serve === 'write' && !commands) throw new ChronicleError('INVALID_ARGUMENT', "serve: 'write' needs a commandBus");
   if (serve === 'read' && !queries) throw new ChronicleError('INVALID_ARGUMENT', "serve: 'read' needs a queryBus");
+  const consoleOptions = consoleEnabled(options.console) ? (options.console as ConsoleOptions) : undefined;
+  if (consoleOptions && !options.authenticate) {
+    throw new ChronicleError('INVALID_ARGUMENT', 'the console needs `authenticate`: operators sign in with an API key');
+  }
   const events = serve !== 'write' ? options.notifications : undefined;
   const prefix = options.prefix ?? '';
   const bodyLimit = options.bodyLimit ?? MiB;
   const maxDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   const metrics = await metricsOf(options);
+  const stopChannelMetrics = metrics.listen();
+  app.addHook('onClose', async () => stopChannelMetrics());
   if (!metrics.registry && options.metricsAccess !== false) {
     app.log.warn('prom-client is not installed: GET /metrics answers 501 (npm install prom-client)');
   }
@@ -138,12 +151,14 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
 
   if (!app.hasRequestDecorator('chroniclePrincipal')) app.decorateRequest('chroniclePrincipal', undefined);
   if (!app.hasRequestDecorator('chronicleCorrelationId')) app.decorateRequest('chronicleCorrelationId', undefined);
+  if (!app.hasRequestDecorator('chronicleTrace')) app.decorateRequest('chronicleTrace', undefined);
   const idIsCorrelationId = (options as { [REQUEST_ID_IS_CORRELATION_ID]?: boolean })[REQUEST_ID_IS_CORRELATION_ID] === true;
   // Callback style, like every per-request hook here: no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
     const id = idIsCorrelationId ? request.id : correlationIdOf(request);
     request.chronicleCorrelationId = id;
     reply.header(CORRELATION_ID_HEADER, id);
+    startRequestTrace(request, reply);
     done();
   });
   app.setErrorHandler(problemErrorHandler);
@@ -165,6 +180,7 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
   // Callback style: no promise per request on the hot path.
   app.addHook('onResponse', (request, reply, done) => {
     metrics.request(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000);
+    endRequestTrace(request, reply.statusCode);
     done();
   });
 
@@ -251,6 +267,18 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
     },
     { prefix },
   );
+
+  if (consoleOptions && options.authenticate) {
+    const base = `${prefix}/console`;
+    await app.register(consolePlugin, {
+      ...consoleOptions,
+      commandBus: consoleOptions.commandBus ?? commands,
+      queryBus: consoleOptions.queryBus ?? queries,
+      authenticate: options.authenticate,
+      base,
+      prefix: base,
+    });
+  }
 }
 
 // Metrics objects by registry: a second server on the same registry must not register the same metrics again.

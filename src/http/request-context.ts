@@ -1,6 +1,6 @@
 // What a Chronicle route reads off a request besides its body: principal, correlation id, idempotency key.
 import { createHash, randomUUID } from 'node:crypto';
-import { ChronicleError, type Principal } from 'chronicle-es';
+import { ChronicleError, type HttpRequestTrace, type Principal, parseTraceparent } from 'chronicle-es';
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Authenticator } from './auth.js';
 
@@ -10,6 +10,8 @@ declare module 'fastify' {
     chroniclePrincipal?: Principal;
     /** This request's correlation id, once read (see correlationIdOf). */
     chronicleCorrelationId?: string;
+    /** The request's trace, while a tracer listens (see traceparentOf). */
+    chronicleTrace?: HttpRequestTrace;
   }
 }
 
@@ -71,4 +73,13 @@ export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   // Long or odd ids are hashed ('~' marks it and cannot appear in a plain id) to keep the key short and unambiguous.
   const scope = PLAIN_ID.test(owner) ? owner : `~${createHash('sha256').update(owner).digest('base64url').slice(0, 22)}`;
   return `http:${scope}:${value}`;
+}
+
+/**
+ * The W3C trace context the buses get for this request: the server span's when a tracer listens, else the client's
+ * `traceparent` header when it is a valid one (anything else is dropped, never stored in an event).
+ */
+export function traceparentOf(request: FastifyRequest): string | undefined {
+  const value = request.chronicleTrace?.traceparent ?? request.headers.traceparent;
+  return parseTraceparent(value) ? (value as string) : undefined;
 }

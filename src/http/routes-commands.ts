@@ -2,7 +2,7 @@
 import type { CommandBus } from 'chronicle-es';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { type HttpMetrics, outcomeOf } from './metrics.js';
-import { correlationIdOf, idempotencyKeyOf } from './request-context.js';
+import { correlationIdOf, idempotencyKeyOf, traceparentOf } from './request-context.js';
 import { rolesHook } from './roles-hook.js';
 
 export type CommandRoutesOptions = {
@@ -42,6 +42,8 @@ export function registerCommandRoutes(app: FastifyInstance, options: CommandRout
           principal: request.chroniclePrincipal,
           idempotencyKey: idempotencyKeyOf(request),
           correlationId: correlationIdOf(request),
+          requestId: request.id,
+          traceparent: traceparentOf(request),
         });
         metrics.dispatch('command', label, 'ok');
         return { ok: true, streamId: result.streamId, version: result.version, position: result.position };

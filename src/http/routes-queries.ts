@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import { type ConsistencyOptions, readConsistency } from './consistency.js';
 import { type HttpMetrics, outcomeOf } from './metrics.js';
 import { createQueryStringCoercer, type QueryStringCoercer } from './query-string.js';
-import { correlationIdOf } from './request-context.js';
+import { correlationIdOf, traceparentOf } from './request-context.js';
 import { rolesHook } from './roles-hook.js';
 
 export type QueryRoutesOptions = ConsistencyOptions & {
@@ -41,6 +41,8 @@ export function registerQueryRoutes(app: FastifyInstance, options: QueryRoutesOp
         minPosition: consistency.minPosition,
         waitMs: consistency.waitMs,
         correlationId: correlationIdOf(request),
+        requestId: request.id,
+        traceparent: traceparentOf(request),
       });
       metrics.dispatch('query', label, 'ok');
       // undefined is not JSON; a handler that found nothing and did not throw NOT_FOUND answers null.

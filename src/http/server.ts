@@ -3,12 +3,16 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import { logRedaction } from './log-redaction.js';
 import { type ChronicleHttpOptions, chronicleHttp, REQUEST_ID_IS_CORRELATION_ID, sendProblem } from './plugin.js';
 import { problemOf, toProblem } from './problem.js';
 import { CORRELATION_ID_HEADER, correlationIdFrom } from './request-context.js';
 
 export type CreateServerOptions = ChronicleHttpOptions & {
-  /** `true` (default) for pino JSON at info, `false` for none, or your own pino logger. */
+  /**
+   * `true` (default) for pino JSON at info with credentials redacted (see logRedaction), `false` for none, or your own
+   * pino logger (give it `redact: logRedaction`).
+   */
   logger?: boolean | FastifyBaseLogger;
   /** Log every request and response (costs throughput). Default false; errors are always logged. */
   requestLogging?: boolean;
@@ -41,7 +45,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   const app = Fastify({
     ...(ownIds && { genReqId: (request: IncomingMessage) => correlationIdFrom(request.headers) }),
     ...extra,
-    ...(typeof logger === 'object' ? { loggerInstance: logger } : { logger }),
+    ...(typeof logger === 'object' ? { loggerInstance: logger } : { logger: logger && { redact: logRedaction } }),
     bodyLimit: http.bodyLimit ?? MiB,
     requestTimeout,
     // Node checks its request and header timeouts only this often (30 s by default), so a short timeout would

@@ -9,6 +9,7 @@ import {
   checkIdempotencyFingerprint,
   conditionConflict,
   type PreparedWrite,
+  reportAppendGroup,
 } from 'chronicle-es';
 import { GroupEvents, lockNames, type SqlCondition } from './event-store-conditions.js';
 import { expectedCode } from './event-store-schema.js';
@@ -224,6 +225,7 @@ export function createAppendWriter(
     stats.groups++;
     stats.appends += group.length;
     if (group.length > stats.largestGroup) stats.largestGroup = group.length;
+    reportAppendGroup('postgres', group.length);
     try {
       await runGroup(group, 1);
     } finally {

@@ -13,6 +13,7 @@ import {
   checkExpectedVersion,
   checkIdempotencyFingerprint,
   createPollingSubscription,
+  createStoreInspector,
   type EventStore,
   normalizeQuery,
   normalizeRead,
@@ -25,10 +26,12 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type StalledRead,
+  type StoreInspector,
   type StreamInfo,
   streamMetadataJson,
 } from 'chronicle-es';
 import { openConnection, type PostgresConnectionOptions, types } from './connection.js';
+import { EVENT_COLUMNS, type EventRow, toEvent } from './event-row.js';
 import { type AppendWriterStats, appendEventsSql, createAppendWriter } from './event-store-append.js';
 import { sqlCondition } from './event-store-conditions.js';
 import { createListener } from './event-store-listener.js';
@@ -38,6 +41,7 @@ import { createSafeHead } from './event-store-safe-head.js';
 import { expectedCode, notifyChannel } from './event-store-schema.js';
 import { migrate } from './migrate.js';
 import { storeError } from './pg-error.js';
+import { postgresInspectionSource } from './postgres-inspection.js';
 
 /** Options of createPostgresEventStore. */
 export type PostgresEventStoreOptions = PostgresConnectionOptions;
@@ -72,19 +76,10 @@ export type PostgresEventStore = EventStore & {
   readonly schema: string;
   /** Group-commit counters since the store was opened. */
   stats(): AppendWriterStats;
+  /** Read-only inspection of the store (console, CLI). */
+  inspector(): StoreInspector;
 };
 
-// Column order of every event SELECT; rows come back as arrays to skip building keyed objects.
-type EventRow = [
-  position: number,
-  id: string,
-  streamId: string,
-  version: number,
-  type: string,
-  data: unknown,
-  metadata: unknown,
-  tags: string[] | null,
-];
 // A stream read knows its stream id: not reading it back saves a string per row.
 type StreamEventRow = [
   position: number,
@@ -95,22 +90,10 @@ type StreamEventRow = [
   metadata: unknown,
   tags: string[] | null,
 ];
-const EVENT_COLUMNS = ['position', 'id', 'stream_id', 'version', 'type', 'data', 'metadata', 'tags'] as const;
 
 function deletedError(streamId: string): ChronicleError {
   return new ChronicleError('STREAM_DELETED', `stream ${JSON.stringify(streamId)} is deleted`, { details: { streamId } });
 }
-
-const toEvent = (row: EventRow): RecordedEvent => ({
-  id: row[1],
-  type: row[4],
-  data: row[5],
-  metadata: row[6] as RecordedEvent['metadata'],
-  streamId: row[2],
-  version: row[3],
-  position: row[0],
-  tags: row[7] ?? [],
-});
 
 // How long a read keeps waiting, after its first rounds, for appends in flight below the position it must reach;
 // past it an append is taken to be held open and the read returns the safe head it has.
@@ -299,8 +282,11 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     schema: schemaName,
 
     // Everything is checked before the call is queued: a malformed condition fails at once and writes nothing.
-    ...appendForms(assertOpen, ({ writes, key, fingerprint, condition }) =>
-      writer.enqueue({ writes, key, fingerprint, condition: sqlCondition(condition) }),
+    ...appendForms(
+      assertOpen,
+      ({ writes, key, fingerprint, condition }) =>
+        writer.enqueue({ writes, key, fingerprint, condition: sqlCondition(condition) }),
+      'postgres',
     ),
 
     read,
@@ -419,6 +405,12 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     },
 
     stats: () => writer.stats(),
+
+    inspector() {
+      inspector ??= createStoreInspector(store, postgresInspectionSource(query, s));
+      return inspector;
+    },
   };
+  let inspector: StoreInspector | undefined;
   return store;
 }

@@ -1,5 +1,5 @@
 // Group commit over one better-sqlite3 connection: many queued writes, one transaction, one fsync.
-import { type ChronicleError, isChronicleError } from 'chronicle-es';
+import { type ChronicleError, isChronicleError, reportAppendGroup } from 'chronicle-es';
 import { storeError } from './sqlite-error.js';
 
 // The part of a better-sqlite3 connection the committer uses. Our own type, because GroupCommitStats is public and
@@ -124,6 +124,7 @@ export function createGroupCommitter(db: Connection, onCommit: () => void, onBeg
     stats.groups++;
     stats.operations += group.length;
     if (group.length > stats.largestGroup) stats.largestGroup = group.length;
+    reportAppendGroup('sqlite', group.length);
     if (!rolledBack) onCommit();
     for (let i = 0; i < group.length; i++) {
       if (errors[i] === undefined) group[i].resolve(values[i]);

@@ -13,6 +13,7 @@ import {
   checkIdempotencyFingerprint,
   conditionConflict,
   createPollingSubscription,
+  createStoreInspector,
   type EventStore,
   indexTags,
   type normalizeCondition,
@@ -27,15 +28,18 @@ import {
   type ReadResult,
   type ReadStreamOptions,
   type RecordedEvent,
+  type StoreInspector,
   type StreamInfo,
   streamMetadataJson,
 } from 'chronicle-es';
+import { EVENT_COLUMN_LIST, EVENT_COLUMNS, type EventRow, tagsOf, toEvent } from './event-row.js';
 import { migrateEventStore } from './event-store-schema.js';
 import { createGroupCommitter, type GroupCommitStats } from './group-commit.js';
 import { openDatabase } from './open-database.js';
 import { prepareStatement } from './prepared-statement.js';
 import { createQueryMatcher } from './query-matcher.js';
 import { isUniqueViolation, storeError } from './sqlite-error.js';
+import { sqliteInspectionSource } from './sqlite-inspection.js';
 
 /** Options of createSqliteEventStore. */
 export type SqliteEventStoreOptions = {
@@ -56,25 +60,14 @@ export type SqliteEventStore = EventStore & {
   readonly path: string;
   /** Group-commit counters since the store was opened. */
   stats(): GroupCommitStats;
+  /** Read-only inspection of the store (console, CLI). */
+  inspector(): StoreInspector;
 };
 
 type Condition = ReturnType<typeof normalizeCondition>;
-// Column order of every event SELECT; rows come back as arrays (`.raw()`) to skip building keyed objects.
-type EventRow = [
-  position: number,
-  id: string,
-  streamId: string,
-  version: number,
-  type: string,
-  data: string,
-  metadata: string,
-  tags: string | null,
-];
 // One row always; nulls when the stream has no events / no streams row.
 type StreamRow = [version: number | null, position: number | null, deleted: number | null];
 
-const EVENT_COLUMN_LIST = ['position', 'id', 'stream_id', 'version', 'type', 'data', 'metadata', 'tags'] as const;
-const EVENT_COLUMNS = EVENT_COLUMN_LIST.join(', ');
 // A stream read knows its stream id: not reading it back saves a string per row (~8% of a stream read).
 type StreamEventRow = [
   position: number,
@@ -89,22 +82,6 @@ const STREAM_EVENT_COLUMNS = 'position, id, version, type, data, metadata, tags'
 const INSERT_CHUNK = 10;
 const EVENT_PARAMS = 9;
 const TAG_CHUNK = 16;
-
-// The `tags` column: the explicit tags as JSON, NULL for the untagged events that are most of the log.
-const tagsOf = (json: string | null): string[] => (json === null ? [] : JSON.parse(json));
-
-function toEvent(row: EventRow): RecordedEvent {
-  return {
-    id: row[1],
-    type: row[4],
-    data: JSON.parse(row[5]),
-    metadata: JSON.parse(row[6]),
-    streamId: row[2],
-    version: row[3],
-    position: row[0],
-    tags: tagsOf(row[7]),
-  };
-}
 
 function deletedError(streamId: string): ChronicleError {
   return new ChronicleError('STREAM_DELETED', `stream ${JSON.stringify(streamId)} is deleted`, { details: { streamId } });
@@ -388,8 +365,10 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     path,
 
     // Through the writer: each append is one member of the next group commit.
-    ...appendForms(assertOpen, ({ writes, key, fingerprint, condition }) =>
-      writer.enqueue(() => writeAll(writes, key, fingerprint, condition)),
+    ...appendForms(
+      assertOpen,
+      ({ writes, key, fingerprint, condition }) => writer.enqueue(() => writeAll(writes, key, fingerprint, condition)),
+      'sqlite',
     ),
 
     async read(query: Query, readOptions?: ReadOptions): Promise<ReadResult> {
@@ -481,6 +460,13 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     },
 
     stats: () => writer.stats(),
+
+    inspector() {
+      // Prepared on first use: a store nobody inspects prepares nothing more.
+      inspector ??= createStoreInspector(store, sqliteInspectionSource(db, assertOpen));
+      return inspector;
+    },
   };
+  let inspector: StoreInspector | undefined;
   return store;
 }

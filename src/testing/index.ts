@@ -18,6 +18,7 @@ export {
   type GivenRefusal,
   type ProcessEvent,
   type ProcessExpectation,
+  type ProcessGiven,
   type ProcessManagerSpecOptions,
   type ProcessOutcome,
   type ProcessThen,
@@ -26,3 +27,4 @@ export {
 } from './process-manager-spec.js';
 export { type GivenEvent, type ProjectionSpecOptions, type ProjectionThen, projectionSpec } from './projection-spec.js';
 export { describeReadStoreConformance, type ReadStoreFactory } from './read-store-conformance.js';
+export { describeStoreInspectorConformance } from './store-inspector-cases.js';

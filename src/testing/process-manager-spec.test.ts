@@ -85,9 +85,7 @@ describe('processManagerSpec', () => {
       state: { amount: 500, status: 'refused', refusals: 1 },
     });
     // A command no given step sent cannot be refused.
-    await expect(spec.whenRefused({ command: 'ExpireOrder' }).outcome()).rejects.toThrow(
-      /no step of the given events sent ExpireOrder/,
-    );
+    await expect(spec.whenRefused({ command: 'ExpireOrder' }).outcome()).rejects.toThrow(/no earlier step sent ExpireOrder/);
     await expect(
       processManagerSpec(orderProcess({ onRefused: undefined }))
         .given([placed('big', 500)])
@@ -121,6 +119,54 @@ describe('processManagerSpec', () => {
       .when({ type: 'OrderPlaced', data: { amount: 1 } as never })
       .then({});
     expect(skipped.key).toBeUndefined();
+  });
+
+  it("checks a step's shape and the correlation key as the runtime does: a clear INVALID_ARGUMENT", async () => {
+    const shapes = defineProcessManager({
+      name: 'shapes',
+      version: 1,
+      correlate: (e) => (e.type === 'NoKey' ? '' : e.streamId),
+      handlers: {
+        NotArray: () => ({ send: command(ReserveStock, { orderId: 'o', amount: 1 }) as never }),
+        EmptyType: () => ({ send: [{ type: '', data: {} }] }),
+        BadCancel: () => ({ cancel: [''] }),
+        BadSchedule: () => ({ schedule: [{ type: 'chronicle.CommandScheduled', data: { key: 'k' } } as never] }),
+        NotObject: () => 42 as never,
+        NoKey: () => undefined,
+        Fine: () => ({ send: [command(ReserveStock, { orderId: 'o', amount: 1 })] }),
+      },
+    });
+    const spec = processManagerSpec(shapes).given();
+    await spec.when({ type: 'NotArray', data: {} }).thenFails('INVALID_ARGUMENT', /send must be an array/);
+    await spec.when({ type: 'EmptyType', data: {} }).thenFails('INVALID_ARGUMENT', /\{ type, data \}/);
+    await spec.when({ type: 'BadCancel', data: {} }).thenFails('INVALID_ARGUMENT');
+    await spec.when({ type: 'BadSchedule', data: {} }).thenFails('INVALID_ARGUMENT');
+    await spec.when({ type: 'NotObject', data: {} }).thenFails('INVALID_ARGUMENT', /a step must be an object/);
+    await spec.when({ type: 'NoKey', data: {} }).thenFails('INVALID_ARGUMENT', /correlate must return/);
+    await spec.when({ type: 'Fine', data: {} }).then({ send: [command(ReserveStock, { orderId: 'o', amount: 1 })] });
+  });
+
+  it("hands refusals of onRefused's own commands back up to the runtime's round limit, then only records them", async () => {
+    const stubborn = orderProcess({
+      onRefused: (refusal, { key, state }) => ({
+        state: { amount: state?.amount ?? 0, status: 'refused', refusals: (state?.refusals ?? 0) + 1 },
+        send: [command(ReleaseOrder, { orderId: key, reason: refusal.code })],
+      }),
+    });
+    const again = { refused: { command: 'ReleaseOrder' } };
+    const rounds = (n: number) => [placed('big', 500), { refused: { command: 'ReserveStock' } }, ...Array(n).fill(again)];
+    // Refusals at rounds 0, 1 and 2 each run onRefused; the one at round 3 is only recorded.
+    await processManagerSpec(stubborn)
+      .given(rounds(1))
+      .whenRefused({ command: 'ReleaseOrder' })
+      .then({
+        send: [command(ReleaseOrder, { orderId: 'big', reason: 'DOMAIN_RULE' })],
+        state: { amount: 500, status: 'refused', refusals: 3 },
+      });
+    await processManagerSpec(stubborn)
+      .given(rounds(2))
+      .whenRefused({ command: 'ReleaseOrder' })
+      .then({ state: { amount: 500, status: 'refused', refusals: 3 } });
   });
 
   it('gives its events ids, positions, versions and the clock as their timestamp', async () => {

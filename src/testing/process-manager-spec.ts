@@ -1,19 +1,22 @@
-// Given/When/Then for process managers: given past events (they build the process's state), when an event (or a
-// refusal of a command an earlier step sent), then these commands, schedules, cancellations and state. Pure: the
-// steps run as the runtime runs them (state kept per correlation key, as JSON), with no store and no bus.
+// Given/When/Then for process managers: given past events (they build the process's state) and refusals, when an
+// event (or a refusal of a command an earlier step sent), then these commands, schedules, cancellations and state.
+// Pure: the steps run and are checked as the runtime runs and checks them (the correlation key, the step's shape,
+// state kept per key as JSON, onRefused's round limit), with no store and no bus.
 import assert from 'node:assert/strict';
 import {
-  assertScheduledCommand,
   ChronicleError,
   type ChronicleErrorCode,
   type Command,
+  checkProcessStep,
   type EventDefinition,
   type EventMetadata,
+  encodeProcessState,
   isChronicleError,
+  MAX_REFUSAL_ROUNDS,
   type PayloadOf,
   type ProcessContext,
   type ProcessManager,
-  type ProcessStep,
+  processKeyOf,
   type RecordedEvent,
   type Refusal,
   resolveAfter,
@@ -67,7 +70,10 @@ export type ProcessThen<S> = {
   thenFails(code: ChronicleErrorCode | RegExp, message?: string | RegExp): Promise<void>;
 };
 
-/** The refusal a scenario hands to `onRefused`: the command (or its type) one of the given events' steps sent. */
+/**
+ * The refusal a scenario hands to `onRefused`: the command (or its type) an earlier step sent — a given event's, or
+ * an onRefused step's for a given refusal.
+ */
 export type GivenRefusal = {
   command: Command | string;
   /** Default DOMAIN_RULE. */
@@ -76,12 +82,16 @@ export type GivenRefusal = {
   message?: string;
 };
 
+/** What happened before the step under test: an event, or the refusal of a command an earlier step sent. */
+export type ProcessGiven<E extends EventDefinition<string, any>> = ProcessEvent<E> | { refused: GivenRefusal };
+
 export type ProcessWhen<S, E extends EventDefinition<string, any>> = {
   /** The event whose step is under test. */
   when(event: ProcessEvent<E>): ProcessThen<S>;
   /**
-   * A command sent by the step of one of the given events (the latest that sent a matching one) is refused: the step
-   * under test is `onRefused`'s, with the state the given events left for that event's key.
+   * A command sent by an earlier step (the latest that sent a matching one) is refused: the step under test is
+   * `onRefused`'s, with the state the given events left for that event's key. A refusal of what onRefused sent at
+   * its round limit (MAX_REFUSAL_ROUNDS) is only recorded, as at run time: nothing sent, the state as it was.
    */
   whenRefused(refusal: GivenRefusal): ProcessThen<S>;
 };
@@ -101,14 +111,17 @@ const DEFAULT_NOW = Date.parse('2030-01-01T00:00:00.000Z');
 export function processManagerSpec<S, E extends EventDefinition<string, any>>(
   pm: ProcessManager<S, E>,
   options: ProcessManagerSpecOptions = {},
-): { given(events?: readonly ProcessEvent<E>[]): ProcessWhen<S, E> } {
+): { given(history?: readonly ProcessGiven<E>[]): ProcessWhen<S, E> } {
   const now = timeOf(options.now ?? DEFAULT_NOW);
   return {
     given(history = []) {
       const scenario = (last: (world: World<S>) => Promise<ProcessOutcome<S>>): ProcessThen<S> => {
         const run = async () => {
           const world = new World(pm, now);
-          for (const event of history) await world.step(world.record(event));
+          for (const entry of history) {
+            if ('refused' in entry) await world.refuse(entry.refused);
+            else await world.step(world.record(entry));
+          }
           return last(world);
         };
         return {
@@ -156,12 +169,13 @@ export function processManagerSpec<S, E extends EventDefinition<string, any>>(
   };
 }
 
-// The scenario's state: the events recorded so far, each key's state as JSON, and what each step sent.
+// The scenario's state: the events recorded so far, each key's state as JSON, and what each step sent (an event's
+// step at round 0, an onRefused step one round above the command it answered).
 class World<S> {
   private position = 0;
   private readonly versions = new Map<string, number>();
   private readonly states = new Map<string, string>();
-  private readonly sent: Array<{ event: RecordedEvent; key: string; commands: Command[] }> = [];
+  private readonly sent: Array<{ event: RecordedEvent; key: string; commands: Command[]; round: number }> = [];
 
   constructor(
     private readonly pm: ProcessManager<S, any>,
@@ -186,11 +200,12 @@ class World<S> {
   }
 
   async step(event: RecordedEvent): Promise<ProcessOutcome<S>> {
-    const key = this.pm.correlate(event);
-    const handler = this.pm.handlers[event.type];
+    // The runtime hands a process only the events it has a step for, and skips those it correlates to no key.
+    const handler = Object.hasOwn(this.pm.handlers, event.type) ? this.pm.handlers[event.type] : undefined;
+    const key = handler ? processKeyOf(this.pm, event) : undefined;
     if (key === undefined || !handler) return { key, send: [], schedule: [], cancel: [], state: undefined };
-    const outcome = await this.apply(key, await handler(event, this.context(key)));
-    this.sent.push({ event, key, commands: outcome.send });
+    const outcome = this.apply(key, await handler(event, this.context(key)));
+    this.sent.push({ event, key, commands: outcome.send, round: 0 });
     return outcome;
   }
 
@@ -198,10 +213,12 @@ class World<S> {
     const matches = (c: Command) =>
       typeof given.command === 'string' ? c.type === given.command : isDeepStrictEqual(c, asCommand(given.command));
     for (let s = this.sent.length - 1; s >= 0; s--) {
-      const { event, key, commands } = this.sent[s];
+      const { event, key, commands, round } = this.sent[s];
       const index = commands.findIndex(matches);
       if (index === -1) continue;
       if (!this.pm.onRefused) assert.fail(`process manager ${this.pm.name} has no onRefused: refusals are only recorded`);
+      // Past the round limit the runtime only records the refusal.
+      if (round >= MAX_REFUSAL_ROUNDS) return { key, send: [], schedule: [], cancel: [], state: this.stateOf(key) };
       const refusal: Refusal = {
         command: commands[index],
         code: given.code ?? 'DOMAIN_RULE',
@@ -209,34 +226,35 @@ class World<S> {
         event,
         index,
       };
-      return this.apply(key, await this.pm.onRefused(refusal, this.context(key)));
+      const outcome = this.apply(key, await this.pm.onRefused(refusal, this.context(key)));
+      this.sent.push({ event, key, commands: outcome.send, round: round + 1 });
+      return outcome;
     }
     const what = typeof given.command === 'string' ? given.command : JSON.stringify(given.command);
-    return assert.fail(`no step of the given events sent ${what}`);
+    return assert.fail(`no earlier step sent ${what}`);
   }
 
   private context(key: string): ProcessContext<S> {
-    const json = this.states.get(key);
-    return { key, state: json === undefined ? undefined : (JSON.parse(json) as S), now: this.now };
+    return { key, state: this.stateOf(key), now: this.now };
   }
 
-  private apply(key: string, step: ProcessStep<S> | undefined): ProcessOutcome<S> {
-    if (step !== undefined && (typeof step !== 'object' || step === null)) {
-      throw new ChronicleError('INVALID_ARGUMENT', 'a step must be an object or undefined');
-    }
-    if (step?.state === null) this.states.delete(key);
-    else if (step?.state !== undefined) this.states.set(key, encode(step.state));
+  private stateOf(key: string): S | undefined {
     const json = this.states.get(key);
-    return {
-      key,
-      send: (step?.send ?? []).map(asCommand),
-      schedule: (step?.schedule ?? []).map((s) => {
-        assertScheduledCommand(s);
-        return resolveAfter(s, this.now);
-      }),
-      cancel: [...(step?.cancel ?? [])],
-      state: json === undefined ? undefined : (JSON.parse(json) as S),
-    };
+    return json === undefined ? undefined : (JSON.parse(json) as S);
+  }
+
+  // The runtime's own checks of a step: its shape, its requests and its state's JSON form.
+  private apply(key: string, step: unknown): ProcessOutcome<S> {
+    const { state, tasks } = checkProcessStep(this.pm.name, step, this.now);
+    if (state === null) this.states.delete(key);
+    else if (state !== undefined) this.states.set(key, state);
+    const outcome: ProcessOutcome<S> = { key, send: [], schedule: [], cancel: [], state: this.stateOf(key) };
+    for (const task of tasks) {
+      if (task.kind === 'send') outcome.send.push(task.command);
+      else if (task.kind === 'schedule') outcome.schedule.push(task.scheduled);
+      else outcome.cancel.push(task.key);
+    }
+    return outcome;
   }
 }
 
@@ -252,18 +270,7 @@ function isDeepStrictEqual(a: unknown, b: unknown): boolean {
 }
 
 // The state as the runtime keeps it: JSON, so a Date comes back a string and undefined fields are gone.
-function encode(state: unknown): string {
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(state);
-  } catch (err) {
-    throw new ChronicleError('INVALID_ARGUMENT', 'the state cannot be written as JSON', { cause: err });
-  }
-  if (json === undefined) throw new ChronicleError('INVALID_ARGUMENT', `the state has no JSON form (${typeof state})`);
-  return json;
-}
-
-const normalize = (state: unknown): unknown => JSON.parse(encode(state));
+const normalize = (state: unknown): unknown => JSON.parse(encodeProcessState('(expected)', state) ?? 'null');
 
 function timeOf(value: number | Date | string): number {
   const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : value;

@@ -34,6 +34,8 @@ describe('the README quotes the Shop', () => {
       'examples/shop/domain/checkout.ts#pay-order',
       'examples/shop/processes/fulfilment.ts#fulfilment',
       'examples/shop/app.ts#workflows',
+      'examples/shop/server.ts#console',
+      'examples/shop/test/telemetry.int.test.ts#register',
     ]);
     for (const { file, region, code } of regions) expect(code, `${file}#${region}`).toBe(sourceRegion(file, region));
   });

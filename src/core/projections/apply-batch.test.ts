@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../event-store.js';
 import { applyBatch } from './apply-batch.js';
+import type { BatchContext } from './define-projection.js';
 import { createInMemoryReadStore, type InMemoryReadTx } from './in-memory-read-store.js';
+import { BatchCut, HandlerFailure } from './run-handlers.js';
 
 const event = (position: number): RecordedEvent => ({
   id: `e${position}`,
@@ -106,6 +108,78 @@ describe('applyBatch', () => {
     const lease = (await store.leases!.acquire('p', 'w', 10_000))!;
     expect(await applyBatch(store, projection(), g, [event(5)], 5, 4, { owner: 'w', token: lease.token })).toEqual({
       committed: 5,
+    });
+  });
+
+  describe('a runBatch that cuts its batch short (BatchCut)', () => {
+    // A batch projection writing one row per event, cutting the batches `cuts` says (by their first position).
+    const cutting = (cuts: (batch: readonly RecordedEvent[], replayThrough: number) => number | undefined) => {
+      const calls: Array<[number[], number]> = [];
+      return {
+        calls,
+        name: 'p',
+        handlers: {},
+        runBatch(batch: readonly RecordedEvent[], tx: InMemoryReadTx, { replayThrough }: BatchContext) {
+          calls.push([batch.map((e) => e.position), replayThrough]);
+          for (const e of batch) tx.table('rows').set(e.id, e.position);
+          const at = cuts(batch, replayThrough);
+          if (at !== undefined) throw new BatchCut(at);
+        },
+      };
+    };
+
+    it('commits the events before the cut, applied again as a replay of what was acted on, without a failure', async () => {
+      const { store, g } = await storeAt(0);
+      const p = cutting((batch) => (batch.length === 4 ? 2 : undefined));
+      const outcome = await applyBatch(store, p, g, [1, 2, 3, 4].map(event), 4, 0, undefined);
+      expect(outcome).toEqual({ committed: 2 });
+      expect(rows(store)).toEqual(['e1', 'e2']);
+      expect((await store.load('p'))!.position).toBe(2);
+      expect(p.calls).toEqual([
+        [[1, 2, 3, 4], 0],
+        [[1, 2], 2],
+      ]);
+    });
+
+    it('keeps a rebuild replaying further than the cut, and a cut at the first event moves nothing but the checkpoint', async () => {
+      const { store, g } = await storeAt(2);
+      const p = cutting((batch) => (batch.length === 3 ? 2 : undefined));
+      // Replaying through 6 already: the cut's own bound (4) does not lower it.
+      expect(await applyBatch(store, p, g, [3, 4, 5].map(event), 5, 2, undefined, { replayThrough: 6 })).toEqual({
+        committed: 4,
+      });
+      expect(p.calls).toEqual([
+        [[3, 4, 5], 6],
+        [[3, 4], 6],
+      ]);
+      const first = cutting((batch) => (batch[0].position === 5 ? 0 : undefined));
+      expect(await applyBatch(store, first, g, [5, 6].map(event), 6, 4, undefined)).toEqual({ committed: 4 });
+      expect(first.calls).toEqual([[[5, 6], 0]]);
+      expect((await store.load('p'))!.position).toBe(4);
+    });
+
+    it('takes an earlier cut or failure of the second run as the one that counts', async () => {
+      const { store, g } = await storeAt(0);
+      const cutAgain = cutting((batch) => (batch.length === 4 ? 3 : batch.length === 3 ? 1 : undefined));
+      expect(await applyBatch(store, cutAgain, g, [1, 2, 3, 4].map(event), 4, 0, undefined)).toEqual({ committed: 1 });
+      expect(rows(store)).toEqual(['e1']);
+
+      const { store: other, g: g2 } = await storeAt(0);
+      const calls: number[][] = [];
+      const failsThen = {
+        name: 'p',
+        handlers: {},
+        runBatch(batch: readonly RecordedEvent[]) {
+          calls.push(batch.map((e) => e.position));
+          if (batch.length === 4) throw new BatchCut(3);
+          if (batch.length === 3) throw new HandlerFailure(1, new Error('bad 2'));
+        },
+      };
+      expect(await applyBatch(other, failsThen, g2, [1, 2, 3, 4].map(event), 4, 0, undefined)).toMatchObject({
+        committed: 1,
+        failure: { message: 'bad 2', position: 2 },
+      });
+      expect(calls).toEqual([[1, 2, 3, 4], [1, 2, 3], [1]]);
     });
   });
 });

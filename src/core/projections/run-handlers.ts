@@ -14,6 +14,18 @@ export class HandlerFailure extends Error {
   }
 }
 
+/**
+ * A projection's `runBatch` acted on the events before `index` only and left the rest for the next batch (it ran out
+ * of time, or is stopping): not a failure. The batch is applied again with only those events, as a replay of what
+ * was already acted on (`replayThrough` covers them), and the projection goes on after them.
+ */
+export class BatchCut extends Error {
+  constructor(readonly index: number) {
+    super(`batch cut before event ${index}`);
+    this.name = 'BatchCut';
+  }
+}
+
 /** Applies `events` in order; rejects or throws HandlerFailure naming the first event whose handler failed. */
 export function runHandlers<Tx>(
   handlers: Readonly<Record<string, ProjectionHandler<Tx>>>,

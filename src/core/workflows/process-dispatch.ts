@@ -1,70 +1,77 @@
-// How a process manager's commands go out: refusals told apart from transient failures, the latter retried with
-// exponential backoff, and at most so many in flight at once (enough for the SQLite store's group commit to turn
-// them into a few transactions, bounded so a huge batch does not open thousands of appends at once).
-import { isChronicleError } from '../errors.js';
+// How a process manager's requests go out: transient failures retried with backoff (refusals at once to the caller),
+// at most so many chains in flight at once (enough for the SQLite store's group commit to turn them into a few
+// transactions, bounded so a huge batch does not open thousands of appends at once), and no item started once the
+// batch's time is spent, it is stopping, or an earlier item failed: what did not start is left for the next batch.
+
+import { backoffDelay, isRefusal, pause } from './workflow-failures.js';
 import type { RetryOptions } from './workflow-types.js';
 
-/** Codes that mean a business rule (or the command itself) refused it: retrying would only be refused again. */
-export const REFUSAL_CODES: ReadonlySet<string> = new Set([
-  'DOMAIN_RULE',
-  'VALIDATION_FAILED',
-  'FORBIDDEN',
-  'UNAUTHENTICATED',
-  'UNKNOWN_MESSAGE',
-  'NOT_FOUND',
-  'STREAM_DELETED',
-  'IDEMPOTENCY_MISMATCH',
-  'INVALID_ARGUMENT',
-]);
-
-/** Whether `err` is a refusal (see REFUSAL_CODES) rather than a transient failure. */
-export function isRefusal(err: unknown): err is Error & { code: string } {
-  return isChronicleError(err) && REFUSAL_CODES.has(err.code);
+/** A wait between retries ended because the work was stopped: the request did not go through, nor fail. */
+export class SendStopped extends Error {
+  constructor(readonly last: unknown) {
+    super('stopped while waiting to retry');
+    this.name = 'SendStopped';
+  }
 }
-
-/** The wait before try `attempt + 1` (attempt counts from 1): doubling from initialDelayMs, capped at maxDelayMs. */
-export function backoffDelay(retry: Required<RetryOptions>, attempt: number): number {
-  return Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (attempt - 1));
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `send` until it succeeds, is refused, or has failed transiently `retry.attempts` times.
- * @throws the refusal at once; the last transient failure when the attempts ran out
+ * @throws the refusal at once; the last transient failure when the attempts ran out; SendStopped when `signal` aborts
+ * a wait between tries
  */
-export async function withRetry<T>(retry: Required<RetryOptions>, send: () => Promise<T>): Promise<T> {
+export async function withRetry<T>(retry: Required<RetryOptions>, send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await send();
     } catch (err) {
       if (isRefusal(err) || attempt >= retry.attempts) throw err;
-      await sleep(backoffDelay(retry, attempt));
+      if (!(await pause(backoffDelay(retry, attempt), signal))) throw new SendStopped(err);
     }
   }
 }
 
-/** Most commands a process manager has in flight at once. */
+/** Most chains a process manager has in flight at once. */
 export const MAX_IN_FLIGHT = 256;
 
+/** One step of a chain: the place in the batch of the event it carries out, and the work. */
+export type ChainItem = { index: number; run: () => Promise<void> };
+
 /**
- * Runs every chain (an ordered list of steps, e.g. one process's commands) concurrently, each chain's steps one after
- * the other, with at most `limit` chains running at once. A chain whose step throws stops there; once one has, no
- * further chain starts. Resolves with every failure once the running chains are done.
+ * How the chains went: the earliest failure, and `cut`, the lowest index of an item that did not finish (not started,
+ * or stopped by SendStopped); every item below `cut` finished unless it failed.
  */
-export async function runChains(chains: readonly (() => Promise<void>)[], limit = MAX_IN_FLIGHT): Promise<unknown[]> {
-  const failures: unknown[] = [];
+export type ChainsOutcome = { failure?: { index: number; error: unknown }; cut?: number };
+
+/**
+ * Runs every chain (e.g. one process's items, in event order) concurrently, each chain's items one after the other,
+ * at most `limit` chains at once. An item starts only if `mayStart(index)` and no item before it failed; a chain stops
+ * at the first item that does not start, fails or is stopped.
+ */
+export async function runChains(
+  chains: readonly (readonly ChainItem[])[],
+  mayStart: (index: number) => boolean,
+  limit = MAX_IN_FLIGHT,
+): Promise<ChainsOutcome> {
+  let failure: ChainsOutcome['failure'];
+  let cut = Number.POSITIVE_INFINITY;
   let next = 0;
   const worker = async () => {
-    while (failures.length === 0 && next < chains.length) {
-      const chain = chains[next++];
-      try {
-        await chain();
-      } catch (err) {
-        failures.push(err);
+    while (next < chains.length) {
+      for (const item of chains[next++]) {
+        if ((failure && item.index > failure.index) || !mayStart(item.index)) {
+          cut = Math.min(cut, item.index);
+          break;
+        }
+        try {
+          await item.run();
+        } catch (error) {
+          if (error instanceof SendStopped) cut = Math.min(cut, item.index);
+          else if (!failure || item.index < failure.index) failure = { index: item.index, error };
+          break;
+        }
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, chains.length) }, worker));
-  return failures;
+  return { ...(failure && { failure }), ...(cut !== Number.POSITIVE_INFINITY && { cut }) };
 }

@@ -119,13 +119,33 @@ describe('process manager runtime', () => {
     await w.start();
     await w.caughtUp();
     const [placed, paid] = await w.eventStore.readStream('order-o3');
+    const [reserved] = await w.ofType('StockReserved');
+    // Both events were in the log before the expiry was written: it counts as made at its cause, the placing, so the
+    // payment's cancellation covers it — as it covers what the process's commands wrote before it (the reservation).
+    expect(reserved.position).toBeGreaterThan(paid.position);
     expect(w.writer.calls).toEqual([
-      { kind: 'schedule', key: 'expire-o3', idempotencyKey: `order_process:${placed.id}:s0`, at: '2030-01-01T00:01:00.000Z' },
-      { kind: 'cancel', key: 'expire-o3', idempotencyKey: `order_process:${paid.id}:c0` },
+      {
+        kind: 'schedule',
+        key: 'expire-o3',
+        idempotencyKey: `order_process:${placed.id}:s0`,
+        at: '2030-01-01T00:01:00.000Z',
+        cause: placed.position,
+      },
+      { kind: 'cancel', key: 'expire-o3', idempotencyKey: `order_process:${paid.id}:c0`, before: reserved.position + 1 },
     ]);
     const [scheduled, cancelled] = await w.eventStore.readStream('chronicle.schedule-expire-o3');
     expect(scheduled).toMatchObject({ type: COMMAND_SCHEDULED, data: { key: 'expire-o3', at: '2030-01-01T00:01:00.000Z' } });
     expect(cancelled).toMatchObject({ type: SCHEDULE_CANCELLED, data: { key: 'expire-o3' } });
+  });
+
+  it('goes through the real schedule writer: a cancellation with nothing pending writes nothing', async () => {
+    const pm = orderProcess({ handlers: { OrderPaid: ({ data }) => ({ cancel: [expiryKey(data.orderId)] }) } });
+    const w = world({ pm });
+    await w.pay('never-placed');
+    await w.start();
+    await w.caughtUp();
+    expect(w.writer.calls.map((c) => c.kind)).toEqual(['cancel']);
+    expect(await w.ofType(SCHEDULE_CANCELLED)).toEqual([]);
   });
 
   it('sends the commands of different keys concurrently, and those of one key in order', async () => {
@@ -354,6 +374,57 @@ describe('process manager runtime', () => {
     await w.eventStore.append('s', [{ type: 'Odd', data: {} }]);
     await expect(w.caughtUp()).rejects.toMatchObject({ code: 'PROJECTION_FAILED' });
     expect((await w.projector.status())[0].lastError).toMatchObject({ code: 'INVALID_ARGUMENT', type: 'Odd' });
+  });
+
+  it('fails on the event whose step sends a command no handler takes: nothing goes out, nothing recorded as refused', async () => {
+    const pm = orderProcess({
+      handlers: {
+        OrderPlaced: ({ data }) => ({
+          send: [command(ReserveStock, { orderId: data.orderId, amount: 1 }), { type: 'ShipOrder', data: {} }],
+        }),
+      },
+    });
+    const w = world({ pm });
+    await w.place('u1');
+    await w.start();
+    await expect(w.caughtUp()).rejects.toMatchObject({ code: 'PROJECTION_FAILED' });
+    const [status] = await w.projector.status();
+    expect(status.lastError).toMatchObject({ code: 'INVALID_ARGUMENT', type: 'OrderPlaced' });
+    expect(status.lastError?.message).toMatch(/ShipOrder/);
+    expect(w.sent).toEqual([]);
+    expect(await w.ofType(COMMAND_REFUSED)).toEqual([]);
+    // The same for what onRefused sends.
+    const compensating = orderProcess({
+      name: 'compensating',
+      onRefused: () => ({ send: [{ type: 'NoSuchCommand', data: {} }] }),
+    });
+    const c = world({ pm: compensating });
+    await c.place('big', 500);
+    await c.start();
+    await expect(c.caughtUp()).rejects.toMatchObject({ code: 'PROJECTION_FAILED' });
+    expect((await c.projector.status())[0].lastError).toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('retries a failure that is not the business answer (forbidden, unknown to the handler) and stops on its event', async () => {
+    for (const code of ['FORBIDDEN', 'UNKNOWN_MESSAGE', 'INVALID_ARGUMENT'] as const) {
+      let tries = 0;
+      const w = world({
+        retry: { attempts: 3, initialDelayMs: 1, maxDelayMs: 1 },
+        before(sent) {
+          if (sent.type !== 'ReserveStock') return;
+          tries++;
+          throw new ChronicleError(code, 'misconfigured');
+        },
+      });
+      await w.place('f1');
+      await w.start();
+      await expect(w.caughtUp()).rejects.toMatchObject({ code: 'PROJECTION_FAILED' });
+      expect(tries).toBe(3);
+      expect((await w.projector.status())[0].lastError).toMatchObject({ code, type: 'OrderPlaced' });
+      expect(await w.ofType(COMMAND_REFUSED)).toEqual([]);
+      expect(await w.ofType('OrderReleased')).toEqual([]);
+      await w.stop();
+    }
   });
 
   it('a handler that throws stops the process on its event, the events before it committed', async () => {

@@ -2,39 +2,46 @@
 // commands, schedules and cancellations they asked for go out — concurrently across keys, in order within one — all
 // inside the batch's transaction and before its checkpoint commits. Every one carries a key derived from its event,
 // so a crash before the commit replays the batch and sends nothing twice in effect.
-import type { Command } from '../command-handler.js';
-import { ChronicleError } from '../errors.js';
+import { ChronicleError, isChronicleError } from '../errors.js';
 import type { RecordedEvent } from '../event-store.js';
-import type { Projection } from '../projections/define-projection.js';
-import { HandlerFailure } from '../projections/run-handlers.js';
+import type { AlongsideContext, BatchContext, Projection } from '../projections/define-projection.js';
+import { BatchCut, HandlerFailure } from '../projections/run-handlers.js';
 import type { ProcessManager } from './define-process-manager.js';
-import { isRefusal, runChains, withRetry } from './process-dispatch.js';
-import { recordRefusal } from './process-refusal.js';
+import { type ChainItem, runChains, withRetry } from './process-dispatch.js';
+import { type CommandRefusedData, findRefusal, recordRefusal } from './process-refusal.js';
 import { processStateTable, setupProcessState } from './process-state.js';
-import { assertScheduledCommand, assertScheduleKey, resolveAfter, type ScheduledCommand } from './schedule-events.js';
+import { checkProcessStep, isThenable, MAX_REFUSAL_ROUNDS, type ProcessTask, processKeyOf } from './process-step.js';
 import type { ScheduleWriter } from './scheduler.js';
-import type { ProcessContext, ProcessStep, Refusal, WorkflowDeps } from './workflow-types.js';
+import { isRefusal } from './workflow-failures.js';
+import type { ProcessContext, Refusal, WorkflowDeps } from './workflow-types.js';
 
-/** How deep refusals of commands sent by `onRefused` itself are handed to it again before they are only recorded. */
-export const MAX_REFUSAL_ROUNDS = 3;
+// How far a key's cancellations in a batch reach: the log position of its latest event so far, or of what a command
+// it sent wrote, if later. A cancellation cancels only what was scheduled at or before it: what its event followed,
+// what its own process scheduled for an earlier event (counted at that event's position: its cause), what a
+// decision it sent scheduled — not what someone else scheduled since, which a replay of the batch must leave alone.
+type Chain = { horizon: number };
 
-// One thing a step asked for, tagged with what its idempotency key is made of.
-type Task =
-  | { kind: 'send'; command: Command; tag: string; index: number }
-  | { kind: 'schedule'; scheduled: ScheduledCommand; tag: string }
-  | { kind: 'cancel'; key: string; tag: string };
+// Under the process's own key a mismatch is a replay whose request came out otherwise (its step read the clock or a
+// query): the first one went through, and that is the one that stands.
+const sentBefore = (err: unknown): undefined => {
+  if (isChronicleError(err, 'IDEMPOTENCY_MISMATCH')) return undefined;
+  throw err;
+};
 
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  (typeof value === 'object' || typeof value === 'function') &&
-  value !== null &&
-  typeof (value as { then?: unknown }).then === 'function';
+// Steps taking the whole budget would leave nothing for sending: they get half of it, sending the rest.
+const HANDLERS_SHARE = 0.5;
 
 /**
  * The projection that runs `pm`: its steps, its state and its sent commands, checkpointed together. Its state table
- * needs a read store with tables: SQLite, PostgreSQL, in-memory or Redis. On PostgreSQL a batch holds its transaction
- * open while its commands go out, so keep `pm.retry`'s total wait under the read store's idleInTransactionTimeoutMs.
+ * needs a read store with tables: SQLite, PostgreSQL, in-memory or Redis. A batch holds the read store's transaction
+ * open while its requests go out, for about `pm.batchBudgetMs` plus one event's sends and `pm.retry`'s waits: keep
+ * that under PostgreSQL's idle_in_transaction_session_timeout. The sends take connections of their own: with the
+ * event store and the read store on one pool, every process manager's batch holds one connection while it waits for
+ * others, so the pool must be larger than the number of process managers, or they deadlock.
  * A batch stops (HandlerFailure, so the projection fails on that event) at the first event whose step threw, asked
- * for something malformed (INVALID_ARGUMENT), or whose command, schedule or cancellation still failed after the retries.
+ * for something malformed or a command no handler takes (INVALID_ARGUMENT), or whose command, schedule or
+ * cancellation still failed after the retries. Events at or before the batch's `replayThrough` (a rebuild, a raised
+ * version) only rebuild the state: nothing goes out for them.
  */
 export function processManagerProjection(
   pm: ProcessManager<any>,
@@ -42,56 +49,32 @@ export function processManagerProjection(
   schedules: ScheduleWriter,
 ): Projection<any> {
   const what = `process manager ${pm.name}`;
-  const invalid = (message: string) => new ChronicleError('INVALID_ARGUMENT', `${what}: ${message}`);
+  const stopping = stopSignal();
 
-  // A step's requests, checked, in the order they go out: cancellations, schedules, then commands. `base` prefixes
-  // the tags of a step run for a refusal, so its keys differ from the triggering step's.
-  function tasksOf(step: ProcessStep<unknown>, now: number, base: string): Task[] {
-    const tasks: Task[] = [];
-    const list = <T>(field: 'send' | 'schedule' | 'cancel'): readonly T[] => {
-      const value = step[field];
-      if (value === undefined) return [];
-      if (!Array.isArray(value)) throw invalid(`a step's ${field} must be an array`);
-      return value as readonly T[];
-    };
-    list<string>('cancel').forEach((key, j) => {
-      assertScheduleKey(key);
-      tasks.push({ kind: 'cancel', key, tag: `${base}c${j}` });
-    });
-    list<ScheduledCommand>('schedule').forEach((s, j) => {
-      assertScheduledCommand(s);
-      tasks.push({ kind: 'schedule', scheduled: resolveAfter(s, now), tag: `${base}s${j}` });
-    });
-    list<Command>('send').forEach((command, j) => {
-      if (typeof command !== 'object' || command === null || typeof command.type !== 'string' || command.type === '') {
-        throw invalid('a step sends commands of the form { type, data } (see command())');
+  // A command or schedule no handler takes would fail every retry (UNKNOWN_MESSAGE) and is not the business's answer.
+  const assertSendable = (tasks: readonly ProcessTask[]) => {
+    for (const task of tasks) {
+      const type = task.kind === 'send' ? task.command.type : task.kind === 'schedule' ? task.scheduled.data.command.type : '';
+      if (type !== '' && !deps.commandBus.definition(type)) {
+        throw new ChronicleError('INVALID_ARGUMENT', `${what}: a step sends ${type}, which no handler on its command bus takes`, {
+          details: { command: type },
+        });
       }
-      tasks.push({ kind: 'send', command: { type: command.type, data: command.data }, tag: `${base}${j}`, index: j });
-    });
-    return tasks;
-  }
-
-  function encodeState(state: unknown): string | null {
-    if (state === null) return null;
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(state);
-    } catch (err) {
-      throw new ChronicleError('INVALID_ARGUMENT', `${what}: its state cannot be written as JSON`, { cause: err });
     }
-    if (json === undefined) throw invalid(`its state has no JSON form (${typeof state})`);
-    return json;
-  }
+  };
 
-  async function runBatch(events: readonly RecordedEvent[], tx: unknown): Promise<void> {
+  async function runBatch(
+    events: readonly RecordedEvent[],
+    tx: unknown,
+    { replayThrough }: BatchContext = { replayThrough: 0 },
+  ): Promise<void> {
+    const started = performance.now();
+    const sendingEnds = started + pm.batchBudgetMs;
+    const handlingEnds = started + pm.batchBudgetMs * HANDLERS_SHARE;
     const table = processStateTable(tx, pm.name);
     const keys = events.map((event, i) => {
       try {
-        const key = pm.correlate(event);
-        if (key !== undefined && (typeof key !== 'string' || key === '')) {
-          throw invalid(`correlate must return a non-empty string or undefined, got ${JSON.stringify(key)}`);
-        }
-        return key;
+        return processKeyOf(pm, event);
       } catch (err) {
         throw new HandlerFailure(i, err);
       }
@@ -105,23 +88,92 @@ export function processManagerProjection(
       return { key, state: json === undefined ? undefined : JSON.parse(json), now: deps.clock() };
     };
     // Applies a step's state and returns what it asks for. @throws INVALID_ARGUMENT a malformed step
-    const accept = (key: string, step: unknown, now: number, base: string): Task[] => {
-      if (step === undefined) return [];
-      if (typeof step !== 'object' || step === null) throw invalid('a step must be an object or undefined');
-      const { state } = step as ProcessStep<unknown>;
-      const tasks = tasksOf(step as ProcessStep<unknown>, now, base);
+    const accept = (key: string, step: unknown, now: number, base: string): ProcessTask[] => {
+      const { state, tasks } = checkProcessStep(pm.name, step, now, base);
       if (state !== undefined) {
-        const json = encodeState(state);
-        if (json === null) states.delete(key);
-        else states.set(key, json);
-        changed.set(key, json);
+        if (state === null) states.delete(key);
+        else states.set(key, state);
+        changed.set(key, state);
       }
       return tasks;
     };
 
+    // Carries out one event's requests (or, for an event already acted on, only finds the refusals recorded for it,
+    // whose onRefused steps change the state again). @throws the first request that failed; SendStopped
+    const carryOut = async (key: string, event: RecordedEvent, tasks: readonly ProcessTask[], chain: Chain, round: number) => {
+      const acting = event.position > replayThrough;
+      const trigger = { correlationId: event.metadata.correlationId ?? event.id, causationId: event.id };
+      const signal = stopping.signal;
+      for (const task of tasks) {
+        const idempotencyKey = `${pm.name}:${event.id}:${task.tag}`;
+        if (task.kind === 'cancel') {
+          const before = chain.horizon + 1;
+          if (acting) await withRetry(pm.retry, () => schedules.cancel(task.key, idempotencyKey, { before }), signal);
+          continue;
+        }
+        if (task.kind === 'schedule') {
+          if (!acting) continue;
+          // Made for this event: it counts as made at the event's position, and carries its correlation.
+          await withRetry(
+            pm.retry,
+            () => schedules.schedule(task.scheduled, idempotencyKey, { cause: event }).catch(sentBefore),
+            signal,
+          );
+          continue;
+        }
+        // Refused before and acted on (a replay): sending it again could take effect after its compensation.
+        let refused = await withRetry(pm.retry, () => findRefusal(deps.eventStore, idempotencyKey), signal);
+        if (!refused && acting) {
+          const { command } = task;
+          try {
+            const result = await withRetry(
+              pm.retry,
+              () =>
+                deps.commandBus
+                  .dispatch(command.type, command.data, { ...trigger, idempotencyKey, principal: deps.principal })
+                  .catch(sentBefore),
+              signal,
+            );
+            if (result) chain.horizon = Math.max(chain.horizon, result.position);
+            continue;
+          } catch (err) {
+            if (!isRefusal(err)) throw err;
+            const data: CommandRefusedData = {
+              process: pm.name,
+              key,
+              command,
+              idempotencyKey,
+              code: err.code,
+              message: err.message,
+              event: { id: event.id, type: event.type, streamId: event.streamId, position: event.position },
+            };
+            await withRetry(pm.retry, () => recordRefusal(deps.eventStore, data, event), signal);
+            refused = data;
+          }
+        }
+        if (!refused) continue;
+        if (!pm.onRefused || round >= MAX_REFUSAL_ROUNDS) continue;
+        const { command, code, message } = refused;
+        const refusal: Refusal = { command, code, message, event, index: task.index };
+        const context = contextOf(key);
+        let step: unknown = pm.onRefused(refusal, context);
+        if (isThenable(step)) step = await step;
+        const base = task.tag.startsWith('r') ? `${task.tag}.` : `r${task.tag}.`;
+        const next = accept(key, step, context.now, base);
+        if (acting) assertSendable(next);
+        await carryOut(key, event, next, chain, round + 1);
+      }
+    };
+
     // Each key's requests, in event order: a chain, sent in order (a process's commands may depend on each other).
-    const chains = new Map<string, { event: RecordedEvent; index: number; tasks: Task[] }[]>();
+    const chains = new Map<string, { chain: Chain; items: ChainItem[] }>();
+    let handled = events.length;
     for (let i = 0; i < events.length; i++) {
+      // Out of time (or stopping, for what would act): the events from here go in the next batch.
+      if (i > 0 && (performance.now() >= handlingEnds || (stopping.signal.aborted && events[i].position > replayThrough))) {
+        handled = i;
+        break;
+      }
       const key = keys[i];
       if (key === undefined) continue;
       const event = events[i];
@@ -131,83 +183,45 @@ export function processManagerProjection(
         if (isThenable(step)) step = await step;
         const tasks = accept(key, step, context.now, '');
         if (tasks.length === 0) continue;
-        const chain = chains.get(key);
-        if (chain) chain.push({ event, index: i, tasks });
-        else chains.set(key, [{ event, index: i, tasks }]);
+        if (event.position > replayThrough) assertSendable(tasks);
+        let entry = chains.get(key);
+        if (!entry) {
+          entry = { chain: { horizon: 0 }, items: [] };
+          chains.set(key, entry);
+        }
+        const { chain } = entry;
+        entry.items.push({
+          index: i,
+          run: () => {
+            chain.horizon = Math.max(chain.horizon, event.position);
+            return carryOut(key, event, tasks, chain, 0);
+          },
+        });
       } catch (err) {
         throw err instanceof HandlerFailure ? err : new HandlerFailure(i, err);
       }
     }
 
-    const run = async (key: string, event: RecordedEvent, tasks: readonly Task[], round: number): Promise<void> => {
-      const trigger = {
-        correlationId: event.metadata.correlationId ?? event.id,
-        causationId: event.id,
-      };
-      for (const task of tasks) {
-        const idempotencyKey = `${pm.name}:${event.id}:${task.tag}`;
-        if (task.kind === 'cancel') {
-          await withRetry(pm.retry, () => schedules.cancel(task.key, idempotencyKey));
-          continue;
-        }
-        if (task.kind === 'schedule') {
-          await withRetry(pm.retry, () => schedules.schedule(task.scheduled, idempotencyKey));
-          continue;
-        }
-        const { command } = task;
-        try {
-          await withRetry(pm.retry, () =>
-            deps.commandBus.dispatch(command.type, command.data, { ...trigger, idempotencyKey, principal: deps.principal }),
-          );
-        } catch (err) {
-          if (!isRefusal(err)) throw err;
-          const refusal: Refusal = { command, code: err.code, message: err.message, event, index: task.index };
-          await withRetry(pm.retry, () =>
-            recordRefusal(
-              deps.eventStore,
-              {
-                process: pm.name,
-                key,
-                command,
-                idempotencyKey,
-                code: refusal.code,
-                message: refusal.message,
-                event: { id: event.id, type: event.type, streamId: event.streamId, position: event.position },
-              },
-              event,
-            ),
-          );
-          if (!pm.onRefused || round >= MAX_REFUSAL_ROUNDS) continue;
-          const context = contextOf(key);
-          let step: unknown = pm.onRefused(refusal, context);
-          if (isThenable(step)) step = await step;
-          const base = task.tag.startsWith('r') ? `${task.tag}.` : `r${task.tag}.`;
-          await run(key, event, accept(key, step, context.now, base), round + 1);
-        }
-      }
-    };
-
-    const failures = await runChains(
-      [...chains.entries()].map(([key, chain]) => async () => {
-        for (const { event, index, tasks } of chain) {
-          try {
-            await run(key, event, tasks, 0);
-          } catch (err) {
-            throw new HandlerFailure(index, err);
-          }
-        }
-      }),
+    // The first event's requests always start, so every batch moves on, however slow. Stopping holds back only what
+    // would act: a replay only reads, and lets a batch cut short commit what did go out.
+    const first = chains.values().next().value?.items[0].index;
+    const mayStart = (index: number) =>
+      (index === first || performance.now() < sendingEnds) &&
+      (events[index].position <= replayThrough || !stopping.signal.aborted);
+    const { failure, cut = handled } = await runChains(
+      [...chains.values()].map((c) => c.items),
+      mayStart,
     );
-    if (failures.length > 0) {
-      // The earliest event that could not be carried out is the one the projection stops on.
-      throw (failures as HandlerFailure[]).reduce((first, f) => (f.index < first.index ? f : first));
-    }
+    const through = Math.min(cut, handled);
+    if (failure && failure.index < through) throw new HandlerFailure(failure.index, failure.error);
+    if (through < events.length) throw new BatchCut(through);
     await table.save(changed);
   }
 
   // One event alone is a batch of one: the same path as runBatch, for callers that apply handlers one by one.
   const single = (event: RecordedEvent, tx: unknown) =>
     Promise.resolve(runBatch([event], tx)).catch((err: unknown) => {
+      if (err instanceof BatchCut) throw new ChronicleError('CLOSED', `${what}: stopped before its requests went out`);
       throw err instanceof HandlerFailure ? err.error : err;
     });
   return Object.freeze({
@@ -218,5 +232,28 @@ export function processManagerProjection(
     eventTypes: pm.eventTypes,
     firstRun: pm.firstRun,
     runBatch,
+    alongside: stopping.alongside,
   });
+}
+
+// The runner tells a projection that it stops here only through `alongside`: while one runs, batches may wait between
+// retries; once the last is aborted (stop, or the lease lost), waits end and nothing further starts, so stop() does
+// not wait out a long backoff. What did not go out is left for the next batch (no failure).
+function stopSignal() {
+  let controller = new AbortController();
+  let running = 0;
+  return {
+    get signal(): AbortSignal {
+      return controller.signal;
+    },
+    async alongside({ signal }: AlongsideContext): Promise<void> {
+      if (controller.signal.aborted) controller = new AbortController();
+      running++;
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      if (--running === 0) controller.abort();
+    },
+  };
 }

@@ -1,5 +1,6 @@
 // A refused command is recorded as an event on the process's own stream before the process's rule for it runs, under
-// an idempotency key derived from the command's, so a replay of the batch records it once.
+// an idempotency key derived from the command's, so a replay of the batch records it once — and finds it, so the
+// command is not sent again after its refusal was acted on.
 import type { Command } from '../command-handler.js';
 import type { EventStore, RecordedEvent } from '../event-store.js';
 
@@ -27,6 +28,9 @@ export function processStreamId(process: string, key: string): string {
   return `chronicle.process-${process}-${key}`;
 }
 
+// The key a refusal is recorded under, from the key its command was sent with.
+const recordKey = (idempotencyKey: string) => `${COMMAND_REFUSED}:${idempotencyKey}`;
+
 /**
  * Appends the CommandRefused event of `data` (once per `idempotencyKey`, whatever else changed), caused by `trigger`.
  * @throws INVALID_ARGUMENT a stream id the key makes too long or malformed; STORE_ERROR, CLOSED
@@ -41,6 +45,19 @@ export async function recordRefusal(store: EventStore, data: CommandRefusedData,
         metadata: { correlationId: trigger.metadata.correlationId ?? trigger.id, causationId: trigger.id },
       },
     ],
-    { expectedVersion: 'any', idempotencyKey: `${COMMAND_REFUSED}:${data.idempotencyKey}` },
+    { expectedVersion: 'any', idempotencyKey: recordKey(data.idempotencyKey) },
   );
+}
+
+/**
+ * The refusal recorded for the command sent under `idempotencyKey`; undefined when none was. One key lookup when
+ * there is none (the usual case), a stream read more when there is.
+ * @throws INVALID_ARGUMENT a malformed key; STORE_ERROR, CLOSED
+ */
+export async function findRefusal(store: EventStore, idempotencyKey: string): Promise<CommandRefusedData | undefined> {
+  const [stored] = (await store.findIdempotentResult(recordKey(idempotencyKey))) ?? [];
+  if (!stored) return undefined;
+  const [event] = await store.readStream(stored.streamId, { from: stored.version, limit: 1 });
+  if (event?.type !== COMMAND_REFUSED) return undefined;
+  return event.data as CommandRefusedData;
 }

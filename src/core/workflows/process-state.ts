@@ -3,6 +3,7 @@
 // the SQL stores (a two-column table made in setup), the in-memory store (a Map-like table) and Redis (a hash with
 // async reads, `getMany` in one round trip).
 import { ChronicleError } from '../errors.js';
+import { isThenable } from './process-step.js';
 
 /** The logical table holding a process manager's state, one row per correlation key. */
 export const PROCESS_STATE_TABLE = 'state';
@@ -28,11 +29,6 @@ type KeyValueTable = {
   set(key: string, value: unknown): unknown;
   delete(key: string): unknown;
 };
-
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  (typeof value === 'object' || typeof value === 'function') &&
-  value !== null &&
-  typeof (value as { then?: unknown }).then === 'function';
 
 const isSql = (tx: unknown): tx is SqlTx => {
   const dialect = (tx as { dialect?: unknown } | null)?.dialect;

@@ -19,7 +19,10 @@ export type ProcessStep<S> = {
   send?: readonly Command[];
   /** Commands to send later (see `schedule`). */
   schedule?: readonly ScheduledCommand[];
-  /** Keys of scheduled commands to cancel. */
+  /**
+   * Keys of scheduled commands to cancel: what was scheduled under them before the event, or since by this process
+   * itself (in the same batch) — not what others scheduled after, which a replay must not cancel.
+   */
   cancel?: readonly string[];
 };
 
@@ -33,10 +36,10 @@ export type ProcessContext<S> = {
   now: number;
 };
 
-/** A command a process sent that a business rule refused (not a transient failure, which is retried). */
+/** A command a process sent that was refused on its merits (not a failure that may pass, which is retried). */
 export type Refusal = {
   command: Command;
-  /** The refusal's ChronicleError code (DOMAIN_RULE, VALIDATION_FAILED, FORBIDDEN, NOT_FOUND…). */
+  /** The refusal's ChronicleError code: DOMAIN_RULE, VALIDATION_FAILED, NOT_FOUND or STREAM_DELETED. */
   code: string;
   message: string;
   /** The event whose step sent the command. */
