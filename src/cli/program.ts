@@ -5,6 +5,7 @@ import { eventsCommands } from './events.js';
 import { migrateCommand } from './migrate.js';
 import { Output, type Streams } from './output.js';
 import { projectionsCommands } from './projections.js';
+import { streamsCommands } from './streams.js';
 import { transferCommands } from './transfer.js';
 
 /** Runs one command's action against the stores its options name; they are closed after it, whatever it does. */
@@ -53,7 +54,9 @@ export function createProgram(streams: Streams): { program: Command; exitCode: (
       await ctx.close();
     }
   };
-  for (const register of [transferCommands, eventsCommands, projectionsCommands, migrateCommand]) register(program, run);
+  for (const register of [streamsCommands, eventsCommands, projectionsCommands, transferCommands, migrateCommand]) {
+    register(program, run);
+  }
 
   return {
     program,
