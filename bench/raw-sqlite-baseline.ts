@@ -1,5 +1,8 @@
 // The floor to compare against: raw better-sqlite3 doing the same SQL work as the store, no framework.
 // (The one place outside src/sqlite that imports the driver: a benchmark baseline, not library code.)
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { report } from './harness.js';
 
@@ -69,4 +72,55 @@ export function runRawBaselines(file: (name: string) => string, { n, payload }: 
     for (let r = 0; r < reads; r++) for (const row of read.all('big') as unknown[][]) JSON.parse(row[4] as string);
   });
   db.close();
+}
+
+/** A bare-driver NDJSON export: every row in position order, one JSON line each, streamed to `path`. */
+export async function rawExportNdjson(dbPath: string, path: string): Promise<number> {
+  const db = new Database(dbPath, { readonly: true });
+  const out = createWriteStream(path);
+  let count = 0;
+  try {
+    for (const row of db.prepare('SELECT * FROM events ORDER BY position').iterate()) {
+      if (!out.write(`${JSON.stringify(row)}\n`)) await once(out, 'drain');
+      count++;
+    }
+  } finally {
+    db.close();
+    out.end();
+    await once(out, 'close');
+  }
+  return count;
+}
+
+/** A bare-driver NDJSON import: each line parsed and inserted, 500 rows a transaction, into a fresh file. */
+export async function rawImportNdjson(path: string, dbPath: string): Promise<number> {
+  const db = new Database(dbPath);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  let insert: Database.Statement | undefined;
+  let batch: Record<string, unknown>[] = [];
+  const flush = db.transaction((rows: Record<string, unknown>[]) => {
+    for (const row of rows) insert!.run(row);
+  });
+  let count = 0;
+  try {
+    for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY })) {
+      const row = JSON.parse(line) as Record<string, unknown>;
+      if (!insert) {
+        const columns = Object.keys(row);
+        db.exec(`CREATE TABLE events (${columns.map((c) => `"${c}"`).join(', ')})`);
+        insert = db.prepare(`INSERT INTO events VALUES (${columns.map((c) => `@${c}`).join(', ')})`);
+      }
+      batch.push(row);
+      count++;
+      if (batch.length === 500) {
+        flush(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) flush(batch);
+  } finally {
+    db.close();
+  }
+  return count;
 }

@@ -142,6 +142,7 @@ export {
   type CheckpointWaitsOptions,
   createCheckpointWaits,
 } from './projections/checkpoint-waits.js';
+export { CONTROL_ACTIONS, CONTROL_KEEP_MS, checkControlRequest, controlError } from './projections/control-requests.js';
 export {
   type AlongsideContext,
   type BatchContext,
@@ -162,8 +163,12 @@ export {
 export { InMemoryTable } from './projections/in-memory-table.js';
 export type {
   ApplyWork,
+  ControlAction,
+  ControlRequest,
+  ControlState,
   Fence,
   Lease,
+  ProjectionControl,
   ProjectionFailure,
   ProjectionLeases,
   ProjectionRecord,

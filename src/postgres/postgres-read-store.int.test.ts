@@ -471,8 +471,11 @@ describe.skipIf(!pgAvailable)('PostgreSQL read store', () => {
     const fresh = schema();
     const [one, two] = [storeIn(fresh), storeIn(fresh)];
     await Promise.all([one.list(), two.list(), one.load('x'), two.leases.list()]);
-    const { rows } = await admin.query(`SELECT component, version FROM "${fresh.schema}".chronicle_migrations`);
-    expect(rows).toEqual([{ component: 'read', version: 1 }]);
+    const { rows } = await admin.query(`SELECT component, version FROM "${fresh.schema}".chronicle_migrations ORDER BY version`);
+    expect(rows).toEqual([
+      { component: 'read', version: 1 },
+      { component: 'read', version: 2 },
+    ]);
   });
 
   it('uses a pool it is given without ending it, and refuses work once closed', async () => {

@@ -15,6 +15,7 @@ import {
   ChronicleError,
   type Fence,
   isChronicleError,
+  type ProjectionControl,
   type ProjectionFailure,
   type ProjectionLeases,
   type ProjectionRecord,
@@ -25,6 +26,7 @@ import pg from 'pg';
 import { type Connection, openConnection, type PostgresConnectionOptions, types } from './connection.js';
 import { migrate } from './migrate.js';
 import { storeError } from './pg-error.js';
+import { createControl } from './read-store-control.js';
 import { createLeases } from './read-store-leases.js';
 import { createReader, Generations, type PostgresReader } from './read-store-reader.js';
 import { physicalTable, READ_STORE_MIGRATIONS, tablesOfGeneration } from './read-store-schema.js';
@@ -42,6 +44,8 @@ export type PostgresReadStoreOptions = PostgresConnectionOptions & {
 
 export type PostgresReadStore = ProjectionStore<PostgresReadTx, PostgresReader> & {
   readonly leases: ProjectionLeases;
+  /** Control requests, kept in the store's schema: a PostgreSQL read store always has them. */
+  readonly control: ProjectionControl;
   /** The schema holding the store's tables. */
   readonly schema: string;
 };
@@ -241,6 +245,7 @@ export function createPostgresReadStore(options: PostgresReadStoreOptions): Post
   const store: PostgresReadStore = {
     schema: schemaName,
     leases: createLeases(pool, schema, guard),
+    control: createControl(pool, schema, guard),
 
     load(name) {
       return guard(async () => {

@@ -17,6 +17,7 @@ describe.skipIf(!pgAvailable)('postgres', () => {
     'postgres',
     {
       leases: true,
+      control: true,
       create: () => {
         const fresh = freshSchema('read_conf');
         schemas.push(fresh);

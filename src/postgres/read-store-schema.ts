@@ -102,6 +102,24 @@ BEGIN
 END $fn$;
 `,
   },
+  {
+    version: 2,
+    name: 'control requests',
+    sql: (s) => `
+CREATE TABLE ${s}.chronicle_control (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id text NOT NULL UNIQUE,
+  projection text NOT NULL,
+  action text NOT NULL,
+  state text NOT NULL,
+  requested_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL,
+  taken_by text,
+  error jsonb
+);
+CREATE INDEX chronicle_control_state ON ${s}.chronicle_control (state, seq);
+`,
+  },
 ];
 
 // PostgreSQL truncates longer identifiers silently, which could make two tables one.

@@ -17,6 +17,8 @@ const MAX_PREFIX = 100;
  * - `<prefix>:projection:<p>:lease`: hash, the projection's lease (owner, token, expires ms, released) when kept.
  * And for leases: `<prefix>:leases`, set of the projections with a lease; `<prefix>:workers`, sorted set of workers by
  * the time (ms) their heartbeat expires; `<prefix>:workers:seen`, hash of each worker's last heartbeat (ms).
+ * And for control requests: `<prefix>:control:<id>`, one request as JSON (expiring once settled or void);
+ * `<prefix>:control-pending`, sorted set of pending ids by `<prefix>:control-seq`, the counter ordering them.
  */
 export type ReadStoreKeys = {
   readonly prefix: string;
@@ -29,6 +31,9 @@ export type ReadStoreKeys = {
   readonly leases: string;
   readonly workers: string;
   readonly workersSeen: string;
+  control(id: string): string;
+  readonly controlPending: string;
+  readonly controlSeq: string;
   tables(projection: string, generation: number | string): string;
   table(projection: string, generation: number | string, table: string): string;
   /** What a table's key starts with before the generation number, for scripts that resolve the served one. */
@@ -61,6 +66,9 @@ export function readStoreKeys(prefix: string): ReadStoreKeys {
     leases: `${prefix}:leases`,
     workers: `${prefix}:workers`,
     workersSeen: `${prefix}:workers:seen`,
+    control: (id) => `${prefix}:control:${id}`,
+    controlPending: `${prefix}:control-pending`,
+    controlSeq: `${prefix}:control-seq`,
     tables: (p, g) => `${projection(p)}:g${g}:tables`,
     table: (p, g, t) => `${projection(p)}:g${g}:t:${t}`,
     generationBase: (p) => `${projection(p)}:g`,

@@ -16,6 +16,7 @@ afterAll(async () => {
 
 const factory = (leases: boolean) => ({
   leases,
+  control: true,
   create: () => createRedisReadStore({ url: REDIS_URL, prefix, leases }),
   share: (store: ProjectionStore<RedisReadTx, RedisReader>) =>
     createRedisReadStore({ url: REDIS_URL, prefix: (store as RedisReadStore).prefix, leases }),

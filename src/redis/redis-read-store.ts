@@ -6,6 +6,7 @@ import {
   assertReadModelName,
   ChronicleError,
   type Fence,
+  type ProjectionControl,
   type ProjectionFailure,
   type ProjectionRecord,
   type ProjectionStore,
@@ -15,6 +16,7 @@ import { Redis } from 'ioredis';
 import { type ReadStoreKeys, readStoreKeys } from './read-store-keys.js';
 import { checkOptions, type RedisReadStoreOptions } from './read-store-options.js';
 import { APPLY, BEGIN, SET_FAILURE, SKIP, SWAP } from './read-store-scripts.js';
+import { createRedisControl } from './redis-control.js';
 import { parseStored, redisError } from './redis-error.js';
 import { createRedisLeases } from './redis-leases.js';
 import { RedisBatch, type RedisReadTx, type TableWrites } from './redis-read-tx.js';
@@ -29,6 +31,8 @@ import { RowCache } from './row-cache.js';
 export type RedisReadStore = ProjectionStore<RedisReadTx, RedisReader> & {
   /** The key prefix this store writes under. */
   readonly prefix: string;
+  /** Control requests, kept under the same prefix: a Redis read store always has them. */
+  readonly control: ProjectionControl;
 };
 
 type Reply = [string, ...(string | null)[]];
@@ -246,6 +250,7 @@ export function createRedisReadStore(options: RedisReadStoreOptions): RedisReadS
   return {
     prefix: keys.prefix,
     ...(checked.leases && { leases: createRedisLeases({ client, keys, call }) }),
+    control: createRedisControl({ client, keys, call }),
 
     load(name) {
       return track(async () => {

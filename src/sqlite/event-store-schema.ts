@@ -65,7 +65,7 @@ export const EVENT_STORE_SCHEMA_VERSION = MIGRATIONS.length;
 /**
  * Brings the file's schema up to EVENT_STORE_SCHEMA_VERSION inside one write transaction,
  * so two processes opening a new file at once cannot both create it.
- * @throws STORE_ERROR when the file was written by a newer schema or the driver fails
+ * @throws INVALID_ARGUMENT when the file holds a read store; STORE_ERROR when the file was written by a newer schema or the driver fails
  */
 export function migrateEventStore(db: Database.Database): void {
   const begin = 'BEGIN IMMEDIATE';
@@ -76,6 +76,10 @@ export function migrateEventStore(db: Database.Database): void {
   }
   try {
     const current = db.pragma('user_version', { simple: true }) as number;
+    // The mirror of the read store's check: a read store's file given as the event store must not gain a log.
+    if (current === 0 && db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'chronicle_projections'").get()) {
+      throw new ChronicleError('INVALID_ARGUMENT', `${db.name} holds a read store, not an event store`);
+    }
     if (current > EVENT_STORE_SCHEMA_VERSION) {
       throw new ChronicleError(
         'STORE_ERROR',

@@ -26,6 +26,18 @@ CREATE TABLE IF NOT EXISTS chronicle_projection_skips (
   skipped_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chronicle_projection_skips_name ON chronicle_projection_skips (name, id);
+CREATE TABLE IF NOT EXISTS chronicle_control (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  projection TEXT NOT NULL,
+  action TEXT NOT NULL,
+  state TEXT NOT NULL,
+  requested_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  taken_by TEXT,
+  error TEXT
+);
+CREATE INDEX IF NOT EXISTS chronicle_control_state ON chronicle_control (state, seq);
 `;
 
 /**

@@ -13,6 +13,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describeReadStoreConformance<SqliteReadTx, SqliteReader>(
   'sqlite (file)',
   {
+    control: true,
     create: () => createSqliteReadStore({ path: join(dir, `read-${++files}.db`) }),
     share: (store) => createSqliteReadStore({ path: (store as SqliteReadStore).path }),
     createTable: (tx, table) => tx.run(`CREATE TABLE ${tx.table(table)} (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`),

@@ -5,12 +5,14 @@ import {
   type ApplyWork,
   assertReadModelName,
   ChronicleError,
+  type ProjectionControl,
   type ProjectionFailure,
   type ProjectionRecord,
   type ProjectionStore,
   type SkippedEvent,
 } from 'chronicle-es';
 import { openDatabase } from './open-database.js';
+import { sqliteControl } from './read-store-control.js';
 import { checkReadStore, migrateReadStore, physicalTable, tablesOfGeneration } from './read-store-schema.js';
 import { assertAsideReason, setAsideFile } from './set-aside-file.js';
 import { readStoreError } from './sqlite-error.js';
@@ -66,6 +68,8 @@ export type SqliteReader = {
 };
 
 export type SqliteReadStore = ProjectionStore<SqliteReadTx, SqliteReader> & {
+  /** Control requests, kept in the same file: a SQLite read store always has them. */
+  readonly control: ProjectionControl;
   /** The database file this store writes. */
   readonly path: string;
   /** The READ_STORE_CORRUPT every statement fails with since the file was found damaged; undefined while sound. */
@@ -354,6 +358,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
 
   return {
     path,
+    control: sqliteControl({ run, get, all, write: exclusive, assertOpen }),
     corruption: () => corruption,
     async setAside(reason = 'corrupt') {
       assertAsideReason(reason);

@@ -9,6 +9,7 @@ for (const leases of [false, true]) {
     leases ? 'in-memory with leases' : 'in-memory',
     {
       leases,
+      control: true,
       create: () => createInMemoryReadStore({ leases }),
       // In memory a table exists from its first write.
       createTable: () => {},

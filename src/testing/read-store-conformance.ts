@@ -18,6 +18,8 @@ export type ReadStoreFactory<Tx, Reader> = {
   share?: (store: ProjectionStore<Tx, Reader>) => ProjectionStore<Tx, Reader> | Promise<ProjectionStore<Tx, Reader>>;
   /** Whether the store keeps leases (`store.leases`): the lease and fencing cases run only then. Checked against the store. */
   leases?: boolean;
+  /** Whether the store keeps control requests (`store.control`): the control cases run only then. Checked against the store. */
+  control?: boolean;
   /** Creates logical table `table` (key text primary key, value integer) in the generation `tx` writes. */
   createTable: (tx: Tx, table: string) => unknown;
   /** Sets the value of `key` in `table`, inserting the row if it is missing. */
@@ -108,6 +110,10 @@ export function describeReadStoreConformance<Tx, Reader>(
     block('records and generations', (store) => {
       it(`${factory.leases ? 'has' : 'has no'} leases, as the factory says`, async () => {
         assert.equal(store().leases !== undefined, factory.leases === true);
+      });
+
+      it(`${factory.control ? 'keeps' : 'keeps no'} control requests, as the factory says`, async () => {
+        assert.equal(store().control !== undefined, factory.control === true);
       });
 
       it('knows nothing of a projection that never ran, and has no tables to read for it', async () => {
@@ -445,6 +451,94 @@ export function describeReadStoreConformance<Tx, Reader>(
           assert.equal(new Set(generations).size, 4, `generations ${generations.join(', ')}`);
           assert.equal((await one!.load(name))?.rebuild?.generation, Math.max(...generations));
         });
+      });
+    }
+
+    if (factory.control) {
+      block('control requests', (store) => {
+        const control = () => {
+          const c = store().control;
+          assert.ok(c, 'the store keeps no control requests');
+          return c;
+        };
+
+        it('records a pending request that get and pending return, until it is taken once', async () => {
+          const projection = freshName();
+          const made = await control().request(projection, 'rebuild', 30_000);
+          assert.equal(made.state, 'pending');
+          assert.equal(made.projection, projection);
+          assert.equal(made.action, 'rebuild');
+          assert.ok(Date.parse(made.expiresAt) > Date.parse(made.requestedAt), 'expiresAt is after requestedAt');
+          assert.deepEqual(plain(await control().get(made.id)), plain(made));
+          assert.ok(
+            (await control().pending()).some((r) => r.id === made.id),
+            'pending() lists it',
+          );
+          assert.equal(await control().take(made.id, 'worker-a'), true);
+          assert.equal(await control().take(made.id, 'worker-b'), false, 'a taken request is taken once');
+          const taken = await control().get(made.id);
+          assert.equal(taken?.state, 'taken');
+          assert.equal(taken?.takenBy, 'worker-a');
+          assert.ok(!(await control().pending()).some((r) => r.id === made.id), 'a taken request is not pending');
+          assert.equal(await control().cancel(made.id), false, 'a taken request cannot be withdrawn');
+        });
+
+        it('settles a taken request as done, or failed with its error', async () => {
+          const ok = await control().request(freshName(), 'retry', 30_000);
+          const bad = await control().request(freshName(), 'skip', 30_000);
+          await control().take(ok.id, 'w');
+          await control().take(bad.id, 'w');
+          await control().finish(ok.id);
+          await control().finish(bad.id, { code: 'INVALID_ARGUMENT', message: 'not failed on an event' });
+          assert.equal((await control().get(ok.id))?.state, 'done');
+          const failed = await control().get(bad.id);
+          assert.equal(failed?.state, 'failed');
+          assert.deepEqual(failed?.error, { code: 'INVALID_ARGUMENT', message: 'not failed on an event' });
+        });
+
+        it('lists pending requests oldest first, and a withdrawn one is never taken', async () => {
+          const projection = freshName();
+          const first = await control().request(projection, 'rebuild', 30_000);
+          await sleep(5);
+          const second = await control().request(projection, 'retry', 30_000);
+          const ids = (await control().pending()).map((r) => r.id).filter((id) => id === first.id || id === second.id);
+          assert.deepEqual(ids, [first.id, second.id]);
+          assert.equal(await control().cancel(first.id), true);
+          assert.equal((await control().get(first.id))?.state, 'cancelled');
+          assert.equal(await control().take(first.id, 'w'), false, 'a cancelled request is not taken');
+        });
+
+        it('lets a request expire untaken', async () => {
+          const made = await control().request(freshName(), 'rebuild', 50);
+          await sleep(150);
+          assert.ok(!(await control().pending()).some((r) => r.id === made.id), 'an expired request is not pending');
+          assert.equal(await control().take(made.id, 'w'), false, 'an expired request is not taken');
+        });
+
+        it('refuses a bad action or ttl, and knows no unknown id', async () => {
+          await expectCode(() => control().request(freshName(), 'drop' as 'rebuild', 1000), 'INVALID_ARGUMENT', 'a bad action');
+          await expectCode(() => control().request(freshName(), 'rebuild', 0), 'INVALID_ARGUMENT', 'a ttl of 0');
+          assert.equal(await control().get('00000000-0000-4000-8000-000000000000'), undefined);
+          assert.equal(await control().take('00000000-0000-4000-8000-000000000000', 'w'), false);
+        });
+
+        if (factory.share) {
+          it('gives a request to exactly one of two stores taking it at once', async () => {
+            const other = await factory.share!(store());
+            try {
+              const made = await control().request(freshName(), 'rebuild', 30_000);
+              const wins = await Promise.all([
+                control().take(made.id, 'a'),
+                other.control!.take(made.id, 'b'),
+                control().take(made.id, 'c'),
+                other.control!.take(made.id, 'd'),
+              ]);
+              assert.equal(wins.filter(Boolean).length, 1, `takes: ${wins.join(', ')}`);
+            } finally {
+              await other.close();
+            }
+          });
+        }
       });
     }
 

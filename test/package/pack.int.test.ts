@@ -180,17 +180,20 @@ describe('the packed tarball', () => {
     expect(missing).toEqual([]);
   });
 
-  it('declares zod as a required peer and the drivers as optional peers, with no dependencies of its own', () => {
+  it("declares zod as a required peer and the drivers as optional peers; its own dependencies are the bin's and the console's", () => {
     const manifest = JSON.parse(readFileSync(join(project, 'node_modules/chronicle-es/package.json'), 'utf8'));
-    expect(manifest.dependencies).toBeUndefined();
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['cli-progress', 'commander', 'htmx.org']);
+    expect(manifest.bin).toEqual({ chronicle: './dist/cli/main.js' });
     const drivers = [
       '@nats-io/jetstream',
       '@nats-io/kv',
       '@nats-io/nats-core',
+      '@opentelemetry/api',
       'better-sqlite3',
       'fastify',
       'ioredis',
       'pg',
+      'pino',
       'prom-client',
     ];
     expect(Object.keys(manifest.peerDependencies).sort()).toEqual([...drivers, 'zod']);
@@ -309,6 +312,34 @@ describe('a strict TypeScript consumer (skipLibCheck false, NodeNext)', () => {
     const fromPackage = program.filter((f) => f.includes('/node_modules/chronicle-es/'));
     expect(fromPackage.length).toBeGreaterThan(0);
     expect(fromPackage.filter((f) => !/\/node_modules\/chronicle-es\/dist\/.+\.d\.ts$/.test(f))).toEqual([]);
+  });
+});
+
+describe('the chronicle bin, installed from the tarball', () => {
+  const bin = () => join(project, 'node_modules/.bin/chronicle');
+
+  it('prints its help and exits 0', async () => {
+    const { stdout } = await exec(bin(), ['--help'], { cwd: project });
+    expect(stdout).toContain('Usage: chronicle [options] [command]');
+    expect(stdout).toContain('projections');
+    const { stdout: rebuild } = await exec(bin(), ['projections', 'rebuild', '--help'], { cwd: project });
+    expect(rebuild).toContain('Usage: chronicle projections rebuild [options] <name>');
+  });
+
+  it('exports and imports a SQLite log, and fails with one line on a missing store', async () => {
+    const failed = await exec(bin(), ['--store', 'missing.db', 'export'], { cwd: project }).catch((err) => err);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr.trim().split('\n')).toEqual([expect.stringContaining('no event store at missing.db')]);
+    expect(existsSync(join(project, 'missing.db'))).toBe(false);
+    const seed = `
+      import { createSqliteEventStore } from 'chronicle-es/sqlite';
+      const s = createSqliteEventStore({ path: 'bin-source.db' });
+      for (let i = 0; i < 30; i++) await s.append('note-' + (i % 4), [{ type: 'Noted', data: { i } }]);
+      await s.close();`;
+    await exec(process.execPath, ['--input-type=module', '-e', seed], { cwd: project });
+    await exec(bin(), ['--store', 'bin-source.db', 'export', 'bin.ndjson'], { cwd: project });
+    const { stdout } = await exec(bin(), ['--store', 'bin-target.db', '--json', 'import', 'bin.ndjson'], { cwd: project });
+    expect(JSON.parse(stdout)).toMatchObject({ events: 30, written: 30, streams: 4, positionsKept: true });
   });
 });
 

@@ -3,6 +3,7 @@ import { isChronicleError } from '../errors.js';
 import { createInMemoryEventStore } from '../in-memory-event-store.js';
 import { exportLog, type LogTransferProgress } from './export-log.js';
 import { readWholeLog, writeSampleLog } from './fixtures/sample-log.js';
+import { importLog } from './import-log.js';
 import type { LogLine } from './log-format.js';
 
 async function collect(lines: AsyncIterable<string>): Promise<LogLine[]> {
@@ -12,6 +13,25 @@ async function collect(lines: AsyncIterable<string>): Promise<LogLine[]> {
 }
 
 describe('exportLog', () => {
+  it('exports only the streams of the given categories, whole, as a file an empty store imports', async () => {
+    const store = createInMemoryEventStore();
+    await writeSampleLog(store, 12);
+    const log = await readWholeLog(store);
+    const orders = log.filter((e) => e.streamId.startsWith('order-'));
+    const lines = await collect(exportLog(store, { pageSize: 7, categories: ['order'] }));
+    const events = lines.filter((l) => l.kind === 'event');
+    expect(events.map((e) => e.id)).toEqual(orders.map((e) => e.id));
+    expect(lines.filter((l) => l.kind === 'stream').every((l) => l.streamId.startsWith('order-'))).toBe(true);
+    expect(lines[lines.length - 1]).toMatchObject({ kind: 'end', events: orders.length });
+    const target = createInMemoryEventStore();
+    const result = await importLog(
+      target,
+      lines.map((l) => JSON.stringify(l)),
+    );
+    expect(result.written).toBe(orders.length);
+    expect((await readWholeLog(target)).map((e) => e.id)).toEqual(orders.map((e) => e.id));
+  });
+
   it('writes a header, every event in position order, one line per stream, and the counts', async () => {
     const store = createInMemoryEventStore();
     await writeSampleLog(store, 12);

@@ -1,5 +1,6 @@
 // The in-memory twin of a read store: same contract as the SQLite one, no I/O; for tests.
 import { ChronicleError } from '../errors.js';
+import { createInMemoryControl } from './control-requests.js';
 import { InMemoryTable } from './in-memory-table.js';
 import type {
   ApplyWork,
@@ -177,6 +178,7 @@ export function createInMemoryReadStore(options: InMemoryReadStoreOptions = {}):
 
   return {
     ...(options.leases && { leases }),
+    control: createInMemoryControl(clock, assertOpen),
     async load(name) {
       assertOpen();
       const r = records.get(name);

@@ -79,6 +79,51 @@ export interface ProjectionLeases {
   list(): Promise<Lease[]>;
 }
 
+/** What an operator can ask of a projection from outside the process that runs it. */
+export type ControlAction = 'rebuild' | 'retry' | 'skip';
+
+/** Where a control request is: waiting for a projector, carried out by one, settled, or withdrawn. */
+export type ControlState = 'pending' | 'taken' | 'done' | 'failed' | 'cancelled';
+
+/** An operator's request (from the CLI) that the projector currently running the projection carries out. */
+export type ControlRequest = {
+  id: string;
+  projection: string;
+  action: ControlAction;
+  state: ControlState;
+  /** ISO-8601 time it was made (the store's clock). */
+  requestedAt: string;
+  /** ISO-8601 time after which it can no longer be taken: no projector took it in time, so it is void. */
+  expiresAt: string;
+  /** The projector (worker id) that took it. */
+  takenBy?: string;
+  /** Why it failed (state `failed`). */
+  error?: { code?: string; message: string };
+};
+
+/**
+ * Control requests kept by the read store, so a process that does not run a projection (the CLI) can ask the one
+ * that does to rebuild, retry or skip it: the request is durable, taken by exactly one projector (compare-and-set),
+ * and void if none takes it before it expires. Times are the store's clock.
+ */
+export interface ProjectionControl {
+  /**
+   * Records a pending request that expires unless taken within `ttlMs`; settled requests older than a week are
+   * dropped on the way. @throws INVALID_ARGUMENT bad action or ttl; STORE_ERROR, CLOSED
+   */
+  request(projection: string, action: ControlAction, ttlMs: number): Promise<ControlRequest>;
+  /** One request; undefined when unknown. @throws STORE_ERROR, CLOSED */
+  get(id: string): Promise<ControlRequest | undefined>;
+  /** Pending, unexpired requests, oldest first. @throws STORE_ERROR, CLOSED */
+  pending(): Promise<ControlRequest[]>;
+  /** Moves a pending, unexpired request to `taken` by `worker`; false when it is not (any more). @throws STORE_ERROR, CLOSED */
+  take(id: string, worker: string): Promise<boolean>;
+  /** Settles a taken request: `done`, or `failed` with `error`. @throws STORE_ERROR, CLOSED */
+  finish(id: string, error?: { code?: string; message: string }): Promise<void>;
+  /** Withdraws a pending request; false when a projector took it first (or it is settled). @throws STORE_ERROR, CLOSED */
+  cancel(id: string): Promise<boolean>;
+}
+
 /** Work done inside an apply transaction; may be async, though synchronous work keeps SQLite fastest. */
 export type ApplyWork<Tx> = (tx: Tx) => void | Promise<void>;
 
@@ -152,6 +197,12 @@ export interface ProjectionStore<Tx, Reader = unknown> {
    * trailing `fence` and refuses it with LEASE_LOST (writing nothing) unless that lease is the projection's current one.
    */
   readonly leases?: ProjectionLeases;
+
+  /**
+   * Present when the store keeps control requests: projectors then carry out the rebuild, retry and skip an operator
+   * asks for from another process (the CLI).
+   */
+  readonly control?: ProjectionControl;
 
   /** Closes the store. */
   close(): Promise<void>;

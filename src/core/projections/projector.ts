@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { ChronicleError } from '../errors.js';
 import type { EventSource } from '../event-store.js';
 import { CheckpointPoll } from './checkpoint-poll.js';
+import { ControlPoll } from './control-poll.js';
 import type { Projection } from './define-projection.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { LogPages } from './log-pages.js';
@@ -59,6 +60,11 @@ export type ProjectorOptions<Tx> = {
   worker?: ProjectorWorkerOptions;
   /** How long an append may stay open, holding the log's readers back, before status reports it. Default 5000. */
   stalledThresholdMs?: number;
+  /**
+   * How often to look for control requests (rebuild, retry, skip asked from another process, e.g. the CLI) when the
+   * read store keeps them (`readStore.control`). Default 500.
+   */
+  controlPollIntervalMs?: number;
 };
 
 export interface Projector {
@@ -119,6 +125,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
   const batchSize = options.batchSize ?? 1000;
   const pollIntervalMs = options.pollIntervalMs ?? 200;
   const stalledThresholdMs = options.stalledThresholdMs ?? 5000;
+  const controlPollIntervalMs = options.controlPollIntervalMs ?? 500;
   if (!eventStore || !readStore || !Array.isArray(projections)) {
     throw new ChronicleError('INVALID_ARGUMENT', 'createProjector needs eventStore, readStore and projections');
   }
@@ -126,6 +133,9 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     throw new ChronicleError('INVALID_ARGUMENT', 'batchSize must be a positive integer');
   if (!(pollIntervalMs > 0)) throw new ChronicleError('INVALID_ARGUMENT', 'pollIntervalMs must be positive');
   if (!(stalledThresholdMs >= 0)) throw new ChronicleError('INVALID_ARGUMENT', 'stalledThresholdMs must not be negative');
+  if (!(controlPollIntervalMs > 0 && controlPollIntervalMs <= MAX_TIMER_MS)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `controlPollIntervalMs must be between 1 and ${MAX_TIMER_MS}`);
+  }
   const leases = readStore.leases;
   const workerId = leases ? (options.worker?.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`) : undefined;
   const leaseTtlMs = options.worker?.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
@@ -257,6 +267,15 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     return r;
   }
 
+  // Requests from other processes are carried out here only for projections running here, by the operations below.
+  const control =
+    readStore.control &&
+    new ControlPoll(readStore.control, controlPollIntervalMs, {
+      worker: workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+      runsHere: (name) => running && runners.get(name)?.active === true,
+      run: (action, name) => operable(name)[action](),
+    });
+
   async function status(): Promise<ProjectionStatus[]> {
     const head = await eventStore.headPosition();
     const all = [...runners.values()];
@@ -290,6 +309,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       running = true;
       if (keeper) await keeper.start();
       else await Promise.all([...runners.values()].map((r) => r.start()));
+      control?.start();
       // Redeliveries of what the stored checkpoints already cover can be released before any batch runs.
       settle();
     },
@@ -297,6 +317,8 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
     async stop() {
       if (!running) return;
       running = false;
+      // Stops taking requests now; the ones being carried out settle (failed: CLOSED) once the runners stop below.
+      const controlled = control?.stop();
       // First, so a round taking a lease right now hands it back instead of starting the projection.
       const leaving = keeper?.stop();
       const stopping = [...runners.values()].map((r) => r.stop(closed));
@@ -305,6 +327,7 @@ export function createProjector<Tx>(options: ProjectorOptions<Tx>): Projector {
       poll.stop();
       pages.stop();
       waiters.rejectAll(closed);
+      await controlled;
     },
 
     status,
