@@ -65,6 +65,9 @@ export type {
   SubscriptionHandler,
   TaggedEvent,
 } from './event-store.js';
+export { createUpcaster, type Upcaster, type UpcastFrom } from './evolution/upcast-event.js';
+export { type UpcasterChain, type UpcastStep, upcasters } from './evolution/upcasters.js';
+export { upcasterOf, withUpcasting } from './evolution/upcasting-store.js';
 export { createInMemoryEventStore } from './in-memory-event-store.js';
 export { copyLog } from './log-transfer/copy-log.js';
 export { type ExportLogOptions, exportLog, type LogTransferProgress } from './log-transfer/export-log.js';
@@ -88,6 +91,7 @@ export {
   defineEvent,
   defineQuery,
   type EventDefinition,
+  type EventEvolutionOptions,
   type EventOf,
   type InputOf,
   MAX_VALIDATION_ISSUES,

@@ -18,7 +18,7 @@ export type BatchOutcome = { committed: number; failure?: ProjectionFailure };
  */
 export async function applyBatch<Tx>(
   store: ProjectionStore<Tx, unknown>,
-  projection: Pick<Projection<Tx>, 'name' | 'handlers' | 'runBatch'>,
+  projection: Pick<Projection<Tx>, 'name' | 'handlers' | 'runBatch' | 'upcast'>,
   generation: number,
   events: readonly RecordedEvent[],
   checkpoint: number,
@@ -26,10 +26,14 @@ export async function applyBatch<Tx>(
   fence: Fence | undefined,
   context: BatchContext = { replayThrough: 0 },
 ): Promise<BatchOutcome> {
-  const { name, handlers, runBatch } = projection;
-  const run = runBatch
+  const { name, handlers, runBatch, upcast } = projection;
+  const handle = runBatch
     ? (batch: readonly RecordedEvent[], tx: Tx, batchContext: BatchContext) => runBatch(batch, tx, batchContext)
     : (batch: readonly RecordedEvent[], tx: Tx) => runHandlers(handlers, batch, tx);
+  // Upcast inside the work, so an event that cannot be read as its current shape fails like its handler would.
+  const run = upcast
+    ? (batch: readonly RecordedEvent[], tx: Tx, batchContext: BatchContext) => handle(upcastAll(batch, upcast), tx, batchContext)
+    : handle;
   try {
     await store.apply(
       name,
@@ -62,4 +66,15 @@ export async function applyBatch<Tx>(
       }
     }
   }
+}
+
+// The batch in its current shape. @throws HandlerFailure naming the first event that cannot be upcast
+function upcastAll(events: readonly RecordedEvent[], upcast: (event: RecordedEvent) => RecordedEvent): RecordedEvent[] {
+  return events.map((event, i) => {
+    try {
+      return upcast(event);
+    } catch (err) {
+      throw new HandlerFailure(i, err);
+    }
+  });
 }
