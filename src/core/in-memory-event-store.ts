@@ -6,6 +6,7 @@ import { ChronicleError } from './errors.js';
 import { matchesQuery, normalizeQuery, type Query } from './event-query.js';
 import type { AppendResult, EventStore, RecordedEvent, StreamInfo } from './event-store.js';
 import { createPollingSubscription } from './poll-subscription.js';
+import { createInMemorySnapshotStore } from './snapshots/in-memory-snapshot-store.js';
 import {
   assertExpectedVersion,
   assertIdempotencyKey,
@@ -138,6 +139,7 @@ export function createInMemoryEventStore(): EventStore {
   const copy = (e: RecordedEvent): RecordedEvent => structuredClone(e);
 
   const store: EventStore = {
+    snapshots: createInMemorySnapshotStore(() => closed),
     ...appendForms(assertOpen, async (call) => write(call)),
     async read(query, options) {
       assertOpen();
