@@ -164,6 +164,9 @@ export { assertReadModelName } from './projections/read-model-name.js';
 export type { SqlDialect, SqlReader, SqlReadTx, SqlValue } from './projections/sql-tx.js';
 export { type RelayCheckpoint, type StoreCheckpointOptions, storeCheckpoint } from './projections/store-checkpoint.js';
 export { createQueryBus, type QueryBus, type QueryBusOptions, type QueryHandler, type QueryOptions } from './query-bus.js';
+export { createInMemorySnapshotStore } from './snapshots/in-memory-snapshot-store.js';
+export type { SnapshotOptions } from './snapshots/snapshot-policy.js';
+export { assertSnapshotKey, encodeSnapshot, type Snapshot, type SnapshotStore } from './snapshots/snapshot-store.js';
 export {
   assertExpectedVersion,
   assertIdempotencyKey,

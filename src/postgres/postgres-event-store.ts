@@ -38,6 +38,7 @@ import { createSafeHead } from './event-store-safe-head.js';
 import { expectedCode, notifyChannel } from './event-store-schema.js';
 import { migrate } from './migrate.js';
 import { storeError } from './pg-error.js';
+import { createPostgresSnapshotStore } from './postgres-snapshot-store.js';
 
 /** Options of createPostgresEventStore. */
 export type PostgresEventStoreOptions = PostgresConnectionOptions;
@@ -297,6 +298,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
 
   const store: PostgresEventStore = {
     schema: schemaName,
+    snapshots: createPostgresSnapshotStore(connection, () => closed),
 
     // Everything is checked before the call is queued: a malformed condition fails at once and writes nothing.
     ...appendForms(assertOpen, ({ writes, key, fingerprint, condition }) =>

@@ -36,6 +36,7 @@ import { openDatabase } from './open-database.js';
 import { prepareStatement } from './prepared-statement.js';
 import { createQueryMatcher } from './query-matcher.js';
 import { isUniqueViolation, storeError } from './sqlite-error.js';
+import { createSqliteSnapshotStore } from './sqlite-snapshot-store.js';
 
 /** Options of createSqliteEventStore. */
 export type SqliteEventStoreOptions = {
@@ -385,6 +386,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   }
 
   const store: SqliteEventStore = {
+    snapshots: createSqliteSnapshotStore(db, assertOpen),
     path,
 
     // Through the writer: each append is one member of the next group commit.

@@ -19,7 +19,13 @@ const ledger: Decider<Add, Added, Ledger> = {
 };
 // Also records the state each decision saw.
 const seen: Ledger[] = [];
-const recording: Decider<Add, Added, Ledger> = { ...ledger, decide: (c, s) => (seen.push(s), ledger.decide(c, s)) };
+const recording: Decider<Add, Added, Ledger> = {
+  ...ledger,
+  decide: (c, s) => {
+    seen.push(s);
+    return ledger.decide(c, s);
+  },
+};
 
 let next = 0;
 const freshId = () => `ledger-${++next}-${Date.now()}`;
