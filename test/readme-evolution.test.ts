@@ -1,5 +1,5 @@
 // The README's "Evolving and governing the log" quotes the code its tests run: every ```ts block there that starts with
-// `// src/core/evolution/<file>#<region>` must be that region of that file verbatim.
+// `// src/core/evolution/<file>#<region>` (or snapshots/) must be that region of that file verbatim.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,11 +8,13 @@ const root = join(import.meta.dirname, '..');
 
 function readmeRegions(): Array<{ file: string; region: string; code: string }> {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  return [...readme.matchAll(/```ts\n\/\/ (src\/core\/evolution\/[\w./-]+\.ts)#([\w-]+)\n([\s\S]*?)```/g)].map((m) => ({
-    file: m[1],
-    region: m[2],
-    code: m[3],
-  }));
+  return [...readme.matchAll(/```ts\n\/\/ (src\/core\/(?:evolution|snapshots)\/[\w./-]+\.ts)#([\w-]+)\n([\s\S]*?)```/g)].map(
+    (m) => ({
+      file: m[1],
+      region: m[2],
+      code: m[3],
+    }),
+  );
 }
 
 function sourceRegion(file: string, region: string): string {
@@ -29,6 +31,7 @@ describe('the README quotes the evolution code', () => {
       'src/core/evolution/fixtures/evolved-orders.ts#upcasters',
       'src/core/evolution/fixtures/evolved-orders.ts#alias',
       'src/core/evolution/upcasting.test.ts#wiring',
+      'src/core/snapshots/command-snapshots.test.ts#snapshot-option',
     ]);
     for (const { file, region, code } of regions) expect(code, `${file}#${region}`).toBe(sourceRegion(file, region));
   });

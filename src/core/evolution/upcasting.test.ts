@@ -25,14 +25,15 @@ afterEach(async () => {
   await Promise.all(projectors.splice(0).map((p) => p.stop()));
 });
 
+// #region wiring
+// Command and decision handlers read through it; the projector reads the log as stored (each projection upcasts).
+const upcastingStore = (raw: EventStore) => withUpcasting(raw, catalog);
+// #endregion wiring
+
 async function lastYear(): Promise<{ raw: EventStore; store: EventStore }> {
   const raw = createInMemoryEventStore();
   await importLog(raw, LAST_YEAR_LOG);
-  // #region wiring
-  // Command and decision handlers read through it; the projector reads the log as stored (each projection upcasts).
-  const store = withUpcasting(raw, catalog);
-  // #endregion wiring
-  return { raw, store };
+  return { raw, store: upcastingStore(raw) };
 }
 
 const refund = (store: EventStore) =>

@@ -54,6 +54,17 @@ const add = (id: string, n = 1): Add => ({ type: 'Add', data: { id, n } });
 const saved = (store: EventStore, id: string, version = 1) => store.snapshots!.loadSnapshot(id, 'state', version);
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
+// #region snapshot-option
+const snapshotted = (store: EventStore) =>
+  createCommandHandler({
+    store, // snapshots live in the store's own database (store.snapshots)
+    decider: ledger,
+    streamId: (c: Add) => c.data.id,
+    // State saved once 4 events were folded since the last snapshot; raise `version` when evolve changes.
+    snapshot: { every: 4, version: 1 },
+  });
+// #endregion snapshot-option
+
 describe('command handler snapshots', () => {
   it('saves the state once every N events were folded, and then loads the snapshot plus the tail', async () => {
     const { store, reads } = watched();
@@ -182,12 +193,7 @@ describe('command handler snapshots', () => {
   it('works beside the cache: a hot stream is snapshotted too, and a new handler starts from it', async () => {
     const { store, reads } = watched();
     const id = freshId();
-    const hot = createCommandHandler({
-      store,
-      decider: ledger,
-      streamId: (c: Add) => c.data.id,
-      snapshot: { every: 4, version: 1 },
-    });
+    const hot = snapshotted(store);
     // A save in flight holds the next one back; here each has time to finish.
     for (let i = 0; i < 9; i++) {
       await hot(add(id, 2), {});
