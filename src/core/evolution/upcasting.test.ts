@@ -1,5 +1,6 @@
 // Last year's log, imported as exported, read by today's code: deciders, decisions, projections and process managers
 // all see OrderPlaced v3 and CustomerRegistered, and the stored events stay as they were written.
+import { processManagerSpec, projectionSpec } from 'chronicle-es/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createCommandBus } from '../command-bus.js';
@@ -221,5 +222,45 @@ describe("reading last year's log with today's definitions", () => {
     expect(isChronicleError(error, 'UPCAST_FAILED')).toBe(true);
     expect((error as Error).message).toContain(`event Reading v1 at position ${garbled.position} (stream meter-m1, version 2)`);
     expect((await raw.readStream('meter-m1')).length).toBe(3);
+  });
+});
+
+describe('the testing specs read events as the runtime does', () => {
+  const totals = defineProjection<InMemoryReadTx, (typeof catalog)[number]>({
+    name: 'spec_totals',
+    version: 1,
+    events: catalog,
+    handlers: {
+      OrderPlaced: (event, tx) => {
+        tx.table<number>('cents').set(event.data.orderId, event.data.amount.cents);
+      },
+    },
+  });
+
+  it('projectionSpec stamps given events with their current version, and upcasts one given at an older one', async () => {
+    await projectionSpec(totals, { readStore: () => createInMemoryReadStore() })
+      .given([
+        { type: 'OrderPlaced', data: { orderId: 'now', customerId: 'c1', amount: { cents: 7, currency: 'EUR' } } },
+        { type: 'OrderPlaced', data: { orderId: 'then', customerId: 'c1', total: 2.5 }, metadata: { schemaVersion: 1 } },
+      ])
+      .expectRows('cents', [7, 250]);
+  });
+
+  it('processManagerSpec does the same for a process', async () => {
+    const Thank = defineCommand('Thank', z.object({ orderId: z.string(), cents: z.number() }));
+    const thanks = defineProcessManager<null, typeof OrderPlaced>({
+      name: 'thanks',
+      version: 1,
+      events: [OrderPlaced],
+      handlers: { OrderPlaced: ({ data }) => ({ send: [command(Thank, { orderId: data.orderId, cents: data.amount.cents })] }) },
+    });
+    await processManagerSpec(thanks)
+      .given()
+      .when({ type: 'OrderPlaced', data: { orderId: 'o1', customerId: 'c1', amount: { cents: 9, currency: 'EUR' } } })
+      .then({ send: [command(Thank, { orderId: 'o1', cents: 9 })] });
+    await processManagerSpec(thanks)
+      .given()
+      .when({ type: 'OrderPlaced', data: { orderId: 'o2', customerId: 'c1', total: 1 } as never, metadata: { schemaVersion: 1 } })
+      .then({ send: [command(Thank, { orderId: 'o2', cents: 100 })] });
   });
 });

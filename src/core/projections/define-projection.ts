@@ -51,6 +51,8 @@ export type Projection<Tx> = {
    * handler or `runBatch` sees it; one that throws fails the projection on that event. Absent: events as stored.
    */
   readonly upcast?: (event: RecordedEvent) => RecordedEvent;
+  /** The event definitions it was declared with, if any (chronicle/testing stamps given events with their versions). */
+  readonly events?: readonly EventDefinition<string, any>[];
   /**
    * @internal Chronicle's workflows use it (not a stable extension point). Applies a whole batch in place of calling
    * `handlers` one event at a time (a process manager sends a batch's commands together). It must throw `HandlerFailure` naming the first event it could not apply, and may be called
@@ -127,5 +129,6 @@ export function defineProjection<Tx, E extends EventDefinition<string, any> = Ev
     handlers: Object.freeze({ ...handlers }),
     eventTypes: Object.freeze([...reading.eventTypes]),
     ...(reading.upcast && { upcast: reading.upcast }),
+    ...(events && { events: Object.freeze([...events]) }),
   });
 }
