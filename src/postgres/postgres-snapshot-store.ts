@@ -1,5 +1,4 @@
-// Snapshots in the PostgreSQL event store's schema: one row per (stream, name, version), replaced only by a snapshot
-// through a later stream version. Its table is a migration component of its own ('snapshots'), applied on first use,
+// Snapshots in the PostgreSQL event store's schema: one row per (stream, name, version), replaced by each save. Its table is a migration component of its own ('snapshots'), applied on first use,
 // so the event store's migrations are untouched and a schema that never held a snapshot has no table.
 import { assertSnapshotKey, ChronicleError, encodeSnapshot, type Snapshot, type SnapshotStore } from 'chronicle-es';
 import type { Connection } from './connection.js';
@@ -45,11 +44,10 @@ export function createPostgresSnapshotStore(connection: Connection, isClosed: ()
   }
   const select = `SELECT stream_version::float8, position::float8, state, to_char(taken_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
     FROM ${s}.snapshots WHERE stream_id = $1 AND name = $2 AND version = $3`;
-  const upsert = `INSERT INTO ${s}.snapshots AS old (stream_id, name, version, stream_version, position, state)
+  const upsert = `INSERT INTO ${s}.snapshots (stream_id, name, version, stream_version, position, state)
     VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (stream_id, name, version) DO UPDATE SET
-      stream_version = excluded.stream_version, position = excluded.position, state = excluded.state, taken_at = now()
-    WHERE excluded.stream_version >= old.stream_version`;
+      stream_version = excluded.stream_version, position = excluded.position, state = excluded.state, taken_at = now()`;
   return {
     async loadSnapshot(streamId, name, version): Promise<Snapshot | undefined> {
       if (isClosed()) throw new ChronicleError('CLOSED', 'event store is closed');

@@ -1,5 +1,5 @@
-// Snapshots in the SQLite event store's own file: one row per (stream, name, version), replaced only by a snapshot
-// through a later stream version. The table is created on first use, outside the event store's numbered migrations:
+// Snapshots in the SQLite event store's own file: one row per (stream, name, version), replaced by each save. The
+// table is created on first use, outside the event store's numbered migrations:
 // a file that never held a snapshot is unchanged, and one opened by older code still opens.
 import type Database from 'better-sqlite3';
 import { assertSnapshotKey, encodeSnapshot, type Snapshot, type SnapshotStore } from 'chronicle-es';
@@ -42,8 +42,7 @@ export function createSqliteSnapshotStore(db: Database.Database, assertOpen: () 
         `INSERT INTO snapshots (stream_id, name, version, stream_version, position, state, taken_at) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (stream_id, name, version) DO UPDATE SET
            stream_version = excluded.stream_version, position = excluded.position, state = excluded.state,
-           taken_at = excluded.taken_at
-         WHERE excluded.stream_version >= snapshots.stream_version`,
+           taken_at = excluded.taken_at`,
         'rows',
       ),
     };

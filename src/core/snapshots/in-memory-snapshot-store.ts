@@ -25,8 +25,6 @@ export function createInMemorySnapshotStore(isClosed: () => boolean = () => fals
       assertOpen();
       const { snapshot, stateJson } = encodeSnapshot(given);
       const key = keyOf(snapshot.streamId, snapshot.name, snapshot.version);
-      const stored = rows.get(key);
-      if (stored !== undefined && stored.streamVersion > snapshot.streamVersion) return;
       const { streamId, name, version, streamVersion, position } = snapshot;
       rows.set(key, { streamId, name, version, streamVersion, position, stateJson, takenAt: new Date().toISOString() });
     },

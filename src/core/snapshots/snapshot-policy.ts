@@ -31,7 +31,10 @@ export type SnapshotPolicy = {
    * written again) is not trusted.
    */
   vouches(base: SnapshotBase, events: readonly RecordedEvent[]): boolean;
-  /** Saves `loaded` out of band when `every` events were folded since `since`; returns the version now snapshotted. */
+  /**
+   * Saves `loaded` out of band when `every` events were folded since `since` (-Infinity: a snapshot the stream did not
+   * vouch for, to be replaced now); returns the version now snapshotted.
+   */
   afterLoad(streamId: string, loaded: SnapshotBase, since: number): number;
 };
 
@@ -83,7 +86,7 @@ export function snapshotPolicy(options: SnapshotOptions | undefined, eventStore:
     },
     vouches: (base, events) => events[0]?.version === base.version && events[0].position === base.position,
     afterLoad(streamId, loaded, since) {
-      if (loaded.version - since < every || saving.has(streamId)) return since;
+      if (loaded.version < 1 || loaded.version - since < every || saving.has(streamId)) return since;
       saving.add(streamId);
       const snapshot = { streamId, name, version, streamVersion: loaded.version, position: loaded.position, state: loaded.state };
       // Not awaited, and begun after this turn: the command goes on (a synchronous store would write inline).

@@ -28,7 +28,9 @@ export interface SnapshotStore {
    */
   loadSnapshot(streamId: string, name: string, version: number): Promise<Snapshot | undefined>;
   /**
-   * Saves a snapshot, unless one of the same stream, name and version through a later stream version is stored.
+   * Saves a snapshot in place of the one stored for the same stream, name and version, if any (the last save wins:
+   * an older state only makes the next load read a longer tail, and one the stream no longer vouches for must be
+   * replaceable).
    * @throws INVALID_ARGUMENT malformed fields or a state that is not JSON; CLOSED; STORE_ERROR
    */
   saveSnapshot(snapshot: Snapshot): Promise<void>;
