@@ -6,6 +6,7 @@ import type { Decider, StreamModel } from './decider.js';
 import { ChronicleError, isChronicleError } from './errors.js';
 import type { AppendResult, EventStore, NewEvent, RecordedEvent } from './event-store.js';
 import type { Principal } from './messages.js';
+import { type SnapshotOptions, snapshotPolicy } from './snapshots/snapshot-policy.js';
 
 /** What every command returns: a status, never read-model data. */
 export type CommandResult = {
@@ -39,10 +40,12 @@ export type CommandHandlerOptions<C extends Command, E extends { type: string; d
   maxRetries?: number;
   /** Streams whose folded state is kept in memory (see MultiStreamHandlerOptions.cacheSize). Default 1000; 0 turns it off. */
   cacheSize?: number;
+  /** Save the stream's state every `every` events, and load from the latest snapshot plus the tail (see SnapshotOptions). */
+  snapshot?: SnapshotOptions;
 };
 
 /**
- * A handler for commands that touch one stream.
+ * A handler for commands that touch one stream. @throws INVALID_ARGUMENT (at once) malformed `snapshot` options
  * @throws DOMAIN_RULE (from the decider), CONCURRENCY_CONFLICT after the retries, IDEMPOTENCY_MISMATCH, STREAM_DELETED,
  *   STORE_ERROR
  */
@@ -54,6 +57,7 @@ export function createCommandHandler<C extends Command, E extends { type: string
     store,
     maxRetries: options.maxRetries,
     cacheSize: options.cacheSize,
+    snapshot: options.snapshot,
     streams: (command: C) => ({ stream: { streamId: streamId(command), model: decider } }),
     decide: (command, { stream }) => [{ streamId: streamId(command), events: decider.decide(command, stream) }],
   });
@@ -100,9 +104,22 @@ export type MultiStreamHandlerOptions<C extends Command, R extends StreamRoles> 
    * Requires `evolve` to return new state rather than mutate the state it is given.
    */
   cacheSize?: number;
+  /**
+   * Snapshots of every stream it loads: a stream's state is saved (out of band) once `every` events were folded since
+   * the last one, and a load not served by the cache starts from the latest snapshot of this `name` and `version`.
+   */
+  snapshot?: SnapshotOptions;
 };
 
-type Loaded = { streamId: string; model: StreamModel<unknown, unknown>; state: unknown; version: number; position: number };
+type Loaded = {
+  streamId: string;
+  model: StreamModel<unknown, unknown>;
+  state: unknown;
+  version: number;
+  position: number;
+  /** The stream version of its latest snapshot (saved, or being saved); 0 for none. */
+  snapshotAt: number;
+};
 
 /**
  * A handler for commands whose rule spans several streams (e.g. an order reserving stock on each
@@ -118,13 +135,28 @@ export function createMultiStreamHandler<C extends Command, R extends StreamRole
   const cacheSize = options.cacheSize ?? 1000;
   // Map order is recency order: the least recently loaded stream is evicted first.
   const cache = new Map<string, Loaded>();
+  const snapshots = snapshotPolicy(options.snapshot, store);
 
   async function loadStream(streamId: string, model: StreamModel<unknown, unknown>): Promise<Loaded> {
     const cached = cache.get(streamId);
-    const base = cached?.model === model ? cached : { state: model.initialState, version: 0, position: 0 };
+    let base = cached?.model === model ? cached : { state: model.initialState, version: 0, position: 0, snapshotAt: 0 };
     let events: RecordedEvent[];
     try {
-      events = await store.readStream(streamId, { from: base.version + 1 });
+      const snapshot = base === cached || !snapshots ? undefined : await snapshots.load(streamId);
+      if (snapshot) {
+        // Read from the snapshot's own version: its event must still be there for the snapshot to be trusted.
+        events = await store.readStream(streamId, { from: snapshot.version });
+        if (snapshots?.vouches(snapshot, events)) {
+          base = { ...snapshot, snapshotAt: snapshot.version };
+          events = events.slice(1);
+        } else {
+          // Replaced by this load's state at once: left in place, it would cost every load a second read.
+          base = { ...base, snapshotAt: Number.NEGATIVE_INFINITY };
+          events = await store.readStream(streamId);
+        }
+      } else {
+        events = await store.readStream(streamId, { from: base.version + 1 });
+      }
     } catch (err) {
       cache.delete(streamId);
       throw err;
@@ -138,7 +170,9 @@ export function createMultiStreamHandler<C extends Command, R extends StreamRole
       state,
       version: last?.version ?? base.version,
       position: last?.position ?? base.position,
+      snapshotAt: base.snapshotAt,
     };
+    if (snapshots) loaded.snapshotAt = snapshots.afterLoad(streamId, loaded, loaded.snapshotAt);
     // An empty stream saves no read when cached, and new streams (every new order) would evict the ones that do.
     if (cacheSize > 0 && loaded.version > 0) {
       // Concurrent loads of one stream can finish out of order; keep the furthest.

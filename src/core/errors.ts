@@ -17,6 +17,7 @@ export type ChronicleErrorCode =
   | 'READ_STORE_CORRUPT' // the read store's file is damaged; the projections on it fail until it is rebuilt
   | 'LEASE_LOST' // a projection worker's lease was taken over; its write was refused and nothing changed
   | 'CLOSED' // the component was closed
+  | 'UPCAST_FAILED' // a stored event could not be read in its current shape (an upcaster threw or is missing)
   | 'STORE_ERROR'; // an adapter/driver failure; `cause` keeps the driver error
 
 export type ValidationIssue = { path: string; message: string };

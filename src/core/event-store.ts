@@ -1,5 +1,6 @@
 // The event store port: the write side's source of truth. Every adapter implements this
 // and passes the conformance suite in chronicle/testing.
+import type { SnapshotStore } from './snapshots/snapshot-store.js';
 
 /** `number`: the stream must be at exactly that version (0 = empty). */
 export type ExpectedVersion = number | 'no_stream' | 'exists' | 'any';
@@ -296,6 +297,12 @@ export interface EventStore {
    * longer than `thresholdMs`. Absent on stores where that cannot happen (SQLite, in memory).
    */
   stalledBy?(thresholdMs: number): Promise<StalledRead | undefined>;
+
+  /**
+   * Where command handlers keep snapshots of stream state (`snapshot` option), in the store's own database. Absent on
+   * a store without one: give such a handler a snapshot store of its own.
+   */
+  readonly snapshots?: SnapshotStore;
 
   /** Closes the store; pending appends settle first. */
   close(): Promise<void>;

@@ -9,6 +9,7 @@ import { createStoreInspector } from './inspection/create-store-inspector.js';
 import { inMemoryInspectionSource } from './inspection/in-memory-inspection.js';
 import type { InspectableStore } from './inspection/store-inspector.js';
 import { createPollingSubscription } from './poll-subscription.js';
+import { createInMemorySnapshotStore } from './snapshots/in-memory-snapshot-store.js';
 import {
   assertExpectedVersion,
   assertIdempotencyKey,
@@ -141,6 +142,7 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
   const copy = (e: RecordedEvent): RecordedEvent => structuredClone(e);
 
   const store: EventStore & InspectableStore = {
+    snapshots: createInMemorySnapshotStore(() => closed),
     ...appendForms(assertOpen, async (call) => write(call), 'memory'),
     async read(query, options) {
       assertOpen();

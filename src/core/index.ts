@@ -65,6 +65,9 @@ export type {
   SubscriptionHandler,
   TaggedEvent,
 } from './event-store.js';
+export { createUpcaster, type Upcaster, type UpcastFrom } from './evolution/upcast-event.js';
+export { type UpcasterChain, type UpcastStep, upcasters } from './evolution/upcasters.js';
+export { upcasterOf, withUpcasting } from './evolution/upcasting-store.js';
 export { createInMemoryEventStore } from './in-memory-event-store.js';
 export {
   compareCodePoints,
@@ -113,6 +116,7 @@ export {
   defineEvent,
   defineQuery,
   type EventDefinition,
+  type EventEvolutionOptions,
   type EventOf,
   type InputOf,
   MAX_VALIDATION_ISSUES,
@@ -190,6 +194,9 @@ export { assertReadModelName } from './projections/read-model-name.js';
 export type { SqlDialect, SqlReader, SqlReadTx, SqlValue } from './projections/sql-tx.js';
 export { type RelayCheckpoint, type StoreCheckpointOptions, storeCheckpoint } from './projections/store-checkpoint.js';
 export { createQueryBus, type QueryBus, type QueryBusOptions, type QueryHandler, type QueryOptions } from './query-bus.js';
+export { createInMemorySnapshotStore } from './snapshots/in-memory-snapshot-store.js';
+export type { SnapshotOptions } from './snapshots/snapshot-policy.js';
+export { assertSnapshotKey, encodeSnapshot, type Snapshot, type SnapshotStore } from './snapshots/snapshot-store.js';
 export {
   assertExpectedVersion,
   assertIdempotencyKey,

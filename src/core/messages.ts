@@ -1,6 +1,7 @@
 // Commands, queries and events: declared once with a name and a zod schema.
 import { z } from 'zod';
 import { ChronicleError, type ValidationIssue } from './errors.js';
+import { checkEvolution, type UpcasterChain, type UpcastStep } from './evolution/upcasters.js';
 
 /** Who sends a message. Travels with every dispatch; policies read it. */
 export type Principal = {
@@ -63,6 +64,10 @@ export type EventDefinition<Type extends string = string, S extends z.ZodType = 
   readonly type: Type;
   readonly schema: S;
   readonly schemaVersion: number;
+  /** Steps from each older schema version to the next, ending at `schemaVersion` (see `upcasters`). */
+  readonly upcasters?: readonly UpcastStep[];
+  /** Former names of the type: stored events under them are read as this type. */
+  readonly aliases?: readonly string[];
 };
 
 type AnyDefinition = CommandDefinition<string, any> | QueryDefinition<string, any, any> | EventDefinition<string, any>;
@@ -119,14 +124,38 @@ export function defineQuery<Name extends string, S extends z.ZodType, R = unknow
   return { kind: 'query', name, schema, ...options };
 }
 
-/** Declares an event type. @throws INVALID_ARGUMENT for a type that is not an identifier */
+/** How an event type evolved: its current schema version, the upcasters from older ones, its former names. */
+export type EventEvolutionOptions<Data> = {
+  /** The version of `schema`; new appends through `withUpcasting` are stamped with it. Default 1. */
+  schemaVersion?: number;
+  /** `upcasters<V1>().from(1, …).from(2, …)`, ending at `schemaVersion`; the last step must return the schema's data. */
+  upcasters?: UpcasterChain<Data>;
+  /** Former names of the type (a rename): stored events under them are read as this type, same version numbering. */
+  aliases?: readonly string[];
+};
+
+/**
+ * Declares an event type.
+ * @throws INVALID_ARGUMENT a type that is not an identifier, a schemaVersion that is not a positive integer, upcasters
+ *   that do not end at it, or aliases that are not event type names
+ */
 export function defineEvent<Type extends string, S extends z.ZodType>(
   type: Type,
   schema: S,
-  options: { schemaVersion?: number } = {},
+  options: EventEvolutionOptions<z.output<S>> = {},
 ): EventDefinition<Type, S> {
   assertName(type);
-  return { kind: 'event', type, schema, schemaVersion: options.schemaVersion ?? 1 };
+  const schemaVersion = options.schemaVersion ?? 1;
+  const chain = options.upcasters as UpcasterChain<unknown> | undefined;
+  checkEvolution(type, schemaVersion, chain, options.aliases, (name) => /^[A-Za-z][A-Za-z0-9_.:-]{0,199}$/.test(name));
+  return {
+    kind: 'event',
+    type,
+    schema,
+    schemaVersion,
+    ...(chain && chain.steps.length > 0 && { upcasters: chain.steps }),
+    ...(options.aliases && options.aliases.length > 0 && { aliases: Object.freeze([...options.aliases]) }),
+  };
 }
 
 function assertRoles(name: string, roles: unknown): void {

@@ -69,6 +69,11 @@ export const PROBLEM_TABLE: Readonly<Record<ProblemCode, Row>> = {
     title: 'Internal server error',
     detail: 'the server failed to handle the request; it has been logged',
   },
+  UPCAST_FAILED: {
+    status: 500,
+    title: 'Internal server error',
+    detail: 'a stored event could not be read in its current shape; it has been logged',
+  },
   STORE_ERROR: {
     status: 500,
     title: 'Internal server error',

@@ -42,6 +42,7 @@ import { expectedCode, notifyChannel } from './event-store-schema.js';
 import { migrate } from './migrate.js';
 import { storeError } from './pg-error.js';
 import { postgresInspectionSource } from './postgres-inspection.js';
+import { createPostgresSnapshotStore } from './postgres-snapshot-store.js';
 
 /** Options of createPostgresEventStore. */
 export type PostgresEventStoreOptions = PostgresConnectionOptions;
@@ -280,6 +281,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
 
   const store: PostgresEventStore = {
     schema: schemaName,
+    snapshots: createPostgresSnapshotStore(connection, () => closed),
 
     // Everything is checked before the call is queued: a malformed condition fails at once and writes nothing.
     ...appendForms(

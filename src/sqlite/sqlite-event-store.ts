@@ -40,6 +40,7 @@ import { prepareStatement } from './prepared-statement.js';
 import { createQueryMatcher } from './query-matcher.js';
 import { isUniqueViolation, storeError } from './sqlite-error.js';
 import { sqliteInspectionSource } from './sqlite-inspection.js';
+import { createSqliteSnapshotStore } from './sqlite-snapshot-store.js';
 
 /** Options of createSqliteEventStore. */
 export type SqliteEventStoreOptions = {
@@ -362,6 +363,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   }
 
   const store: SqliteEventStore = {
+    snapshots: createSqliteSnapshotStore(db, assertOpen),
     path,
 
     // Through the writer: each append is one member of the next group commit.

@@ -27,4 +27,9 @@ export {
 } from './process-manager-spec.js';
 export { type GivenEvent, type ProjectionSpecOptions, type ProjectionThen, projectionSpec } from './projection-spec.js';
 export { describeReadStoreConformance, type ReadStoreFactory } from './read-store-conformance.js';
+export {
+  describeSnapshotStoreConformance,
+  type SnapshotHost,
+  type SnapshotStoreFactory,
+} from './snapshot-store-conformance.js';
 export { describeStoreInspectorConformance } from './store-inspector-cases.js';

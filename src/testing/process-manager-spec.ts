@@ -8,6 +8,7 @@ import {
   type ChronicleErrorCode,
   type Command,
   checkProcessStep,
+  createUpcaster,
   type EventDefinition,
   type EventMetadata,
   encodeProcessState,
@@ -176,11 +177,16 @@ class World<S> {
   private readonly versions = new Map<string, number>();
   private readonly states = new Map<string, string>();
   private readonly sent: Array<{ event: RecordedEvent; key: string; commands: Command[]; round: number }> = [];
+  // As the runtime reads them: given events are today's (stamped with their definition's version), and one given at
+  // an older metadata.schemaVersion is upcast before the step sees it.
+  private readonly upcaster: ReturnType<typeof createUpcaster>;
 
   constructor(
     private readonly pm: ProcessManager<S, any>,
     private readonly now: number,
-  ) {}
+  ) {
+    this.upcaster = createUpcaster(pm.events ?? []);
+  }
 
   record(event: ProcessEvent<any>): RecordedEvent {
     const { type, data, streamId = 'spec-1', id, metadata, tags = [] } = event as ProcessEvent<EventDefinition>;
@@ -191,7 +197,7 @@ class World<S> {
       id: id ?? `spec-event-${this.position}`,
       type,
       data,
-      metadata: { schemaVersion: 1, timestamp: new Date(this.now).toISOString(), ...metadata },
+      metadata: { schemaVersion: this.upcaster.versionOf(type) ?? 1, timestamp: new Date(this.now).toISOString(), ...metadata },
       streamId,
       version,
       position: this.position,
@@ -199,7 +205,8 @@ class World<S> {
     };
   }
 
-  async step(event: RecordedEvent): Promise<ProcessOutcome<S>> {
+  async step(stored: RecordedEvent): Promise<ProcessOutcome<S>> {
+    const event = this.upcaster.upcast(stored);
     // The runtime hands a process only the events it has a step for, and skips those it correlates to no key.
     const handler = Object.hasOwn(this.pm.handlers, event.type) ? this.pm.handlers[event.type] : undefined;
     const key = handler ? processKeyOf(this.pm, event) : undefined;

@@ -7,6 +7,7 @@ import {
   type NewEvent,
   type Projection,
   type ProjectionStore,
+  withUpcasting,
 } from 'chronicle-es';
 
 /** An event for a projection scenario; `streamId` defaults to `spec-1`. */
@@ -32,7 +33,9 @@ export function projectionSpec<Tx, Reader>(projection: Projection<Tx>, options: 
   return {
     given(events: readonly GivenEvent[]): ProjectionThen<Reader> {
       const run = async (assertions: (reader: Reader) => void | Promise<void>) => {
-        const eventStore = createInMemoryEventStore();
+        // Given events are written as today's code writes them: stamped with their definition's current version
+        // (one given with an older metadata.schemaVersion is upcast like a stored one).
+        const eventStore = withUpcasting(createInMemoryEventStore(), projection.events ?? []);
         const readStore = await options.readStore();
         const projector = createProjector({ eventStore, readStore, projections: [projection], pollIntervalMs: 10 });
         try {

@@ -56,7 +56,7 @@ function writersOf(events: readonly RecordedEvent[]): string[] {
 
 async function applyUntraced<Tx>(
   store: ProjectionStore<Tx, unknown>,
-  projection: Pick<Projection<Tx>, 'name' | 'handlers' | 'runBatch'>,
+  projection: Pick<Projection<Tx>, 'name' | 'handlers' | 'runBatch' | 'upcast'>,
   generation: number,
   events: readonly RecordedEvent[],
   checkpoint: number,
@@ -64,10 +64,14 @@ async function applyUntraced<Tx>(
   fence: Fence | undefined,
   context: BatchContext = { replayThrough: 0 },
 ): Promise<BatchOutcome> {
-  const { name, handlers, runBatch } = projection;
-  const run = runBatch
+  const { name, handlers, runBatch, upcast } = projection;
+  const handle = runBatch
     ? (batch: readonly RecordedEvent[], tx: Tx, batchContext: BatchContext) => runBatch(batch, tx, batchContext)
     : (batch: readonly RecordedEvent[], tx: Tx) => runHandlers(handlers, batch, tx);
+  // Upcast inside the work, so an event that cannot be read as its current shape fails like its handler would.
+  const run = upcast
+    ? (batch: readonly RecordedEvent[], tx: Tx, batchContext: BatchContext) => handle(upcastAll(batch, upcast), tx, batchContext)
+    : handle;
   try {
     await store.apply(
       name,
@@ -100,4 +104,15 @@ async function applyUntraced<Tx>(
       }
     }
   }
+}
+
+// The batch in its current shape. @throws HandlerFailure naming the first event that cannot be upcast
+function upcastAll(events: readonly RecordedEvent[], upcast: (event: RecordedEvent) => RecordedEvent): RecordedEvent[] {
+  return events.map((event, i) => {
+    try {
+      return upcast(event);
+    } catch (err) {
+      throw new HandlerFailure(i, err);
+    }
+  });
 }

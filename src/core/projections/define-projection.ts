@@ -1,6 +1,7 @@
 // A projection: the event types it handles and how each one updates its read tables.
 import { ChronicleError } from '../errors.js';
 import type { RecordedEvent } from '../event-store.js';
+import { projectionReading } from '../evolution/projection-upcast.js';
 import type { EventDefinition, PayloadOf } from '../messages.js';
 import { assertReadModelName } from './read-model-name.js';
 
@@ -43,8 +44,15 @@ export type Projection<Tx> = {
   /** May return a promise, which the store awaits before committing the generation. */
   readonly setup?: (tx: Tx) => unknown;
   readonly handlers: Readonly<Record<string, ProjectionHandler<Tx>>>;
-  /** The event types it handles (the keys of `handlers`). */
+  /** The event types it handles (the keys of `handlers`), and their former names when its `events` declare any. */
   readonly eventTypes: readonly string[];
+  /**
+   * Turns each stored event into its current type and shape (from the `events` it was declared with) before any
+   * handler or `runBatch` sees it; one that throws fails the projection on that event. Absent: events as stored.
+   */
+  readonly upcast?: (event: RecordedEvent) => RecordedEvent;
+  /** The event definitions it was declared with, if any (chronicle/testing stamps given events with their versions). */
+  readonly events?: readonly EventDefinition<string, any>[];
   /**
    * @internal Chronicle's workflows use it (not a stable extension point). Applies a whole batch in place of calling
    * `handlers` one event at a time (a process manager sends a batch's commands together). It must throw `HandlerFailure` naming the first event it could not apply, and may be called
@@ -113,5 +121,14 @@ export function defineProjection<Tx, E extends EventDefinition<string, any> = Ev
       throw new ChronicleError('INVALID_ARGUMENT', `projection ${name}: handler for ${type}, which is not among its events`);
     }
   }
-  return Object.freeze({ name, version, setup, handlers: Object.freeze({ ...handlers }), eventTypes: Object.freeze(eventTypes) });
+  const reading = projectionReading(events, eventTypes);
+  return Object.freeze({
+    name,
+    version,
+    setup,
+    handlers: Object.freeze({ ...handlers }),
+    eventTypes: Object.freeze([...reading.eventTypes]),
+    ...(reading.upcast && { upcast: reading.upcast }),
+    ...(events && { events: Object.freeze([...events]) }),
+  });
 }

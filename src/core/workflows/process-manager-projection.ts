@@ -4,6 +4,7 @@
 // so a crash before the commit replays the batch and sends nothing twice in effect.
 import { ChronicleError, isChronicleError } from '../errors.js';
 import type { RecordedEvent } from '../event-store.js';
+import { projectionReading } from '../evolution/projection-upcast.js';
 import type { AlongsideContext, BatchContext, Projection } from '../projections/define-projection.js';
 import { BatchCut, HandlerFailure } from '../projections/run-handlers.js';
 import type { ProcessManager } from './define-process-manager.js';
@@ -224,12 +225,16 @@ export function processManagerProjection(
       if (err instanceof BatchCut) throw new ChronicleError('CLOSED', `${what}: stopped before its requests went out`);
       throw err instanceof HandlerFailure ? err.error : err;
     });
+  // Its steps see events in their current shape (the runtime upcasts each batch before runBatch), found also under
+  // their former names.
+  const reading = projectionReading(pm.events, pm.eventTypes);
   return Object.freeze({
     name: pm.name,
     version: pm.version,
     setup: (tx: unknown) => setupProcessState(tx, pm.name),
     handlers: Object.freeze(Object.fromEntries(pm.eventTypes.map((type) => [type, single]))),
-    eventTypes: pm.eventTypes,
+    eventTypes: reading.eventTypes,
+    ...(reading.upcast && { upcast: reading.upcast }),
     firstRun: pm.firstRun,
     runBatch,
     alongside: stopping.alongside,
