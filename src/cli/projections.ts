@@ -158,6 +158,12 @@ async function request(ctx: Context, name: string, action: ControlAction, option
       }
       const current = await control.get(made.id);
       if (current?.state === 'done' || current?.state === 'failed') {
+        // Swapped in: the bar ends at live, even when the rebuild was over before the first look at its progress.
+        if (progress && current.state === 'done') {
+          const record = await read.load(name);
+          const target = Math.max(record?.position ?? 0, events ? await events.headPosition() : 0);
+          progress.update(target, target);
+        }
         progress?.stop();
         if (current.state === 'failed') {
           const code = current.error?.code ? ` (${current.error.code})` : '';
