@@ -20,7 +20,7 @@ export type BatchOutcome = { committed: number; failure?: ProjectionFailure };
  */
 export function applyBatch<Tx>(
   store: ProjectionStore<Tx, unknown>,
-  projection: Pick<Projection<Tx>, 'name' | 'handlers' | 'runBatch'>,
+  projection: Pick<Projection<Tx>, 'name' | 'handlers' | 'runBatch' | 'upcast'>,
   generation: number,
   events: readonly RecordedEvent[],
   checkpoint: number,
@@ -62,7 +62,7 @@ async function applyUntraced<Tx>(
   checkpoint: number,
   after: number,
   fence: Fence | undefined,
-  context: BatchContext = { replayThrough: 0 },
+  context: BatchContext,
 ): Promise<BatchOutcome> {
   const { name, handlers, runBatch, upcast } = projection;
   const handle = runBatch
