@@ -1,30 +1,11 @@
 // The README's "Consistency across entities" and "Workflows" quote Shop code: every ```ts block there that starts with
 // `// examples/shop/<file>#<region>` must be that region of that file verbatim, as the tour's blocks are checked.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const root = join(import.meta.dirname, '../../..');
-
-function readmeRegions(): Array<{ file: string; region: string; code: string }> {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  return [...readme.matchAll(/```ts\n\/\/ (examples\/shop\/[\w./-]+\.ts)#([\w-]+)\n([\s\S]*?)```/g)].map((m) => ({
-    file: m[1],
-    region: m[2],
-    code: m[3],
-  }));
-}
-
-function sourceRegion(file: string, region: string): string {
-  const source = readFileSync(join(root, file), 'utf8');
-  const match = source.match(new RegExp(`// #region ${region}\\n([\\s\\S]*?)// #endregion ${region}\\n`));
-  if (!match) throw new Error(`${file} has no region ${region}`);
-  return match[1];
-}
+import { readmeRegions, sourceRegion } from '../../../test/support/readme-regions.js';
 
 describe('the README quotes the Shop', () => {
   it('verbatim, so the oversell and workflow examples cannot drift from code the tests run', () => {
-    const regions = readmeRegions();
+    const regions = readmeRegions('examples\\/shop\\/[\\w./-]+\\.ts');
     expect(regions.map((r) => `${r.file}#${r.region}`)).toEqual([
       'examples/shop/test/oversell.test.ts#reserve',
       'examples/shop/domain/product.ts#product-model',
