@@ -1,7 +1,7 @@
 // GET /events/stream: read-model change notifications as server-sent events, over a hijacked raw response.
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { HttpMetrics } from './metrics.js';
+import { sseResponses } from './sse-response.js';
 
 /** A read-model change: a projection has passed a position. */
 export type ProjectionChange = { projection: string; position: number };
@@ -34,38 +34,15 @@ export type EventStreamOptions = {
  * one it was already sent on that connection.
  */
 export function registerEventStream(app: FastifyInstance, options: EventStreamOptions): void {
-  const open = new Set<ServerResponse>();
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
-
-  // Without this, close() would wait forever on streams that never finish by themselves.
-  app.addHook('preClose', async () => {
-    for (const raw of open) raw.end();
-  });
+  const streams = sseResponses(app, options.maxBufferedBytes ?? 1024 * 1024);
 
   app.get(
     '/events/stream',
     { exposeHeadRoute: false, ...(options.onRequest?.length ? { onRequest: options.onRequest } : {}) },
     async (request, reply) => {
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        // Hijacked: headers hooks set on the reply (the correlation id, CORS) are not sent by themselves.
-        ...(reply.getHeaders() as OutgoingHttpHeaders),
-      });
-      open.add(raw);
+      const { raw, send } = streams.open(reply);
       options.metrics.sseClients(1);
-
-      const send = (chunk: string) => {
-        if (raw.writableEnded || raw.destroyed) return;
-        raw.write(chunk);
-        // A client that stops reading must not make the server buffer without bound.
-        if (raw.writableLength > maxBuffered) raw.destroy();
-      };
       let unsubscribe: () => void = () => {};
       const heartbeat = setInterval(() => send(': heartbeat\n\n'), heartbeatMs);
       let closed = false;
@@ -74,7 +51,6 @@ export function registerEventStream(app: FastifyInstance, options: EventStreamOp
         closed = true;
         clearInterval(heartbeat);
         unsubscribe();
-        open.delete(raw);
         options.metrics.sseClients(-1);
       };
       raw.on('close', cleanup);

@@ -1,30 +1,22 @@
 // GET /live: the overview's live part as server-sent events — the fragment the page shows, rendered again every
 // interval, for the console's script to swap in.
-import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { sseResponses } from '../sse-response.js';
 import type { ConsoleDeps } from './console-deps.js';
 import type { Guard } from './guard.js';
 import { overviewFragment } from './pages/overview.js';
 
+// Fragments are a few kB each: a client this far behind has stopped reading.
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
 /** Registers the live stream; open streams end when the server closes. */
 export function registerLive(scope: FastifyInstance, deps: ConsoleDeps, guard: Guard): void {
-  const open = new Set<ServerResponse>();
-  scope.addHook('preClose', async () => {
-    for (const raw of open) raw.end();
-  });
+  const streams = sseResponses(scope, MAX_BUFFERED_BYTES);
 
   scope.get('/live', async (request, reply) => {
     const ctx = await guard.require(request, reply);
     if (!ctx) return reply;
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    open.add(raw);
+    const { raw, send } = streams.open(reply);
     let busy = false;
     const tick = async () => {
       if (busy || raw.writableEnded) return;
@@ -32,7 +24,7 @@ export function registerLive(scope: FastifyInstance, deps: ConsoleDeps, guard: G
       try {
         const fragment = overviewFragment(ctx, deps, await deps.overview()).value;
         // One data line per line of markup: the client joins them back with newlines.
-        raw.write(
+        send(
           `event: overview\n${fragment
             .split('\n')
             .map((line) => `data: ${line}`)
@@ -40,16 +32,13 @@ export function registerLive(scope: FastifyInstance, deps: ConsoleDeps, guard: G
         );
       } catch (err) {
         request.log.warn({ err }, 'console live update failed');
-        raw.write(': update failed\n\n');
+        send(': update failed\n\n');
       } finally {
         busy = false;
       }
     };
     const timer = setInterval(tick, deps.liveIntervalMs);
-    raw.on('close', () => {
-      clearInterval(timer);
-      open.delete(raw);
-    });
+    raw.on('close', () => clearInterval(timer));
     await tick();
   });
 }
