@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
-import { type BenchResult, printTable, report, scaled } from './harness.js';
+import { type BenchResult, printTable, report, scaled, versus } from './harness.js';
 import { payload } from './payload.js';
 import { rawExportNdjson, rawImportNdjson } from './raw-sqlite-baseline.js';
 
@@ -31,7 +31,7 @@ function line(name: string, events: number, seconds: number, note: string, basel
     p99Ms: 0,
     rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
     sync: 'normal',
-    ...(baseline && { baseline: baseline.name, ratio: +(rate / baseline.rate).toFixed(2) }),
+    ...versus(baseline, rate),
     note,
   });
 }
