@@ -219,3 +219,25 @@ export async function given(
   }
   return position;
 }
+
+/**
+ * Reads a server-sent-event body into `text` until `reached(text)` holds, and returns the text. A body that ends first
+ * fails, rather than leaving the caller looping on an ended stream.
+ */
+export async function readFeedUntil(
+  body: ReadableStreamDefaultReader<Uint8Array>,
+  reached: (text: string) => boolean,
+  text = '',
+): Promise<string> {
+  const decoder = new TextDecoder();
+  while (!reached(text)) {
+    const { value, done } = await body.read();
+    if (done) throw new Error(`the event stream ended first; it had sent: ${text}`);
+    text += decoder.decode(value, { stream: true });
+  }
+  return text;
+}
+
+/** Whether an event-stream text has a `projection` frame of `name` at or past `position`. */
+export const feedReached = (text: string, name: string, position: number): boolean =>
+  [...text.matchAll(/data: \{"projection":"([^"]+)","position":(\d+)\}/g)].some((m) => m[1] === name && Number(m[2]) >= position);

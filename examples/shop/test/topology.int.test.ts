@@ -9,6 +9,7 @@ import { createShop, type Shop, type ShopRole } from '../app.js';
 import { createShopAuth } from '../auth.js';
 import { createShopServer } from '../server.js';
 import { startShopProcess } from './shop-process.js';
+import { feedReached, readFeedUntil } from './support.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'shop-topology-'));
 const opened: Array<{ server: FastifyInstance; shop: Shop }> = [];
@@ -98,16 +99,8 @@ describe('SHOP_ROLE', () => {
     const restocked = await writer.command('RestockProduct', { productId: 'split', quantity: 3 });
     const after = ((await restocked.json()) as { position: number }).position;
     // At or past the restock: a read node polling the shared checkpoints may see inventory move past it in one step
-    // (the workflows write right after it). A feed that ends first fails here, rather than spinning on an ended stream.
-    const decoder = new TextDecoder();
-    let text = '';
-    const reached = () =>
-      [...text.matchAll(/data: \{"projection":"inventory","position":(\d+)\}/g)].some((m) => Number(m[1]) >= after);
-    while (!reached()) {
-      const { value, done } = await frames.read();
-      if (done) throw new Error(`the change feed ended before inventory reached ${after}: ${text}`);
-      text += decoder.decode(value, { stream: true });
-    }
+    // (the workflows write right after it).
+    await readFeedUntil(frames, (text) => feedReached(text, 'inventory', after));
     controller.abort();
     const read = await readers[1].query('GetInventory', `productId=split&minPosition=${after}`);
     // (3 is below the low-stock threshold: the workflows raise an alert in their own time, so it is not asserted here.)
