@@ -4,7 +4,7 @@ import { ChronicleError } from '../errors.js';
 import { createHandlerRegistry } from '../handler-registry.js';
 import type { CommandDefinition, Principal, QueryDefinition } from '../messages.js';
 import type { QueryBus, QueryOptions } from '../query-bus.js';
-import type { TenantRegistry, TenantResources } from './tenant-registry.js';
+import type { TenantRegistry } from './tenant-registry.js';
 
 /**
  * The tenant a principal acts for. @throws UNAUTHENTICATED without a principal, FORBIDDEN for a principal without a
@@ -20,7 +20,7 @@ export function tenantOf(principal: Principal | undefined, what: string): string
   return principal.tenantId;
 }
 
-export type TenantCommandBusOptions<T extends TenantResources & { commandBus: CommandBus }> = {
+export type TenantCommandBusOptions<T extends { commandBus: CommandBus }> = {
   /** Each tenant's resources; its `commandBus` has the handlers of `commands`, over that tenant's store. */
   tenants: TenantRegistry<T>;
   /** The commands every tenant's bus handles: what HTTP routes, checks roles against and lists in OpenAPI. */
@@ -34,7 +34,7 @@ export type TenantCommandBusOptions<T extends TenantResources & { commandBus: Co
  *   tenant), INVALID_ARGUMENT (a malformed tenant id), NOT_FOUND (an unknown tenant), CLOSED, and what the tenant's
  *   bus throws
  */
-export function createTenantCommandBus<T extends TenantResources & { commandBus: CommandBus }>(
+export function createTenantCommandBus<T extends { commandBus: CommandBus }>(
   options: TenantCommandBusOptions<T>,
 ): CommandBus {
   const known = createHandlerRegistry<CommandDefinition, true>('command');
@@ -53,7 +53,7 @@ export function createTenantCommandBus<T extends TenantResources & { commandBus:
   return bus;
 }
 
-export type TenantQueryBusOptions<T extends TenantResources & { queryBus: QueryBus }> = {
+export type TenantQueryBusOptions<T extends { queryBus: QueryBus }> = {
   /** Each tenant's resources; its `queryBus` reads that tenant's read store and waits on that tenant's projector. */
   tenants: TenantRegistry<T>;
   /** The queries every tenant's bus runs. */
@@ -66,7 +66,7 @@ export type TenantQueryBusOptions<T extends TenantResources & { queryBus: QueryB
  * @throws INVALID_ARGUMENT a query listed twice; per run UNKNOWN_MESSAGE, UNAUTHENTICATED, FORBIDDEN (no tenant),
  *   INVALID_ARGUMENT, NOT_FOUND (an unknown tenant), CLOSED, and what the tenant's bus throws
  */
-export function createTenantQueryBus<T extends TenantResources & { queryBus: QueryBus }>(
+export function createTenantQueryBus<T extends { queryBus: QueryBus }>(
   options: TenantQueryBusOptions<T>,
 ): QueryBus {
   const known = createHandlerRegistry<QueryDefinition, true>('query');

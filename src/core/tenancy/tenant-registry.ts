@@ -2,17 +2,17 @@
 import { ChronicleError } from '../errors.js';
 import { assertTenantId } from './tenant-id.js';
 
-/** What `open` returns for one tenant; `close` (when present) is called once, by the registry's close. */
+/** What `open` returns for one tenant: any object; its `close` (when it has one) is called once, by the registry's close. */
 export type TenantResources = { close?(): void | Promise<void> };
 
-export type TenantRegistryOptions<T extends TenantResources> = {
+export type TenantRegistryOptions<T extends object> = {
   /** Opens one tenant's resources, e.g. its stores at `tenantPath(...)` or in `tenantSchema(...)`, and its buses. */
   open(tenantId: string): T | Promise<T>;
   /** Whether a tenant exists (a tenant table, a config list): an unknown one is NOT_FOUND and nothing is opened. */
   exists?(tenantId: string): boolean | Promise<boolean>;
 };
 
-export interface TenantRegistry<T extends TenantResources> {
+export interface TenantRegistry<T extends object> {
   /**
    * The tenant's resources, opened on first use; concurrent callers share one opening, and a failed one is not kept.
    * @throws INVALID_ARGUMENT a malformed tenant id, NOT_FOUND a tenant `exists` denies, CLOSED after close, or what
@@ -26,7 +26,7 @@ export interface TenantRegistry<T extends TenantResources> {
 }
 
 /** Creates a registry of per-tenant resources. @throws INVALID_ARGUMENT without an `open` function */
-export function createTenantRegistry<T extends TenantResources>(options: TenantRegistryOptions<T>): TenantRegistry<T> {
+export function createTenantRegistry<T extends object>(options: TenantRegistryOptions<T>): TenantRegistry<T> {
   if (typeof options?.open !== 'function') {
     throw new ChronicleError('INVALID_ARGUMENT', 'createTenantRegistry needs an open(tenantId) function');
   }
@@ -40,7 +40,7 @@ export function createTenantRegistry<T extends TenantResources>(options: TenantR
     const resources = await options.open(tenantId);
     // Closed while this one was opening: close skips an opening that fails, so it is closed here, once.
     if (closing) {
-      await resources.close?.();
+      await closeOf(resources);
       throw closedError();
     }
     return resources;
@@ -71,7 +71,7 @@ export function createTenantRegistry<T extends TenantResources>(options: TenantR
         const results = await Promise.allSettled(
           [...tenants.values()].map(async (opening) => {
             const resources = await opening.catch(() => undefined);
-            await resources?.close?.();
+            if (resources) await closeOf(resources);
           }),
         );
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -80,6 +80,11 @@ export function createTenantRegistry<T extends TenantResources>(options: TenantR
       return closing;
     },
   };
+}
+
+async function closeOf(resources: object): Promise<void> {
+  const { close } = resources as TenantResources;
+  if (typeof close === 'function') await close.call(resources);
 }
 
 function closedError(): ChronicleError {
