@@ -34,9 +34,7 @@ export type TenantCommandBusOptions<T extends { commandBus: CommandBus }> = {
  *   tenant), INVALID_ARGUMENT (a malformed tenant id), NOT_FOUND (an unknown tenant), CLOSED, and what the tenant's
  *   bus throws
  */
-export function createTenantCommandBus<T extends { commandBus: CommandBus }>(
-  options: TenantCommandBusOptions<T>,
-): CommandBus {
+export function createTenantCommandBus<T extends { commandBus: CommandBus }>(options: TenantCommandBusOptions<T>): CommandBus {
   const known = createHandlerRegistry<CommandDefinition, true>('command');
   for (const definition of options.commands) known.add(definition, true);
   const bus: CommandBus = {
@@ -66,9 +64,7 @@ export type TenantQueryBusOptions<T extends { queryBus: QueryBus }> = {
  * @throws INVALID_ARGUMENT a query listed twice; per run UNKNOWN_MESSAGE, UNAUTHENTICATED, FORBIDDEN (no tenant),
  *   INVALID_ARGUMENT, NOT_FOUND (an unknown tenant), CLOSED, and what the tenant's bus throws
  */
-export function createTenantQueryBus<T extends { queryBus: QueryBus }>(
-  options: TenantQueryBusOptions<T>,
-): QueryBus {
+export function createTenantQueryBus<T extends { queryBus: QueryBus }>(options: TenantQueryBusOptions<T>): QueryBus {
   const known = createHandlerRegistry<QueryDefinition, true>('query');
   for (const definition of options.queries) known.add(definition, true);
   const bus: QueryBus = {
