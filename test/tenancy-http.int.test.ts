@@ -1,8 +1,8 @@
 // Multi-tenancy over a real socket, on a SQLite file per tenant: two tenants' API keys, identical stream ids kept
 // apart, 403/404 across tenants, a per-tenant rebuild (the CLI's control request) leaving the other tenant untouched,
 // and interleaved writers of both tenants each landing in their own file.
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -37,60 +37,57 @@ const keys: Record<string, Principal> = {
   'key-ops': { id: 'ops', roles: ['clerk'], claims: { tenants: ['a', 'b'] } },
 };
 
-function sqliteTenants(dir: string) {
-  // #region sqlite-tenants
-  const tenants = createTenantRegistry({
-    async open(tenantId) {
-      // A file per tenant for its events and one for its read models: no query or subscription can reach another's.
-      const eventStore = createSqliteEventStore({ path: tenantPath(join(dir, '{tenant}.events.db'), tenantId) });
-      const readStore = createSqliteReadStore({ path: tenantPath(join(dir, '{tenant}.read.db'), tenantId) });
-      const projector = createProjector({ eventStore, readStore, projections: [balancesSql], controlPollIntervalMs: 20 });
-      await projector.start();
-      const commandBus = createCommandBus().register(
-        Deposit,
-        createCommandHandler({ store: eventStore, decider: account, streamId: (c) => `account-${c.data.accountId}` }),
-      );
-      // minPosition waits for this tenant's projector: positions of two tenants' stores are not comparable.
-      const queryBus = createQueryBus({ waitForPosition: (position, o) => projector.waitForPosition(position, o) });
-      queryBus.register(GetBalance, ({ accountId }) => sqlBalance(readStore.reader('balances'), accountId));
-      return {
-        eventStore,
-        readStore,
-        projector,
-        commandBus,
-        queryBus,
-        async close() {
-          await projector.stop();
-          await Promise.all([readStore.close(), eventStore.close()]);
-        },
-      };
-    },
-  });
-  // What HTTP serves: each dispatch goes to the bus of the principal's tenant.
-  const commandBus = createTenantCommandBus({ tenants, commands: [Deposit] });
-  const queryBus = createTenantQueryBus({ tenants, queries: [GetBalance] });
-  // #endregion sqlite-tenants
-  return { tenants, commandBus, queryBus };
-}
+// Removed after the file; tenants' files are created in it on first use.
+const dir = mkdtempSync(join(tmpdir(), 'chronicle-tenancy-'));
 
-let dir: string;
+// #region sqlite-tenants
+const tenants = createTenantRegistry({
+  async open(tenantId) {
+    // A file per tenant for its events and one for its read models: no query or subscription can reach another's.
+    const eventStore = createSqliteEventStore({ path: tenantPath(join(dir, '{tenant}.events.db'), tenantId) });
+    const readStore = createSqliteReadStore({ path: tenantPath(join(dir, '{tenant}.read.db'), tenantId) });
+    const projector = createProjector({ eventStore, readStore, projections: [balancesSql], controlPollIntervalMs: 20 });
+    await projector.start();
+    const commandBus = createCommandBus().register(
+      Deposit,
+      createCommandHandler({ store: eventStore, decider: account, streamId: (c) => `account-${c.data.accountId}` }),
+    );
+    // minPosition waits for this tenant's projector: positions of two tenants' stores are not comparable.
+    const queryBus = createQueryBus({ waitForPosition: (position, o) => projector.waitForPosition(position, o) });
+    queryBus.register(GetBalance, ({ accountId }) => sqlBalance(readStore.reader('balances'), accountId));
+    return {
+      eventStore,
+      readStore,
+      projector,
+      commandBus,
+      queryBus,
+      async close() {
+        await projector.stop();
+        await Promise.all([readStore.close(), eventStore.close()]);
+      },
+    };
+  },
+});
+// What HTTP serves: each dispatch goes to the bus of the principal's tenant.
+const commandBus = createTenantCommandBus({ tenants, commands: [Deposit] });
+const queryBus = createTenantQueryBus({ tenants, queries: [GetBalance] });
+// #endregion sqlite-tenants
+
 let app: FastifyInstance;
 let base: string;
-let tenants: ReturnType<typeof sqliteTenants>['tenants'];
+
+// #region tenant-http
+// The principal's tenant: its own (API key config), else its token's `tenant` claim; operators whose claims list
+// tenants may name one in X-Tenant.
+const authenticate = tenantAuthenticator(
+  combineAuthenticators(createApiKeyAuthenticator(keys), createJwtAuthenticator({ secret: SECRET })),
+  { mayActFor: (principal, tenantId) => (principal.claims?.tenants as string[] | undefined)?.includes(tenantId) === true },
+);
+const server = () => createServer({ commandBus, queryBus, authenticate, logger: false });
+// #endregion tenant-http
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'chronicle-tenancy-'));
-  const built = sqliteTenants(dir);
-  tenants = built.tenants;
-  // #region tenant-http
-  // The principal's tenant: its own (API key config), else its token's `tenant` claim; operators whose claims list
-  // tenants may name one in X-Tenant.
-  const authenticate = tenantAuthenticator(
-    combineAuthenticators(createApiKeyAuthenticator(keys), createJwtAuthenticator({ secret: SECRET })),
-    { mayActFor: (principal, tenantId) => (principal.claims?.tenants as string[] | undefined)?.includes(tenantId) === true },
-  );
-  app = await createServer({ logger: false, commandBus: built.commandBus, queryBus: built.queryBus, authenticate });
-  // #endregion tenant-http
+  app = await server();
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 afterAll(async () => {

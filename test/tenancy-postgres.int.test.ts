@@ -22,44 +22,40 @@ import { PG_URL, pgAvailable } from './support/postgres.js';
 // A prefix of this run's own, so the shared database never mixes runs; every schema under it is dropped after.
 const prefix = `tn${randomBytes(4).toString('hex')}_`;
 
-function postgresTenants() {
-  // #region postgres-tenants
-  const tenants = createTenantRegistry({
-    async open(tenantId) {
-      // One schema per tenant holds its events and its read models; the name is checked, never quoted from input.
-      const location = { connectionString: PG_URL, schema: tenantSchema(prefix, tenantId), poolSize: 4 };
-      const eventStore = createPostgresEventStore(location);
-      const readStore = createPostgresReadStore(location);
-      const projector = createProjector({ eventStore, readStore, projections: [balancesSql], pollIntervalMs: 20 });
-      await projector.start();
-      const commandBus = createCommandBus().register(
-        Deposit,
-        createCommandHandler({ store: eventStore, decider: account, streamId: (c) => `account-${c.data.accountId}` }),
-      );
-      const queryBus = createQueryBus({ waitForPosition: (position, o) => projector.waitForPosition(position, o) });
-      queryBus.register(GetBalance, ({ accountId }) => sqlBalance(readStore.reader('balances'), accountId));
-      return {
-        eventStore,
-        readStore,
-        projector,
-        commandBus,
-        queryBus,
-        async close() {
-          await projector.stop();
-          await Promise.all([readStore.close(), eventStore.close()]);
-        },
-      };
-    },
-  });
-  // #endregion postgres-tenants
-  return {
-    tenants,
-    commandBus: createTenantCommandBus({ tenants, commands: [Deposit] }),
-    queryBus: createTenantQueryBus({ tenants, queries: [GetBalance] }),
-  };
-}
+// #region postgres-tenants
+// One schema per tenant holds its events and its read models: `tenantSchema` checks the id, nothing is quoted from input.
+const locationOf = (tenantId: string) => ({ connectionString: PG_URL, schema: tenantSchema(prefix, tenantId), poolSize: 4 });
+// #endregion postgres-tenants
 
-const { tenants, commandBus, queryBus } = postgresTenants();
+// The same registry as the SQLite one, the stores opened at locationOf(tenantId).
+const tenants = createTenantRegistry({
+  async open(tenantId) {
+    const location = locationOf(tenantId);
+    const eventStore = createPostgresEventStore(location);
+    const readStore = createPostgresReadStore(location);
+    const projector = createProjector({ eventStore, readStore, projections: [balancesSql], pollIntervalMs: 20 });
+    await projector.start();
+    const commandBus = createCommandBus().register(
+      Deposit,
+      createCommandHandler({ store: eventStore, decider: account, streamId: (c) => `account-${c.data.accountId}` }),
+    );
+    const queryBus = createQueryBus({ waitForPosition: (position, o) => projector.waitForPosition(position, o) });
+    queryBus.register(GetBalance, ({ accountId }) => sqlBalance(readStore.reader('balances'), accountId));
+    return {
+      eventStore,
+      readStore,
+      projector,
+      commandBus,
+      queryBus,
+      async close() {
+        await projector.stop();
+        await Promise.all([readStore.close(), eventStore.close()]);
+      },
+    };
+  },
+});
+const commandBus = createTenantCommandBus({ tenants, commands: [Deposit] });
+const queryBus = createTenantQueryBus({ tenants, queries: [GetBalance] });
 const clerk = (tenantId: string): Principal => ({ id: `clerk-${tenantId}`, roles: ['clerk'], tenantId });
 
 afterAll(async () => {
