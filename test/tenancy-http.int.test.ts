@@ -14,6 +14,7 @@ import {
   createTenantQueryBus,
   createTenantRegistry,
   type Principal,
+  tenantGuard,
   tenantPath,
 } from 'chronicle-es';
 import {
@@ -48,12 +49,16 @@ const tenants = createTenantRegistry({
     const readStore = createSqliteReadStore({ path: tenantPath(join(dir, '{tenant}.read.db'), tenantId) });
     const projector = createProjector({ eventStore, readStore, projections: [balancesSql], controlPollIntervalMs: 20 });
     await projector.start();
-    const commandBus = createCommandBus().register(
+    // Guarded: only principals of this tenant get through, whoever calls these buses directly.
+    const commandBus = createCommandBus({ middleware: [tenantGuard(tenantId)] }).register(
       Deposit,
       createCommandHandler({ store: eventStore, decider: account, streamId: (c) => `account-${c.data.accountId}` }),
     );
     // minPosition waits for this tenant's projector: positions of two tenants' stores are not comparable.
-    const queryBus = createQueryBus({ waitForPosition: (position, o) => projector.waitForPosition(position, o) });
+    const queryBus = createQueryBus({
+      middleware: [tenantGuard(tenantId)],
+      waitForPosition: (position, o) => projector.waitForPosition(position, o),
+    });
     queryBus.register(GetBalance, ({ accountId }) => sqlBalance(readStore.reader('balances'), accountId));
     return {
       eventStore,

@@ -11,6 +11,7 @@ import {
   createTenantRegistry,
   isChronicleError,
   type Principal,
+  tenantGuard,
   tenantSchema,
 } from 'chronicle-es';
 import { createPostgresEventStore, createPostgresReadStore } from 'chronicle-es/postgres';
@@ -35,11 +36,15 @@ const tenants = createTenantRegistry({
     const readStore = createPostgresReadStore(location);
     const projector = createProjector({ eventStore, readStore, projections: [balancesSql], pollIntervalMs: 20 });
     await projector.start();
-    const commandBus = createCommandBus().register(
+    // Guarded: only principals of this tenant get through, whoever calls these buses directly.
+    const commandBus = createCommandBus({ middleware: [tenantGuard(tenantId)] }).register(
       Deposit,
       createCommandHandler({ store: eventStore, decider: account, streamId: (c) => `account-${c.data.accountId}` }),
     );
-    const queryBus = createQueryBus({ waitForPosition: (position, o) => projector.waitForPosition(position, o) });
+    const queryBus = createQueryBus({
+      middleware: [tenantGuard(tenantId)],
+      waitForPosition: (position, o) => projector.waitForPosition(position, o),
+    });
     queryBus.register(GetBalance, ({ accountId }) => sqlBalance(readStore.reader('balances'), accountId));
     return {
       eventStore,

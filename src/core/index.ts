@@ -249,6 +249,7 @@ export {
   type TenantQueryBusOptions,
   tenantOf,
 } from './tenancy/tenant-buses.js';
+export { tenantGuard } from './tenancy/tenant-guard.js';
 export { assertTenantId, TENANT_ID_PATTERN, tenantPath, tenantSchema } from './tenancy/tenant-id.js';
 export {
   createTenantRegistry,

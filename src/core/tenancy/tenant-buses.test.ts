@@ -8,6 +8,7 @@ import { createInMemoryReadStore } from '../projections/in-memory-read-store.js'
 import { createProjector } from '../projections/projector.js';
 import { account, balancesMemory, Deposit, GetBalance, ledgerBuses, notFound } from './fixtures/ledger.js';
 import { createTenantCommandBus, createTenantQueryBus, tenantOf } from './tenant-buses.js';
+import { tenantGuard } from './tenant-guard.js';
 import { createTenantRegistry } from './tenant-registry.js';
 
 // Each tenant: its own in-memory event store, read store, projector and buses.
@@ -32,7 +33,7 @@ function inMemoryTenants() {
         eventStore,
         readStore,
         projector,
-        ...ledgerBuses(eventStore, projector, balance),
+        ...ledgerBuses(tenantId, eventStore, projector, balance),
         close: () => projector.stop(),
       };
     },
@@ -209,6 +210,22 @@ describe('tenant buses', () => {
     expect(seen).toEqual(['a', undefined]);
     expect(pinned.metadata.tenantId).toBe('a');
     expect('tenantId' in unpinned.metadata).toBe(false);
+  });
+
+  it("guards each tenant's own buses: a direct caller acting for another tenant, or none, is refused", async () => {
+    const { tenants } = inMemoryTenants();
+    const a = await tenants.get('a');
+    const send = (principal?: Principal) =>
+      a.commandBus.dispatch(Deposit, { accountId: 'x', amount: 1 }, principal && { principal });
+    expect(await codeOf(send(clerk('b')))).toBe('FORBIDDEN');
+    expect(await codeOf(send(clerk()))).toBe('FORBIDDEN');
+    expect(await codeOf(send(undefined))).toBe('UNAUTHENTICATED');
+    expect(await codeOf(a.queryBus.run(GetBalance, { accountId: 'x' }, { principal: clerk('b') }))).toBe('FORBIDDEN');
+    expect(await a.eventStore.readAll()).toEqual([]);
+    await send(clerk('a'));
+    expect(await a.eventStore.readAll()).toHaveLength(1);
+    expect(() => tenantGuard('../a')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    await tenants.close();
   });
 
   it('tells who a principal acts for', () => {
