@@ -34,6 +34,7 @@ const SECRET = 'a-test-secret-of-at-least-32-bytes!!';
 const keys: Record<string, Principal> = {
   'key-a': { id: 'alice', roles: ['clerk'], tenantId: 'a' },
   'key-b': { id: 'bob', roles: ['clerk'], tenantId: 'b' },
+  'key-c': { id: 'carl', roles: ['clerk'], tenantId: 'c' },
   'key-none': { id: 'nobody', roles: ['clerk'] },
   'key-ops': { id: 'ops', roles: ['clerk'], claims: { tenants: ['a', 'b'] } },
 };
@@ -245,5 +246,18 @@ describe('multi-tenancy over HTTP, a SQLite file per tenant', () => {
       );
       expect(new Set(events.map((e) => e.streamId)).size).toBe(perTenant);
     }
+  });
+
+  it("waits for minPosition on the principal's tenant's projector, never on another tenant's further one", async () => {
+    // Tenant c's projector is stopped before its first event: its read side can never reach position 1.
+    const c = await tenants.get('c');
+    await c.projector.stop();
+    const written = await deposit('key-c', 'w', 1);
+    expect([written.status, written.body.position]).toEqual([200, 1]);
+    const b = await tenants.get('b');
+    expect((await b.readStore.load('balances'))?.position).toBeGreaterThan(1);
+    const waited = await balance('key-c', 'w', 1, { 'chronicle-wait-ms': '100' });
+    expect([waited.status, waited.body.code]).toEqual([503, 'CLOSED']);
+    expect((await balance('key-b', 'r', 1)).status).toBe(200);
   });
 });
