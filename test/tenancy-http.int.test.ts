@@ -29,6 +29,7 @@ import { createSqliteEventStore, createSqliteReadStore } from 'chronicle-es/sqli
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { account, balancesSql, Deposit, GetBalance, sqlBalance } from '../src/core/tenancy/fixtures/ledger.js';
+import { cli } from './cli/cli-run.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-bytes!!';
 const keys: Record<string, Principal> = {
@@ -259,5 +260,19 @@ describe('multi-tenancy over HTTP, a SQLite file per tenant', () => {
     const waited = await balance('key-c', 'w', 1, { 'chronicle-wait-ms': '100' });
     expect([waited.status, waited.body.code]).toEqual([503, 'CLOSED']);
     expect((await balance('key-b', 'r', 1)).status).toBe(200);
+  });
+
+  it("rebuilds one tenant's projection from the CLI (--tenant fills {tenant}), leaving the other's untouched", async () => {
+    const a = await tenants.get('a');
+    const b = await tenants.get('b');
+    const before = { a: await a.readStore.load('balances'), b: await b.readStore.load('balances') };
+    const stores = ['--store', join(dir, '{tenant}.events.db'), '--read-store', join(dir, '{tenant}.read.db')];
+    const result = await cli(...stores, '--tenant', 'a', '--json', 'projections', 'rebuild', 'balances', '--timeout', '20');
+    expect(result.code, result.stderr).toBe(0);
+    expect((await a.readStore.load('balances'))?.generation).toBe((before.a?.generation ?? 0) + 1);
+    expect(await b.readStore.load('balances')).toEqual(before.b);
+    const refused = await cli(...stores, '--tenant', '../a', 'projections', 'rebuild', 'balances');
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining('tenant id must match')]);
+    expect((await cli(...stores, 'projections', 'status')).code).toBe(1);
   });
 });
