@@ -150,6 +150,18 @@ describe.skipIf(!pgAvailable)('multi-tenancy on PostgreSQL, a schema per tenant'
       b: (await (await tenants.get('b')).eventStore.readAll({ limit: 100_000 })).length,
     };
     const perTenant = 100;
+    // Subscribed before the writes: each tenant's live subscription must see its own events, and only them.
+    const seen: Record<string, Array<{ tenantId: unknown; amount: number }>> = { a: [], b: [] };
+    const subscriptions = await Promise.all(
+      (['a', 'b'] as const).map(async (tenantId) => {
+        const { eventStore } = await tenants.get(tenantId);
+        const from = (await eventStore.headPosition()) + 1;
+        return eventStore.subscribe({ from, pollIntervalMs: 20 }, async (events) => {
+          for (const e of events)
+            seen[tenantId].push({ tenantId: e.metadata.tenantId, amount: (e.data as { amount: number }).amount });
+        });
+      }),
+    );
     const sends = [];
     for (let i = 0; i < perTenant; i++) {
       for (const [tenantId, amount] of [
@@ -170,5 +182,9 @@ describe.skipIf(!pgAvailable)('multi-tenancy on PostgreSQL, a schema per tenant'
         [],
       );
     }
+    for (let i = 0; i < 500 && seen.a.length + seen.b.length < 2 * perTenant; i++) await new Promise((r) => setTimeout(r, 10));
+    await Promise.all(subscriptions.map((s) => s.stop()));
+    expect(seen.a).toEqual(Array.from({ length: perTenant }, () => ({ tenantId: 'a', amount: 1 })));
+    expect(seen.b).toEqual(Array.from({ length: perTenant }, () => ({ tenantId: 'b', amount: 1000 })));
   });
 });
