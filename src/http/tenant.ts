@@ -2,6 +2,7 @@
 import { assertTenantId, ChronicleError, type Principal } from 'chronicle-es';
 import type { Authenticator, AuthRequest } from './auth.js';
 
+/** Where tenantAuthenticator finds a principal's tenant, and who may name one. */
 export type TenantAuthenticatorOptions = {
   /** The claim (e.g. of a JWT) naming the principal's tenant, when it has no `tenantId` of its own. Default `tenant`. */
   claim?: string;

@@ -20,6 +20,7 @@ export function tenantOf(principal: Principal | undefined, what: string): string
   return principal.tenantId;
 }
 
+/** The tenants a tenant command bus routes to, and the commands it serves. */
 export type TenantCommandBusOptions<T extends { commandBus: CommandBus }> = {
   /** Each tenant's resources; its `commandBus` has the handlers of `commands`, over that tenant's store. */
   tenants: TenantRegistry<T>;
@@ -51,6 +52,7 @@ export function createTenantCommandBus<T extends { commandBus: CommandBus }>(opt
   return bus;
 }
 
+/** The tenants a tenant query bus routes to, and the queries it serves. */
 export type TenantQueryBusOptions<T extends { queryBus: QueryBus }> = {
   /** Each tenant's resources; its `queryBus` reads that tenant's read store and waits on that tenant's projector. */
   tenants: TenantRegistry<T>;

@@ -5,6 +5,7 @@ import { assertTenantId } from './tenant-id.js';
 /** What `open` returns for one tenant: any object; its `close` (when it has one) is called once, by the registry's close. */
 export type TenantResources = { close?(): void | Promise<void> };
 
+/** How a tenant registry opens a tenant, and which tenants exist. */
 export type TenantRegistryOptions<T extends object> = {
   /** Opens one tenant's resources, e.g. its stores at `tenantPath(...)` or in `tenantSchema(...)`, and its buses. */
   open(tenantId: string): T | Promise<T>;
@@ -12,6 +13,7 @@ export type TenantRegistryOptions<T extends object> = {
   exists?(tenantId: string): boolean | Promise<boolean>;
 };
 
+/** Each tenant's resources, opened once on first use and closed together. */
 export interface TenantRegistry<T extends object> {
   /**
    * The tenant's resources, opened on first use; concurrent callers share one opening, and a failed one is not kept.
