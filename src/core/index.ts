@@ -70,6 +70,23 @@ export { type UpcasterChain, type UpcastStep, upcasters } from './evolution/upca
 export { upcasterOf, withUpcasting } from './evolution/upcasting-store.js';
 export { createInMemoryEventStore } from './in-memory-event-store.js';
 export {
+  assertTruncateOptions,
+  deletedStreamError,
+  notArchivedError,
+  notClosedError,
+  noStreamError,
+  truncateBefore,
+} from './lifecycle/lifecycle-checks.js';
+export type {
+  StreamLifecycle,
+  StreamLifecycleState,
+  StreamLifecycleStatus,
+  TombstoneOptions,
+  TruncateOptions,
+} from './lifecycle/stream-lifecycle.js';
+export { retainedRead, retentionOf, type StreamRetention } from './lifecycle/stream-retention.js';
+
+export {
   compareCodePoints,
   createStoreInspector,
   type InspectionSource,

@@ -16,6 +16,7 @@ import type {
   TaggedEvent,
 } from './event-store.js';
 import { nameProblem } from './name-rules.js';
+import { assertRetention } from './lifecycle/stream-retention.js';
 
 /** @throws INVALID_ARGUMENT unless `streamId` is a non-empty string of at most 512 characters without control characters. */
 export function assertStreamId(streamId: unknown): asserts streamId is string {
@@ -260,6 +261,7 @@ export function streamMetadataJson(metadata: unknown): string {
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
     throw new ChronicleError('INVALID_ARGUMENT', 'stream metadata must be an object');
   }
+  assertRetention(metadata as Record<string, unknown>);
   return toJson(metadata, 'stream metadata') as string;
 }
 

@@ -29,6 +29,7 @@ import {
 } from './event-store-case-kit.js';
 import { describeConditionCases } from './event-store-condition-cases.js';
 import type { EventStoreFactory } from './event-store-factory.js';
+import { describeLifecycleCases } from './event-store-lifecycle-cases.js';
 import { describeQueryCases } from './event-store-query-cases.js';
 import { describeRaceCases } from './event-store-race-cases.js';
 
@@ -1377,6 +1378,7 @@ export function describeEventStoreConformance(name: string, factory: EventStoreF
     describeQueryCases(block, runner);
     describeConditionCases(block, runner);
     describeRaceCases(factory, runner);
+    describeLifecycleCases(block, factory, runner);
 
     it('close lets a pending append settle, then appends fail with CLOSED', async () => {
       const s = await factory.create();
