@@ -5,12 +5,12 @@ import { AppendSignal } from './append-signal.js';
 import { ChronicleError } from './errors.js';
 import { matchesQuery, normalizeQuery, type Query } from './event-query.js';
 import type { AppendResult, EventStore, RecordedEvent, StreamInfo } from './event-store.js';
-import { createInMemoryLifecycle, type InMemoryStreamLife, lifeStateOf } from './lifecycle/in-memory-lifecycle.js';
-import { deletedStreamError } from './lifecycle/lifecycle-checks.js';
-import { retainedRead, retentionOf } from './lifecycle/stream-retention.js';
 import { createStoreInspector } from './inspection/create-store-inspector.js';
 import { inMemoryInspectionSource } from './inspection/in-memory-inspection.js';
 import type { InspectableStore } from './inspection/store-inspector.js';
+import { createInMemoryLifecycle, type InMemoryStreamLife, lifeStateOf } from './lifecycle/in-memory-lifecycle.js';
+import { deletedStreamError } from './lifecycle/lifecycle-checks.js';
+import { retainedRead, retentionOf } from './lifecycle/stream-retention.js';
 import { createPollingSubscription } from './poll-subscription.js';
 import { createInMemorySnapshotStore } from './snapshots/in-memory-snapshot-store.js';
 import {

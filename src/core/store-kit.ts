@@ -15,8 +15,8 @@ import type {
   StreamWrite,
   TaggedEvent,
 } from './event-store.js';
-import { nameProblem } from './name-rules.js';
 import { assertRetention } from './lifecycle/stream-retention.js';
+import { nameProblem } from './name-rules.js';
 
 /** @throws INVALID_ARGUMENT unless `streamId` is a non-empty string of at most 512 characters without control characters. */
 export function assertStreamId(streamId: unknown): asserts streamId is string {

@@ -55,7 +55,11 @@ async function expectDeleted(fn: () => unknown, what: string, flag?: 'tombstoned
 }
 
 /** Registers the lifecycle cases; the race cases spread their appenders over a peer when the factory makes one. */
-export function describeLifecycleCases(block: StoreBlock<EventStore>, factory: EventStoreFactory, runner: ConformanceRunner): void {
+export function describeLifecycleCases(
+  block: StoreBlock<EventStore>,
+  factory: EventStoreFactory,
+  runner: ConformanceRunner,
+): void {
   const { describe, it, beforeAll, afterAll } = runner;
 
   block('stream lifecycle: truncate', (store) => {
@@ -121,10 +125,18 @@ export function describeLifecycleCases(block: StoreBlock<EventStore>, factory: E
       const life = lifecycleOf(s);
       const id = freshStream();
       const other = freshStream();
-      const first = await s.append(id, numbered(3), { idempotencyKey: `key-${id}` });
+      // The tombstoned stream holds the head: its positions must not be handed out again once they leave the log.
       await s.append(other, numbered(1));
+      const first = await s.append(id, numbered(3), { idempotencyKey: `key-${id}` });
       if (s.snapshots) {
-        await s.snapshots.saveSnapshot({ streamId: id, name: 'state', version: 1, streamVersion: 3, position: first.position, state: { n: 3 } });
+        await s.snapshots.saveSnapshot({
+          streamId: id,
+          name: 'state',
+          version: 1,
+          streamVersion: 3,
+          position: first.position,
+          state: { n: 3 },
+        });
       }
       const head = await s.headPosition();
       await life.tombstone(id, { expectedVersion: 3 });
@@ -134,7 +146,11 @@ export function describeLifecycleCases(block: StoreBlock<EventStore>, factory: E
       assert.ok((await s.headPosition()) >= head, 'the head went back: positions could be reused');
       await expectDeleted(() => s.readStream(id), 'readStream of a tombstoned stream', 'tombstoned');
       for (const form of APPEND_FORMS) {
-        await expectDeleted(() => form.write(s, [{ streamId: id, events: [ev('Again')] }]), `${form.name} to a tombstoned stream`, 'tombstoned');
+        await expectDeleted(
+          () => form.write(s, [{ streamId: id, events: [ev('Again')] }]),
+          `${form.name} to a tombstoned stream`,
+          'tombstoned',
+        );
       }
       await expectDeleted(() => s.append(id, [ev('Again')], { expectedVersion: 'no_stream' }), 'append no_stream', 'tombstoned');
       await expectDeleted(() => s.append(id, [ev('Again')], { expectedVersion: 3 }), 'append at its old version', 'tombstoned');
@@ -144,7 +160,8 @@ export function describeLifecycleCases(block: StoreBlock<EventStore>, factory: E
       assert.deepEqual(again, { ...first, duplicate: true });
       const later = await s.append(other, numbered(1, 2));
       assert.ok(later.position > head, 'a position was reused after a tombstone');
-      if (s.snapshots) assert.equal(await s.snapshots.loadSnapshot(id, 'state', 1), undefined, 'the snapshot outlived the tombstone');
+      if (s.snapshots)
+        assert.equal(await s.snapshots.loadSnapshot(id, 'state', 1), undefined, 'the snapshot outlived the tombstone');
       assert.deepEqual(await life.status(id), { streamId: id, state: 'tombstoned', version: 3, truncatedBefore: 1 });
       const info = await s.streamInfo(id);
       assert.equal(info.deleted, true);
@@ -259,7 +276,15 @@ export function describeLifecycleCases(block: StoreBlock<EventStore>, factory: E
       const id = freshStream();
       await s.append(id, numbered(3));
       await s.setStreamMetadata(id, { maxCount: 2 });
-      for (const metadata of [{ maxCount: 0 }, { maxCount: -1 }, { maxCount: 1.5 }, { maxCount: '2' }, { maxAge: 0 }, { maxAge: -5 }, { maxAge: 'x' }]) {
+      for (const metadata of [
+        { maxCount: 0 },
+        { maxCount: -1 },
+        { maxCount: 1.5 },
+        { maxCount: '2' },
+        { maxAge: 0 },
+        { maxAge: -5 },
+        { maxAge: 'x' },
+      ]) {
         await expectCode(() => s.setStreamMetadata(id, metadata), 'INVALID_ARGUMENT', `metadata ${JSON.stringify(metadata)}`);
       }
       assert.deepEqual((await s.streamInfo(id)).metadata, { maxCount: 2 });
@@ -288,7 +313,15 @@ export function describeLifecycleCases(block: StoreBlock<EventStore>, factory: E
         await waitFor(() => live.events.length === 9, 'the live subscriber to get the appends after the operations');
         assert.deepEqual(
           live.events.map((e) => `${e.streamId}@${e.version}`),
-          [...range(3).map((i) => `${kept}@${i + 1}`), `${gone}@1`, `${gone}@2`, `${closed}@1`, `${closed}@2`, `${kept}@4`, `${kept}@5`],
+          [
+            ...range(3).map((i) => `${kept}@${i + 1}`),
+            `${gone}@1`,
+            `${gone}@2`,
+            `${closed}@1`,
+            `${closed}@2`,
+            `${kept}@4`,
+            `${kept}@5`,
+          ],
         );
         assertWellFormedDelivery(live.batches, from);
       } finally {
@@ -343,7 +376,11 @@ export function describeLifecycleCases(block: StoreBlock<EventStore>, factory: E
       });
       await waitFor(() => appended >= RACERS, 'the racers to append');
       await life.tombstone(id);
-      assert.deepEqual(await Promise.all(racers), range(RACERS).map(() => true), 'a racer was never refused');
+      assert.deepEqual(
+        await Promise.all(racers),
+        range(RACERS).map(() => true),
+        'a racer was never refused',
+      );
       for (const s of opened) {
         assert.deepEqual(await logOf(s, [id]), [], 'an event of the tombstoned stream is in the log');
         await expectDeleted(() => s.readStream(id), 'readStream after the race', 'tombstoned');

@@ -5,9 +5,9 @@ import { assertExpectedVersion, assertStreamId, checkExpectedVersion } from '../
 import {
   assertTruncateOptions,
   deletedStreamError,
+  noStreamError,
   notArchivedError,
   notClosedError,
-  noStreamError,
   truncateBefore,
 } from './lifecycle-checks.js';
 import type { StreamLifecycle, StreamLifecycleState } from './stream-lifecycle.js';

@@ -41,9 +41,13 @@ export function assertTruncateOptions(options: unknown): void {
 
 /** The refusal to archive a stream that is still open. */
 export function notClosedError(streamId: string): ChronicleError {
-  return new ChronicleError('INVALID_ARGUMENT', `stream ${JSON.stringify(streamId)} is not deleted: deleteStream closes it before archive`, {
-    details: { streamId },
-  });
+  return new ChronicleError(
+    'INVALID_ARGUMENT',
+    `stream ${JSON.stringify(streamId)} is not deleted: deleteStream closes it before archive`,
+    {
+      details: { streamId },
+    },
+  );
 }
 
 /** The NOT_FOUND of readArchived on a stream that is not archived. */

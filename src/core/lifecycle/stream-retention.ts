@@ -15,10 +15,16 @@ export type StreamRetention = {
 export function assertRetention(metadata: Record<string, unknown>): void {
   const { maxAge, maxCount } = metadata;
   if (maxAge !== undefined && !(typeof maxAge === 'number' && Number.isFinite(maxAge) && maxAge > 0)) {
-    throw new ChronicleError('INVALID_ARGUMENT', `stream metadata maxAge must be a positive number of seconds, got ${JSON.stringify(maxAge)}`);
+    throw new ChronicleError(
+      'INVALID_ARGUMENT',
+      `stream metadata maxAge must be a positive number of seconds, got ${JSON.stringify(maxAge)}`,
+    );
   }
   if (maxCount !== undefined && !(typeof maxCount === 'number' && Number.isSafeInteger(maxCount) && maxCount > 0)) {
-    throw new ChronicleError('INVALID_ARGUMENT', `stream metadata maxCount must be a positive integer, got ${JSON.stringify(maxCount)}`);
+    throw new ChronicleError(
+      'INVALID_ARGUMENT',
+      `stream metadata maxCount must be a positive integer, got ${JSON.stringify(maxCount)}`,
+    );
   }
 }
 
