@@ -30,6 +30,7 @@ import {
   type StalledRead,
   type StoreInspector,
   type StreamInfo,
+  type StreamLifecycle,
   streamMetadataJson,
 } from 'chronicle-es';
 import { openConnection, type PostgresConnectionOptions, types } from './connection.js';
@@ -78,6 +79,8 @@ export type PostgresEventStore = EventStore & {
   stalledBy(thresholdMs: number): Promise<StalledRead | undefined>;
   /** The schema holding the store's tables. */
   readonly schema: string;
+  /** Truncate, tombstone and archive streams (src/postgres/stream-lifecycle.ts). */
+  readonly lifecycle: StreamLifecycle;
   /** Group-commit counters since the store was opened. */
   stats(): AppendWriterStats;
   /** Read-only inspection of the store (console, CLI). */

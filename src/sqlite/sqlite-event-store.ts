@@ -32,6 +32,7 @@ import {
   retentionOf,
   type StoreInspector,
   type StreamInfo,
+  type StreamLifecycle,
   streamMetadataJson,
 } from 'chronicle-es';
 import { EVENT_COLUMN_LIST, EVENT_COLUMNS, type EventRow, tagsOf, toEvent } from './event-row.js';
@@ -62,6 +63,8 @@ export type SqliteEventStoreOptions = {
 export type SqliteEventStore = EventStore & {
   /** The database file this store writes. */
   readonly path: string;
+  /** Truncate, tombstone and archive streams (src/sqlite/stream-lifecycle.ts). */
+  readonly lifecycle: StreamLifecycle;
   /** Group-commit counters since the store was opened. */
   stats(): GroupCommitStats;
   /** Read-only inspection of the store (console, CLI). */
