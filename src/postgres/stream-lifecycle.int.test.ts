@@ -16,7 +16,10 @@ async function holdAppend(streamId: string, count: number) {
   clients.push(client);
   await client.connect();
   await client.query('BEGIN');
-  const write = prepareWrite({ streamId, events: Array.from({ length: count }, (_, i) => counted(100 + i)) }, new Date().toISOString());
+  const write = prepareWrite(
+    { streamId, events: Array.from({ length: count }, (_, i) => counted(100 + i)) },
+    new Date().toISOString(),
+  );
   const { rows } = await client.query(
     `${appendEventsSql(`"${fresh.schema}"`)} AS answer`,
     encodeGroup([{ writes: [write], key: undefined, fingerprint: undefined }]),
@@ -27,7 +30,13 @@ async function holdAppend(streamId: string, count: number) {
 
 /** Settles to 'pending' when `promise` has not settled by the time a short wait ends. */
 const stateAfter = async (promise: Promise<unknown>, ms: number) =>
-  Promise.race([promise.then(() => 'resolved', () => 'rejected'), sleep(ms).then(() => 'pending')]);
+  Promise.race([
+    promise.then(
+      () => 'resolved',
+      () => 'rejected',
+    ),
+    sleep(ms).then(() => 'pending'),
+  ]);
 
 describe.skipIf(!pgAvailable)('postgres stream lifecycle: an append held open', () => {
   it('a tombstone waits for the held append, then removes it too; no subscriber passes the held positions', async () => {
@@ -104,7 +113,11 @@ describe.skipIf(!pgAvailable)('postgres stream lifecycle: an append held open', 
       await held.client.query('COMMIT');
       for (let i = 0; i < 250 && !delivered.some((e) => e.position === later.position); i++) await sleep(20);
       expect(delivered.filter((e) => e.streamId === y).map((e) => e.version)).toEqual([1, 2]);
-      expect(delivered.filter((e) => e.streamId !== x).map((e) => e.position)).toEqual([held.last - 1, held.last, later.position]);
+      expect(delivered.filter((e) => e.streamId !== x).map((e) => e.position)).toEqual([
+        held.last - 1,
+        held.last,
+        later.position,
+      ]);
       expect((await store.lifecycle.readArchived(x)).map((e) => e.version)).toEqual([1, 2]);
     } finally {
       await sub.stop();
