@@ -231,7 +231,7 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
       closed = true;
       signal.notify();
     },
-    inspector: () => createStoreInspector(store, inMemoryInspectionSource(log, streams, assertOpen)),
+    inspector: () => createStoreInspector(store, inMemoryInspectionSource(log, streams, assertOpen, removed)),
   };
   return store;
 }
