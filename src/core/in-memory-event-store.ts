@@ -10,6 +10,7 @@ import { inMemoryInspectionSource } from './inspection/in-memory-inspection.js';
 import type { InspectableStore } from './inspection/store-inspector.js';
 import { createInMemoryLifecycle, type InMemoryStreamLife, lifeStateOf } from './lifecycle/in-memory-lifecycle.js';
 import { deletedStreamError } from './lifecycle/lifecycle-checks.js';
+import type { StreamLifecycle } from './lifecycle/stream-lifecycle.js';
 import { retainedRead, retentionOf } from './lifecycle/stream-retention.js';
 import { createPollingSubscription } from './poll-subscription.js';
 import { createInMemorySnapshotStore } from './snapshots/in-memory-snapshot-store.js';
@@ -31,7 +32,7 @@ import {
 type StreamState = InMemoryStreamLife & { metadata: Record<string, unknown> };
 
 /** Creates an event store that keeps everything in memory, with its inspector. */
-export function createInMemoryEventStore(): EventStore & InspectableStore {
+export function createInMemoryEventStore(): EventStore & InspectableStore & { readonly lifecycle: StreamLifecycle } {
   const log: RecordedEvent[] = [];
   const streams = new Map<string, StreamState>();
   const idempotency = new Map<string, { results: AppendResult[]; fingerprint?: string }>();
@@ -144,7 +145,7 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
 
   const copy = (e: RecordedEvent): RecordedEvent => structuredClone(e);
 
-  const store: EventStore & InspectableStore = {
+  const store: EventStore & InspectableStore & { readonly lifecycle: StreamLifecycle } = {
     snapshots,
     lifecycle: createInMemoryLifecycle({ assertOpen, streams, removed, removeSnapshots: snapshots.removeStream }),
     ...appendForms(assertOpen, async (call) => write(call), 'memory'),
