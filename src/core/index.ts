@@ -102,6 +102,7 @@ export {
   notClosedError,
   truncateBefore,
 } from './lifecycle/lifecycle-checks.js';
+export { scavengeStream } from './lifecycle/scavenge-stream.js';
 export type {
   StreamLifecycle,
   StreamLifecycleState,

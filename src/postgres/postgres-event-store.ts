@@ -214,23 +214,33 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     // The known bound serves a page that fits below it (catching up); a page that could reach past it (the tail,
     // where the positions up to the bound may also be gaps) asks for a fresh one first.
     let bound = safeHead.known();
-    if (bound < from + limit - 1 || bound < ownHead) bound = await freshBound();
+    const known = !(bound < from + limit - 1 || bound < ownHead);
+    if (!known) bound = await freshBound();
     if (bound < from) return [];
     const types = filter?.types;
     const categories = filter?.categories;
     if (types?.length === 0 || categories?.length === 0) return [];
-    const sqlLimit = limit === Number.MAX_SAFE_INTEGER ? null : limit;
-    let rows: EventRow[];
-    if (categories !== undefined && types !== undefined) {
-      rows = await query(readAllSql.both, [from, bound, sqlLimit, categories, types], 'readAll');
-    } else if (categories !== undefined) {
-      rows = await query(readAllSql.categories, [from, bound, sqlLimit, categories], 'readAll');
-    } else if (types !== undefined) {
-      rows = await query(readAllSql.types, [from, bound, sqlLimit, types], 'readAll');
-    } else {
-      rows = await query(readAllSql.all, [from, bound, sqlLimit], 'readAll', `chronicle_read_all_${schemaName}`);
+    let rows = await readBelow(from, bound, limit, filter);
+    // Positions up to the known bound can all be gaps (a tombstoned or archived stream, rolled-back appends): an
+    // empty page there is no sign of the tail, and a subscriber taking it for one would idle until something else
+    // refreshed the safe head. Read on to a fresh one.
+    if (known && rows.length === 0) {
+      const fresh = await freshBound();
+      if (fresh > bound) rows = await readBelow(bound + 1, fresh, limit, filter);
     }
     return rows.map(toEvent);
+  }
+
+  function readBelow(from: number, bound: number, limit: number, filter: ReadAllOptions['filter']): Promise<EventRow[]> {
+    const types = filter?.types;
+    const categories = filter?.categories;
+    const sqlLimit = limit === Number.MAX_SAFE_INTEGER ? null : limit;
+    if (categories !== undefined && types !== undefined) {
+      return query(readAllSql.both, [from, bound, sqlLimit, categories, types], 'readAll');
+    }
+    if (categories !== undefined) return query(readAllSql.categories, [from, bound, sqlLimit, categories], 'readAll');
+    if (types !== undefined) return query(readAllSql.types, [from, bound, sqlLimit, types], 'readAll');
+    return query(readAllSql.all, [from, bound, sqlLimit], 'readAll', `chronicle_read_all_${schemaName}`);
   }
 
   // The deleted check rides along as a one-time filter, so a live stream is read in one query; an empty answer then

@@ -422,7 +422,8 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       // One probe of the streams table; the version and position streamState() also looks up are not needed here.
       const row = selectStreamRow.get(streamId);
       if (row?.[0] === 1) throw deletedError(streamId);
-      // Max-age / max-count: the stream's events filtered in full (such streams are few, and kept short by them).
+      // Max-age / max-count: the stream's events filtered in full (few streams have them; scavengeStream truncates
+      // what they hide, so the stored part stays short).
       const retention = row === undefined || row[1] === '{}' ? undefined : retentionOf(JSON.parse(row[1]));
       if (retention)
         return retainedRead(readForward.all(streamId, 1, -1).map(streamEvent), retention, { direction, from, limit });

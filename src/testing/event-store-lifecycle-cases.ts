@@ -8,6 +8,7 @@ import {
   type RecordedEvent,
   type StreamLifecycle,
   type Subscription,
+  scavengeStream,
 } from 'chronicle-es';
 import { type ConformanceRunner, expectCode, type StoreBlock } from './conformance-kit.js';
 import {
@@ -269,6 +270,29 @@ export function describeLifecycleCases(
       await s.setStreamMetadata(id, { maxAge: 7200, maxCount: 2 });
       assert.deepEqual(ns(await s.readStream(id)), [2, 3]);
       assert.deepEqual(ns(await logOf(s, [id])), [1, 2, 3]);
+    });
+
+    it('scavengeStream deletes what maxCount / maxAge hide, keeping the last event', async () => {
+      const s = store();
+      const id = freshStream();
+      await s.append(id, numbered(5));
+      assert.deepEqual(await scavengeStream(s, id), { removed: 0 }, 'no retention, nothing to scavenge');
+      await s.setStreamMetadata(id, { maxCount: 2 });
+      assert.deepEqual(await scavengeStream(s, id), { removed: 3 });
+      assert.deepEqual(ns(await logOf(s, [id])), [4, 5]);
+      await s.setStreamMetadata(id, {});
+      assert.deepEqual(ns(await s.readStream(id)), [4, 5], 'a scavenged event came back');
+      const old = new Date(Date.now() - 3_600_000).toISOString();
+      const expired = freshStream();
+      await s.append(
+        expired,
+        range(3).map((i) => ({ ...ev('Lived', { n: i + 1 }), metadata: { timestamp: old } })),
+      );
+      await s.setStreamMetadata(expired, { maxAge: 60 });
+      assert.deepEqual(await s.readStream(expired), []);
+      assert.deepEqual(await scavengeStream(s, expired), { removed: 2 });
+      assert.deepEqual(ns(await logOf(s, [expired])), [3]);
+      assert.equal((await s.append(expired, numbered(1, 4))).version, 4);
     });
 
     it('malformed maxAge / maxCount are refused and the metadata stays', async () => {
