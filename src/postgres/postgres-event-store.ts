@@ -222,10 +222,11 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     if (types?.length === 0 || categories?.length === 0) return [];
     let rows = await readBelow(from, bound, limit, filter);
     // Positions up to the known bound can all be gaps (a tombstoned or archived stream, rolled-back appends): an
-    // empty page there is no sign of the tail, and a subscriber taking it for one would idle until something else
-    // refreshed the safe head. Read on to a fresh one.
-    if (known && rows.length === 0) {
-      const fresh = await freshBound();
+    // empty unfiltered page there is no sign of the tail, and a subscriber (whose pages are unfiltered) taking it for
+    // one would idle until something else refreshed the safe head. Read on to one covering every append committed
+    // before this call.
+    if (known && rows.length === 0 && types === undefined && categories === undefined) {
+      const fresh = await coveringBound();
       if (fresh > bound) rows = await readBelow(bound + 1, fresh, limit, filter);
     }
     return rows.map(toEvent);
