@@ -14,6 +14,7 @@ import {
   defineProjection,
   type EventStore,
   type InMemoryReadTx,
+  type StreamLifecycle,
 } from 'chronicle-es';
 import { createPostgresEventStore } from 'chronicle-es/postgres';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
@@ -45,6 +46,22 @@ const balances = defineProjection<InMemoryReadTx>({
     },
   },
 });
+
+// #region lifecycle
+async function retireAccounts(store: EventStore, lifecycle: StreamLifecycle) {
+  // Keep the tail: versions 1 and 2 leave the stream and the global log; the next append is version 5.
+  await lifecycle.truncate('account-kept', { before: 3 });
+  // Close a stream, then move its events out of the log into the archive (same database).
+  await store.deleteStream('account-closed');
+  await lifecycle.archive('account-closed');
+  const archived = await lifecycle.readArchived('account-closed'); // as recorded: ids, versions, positions
+  // Hard delete: events and snapshots removed, the id refused for good (STREAM_DELETED, details.tombstoned).
+  await lifecycle.tombstone('account-gone');
+  // Reads of a stream return only its last 100 events, or those of the last 30 days (readAll is untouched).
+  await store.setStreamMetadata('account-kept', { maxCount: 100, maxAge: 30 * 24 * 3600 });
+  return archived;
+}
+// #endregion lifecycle
 
 const dir = mkdtempSync(join(tmpdir(), 'chronicle-lifecycle-'));
 const schemas: Array<{ drop(): Promise<void> }> = [];
@@ -86,18 +103,7 @@ describe.each(stores)('stream lifecycle seen by projections and deciders: %s', (
 
       const lifecycle = store.lifecycle;
       if (!lifecycle) throw new Error('the store has no lifecycle');
-      // #region lifecycle
-      // Keep the tail: versions 1 and 2 leave the stream and the global log; the next append is version 5.
-      await lifecycle.truncate('account-kept', { before: 3 });
-      // Close a stream, then move its events out of the log into the archive (same database).
-      await store.deleteStream('account-closed');
-      await lifecycle.archive('account-closed');
-      const archived = await lifecycle.readArchived('account-closed'); // as recorded: ids, versions, positions
-      // Hard delete: events and snapshots removed, the id refused for good (STREAM_DELETED, details.tombstoned).
-      await lifecycle.tombstone('account-gone');
-      // Reads of a stream return only its last 100 events, or those of the last 30 days (readAll is untouched).
-      await store.setStreamMetadata('account-kept', { maxCount: 100, maxAge: 30 * 24 * 3600 });
-      // #endregion lifecycle
+      const archived = await retireAccounts(store, lifecycle);
       expect(archived.map((e) => e.version)).toEqual([1, 2]);
       const last = await store.append(kept, added(5));
       expect(last.version).toBe(5);
