@@ -94,6 +94,23 @@ export {
   type WriteRateOptions,
 } from './inspection/store-inspector.js';
 export type { PositionProbe } from './inspection/write-rate.js';
+export {
+  assertTruncateOptions,
+  deletedStreamError,
+  noStreamError,
+  notArchivedError,
+  notClosedError,
+  truncateBefore,
+} from './lifecycle/lifecycle-checks.js';
+export { scavengeStream } from './lifecycle/scavenge-stream.js';
+export type {
+  StreamLifecycle,
+  StreamLifecycleState,
+  StreamLifecycleStatus,
+  TombstoneOptions,
+  TruncateOptions,
+} from './lifecycle/stream-lifecycle.js';
+export { retainedRead, retentionOf, type StreamRetention } from './lifecycle/stream-retention.js';
 export { copyLog } from './log-transfer/copy-log.js';
 export { type ExportLogOptions, exportLog, type LogTransferProgress } from './log-transfer/export-log.js';
 export { type ImportLogOptions, type ImportLogResult, importLog } from './log-transfer/import-log.js';
