@@ -17,6 +17,8 @@ export type CryptoShreddingOptions = {
   keys: SubjectKeyStore;
   /** The key cache in front of `keys`. */
   cache?: KeyCacheOptions;
+  /** Close `keys` when the store is closed (after it). Default false: the caller closes what it opened. */
+  closeKeys?: boolean;
 };
 
 /** An event store made by `withCryptoShredding`: the store, plus forgetting a subject. */
@@ -176,6 +178,15 @@ export function withCryptoShredding<S extends EventStore>(store: S, options: Cry
     },
     forget: (subject) => cache.forget(subject),
   };
+  if (options.closeKeys === true) {
+    overrides.close = async () => {
+      try {
+        await store.close();
+      } finally {
+        await keys.close();
+      }
+    };
+  }
   if (snapshots !== undefined) Object.assign(overrides, { snapshots });
   // A proxy, so methods a store has beyond the port (or gains later) stay reachable, bound to the store itself. A new
   // method that takes or returns events must get an override here, or it bypasses encryption.
