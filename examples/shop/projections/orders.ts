@@ -60,7 +60,10 @@ export const ordersProjection = defineProjection({
     CustomerNotified: (event, tx) => step(tx, event, 'customer-notified'),
     // The customer's name was copied into its orders: the copies go with the customer.
     async CustomerForgotten(event, tx) {
-      await tx.run(`UPDATE ${tx.table('orders')} SET customer_name = ? WHERE customer_id = ?`, [FORGOTTEN, event.data.customerId]);
+      await tx.run(`UPDATE ${tx.table('orders')} SET customer_name = ? WHERE customer_id = ?`, [
+        FORGOTTEN,
+        event.data.customerId,
+      ]);
     },
     ShipmentReleased: (event, tx) => step(tx, event, 'shipment-released'),
   },
