@@ -240,7 +240,7 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     return shop as ShopOf<R>;
   }
 
-  const eventStore = openShopEventStore({ postgres: options.eventStore, dataDir: options.dataDir });
+  const eventStore = openShopEventStore({ postgres: options.eventStore, path: join(options.dataDir, 'events.db') });
   try {
     // Reached now, so a wrong URL stops startup rather than the first command.
     await eventStore.headPosition();

@@ -1,15 +1,14 @@
 // The Shop's event store: SQLite (events.db) or PostgreSQL, with its customers' personal fields (name, email,
 // address, and the copies orders and notifications make) encrypted per customer, the keys in the same database.
-import { join } from 'node:path';
 import { type CryptoShreddingStore, type EventStore, withCryptoShredding } from 'chronicle-es';
 import { createPostgresEventStore, createPostgresKeyStore } from 'chronicle-es/postgres';
 import { createSqliteEventStore, createSqliteKeyStore } from 'chronicle-es/sqlite';
 import { shopEvents } from './messages/events.js';
 
-/** Where the log is: a PostgreSQL schema, or `events.db` under `dataDir`. */
+/** Where the log is: a PostgreSQL schema, or else the SQLite file at `path` (the Shop's `events.db`). */
 export type ShopEventStoreLocation = {
   postgres?: { connectionString: string; schema: string; poolSize?: number };
-  dataDir: string;
+  path: string;
 };
 
 /**
@@ -18,13 +17,11 @@ export type ShopEventStoreLocation = {
  */
 export function openShopEventStore(location: ShopEventStoreLocation): CryptoShreddingStore<EventStore> {
   const { postgres } = location;
-  const raw = postgres
-    ? createPostgresEventStore(postgres)
-    : createSqliteEventStore({ path: join(location.dataDir, 'events.db') });
+  const raw = postgres ? createPostgresEventStore(postgres) : createSqliteEventStore({ path: location.path });
   try {
     const keys = postgres
       ? createPostgresKeyStore({ connectionString: postgres.connectionString, schema: postgres.schema })
-      : createSqliteKeyStore({ path: join(location.dataDir, 'events.db') });
+      : createSqliteKeyStore({ path: location.path });
     return withCryptoShredding(raw, { events: shopEvents, keys, closeKeys: true });
   } catch (err) {
     void raw.close();
