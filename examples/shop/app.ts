@@ -21,9 +21,7 @@ import {
   type Workflows,
 } from 'chronicle-es';
 import type { JetStreamRelay, JetStreamSource } from 'chronicle-es/nats';
-import { createPostgresEventStore } from 'chronicle-es/postgres';
 import type { RedisReadStore } from 'chronicle-es/redis';
-import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { type CheckpointChanges, projectorChanges } from './checkpoint-changes.js';
 import { registerCommands } from './commands.js';
 import { DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from './jetstream-names.js';
