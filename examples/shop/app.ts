@@ -238,7 +238,9 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     return shop as ShopOf<R>;
   }
 
-  const eventStore = openShopEventStore({ postgres: options.eventStore, path: join(options.dataDir, 'events.db') });
+  const eventStore = openShopEventStore(
+    options.eventStore ? { postgres: options.eventStore } : { path: join(options.dataDir, 'events.db') },
+  );
   try {
     // Reached now, so a wrong URL stops startup rather than the first command.
     await eventStore.headPosition();

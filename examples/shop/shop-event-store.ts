@@ -5,11 +5,15 @@ import { createPostgresEventStore, createPostgresKeyStore } from 'chronicle-es/p
 import { createSqliteEventStore, createSqliteKeyStore } from 'chronicle-es/sqlite';
 import { shopEvents } from './messages/events.js';
 
-/** Where the log is: a PostgreSQL schema, or else the SQLite file at `path` (the Shop's `events.db`). */
-export type ShopEventStoreLocation = {
-  postgres?: { connectionString: string; schema: string; poolSize?: number };
-  path: string;
-};
+/** Where the log is: a PostgreSQL schema, or the SQLite file at `path` (the Shop's `events.db`). */
+export type ShopEventStoreLocation =
+  | { postgres: { connectionString: string; schema: string; poolSize?: number } }
+  | {
+      postgres?: undefined;
+      path: string;
+      /** SQLite's synchronous level of the event store (see createSqliteEventStore). Default 'full'. */
+      synchronous?: 'full' | 'normal';
+    };
 
 /**
  * Opens the log and its key store; closing the store closes both. `forget(customerId)` deletes a customer's key.
@@ -17,7 +21,9 @@ export type ShopEventStoreLocation = {
  */
 export function openShopEventStore(location: ShopEventStoreLocation): CryptoShreddingStore<EventStore> {
   const { postgres } = location;
-  const raw = postgres ? createPostgresEventStore(postgres) : createSqliteEventStore({ path: location.path });
+  const raw = postgres
+    ? createPostgresEventStore(postgres)
+    : createSqliteEventStore({ path: location.path, synchronous: location.synchronous });
   try {
     const keys = postgres
       ? createPostgresKeyStore({ connectionString: postgres.connectionString, schema: postgres.schema })
