@@ -67,7 +67,7 @@ describe('crypto-shredding on a SQLite file', () => {
 
     const path = freshPath();
     const raw = createSqliteEventStore({ path });
-    const keys = createSqliteKeyStore({ path: raw.path });
+    const keys = createSqliteKeyStore({ path: raw.path }); // the keys in the event store's own file
     const store = withCryptoShredding(raw, { events: [Registered], keys });
     await store.append('customer-c1', [registered('c1')]);
     await store.append('customer-c2', [registered('c2')]);

@@ -9,7 +9,7 @@ import type { EventStore, RecordedEvent } from '../event-store.js';
 import { upcasters } from '../evolution/upcasters.js';
 import { withUpcasting } from '../evolution/upcasting-store.js';
 import { createInMemoryEventStore } from '../in-memory-event-store.js';
-import { defineEvent, type EventOf } from '../messages.js';
+import { defineEvent, type EventDefinition, type EventOf } from '../messages.js';
 import { defineProjection } from '../projections/define-projection.js';
 import { createInMemoryReadStore, type InMemoryReadTx } from '../projections/in-memory-read-store.js';
 import { createProjector, type Projector } from '../projections/projector.js';
@@ -17,6 +17,7 @@ import { withCryptoShredding } from './crypto-shredding-store.js';
 import { createInMemorySubjectKeyStore } from './in-memory-subject-key-store.js';
 import { FORGOTTEN } from './personal-cipher.js';
 import { personal } from './personal-fields.js';
+import type { SubjectKeyStore } from './subject-key-store.js';
 
 // #region personal-events
 const address = z.object({ street: z.string(), city: z.string(), floor: z.number().optional() });
@@ -35,6 +36,12 @@ const Renamed = defineEvent('PersonRenamed', z.object({ personId: z.string(), na
   subject: 'personId',
 });
 // #endregion personal-events
+
+// #region with-upcasting
+// Shredding inside, upcasting outside: upcasters see decrypted data (the other order is refused).
+const upcastingOverShredding = (raw: EventStore, keys: SubjectKeyStore, events: EventDefinition[]) =>
+  withUpcasting(withCryptoShredding(raw, { events, keys }), events);
+// #endregion with-upcasting
 const Upgraded = defineEvent('PersonUpgraded', z.object({ personId: z.string(), plan: z.string() }));
 const catalog = [Registered, Renamed, Upgraded];
 
@@ -46,13 +53,15 @@ afterEach(async () => {
 let n = 0;
 const fresh = () => `p${++n}x${Date.now().toString(36)}`;
 
+// #region wiring
+// Everything reads and writes through it: command and decision handlers, the projector, the process managers.
+const shredded = (raw: EventStore, keys: SubjectKeyStore) => withCryptoShredding(raw, { events: catalog, keys });
+// #endregion wiring
+
 function stores() {
   const raw = createInMemoryEventStore();
   const keys = createInMemorySubjectKeyStore();
-  // #region wiring
-  const store = withCryptoShredding(raw, { events: catalog, keys });
-  // #endregion wiring
-  return { raw, keys, store };
+  return { raw, keys, store: shredded(raw, keys) };
 }
 
 const ada = (personId: string) => ({
@@ -179,10 +188,8 @@ describe('withCryptoShredding', () => {
         },
       });
     const readStore = createInMemoryReadStore();
-    // #region projector
     // The projector reads through the shredding store, so handlers see plain (or redacted) data.
     const projector = createProjector({ eventStore: store, readStore, projections: [people(1)], pollIntervalMs: 5 });
-    // #endregion projector
     projectors.push(projector);
     await projector.start();
     await projector.waitForPosition(2, { timeoutMs: 5000 });
@@ -217,9 +224,7 @@ describe('withCryptoShredding', () => {
     await withCryptoShredding(raw, { events: [V1], keys }).append('s-1', [
       { type: 'Signed', data: { id: 'u1', fullName: 'Grace Brewster Hopper' } },
     ]);
-    // #region with-upcasting
-    const store = withUpcasting(withCryptoShredding(raw, { events: [V2], keys }), [V2]);
-    // #endregion with-upcasting
+    const store = upcastingOverShredding(raw, keys, [V2]);
     await store.append('s-1', [{ type: 'Signed', data: { id: 'u1', first: 'Grace', last: 'Hopper' } }]);
     const read = await store.readStream('s-1');
     expect(read.map((e) => e.data)).toEqual([
