@@ -6,7 +6,7 @@ import { upcasterOf } from '../evolution/upcasting-store.js';
 import type { EventDefinition } from '../messages.js';
 import type { Snapshot, SnapshotStore } from '../snapshots/snapshot-store.js';
 import { createKeyCache, type KeyCacheOptions } from './key-cache.js';
-import { decryptEvent, encryptFields, type PersonalMetadata, personalMetadataOf } from './personal-cipher.js';
+import { decryptEvent, encryptFields, personalMetadataOf } from './personal-cipher.js';
 import { assertSubject, type SubjectKeyStore } from './subject-key-store.js';
 
 /** Options of withCryptoShredding. */
@@ -100,10 +100,9 @@ export function withCryptoShredding<S extends EventStore>(store: S, options: Cry
       const subject = (event.data as Record<string, string>)[personal.subject];
       const key = found.get(subject);
       if (key === undefined) throw new ChronicleError('STORE_ERROR', `the key store returned no key for ${subject}`);
-      const { data, fields } = encryptFields(event.data, personal.fields, subject, key);
-      if (fields.length === 0) return event;
-      const marker: PersonalMetadata = { v: 1, subject, key: key.id, fields };
-      return { ...event, data, metadata: { ...event.metadata, personal: marker } };
+      const sealed = encryptFields(event.data, personal.fields, subject, key);
+      if (sealed === undefined) return event;
+      return { ...event, data: sealed.data, metadata: { ...event.metadata, personal: sealed.personal } };
     });
   }
 
@@ -157,10 +156,18 @@ export function withCryptoShredding<S extends EventStore>(store: S, options: Cry
         : store.append((await encrypted(first)) as never, second as never)) as EventStore['append'],
     async appendMany(writes, appendOptions) {
       if (!Array.isArray(writes)) return store.appendMany(writes, appendOptions);
-      const all: StreamWrite[] = [];
-      for (const w of writes as readonly StreamWrite[]) {
-        all.push(typeof w === 'object' && w !== null ? { ...w, events: await encrypted(w.events) } : w);
-      }
+      // One key lookup (and one key-store transaction) for the whole call, not one per write.
+      const lists = (writes as readonly StreamWrite[]).map((w) =>
+        typeof w === 'object' && w !== null && Array.isArray(w.events) ? w.events : undefined,
+      );
+      const sealed = await encrypted(lists.flatMap((events) => events ?? []));
+      let at = 0;
+      const all = (writes as readonly StreamWrite[]).map((w, i) => {
+        const events = lists[i];
+        if (events === undefined) return w;
+        at += events.length;
+        return { ...w, events: sealed.slice(at - events.length, at) };
+      });
       return store.appendMany(all, appendOptions);
     },
     async readStream(streamId, readOptions) {

@@ -94,8 +94,15 @@ describe('withCryptoShredding', () => {
       plan: 'gold',
       address: { street: expect.stringMatching(/^shred:v1:s:/) },
     });
-    expect((stored[0].data as { address: { floor: unknown } }).address.floor).toMatch(/^shred:v1:n:/);
-    expect(stored[0].metadata.personal).toMatchObject({ v: 1, subject: id, fields: [['name'], ['email'], ['address']] });
+    expect((stored[0].data as { address: { floor: unknown } }).address.floor).toMatch(/^shred:v1:n:\d+$/);
+    expect(stored[0].metadata.personal).toMatchObject({
+      v: 1,
+      subject: id,
+      fields: [['name'], ['email'], ['address']],
+      iv: expect.any(String),
+      tag: expect.any(String),
+      data: expect.any(String),
+    });
     expect(stored[1].metadata.personal).toBeUndefined();
     // One key per subject: every event of the person is under the same one.
     expect(new Set(stored.filter((e) => e.metadata.personal).map((e) => (e.metadata.personal as { key: string }).key)).size).toBe(
@@ -317,9 +324,11 @@ describe('withCryptoShredding', () => {
     const [event] = await store
       .append('person-t', [{ type: 'PersonRenamed', data: { personId: 't', name: 'Ada' } }])
       .then(() => raw.readAll());
-    const name = (event.data as { name: string }).name;
-    const tampered = name.slice(0, -2) + (name.endsWith('AA') ? 'BB' : 'AA');
-    await raw.append('person-t2', [{ type: 'PersonRenamed', data: { personId: 't', name: tampered }, metadata: event.metadata }]);
+    const personal = event.metadata.personal as { data: string };
+    const flipped = personal.data.slice(0, -2) + (personal.data.endsWith('AA') ? 'BB' : 'AA');
+    await raw.append('person-t2', [
+      { type: 'PersonRenamed', data: event.data, metadata: { ...event.metadata, personal: { ...personal, data: flipped } } },
+    ]);
     const error = await store.readStream('person-t2').catch((err: unknown) => err);
     expect(isChronicleError(error, 'STORE_ERROR')).toBe(true);
   });

@@ -1,7 +1,9 @@
-// How personal fields are stored: each leaf value (string, number, boolean) under a personal field becomes one
-// string, `shred:v1:<kind>:<iv>:<tag>:<ciphertext>` (AES-256-GCM, base64url parts, the subject id as associated data),
-// and the event's metadata says whose key (`personal: { v, subject, key, fields }`). Objects and arrays keep their
-// shape (keys are structure, not data), so a redacted event still has the shape its schema describes.
+// How personal fields are stored: the leaf values (strings, numbers, booleans) under an event's personal fields are
+// encrypted together, as one JSON array, with AES-256-GCM (the subject id as associated data: one AES operation per
+// event), and each leaf is replaced by `shred:v1:<kind>:<index>` (its JSON type and its place in the array). The
+// event's metadata says whose key and holds the rest: `personal: { v, subject, key, fields, iv, tag, data }` (base64url).
+// Objects and arrays keep their shape (keys are structure, not data), so a redacted event still has the shape its
+// schema describes.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ChronicleError } from '../errors.js';
 import type { RecordedEvent } from '../event-store.js';
@@ -20,6 +22,10 @@ export type PersonalMetadata = {
   key: string;
   /** Paths of the encrypted fields. */
   fields: string[][];
+  /** AES-GCM's IV, tag and ciphertext of the leaves, base64url. */
+  iv: string;
+  tag: string;
+  data: string;
   /** Set on read when the key is gone: the fields hold the placeholders. */
   forgotten?: true;
 };
@@ -30,23 +36,6 @@ const KINDS = { s: 'string', n: 'number', b: 'boolean' } as const;
 type Kind = keyof typeof KINDS;
 const PLACEHOLDER: Record<Kind, Leaf> = { s: FORGOTTEN, n: 0, b: false };
 const kindOf = (value: Leaf): Kind => (typeof value === 'string' ? 's' : typeof value === 'number' ? 'n' : 'b');
-
-function encryptLeaf(value: Leaf, key: SubjectKey, aad: Buffer): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key.key, iv);
-  cipher.setAAD(aad);
-  const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
-  return `${PREFIX}${kindOf(value)}:${iv.toString('base64url')}:${cipher.getAuthTag().toString('base64url')}:${body.toString('base64url')}`;
-}
-
-function decryptLeaf(stored: string, key: SubjectKey | undefined, aad: Buffer): unknown {
-  const [kind, iv, tag, body] = stored.slice(PREFIX.length).split(':');
-  if (key === undefined) return PLACEHOLDER[kind as Kind] ?? FORGOTTEN;
-  const decipher = createDecipheriv('aes-256-gcm', key.key, Buffer.from(iv, 'base64url'));
-  decipher.setAAD(aad);
-  decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-  return JSON.parse(Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8'));
-}
 
 // Every leaf under `value` through `leaf`, objects and arrays rebuilt (never mutated); null and undefined stay.
 function mapLeaves(value: unknown, leaf: (v: Leaf) => unknown): unknown {
@@ -74,22 +63,39 @@ const getPath = (data: unknown, path: readonly string[]): unknown =>
     data,
   );
 
-/** `data` with the fields at `paths` encrypted by `key`, and the paths that were present (the metadata's `fields`). */
+/**
+ * `data` with the leaves under the fields at `paths` replaced by references, and the personal metadata holding them
+ * encrypted by `key`; undefined when none of the fields is present.
+ */
 export function encryptFields(
   data: unknown,
   paths: readonly (readonly string[])[],
   subject: string,
   key: SubjectKey,
-): { data: unknown; fields: string[][] } {
-  const aad = Buffer.from(subject, 'utf8');
+): { data: unknown; personal: PersonalMetadata } | undefined {
   const fields: string[][] = [];
+  const leaves: Leaf[] = [];
   let result = data;
   for (const path of paths) {
     if (getPath(result, path) === undefined) continue;
     fields.push([...path]);
-    result = atPath(result, path, (value) => mapLeaves(value, (leaf) => encryptLeaf(leaf, key, aad)));
+    result = atPath(result, path, (value) => mapLeaves(value, (leaf) => `${PREFIX}${kindOf(leaf)}:${leaves.push(leaf) - 1}`));
   }
-  return { data: result, fields };
+  if (fields.length === 0) return undefined;
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key.key, iv);
+  cipher.setAAD(Buffer.from(subject, 'utf8'));
+  const body = Buffer.concat([cipher.update(JSON.stringify(leaves), 'utf8'), cipher.final()]);
+  const personal: PersonalMetadata = {
+    v: 1,
+    subject,
+    key: key.id,
+    fields,
+    iv: iv.toString('base64url'),
+    tag: cipher.getAuthTag().toString('base64url'),
+    data: body.toString('base64url'),
+  };
+  return { data: result, personal };
 }
 
 /** The personal metadata of a stored event, if it has well-formed one. */
@@ -97,31 +103,42 @@ export function personalMetadataOf(event: RecordedEvent): PersonalMetadata | und
   const p = event.metadata?.personal as PersonalMetadata | undefined;
   if (typeof p !== 'object' || p === null || p.v !== 1) return undefined;
   if (typeof p.subject !== 'string' || typeof p.key !== 'string' || !Array.isArray(p.fields)) return undefined;
+  if (typeof p.iv !== 'string' || typeof p.tag !== 'string' || typeof p.data !== 'string') return undefined;
   return p;
 }
 
 /**
  * The event with its personal fields decrypted by `key`, or redacted to placeholders when `key` is undefined (or is
  * another key of the subject: the one it was written with was forgotten).
- * @throws STORE_ERROR a field does not decrypt with its key (altered or corrupt)
+ * @throws STORE_ERROR the fields do not decrypt with their key (altered or corrupt)
  */
 export function decryptEvent(event: RecordedEvent, personal: PersonalMetadata, key: SubjectKey | undefined): RecordedEvent {
   const usable = key !== undefined && key.id === personal.key ? key : undefined;
-  const aad = Buffer.from(personal.subject, 'utf8');
-  let data: unknown = event.data;
+  let values: unknown[] | undefined;
   try {
-    for (const path of personal.fields) {
-      data = atPath(data, path, (value) =>
-        mapLeaves(value, (leaf) => (typeof leaf === 'string' && leaf.startsWith(PREFIX) ? decryptLeaf(leaf, usable, aad) : leaf)),
-      );
+    if (usable !== undefined) {
+      const decipher = createDecipheriv('aes-256-gcm', usable.key, Buffer.from(personal.iv, 'base64url'));
+      decipher.setAAD(Buffer.from(personal.subject, 'utf8'));
+      decipher.setAuthTag(Buffer.from(personal.tag, 'base64url'));
+      const plain = Buffer.concat([decipher.update(Buffer.from(personal.data, 'base64url')), decipher.final()]);
+      values = JSON.parse(plain.toString('utf8')) as unknown[];
+      if (!Array.isArray(values)) throw new Error('not an array of values');
     }
   } catch (err) {
     throw new ChronicleError(
       'STORE_ERROR',
-      `event at position ${event.position} (stream ${event.streamId}): a personal field does not decrypt with its key`,
+      `event at position ${event.position} (stream ${event.streamId}): its personal fields do not decrypt with their key`,
       { details: { eventId: event.id, streamId: event.streamId, position: event.position }, cause: err },
     );
   }
+  const restore = (leaf: Leaf): unknown => {
+    if (typeof leaf !== 'string' || !leaf.startsWith(PREFIX)) return leaf;
+    const [kind, index] = leaf.slice(PREFIX.length).split(':');
+    if (values === undefined) return PLACEHOLDER[kind as Kind] ?? FORGOTTEN;
+    return values[Number(index)];
+  };
+  let data: unknown = event.data;
+  for (const path of personal.fields) data = atPath(data, path, (value) => mapLeaves(value, restore));
   if (usable !== undefined) return { ...event, data };
   return { ...event, data, metadata: { ...event.metadata, personal: { ...personal, forgotten: true } } };
 }
