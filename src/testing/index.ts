@@ -33,3 +33,7 @@ export {
   type SnapshotStoreFactory,
 } from './snapshot-store-conformance.js';
 export { describeStoreInspectorConformance } from './store-inspector-cases.js';
+export {
+  describeSubjectKeyStoreConformance,
+  type SubjectKeyStoreFactory,
+} from './subject-key-store-conformance.js';
