@@ -1,39 +1,40 @@
 // chronicle/http: the Fastify plugin serving commands, queries, OpenAPI, SSE, health and metrics, with auth.
 
-export type { EndpointAccess } from './access.js';
 export {
   type Authenticator,
   type AuthRequest,
+  buildOpenApiDocument,
+  type Consistency,
+  type ConsistencyOptions,
   type Credentials,
   combineAuthenticators,
   createApiKeyAuthenticator,
-  credentialsOf,
-} from './auth.js';
-export { type Consistency, type ConsistencyOptions, readConsistency } from './consistency.js';
-export type { ConsoleOptions } from './console/index.js';
-export {
   createJwtAuthenticator,
+  createQueryStringCoercer,
+  credentialsOf,
+  type HttpProblemCode,
   type JwtAuthenticatorOptions,
   type JwtClaims,
   type JwtVerifyOptions,
-  signJwt,
-  verifyJwt,
-} from './jwt.js';
-export { logRedaction } from './log-redaction.js';
-export { createHttpMetrics, type HttpMetrics, type HttpMetricsOptions, type MetricsRegistry } from './metrics.js';
-export { buildOpenApiDocument, type OpenApiInfo, type OpenApiInput } from './openapi.js';
-export { type ChronicleHttpOptions, chronicleHttp, problemErrorHandler, sendProblem } from './plugin.js';
-export {
-  type HttpProblemCode,
+  type OpenApiInfo,
+  type OpenApiInput,
   PROBLEM_TABLE,
   type Problem,
   type ProblemCode,
   problemOf,
   problemType,
+  type QueryStringCoercer,
+  readConsistency,
+  signJwt,
   toProblem,
-} from './problem.js';
+  verifyJwt,
+} from '../http-common/index.js';
+export type { EndpointAccess } from './access.js';
+export type { ConsoleOptions } from './console/index.js';
+export { logRedaction } from './log-redaction.js';
+export { createHttpMetrics, type HttpMetrics, type HttpMetricsOptions, type MetricsRegistry } from './metrics.js';
+export { type ChronicleHttpOptions, chronicleHttp, problemErrorHandler, sendProblem } from './plugin.js';
 export { projectionMetrics } from './projection-metrics.js';
-export { createQueryStringCoercer, type QueryStringCoercer } from './query-string.js';
 export {
   createReadiness,
   isReady,
