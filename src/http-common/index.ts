@@ -12,6 +12,7 @@ export {
   digest,
   unauthenticated,
 } from './auth.js';
+export type { NotificationSource, PositionSource, ProjectionChange } from './change-feed.js';
 export {
   type Consistency,
   type ConsistencyOptions,
@@ -41,6 +42,14 @@ export {
   toProblem,
 } from './problem.js';
 export { createQueryStringCoercer, type QueryStringCoercer } from './query-string.js';
+export {
+  createReadiness,
+  isReady,
+  type ProjectionReadiness,
+  type ReadinessCheck,
+  type ReadinessOptions,
+  type ReadinessReport,
+} from './readiness.js';
 export {
   CORRELATION_ID_HEADER,
   correlationIdFrom,

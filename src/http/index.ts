@@ -11,8 +11,10 @@ export {
   createApiKeyAuthenticator,
   createJwtAuthenticator,
   createQueryStringCoercer,
+  createReadiness,
   credentialsOf,
   type HttpProblemCode,
+  isReady,
   type JwtAuthenticatorOptions,
   type JwtClaims,
   type JwtVerifyOptions,
@@ -21,9 +23,13 @@ export {
   PROBLEM_TABLE,
   type Problem,
   type ProblemCode,
+  type ProjectionReadiness,
   problemOf,
   problemType,
   type QueryStringCoercer,
+  type ReadinessCheck,
+  type ReadinessOptions,
+  type ReadinessReport,
   readConsistency,
   signJwt,
   toProblem,
@@ -35,14 +41,6 @@ export { logRedaction } from './log-redaction.js';
 export { createHttpMetrics, type HttpMetrics, type HttpMetricsOptions, type MetricsRegistry } from './metrics.js';
 export { type ChronicleHttpOptions, chronicleHttp, problemErrorHandler, sendProblem } from './plugin.js';
 export { projectionMetrics } from './projection-metrics.js';
-export {
-  createReadiness,
-  isReady,
-  type ProjectionReadiness,
-  type ReadinessCheck,
-  type ReadinessOptions,
-  type ReadinessReport,
-} from './readiness.js';
 export { type RelayMetricsStatus, relayMetrics } from './relay-metrics.js';
 export { type ScheduleMetricsSource, scheduleMetrics } from './schedule-metrics.js';
 export { type CreateServerOptions, createServer } from './server.js';

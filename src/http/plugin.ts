@@ -6,15 +6,16 @@ import {
   buildOpenApiDocument,
   DEFAULT_MAX_JSON_DEPTH,
   deeperThan,
+  isReady,
   type OpenApiInfo,
   type Problem,
   problemOf,
+  type ReadinessReport,
   toProblem,
 } from '../http-common/index.js';
 import { accessHooks, type EndpointAccess } from './access.js';
 import { type ConsoleOptions, consoleEnabled, consolePlugin } from './console/index.js';
 import { createHttpMetrics, type HttpMetrics, type MetricsRegistry } from './metrics.js';
-import { isReady, type ReadinessReport } from './readiness.js';
 import { authHook, CORRELATION_ID_HEADER, correlationIdOf } from './request-context.js';
 import { endRequestTrace, startRequestTrace } from './request-trace.js';
 import { registerCommandRoutes } from './routes-commands.js';
