@@ -59,6 +59,11 @@ export type FetchHandlerOptions = {
   maxJsonDepth?: number;
   /** Prefix of every route, e.g. `/api`. Default none. */
   prefix?: string;
+  /**
+   * `GET /metrics` from a registry you fill (a prom-client `Registry` is one), e.g. with chronicle-es/http's
+   * `projectionMetrics`; who may read it (default: anyone). Without it `/metrics` is not served.
+   */
+  metrics?: { registry: { readonly contentType: string; metrics(): Promise<string> }; access?: EndpointAccess };
   /** Told of every server fault (5xx that is not a known unavailability), for your logger. */
   onError?: (err: unknown, request: Request) => void;
 };
@@ -212,6 +217,20 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
             'x-accel-buffering': 'no',
             'x-correlation-id': context.correlationId,
           },
+        });
+      },
+    });
+  }
+  const metrics = options.metrics;
+  if (metrics) {
+    const metricsRefusal = endpointAccessCheck(metrics.access ?? { public: true }, 'metrics');
+    fixed.set('/metrics', {
+      methods: ['GET', 'HEAD'],
+      async serve(_request, context) {
+        const refused = metricsRefusal?.(await principalOf(context.headers));
+        if (refused) throw refused;
+        return new Response(await metrics.registry.metrics(), {
+          headers: { 'content-type': metrics.registry.contentType, 'x-correlation-id': context.correlationId },
         });
       },
     });
