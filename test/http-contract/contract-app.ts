@@ -3,12 +3,17 @@
 import {
   ChronicleError,
   type CommandBus,
+  type CommandHandler,
+  type CommandOf,
   createCommandBus,
   createInMemoryEventStore,
   createQueryBus,
   defineCommand,
   defineQuery,
+  type PayloadOf,
   type QueryBus,
+  type QueryBusOptions,
+  type QueryHandler,
 } from 'chronicle-es';
 import {
   type Authenticator,
@@ -32,6 +37,13 @@ export const GetNote = defineQuery('GetNote', z.object({ noteId: z.string(), lim
 
 /** What an adapter under test is given to serve. */
 export type ContractApp = {
+  /** The handlers, for an adapter that registers them its own way (Nest providers). */
+  handlers: {
+    AddNote: CommandHandler<CommandOf<typeof AddNote>>;
+    RefuseNote: CommandHandler<CommandOf<typeof RefuseNote>>;
+    GetNote: QueryHandler<PayloadOf<typeof GetNote>>;
+  };
+  waitForPosition: NonNullable<QueryBusOptions['waitForPosition']>;
   commandBus: CommandBus;
   queryBus: QueryBus;
   authenticate: Authenticator;
@@ -45,31 +57,35 @@ export function createContractApp(): ContractApp {
   const store = createInMemoryEventStore();
   let projected = 0;
   const listeners = new Set<(change: ProjectionChange) => void>();
-  const commandBus = createCommandBus()
-    .register(AddNote, async (command) => {
+  const handlers: ContractApp['handlers'] = {
+    async AddNote(command) {
       // 'no_stream': a second AddNote for the same id is a version conflict (409).
       const result = await store.append(`note-${command.data.noteId}`, [{ type: 'NoteAdded', data: command.data }], {
         expectedVersion: 'no_stream',
       });
       return { streamId: result.streamId, version: result.version, position: result.position };
-    })
-    .register(RefuseNote, async (command) => {
-      throw new ChronicleError('DOMAIN_RULE', `note ${command.data.noteId} may not be refused twice`);
-    });
-  const queryBus = createQueryBus({
-    waitForPosition: async (position, { timeoutMs }) => {
-      const deadline = Date.now() + timeoutMs;
-      while (projected < position) {
-        if (Date.now() >= deadline) throw new ChronicleError('TIMEOUT', `notes did not reach ${position}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
     },
-  }).register(GetNote, async (payload) => {
-    const events = await store.readStream(`note-${payload.noteId}`);
-    if (events.length === 0) throw new ChronicleError('NOT_FOUND', `no note ${payload.noteId}`);
-    return { noteId: payload.noteId, text: (events[0].data as { text: string }).text, limit: payload.limit ?? null };
-  });
+    async RefuseNote(command) {
+      throw new ChronicleError('DOMAIN_RULE', `note ${command.data.noteId} may not be refused twice`);
+    },
+    async GetNote(payload) {
+      const events = await store.readStream(`note-${payload.noteId}`);
+      if (events.length === 0) throw new ChronicleError('NOT_FOUND', `no note ${payload.noteId}`);
+      return { noteId: payload.noteId, text: (events[0].data as { text: string }).text, limit: payload.limit ?? null };
+    },
+  };
+  const waitForPosition: ContractApp['waitForPosition'] = async (position, { timeoutMs }) => {
+    const deadline = Date.now() + timeoutMs;
+    while (projected < position) {
+      if (Date.now() >= deadline) throw new ChronicleError('TIMEOUT', `notes did not reach ${position}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const commandBus = createCommandBus().register(AddNote, handlers.AddNote).register(RefuseNote, handlers.RefuseNote);
+  const queryBus = createQueryBus({ waitForPosition }).register(GetNote, handlers.GetNote);
   return {
+    handlers,
+    waitForPosition,
     commandBus,
     queryBus,
     authenticate: createApiKeyAuthenticator({
