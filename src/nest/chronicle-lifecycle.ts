@@ -15,7 +15,9 @@ import { handlerMarkOf } from './handler-decorators.js';
 import { CHRONICLE_RUNTIME } from './tokens.js';
 
 @Injectable()
-export class ChronicleLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class ChronicleLifecycle
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   constructor(
     @Inject(CHRONICLE_RUNTIME) private readonly runtime: ChronicleRuntime,
     @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
@@ -30,7 +32,8 @@ export class ChronicleLifecycle implements OnModuleInit, OnApplicationBootstrap,
       if (!wrapper.isDependencyTreeStatic() || !instance) {
         throw new ChronicleError('INVALID_ARGUMENT', `handler of ${mark.definition.name} must be a singleton provider`);
       }
-      if (mark.kind === 'command') this.runtime.commandBus.register(mark.definition, (command, context) => instance.execute(command, context));
+      if (mark.kind === 'command')
+        this.runtime.commandBus.register(mark.definition, (command, context) => instance.execute(command, context));
       else this.runtime.queryBus.register(mark.definition, (payload, context) => instance.execute(payload, context));
     }
   }

@@ -37,6 +37,7 @@ const derived = [
 const exported = [COMMAND_BUS, QUERY_BUS, PROJECTOR, ChronicleRequest];
 
 @Module({})
+// biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with static forRoot/forRootAsync.
 export class ChronicleModule {
   /**
    * The module over given stores and projections; global, so any module injects `COMMAND_BUS`, `QUERY_BUS`,

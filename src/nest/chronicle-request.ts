@@ -44,6 +44,10 @@ export class ChronicleRequest {
 
   /** Runs a query as this request's principal. @throws every code QueryBus.run throws, and UNAUTHENTICATED */
   async run(query: string, payload: unknown, options: QueryOptions = {}): Promise<unknown> {
-    return this.runtime.queryBus.run(query, payload, { principal: await this.principal(), correlationId: this.correlationId, ...options });
+    return this.runtime.queryBus.run(query, payload, {
+      principal: await this.principal(),
+      correlationId: this.correlationId,
+      ...options,
+    });
   }
 }

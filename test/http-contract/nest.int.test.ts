@@ -3,7 +3,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { type CommandContext, type CommandOf, createInMemoryEventStore, type PayloadOf } from 'chronicle-es';
-import { type ChronicleCommandHandler, ChronicleExceptionFilter, ChronicleModule, CommandHandler, QueryHandler } from 'chronicle-es/nest';
+import {
+  type ChronicleCommandHandler,
+  ChronicleExceptionFilter,
+  ChronicleModule,
+  CommandHandler,
+  QueryHandler,
+} from 'chronicle-es/nest';
 import { AddNote, type ContractApp, GetNote, RefuseNote } from './contract-app.js';
 import { describeHttpContract } from './http-contract.js';
 
