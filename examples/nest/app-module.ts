@@ -16,7 +16,13 @@ import {
 import { OrdersController } from './orders-controller.js';
 import { EVENT_STORE, ORDERS_READER, STORES } from './tokens.js';
 
-export type ShopNestOptions = { dataDir: string; authenticate: Authenticator; pollIntervalMs?: number };
+export type ShopNestOptions = {
+  dataDir: string;
+  authenticate: Authenticator;
+  pollIntervalMs?: number;
+  /** Run the orders projection here. Default true; false for a process that only serves what another one projects. */
+  project?: boolean;
+};
 
 type Stores = { eventStore: ReturnType<typeof createSqliteEventStore>; readStore: ReturnType<typeof createSqliteReadStore> };
 
@@ -40,7 +46,7 @@ export class ShopNestModule {
           useFactory: ({ eventStore, readStore }: Stores) => ({
             eventStore,
             readStore,
-            projections: [ordersProjection],
+            projections: options.project === false ? [] : [ordersProjection],
             projector: { pollIntervalMs: options.pollIntervalMs ?? 50 },
             authenticate: options.authenticate,
             http: { openapi: { title: 'Shop on Nest', version: '1.0.0' } },

@@ -28,6 +28,11 @@ export class ChronicleHttpController {
       res.end();
       return;
     }
+    // Only the event stream is a stream; anything else is answered in one write, without a Node stream per response.
+    if (!response.headers.get('content-type')?.startsWith('text/event-stream')) {
+      res.end(Buffer.from(await response.arrayBuffer()));
+      return;
+    }
     const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
     // A client gone mid-stream (an SSE reader disconnecting) cancels the body, which ends its subscription.
     res.on('close', () => body.destroy());

@@ -6,6 +6,7 @@ import { describeHttpContract } from './http-contract.js';
 describeHttpContract({
   name: 'fetch (Hono on @hono/node-server)',
   async start(app) {
+    // #region fetch-handler
     const handler = createFetchHandler({
       commandBus: app.commandBus,
       queryBus: app.queryBus,
@@ -13,6 +14,7 @@ describeHttpContract({
       notifications: app.notifications,
       events: { positions: app.positions },
     });
+    // #endregion fetch-handler
     return serveWithHono(handler);
   },
 });

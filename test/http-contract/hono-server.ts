@@ -6,8 +6,11 @@ import { Hono } from 'hono';
 
 /** A listening Hono app with `handler` mounted at the root; `server` is the Node http server underneath. */
 export async function serveWithHono(handler: FetchHandler) {
+  // #region hono-mount
   const hono = new Hono();
+  // Everything Hono does not route itself goes to Chronicle: the handler answers its own 404s and 405s as problems.
   hono.all('*', (c) => handler(c.req.raw));
+  // #endregion hono-mount
   const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve) => {
     const s = serve({ fetch: hono.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) =>
       resolve({ server: s, port: info.port }),
