@@ -103,7 +103,7 @@ beforeAll(async () => {
     '@nats-io/nats-core': versionOf('@nats-io/nats-core'),
     '@nats-io/transport-node': versionOf('@nats-io/transport-node'),
     ioredis: versionOf('ioredis'),
-    // What a NestJS app already has, for chronicle-es/nest (chronicle-es/fetch needs nothing).
+    // What a NestJS app already has (Nest and its own peers), for chronicle-es/nest; chronicle-es/fetch needs nothing.
     '@nestjs/common': versionOf('@nestjs/common'),
     '@nestjs/core': versionOf('@nestjs/core'),
     'reflect-metadata': versionOf('reflect-metadata'),
@@ -195,6 +195,8 @@ describe('the packed tarball', () => {
       '@nats-io/jetstream',
       '@nats-io/kv',
       '@nats-io/nats-core',
+      '@nestjs/common',
+      '@nestjs/core',
       '@opentelemetry/api',
       'better-sqlite3',
       'fastify',
