@@ -11,6 +11,8 @@ export type EventMetadata = {
   actor?: string;
   /** W3C trace context of the span that wrote the event (present when the writer was traced or given one). */
   traceparent?: string;
+  /** The tenant whose command wrote the event, on a multi-tenant app. */
+  tenantId?: string;
   /** Version of the event's data schema; defaults to 1. */
   schemaVersion: number;
   /** ISO-8601 time the event was recorded. */

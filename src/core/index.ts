@@ -242,6 +242,21 @@ export {
   TELEMETRY_CHANNELS,
 } from './telemetry/trace-types.js';
 export { formatTraceparent, parseTraceparent, type TraceParent } from './telemetry/traceparent.js';
+export {
+  createTenantCommandBus,
+  createTenantQueryBus,
+  type TenantCommandBusOptions,
+  type TenantQueryBusOptions,
+  tenantOf,
+} from './tenancy/tenant-buses.js';
+export { tenantGuard } from './tenancy/tenant-guard.js';
+export { assertTenantId, TENANT_ID_PATTERN, tenantPath, tenantSchema } from './tenancy/tenant-id.js';
+export {
+  createTenantRegistry,
+  type TenantRegistry,
+  type TenantRegistryOptions,
+  type TenantResources,
+} from './tenancy/tenant-registry.js';
 export { createWorkflows, type Workflows, type WorkflowsOptions, type WorkflowsStatus } from './workflows/create-workflows.js';
 export {
   command,
