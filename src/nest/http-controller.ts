@@ -6,6 +6,7 @@ import { All, Controller, Inject, Req, Res } from '@nestjs/common';
 import type { ChronicleRuntime } from './chronicle-runtime.js';
 import { CHRONICLE_RUNTIME } from './tokens.js';
 
+// `_body`: set by express 4's body-parser; express 5's sets only `body`.
 type NestRequest = IncomingMessage & { originalUrl?: string; body?: unknown; _body?: boolean };
 
 @Controller()
@@ -51,7 +52,7 @@ function toRequest(req: NestRequest): Request {
   const method = req.method ?? 'GET';
   if (method === 'GET' || method === 'HEAD') return new Request(url, { method, headers });
   // With express's JSON parser left on, the body is already read: hand on what it parsed (its refusals are the filter's).
-  if (req._body === true) {
+  if (req._body === true || req.body !== undefined || req.readableEnded) {
     headers.delete('content-length');
     return new Request(url, { method, headers, body: JSON.stringify(req.body ?? null) });
   }

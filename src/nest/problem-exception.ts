@@ -12,6 +12,8 @@ import {
 
 /** The problem chronicle-es/http answers for `err`, also for Nest's own exceptions and express body-parser errors. */
 export function problemFor(err: unknown): Problem {
+  const parserProblem = bodyParserProblem(err instanceof HttpException ? err.cause : err);
+  if (parserProblem) return parserProblem;
   if (err instanceof HttpException) {
     const status = err.getStatus();
     const response = err.getResponse();
@@ -23,12 +25,17 @@ export function problemFor(err: unknown): Problem {
     if (status >= 400 && status < 500) return { ...problemOf('BAD_REQUEST', err.message), status };
     return problemOf('INTERNAL');
   }
-  // express's body-parser (when the app keeps it on) reports its refusals by `type`.
-  const type = (err as { type?: unknown } | null)?.type;
+  return toProblem(err);
+}
+
+// express's body-parser (when the app keeps it on) reports its refusals by `type`; Nest's express adapter wraps them
+// in an HttpException whose `cause` they are.
+function bodyParserProblem(err: unknown): Problem | undefined {
+  const type = (err as { type?: unknown } | null | undefined)?.type;
   if (type === 'entity.too.large') return problemOf('BODY_TOO_LARGE', 'Request body is too large');
   if (type === 'entity.parse.failed') return problemOf('MALFORMED_JSON', (err as Error).message);
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return problemOf('UNSUPPORTED_MEDIA_TYPE');
-  return toProblem(err);
+  return undefined;
 }
 
 /** A Nest `HttpException` whose status and body are the problem chronicle-es/http answers for `err`. */
