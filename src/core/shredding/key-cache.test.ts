@@ -50,6 +50,49 @@ describe('key cache', () => {
     expect(asked).toEqual(['n']);
   });
 
+  it('does not cache a key that a forget deleted while its lookup was in flight', async () => {
+    const inner = createInMemorySubjectKeyStore();
+    await inner.keysFor(['p1']);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The lookup reads the key, then stalls (a slow round trip) past the forget before it answers.
+    const store: SubjectKeyStore = {
+      ...inner,
+      findKeys: async (s) => {
+        const found = await inner.findKeys(s);
+        await held;
+        return found;
+      },
+      forget: (s) => inner.forget(s),
+    };
+    const cache = createKeyCache(store, {}, invalid);
+    const reading = cache.findKeys(['p1']);
+    expect(await cache.forget('p1')).toBe(true);
+    release();
+    expect((await reading).size).toBe(1);
+    expect((await cache.findKeys(['p1'])).size, 'the forgotten key came back into the cache').toBe(0);
+  });
+
+  it('asks the key store on every write, so no append is encrypted under a key another process forgot', async () => {
+    const inner = createInMemorySubjectKeyStore();
+    let asked = 0;
+    const store: SubjectKeyStore = {
+      ...inner,
+      keysFor: (s) => {
+        asked++;
+        return inner.keysFor(s);
+      },
+    };
+    const cache = createKeyCache(store, {}, invalid);
+    const first = (await cache.keysFor(['w'])).get('w');
+    await inner.forget('w'); // another process forgets, behind the cache's back
+    const second = (await cache.keysFor(['w'])).get('w');
+    expect(asked).toBe(2);
+    expect(second?.id).not.toBe(first?.id);
+  });
+
   it('refuses bad bounds', () => {
     const { store } = counted();
     for (const options of [{ maxKeys: 0 }, { maxKeys: 1.5 }, { ttlMs: -1 }, { ttlMs: Number.NaN }]) {

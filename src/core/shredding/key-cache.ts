@@ -1,6 +1,8 @@
 // A bounded cache of subject keys in front of a key store: reads of a log touch the same few subjects again and
 // again. Entries expire after `ttlMs`, so a key forgotten by another process stops decrypting here within that time;
-// a forget through the cache drops its entry at once.
+// a forget through the cache drops its entry at once, and a lookup that was in flight meanwhile does not bring it
+// back. Writes never trust the cache: encrypting under a key another process has forgotten would make acknowledged
+// events unreadable, so every append asks the key store (one round trip per append, not per event).
 import type { SubjectKey, SubjectKeyStore } from './subject-key-store.js';
 
 export type KeyCacheOptions = {
@@ -24,20 +26,30 @@ export function createKeyCache(store: SubjectKeyStore, options: KeyCacheOptions,
   if (typeof ttlMs !== 'number' || !(ttlMs >= 0)) throw invalid('cache.ttlMs must be a non-negative number');
   // A Map keeps insertion order: re-inserting on use makes its first entry the least recently used.
   const entries = new Map<string, { key: SubjectKey; until: number }>();
-  const remember = (found: Map<string, SubjectKey>) => {
+  // Forgets counted, and when each subject was last forgotten here: a lookup started before a forget of one of its
+  // subjects must not cache what it loaded for that subject.
+  let forgets = 0;
+  const forgottenAt = new Map<string, number>();
+  const remember = (found: Map<string, SubjectKey>, started: number) => {
     const until = Date.now() + ttlMs;
     for (const [subject, key] of found) {
+      if ((forgottenAt.get(subject) ?? -1) >= started) continue;
       entries.delete(subject);
       entries.set(subject, { key, until });
     }
     while (entries.size > maxKeys) entries.delete(entries.keys().next().value as string);
   };
-  const lookup = async (subjects: readonly string[], load: (s: string[]) => Promise<Map<string, SubjectKey>>) => {
+  const lookup = async (
+    subjects: readonly string[],
+    load: (s: string[]) => Promise<Map<string, SubjectKey>>,
+    cached: boolean,
+  ) => {
     const found = new Map<string, SubjectKey>();
     const missing: string[] = [];
     const now = Date.now();
+    const started = forgets;
     for (const subject of new Set(subjects)) {
-      const entry = entries.get(subject);
+      const entry = cached ? entries.get(subject) : undefined;
       if (entry !== undefined && entry.until > now) {
         entries.delete(subject);
         entries.set(subject, entry);
@@ -46,21 +58,25 @@ export function createKeyCache(store: SubjectKeyStore, options: KeyCacheOptions,
     }
     if (missing.length > 0) {
       const loaded = await load(missing);
-      remember(loaded);
+      remember(loaded, started);
       for (const [subject, key] of loaded) found.set(subject, key);
     }
     return found;
   };
   return {
     // Absent keys are never cached: another process may create one at any moment.
-    keysFor: (subjects) => lookup(subjects, (s) => store.keysFor(s)),
-    findKeys: (subjects) => lookup(subjects, (s) => store.findKeys(s)),
+    keysFor: (subjects) => lookup(subjects, (s) => store.keysFor(s), false),
+    findKeys: (subjects) => lookup(subjects, (s) => store.findKeys(s), true),
     async forget(subject) {
+      forgottenAt.delete(subject);
+      forgottenAt.set(subject, forgets++);
+      while (forgottenAt.size > maxKeys) forgottenAt.delete(forgottenAt.keys().next().value as string);
       entries.delete(subject);
       try {
         return await store.forget(subject);
       } finally {
-        // A read racing the forget may have cached the key again meanwhile.
+        // Lookups that started before the forget ended are kept from caching it: count the forget as ending now.
+        forgottenAt.set(subject, forgets++);
         entries.delete(subject);
       }
     },
