@@ -9,6 +9,7 @@ import type { ZodType } from 'zod';
 import { freshSchemaName, pgAvailable } from '../../../test/support/postgres.js';
 import { ProductCreated, ProductRestocked, StockReleased, StockReserved, StockShipped } from '../messages/catalog.js';
 import { projections } from '../projections/index.js';
+import { openShopEventStore } from '../shop-event-store.js';
 import { type Cluster, createCluster, eventually, type Node, pool } from './pg-cluster.js';
 import { restockRace } from './restock-race.js';
 
@@ -141,7 +142,10 @@ describe.skipIf(!pgAvailable)('the Shop on PostgreSQL, six processes', () => {
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
 
     const acked = Math.max(...rush.map((r) => r.body.position ?? 0), ...results.map((r) => r.position ?? 0));
-    const eventStore = createPostgresEventStore({ connectionString: cluster.eventsUrl, schema: cluster.schema, poolSize: 3 });
+    // Through the Shop's key store, as its projectors read: the rebuild must see personal fields decrypted.
+    const eventStore = openShopEventStore({
+      postgres: { connectionString: cluster.eventsUrl, schema: cluster.schema, poolSize: 3 },
+    });
     const live = createPostgresReadStore({ connectionString: cluster.readUrl, schema: cluster.schema, poolSize: 3 });
     // The workflows write after the traffic (allocations, notifications, an alert for the last units): the head to
     // compare at is where every projection, theirs included, has caught up and nothing more is written.
