@@ -3,6 +3,7 @@
 import { ChronicleError } from '../errors.js';
 import type { EventStore, NewEvent, RecordedEvent, StreamWrite } from '../event-store.js';
 import { upcasterOf } from '../evolution/upcasting-store.js';
+import type { StreamLifecycle } from '../lifecycle/stream-lifecycle.js';
 import type { EventDefinition } from '../messages.js';
 import type { Snapshot, SnapshotStore } from '../snapshots/snapshot-store.js';
 import { createKeyCache, type KeyCacheOptions } from './key-cache.js';
@@ -129,11 +130,15 @@ export function withCryptoShredding<S extends EventStore>(store: S, options: Cry
     });
   }
 
-  // True when the stream holds an event of a personal type (its stream id counts as a tag).
+  // True when the stream holds an event of a personal type (its stream id counts as a tag), or may have held one: a
+  // truncated stream's removed events are gone from the log, but a handler's cached state built from them is not,
+  // and a snapshot of it would write their personal fields in plain text.
   async function holdsPersonal(streamId: string): Promise<boolean> {
     if (personalTypes.length === 0) return false;
     const { events: found } = await store.read([{ types: personalTypes, tags: [streamId] }], { limit: 1 });
-    return found.length > 0;
+    if (found.length > 0 || store.lifecycle === undefined) return found.length > 0;
+    const status = await store.lifecycle.status(streamId).catch(() => undefined);
+    return status === undefined || status.truncatedBefore > 1;
   }
 
   const inner = store.snapshots;
@@ -195,6 +200,18 @@ export function withCryptoShredding<S extends EventStore>(store: S, options: Cry
     };
   }
   if (snapshots !== undefined) Object.assign(overrides, { snapshots });
+  const lifecycle = store.lifecycle;
+  if (lifecycle !== undefined) {
+    // Archived events are as recorded, so encrypted: read back, they are decrypted (or redacted) like any other.
+    const wrapped: StreamLifecycle = {
+      truncate: (streamId, truncateOptions) => lifecycle.truncate(streamId, truncateOptions),
+      tombstone: (streamId, tombstoneOptions) => lifecycle.tombstone(streamId, tombstoneOptions),
+      archive: (streamId) => lifecycle.archive(streamId),
+      readArchived: async (streamId) => decrypted(await lifecycle.readArchived(streamId)),
+      status: (streamId) => lifecycle.status(streamId),
+    };
+    Object.assign(overrides, { lifecycle: wrapped });
+  }
   // A proxy, so methods a store has beyond the port (or gains later) stay reachable, bound to the store itself. A new
   // method that takes or returns events must get an override here, or it bypasses encryption.
   return new Proxy(store, {

@@ -306,6 +306,58 @@ describe('withCryptoShredding', () => {
     expect(saves).not.toContain(`person-${id}`);
   });
 
+  it('never snapshots a stream truncated past its personal events: the handler’s cached state still holds them', async () => {
+    const { raw, store } = stores();
+    const id = fresh();
+    const saves: string[] = [];
+    const inner = raw.snapshots;
+    if (inner === undefined) throw new Error('the in-memory store has snapshots');
+    const save = inner.saveSnapshot.bind(inner);
+    inner.saveSnapshot = async (s) => {
+      saves.push(s.streamId);
+      return save(s);
+    };
+    type Seen = { name?: string; touched: number };
+    // Its state keeps the name: after the truncate, the cached state still holds what the log no longer does.
+    const toucher: Decider<{ type: 'Touch'; data: { streamId: string; personId: string } }, EventOf<typeof catalog>, Seen> = {
+      initialState: { touched: 0 },
+      evolve: (s, e) => (e.type === 'PersonRegistered' ? { ...s, name: e.data.name } : { ...s, touched: s.touched + 1 }),
+      decide: (c) => [{ type: 'PersonUpgraded', data: { personId: c.data.personId, plan: 'p' } }],
+    };
+    const handle = createCommandHandler({
+      store,
+      decider: toucher,
+      streamId: (c) => c.data.streamId,
+      snapshot: { every: 1, version: 1 },
+    });
+    const streamId = `person-${id}`;
+    await store.append(streamId, [ada(id)]);
+    await handle({ type: 'Touch', data: { streamId, personId: id } }, {});
+    await store.lifecycle?.truncate(streamId, { before: 2 });
+    for (let i = 0; i < 3; i++) await handle({ type: 'Touch', data: { streamId, personId: id } }, {});
+    await handle({ type: 'Touch', data: { streamId: `plan-${id}`, personId: id } }, {});
+    await handle({ type: 'Touch', data: { streamId: `plan-${id}`, personId: id } }, {});
+    await vi.waitFor(() => expect(saves).toContain(`plan-${id}`));
+    expect(saves).not.toContain(streamId);
+    expect(JSON.stringify(await raw.snapshots?.loadSnapshot(streamId, 'state', 1)) ?? '').not.toContain('Ada');
+  });
+
+  it('reads archived events decrypted, and redacted after forget', async () => {
+    const { store } = stores();
+    const id = fresh();
+    await store.append(`person-${id}`, [ada(id)]);
+    await store.deleteStream(`person-${id}`);
+    const lifecycle = store.lifecycle;
+    if (lifecycle === undefined) throw new Error('the in-memory store has a lifecycle');
+    await lifecycle.archive(`person-${id}`);
+    const archived = await lifecycle.readArchived(`person-${id}`);
+    expect(archived.map((e) => e.data)).toEqual([ada(id).data]);
+    await store.forget(id);
+    const forgotten = await lifecycle.readArchived(`person-${id}`);
+    expect(leaks(forgotten)).toEqual([]);
+    expect(forgotten.map((e) => e.data)).toMatchObject([{ personId: id, name: FORGOTTEN, plan: 'gold' }]);
+  });
+
   it('refuses an event whose subject field is not a subject id, and writes nothing', async () => {
     const { raw, store } = stores();
     for (const personId of ['', 42, undefined]) {
