@@ -1,6 +1,7 @@
 // The Nest slice of the Shop over a real socket (@nestjs/testing, express platform): the module's routes, an app's own
 // controller, auth, read-your-writes, and a shutdown in the middle of commands and projecting that loses nothing.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
@@ -122,6 +123,31 @@ describe('the Shop slice on Nest', () => {
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining(['/commands/CreateProduct', '/commands/CreateOrder', '/queries/GetOrderStatus']),
     );
+  });
+
+  it('answers a Host header the fetch standard cannot hold with a problem, never a 500, and never routes by it', async () => {
+    const { port } = new URL(url);
+    const raw = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(text));
+        let out = '';
+        socket.on('data', (chunk) => {
+          out += chunk;
+        });
+        socket.on('error', reject);
+        socket.on('close', () => resolve(out));
+      });
+    for (const host of ['a b', '[', 'x:99999']) {
+      const answer = await raw(`GET /health HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(answer.split('\r\n')[0], host).not.toMatch(/ 5\d\d /);
+    }
+    // A Host holding a path must not turn Nest's /health into the command route the fetch handler would then serve.
+    const body = '{}';
+    const answer = await raw(
+      `POST /health HTTP/1.1\r\nHost: x/commands/CreateProduct?\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    expect(answer.split('\r\n')[0]).not.toMatch(/ 5\d\d /);
+    expect(answer).not.toMatch(/CreateProduct/);
   });
 });
 

@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { All, Controller, Inject, Req, Res } from '@nestjs/common';
+import { problemOf } from '../http-common/index.js';
 import type { ChronicleRuntime } from './chronicle-runtime.js';
 import { CHRONICLE_RUNTIME } from './tokens.js';
 
@@ -17,7 +18,18 @@ export class ChronicleHttpController {
   async serve(@Req() req: NestRequest, @Res() res: ServerResponse): Promise<void> {
     const handler = this.runtime.http;
     if (!handler) throw new Error('ChronicleHttpController registered without http options');
-    const response = await handler(toRequest(req));
+    let request: Request;
+    try {
+      request = toRequest(req);
+    } catch (err) {
+      // Nothing a client sends is a 500: a request Node accepted but the fetch standard cannot hold is refused.
+      res.statusCode = 400;
+      res.setHeader('content-type', 'application/problem+json');
+      res.setHeader('connection', 'close');
+      res.end(JSON.stringify(problemOf('BAD_REQUEST', `the request cannot be read: ${String(err)}`)));
+      return;
+    }
+    const response = await handler(request);
     res.statusCode = response.status;
     response.headers.forEach((value, name) => {
       res.setHeader(name, value);
@@ -45,10 +57,14 @@ export class ChronicleHttpController {
 function toRequest(req: NestRequest): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
+    // HTTP/2 pseudo-headers (`:authority`) are not header names to the fetch standard.
+    if (value === undefined || name.startsWith(':')) continue;
     headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
-  const url = `http://${req.headers.host ?? 'localhost'}${req.originalUrl ?? req.url ?? '/'}`;
+  // The path is the one Nest routed; the client's Host header never takes part: it could make the URL unparsable
+  // (a 500) or, holding `/` or `?`, move the path the fetch handler routes away from the one Nest matched.
+  const path = req.originalUrl ?? req.url ?? '/';
+  const url = new URL(`http://localhost${path.startsWith('/') ? path : `/${path}`}`);
   const method = req.method ?? 'GET';
   if (method === 'GET' || method === 'HEAD') return new Request(url, { method, headers });
   // With express's JSON parser left on, the body is already read: hand on what it parsed (its refusals are the filter's).
