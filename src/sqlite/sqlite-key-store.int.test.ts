@@ -112,4 +112,25 @@ describe('crypto-shredding on a SQLite file', () => {
     await reopenedKeys.close();
     await reopened.close();
   });
+  it('does not report a forget done while a reader keeps the deleted key in the -wal; the next forget finishes it', async () => {
+    const path = freshPath();
+    const keys = createSqliteKeyStore({ path });
+    const key = (await keys.keysFor(['held'])).get('held');
+    if (key === undefined) throw new Error('keysFor creates the key');
+    const needle = Buffer.from(key.key);
+    // A read transaction open in another connection (another process, a long export) holds the checkpoint up.
+    const reader = new Database(path);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM subject_keys').get();
+    const refused = await keys.forget('held').catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: 'STORE_ERROR', details: { subject: 'held', deleted: true } });
+    expect(occurrences(path, needle).wal).toBeGreaterThan(0);
+    reader.exec('COMMIT');
+    reader.close();
+    // Already deleted, so false; but it gets the checkpoint through, and the bytes leave the -wal.
+    expect(await keys.forget('held')).toBe(false);
+    expect(occurrences(path, needle)).toEqual({ db: 0, wal: 0 });
+    expect((await keys.findKeys(['held'])).size).toBe(0);
+    await keys.close();
+  }, 30_000);
 });

@@ -30,6 +30,8 @@ const CREATE = `CREATE TABLE IF NOT EXISTS subject_keys (
 
 // SQLite limits bound parameters per statement; lookups go in chunks.
 const CHUNK = 200;
+// How often a forget retries a checkpoint a reader holds up (backing off from 10 ms to 640 ms: about 4 s in all).
+const CHECKPOINT_ATTEMPTS = 10;
 
 /**
  * Opens the key store in the SQLite file at `options.path` (its table is created on first open; the event store's
@@ -49,6 +51,8 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SubjectKey
     },
   });
   let closed = false;
+  // A forget whose checkpoint a reader held up: the -wal may still hold a deleted key until one gets through.
+  let walHoldsForgotten = false;
   const open = () => {
     if (closed) throw new ChronicleError('CLOSED', 'key store is closed');
   };
@@ -116,14 +120,33 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SubjectKey
       } catch (err) {
         throw storeError(err, 'DELETE FROM subject_keys');
       }
-      if (deleted) {
-        // The WAL still holds the page as it was before the delete (with the key) until a checkpoint overwrites it.
-        // A reader in another connection can keep the checkpoint from finishing; the next forget tries again.
-        try {
-          db.pragma('wal_checkpoint(TRUNCATE)');
-        } catch (err) {
-          throw storeError(err, 'PRAGMA wal_checkpoint(TRUNCATE)');
+      if (deleted || walHoldsForgotten) {
+        // The WAL still holds the page as it was before the delete (with the key) until a checkpoint truncates it. A
+        // reader in another connection (an export, another process's long read) can keep it from finishing: wait for
+        // it a while, then say so, rather than report a key erased whose bytes are still in the -wal.
+        walHoldsForgotten = true;
+        for (let attempt = 0; ; attempt++) {
+          let busy: boolean;
+          // Without the busy timeout: waiting for readers inside the checkpoint would block the event loop for it.
+          db.pragma('busy_timeout = 0');
+          try {
+            busy = (db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[])[0]?.busy !== 0;
+          } catch (err) {
+            throw storeError(err, 'PRAGMA wal_checkpoint(TRUNCATE)');
+          } finally {
+            db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+          }
+          if (!busy) break;
+          if (attempt === CHECKPOINT_ATTEMPTS) {
+            throw new ChronicleError(
+              'STORE_ERROR',
+              `the key of ${JSON.stringify(subject)} is deleted, but a reader kept the WAL from being truncated: its bytes remain in the -wal file until a forget (of any subject) gets the checkpoint through`,
+              { details: { subject, deleted } },
+            );
+          }
+          await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** Math.min(attempt, 6)));
         }
+        walHoldsForgotten = false;
       }
       return deleted;
     },
