@@ -20,5 +20,14 @@ export function sourceRegion(file: string, region: string): string {
   const source = readFileSync(join(repositoryRoot, file), 'utf8');
   const match = source.match(new RegExp(`// #region ${region}\\n([\\s\\S]*?)// #endregion ${region}\\n`));
   if (!match) throw new Error(`${file} has no region ${region}`);
-  return match[1];
+  return dedent(match[1]);
+}
+
+// A region inside a function is quoted without its indentation, so the README's closing fence starts its line (an
+// indented one is no fence to CommonMark, and the block would run on into the prose).
+function dedent(code: string): string {
+  const lines = code.split('\n');
+  const indents = lines.filter((line) => line.trim() !== '').map((line) => line.length - line.trimStart().length);
+  const strip = indents.length === 0 ? 0 : Math.min(...indents);
+  return lines.map((line) => line.slice(Math.min(strip, line.length - line.trimStart().length))).join('\n');
 }
