@@ -3,7 +3,7 @@
 import { createCommandBus, createQueryBus, defineCommand, defineQuery } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createApiKeyAuthenticator, createFetchHandler } from './index.js';
+import { createApiKeyAuthenticator, createFetchHandler, tenantAuthenticator } from './index.js';
 
 const Ping = defineCommand('Ping', z.object({ id: z.string() }));
 const GetPing = defineQuery('GetPing', z.object({ id: z.string() }));
@@ -25,6 +25,27 @@ describe('createFetchHandler', () => {
     const head = await handler(new Request('http://x/api/health', { method: 'HEAD' }));
     expect(head.status).toBe(200);
     expect(await head.text()).toBe('');
+  });
+
+  it('takes the tenant authenticator, so a principal pinned to one tenant naming another is refused (403)', async () => {
+    const seen: (string | undefined)[] = [];
+    const tenantBus = createQueryBus().register(GetPing, (p, context) => {
+      seen.push(context.principal?.tenantId);
+      return { id: p.id };
+    });
+    const handler = createFetchHandler({
+      queryBus: tenantBus,
+      authenticate: tenantAuthenticator(
+        createApiKeyAuthenticator({ 'tenant-a-key-0123456789': { id: 'u', roles: [], tenantId: 'a' } }),
+      ),
+    });
+    const as = (headers: Record<string, string>) =>
+      handler(new Request('http://x/queries/GetPing?id=1', { headers: { 'x-api-key': 'tenant-a-key-0123456789', ...headers } }));
+    expect((await as({})).status).toBe(200);
+    const refused = await as({ 'x-tenant': 'b' });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ code: 'FORBIDDEN' });
+    expect(seen).toEqual(['a']);
   });
 
   it('refuses a declared Content-Length over the limit without reading the body', async () => {

@@ -16,6 +16,8 @@ export {
   type ProblemCode,
   type ProjectionChange,
   type ReadinessReport,
+  type TenantAuthenticatorOptions,
+  tenantAuthenticator,
   toProblem,
 } from '../http-common/index.js';
 export { createFetchHandler, type FetchHandler, type FetchHandlerOptions } from './fetch-handler.js';

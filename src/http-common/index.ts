@@ -57,3 +57,4 @@ export {
   idempotencyKeyFrom,
   validTraceparent,
 } from './request-headers.js';
+export { type TenantAuthenticatorOptions, tenantAuthenticator } from './tenant.js';

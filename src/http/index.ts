@@ -32,6 +32,8 @@ export {
   type ReadinessReport,
   readConsistency,
   signJwt,
+  type TenantAuthenticatorOptions,
+  tenantAuthenticator,
   toProblem,
   verifyJwt,
 } from '../http-common/index.js';
@@ -45,4 +47,3 @@ export { type RelayMetricsStatus, relayMetrics } from './relay-metrics.js';
 export { type ScheduleMetricsSource, scheduleMetrics } from './schedule-metrics.js';
 export { type CreateServerOptions, createServer } from './server.js';
 export type { NotificationSource, PositionSource, ProjectionChange } from './sse.js';
-export { type TenantAuthenticatorOptions, tenantAuthenticator } from './tenant.js';
