@@ -198,6 +198,19 @@ export { createInMemorySnapshotStore } from './snapshots/in-memory-snapshot-stor
 export type { SnapshotOptions } from './snapshots/snapshot-policy.js';
 export { assertSnapshotKey, encodeSnapshot, type Snapshot, type SnapshotStore } from './snapshots/snapshot-store.js';
 export {
+  andThen,
+  createStateStoredHandler,
+  isThenable,
+  type MaybePromise,
+  type StateChange,
+  type StateStoredHandlerOptions,
+  type StateStoredStore,
+  type StoredState,
+  type TransactWork,
+  type WriteRunResult,
+  type WriteTx,
+} from './state-stored/index.js';
+export {
   assertExpectedVersion,
   assertIdempotencyKey,
   assertStreamId,

@@ -26,6 +26,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type StalledRead,
+  type StateStoredStore,
   type StoreInspector,
   type StreamInfo,
   streamMetadataJson,
@@ -43,6 +44,7 @@ import { migrate } from './migrate.js';
 import { storeError } from './pg-error.js';
 import { postgresInspectionSource } from './postgres-inspection.js';
 import { createPostgresSnapshotStore } from './postgres-snapshot-store.js';
+import { type PostgresWriteTx, postgresTransact } from './state-stored-transaction.js';
 
 /** Options of createPostgresEventStore. */
 export type PostgresEventStoreOptions = PostgresConnectionOptions;
@@ -66,20 +68,21 @@ export type PostgresEventStoreOptions = PostgresConnectionOptions;
  * a lower position may still commit. An append waiting on another's lock (one held open by hand, say) holds up its
  * store's group, and the appends queued behind it, until that lock is released.
  */
-export type PostgresEventStore = EventStore & {
-  /**
-   * The oldest append of this store's schema holding the global log's readers back, when open longer than
-   * `thresholdMs` (from pg_stat_activity; a role without pg_read_all_stats sees only its own sessions' transactions).
-   * @throws INVALID_ARGUMENT bad threshold; STORE_ERROR; CLOSED
-   */
-  stalledBy(thresholdMs: number): Promise<StalledRead | undefined>;
-  /** The schema holding the store's tables. */
-  readonly schema: string;
-  /** Group-commit counters since the store was opened. */
-  stats(): AppendWriterStats;
-  /** Read-only inspection of the store (console, CLI). */
-  inspector(): StoreInspector;
-};
+export type PostgresEventStore = EventStore &
+  StateStoredStore<PostgresWriteTx> & {
+    /**
+     * The oldest append of this store's schema holding the global log's readers back, when open longer than
+     * `thresholdMs` (from pg_stat_activity; a role without pg_read_all_stats sees only its own sessions' transactions).
+     * @throws INVALID_ARGUMENT bad threshold; STORE_ERROR; CLOSED
+     */
+    stalledBy(thresholdMs: number): Promise<StalledRead | undefined>;
+    /** The schema holding the store's tables. */
+    readonly schema: string;
+    /** Group-commit counters since the store was opened. */
+    stats(): AppendWriterStats;
+    /** Read-only inspection of the store (console, CLI). */
+    inspector(): StoreInspector;
+  };
 
 // A stream read knows its stream id: not reading it back saves a string per row.
 type StreamEventRow = [
@@ -292,6 +295,19 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     ),
 
     read,
+
+    // State-stored commands: their rows and events in one transaction, the events through append_events.
+    transact: postgresTransact({
+      pool,
+      schema: s,
+      schemaName,
+      assertOpen,
+      migrated,
+      committed: (position) => {
+        if (position > ownHead) ownHead = position;
+        signal.notify();
+      },
+    }),
 
     async readStream(streamId: string, readOptions?: ReadStreamOptions): Promise<RecordedEvent[]> {
       assertOpen();

@@ -28,6 +28,7 @@ import {
   type ReadResult,
   type ReadStreamOptions,
   type RecordedEvent,
+  type StateStoredStore,
   type StoreInspector,
   type StreamInfo,
   streamMetadataJson,
@@ -41,6 +42,7 @@ import { createQueryMatcher } from './query-matcher.js';
 import { isUniqueViolation, storeError } from './sqlite-error.js';
 import { sqliteInspectionSource } from './sqlite-inspection.js';
 import { createSqliteSnapshotStore } from './sqlite-snapshot-store.js';
+import { type SqliteWriteTx, sqliteTransact } from './state-stored-transaction.js';
 
 /** Options of createSqliteEventStore. */
 export type SqliteEventStoreOptions = {
@@ -55,15 +57,19 @@ export type SqliteEventStoreOptions = {
   busyTimeoutMs?: number;
 };
 
-/** The SQLite event store: the EventStore port plus what is specific to this adapter. */
-export type SqliteEventStore = EventStore & {
-  /** The database file this store writes. */
-  readonly path: string;
-  /** Group-commit counters since the store was opened. */
-  stats(): GroupCommitStats;
-  /** Read-only inspection of the store (console, CLI). */
-  inspector(): StoreInspector;
-};
+/**
+ * The SQLite event store: the EventStore port plus what is specific to this adapter. Its `transact` runs state-stored
+ * commands on write tables in the same file (see StateStoredStore).
+ */
+export type SqliteEventStore = EventStore &
+  StateStoredStore<SqliteWriteTx> & {
+    /** The database file this store writes. */
+    readonly path: string;
+    /** Group-commit counters since the store was opened. */
+    stats(): GroupCommitStats;
+    /** Read-only inspection of the store (console, CLI). */
+    inspector(): StoreInspector;
+  };
 
 type Condition = ReturnType<typeof normalizeCondition>;
 // One row always; nulls when the stream has no events / no streams row.
@@ -406,6 +412,9 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     },
 
     readAll,
+
+    // A state-stored command is one more member of the group commit, in its own savepoint like any append.
+    transact: sqliteTransact({ db, assertOpen, enqueue: (work) => writer.enqueue(work), storedResult, writeAll }),
 
     subscribe(subscribeOptions, handler) {
       assertOpen();
