@@ -40,7 +40,7 @@ export type StateStoredHandlerOptions<C extends Command, E extends { type: strin
    * Return the result of the row's own statement (`UPDATE … WHERE version = expectedVersion`, or for a new row
    * `INSERT … ON CONFLICT DO NOTHING`): `changes: 0` means another command changed the row first, and is retried too.
    */
-  save: (tx: Tx, change: StateChange<C, E, S>) => MaybePromise<WriteRunResult | undefined | void>;
+  save: (tx: Tx, change: StateChange<C, E, S>) => MaybePromise<unknown>;
   /** Conflicts retried before CONCURRENCY_CONFLICT is raised. Default 3. */
   maxRetries?: number;
 };
@@ -78,7 +78,7 @@ export function createStateStoredHandler<C extends Command, E extends { type: st
       for (const event of events) after = decider.evolve(after, event);
       const change = { command, streamId, before, after, events, expectedVersion, version: expectedVersion + events.length };
       return andThen(save(tx, change), (saved) => {
-        if (saved?.changes === 0) {
+        if ((saved as Partial<WriteRunResult> | undefined)?.changes === 0) {
           throw new ChronicleError('CONCURRENCY_CONFLICT', `${streamId} changed since it was loaded`, {
             details: { streamId, expectedVersion },
           });
