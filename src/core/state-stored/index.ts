@@ -1,4 +1,13 @@
 // State-stored write models: commands on rows of the write tables, their events appended in the same transaction.
+
+export {
+  type MigrationsResult,
+  type RunMigrationsOptions,
+  runMigrations,
+  type SqlMigration,
+  sqlMigrationsIn,
+} from './run-migrations.js';
+export { splitSql } from './split-sql.js';
 export {
   createStateStoredHandler,
   type StateChange,
