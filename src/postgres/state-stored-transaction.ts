@@ -34,11 +34,29 @@ export type PostgresTransactDeps = {
   committed: (position: number) => void;
 };
 
-function writeTx(client: pg.PoolClient, translate: ReturnType<typeof createTranslator>): PostgresWriteTx {
+// Statement names per SQL text, shared by the store's connections: a named statement is parsed and planned once per
+// connection instead of on every call (the handlers send the same few statements with every command).
+type Names = (text: string) => string | undefined;
+
+function statementNames(max = 200): Names {
+  const names = new Map<string, string>();
+  return (text) => {
+    let name = names.get(text);
+    // Past the cap new statements go unnamed: a connection keeps every statement it prepared until it closes.
+    if (name === undefined && names.size < max) {
+      name = `chronicle_ss_${names.size + 1}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+}
+
+function writeTx(client: pg.PoolClient, translate: ReturnType<typeof createTranslator>, names: Names): PostgresWriteTx {
   const query = async (sql: string, params: readonly SqlValue[] | undefined) => {
-    const { text } = translate(sql);
+    const { text, preparable } = translate(sql);
     try {
-      return await client.query({ text, values: params === undefined ? [] : [...params], types });
+      const name = preparable ? names(text) : undefined;
+      return await client.query({ text, name, values: params === undefined ? [] : [...params], types });
     } catch (err) {
       throw storeError(err, sql);
     }
@@ -54,6 +72,7 @@ function writeTx(client: pg.PoolClient, translate: ReturnType<typeof createTrans
 /** The store's `transact`. */
 export function postgresTransact(deps: PostgresTransactDeps) {
   const translate = createTranslator();
+  const names = statementNames();
   const appendSql = appendEventsSql(deps.schema);
   const appendName = `chronicle_append_${deps.schemaName}`;
   return async (work: TransactWork<PostgresWriteTx>, options: AppendManyOptions = {}): Promise<AppendResult[]> => {
@@ -74,7 +93,7 @@ export function postgresTransact(deps: PostgresTransactDeps) {
     try {
       await client.query('BEGIN');
       open = true;
-      const writes = await work(writeTx(client, translate));
+      const writes = await work(writeTx(client, translate, names));
       // No writes (a schema change, say): the rows commit and nothing is appended.
       if (Array.isArray(writes) && writes.length === 0 && opts.idempotencyKey === undefined && condition === undefined) {
         await client.query('COMMIT');
