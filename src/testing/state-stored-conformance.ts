@@ -254,6 +254,49 @@ export function describeStateStoredConformance(name: string, factory: StateStore
         }
       });
 
+      it('commands in flight together each get their own outcome: the refused, failing and stale ones leave nothing', async () => {
+        const store = host();
+        const handle = handlerOn(store);
+        const ids = range(12).map(() => freshId());
+        for (const id of ids) await handle(deposit(id, 1), {});
+        const outcomes = await Promise.allSettled(
+          ids.map((id, i) => {
+            if (i % 4 === 1) return handle(deposit(id, -5), {});
+            if (i % 4 === 2) {
+              return store.transact((tx) =>
+                andThen(tx.run(`UPDATE ${table} SET balance = 500 WHERE id = ?`, [id]), () => {
+                  throw new Error(`fails ${id}`);
+                }),
+              );
+            }
+            if (i % 4 === 3) {
+              return store.transact((tx) =>
+                andThen(tx.run(`UPDATE ${table} SET balance = 700 WHERE id = ?`, [id]), () => [
+                  { streamId: stream(id), expectedVersion: 0, events: [{ type: 'Deposited', data: { amount: 699 } }] },
+                ]),
+              );
+            }
+            return handle(deposit(id, 10), {});
+          }),
+        );
+        for (let i = 0; i < ids.length; i++) {
+          const outcome = outcomes[i];
+          const row = await rowOf(ids[i]);
+          const version = (await store.streamInfo(stream(ids[i]))).version;
+          if (i % 4 === 0) {
+            assert.equal(outcome.status, 'fulfilled', `command ${i}`);
+            assert.deepEqual([row, version], [{ balance: 11, version: 2 }, 2]);
+          } else {
+            assert.equal(outcome.status, 'rejected', `command ${i}`);
+            const reason = (outcome as PromiseRejectedResult).reason as { code?: string; message: string };
+            if (i % 4 === 1) assert.equal(reason.code, 'DOMAIN_RULE');
+            if (i % 4 === 2) assert.match(reason.message, /fails/);
+            if (i % 4 === 3) assert.equal(reason.code, 'CONCURRENCY_CONFLICT');
+            assert.deepEqual([row, version], [{ balance: 1, version: 1 }, 1], `command ${i} left something`);
+          }
+        }
+      });
+
       it('an idempotency key: the repeat changes nothing and answers with the first result; other data is refused', async () => {
         const store = host();
         const handle = handlerOn(store);
