@@ -16,7 +16,7 @@ import type pg from 'pg';
 import { types } from './connection.js';
 import { type AppendCall, appendEventsSql, decodeAnswer, encodeGroup } from './event-store-append.js';
 import { sqlCondition } from './event-store-conditions.js';
-import { isRetryable, storeError } from './pg-error.js';
+import { isRetryable, isUniqueViolation, storeError } from './pg-error.js';
 import { createTranslator } from './read-store-sql.js';
 
 /** The write transaction of a PostgreSQL state-stored command: every statement a round trip on its connection. */
@@ -58,6 +58,14 @@ function writeTx(client: pg.PoolClient, translate: ReturnType<typeof createTrans
       const name = preparable ? names(text) : undefined;
       return await client.query({ text, name, values: params === undefined ? [] : [...params], types });
     } catch (err) {
+      // A unique index refusing a row is another command having taken the value first (an e-mail, a primary key): a
+      // conflict, which the handler answers by loading and deciding again on the new state.
+      if (isUniqueViolation(err)) {
+        throw new ChronicleError('CONCURRENCY_CONFLICT', `a unique constraint refused the row: ${(err as Error).message}`, {
+          cause: err,
+          details: { sql, constraint: (err as { constraint?: string }).constraint },
+        });
+      }
       throw storeError(err, sql);
     }
   };

@@ -14,7 +14,7 @@ import {
   type TransactWork,
   type WriteTx,
 } from 'chronicle-es';
-import { storeError } from './sqlite-error.js';
+import { isUniqueViolation, storeError } from './sqlite-error.js';
 
 /** The write transaction of a SQLite state-stored command: statements answer at once, inside the group commit. */
 export type SqliteWriteTx = WriteTx<true>;
@@ -39,6 +39,15 @@ export type SqliteTransactDeps = {
 const bind = (params: readonly SqlValue[] | undefined): unknown[] =>
   params === undefined ? [] : params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
 
+// A unique index refusing a row is another command having taken the value first (an e-mail, a primary key): a conflict,
+// which the handler answers by loading and deciding again — on the new state its decision can refuse with a reason.
+function uniqueConflict(err: unknown, sql: string): ChronicleError {
+  return new ChronicleError('CONCURRENCY_CONFLICT', `a unique constraint refused the row: ${(err as Error).message}`, {
+    cause: err,
+    details: { sql },
+  });
+}
+
 /** The tx over the store's connection; each statement prepared once. */
 export function sqliteWriteTx(db: Database.Database): SqliteWriteTx {
   const statements = new Map<string, Database.Statement>();
@@ -60,6 +69,7 @@ export function sqliteWriteTx(db: Database.Database): SqliteWriteTx {
     try {
       return f(statement);
     } catch (err) {
+      if (isUniqueViolation(err)) throw uniqueConflict(err, sql);
       throw storeError(err, sql);
     }
   };

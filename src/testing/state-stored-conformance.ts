@@ -14,7 +14,7 @@ import {
   type StoredState,
   type WriteTx,
 } from 'chronicle-es';
-import { type ConformanceRunner, expectCode, storeBlocks } from './conformance-kit.js';
+import { assertCode as assertCodeOf, type ConformanceRunner, expectCode, storeBlocks } from './conformance-kit.js';
 import { freshStream, range, token, within } from './event-store-case-kit.js';
 
 /** What the suite runs against: an event store whose database also holds write tables. */
@@ -294,6 +294,70 @@ export function describeStateStoredConformance(name: string, factory: StateStore
             if (i % 4 === 3) assert.equal(reason.code, 'CONCURRENCY_CONFLICT');
             assert.deepEqual([row, version], [{ balance: 1, version: 1 }, 1], `command ${i} left something`);
           }
+        }
+      });
+
+      it('a unique index: of two commands taking one value, one wins and the other, retried, is refused', async () => {
+        const store = host();
+        const peer = factory.createPeer ? await factory.createPeer(store) : store;
+        try {
+          const claims = (factory.table ?? ((n: string) => n))(`claims_${token()}`);
+          await store.transact((tx) =>
+            andThen(
+              tx.run(`CREATE TABLE ${claims} (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, version INTEGER NOT NULL)`),
+              () => [],
+            ),
+          );
+          type Claim = Command<'Claim', { ownerId: string; email: string }>;
+          type Claimed = { type: 'Claimed'; data: { email: string } };
+          type Owner = { holder: string | undefined };
+          const claim = (on: StateStoredHost) =>
+            createStateStoredHandler({
+              store: on,
+              decider: {
+                initialState: { holder: undefined },
+                decide: (c: Claim, s: Owner): Claimed[] => {
+                  if (s.holder !== undefined) throw domainError(`${c.data.email} is taken`);
+                  return [{ type: 'Claimed', data: { email: c.data.email } }];
+                },
+                evolve: (_s: Owner, e: Claimed) => ({ holder: e.data.email }),
+              } satisfies Decider<Claim, Claimed, Owner>,
+              streamId: (c) => `claimant-${c.data.ownerId}`,
+              // The state a claim decides on is whether anyone holds the address; the unique index is the guard.
+              load: (tx, c) =>
+                andThen(tx.get<{ id: string }>(`SELECT id FROM ${claims} WHERE email = ?`, [c.data.email]), (row) =>
+                  row === undefined ? undefined : { state: { holder: row.id }, version: 0 },
+                ),
+              save: (tx, change) =>
+                tx.run(`INSERT INTO ${claims} (id, email, version) VALUES (?, ?, ?)`, [
+                  change.command.data.ownerId,
+                  change.command.data.email,
+                  change.version,
+                ]),
+            });
+          const email = `${token()}@example.com`;
+          const owners = range(6).map(() => token());
+          const outcomes = await Promise.allSettled(
+            owners.map((ownerId, i) => claim(i % 2 === 0 ? store : peer)({ type: 'Claim', data: { ownerId, email } }, {})),
+          );
+          assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, 'exactly one claim wins');
+          for (const o of outcomes) {
+            if (o.status === 'rejected') assertCodeOf(o.reason, 'DOMAIN_RULE', 'the losing claim');
+          }
+          const winner = owners[outcomes.findIndex((o) => o.status === 'fulfilled')];
+          let held: unknown[] = [];
+          await store.transact((tx) =>
+            andThen(tx.all(`SELECT id FROM ${claims} WHERE email = ?`, [email]), (rows) => {
+              held = rows;
+              return [];
+            }),
+          );
+          assert.deepEqual(held, [{ id: winner }]);
+          for (const ownerId of owners) {
+            assert.equal((await store.streamInfo(`claimant-${ownerId}`)).version, ownerId === winner ? 1 : 0);
+          }
+        } finally {
+          if (peer !== store) await peer.close();
         }
       });
 

@@ -17,7 +17,11 @@ export type WriteRunResult = { changes: number };
  */
 export interface WriteTx<Sync extends boolean = boolean> {
   readonly dialect: SqlDialect;
-  /** @throws STORE_ERROR (the driver's error as `cause`) */
+  /**
+   * @throws CONCURRENCY_CONFLICT a unique or primary-key index refused the row: another command took the value first,
+   *   and the handler decides again on the new state
+   * @throws STORE_ERROR (the driver's error as `cause`)
+   */
   run(sql: string, params?: readonly SqlValue[]): Sync extends true ? WriteRunResult : Promise<WriteRunResult>;
   /** @throws STORE_ERROR */
   get<T = Record<string, unknown>>(
