@@ -212,6 +212,7 @@ export {
   type StoredState,
   sqlMigrationsIn,
   type TransactWork,
+  type TxAnswer,
   type WriteRunResult,
   type WriteTx,
 } from './state-stored/index.js';

@@ -71,6 +71,7 @@ function writeTx(client: pg.PoolClient, translate: ReturnType<typeof createTrans
   };
   return {
     dialect: 'postgres',
+    synchronous: false,
     run: async (sql, params) => ({ changes: (await query(sql, params)).rowCount ?? 0 }),
     get: async <T>(sql: string, params?: readonly SqlValue[]) => (await query(sql, params)).rows[0] as T | undefined,
     all: async <T>(sql: string, params?: readonly SqlValue[]) => (await query(sql, params)).rows as T[],

@@ -75,6 +75,7 @@ export function sqliteWriteTx(db: Database.Database): SqliteWriteTx {
   };
   return {
     dialect: 'sqlite',
+    synchronous: true,
     run: (sql, params) => call(sql, (s) => ({ changes: s.run(...bind(params)).changes })),
     get: <T>(sql: string, params?: readonly SqlValue[]) => call(sql, (s) => s.get(...bind(params)) as T | undefined),
     all: <T>(sql: string, params?: readonly SqlValue[]) => call(sql, (s) => s.all(...bind(params)) as T[]),

@@ -13,6 +13,7 @@ export {
   type StateChange,
   type StateStoredHandlerOptions,
   type StoredState,
+  type TxAnswer,
 } from './state-stored-handler.js';
 export {
   andThen,

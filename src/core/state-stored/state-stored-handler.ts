@@ -9,6 +9,12 @@ import type { AppendResult } from '../event-store.js';
 import { assertStreamId } from '../store-kit.js';
 import { andThen, type MaybePromise, type StateStoredStore, type WriteRunResult } from './state-stored-store.js';
 
+/**
+ * What `load` and `save` return for a store's tx: on a store that answers at once (SQLite's, inside its group commit)
+ * the value itself, so an `async` load or save there does not compile; elsewhere a value or a promise.
+ */
+export type TxAnswer<Tx, T> = Tx extends { readonly synchronous: true } ? T : MaybePromise<T>;
+
 /** A row as loaded: its state and its version column (the version of the row's stream: 0 before its first event). */
 export type StoredState<S> = { state: S; version: number };
 
@@ -33,14 +39,15 @@ export type StateStoredHandlerOptions<C extends Command, E extends { type: strin
   /** The stream the events go to, one per row, e.g. `c => \`customer-${c.data.customerId}\``. */
   streamId: (command: C) => string;
   /** Reads the row (undefined when there is none: the decider's initial state, version 0). */
-  load: (tx: Tx, command: C) => MaybePromise<StoredState<S> | undefined>;
+  load: (tx: Tx, command: C) => TxAnswer<Tx, StoredState<S> | undefined>;
   /**
    * Writes the new state (only called when there are events). The row's version column must become `version`:
    * the events are appended at `expectedVersion`, which is what makes a concurrent change a CONCURRENCY_CONFLICT.
    * Return the result of the row's own statement (`UPDATE … WHERE version = expectedVersion`, or for a new row
    * `INSERT … ON CONFLICT DO NOTHING`): `changes: 0` means another command changed the row first, and is retried too.
    */
-  save: (tx: Tx, change: StateChange<C, E, S>) => MaybePromise<unknown>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a save that checks nothing returns nothing
+  save: (tx: Tx, change: StateChange<C, E, S>) => TxAnswer<Tx, WriteRunResult | undefined | void>;
   /** Conflicts retried before CONCURRENCY_CONFLICT is raised. Default 3. */
   maxRetries?: number;
 };

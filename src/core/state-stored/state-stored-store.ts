@@ -17,6 +17,8 @@ export type WriteRunResult = { changes: number };
  */
 export interface WriteTx<Sync extends boolean = boolean> {
   readonly dialect: SqlDialect;
+  /** True when statements answer at once (SQLite): then a handler's load and save must be synchronous too. */
+  readonly synchronous: Sync;
   /**
    * @throws CONCURRENCY_CONFLICT a unique or primary-key index refused the row: another command took the value first,
    *   and the handler decides again on the new state
