@@ -1,6 +1,5 @@
 // SQLite's state-stored transactions: a command's row reads and writes and its events run as one member of the
 // group commit, in that group's transaction and its own savepoint, so they commit together or not at all.
-import type Database from 'better-sqlite3';
 import {
   type AppendManyOptions,
   type AppendResult,
@@ -16,6 +15,15 @@ import {
 } from 'chronicle-es';
 import { isUniqueViolation, storeError } from './sqlite-error.js';
 
+// The part of a better-sqlite3 connection the transaction uses. Our own type, as in group-commit.ts: SqliteWriteTx is
+// public, and this file's declarations must compile for a consumer without @types/better-sqlite3.
+type Statement = {
+  run(...params: unknown[]): { changes: number };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+};
+type Connection = { prepare(sql: string): Statement };
+
 /** The write transaction of a SQLite state-stored command: statements answer at once, inside the group commit. */
 export type SqliteWriteTx = WriteTx<true>;
 
@@ -23,7 +31,7 @@ type Condition = ReturnType<typeof normalizeCondition>;
 
 /** What the event store lends the transaction: its writer and the append it runs inside the group. */
 export type SqliteTransactDeps = {
-  db: Database.Database;
+  db: Connection;
   assertOpen: () => void;
   enqueue: <T>(work: () => T) => Promise<T>;
   storedResult: (key: string, fingerprint: string | undefined) => AppendResult[] | undefined;
@@ -49,8 +57,8 @@ function uniqueConflict(err: unknown, sql: string): ChronicleError {
 }
 
 /** The tx over the store's connection; each statement prepared once. */
-export function sqliteWriteTx(db: Database.Database): SqliteWriteTx {
-  const statements = new Map<string, Database.Statement>();
+export function sqliteWriteTx(db: Connection): SqliteWriteTx {
+  const statements = new Map<string, Statement>();
   const prepared = (sql: string) => {
     let statement = statements.get(sql);
     if (!statement) {
@@ -64,7 +72,7 @@ export function sqliteWriteTx(db: Database.Database): SqliteWriteTx {
     }
     return statement;
   };
-  const call = <T>(sql: string, f: (s: Database.Statement) => T): T => {
+  const call = <T>(sql: string, f: (s: Statement) => T): T => {
     const statement = prepared(sql);
     try {
       return f(statement);
