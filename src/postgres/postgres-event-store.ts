@@ -152,6 +152,18 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       signal.notify();
     },
   );
+  // State-stored commands: their rows and events in one transaction, the events through append_events.
+  const stateStored = postgresTransact({
+    pool,
+    schema: s,
+    schemaName,
+    assertOpen: () => assertOpen(),
+    migrated,
+    committed: (position) => {
+      if (position > ownHead) ownHead = position;
+      signal.notify();
+    },
+  });
   const listener = createListener(connection.clientConfig, notifyChannel(schemaName), () => signal.notify());
 
   // A fresh safe head that reaches `target` (read after the first round), unless an append is really held open. One
@@ -297,17 +309,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     read,
 
     // State-stored commands: their rows and events in one transaction, the events through append_events.
-    transact: postgresTransact({
-      pool,
-      schema: s,
-      schemaName,
-      assertOpen,
-      migrated,
-      committed: (position) => {
-        if (position > ownHead) ownHead = position;
-        signal.notify();
-      },
-    }),
+    transact: stateStored.transact,
 
     async readStream(streamId: string, readOptions?: ReadStreamOptions): Promise<RecordedEvent[]> {
       assertOpen();
@@ -416,6 +418,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       closed = true;
       // Appends accepted before close still commit; only calls after it see CLOSED.
       await writer.drain();
+      await stateStored.drain();
       safeHead.close();
       await listener.close();
       signal.notify();

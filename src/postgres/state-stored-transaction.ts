@@ -120,8 +120,15 @@ export function postgresTransact(deps: PostgresTransactDeps) {
   let queue: Pending[] = [];
   let running = 0;
   let scheduled = false;
+  let idle: Array<() => void> = [];
 
   function kick(): void {
+    if (running === 0 && queue.length === 0 && !scheduled) {
+      const waiting = idle;
+      idle = [];
+      for (const done of waiting) done();
+      return;
+    }
     if (scheduled || running >= LANES || queue.length === 0) return;
     scheduled = true;
     // Calls made in the same turn of the event loop join one group.
@@ -251,7 +258,7 @@ export function postgresTransact(deps: PostgresTransactDeps) {
     }
   }
 
-  return async (work: TransactWork<PostgresWriteTx>, options: AppendManyOptions = {}): Promise<AppendResult[]> => {
+  const transact = async (work: TransactWork<PostgresWriteTx>, options: AppendManyOptions = {}): Promise<AppendResult[]> => {
     deps.assertOpen();
     if (typeof work !== 'function') throw new ChronicleError('INVALID_ARGUMENT', 'transact needs a function');
     const opts = options ?? {};
@@ -272,4 +279,8 @@ export function postgresTransact(deps: PostgresTransactDeps) {
       kick();
     });
   };
+  /** Resolves once no group is queued or in flight (the store's close waits for it before ending the pool). */
+  const drain = (): Promise<void> =>
+    running === 0 && queue.length === 0 && !scheduled ? Promise.resolve() : new Promise((resolve) => idle.push(resolve));
+  return { transact, drain };
 }
