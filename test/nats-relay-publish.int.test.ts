@@ -157,6 +157,27 @@ describe.skipIf(!natsAvailable)('JetStream relay', () => {
     expect((await second.status()).published).toBe(4000 - (await checkpoint.load()));
   });
 
+  it('resumes (a new relay object, no checkpoint) after the stream it last published was tombstoned in the store', async () => {
+    const store = createSqliteEventStore({ path: join(dir, `events-${++files}.db`) });
+    stores.push(store);
+    await appendEvents(store, 20);
+    await store.append('gone-1', [{ type: 'Placed', data: { k: -1 } }]);
+    const { stream, prefix } = names('tombstoned');
+    const first = relay({ eventStore: store, stream, subjectPrefix: prefix });
+    await first.start();
+    await reaches(first, 21);
+    await first.stop();
+    // The stream's last message is an event the log no longer holds: its position is a gap now.
+    await store.lifecycle.tombstone('gone-1');
+    await appendEvents(store, 5, 100);
+    const second = relay({ eventStore: store, stream, subjectPrefix: prefix });
+    await second.start();
+    await reaches(second, 26);
+    const messages = await streamMessages(nc, stream);
+    expect(messages.map((m) => m.position)).toEqual(Array.from({ length: 26 }, (_, i) => i + 1));
+    expect((await second.status()).lastError).toBeUndefined();
+  });
+
   it('starts again when start() is called while stop() is in progress, going on with no duplicate and no gap', async () => {
     const store = eventStore();
     await appendEvents(store, 2000);

@@ -1,5 +1,5 @@
 // The README's "Evolving and governing the log" quotes the code its tests run: every ```ts block there that starts with
-// `// src/core/evolution/<file>#<region>` (or snapshots/) must be that region of that file verbatim.
+// `// src/core/evolution/<file>#<region>` (or snapshots/, or the lifecycle test) must be that region of that file verbatim.
 import { describe, expect, it } from 'vitest';
 import { readmeRegions, sourceRegion } from './support/readme-regions.js';
 
@@ -12,6 +12,12 @@ describe('the README quotes the evolution code', () => {
       'src/core/evolution/upcasting.test.ts#wiring',
       'src/core/snapshots/command-snapshots.test.ts#snapshot-option',
     ]);
+    for (const { file, region, code } of regions) expect(code, `${file}#${region}`).toBe(sourceRegion(file, region));
+  });
+
+  it('verbatim, so its stream-lifecycle example is code the lifecycle tests run on every store', () => {
+    const regions = readmeRegions('test\\/stream-lifecycle\\.int\\.test\\.ts');
+    expect(regions.map((r) => `${r.file}#${r.region}`)).toEqual(['test/stream-lifecycle.int.test.ts#lifecycle']);
     for (const { file, region, code } of regions) expect(code, `${file}#${region}`).toBe(sourceRegion(file, region));
   });
 });

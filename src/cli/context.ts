@@ -3,6 +3,7 @@
 import { ChronicleError, type EventStore, type ProjectionStore } from 'chronicle-es';
 import type { Output } from './output.js';
 import { openEventStore, openReadStore, parseStore, type StoreNaming, type StoreSpec } from './stores.js';
+import { resolveTenantOption } from './tenant-option.js';
 
 /** The global options, as commander parses them. */
 export type GlobalOptions = {
@@ -11,6 +12,8 @@ export type GlobalOptions = {
   schema: string;
   readSchema?: string;
   redisPrefix: string;
+  /** The tenant whose stores the `{tenant}` placeholders name (see resolveTenantOption). */
+  tenant?: string;
   json?: boolean;
 };
 
@@ -18,10 +21,18 @@ export class Context {
   private events: Promise<EventStore> | undefined;
   private read: Promise<ProjectionStore<unknown, unknown>> | undefined;
 
+  private resolved: GlobalOptions | undefined;
+
   constructor(
     readonly out: Output,
-    private readonly options: GlobalOptions,
+    private readonly given: GlobalOptions,
   ) {}
+
+  // Resolved on first use, inside the command's action, so a bad --tenant is reported like any bad option.
+  private get options(): GlobalOptions {
+    this.resolved ??= resolveTenantOption(this.given);
+    return this.resolved;
+  }
 
   private get naming(): StoreNaming {
     return { schema: this.options.schema, readSchema: this.options.readSchema, redisPrefix: this.options.redisPrefix };

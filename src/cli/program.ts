@@ -34,6 +34,7 @@ export function createProgram(streams: Streams): { program: Command; exitCode: (
     .option('--schema <name>', 'PostgreSQL schema of the stores', 'chronicle')
     .option('--read-schema <name>', "PostgreSQL schema of the read store, when not --schema's")
     .option('--redis-prefix <prefix>', 'key prefix of a Redis read store', 'chronicle')
+    .option('--tenant <id>', 'the tenant whose stores the {tenant} in --store, --read-store or --schema names')
     .option('--json', 'print results as JSON (and progress as JSON lines on stderr), for scripts')
     .configureOutput({
       writeOut: (text) => streams.stdout.write(text),

@@ -74,6 +74,7 @@ export function createCommandBus(options: CommandBusOptions = {}): CommandBus {
           definition,
           payload,
           principal: dispatchOptions.principal,
+          tenantId: dispatchOptions.principal?.tenantId,
           correlationId,
           idempotencyKey: dispatchOptions.idempotencyKey,
           requestId: dispatchOptions.requestId,
@@ -91,6 +92,7 @@ export function createCommandBus(options: CommandBusOptions = {}): CommandBus {
           if (definition.policy) enforce(definition.policy(context.principal, data), context.principal, what);
           const handlerContext: CommandContext = {
             principal: context.principal,
+            tenantId: context.tenantId,
             idempotencyKey: context.idempotencyKey,
             correlationId: context.correlationId,
             causationId: dispatchOptions.causationId,

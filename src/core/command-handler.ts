@@ -19,6 +19,8 @@ export type CommandResult = {
 /** Per-dispatch context a command handler receives. */
 export type CommandContext = {
   principal?: Principal;
+  /** The tenant the command is sent for (the principal's); stored in the events' `metadata.tenantId`. */
+  tenantId?: string;
   idempotencyKey?: string;
   correlationId?: string;
   causationId?: string;

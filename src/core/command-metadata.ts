@@ -2,7 +2,7 @@
 import type { CommandContext } from './command-handler.js';
 import type { EventMetadata, NewEvent } from './event-store.js';
 
-/** Correlation, causation, actor, command type and (when there is one) trace context of one dispatch. */
+/** Correlation, causation, actor, command type and (when there are) trace context and tenant of one dispatch. */
 export function commandMetadata(command: { type: string }, context: CommandContext): Partial<EventMetadata> {
   const metadata: Partial<EventMetadata> = {
     correlationId: context.correlationId,
@@ -12,6 +12,7 @@ export function commandMetadata(command: { type: string }, context: CommandConte
   };
   // Only when present: events written without a trace keep the metadata they always had.
   if (context.traceparent !== undefined) metadata.traceparent = context.traceparent;
+  if (context.tenantId !== undefined) metadata.tenantId = context.tenantId;
   return metadata;
 }
 

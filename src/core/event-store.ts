@@ -1,5 +1,6 @@
 // The event store port: the write side's source of truth. Every adapter implements this
 // and passes the conformance suite in chronicle/testing.
+import type { StreamLifecycle } from './lifecycle/stream-lifecycle.js';
 import type { SnapshotStore } from './snapshots/snapshot-store.js';
 
 /** `number`: the stream must be at exactly that version (0 = empty). */
@@ -11,6 +12,8 @@ export type EventMetadata = {
   actor?: string;
   /** W3C trace context of the span that wrote the event (present when the writer was traced or given one). */
   traceparent?: string;
+  /** The tenant whose command wrote the event, on a multi-tenant app. */
+  tenantId?: string;
   /** Version of the event's data schema; defaults to 1. */
   schemaVersion: number;
   /** ISO-8601 time the event was recorded. */
@@ -261,7 +264,10 @@ export interface EventStore {
    */
   read(query: Query, options?: ReadOptions): Promise<ReadResult>;
 
-  /** Events of one stream in version order. @throws INVALID_ARGUMENT, STREAM_DELETED */
+  /**
+   * Events of one stream in version order: from its truncation point on, and within the `maxCount` / `maxAge` its
+   * metadata sets, if any. @throws INVALID_ARGUMENT, STREAM_DELETED (`details.tombstoned` / `details.archived` when so)
+   */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
 
   /** Events of all streams in position order. @throws INVALID_ARGUMENT */
@@ -273,7 +279,10 @@ export interface EventStore {
   /** Version, deleted flag and custom metadata of a stream (version 0 if it never existed). @throws INVALID_ARGUMENT */
   streamInfo(streamId: string): Promise<StreamInfo>;
 
-  /** Replaces a stream's custom metadata. @throws INVALID_ARGUMENT */
+  /**
+   * Replaces a stream's custom metadata. `maxAge` (seconds) and `maxCount` limit what readStream returns (not readAll).
+   * @throws INVALID_ARGUMENT not an object, or a malformed maxAge / maxCount
+   */
   setStreamMetadata(streamId: string, metadata: Record<string, unknown>): Promise<void>;
 
   /**
@@ -303,6 +312,9 @@ export interface EventStore {
    * a store without one: give such a handler a snapshot store of its own.
    */
   readonly snapshots?: SnapshotStore;
+
+  /** Truncate, tombstone and archive streams (see StreamLifecycle). Absent on a store that cannot. */
+  readonly lifecycle?: StreamLifecycle;
 
   /** Closes the store; pending appends settle first. */
   close(): Promise<void>;

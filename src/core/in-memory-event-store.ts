@@ -8,6 +8,10 @@ import type { AppendResult, EventStore, RecordedEvent, StreamInfo } from './even
 import { createStoreInspector } from './inspection/create-store-inspector.js';
 import { inMemoryInspectionSource } from './inspection/in-memory-inspection.js';
 import type { InspectableStore } from './inspection/store-inspector.js';
+import { createInMemoryLifecycle, type InMemoryStreamLife, lifeStateOf } from './lifecycle/in-memory-lifecycle.js';
+import { deletedStreamError } from './lifecycle/lifecycle-checks.js';
+import type { StreamLifecycle } from './lifecycle/stream-lifecycle.js';
+import { retainedRead, retentionOf } from './lifecycle/stream-retention.js';
 import { createPollingSubscription } from './poll-subscription.js';
 import { createInMemorySnapshotStore } from './snapshots/in-memory-snapshot-store.js';
 import {
@@ -25,10 +29,10 @@ import {
   streamMetadataJson,
 } from './store-kit.js';
 
-type StreamState = { events: RecordedEvent[]; deleted: boolean; metadata: Record<string, unknown> };
+type StreamState = InMemoryStreamLife & { metadata: Record<string, unknown> };
 
 /** Creates an event store that keeps everything in memory, with its inspector. */
-export function createInMemoryEventStore(): EventStore & InspectableStore {
+export function createInMemoryEventStore(): EventStore & InspectableStore & { readonly lifecycle: StreamLifecycle } {
   const log: RecordedEvent[] = [];
   const streams = new Map<string, StreamState>();
   const idempotency = new Map<string, { results: AppendResult[]; fingerprint?: string }>();
@@ -36,6 +40,9 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
   // Positions of the events carrying each tag (the stream id counts as one), ascending: a query with tags scans only
   // the events of its rarest tag, and a condition only those after its position.
   const byTag = new Map<string, number[]>();
+  // Positions truncated, tombstoned or archived out of the log: skipped by every read, never handed out again.
+  const removed = new Set<number>();
+  const snapshots = createInMemorySnapshotStore(() => closed);
   const signal = new AppendSignal();
   let closed = false;
 
@@ -45,7 +52,7 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
   const stream = (id: string) => {
     let s = streams.get(id);
     if (!s) {
-      s = { events: [], deleted: false, metadata: {} };
+      s = { events: [], deleted: false, metadata: {}, truncatedBefore: 1 };
       streams.set(id, s);
     }
     return s;
@@ -54,7 +61,7 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
 
   // The first event after `after` that matches the query, in position order (0 when none).
   function firstMatch(query: Query, after: number): number {
-    for (const p of candidates(query, after + 1)) if (matchesQuery(log[p - 1], query)) return p;
+    for (const p of candidates(query, after + 1)) if (!removed.has(p) && matchesQuery(log[p - 1], query)) return p;
     return 0;
   }
 
@@ -85,11 +92,8 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
       }
     }
     for (const w of prepared) {
-      if (streams.get(w.streamId)?.deleted) {
-        throw new ChronicleError('STREAM_DELETED', `stream ${JSON.stringify(w.streamId)} is deleted`, {
-          details: { streamId: w.streamId },
-        });
-      }
+      const current = streams.get(w.streamId);
+      if (current?.deleted) throw deletedStreamError(w.streamId, lifeStateOf(current));
       checkExpectedVersion(w.streamId, w.expectedVersion, versionOf(w.streamId));
     }
     if (condition) {
@@ -141,8 +145,9 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
 
   const copy = (e: RecordedEvent): RecordedEvent => structuredClone(e);
 
-  const store: EventStore & InspectableStore = {
-    snapshots: createInMemorySnapshotStore(() => closed),
+  const store: EventStore & InspectableStore & { readonly lifecycle: StreamLifecycle } = {
+    snapshots,
+    lifecycle: createInMemoryLifecycle({ assertOpen, streams, removed, removeSnapshots: snapshots.removeStream }),
     ...appendForms(assertOpen, async (call) => write(call), 'memory'),
     async read(query, options) {
       assertOpen();
@@ -150,7 +155,7 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
       const { from, limit } = normalizeRead(options);
       const events: RecordedEvent[] = [];
       for (const p of candidates(items, Math.max(from, 1))) {
-        if (!matchesQuery(log[p - 1], items)) continue;
+        if (removed.has(p) || !matchesQuery(log[p - 1], items)) continue;
         events.push(copy(log[p - 1]));
         if (events.length === limit) return { events, head: p };
       }
@@ -161,14 +166,16 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
       assertStreamId(streamId);
       const { direction, from, limit } = normalizeReadStream(options);
       const s = streams.get(streamId);
-      if (s?.deleted)
-        throw new ChronicleError('STREAM_DELETED', `stream ${JSON.stringify(streamId)} is deleted`, { details: { streamId } });
+      if (s?.deleted) throw deletedStreamError(streamId, lifeStateOf(s));
       if (!s) return [];
+      const first = s.truncatedBefore;
+      const retention = retentionOf(s.metadata);
+      if (retention) return retainedRead(s.events.slice(first - 1), retention, { direction, from, limit }).map(copy);
       const out: RecordedEvent[] = [];
       if (direction === 'forward') {
-        for (let v = Math.max(from, 1); v <= s.events.length && out.length < limit; v++) out.push(copy(s.events[v - 1]));
+        for (let v = Math.max(from, first); v <= s.events.length && out.length < limit; v++) out.push(copy(s.events[v - 1]));
       } else {
-        for (let v = Math.min(from, s.events.length); v >= 1 && out.length < limit; v--) out.push(copy(s.events[v - 1]));
+        for (let v = Math.min(from, s.events.length); v >= first && out.length < limit; v--) out.push(copy(s.events[v - 1]));
       }
       return out;
     },
@@ -177,7 +184,7 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
       const { from, limit, filter } = normalizeReadAll(options);
       const out: RecordedEvent[] = [];
       for (let i = Math.max(from, 1) - 1; i < log.length && out.length < limit; i++) {
-        if (matchesFilter(log[i], filter)) out.push(copy(log[i]));
+        if (!removed.has(i + 1) && matchesFilter(log[i], filter)) out.push(copy(log[i]));
       }
       return out;
     },
@@ -225,7 +232,7 @@ export function createInMemoryEventStore(): EventStore & InspectableStore {
       closed = true;
       signal.notify();
     },
-    inspector: () => createStoreInspector(store, inMemoryInspectionSource(log, streams, assertOpen)),
+    inspector: () => createStoreInspector(store, inMemoryInspectionSource(log, streams, assertOpen, removed)),
   };
   return store;
 }

@@ -94,6 +94,23 @@ export {
   type WriteRateOptions,
 } from './inspection/store-inspector.js';
 export type { PositionProbe } from './inspection/write-rate.js';
+export {
+  assertTruncateOptions,
+  deletedStreamError,
+  noStreamError,
+  notArchivedError,
+  notClosedError,
+  truncateBefore,
+} from './lifecycle/lifecycle-checks.js';
+export { scavengeStream } from './lifecycle/scavenge-stream.js';
+export type {
+  StreamLifecycle,
+  StreamLifecycleState,
+  StreamLifecycleStatus,
+  TombstoneOptions,
+  TruncateOptions,
+} from './lifecycle/stream-lifecycle.js';
+export { retainedRead, retentionOf, type StreamRetention } from './lifecycle/stream-retention.js';
 export { copyLog } from './log-transfer/copy-log.js';
 export { type ExportLogOptions, exportLog, type LogTransferProgress } from './log-transfer/export-log.js';
 export { type ImportLogOptions, type ImportLogResult, importLog } from './log-transfer/import-log.js';
@@ -261,6 +278,21 @@ export {
   TELEMETRY_CHANNELS,
 } from './telemetry/trace-types.js';
 export { formatTraceparent, parseTraceparent, type TraceParent } from './telemetry/traceparent.js';
+export {
+  createTenantCommandBus,
+  createTenantQueryBus,
+  type TenantCommandBusOptions,
+  type TenantQueryBusOptions,
+  tenantOf,
+} from './tenancy/tenant-buses.js';
+export { tenantGuard } from './tenancy/tenant-guard.js';
+export { assertTenantId, TENANT_ID_PATTERN, tenantPath, tenantSchema } from './tenancy/tenant-id.js';
+export {
+  createTenantRegistry,
+  type TenantRegistry,
+  type TenantRegistryOptions,
+  type TenantResources,
+} from './tenancy/tenant-registry.js';
 export { createWorkflows, type Workflows, type WorkflowsOptions, type WorkflowsStatus } from './workflows/create-workflows.js';
 export {
   command,

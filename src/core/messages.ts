@@ -9,6 +9,8 @@ export type Principal = {
   roles: readonly string[];
   /** Extra claims (e.g. from a JWT). */
   claims?: Record<string, unknown>;
+  /** The tenant it acts for, on a multi-tenant app (see createTenantCommandBus); stamped on the events it writes. */
+  tenantId?: string;
 };
 
 /** Decides whether `principal` may send/run a message with `payload`. Return true, or a reason string to deny. */

@@ -8,6 +8,8 @@ export type DispatchContext = {
   readonly definition: CommandDefinition | QueryDefinition;
   payload: unknown;
   readonly principal?: Principal;
+  /** The principal's tenant, when it has one: the events a command writes carry it in `metadata.tenantId`. */
+  readonly tenantId?: string;
   readonly correlationId: string;
   readonly idempotencyKey?: string;
   /** Read-your-writes position for queries. */

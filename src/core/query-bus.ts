@@ -78,6 +78,7 @@ export function createQueryBus(options: QueryBusOptions = {}): QueryBus {
           definition,
           payload,
           principal: queryOptions.principal,
+          tenantId: queryOptions.principal?.tenantId,
           correlationId,
           minPosition,
           requestId: queryOptions.requestId,

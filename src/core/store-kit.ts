@@ -15,6 +15,7 @@ import type {
   StreamWrite,
   TaggedEvent,
 } from './event-store.js';
+import { assertRetention } from './lifecycle/stream-retention.js';
 import { nameProblem } from './name-rules.js';
 
 /** @throws INVALID_ARGUMENT unless `streamId` is a non-empty string of at most 512 characters without control characters. */
@@ -260,6 +261,7 @@ export function streamMetadataJson(metadata: unknown): string {
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
     throw new ChronicleError('INVALID_ARGUMENT', 'stream metadata must be an object');
   }
+  assertRetention(metadata as Record<string, unknown>);
   return toJson(metadata, 'stream metadata') as string;
 }
 

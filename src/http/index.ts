@@ -46,3 +46,4 @@ export { type RelayMetricsStatus, relayMetrics } from './relay-metrics.js';
 export { type ScheduleMetricsSource, scheduleMetrics } from './schedule-metrics.js';
 export { type CreateServerOptions, createServer } from './server.js';
 export type { NotificationSource, PositionSource, ProjectionChange } from './sse.js';
+export { type TenantAuthenticatorOptions, tenantAuthenticator } from './tenant.js';

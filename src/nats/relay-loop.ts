@@ -237,6 +237,9 @@ export class RelayLoop {
       );
     }
     const [event] = await eventStore.readAll({ from: tail.position, limit: 1 });
+    // A position the log has passed but no longer holds was removed from it (a truncated, tombstoned or archived
+    // stream): the stream still ends with that event, and the relay goes on after it.
+    if (event?.position !== tail.position && (await eventStore.headPosition()) >= tail.position) return tail.position;
     if (!event || event.position !== tail.position) {
       // On PostgreSQL a freshly opened store may not see its head yet: retried, and reported meanwhile.
       throw new ChronicleError(

@@ -187,10 +187,13 @@ describe.skipIf(!pgAvailable)('postgres event store: start-up and errors', () =>
     const client = new pg.Client({ connectionString: PG_URL });
     await client.connect();
     try {
-      const { rows } = await client.query(`SELECT component, version FROM "${name}".chronicle_migrations`);
+      const { rows } = await client.query(
+        `SELECT component, version FROM "${name}".chronicle_migrations ORDER BY component, version`,
+      );
       expect(rows).toEqual([
         { component: 'events', version: 1 },
         { component: 'events', version: 2 },
+        { component: 'lifecycle', version: 1 },
       ]);
     } finally {
       await client.end();

@@ -25,10 +25,13 @@ import {
   type ReadResult,
   type ReadStreamOptions,
   type RecordedEvent,
+  retainedRead,
+  retentionOf,
   type StalledRead,
   type StateStoredStore,
   type StoreInspector,
   type StreamInfo,
+  type StreamLifecycle,
   streamMetadataJson,
 } from 'chronicle-es';
 import { openConnection, type PostgresConnectionOptions, types } from './connection.js';
@@ -45,6 +48,7 @@ import { storeError } from './pg-error.js';
 import { postgresInspectionSource } from './postgres-inspection.js';
 import { createPostgresSnapshotStore } from './postgres-snapshot-store.js';
 import { type PostgresWriteTx, postgresTransact } from './state-stored-transaction.js';
+import { createPostgresLifecycle, LIFECYCLE_MIGRATIONS } from './stream-lifecycle.js';
 
 /** Options of createPostgresEventStore. */
 export type PostgresEventStoreOptions = PostgresConnectionOptions;
@@ -78,6 +82,8 @@ export type PostgresEventStore = EventStore &
     stalledBy(thresholdMs: number): Promise<StalledRead | undefined>;
     /** The schema holding the store's tables. */
     readonly schema: string;
+    /** Truncate, tombstone and archive streams (src/postgres/stream-lifecycle.ts). */
+    readonly lifecycle: StreamLifecycle;
     /** Group-commit counters since the store was opened. */
     stats(): AppendWriterStats;
     /** Read-only inspection of the store (console, CLI). */
@@ -95,10 +101,6 @@ type StreamEventRow = [
   tags: string[] | null,
 ];
 
-function deletedError(streamId: string): ChronicleError {
-  return new ChronicleError('STREAM_DELETED', `stream ${JSON.stringify(streamId)} is deleted`, { details: { streamId } });
-}
-
 // How long a read keeps waiting, after its first rounds, for appends in flight below the position it must reach;
 // past it an append is taken to be held open and the read returns the safe head it has.
 const SLOW_APPEND_WAIT_MS = 250;
@@ -115,10 +117,12 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
   let ready: Promise<void> | undefined;
   // On first use; a failed migration is tried again by the next call instead of failing the store for good.
   const migrated = (): Promise<void> => {
-    ready ??= migrate(connection, 'events', eventStoreMigrations(schemaName)).catch((err) => {
-      ready = undefined;
-      throw err;
-    });
+    ready ??= migrate(connection, 'events', eventStoreMigrations(schemaName))
+      .then(() => migrate(connection, 'lifecycle', LIFECYCLE_MIGRATIONS))
+      .catch((err) => {
+        ready = undefined;
+        throw err;
+      });
     return ready;
   };
 
@@ -205,6 +209,8 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     if (closed) throw new ChronicleError('CLOSED', 'event store is closed');
   };
 
+  const life = createPostgresLifecycle({ connection, query, ready: migrated, assertOpen });
+
   const columns = EVENT_COLUMNS.join(', ');
   const readAllSql = {
     all: `SELECT ${columns} FROM ${s}.events WHERE position >= $1 AND position <= $2 ORDER BY position LIMIT $3`,
@@ -223,36 +229,55 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     // The known bound serves a page that fits below it (catching up); a page that could reach past it (the tail,
     // where the positions up to the bound may also be gaps) asks for a fresh one first.
     let bound = safeHead.known();
-    if (bound < from + limit - 1 || bound < ownHead) bound = await freshBound();
+    const known = !(bound < from + limit - 1 || bound < ownHead);
+    if (!known) bound = await freshBound();
     if (bound < from) return [];
     const types = filter?.types;
     const categories = filter?.categories;
     if (types?.length === 0 || categories?.length === 0) return [];
-    const sqlLimit = limit === Number.MAX_SAFE_INTEGER ? null : limit;
-    let rows: EventRow[];
-    if (categories !== undefined && types !== undefined) {
-      rows = await query(readAllSql.both, [from, bound, sqlLimit, categories, types], 'readAll');
-    } else if (categories !== undefined) {
-      rows = await query(readAllSql.categories, [from, bound, sqlLimit, categories], 'readAll');
-    } else if (types !== undefined) {
-      rows = await query(readAllSql.types, [from, bound, sqlLimit, types], 'readAll');
-    } else {
-      rows = await query(readAllSql.all, [from, bound, sqlLimit], 'readAll', `chronicle_read_all_${schemaName}`);
+    let rows = await readBelow(from, bound, limit, filter);
+    // Positions up to the known bound can all be gaps (a tombstoned or archived stream, rolled-back appends): an
+    // empty unfiltered page there is no sign of the tail, and a subscriber (whose pages are unfiltered) taking it for
+    // one would idle until something else refreshed the safe head. Read on to one covering every append committed
+    // before this call.
+    if (known && rows.length === 0 && types === undefined && categories === undefined) {
+      const fresh = await coveringBound();
+      if (fresh > bound) rows = await readBelow(bound + 1, fresh, limit, filter);
     }
     return rows.map(toEvent);
   }
 
+  function readBelow(from: number, bound: number, limit: number, filter: ReadAllOptions['filter']): Promise<EventRow[]> {
+    const types = filter?.types;
+    const categories = filter?.categories;
+    const sqlLimit = limit === Number.MAX_SAFE_INTEGER ? null : limit;
+    if (categories !== undefined && types !== undefined) {
+      return query(readAllSql.both, [from, bound, sqlLimit, categories, types], 'readAll');
+    }
+    if (categories !== undefined) return query(readAllSql.categories, [from, bound, sqlLimit, categories], 'readAll');
+    if (types !== undefined) return query(readAllSql.types, [from, bound, sqlLimit, types], 'readAll');
+    return query(readAllSql.all, [from, bound, sqlLimit], 'readAll', `chronicle_read_all_${schemaName}`);
+  }
+
   // The deleted check rides along as a one-time filter, so a live stream is read in one query; an empty answer then
-  // asks whether the stream is deleted or just empty.
-  const notDeleted = `NOT coalesce((SELECT deleted FROM ${s}.streams WHERE stream_id = $1), false)`;
+  // asks whether the stream is deleted or just empty. A stream with max-age / max-count metadata also answers empty
+  // here and is then read in full and filtered (few streams have them).
+  const notDeleted = `NOT coalesce((SELECT deleted OR metadata::jsonb ?| array['maxAge', 'maxCount']
+    FROM ${s}.streams WHERE stream_id = $1), false)`;
+  const readWhole = `SELECT position, id, version, type, data, metadata, tags FROM ${s}.events
+    WHERE stream_id = $1 ORDER BY version`;
   const readForward = `SELECT position, id, version, type, data, metadata, tags FROM ${s}.events
     WHERE stream_id = $1 AND version >= $2 AND ${notDeleted} ORDER BY version LIMIT $3`;
   const readBackward = `SELECT position, id, version, type, data, metadata, tags FROM ${s}.events
     WHERE stream_id = $1 AND version <= $2 AND ${notDeleted} ORDER BY version DESC LIMIT $3`;
 
-  async function isDeleted(streamId: string): Promise<boolean> {
-    const rows = await query<[boolean]>(`SELECT deleted FROM ${s}.streams WHERE stream_id = $1`, [streamId], 'readStream');
-    return rows[0]?.[0] === true;
+  async function streamRow(streamId: string): Promise<[deleted: boolean, metadata: Record<string, unknown>] | undefined> {
+    const rows = await query<[boolean, Record<string, unknown>]>(
+      `SELECT deleted, metadata FROM ${s}.streams WHERE stream_id = $1`,
+      [streamId],
+      'readStream',
+    );
+    return rows[0];
   }
 
   async function storedResult(key: string, fingerprint: string | undefined): Promise<AppendResult[] | undefined> {
@@ -297,12 +322,16 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
   const store: PostgresEventStore = {
     schema: schemaName,
     snapshots: createPostgresSnapshotStore(connection, () => closed),
+    lifecycle: life.lifecycle,
 
     // Everything is checked before the call is queued: a malformed condition fails at once and writes nothing.
     ...appendForms(
       assertOpen,
+      // A refusal of a deleted stream says whether it was tombstoned or archived (one more query, on that path only).
       ({ writes, key, fingerprint, condition }) =>
-        writer.enqueue({ writes, key, fingerprint, condition: sqlCondition(condition) }),
+        writer.enqueue({ writes, key, fingerprint, condition: sqlCondition(condition) }).catch(async (err) => {
+          throw await life.explain(err);
+        }),
       'postgres',
     ),
 
@@ -322,22 +351,33 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
         'readStream',
         `chronicle_read_stream_${direction}_${schemaName}`,
       );
-      if (rows.length === 0 && (await isDeleted(streamId))) throw deletedError(streamId);
-      const events: RecordedEvent[] = new Array(rows.length);
-      for (let i = 0; i < rows.length; i++) {
-        const row = rows[i];
-        events[i] = {
-          id: row[1],
-          type: row[3],
-          data: row[4],
-          metadata: row[5] as RecordedEvent['metadata'],
-          streamId,
-          version: row[2],
-          position: row[0],
-          tags: row[6] ?? [],
-        };
+      const toStreamEvents = (found: StreamEventRow[]) => {
+        const events: RecordedEvent[] = new Array(found.length);
+        for (let i = 0; i < found.length; i++) {
+          const row = found[i];
+          events[i] = {
+            id: row[1],
+            type: row[3],
+            data: row[4],
+            metadata: row[5] as RecordedEvent['metadata'],
+            streamId,
+            version: row[2],
+            position: row[0],
+            tags: row[6] ?? [],
+          };
+        }
+        return events;
+      };
+      if (rows.length === 0) {
+        const stream = await streamRow(streamId);
+        if (stream?.[0]) throw await life.deletedError(streamId);
+        const retention = retentionOf(stream?.[1]);
+        if (retention) {
+          const whole = await query<StreamEventRow>(readWhole, [streamId], 'readStream');
+          return retainedRead(toStreamEvents(whole), retention, { direction, from, limit });
+        }
       }
-      return events;
+      return toStreamEvents(rows);
     },
 
     readAll,
@@ -352,7 +392,8 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       assertOpen();
       assertStreamId(streamId);
       const rows = await query<[number | null, boolean | null, Record<string, unknown> | null]>(
-        `SELECT (SELECT version FROM ${s}.events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1),
+        `SELECT coalesce((SELECT version FROM ${s}.events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1),
+            (SELECT version FROM ${s}.stream_lifecycle WHERE stream_id = $1)),
           (SELECT deleted FROM ${s}.streams WHERE stream_id = $1), (SELECT metadata FROM ${s}.streams WHERE stream_id = $1)`,
         [streamId],
         'streamInfo',
@@ -396,8 +437,10 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       assertOpen();
       await migrated();
       const bound = await freshBound();
+      // Not below the last position removed from the log (a tombstone or archive of the newest events).
       const rows = await query<[number | null]>(
-        `SELECT max(position) FROM ${s}.events WHERE position <= $1`,
+        `SELECT greatest((SELECT max(position) FROM ${s}.events WHERE position <= $1),
+          (SELECT position FROM ${s}.log_floor WHERE id = 1 AND position <= $1))`,
         [bound],
         'headPosition',
       );

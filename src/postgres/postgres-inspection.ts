@@ -22,7 +22,9 @@ export function postgresInspectionSource(query: InspectionQuery, s: string): Ins
   return {
     async stats() {
       const [[events, head, streams]] = await query<[number, number, number]>(
-        `SELECT count(*)::bigint, coalesce(max(position), 0), count(*) FILTER (WHERE version = 1) FROM ${s}.events`,
+        // A stream truncated past version 1 has no such row: stream_lifecycle counts it.
+        `SELECT count(*)::bigint, coalesce(max(position), 0), count(*) FILTER (WHERE version = 1)
+          + (SELECT count(*) FROM ${s}.stream_lifecycle WHERE state IS NULL AND truncated_before > 1) FROM ${s}.events`,
         [],
         'inspect stats',
       );
@@ -30,7 +32,11 @@ export function postgresInspectionSource(query: InspectionQuery, s: string): Ins
     },
     async categories() {
       const rows = await query<[string, number, number]>(
-        `SELECT category, count(*) FILTER (WHERE version = 1), count(*) FROM ${s}.events GROUP BY category ORDER BY category`,
+        `SELECT category, sum(streams)::bigint, sum(events)::bigint FROM (
+            SELECT category, count(*) FILTER (WHERE version = 1) AS streams, count(*) AS events FROM ${s}.events GROUP BY category
+            UNION ALL SELECT split_part(stream_id, '-', 1), count(*), 0 FROM ${s}.stream_lifecycle
+              WHERE state IS NULL AND truncated_before > 1 GROUP BY 1) c
+          GROUP BY category ORDER BY category`,
         [],
         'inspect categories',
       );

@@ -28,9 +28,12 @@ import {
   type ReadResult,
   type ReadStreamOptions,
   type RecordedEvent,
+  retainedRead,
+  retentionOf,
   type StateStoredStore,
   type StoreInspector,
   type StreamInfo,
+  type StreamLifecycle,
   streamMetadataJson,
 } from 'chronicle-es';
 import { EVENT_COLUMN_LIST, EVENT_COLUMNS, type EventRow, tagsOf, toEvent } from './event-row.js';
@@ -43,6 +46,7 @@ import { isUniqueViolation, storeError } from './sqlite-error.js';
 import { sqliteInspectionSource } from './sqlite-inspection.js';
 import { createSqliteSnapshotStore } from './sqlite-snapshot-store.js';
 import { type SqliteWriteTx, sqliteTransact } from './state-stored-transaction.js';
+import { createLifecycleTables, createSqliteLifecycle, HEAD_SQL } from './stream-lifecycle.js';
 
 /** Options of createSqliteEventStore. */
 export type SqliteEventStoreOptions = {
@@ -65,6 +69,8 @@ export type SqliteEventStore = EventStore &
   StateStoredStore<SqliteWriteTx> & {
     /** The database file this store writes. */
     readonly path: string;
+    /** Truncate, tombstone and archive streams (src/sqlite/stream-lifecycle.ts). */
+    readonly lifecycle: StreamLifecycle;
     /** Group-commit counters since the store was opened. */
     stats(): GroupCommitStats;
     /** Read-only inspection of the store (console, CLI). */
@@ -90,17 +96,22 @@ const INSERT_CHUNK = 10;
 const EVENT_PARAMS = 9;
 const TAG_CHUNK = 16;
 
-function deletedError(streamId: string): ChronicleError {
-  return new ChronicleError('STREAM_DELETED', `stream ${JSON.stringify(streamId)} is deleted`, { details: { streamId } });
-}
-
 /**
  * Opens (creating and migrating if needed) a SQLite event store at `options.path`.
  * @throws INVALID_ARGUMENT for bad options; STORE_ERROR when the file cannot be opened or migrated
  */
 export function createSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
   const { path, synchronous = 'full', busyTimeoutMs = 5000 } = options ?? ({} as SqliteEventStoreOptions);
-  const db = openDatabase({ path, synchronous, allowed: ['full', 'normal'], busyTimeoutMs, migrate: migrateEventStore });
+  const db = openDatabase({
+    path,
+    synchronous,
+    allowed: ['full', 'normal'],
+    busyTimeoutMs,
+    migrate: (opened) => {
+      migrateEventStore(opened);
+      createLifecycleTables(opened);
+    },
+  });
 
   // Every statement is prepared once; a failure reports the statement's SQL.
   const statement = <Row>(sql: string, raw: boolean) => prepareStatement<Row>(db, sql, raw ? 'raw' : 'rows');
@@ -112,10 +123,12 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     true,
   );
   const selectStreamInfo = statement<[version: number | null, deleted: number | null, metadata: string | null]>(
-    `SELECT (SELECT version ${lastEvent}), deleted, metadata FROM (SELECT 1) LEFT JOIN streams ON stream_id = ?`,
+    // An archived or tombstoned stream keeps the version it had when its events left the log.
+    `SELECT coalesce((SELECT version ${lastEvent}), (SELECT version FROM stream_lifecycle WHERE stream_id = ?)), deleted, metadata
+     FROM (SELECT 1) LEFT JOIN streams ON stream_id = ?`,
     true,
   );
-  const selectHead = value<number>('SELECT coalesce(max(position), 0) FROM events');
+  const selectHead = value<number>(HEAD_SQL);
   const insertInto = 'INSERT INTO events (position, id, stream_id, version, category, type, data, metadata, tags) VALUES ';
   const eventValues = '(?, ?, ?, ?, ?, ?, ?, ?, ?)';
   const insertEventSql = insertInto + eventValues;
@@ -147,7 +160,10 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
      ON CONFLICT (stream_id) DO UPDATE SET deleted = 1`,
     false,
   );
-  const selectDeleted = value<number>('SELECT deleted FROM streams WHERE stream_id = ?');
+  const selectStreamRow = statement<[deleted: number, metadata: string]>(
+    'SELECT deleted, metadata FROM streams WHERE stream_id = ?',
+    true,
+  );
   const selectIdempotent = statement<[result: string, fingerprint: string | null]>(
     'SELECT result, fingerprint FROM idempotency WHERE key = ?',
     true,
@@ -213,6 +229,11 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     },
   );
   let closed = false;
+  const { lifecycle, deletedError } = createSqliteLifecycle({
+    db,
+    enqueue: (work) => writer.enqueue(work),
+    assertOpen: () => assertOpen(),
+  });
 
   const assertOpen = () => {
     if (closed) throw new ChronicleError('CLOSED', 'event store is closed');
@@ -370,6 +391,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
 
   const store: SqliteEventStore = {
     snapshots: createSqliteSnapshotStore(db, assertOpen),
+    lifecycle,
     path,
 
     // Through the writer: each append is one member of the next group commit.
@@ -391,15 +413,8 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     async readStream(streamId: string, readOptions?: ReadStreamOptions): Promise<RecordedEvent[]> {
       assertOpen();
       assertStreamId(streamId);
-      const { direction, from, limit } = normalizeReadStream(readOptions);
-      // One probe of the streams table; the version and position streamState() also looks up are not needed here.
-      if (selectDeleted(streamId) === 1) throw deletedError(streamId);
-      const rows =
-        direction === 'forward'
-          ? readForward.all(streamId, from, sqlLimit(limit))
-          : readBackward.all(streamId, from, sqlLimit(limit));
       // Same property order as toEvent, so events from both reads share one object shape.
-      return rows.map((row) => ({
+      const streamEvent = (row: StreamEventRow): RecordedEvent => ({
         id: row[1],
         type: row[3],
         data: JSON.parse(row[4]),
@@ -408,7 +423,21 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
         version: row[2],
         position: row[0],
         tags: tagsOf(row[6]),
-      }));
+      });
+      const { direction, from, limit } = normalizeReadStream(readOptions);
+      // One probe of the streams table; the version and position streamState() also looks up are not needed here.
+      const row = selectStreamRow.get(streamId);
+      if (row?.[0] === 1) throw deletedError(streamId);
+      // Max-age / max-count: the stream's events filtered in full (few streams have them; scavengeStream truncates
+      // what they hide, so the stored part stays short).
+      const retention = row === undefined || row[1] === '{}' ? undefined : retentionOf(JSON.parse(row[1]));
+      if (retention)
+        return retainedRead(readForward.all(streamId, 1, -1).map(streamEvent), retention, { direction, from, limit });
+      const rows =
+        direction === 'forward'
+          ? readForward.all(streamId, from, sqlLimit(limit))
+          : readBackward.all(streamId, from, sqlLimit(limit));
+      return rows.map(streamEvent);
     },
 
     readAll,
@@ -424,7 +453,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     async streamInfo(streamId: string): Promise<StreamInfo> {
       assertOpen();
       assertStreamId(streamId);
-      const [version, deleted, metadata] = selectStreamInfo.get(streamId, streamId) as NonNullable<
+      const [version, deleted, metadata] = selectStreamInfo.get(streamId, streamId, streamId) as NonNullable<
         ReturnType<typeof selectStreamInfo.get>
       >;
       return { streamId, version: version ?? 0, deleted: deleted === 1, metadata: metadata === null ? {} : JSON.parse(metadata) };

@@ -13,10 +13,16 @@ const CATEGORY_SQL = "CASE instr(stream_id, '-') WHEN 0 THEN stream_id ELSE subs
 export function sqliteInspectionSource(db: Database.Database, assertOpen: () => void): InspectionSource {
   const raw = <Row>(sql: string) => prepareStatement<Row>(db, sql, 'raw');
   const totals = raw<[events: number, head: number]>('SELECT count(*), coalesce(max(position), 0) FROM events');
-  // Version 1 marks each stream once; the (stream_id, version) index covers it, so the table itself is not read.
-  const streamCount = raw<[number]>('SELECT count(*) FROM events WHERE version = 1');
+  // Version 1 marks each stream once; the (stream_id, version) index covers it, so the table itself is not read. A
+  // stream truncated past version 1 (stream_lifecycle, state NULL) has no such row and is counted from there.
+  const truncated = `SELECT ${CATEGORY_SQL} AS c FROM stream_lifecycle WHERE state IS NULL AND truncated_before > 1`;
+  const streamCount = raw<[number]>(
+    `SELECT (SELECT count(*) FROM events WHERE version = 1) + (SELECT count(*) FROM (${truncated}))`,
+  );
   const eventsByCategory = raw<[string, number]>('SELECT category, count(*) FROM events GROUP BY category');
-  const streamsByCategory = raw<[string, number]>(`SELECT ${CATEGORY_SQL}, count(*) FROM events WHERE version = 1 GROUP BY 1`);
+  const streamsByCategory = raw<[string, number]>(
+    `SELECT c, count(*) FROM (SELECT ${CATEGORY_SQL} AS c FROM events WHERE version = 1 UNION ALL ${truncated}) GROUP BY c`,
+  );
   // The latest version of each stream in the range from the (stream_id, version) index, then its last row by key.
   // One lower bound per statement: given two, the planner seeks on one of them, maybe the one that scans from the start.
   const listSql = (lower: '>' | '>=', bounded: boolean) => `

@@ -29,6 +29,7 @@ import {
 } from './event-store-case-kit.js';
 import { describeConditionCases } from './event-store-condition-cases.js';
 import type { EventStoreFactory } from './event-store-factory.js';
+import { describeLifecycleCases } from './event-store-lifecycle-cases.js';
 import { describeQueryCases } from './event-store-query-cases.js';
 import { describeRaceCases } from './event-store-race-cases.js';
 
@@ -60,7 +61,8 @@ async function expectSubscribeCode(store: EventStore, options: SubscribeOptions,
 
 /**
  * Registers the event-store conformance cases for one adapter with the given test runner: streams, the global log,
- * subscriptions, idempotency, and tagged events, read(query) and append conditions, with the races they must survive.
+ * subscriptions, idempotency, tagged events, read(query) and append conditions, and the stream lifecycle (truncate,
+ * tombstone, archive, max-age / max-count: `store.lifecycle` is required), with the races they must survive.
  * Each block creates one store through `factory` and closes it afterwards; cases use fresh stream ids, tags and event
  * types and never assume the store is empty, so one shared database works. With `factory.createPeer`, the race cases
  * also run across two instances over the same data.
@@ -1377,6 +1379,7 @@ export function describeEventStoreConformance(name: string, factory: EventStoreF
     describeQueryCases(block, runner);
     describeConditionCases(block, runner);
     describeRaceCases(factory, runner);
+    describeLifecycleCases(block, factory, runner);
 
     it('close lets a pending append settle, then appends fail with CLOSED', async () => {
       const s = await factory.create();

@@ -47,6 +47,35 @@ export function describeStoreInspectorConformance(name: string, factory: EventSt
         const found = (await inspect(store()).categories()).find((x) => x.category === c);
         assert.deepEqual(found, { category: c, streams: 3, events: 6 });
       });
+
+      it('shows what the stream lifecycle left: a truncated stream and its tail, nothing of archived or tombstoned ones', async () => {
+        const s = store();
+        const life = s.lifecycle;
+        assert.ok(life, 'the store has no lifecycle');
+        const c = freshCategory();
+        const before = await inspect(s).stats();
+        await s.append(`${c}-a`, [ev('A'), ev('B'), ev('C')]);
+        await s.append(`${c}-b`, [ev('A'), ev('B')]);
+        await s.append(`${c}-d`, [ev('A'), ev('B')]);
+        await s.append(`${c}-e`, [ev('A')]);
+        await life.truncate(`${c}-a`, { before: 3 });
+        await life.tombstone(`${c}-b`);
+        await s.deleteStream(`${c}-d`);
+        await life.archive(`${c}-d`);
+        const found = (await inspect(s).categories()).find((x) => x.category === c);
+        assert.deepEqual(found, { category: c, streams: 2, events: 2 });
+        const after = await inspect(s).stats();
+        assert.equal(after.events - before.events, 2);
+        assert.equal(after.streams - before.streams, 2);
+        const listed = await inspect(s).listStreams({ category: c, limit: 10 });
+        assert.deepEqual(
+          listed.streams.map((x) => [x.streamId, x.version, x.deleted]),
+          [
+            [`${c}-a`, 3, false],
+            [`${c}-e`, 1, false],
+          ],
+        );
+      });
     });
 
     block('streams, paged', (store) => {

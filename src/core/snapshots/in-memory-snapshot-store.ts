@@ -5,8 +5,13 @@ import { assertSnapshotKey, encodeSnapshot, type Snapshot, type SnapshotStore } 
 
 type Row = Omit<Snapshot, 'state'> & { stateJson: string; takenAt: string };
 
-/** Snapshots in memory; `isClosed` makes its calls fail with CLOSED once the store owning it is closed. */
-export function createInMemorySnapshotStore(isClosed: () => boolean = () => false): SnapshotStore {
+/**
+ * Snapshots in memory; `isClosed` makes its calls fail with CLOSED once the store owning it is closed. `removeStream`
+ * drops every snapshot of a stream (the in-memory event store's tombstone).
+ */
+export function createInMemorySnapshotStore(
+  isClosed: () => boolean = () => false,
+): SnapshotStore & { removeStream(streamId: string): void } {
   const rows = new Map<string, Row>();
   const keyOf = (streamId: string, name: string, version: number) => JSON.stringify([streamId, name, version]);
   const assertOpen = () => {
@@ -27,6 +32,9 @@ export function createInMemorySnapshotStore(isClosed: () => boolean = () => fals
       const key = keyOf(snapshot.streamId, snapshot.name, snapshot.version);
       const { streamId, name, version, streamVersion, position } = snapshot;
       rows.set(key, { streamId, name, version, streamVersion, position, stateJson, takenAt: new Date().toISOString() });
+    },
+    removeStream(streamId) {
+      for (const [key, row] of rows) if (row.streamId === streamId) rows.delete(key);
     },
   };
 }
