@@ -5,6 +5,7 @@
 import {
   type Command,
   type CommandBus,
+  type CommandHandler,
   type CommandOf,
   createCommandHandler,
   createDecisionHandler,
@@ -52,6 +53,11 @@ export type CommandWiringOptions = {
   cacheSize?: number;
   /** How long an order may stay unpaid, in ms: CreateOrder schedules its ExpireOrder this long after. Default 900 000. */
   paymentTimeoutMs?: number;
+  /**
+   * The customers commands on the customers table (write-model/customer-rows.ts) instead of their streams: the app
+   * gives it where the store has write tables; without it (an in-memory store) customers stay event-sourced.
+   */
+  customers?: CommandHandler<CommandOf<typeof RegisterCustomer> | CommandOf<typeof UpdateCustomerDetails>>;
 };
 
 // #region create-order
@@ -82,29 +88,10 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
     wiring: Pick<DecisionHandlerOptions<C, M>, 'models' | 'decide' | 'reportStream'>,
   ) => createDecisionHandler({ store, maxRetries, cacheSize, ...wiring });
 
-  bus.register(
-    RegisterCustomer,
-    handler({
-      models: ({ data }: CommandOf<typeof RegisterCustomer>) => ({
-        customer: customerModel(data.customerId),
-        email: emailOwner(data.email),
-      }),
-      decide: registerCustomer,
-    }),
-  );
-
-  // Only the requested address is read: releasing the current one is the customer's own business.
-  bus.register(
-    UpdateCustomerDetails,
-    handler({
-      models: ({ data }: CommandOf<typeof UpdateCustomerDetails>) => ({
-        customer: customerModel(data.customerId),
-        emails: new Map(data.email === undefined ? [] : [[normalizeEmail(data.email), emailOwner(data.email)]]),
-      }),
-      decide: (command, states) => updateCustomerDetails(command, states),
-      reportStream: ({ data }) => customerStreamId(data.customerId),
-    }),
-  );
+  if (options.customers) {
+    bus.register(RegisterCustomer, options.customers);
+    bus.register(UpdateCustomerDetails, options.customers);
+  } else registerEventSourcedCustomers(bus, handler);
 
   bus.register(
     CreateProduct,
@@ -194,4 +181,36 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
     });
   bus.register(RaiseLowStockAlert, onAlert(raiseLowStockAlert));
   bus.register(ClearLowStockAlert, onAlert(clearLowStockAlert));
+}
+
+// Customers as streams: the e-mail rule a tag query (domain/email-owner.ts).
+function registerEventSourcedCustomers(
+  bus: CommandBus,
+  handler: <C extends Command, M extends DecisionModels>(
+    wiring: Pick<DecisionHandlerOptions<C, M>, 'models' | 'decide' | 'reportStream'>,
+  ) => CommandHandler<C>,
+): void {
+  bus.register(
+    RegisterCustomer,
+    handler({
+      models: ({ data }: CommandOf<typeof RegisterCustomer>) => ({
+        customer: customerModel(data.customerId),
+        email: emailOwner(data.email),
+      }),
+      decide: registerCustomer,
+    }),
+  );
+
+  // Only the requested address is read: releasing the current one is the customer's own business.
+  bus.register(
+    UpdateCustomerDetails,
+    handler({
+      models: ({ data }: CommandOf<typeof UpdateCustomerDetails>) => ({
+        customer: customerModel(data.customerId),
+        emails: new Map(data.email === undefined ? [] : [[normalizeEmail(data.email), emailOwner(data.email)]]),
+      }),
+      decide: (command, states) => updateCustomerDetails(command, states),
+      reportStream: ({ data }) => customerStreamId(data.customerId),
+    }),
+  );
 }
