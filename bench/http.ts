@@ -1,7 +1,8 @@
 // `npm run bench:http [-- --quick] [-- --duration 10] [-- --reads-only|--writes-only] [-- --cpu-prof]`: the Shop over a
 // real socket under autocannon (32 connections, loopback): CreateOrder spread over many products and customers, then
-// GetOrderStatus; each beside a bare-Fastify server doing the same SQL without Chronicle (bench/bare-server.ts), measured
-// in the same run. One JSON line per workload (framework, baseline, ratio, targets), then a table.
+// GetOrderStatus, through the Fastify plugin, then through chronicle-es/fetch on @hono/node-server and through the Nest
+// module; each beside a bare-Fastify server doing the same SQL without Chronicle (bench/bare-server.ts), measured in the
+// same run. One JSON line per workload (framework, baseline, ratio, targets), then a table.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -231,6 +232,21 @@ try {
     0.8,
     25,
   );
+  // The same reads through the other adapters (issue 14), each beside the same bare baseline, measured again in its
+  // turn: a read-role Shop on chronicle-es/fetch under @hono/node-server, then examples/nest's module on express.
+  for (const [name, script] of [
+    ['GetOrderStatus (fetch, @hono/node-server)', 'bench/shop-fetch-server.ts'],
+    ['GetOrderStatus (Nest, express)', 'bench/shop-nest-server.ts'],
+  ] as const) {
+    const adapter = await started(startServer(script, { DATA_DIR: dataDir }, { cpuProf: profile }));
+    report(
+      name,
+      await compareSides('GET', { server: adapter, setupRequest: readOrder }, { server: bare, setupRequest: readOrder }),
+      0.8,
+      25,
+    );
+    await stop(adapter);
+  }
 
   console.log(
     `(${PRODUCTS} products, ${CUSTOMERS} customers seeded; ${CONNECTIONS} connections; servers and load generator share this machine)`,

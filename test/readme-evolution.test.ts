@@ -20,4 +20,14 @@ describe('the README quotes the evolution code', () => {
     expect(regions.map((r) => `${r.file}#${r.region}`)).toEqual(['test/stream-lifecycle.int.test.ts#lifecycle']);
     for (const { file, region, code } of regions) expect(code, `${file}#${region}`).toBe(sourceRegion(file, region));
   });
+
+  it('verbatim, so its crypto-shredding examples cannot drift from code the tests run', () => {
+    const regions = readmeRegions('src\\/core\\/shredding\\/[\\w./-]+\\.ts');
+    expect(regions.map((r) => `${r.file}#${r.region}`)).toEqual([
+      'src/core/shredding/crypto-shredding.test.ts#personal-events',
+      'src/core/shredding/crypto-shredding.test.ts#wiring',
+      'src/core/shredding/crypto-shredding.test.ts#with-upcasting',
+    ]);
+    for (const { file, region, code } of regions) expect(code, `${file}#${region}`).toBe(sourceRegion(file, region));
+  });
 });

@@ -21,9 +21,7 @@ import {
   type Workflows,
 } from 'chronicle-es';
 import type { JetStreamRelay, JetStreamSource } from 'chronicle-es/nats';
-import { createPostgresEventStore } from 'chronicle-es/postgres';
 import type { RedisReadStore } from 'chronicle-es/redis';
-import { createSqliteEventStore } from 'chronicle-es/sqlite';
 import { type CheckpointChanges, projectorChanges } from './checkpoint-changes.js';
 import { registerCommands } from './commands.js';
 import { DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from './jetstream-names.js';
@@ -34,6 +32,7 @@ import { registerQueries } from './queries.js';
 import { openQuerySide } from './query-side.js';
 import { readNodeDurable, readStoreIdentity } from './read-node-durable.js';
 import { openReadSide, type ReadSide, type ReadSideLog, type ReadSideState } from './read-side.js';
+import { openShopEventStore } from './shop-event-store.js';
 import { openShopRelay, type ShopRelay } from './shop-relay.js';
 import { customerRowHandler, migrateCustomerTables } from './write-model/customer-rows.js';
 import { moveCustomerStreams } from './write-model/move-customer-streams.js';
@@ -241,9 +240,11 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     return shop as ShopOf<R>;
   }
 
-  const eventStore = options.eventStore
-    ? createPostgresEventStore({ ...options.eventStore, connectionString: withSearchPath(options.eventStore) })
-    : createSqliteEventStore({ path: join(options.dataDir, 'events.db') });
+  const eventStore = openShopEventStore(
+    options.eventStore
+      ? { postgres: { ...options.eventStore, connectionString: withSearchPath(options.eventStore) } }
+      : { path: join(options.dataDir, 'events.db') },
+  );
   try {
     // Reached now, so a wrong URL stops startup rather than the first command.
     await eventStore.headPosition();
@@ -264,6 +265,7 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
       maxRetries: options.commandRetries,
       paymentTimeoutMs: options.paymentTimeoutMs,
       customers: customerRowHandler(eventStore, options.commandRetries),
+      forgetSubject: (customerId) => eventStore.forget(customerId),
     });
     processManagers = shopProcesses({ lowStockThreshold: options.lowStockThreshold });
   } catch (err) {

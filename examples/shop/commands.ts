@@ -16,7 +16,7 @@ import {
   type TaggedEvent,
 } from 'chronicle-es';
 import { cancelOrder, DEFAULT_PAYMENT_TIMEOUT_MS, expireOrder, payOrder, placeOrder, shipOrder } from './domain/checkout.js';
-import { customerModel, customerStreamId, registerCustomer, updateCustomerDetails } from './domain/customer.js';
+import { customerModel, customerStreamId, forgetCustomer, registerCustomer, updateCustomerDetails } from './domain/customer.js';
 import { emailOwner } from './domain/email-owner.js';
 import { notificationModel, notificationStreamId, notifyCustomer } from './domain/notification.js';
 import { checkOwner, type OrderState, orderModel, orderStreamId } from './domain/order.js';
@@ -34,7 +34,7 @@ import {
 } from './domain/stock-alert.js';
 import { confinedTo } from './messages/access.js';
 import { ChangeProductPrice, CreateProduct, DeleteProduct, RestockProduct } from './messages/catalog.js';
-import { RegisterCustomer, UpdateCustomerDetails } from './messages/customers.js';
+import { ForgetCustomer, RegisterCustomer, UpdateCustomerDetails } from './messages/customers.js';
 import { normalizeEmail } from './messages/fields.js';
 import { AllocateShipment, NotifyCustomer, ReleaseShipment } from './messages/fulfilment.js';
 import { CancelOrder, CreateOrder, ExpireOrder, PayOrder, ShipOrder } from './messages/orders.js';
@@ -57,7 +57,14 @@ export type CommandWiringOptions = {
    * The customers commands on the customers table (write-model/customer-rows.ts) instead of their streams: the app
    * gives it where the store has write tables; without it (an in-memory store) customers stay event-sourced.
    */
-  customers?: CommandHandler<CommandOf<typeof RegisterCustomer> | CommandOf<typeof UpdateCustomerDetails>>;
+  customers?: CommandHandler<
+    CommandOf<typeof RegisterCustomer> | CommandOf<typeof UpdateCustomerDetails> | CommandOf<typeof ForgetCustomer>
+  >;
+  /**
+   * Deletes a customer's key (the crypto-shredding store's `forget`). Without it ForgetCustomer is not registered: a
+   * store that does not encrypt cannot forget.
+   */
+  forgetSubject?: (customerId: string) => Promise<unknown>;
 };
 
 // #region create-order
@@ -79,7 +86,7 @@ const createOrder = (paymentTimeoutMs: number) => ({
 
 /** Registers a handler for every Shop command on `bus`. @throws Error for a payment timeout that is not positive */
 export function registerCommands(bus: CommandBus, store: EventStore, options: CommandWiringOptions = {}): void {
-  const { maxRetries = 100, cacheSize = 20_000, paymentTimeoutMs = DEFAULT_PAYMENT_TIMEOUT_MS } = options;
+  const { maxRetries = 100, cacheSize = 20_000, paymentTimeoutMs = DEFAULT_PAYMENT_TIMEOUT_MS, forgetSubject } = options;
   if (!(Number.isSafeInteger(paymentTimeoutMs) && paymentTimeoutMs > 0)) {
     throw new Error(`paymentTimeoutMs must be a positive integer of ms; got ${paymentTimeoutMs}`);
   }
@@ -92,6 +99,25 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
     bus.register(RegisterCustomer, options.customers);
     bus.register(UpdateCustomerDetails, options.customers);
   } else registerEventSourcedCustomers(bus, handler);
+
+  // CustomerForgotten is recorded first (its tag, computed from the address still readable, releases the address),
+  // then the key is deleted: the command is acknowledged only once the key is gone, and a retry after a failure in
+  // between records nothing again and deletes the key. On the customers table the same handler as the other customer
+  // commands records it (and anonymises the row) in step with the row's version.
+  if (forgetSubject !== undefined) {
+    const forget: CommandHandler<CommandOf<typeof ForgetCustomer>> =
+      options.customers ??
+      handler({
+        models: ({ data }: CommandOf<typeof ForgetCustomer>) => ({ customer: customerModel(data.customerId) }),
+        decide: forgetCustomer,
+        reportStream: ({ data }) => customerStreamId(data.customerId),
+      });
+    bus.register(ForgetCustomer, async (command, context) => {
+      const result = await forget(command, context);
+      await forgetSubject(command.data.customerId);
+      return result;
+    });
+  }
 
   bus.register(
     CreateProduct,

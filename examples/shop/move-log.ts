@@ -19,8 +19,7 @@ import {
   type LogTransferProgress,
   scanLog,
 } from 'chronicle-es';
-import { createPostgresEventStore } from 'chronicle-es/postgres';
-import { createSqliteEventStore } from 'chronicle-es/sqlite';
+import { openShopEventStore } from './shop-event-store.js';
 
 /** One end of a move. */
 export type LogEnd =
@@ -106,13 +105,18 @@ export async function moveLog(options: MoveLogOptions): Promise<MoveLogReport> {
   }
 }
 
+// Both ends read and write through their key stores: the keys do not move with the events, so the source decrypts
+// (a forgotten customer's fields come out as "[forgotten]") and the target encrypts again under keys of its own. An
+// NDJSON export therefore holds the personal data in plain text: keep such a file as carefully as the database.
 function openStore(end: Exclude<LogEnd, { kind: 'file' }>, role: 'source' | 'target'): EventStore {
-  if (end.kind === 'postgres') return createPostgresEventStore({ connectionString: end.connectionString, schema: end.schema });
+  if (end.kind === 'postgres') {
+    return openShopEventStore({ postgres: { connectionString: end.connectionString, schema: end.schema } });
+  }
   // Opening a SQLite path that does not exist would create an empty log and export nothing.
   if (role === 'source' && !existsSync(end.path)) throw new ChronicleError('NOT_FOUND', `no event store at ${end.path}`);
   // A target at 'normal' skips an fsync per batch: closing checkpoints the log into the file, and an import cut short
   // by a power loss resumes from whatever batches survived.
-  return createSqliteEventStore({ path: end.path, synchronous: role === 'target' ? 'normal' : 'full' });
+  return openShopEventStore({ path: end.path, synchronous: role === 'target' ? 'normal' : 'full' });
 }
 
 function fileLines(path: string): AsyncIterable<string> {

@@ -126,36 +126,7 @@ export function registerQueries(bus: QueryBus, readStore: { reader(projection: s
     return { items, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].product_id) : null };
   });
 
-  bus.register(GetOrderStatus, async ({ orderId }: PayloadOf<typeof GetOrderStatus>): Promise<OrderView> => {
-    const row = await orders.get<{
-      customer_id: string;
-      customer_name: string;
-      status: OrderStatus;
-      currency: string;
-      total_cents: number;
-      lines: string;
-      history: string;
-      timeline: string;
-      payment_due_at: string | null;
-    }>(
-      `SELECT customer_id, customer_name, status, currency, total_cents, lines, history, timeline, payment_due_at
-       FROM ${orders.table('orders')} WHERE order_id = ?`,
-      [orderId],
-    );
-    if (!row) throw notFound('order', orderId);
-    return {
-      orderId,
-      customerId: row.customer_id,
-      customerName: row.customer_name,
-      status: row.status,
-      lines: JSON.parse(row.lines),
-      currency: row.currency,
-      totalCents: row.total_cents,
-      history: JSON.parse(row.history),
-      timeline: JSON.parse(row.timeline),
-      paymentDueAt: row.payment_due_at,
-    };
-  });
+  bus.register(GetOrderStatus, ({ orderId }: PayloadOf<typeof GetOrderStatus>) => readOrderStatus(orders, orderId));
 
   bus.register(ListOrdersByCustomer, async ({ customerId, limit, cursor }: PayloadOf<typeof ListOrdersByCustomer>) => {
     const before = cursor === undefined ? undefined : decodeCursor<number>(cursor, (v) => Number.isSafeInteger(v));
@@ -231,4 +202,36 @@ function decodeCursor<T>(cursor: string, valid: (value: unknown) => boolean): T 
 
 function isTuple(value: unknown, ...types: string[]): boolean {
   return Array.isArray(value) && value.length === types.length && value.every((v, i) => typeof v === types[i]);
+}
+
+/** GetOrderStatus's answer from the orders read model (also served by the Nest example). @throws NOT_FOUND */
+export async function readOrderStatus(orders: SqlReader, orderId: string): Promise<OrderView> {
+  const row = await orders.get<{
+    customer_id: string;
+    customer_name: string;
+    status: OrderStatus;
+    currency: string;
+    total_cents: number;
+    lines: string;
+    history: string;
+    timeline: string;
+    payment_due_at: string | null;
+  }>(
+    `SELECT customer_id, customer_name, status, currency, total_cents, lines, history, timeline, payment_due_at
+     FROM ${orders.table('orders')} WHERE order_id = ?`,
+    [orderId],
+  );
+  if (!row) throw notFound('order', orderId);
+  return {
+    orderId,
+    customerId: row.customer_id,
+    customerName: row.customer_name,
+    status: row.status,
+    lines: JSON.parse(row.lines),
+    currency: row.currency,
+    totalCents: row.total_cents,
+    history: JSON.parse(row.history),
+    timeline: JSON.parse(row.timeline),
+    paymentDueAt: row.payment_due_at,
+  };
 }

@@ -85,12 +85,12 @@ export async function openReadSide(options: ReadSideOptions): Promise<ReadSide> 
   let readStore: SqliteReadStore;
   let damagedAtOpen = false;
   try {
-    readStore = createSqliteReadStore({ path, onCorrupt });
+    readStore = createSqliteReadStore({ path, onCorrupt, secureDelete: true });
   } catch (err) {
     if (!isChronicleError(err, 'READ_STORE_CORRUPT')) throw err;
     const movedTo = setAsideFile(path, 'corrupt');
     log?.error({ err: summary(err), path, movedTo }, 'read store damaged; set aside, rebuilding it from the event log');
-    readStore = createSqliteReadStore({ path, onCorrupt });
+    readStore = createSqliteReadStore({ path, onCorrupt, secureDelete: true });
     damagedAtOpen = true;
   }
   const store = readStore;

@@ -5,8 +5,9 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ChronicleError, createProjector, isChronicleError } from 'chronicle-es';
-import { createSqliteEventStore, createSqliteReadStore, setAsideFile } from 'chronicle-es/sqlite';
+import { createSqliteReadStore, setAsideFile } from 'chronicle-es/sqlite';
 import { projections } from './projections/index.js';
+import { openShopEventStore } from './shop-event-store.js';
 
 export type RebuildReport = { readStore: string; movedTo?: string; wasDamaged: boolean; position: number; ms: number };
 
@@ -22,10 +23,11 @@ export async function rebuildReadStore(options: {
   const building = `${readStorePath}.rebuilding`;
   for (const suffix of ['', '-wal', '-shm']) rmSync(building + suffix, { force: true });
 
-  const eventStore = createSqliteEventStore({ path: eventStorePath });
+  // Through the key store, as the Shop reads it: personal fields decrypted, or "[forgotten]".
+  const eventStore = openShopEventStore({ path: eventStorePath });
   try {
     const target = await eventStore.headPosition();
-    const readStore = createSqliteReadStore({ path: building });
+    const readStore = createSqliteReadStore({ path: building, secureDelete: true });
     const projector = createProjector({ eventStore, readStore, projections });
     const unsubscribe = options.progress
       ? projector.onChange(({ projection, position }) => options.progress?.({ projection, position, target }))

@@ -1,6 +1,6 @@
 // The Shop over HTTP: chronicle/http does the work; the Shop only supplies its buses, auth and read-side state.
 import type { ProjectionStatus } from 'chronicle-es';
-import type { Authenticator, ConsoleOptions, MetricsRegistry, ReadinessCheck } from 'chronicle-es/http';
+import type { Authenticator, ConsoleOptions, MetricsRegistry, ReadinessCheck, ReadinessReport } from 'chronicle-es/http';
 import { createReadiness, createServer, type EndpointAccess, projectionMetrics, relayMetrics } from 'chronicle-es/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -40,16 +40,10 @@ export const CONSOLE_ROLES: readonly Role[] = ['admin', 'clerk', 'reader'];
 /** Builds the Shop's HTTP server (not yet listening). */
 export function createShopServer(shop: Shop, options: ShopServerOptions): Promise<FastifyInstance> {
   const serve = options.serve ?? 'all';
-  const { projector, eventStore, relay, jetStreamSource } = shop;
-  const readStore = shop.readStore ?? shop.redisReadStore;
   const ops = serve === 'ops' || serve === 'project' || !options.opsElsewhere;
   // The change feed is for clients of the read models: served beside queries, never by a projector-only process.
   const { changes } = shop;
   const eventStream = ops && changes !== undefined;
-  const stores = {
-    ...(eventStore && { events: () => eventStore.headPosition() }),
-    ...(readStore && { read: () => readStore.list() }),
-  };
   const metricsAccess: EndpointAccess = options.metricsAccess === 'public' ? { public: true } : { roles: METRICS_ROLES };
   return createServer({
     commandBus: serve === 'all' || serve === 'write' ? shop.commandBus : undefined,
@@ -63,34 +57,45 @@ export function createShopServer(shop: Shop, options: ShopServerOptions): Promis
     metricsAccess: ops ? metricsAccess : false,
     // /health/ready: the stores this role uses answer, no projection has failed, and the read store is not being
     // rebuilt after damage (GET /health stays a cheap liveness probe).
-    readiness: async () => {
-      // Each projection is listed; with leases also who holds it (and whether this worker does), taken from the same
-      // status report rather than a second one.
-      let status: readonly ProjectionStatus[] = [];
-      const report = await createReadiness({
-        projector: projector && { status: async () => (status = await projector.status()) },
-        stores,
-      })();
-      const holders = new Map(status.map((s) => [s.name, s]));
-      const projections = report.projections?.map((p) => {
-        const { owner, held } = holders.get(p.name) ?? {};
-        return owner === undefined && held === undefined ? p : { ...p, owner, held };
-      });
-      const rebuilding = shop.readSideState !== undefined && shop.readSideState() !== 'sound';
-      const readSide = (await shop.ready())
-        ? { ok: true }
-        : { ok: false, error: rebuilding ? 'read side rebuilding' : 'read side not ready' };
-      const jetStream: Record<string, ReadinessCheck> = {
-        ...(relay && { relay: await relayCheck(relay) }),
-        ...(jetStreamSource && { jetstream: sourceCheck(jetStreamSource) }),
-      };
-      return { ...report, ...(projections && { projections }), checks: { ...report.checks, readSide, ...jetStream } };
-    },
+    readiness: shopReadiness(shop),
     openapi: { title: 'Shop — the Chronicle reference application', version: '1.0.0' },
     console: consoleOf(shop, options, serve),
     logger: options.logger ?? true,
     requestTimeoutMs: options.requestTimeoutMs,
   });
+}
+
+/** The Shop's `/health/ready`: its stores answer, no projection has failed, the read side is sound. */
+export function shopReadiness(shop: Shop): () => Promise<ReadinessReport> {
+  const { projector, eventStore, relay, jetStreamSource } = shop;
+  const readStore = shop.readStore ?? shop.redisReadStore;
+  const stores = {
+    ...(eventStore && { events: () => eventStore.headPosition() }),
+    ...(readStore && { read: () => readStore.list() }),
+  };
+  return async () => {
+    // Each projection is listed; with leases also who holds it (and whether this worker does), taken from the same
+    // status report rather than a second one.
+    let status: readonly ProjectionStatus[] = [];
+    const report = await createReadiness({
+      projector: projector && { status: async () => (status = await projector.status()) },
+      stores,
+    })();
+    const holders = new Map(status.map((s) => [s.name, s]));
+    const projections = report.projections?.map((p) => {
+      const { owner, held } = holders.get(p.name) ?? {};
+      return owner === undefined && held === undefined ? p : { ...p, owner, held };
+    });
+    const rebuilding = shop.readSideState !== undefined && shop.readSideState() !== 'sound';
+    const readSide = (await shop.ready())
+      ? { ok: true }
+      : { ok: false, error: rebuilding ? 'read side rebuilding' : 'read side not ready' };
+    const jetStream: Record<string, ReadinessCheck> = {
+      ...(relay && { relay: await relayCheck(relay) }),
+      ...(jetStreamSource && { jetstream: sourceCheck(jetStreamSource) }),
+    };
+    return { ...report, ...(projections && { projections }), checks: { ...report.checks, readSide, ...jetStream } };
+  };
 }
 
 // #region console
@@ -108,8 +113,8 @@ function consoleOf(shop: Shop, options: ShopServerOptions, serve: ShopServerOpti
 }
 // #endregion console
 
-// Projections' gauges, and the relay's where one runs.
-function metricsOf(shop: Shop): ((registry: MetricsRegistry) => Promise<void>) | undefined {
+/** Projections' gauges, and the relay's where one runs, for a server's metrics registry. */
+export function metricsOf(shop: Shop): ((registry: MetricsRegistry) => Promise<void>) | undefined {
   const parts = [shop.projector && projectionMetrics(shop.projector), shop.relay && relayMetrics(shop.relay)].filter(
     (part) => part !== undefined,
   );

@@ -145,6 +145,7 @@ export {
   type ResultType,
   resultSchemaOf,
   returns,
+  type StringFieldOf,
   toJsonSchema,
   validate,
 } from './messages.js';
@@ -211,6 +212,22 @@ export { assertReadModelName } from './projections/read-model-name.js';
 export type { SqlDialect, SqlReader, SqlReadTx, SqlValue } from './projections/sql-tx.js';
 export { type RelayCheckpoint, type StoreCheckpointOptions, storeCheckpoint } from './projections/store-checkpoint.js';
 export { createQueryBus, type QueryBus, type QueryBusOptions, type QueryHandler, type QueryOptions } from './query-bus.js';
+export {
+  type CryptoShreddingOptions,
+  type CryptoShreddingStore,
+  withCryptoShredding,
+} from './shredding/crypto-shredding-store.js';
+export { createInMemorySubjectKeyStore } from './shredding/in-memory-subject-key-store.js';
+export type { KeyCacheOptions } from './shredding/key-cache.js';
+export { FORGOTTEN, type PersonalMetadata } from './shredding/personal-cipher.js';
+export { personal, personalPaths } from './shredding/personal-fields.js';
+export {
+  assertSubject,
+  assertSubjects,
+  newSubjectKey,
+  type SubjectKey,
+  type SubjectKeyStore,
+} from './shredding/subject-key-store.js';
 export { createInMemorySnapshotStore } from './snapshots/in-memory-snapshot-store.js';
 export type { SnapshotOptions } from './snapshots/snapshot-policy.js';
 export { assertSnapshotKey, encodeSnapshot, type Snapshot, type SnapshotStore } from './snapshots/snapshot-store.js';
@@ -228,6 +245,7 @@ export {
   type StateStoredStore,
   type StoredState,
   sqlMigrationsIn,
+  type TransactOptions,
   type TransactWork,
   type TxAnswer,
   type WriteRunResult,

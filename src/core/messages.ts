@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ChronicleError, type ValidationIssue } from './errors.js';
 import { checkEvolution, type UpcasterChain, type UpcastStep } from './evolution/upcasters.js';
+import { personalPaths } from './shredding/personal-fields.js';
 
 /** Who sends a message. Travels with every dispatch; policies read it. */
 export type Principal = {
@@ -70,6 +71,11 @@ export type EventDefinition<Type extends string = string, S extends z.ZodType = 
   readonly upcasters?: readonly UpcastStep[];
   /** Former names of the type: stored events under them are read as this type. */
   readonly aliases?: readonly string[];
+  /**
+   * Its fields marked `personal(...)` and the field naming whose they are: `withCryptoShredding` encrypts them with
+   * that subject's key.
+   */
+  readonly personal?: { readonly subject: string; readonly fields: readonly (readonly string[])[] };
 };
 
 type AnyDefinition = CommandDefinition<string, any> | QueryDefinition<string, any, any> | EventDefinition<string, any>;
@@ -134,12 +140,24 @@ export type EventEvolutionOptions<Data> = {
   upcasters?: UpcasterChain<Data>;
   /** Former names of the type (a rename): stored events under them are read as this type, same version numbering. */
   aliases?: readonly string[];
+  /**
+   * The top-level string field naming whose personal data the event holds (`'customerId'`): required when the schema
+   * marks fields `personal(...)`, whose values are then encrypted with that subject's key (see `withCryptoShredding`).
+   */
+  subject?: StringFieldOf<Data>;
 };
+
+/** The keys of `Data` whose values are strings (an optional string field counts). */
+export type StringFieldOf<Data> = {
+  [K in keyof Data]-?: NonNullable<Data[K]> extends string ? K : never;
+}[keyof Data] &
+  string;
 
 /**
  * Declares an event type.
  * @throws INVALID_ARGUMENT a type that is not an identifier, a schemaVersion that is not a positive integer, upcasters
- *   that do not end at it, or aliases that are not event type names
+ *   that do not end at it, aliases that are not event type names, personal fields without a `subject`, or a `subject`
+ *   that is itself personal
  */
 export function defineEvent<Type extends string, S extends z.ZodType>(
   type: Type,
@@ -150,6 +168,7 @@ export function defineEvent<Type extends string, S extends z.ZodType>(
   const schemaVersion = options.schemaVersion ?? 1;
   const chain = options.upcasters as UpcasterChain<unknown> | undefined;
   checkEvolution(type, schemaVersion, chain, options.aliases, (name) => /^[A-Za-z][A-Za-z0-9_.:-]{0,199}$/.test(name));
+  const personal = personalOf(type, schema, options.subject);
   return {
     kind: 'event',
     type,
@@ -157,7 +176,30 @@ export function defineEvent<Type extends string, S extends z.ZodType>(
     schemaVersion,
     ...(chain && chain.steps.length > 0 && { upcasters: chain.steps }),
     ...(options.aliases && options.aliases.length > 0 && { aliases: Object.freeze([...options.aliases]) }),
+    ...(personal && { personal }),
   };
+}
+
+// The personal fields of an event schema and its subject field, checked. The subject must stay readable: it is how a
+// reader finds the key.
+function personalOf(type: string, schema: z.ZodType, subject: unknown): EventDefinition['personal'] {
+  const fields = personalPaths(schema);
+  if (subject !== undefined && (typeof subject !== 'string' || subject === '')) {
+    throw new ChronicleError('INVALID_ARGUMENT', `event ${type}: subject must be the name of a field`);
+  }
+  if (fields.length === 0) {
+    if (subject !== undefined) {
+      throw new ChronicleError('INVALID_ARGUMENT', `event ${type}: a subject is given but no field is marked personal`);
+    }
+    return undefined;
+  }
+  if (subject === undefined) {
+    throw new ChronicleError('INVALID_ARGUMENT', `event ${type}: it marks fields personal, so give the subject field`);
+  }
+  if (fields.some((path) => path.length === 0 || path[0] === subject)) {
+    throw new ChronicleError('INVALID_ARGUMENT', `event ${type}: its subject field ${subject} must not be personal`);
+  }
+  return Object.freeze({ subject: subject as string, fields: Object.freeze(fields.map((f) => Object.freeze(f))) });
 }
 
 function assertRoles(name: string, roles: unknown): void {

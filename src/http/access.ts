@@ -1,12 +1,8 @@
-// Who may reach an operator endpoint (the event stream, metrics): anyone, any principal, or one holding a role.
-import { ChronicleError } from 'chronicle-es';
+// Who may reach an operator endpoint (the event stream, metrics), as Fastify onRequest hooks over the shared check.
 import type { onRequestHookHandler } from 'fastify';
+import { type EndpointAccess, endpointAccessCheck } from '../http-common/index.js';
 
-/**
- * Access to an endpoint: `{ public: true }` lets anyone in; otherwise a principal is required (401 without one),
- * and with `roles` it must hold one of them (403 otherwise).
- */
-export type EndpointAccess = { public?: boolean; roles?: readonly string[] };
+export type { EndpointAccess };
 
 /**
  * The onRequest hooks enforcing `access` after `authenticate` (empty when public).
@@ -17,20 +13,11 @@ export function accessHooks(
   what: string,
   authenticate: onRequestHookHandler | undefined,
 ): onRequestHookHandler[] {
-  const roles = access.roles;
-  if (access.public === true) {
-    if (roles !== undefined) throw new ChronicleError('INVALID_ARGUMENT', `${what}: public access takes no roles`);
-    return [];
-  }
-  if (roles !== undefined && roles.length === 0) {
-    throw new ChronicleError('INVALID_ARGUMENT', `${what}: roles must name at least one role`);
-  }
+  const refusal = endpointAccessCheck(access, what);
+  if (!refusal) return [];
   const check: onRequestHookHandler = (request, _reply, done) => {
-    const principal = request.chroniclePrincipal;
-    if (principal === undefined) return done(new ChronicleError('UNAUTHENTICATED', `authentication required for ${what}`));
-    if (roles !== undefined && !roles.some((role) => principal.roles.includes(role))) {
-      return done(new ChronicleError('FORBIDDEN', `${what} requires role ${roles.join(' or ')}`));
-    }
+    const err = refusal(request.chroniclePrincipal);
+    if (err) return done(err);
     done();
   };
   return authenticate ? [authenticate, check] : [check];

@@ -1,47 +1,46 @@
 // chronicle/http: the Fastify plugin serving commands, queries, OpenAPI, SSE, health and metrics, with auth.
 
-export type { EndpointAccess } from './access.js';
 export {
   type Authenticator,
   type AuthRequest,
+  buildOpenApiDocument,
+  type Consistency,
+  type ConsistencyOptions,
   type Credentials,
   combineAuthenticators,
   createApiKeyAuthenticator,
-  credentialsOf,
-} from './auth.js';
-export { type Consistency, type ConsistencyOptions, readConsistency } from './consistency.js';
-export type { ConsoleOptions } from './console/index.js';
-export {
   createJwtAuthenticator,
+  createQueryStringCoercer,
+  createReadiness,
+  credentialsOf,
+  type HttpProblemCode,
+  isReady,
   type JwtAuthenticatorOptions,
   type JwtClaims,
   type JwtVerifyOptions,
-  signJwt,
-  verifyJwt,
-} from './jwt.js';
-export { logRedaction } from './log-redaction.js';
-export { createHttpMetrics, type HttpMetrics, type HttpMetricsOptions, type MetricsRegistry } from './metrics.js';
-export { buildOpenApiDocument, type OpenApiInfo, type OpenApiInput } from './openapi.js';
-export { type ChronicleHttpOptions, chronicleHttp, problemErrorHandler, sendProblem } from './plugin.js';
-export {
-  type HttpProblemCode,
+  type OpenApiInfo,
+  type OpenApiInput,
   PROBLEM_TABLE,
   type Problem,
   type ProblemCode,
+  type ProjectionReadiness,
   problemOf,
   problemType,
-  toProblem,
-} from './problem.js';
-export { projectionMetrics } from './projection-metrics.js';
-export { createQueryStringCoercer, type QueryStringCoercer } from './query-string.js';
-export {
-  createReadiness,
-  isReady,
-  type ProjectionReadiness,
+  type QueryStringCoercer,
   type ReadinessCheck,
   type ReadinessOptions,
   type ReadinessReport,
-} from './readiness.js';
+  readConsistency,
+  signJwt,
+  toProblem,
+  verifyJwt,
+} from '../http-common/index.js';
+export type { EndpointAccess } from './access.js';
+export type { ConsoleOptions } from './console/index.js';
+export { logRedaction } from './log-redaction.js';
+export { createHttpMetrics, type HttpMetrics, type HttpMetricsOptions, type MetricsRegistry } from './metrics.js';
+export { type ChronicleHttpOptions, chronicleHttp, problemErrorHandler, sendProblem } from './plugin.js';
+export { projectionMetrics } from './projection-metrics.js';
 export { type RelayMetricsStatus, relayMetrics } from './relay-metrics.js';
 export { type ScheduleMetricsSource, scheduleMetrics } from './schedule-metrics.js';
 export { type CreateServerOptions, createServer } from './server.js';

@@ -1,14 +1,21 @@
 // The Fastify plugin: problem+json errors app-wide, then the Chronicle routes in their own JSON-only scope.
 import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Authenticator } from '../http-common/index.js';
+import {
+  buildOpenApiDocument,
+  DEFAULT_MAX_JSON_DEPTH,
+  deeperThan,
+  isReady,
+  type OpenApiInfo,
+  type Problem,
+  problemOf,
+  type ReadinessReport,
+  toProblem,
+} from '../http-common/index.js';
 import { accessHooks, type EndpointAccess } from './access.js';
-import type { Authenticator } from './auth.js';
 import { type ConsoleOptions, consoleEnabled, consolePlugin } from './console/index.js';
-import { DEFAULT_MAX_JSON_DEPTH, deeperThan } from './json-depth.js';
 import { createHttpMetrics, type HttpMetrics, type MetricsRegistry } from './metrics.js';
-import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
-import { type Problem, problemOf, toProblem } from './problem.js';
-import { isReady, type ReadinessReport } from './readiness.js';
 import { authHook, CORRELATION_ID_HEADER, correlationIdOf } from './request-context.js';
 import { endRequestTrace, startRequestTrace } from './request-trace.js';
 import { registerCommandRoutes } from './routes-commands.js';

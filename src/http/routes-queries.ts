@@ -1,9 +1,13 @@
 // GET /queries/:name?… and POST /queries/:name → the query bus → the result, with read-your-writes.
 import { type QueryBus, type QueryDefinition, toJsonSchema } from 'chronicle-es';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { type ConsistencyOptions, readConsistency } from './consistency.js';
+import {
+  type ConsistencyOptions,
+  createQueryStringCoercer,
+  type QueryStringCoercer,
+  readConsistency,
+} from '../http-common/index.js';
 import { type HttpMetrics, outcomeOf } from './metrics.js';
-import { createQueryStringCoercer, type QueryStringCoercer } from './query-string.js';
 import { correlationIdOf, traceparentOf } from './request-context.js';
 import { rolesHook } from './roles-hook.js';
 

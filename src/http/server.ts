@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import { problemOf, toProblem } from '../http-common/index.js';
 import { logRedaction } from './log-redaction.js';
 import { type ChronicleHttpOptions, chronicleHttp, REQUEST_ID_IS_CORRELATION_ID, sendProblem } from './plugin.js';
-import { problemOf, toProblem } from './problem.js';
 import { CORRELATION_ID_HEADER, correlationIdFrom } from './request-context.js';
 
 export type CreateServerOptions = ChronicleHttpOptions & {

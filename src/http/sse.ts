@@ -1,16 +1,10 @@
 // GET /events/stream: read-model change notifications as server-sent events, over a hijacked raw response.
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import type { NotificationSource, PositionSource, ProjectionChange } from '../http-common/index.js';
 import type { HttpMetrics } from './metrics.js';
 import { sseResponses } from './sse-response.js';
 
-/** A read-model change: a projection has passed a position. */
-export type ProjectionChange = { projection: string; position: number };
-
-/** Subscribes a listener to read-model changes; returns the unsubscribe function. */
-export type NotificationSource = (listener: (change: ProjectionChange) => void) => () => void;
-
-/** The current position of every projection (e.g. from `projector.status()`). */
-export type PositionSource = () => readonly ProjectionChange[] | Promise<readonly ProjectionChange[]>;
+export type { NotificationSource, PositionSource, ProjectionChange };
 
 export type EventStreamOptions = {
   notifications: NotificationSource;

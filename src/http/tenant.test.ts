@@ -1,6 +1,6 @@
 import type { Principal } from 'chronicle-es';
 import { describe, expect, it } from 'vitest';
-import type { Authenticator } from './auth.js';
+import type { Authenticator } from '../http-common/index.js';
 import { tenantAuthenticator } from './tenant.js';
 
 const principals: Record<string, Principal> = {

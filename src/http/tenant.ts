@@ -1,6 +1,6 @@
 // Multi-tenant requests: the tenant a principal acts for, from its own pin, a token claim, or an admin's header.
 import { assertTenantId, ChronicleError, type Principal } from 'chronicle-es';
-import type { Authenticator, AuthRequest } from './auth.js';
+import type { Authenticator, AuthRequest } from '../http-common/index.js';
 
 /** Where tenantAuthenticator finds a principal's tenant, and who may name one. */
 export type TenantAuthenticatorOptions = {

@@ -6,6 +6,7 @@ export {
   type PostgresEventStore,
   type PostgresEventStoreOptions,
 } from './postgres-event-store.js';
+export { createPostgresKeyStore, type PostgresKeyStoreOptions } from './postgres-key-store.js';
 export { createPostgresReadStore, type PostgresReadStore, type PostgresReadStoreOptions } from './postgres-read-store.js';
 export type { PostgresReader } from './read-store-reader.js';
 export type { PostgresReadTx } from './read-store-tx.js';

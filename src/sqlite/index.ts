@@ -3,6 +3,7 @@ export type { GroupCommitStats } from './group-commit.js';
 export { setAsideFile } from './set-aside-file.js';
 export { createSqliteCheckpoint, type SqliteCheckpoint, type SqliteCheckpointOptions } from './sqlite-checkpoint.js';
 export { createSqliteEventStore, type SqliteEventStore, type SqliteEventStoreOptions } from './sqlite-event-store.js';
+export { createSqliteKeyStore, type SqliteKeyStoreOptions } from './sqlite-key-store.js';
 export {
   createSqliteReadStore,
   type SqliteParams,

@@ -59,6 +59,12 @@ export type SqliteEventStoreOptions = {
   synchronous?: 'full' | 'normal';
   /** How long a write waits for another process holding the file's write lock. Default 5000 ms. */
   busyTimeoutMs?: number;
+  /**
+   * Run the writer with SQLite's `secure_delete`, so a deleted or overwritten value is zeroed in the file rather than
+   * left in a free page: for write tables holding personal data that is anonymised (see withCryptoShredding). Costs
+   * extra writes. Default false.
+   */
+  secureDelete?: boolean;
 };
 
 /**
@@ -101,13 +107,16 @@ const TAG_CHUNK = 16;
  * @throws INVALID_ARGUMENT for bad options; STORE_ERROR when the file cannot be opened or migrated
  */
 export function createSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
-  const { path, synchronous = 'full', busyTimeoutMs = 5000 } = options ?? ({} as SqliteEventStoreOptions);
+  const { path, synchronous = 'full', busyTimeoutMs = 5000, secureDelete = false } = options ?? ({} as SqliteEventStoreOptions);
+  if (typeof secureDelete !== 'boolean') throw new ChronicleError('INVALID_ARGUMENT', 'secureDelete must be a boolean');
   const db = openDatabase({
     path,
     synchronous,
     allowed: ['full', 'normal'],
     busyTimeoutMs,
     migrate: (opened) => {
+      // Per connection, so set on the writer itself before any write.
+      if (secureDelete) opened.pragma('secure_delete = ON');
       migrateEventStore(opened);
       createLifecycleTables(opened);
     },

@@ -35,6 +35,12 @@ export type SqliteReadStoreOptions = {
    * synchronously inside the failing call: schedule the recovery, do not run it here.
    */
   onCorrupt?: (error: ChronicleError) => void;
+  /**
+   * Overwrite deleted and replaced rows in the file (SQLite's `secure_delete`): a read model that anonymises personal
+   * data (a forgotten customer) then leaves no old copy in the file's free space. The WAL keeps old page versions
+   * until its next checkpoint. Default false.
+   */
+  secureDelete?: boolean;
 };
 
 /** Positional (`?`) or named (`@name`) parameters. */
@@ -131,6 +137,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
     busyTimeoutMs = 5000,
     quickCheck = true,
     onCorrupt,
+    secureDelete = false,
   } = options ?? ({} as SqliteReadStoreOptions);
   const open = () =>
     openDatabase({
@@ -140,6 +147,7 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): SqliteRe
       busyTimeoutMs,
       translate: readStoreError,
       migrate(db) {
+        if (secureDelete) db.pragma('secure_delete = ON');
         if (quickCheck) checkReadStore(db);
         migrateReadStore(db);
       },

@@ -38,3 +38,7 @@ export {
   type StateStoredStoreFactory,
 } from './state-stored-conformance.js';
 export { describeStoreInspectorConformance } from './store-inspector-cases.js';
+export {
+  describeSubjectKeyStoreConformance,
+  type SubjectKeyStoreFactory,
+} from './subject-key-store-conformance.js';

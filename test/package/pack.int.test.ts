@@ -103,6 +103,11 @@ beforeAll(async () => {
     '@nats-io/nats-core': versionOf('@nats-io/nats-core'),
     '@nats-io/transport-node': versionOf('@nats-io/transport-node'),
     ioredis: versionOf('ioredis'),
+    // What a NestJS app already has (Nest and its own peers), for chronicle-es/nest; chronicle-es/fetch needs nothing.
+    '@nestjs/common': versionOf('@nestjs/common'),
+    '@nestjs/core': versionOf('@nestjs/core'),
+    'reflect-metadata': versionOf('reflect-metadata'),
+    rxjs: versionOf('rxjs'),
     // fastify's own declarations need Node's types; every TypeScript project on Node has them.
     '@types/node': versionOf('@types/node'),
   };
@@ -162,6 +167,8 @@ describe('the packed tarball', () => {
       './nats',
       './redis',
       './http',
+      './fetch',
+      './nest',
       './testing',
     ]);
     for (const [, target] of entries) {
@@ -188,6 +195,8 @@ describe('the packed tarball', () => {
       '@nats-io/jetstream',
       '@nats-io/kv',
       '@nats-io/nats-core',
+      '@nestjs/common',
+      '@nestjs/core',
       '@opentelemetry/api',
       'better-sqlite3',
       'fastify',
@@ -231,6 +240,8 @@ describe('a consumer running plain node', () => {
     expect(exports['chronicle-es/redis']).toEqual(expect.arrayContaining(['createRedisReadStore']));
     expect(exports['chronicle-es/http']).toEqual(expect.arrayContaining(['createServer', 'chronicleHttp', 'projectionMetrics']));
     expect(exports['chronicle-es/testing']).toEqual(expect.arrayContaining(['describeEventStoreConformance', 'deciderSpec']));
+    expect(exports['chronicle-es/fetch']).toEqual(expect.arrayContaining(['createFetchHandler', 'createApiKeyAuthenticator']));
+    expect(exports['chronicle-es/nest']).toEqual(expect.arrayContaining(['ChronicleModule', 'CommandHandler', 'COMMAND_BUS']));
   });
 
   it('loads each driver only through its own entry', WAITS, async () => {

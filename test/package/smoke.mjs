@@ -21,6 +21,8 @@ for (const entry of [
   'chronicle-es/nats',
   'chronicle-es/redis',
   'chronicle-es/http',
+  'chronicle-es/fetch',
+  'chronicle-es/nest',
   'chronicle-es/testing',
 ]) {
   out.resolved[entry] = import.meta.resolve(entry);
@@ -39,6 +41,8 @@ const nats = await import('chronicle-es/nats');
 out.drivers.afterNats = loadedDrivers();
 const redis = await import('chronicle-es/redis');
 out.drivers.afterRedis = loadedDrivers();
+const fetchEntry = await import('chronicle-es/fetch');
+const nest = await import('chronicle-es/nest');
 Object.assign(out.exports, {
   'chronicle-es': namesOf(core),
   'chronicle-es/sqlite': namesOf(sqlite),
@@ -47,6 +51,8 @@ Object.assign(out.exports, {
   'chronicle-es/redis': namesOf(redis),
   'chronicle-es/http': namesOf(http),
   'chronicle-es/testing': namesOf(testing),
+  'chronicle-es/fetch': namesOf(fetchEntry),
+  'chronicle-es/nest': namesOf(nest),
 });
 const { z } = await import('zod');
 

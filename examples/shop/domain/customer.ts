@@ -2,7 +2,9 @@
 import { assertNever, type CommandOf, type Decider, type DecisionModel, domainError, type EventOf, Query } from 'chronicle-es';
 import type {
   CustomerDetailsUpdated,
+  CustomerForgotten,
   CustomerRegistered,
+  ForgetCustomer,
   RegisterCustomer,
   UpdateCustomerDetails,
 } from '../messages/customers.js';
@@ -13,11 +15,19 @@ import { type InStream, inStream } from './in-stream.js';
 import { notFound } from './refusals.js';
 import { emailTag } from './tags.js';
 
-export type CustomerCommand = CommandOf<typeof RegisterCustomer> | CommandOf<typeof UpdateCustomerDetails>;
-export type CustomerEvent = EventOf<typeof CustomerRegistered> | EventOf<typeof CustomerDetailsUpdated>;
+export type CustomerCommand =
+  | CommandOf<typeof RegisterCustomer>
+  | CommandOf<typeof UpdateCustomerDetails>
+  | CommandOf<typeof ForgetCustomer>;
+export type CustomerEvent =
+  | EventOf<typeof CustomerRegistered>
+  | EventOf<typeof CustomerDetailsUpdated>
+  | EventOf<typeof CustomerForgotten>;
+/** A forgotten customer keeps its id only: its id cannot be registered again, nor its details changed. */
 export type CustomerState =
   | { status: 'none' }
-  | { status: 'registered'; customerId: string; name: string; email: string; address?: Address };
+  | { status: 'registered'; customerId: string; name: string; email: string; address?: Address }
+  | { status: 'forgotten'; customerId: string };
 
 export const customer: Decider<CustomerCommand, CustomerEvent, CustomerState> = {
   initialState: { status: 'none' },
@@ -30,7 +40,7 @@ export const customer: Decider<CustomerCommand, CustomerEvent, CustomerState> = 
         return [{ type: 'CustomerRegistered', data: command.data }];
       }
       case 'UpdateCustomerDetails': {
-        if (state.status === 'none') throw notFound('customer', command.data.customerId);
+        if (state.status !== 'registered') throw notFound('customer', command.data.customerId);
         const { customerId, name, email, address } = command.data;
         const changed = {
           name: name !== undefined && name !== state.name ? name : undefined,
@@ -39,6 +49,11 @@ export const customer: Decider<CustomerCommand, CustomerEvent, CustomerState> = 
         };
         if (changed.name === undefined && changed.email === undefined && changed.address === undefined) return [];
         return [{ type: 'CustomerDetailsUpdated', data: { customerId, ...withoutUndefined(changed) } }];
+      }
+      case 'ForgetCustomer': {
+        if (state.status === 'none') throw notFound('customer', command.data.customerId);
+        // Again: nothing to record, but the handler deletes the key again (a first attempt may have stopped before).
+        return state.status === 'forgotten' ? [] : [{ type: 'CustomerForgotten', data: { customerId: command.data.customerId } }];
       }
       default:
         return assertNever(command);
@@ -52,6 +67,8 @@ export const customer: Decider<CustomerCommand, CustomerEvent, CustomerState> = 
       case 'CustomerDetailsUpdated':
         if (state.status !== 'registered') return state;
         return { ...state, ...withoutUndefined(event.data) };
+      case 'CustomerForgotten':
+        return { status: 'forgotten', customerId: event.data.customerId };
       default:
         return assertNever(event);
     }
@@ -66,7 +83,10 @@ export const customerStreamId = (customerId: string) => `customer-${customerId}`
 
 /** What a decision reads about a customer: the customer's own events, found by its stream id as a tag. */
 export const customerModel = (customerId: string): DecisionModel<CustomerState, CustomerEvent> => ({
-  query: Query.of({ types: ['CustomerRegistered', 'CustomerDetailsUpdated'], tags: [customerStreamId(customerId)] }),
+  query: Query.of({
+    types: ['CustomerRegistered', 'CustomerDetailsUpdated', 'CustomerForgotten'],
+    tags: [customerStreamId(customerId)],
+  }),
   initialState: customer.initialState,
   evolve: customer.evolve,
 });
@@ -102,4 +122,17 @@ export function updateCustomerDetails(
   // A change of letter case is one tag.
   const tags = [...new Set([emailTag(newEmail), emailTag(state.customer.email)])];
   return inStream(customerStreamId(customerId), events, tags);
+}
+
+/**
+ * Forgets a customer: its CustomerForgotten carries the tag of the address it holds, which releases the address (the
+ * handler then deletes the customer's key, so the address itself is never readable again).
+ */
+export function forgetCustomer(
+  command: CommandOf<typeof ForgetCustomer>,
+  state: { customer: CustomerState },
+): InStream<CustomerEvent>[] {
+  const events = customer.decide(command, state.customer);
+  const tags = state.customer.status === 'registered' ? [emailTag(state.customer.email)] : [];
+  return inStream(customerStreamId(command.data.customerId), events, tags);
 }

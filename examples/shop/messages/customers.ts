@@ -1,5 +1,5 @@
 // Customers: registration and details, the events they cause, and the query that reads them.
-import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
+import { defineCommand, defineEvent, defineQuery, personal } from 'chronicle-es';
 import { z } from 'zod';
 import { allowSelf, may, STAFF } from './access.js';
 import { address, centsSum, email, entityId, name } from './fields.js';
@@ -28,16 +28,38 @@ export const UpdateCustomerDetails = defineCommand(
   },
 );
 
+export const ForgetCustomer = defineCommand('ForgetCustomer', z.strictObject({ customerId: entityId }), {
+  description:
+    'Forgets a customer (right to be forgotten): deletes its key, so its name, email and address read as "[forgotten]" everywhere, and anonymises the read models. Admin only.',
+  roles: may(),
+});
+
+// Name, email and address are personal: stored only encrypted with the customer's own key (crypto-shredding).
 export const CustomerRegistered = defineEvent(
   'CustomerRegistered',
-  z.object({ customerId: z.string(), name: z.string(), email: z.string(), address: address.optional() }),
+  z.object({
+    customerId: z.string(),
+    name: personal(z.string()),
+    email: personal(z.string()),
+    address: personal(address).optional(),
+  }),
+  { subject: 'customerId' },
 );
 
 /** Carries only the fields that changed. */
 export const CustomerDetailsUpdated = defineEvent(
   'CustomerDetailsUpdated',
-  z.object({ customerId: z.string(), name: z.string().optional(), email: z.string().optional(), address: address.optional() }),
+  z.object({
+    customerId: z.string(),
+    name: personal(z.string()).optional(),
+    email: personal(z.string()).optional(),
+    address: personal(address).optional(),
+  }),
+  { subject: 'customerId' },
 );
+
+/** The customer's key was deleted: its personal fields read as "[forgotten]"; read models drop what they copied. */
+export const CustomerForgotten = defineEvent('CustomerForgotten', z.object({ customerId: z.string() }));
 
 /**
  * Legacy, never written now: on a `customerEmail-…` stream, the address belongs to this customer (until released).

@@ -10,7 +10,7 @@ import {
   StockReserved,
   StockShipped,
 } from './catalog.js';
-import { CustomerDetailsUpdated, CustomerRegistered, EmailClaimed, EmailReleased } from './customers.js';
+import { CustomerDetailsUpdated, CustomerForgotten, CustomerRegistered, EmailClaimed, EmailReleased } from './customers.js';
 import { CustomerNotified, ShipmentAllocated, ShipmentReleased } from './fulfilment.js';
 import { OrderCancelled, OrderCreated, OrderExpired, OrderPaid, OrderShipped } from './orders.js';
 import { LowStockAlertCleared, LowStockAlertRaised } from './stock-alerts.js';
@@ -26,6 +26,7 @@ export const shopEvents = [
   SkuClaimed,
   CustomerRegistered,
   CustomerDetailsUpdated,
+  CustomerForgotten,
   EmailClaimed,
   EmailReleased,
   OrderCreated,

@@ -1,6 +1,6 @@
 // Fulfilment: what happens to a paid order besides the customer's and the clerk's commands. The fulfilment process
 // (processes/fulfilment.ts) sends these as the Shop's workflows; admin may send them by hand.
-import { defineCommand, defineEvent } from 'chronicle-es';
+import { defineCommand, defineEvent, personal } from 'chronicle-es';
 import { z } from 'zod';
 import { may, SYSTEM_ROLE } from './access.js';
 import { entityId } from './fields.js';
@@ -55,8 +55,9 @@ export const CustomerNotified = defineEvent(
   z.object({
     orderId: z.string(),
     customerId: z.string(),
-    name: z.string(),
-    email: z.string(),
+    name: personal(z.string()),
+    email: personal(z.string()),
     topic: z.enum(NOTIFICATION_TOPICS),
   }),
+  { subject: 'customerId' },
 );

@@ -1,5 +1,5 @@
 // Orders: placing, paying, shipping, cancelling and expiring, the events they cause, and the order queries.
-import { defineCommand, defineEvent, defineQuery } from 'chronicle-es';
+import { defineCommand, defineEvent, defineQuery, personal } from 'chronicle-es';
 import { z } from 'zod';
 import { allow, allowSelf, hasRole, may, notFound, STAFF, SYSTEM_ROLE } from './access.js';
 import { cents, centsSum, cursor, entityId, limit, line, orderCents } from './fields.js';
@@ -74,12 +74,14 @@ export const OrderCreated = defineEvent(
   z.object({
     orderId: z.string(),
     customerId: z.string(),
-    customerName: z.string(),
+    /** A copy of the customer's name, personal like the original. */
+    customerName: personal(z.string()),
     lines: z.array(recordedLine),
     currency: z.string(),
     totalCents: orderCents,
     paymentTimeoutMs: z.number().int().positive().optional(),
   }),
+  { subject: 'customerId' },
 );
 export const OrderPaid = defineEvent('OrderPaid', z.object({ orderId: z.string() }));
 export const OrderShipped = defineEvent('OrderShipped', z.object({ orderId: z.string() }));

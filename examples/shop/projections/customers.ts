@@ -1,5 +1,5 @@
 // Read model of GetCustomerById: one row per customer with its order count and spending.
-import { defineProjection, type SqlReadTx } from 'chronicle-es';
+import { defineProjection, FORGOTTEN, type SqlReadTx } from 'chronicle-es';
 import { shopEvents } from '../messages/events.js';
 import { addCents } from './cents-sum.js';
 import { createTables, text } from './sql.js';
@@ -46,6 +46,14 @@ export const customersProjection = defineProjection({
          SET name = coalesce(?, name), email = coalesce(?, email), address = coalesce(?, address) WHERE customer_id = ?`,
         [name ?? null, email ?? null, address ? JSON.stringify(address) : null, customerId],
       );
+    },
+    // Forgotten: the row keeps its id and its order figures, nothing personal. (Rebuilt, the events read as "[forgotten]".)
+    async CustomerForgotten(event, tx) {
+      await tx.run(`UPDATE ${tx.table('customers')} SET name = ?, email = ?, address = NULL WHERE customer_id = ?`, [
+        FORGOTTEN,
+        FORGOTTEN,
+        event.data.customerId,
+      ]);
     },
     async OrderCreated(event, tx) {
       const { orderId, customerId, currency, totalCents } = event.data;

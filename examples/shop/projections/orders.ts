@@ -1,6 +1,6 @@
 // Read model of GetOrderStatus and ListOrdersByCustomer: one row per order with its lines, its status history, its
 // timeline (the statuses and the fulfilment steps between them) and, while unpaid, when it expires.
-import { defineProjection, type RecordedEvent, type SqlReadTx } from 'chronicle-es';
+import { defineProjection, FORGOTTEN, type RecordedEvent, type SqlReadTx } from 'chronicle-es';
 import { shopEvents } from '../messages/events.js';
 import type { OrderStatus, OrderStep } from '../messages/orders.js';
 import { createTables, text } from './sql.js';
@@ -58,6 +58,13 @@ export const ordersProjection = defineProjection({
     OrderExpired: (event, tx) => moveTo(tx, event, 'expired'),
     ShipmentAllocated: (event, tx) => step(tx, event, 'allocated'),
     CustomerNotified: (event, tx) => step(tx, event, 'customer-notified'),
+    // The customer's name was copied into its orders: the copies go with the customer.
+    async CustomerForgotten(event, tx) {
+      await tx.run(`UPDATE ${tx.table('orders')} SET customer_name = ? WHERE customer_id = ?`, [
+        FORGOTTEN,
+        event.data.customerId,
+      ]);
+    },
     ShipmentReleased: (event, tx) => step(tx, event, 'shipment-released'),
   },
 });

@@ -15,6 +15,7 @@ const valid: Record<string, Record<string, unknown>> = {
     address: { street: 'Main St 1', city: 'Berlin', postalCode: '10115', country: 'DE' },
   },
   UpdateCustomerDetails: { customerId: 'bad-c', name: 'Renamed', email: 'renamed@example.com' },
+  ForgetCustomer: { customerId: 'bad-forget' },
   CreateProduct: { productId: 'new-p', sku: 'NEW-P', name: 'New', description: 'Nice', priceCents: 100, currency: 'EUR' },
   ChangeProductPrice: { productId: 'bad-p', priceCents: 200 },
   DeleteProduct: { productId: 'bad-p' },

@@ -1,11 +1,15 @@
 // Starts a real Shop on a real socket (port 0, fresh temp data dir) and gives tests a small fetch client.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serve as serveNode } from '@hono/node-server';
+import type { Authenticator } from 'chronicle-es/http';
 import type { FastifyInstance } from 'fastify';
 import { createShop, type PostgresLocation, type ShopOf, type ShopOptions } from '../app.js';
 import { createShopAuth } from '../auth.js';
+import { createShopFetchHandler } from '../fetch-server.js';
 import { createShopServer } from '../server.js';
 
 export const KEYS = {
@@ -55,7 +59,8 @@ export type TestShopOptions = Pick<ShopOptions, 'clock' | 'paymentTimeoutMs' | '
 
 /**
  * The Shop on SQLite under a fresh data directory; with `SHOP_TEST_STORES=postgres` in the environment, on PostgreSQL
- * instead (both stores in one fresh schema of the test server), so any suite here can be run against it.
+ * instead (both stores in one fresh schema of the test server), so any suite here can be run against it. With
+ * `SHOP_TEST_HTTP=fetch`, its API is served by chronicle-es/fetch on Hono's Node server instead of the Fastify plugin.
  */
 export async function startShop(options: TestShopOptions = {}): Promise<TestShop> {
   const dataDir = mkdtempSync(join(tmpdir(), 'shop-test-'));
@@ -82,10 +87,9 @@ export async function startShop(options: TestShopOptions = {}): Promise<TestShop
     },
     { dataDir },
   );
-  const server: FastifyInstance = await createShopServer(shop, { authenticate, logger: false });
-  await server.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = server.server.address() as { port: number };
-  const url = `http://127.0.0.1:${port}`;
+  const server =
+    process.env.SHOP_TEST_HTTP === 'fetch' ? await listenFetch(shop, authenticate) : await listenFastify(shop, authenticate);
+  const url = `http://127.0.0.1:${(server.node.address() as AddressInfo).port}`;
 
   const request = async (path: string, init?: RequestInit): Promise<Response> => {
     const res = await fetch(url + path, init);
@@ -109,7 +113,7 @@ export async function startShop(options: TestShopOptions = {}): Promise<TestShop
     const onRequest = (req: IncomingMessage) => {
       if (paths.has(req.url ?? '') && ++headsSeen === commands.length) allHeadsSeen();
     };
-    server.server.on('request', onRequest);
+    server.node.on('request', onRequest);
     try {
       const sent = commands.map(({ name, body, key = KEYS.admin }) => {
         const payload = Buffer.from(JSON.stringify(body));
@@ -140,7 +144,7 @@ export async function startShop(options: TestShopOptions = {}): Promise<TestShop
       for (const { req, last } of sent) req.end(last);
       return await Promise.all(sent.map((s) => s.response));
     } finally {
-      server.server.off('request', onRequest);
+      server.node.off('request', onRequest);
     }
   };
 
@@ -170,6 +174,31 @@ export async function startShop(options: TestShopOptions = {}): Promise<TestShop
       rmSync(dataDir, { recursive: true, force: true });
       await postgres?.drop();
     },
+  };
+}
+
+type Listening = { node: Server; close(): Promise<void> };
+
+async function listenFastify(shop: ShopOf<'all'>, authenticate: Authenticator): Promise<Listening> {
+  const server: FastifyInstance = await createShopServer(shop, { authenticate, logger: false });
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  return { node: server.server, close: () => server.close() };
+}
+
+// The fetch handler as a Hono user serves one: @hono/node-server on port 0.
+async function listenFetch(shop: ShopOf<'all'>, authenticate: Authenticator): Promise<Listening> {
+  const handler = await createShopFetchHandler(shop, { authenticate });
+  const node = await new Promise<Server>((resolve) => {
+    const server = serveNode({ fetch: handler, port: 0, hostname: '127.0.0.1' }, () => resolve(server as Server));
+  });
+  return {
+    node,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        handler.close();
+        node.close((err) => (err ? reject(err) : resolve()));
+        node.closeAllConnections();
+      }),
   };
 }
 

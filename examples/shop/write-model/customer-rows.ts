@@ -20,7 +20,7 @@ import {
 import { type CustomerCommand, type CustomerEvent, type CustomerState, customer, customerStreamId } from '../domain/customer.js';
 import { checkEmailFree } from '../domain/email-owner.js';
 import { emailTag } from '../domain/tags.js';
-import type { RegisterCustomer, UpdateCustomerDetails } from '../messages/customers.js';
+import type { ForgetCustomer, RegisterCustomer, UpdateCustomerDetails } from '../messages/customers.js';
 import { type Address, normalizeEmail } from '../messages/fields.js';
 
 /** The migrations of the customers tables. */
@@ -34,16 +34,21 @@ export async function migrateCustomerTables(store: StateStoredStore<WriteTx>) {
 /** A customer row and, when the command names an address, who holds it. */
 type RowState = { customer: CustomerState; emailHolder: string | undefined };
 
-type CustomerRow = { customer_id: string; name: string; email: string; version: number };
+type CustomerRow = { customer_id: string; name: string; email: string; version: number; forgotten: number };
 type AddressRow = { street: string; city: string; postal_code: string; country: string };
 
-const requestedEmail = (command: CustomerCommand) => command.data.email;
+const requestedEmail = (command: CustomerCommand) => ('email' in command.data ? command.data.email : undefined);
 
 // The customer decider plus the e-mail rule, over the row and the holder of the requested address.
 const customerRow: Decider<CustomerCommand, CustomerEvent, RowState> = {
   initialState: { customer: customer.initialState, emailHolder: undefined },
   decide(command, state) {
     const events = customer.decide(command, state.customer);
+    // Forgetting releases the address the customer holds: its tag, as on the event-sourced side.
+    if (command.type === 'ForgetCustomer') {
+      const tags = state.customer.status === 'registered' ? [emailTag(state.customer.email)] : [];
+      return events.map((event) => ({ ...event, tags }));
+    }
     const email = requestedEmail(command);
     if (email === undefined || events.length === 0) return events;
     checkEmailFree(email, command.data.customerId, { email: normalizeEmail(email), owner: state.emailHolder });
@@ -58,33 +63,39 @@ const customerRow: Decider<CustomerCommand, CustomerEvent, RowState> = {
 /** The row of a customer as its state (undefined when there is none). */
 export function loadCustomer(tx: WriteTx, customerId: string): MaybePromise<StoredState<CustomerState> | undefined> {
   return andThen(
-    tx.get<CustomerRow>('SELECT customer_id, name, email, version FROM customers WHERE customer_id = ?', [customerId]),
+    tx.get<CustomerRow>('SELECT customer_id, name, email, version, forgotten FROM customers WHERE customer_id = ?', [customerId]),
     (row) =>
       row === undefined
         ? undefined
-        : andThen(
-            tx.get<AddressRow>('SELECT street, city, postal_code, country FROM customer_addresses WHERE customer_id = ?', [
-              customerId,
-            ]),
-            (a) => {
-              const address: Address | undefined =
-                a === undefined ? undefined : { street: a.street, city: a.city, postalCode: a.postal_code, country: a.country };
-              const state: CustomerState = {
-                status: 'registered',
+        : Number(row.forgotten) !== 0
+          ? { state: { status: 'forgotten', customerId }, version: Number(row.version) }
+          : andThen(
+              tx.get<AddressRow>('SELECT street, city, postal_code, country FROM customer_addresses WHERE customer_id = ?', [
                 customerId,
-                name: row.name,
-                email: row.email,
-                ...(address && { address }),
-              };
-              return { state, version: Number(row.version) };
-            },
-          ),
+              ]),
+              (a) => {
+                const address: Address | undefined =
+                  a === undefined ? undefined : { street: a.street, city: a.city, postalCode: a.postal_code, country: a.country };
+                const state: CustomerState = {
+                  status: 'registered',
+                  customerId,
+                  name: row.name,
+                  email: row.email,
+                  ...(address && { address }),
+                };
+                return { state, version: Number(row.version) };
+              },
+            ),
   );
 }
 
+// What a forgotten customer's row holds in place of its e-mail: unique (the index needs a value) and naming no person.
+const forgottenEmail = (customerId: string) => `forgotten:${customerId}`;
+
 /** Writes a customer's state at `version`; 0 changes when its row moved since `expectedVersion` (a conflict). */
 export function saveCustomer(tx: WriteTx, after: CustomerState, expectedVersion: number, version: number) {
-  if (after.status !== 'registered') throw new Error('a customer row holds a registered customer');
+  if (after.status === 'none') throw new Error('a customer row holds a registered or forgotten customer');
+  if (after.status === 'forgotten') return saveForgotten(tx, after.customerId, expectedVersion, version);
   const { customerId, name, email, address } = after;
   const row =
     expectedVersion === 0
@@ -116,13 +127,38 @@ export function saveCustomer(tx: WriteTx, after: CustomerState, expectedVersion:
   });
 }
 
-/** The handler of RegisterCustomer and UpdateCustomerDetails on the customers table. */
+// A forgotten customer: its personal values blanked (secure_delete on the store's file zeroes the old ones), its address
+// deleted, its e-mail freed for another customer.
+function saveForgotten(tx: WriteTx, customerId: string, expectedVersion: number, version: number) {
+  const row =
+    expectedVersion === 0
+      ? tx.run(
+          `INSERT INTO customers (customer_id, name, email, email_normalized, version, forgotten) VALUES (?, '', '', ?, ?, 1)
+           ON CONFLICT (customer_id) DO NOTHING`,
+          [customerId, forgottenEmail(customerId), version],
+        )
+      : tx.run(
+          `UPDATE customers SET name = '', email = '', email_normalized = ?, version = ?, forgotten = 1
+           WHERE customer_id = ? AND version = ?`,
+          [forgottenEmail(customerId), version, customerId, expectedVersion],
+        );
+  return andThen(row, (saved) =>
+    saved.changes === 0
+      ? saved
+      : andThen(tx.run('DELETE FROM customer_addresses WHERE customer_id = ?', [customerId]), () => saved),
+  );
+}
+
+/** The handler of RegisterCustomer, UpdateCustomerDetails and ForgetCustomer on the customers table. */
 export function customerRowHandler(store: StateStoredStore<WriteTx>, maxRetries = 100): CommandHandler<CustomerCommand> {
   return createStateStoredHandler({
     store,
     decider: customerRow,
     maxRetries,
     streamId: (c) => customerStreamId(c.data.customerId),
+    // The customer's key, fetched or created before the transaction (the store encrypts its events' personal fields);
+    // CustomerForgotten carries none, and forgetting must not create a key again.
+    subjects: (c) => (c.type === 'ForgetCustomer' ? [] : [c.data.customerId]),
     load: (tx, command) =>
       andThen(loadCustomer(tx, command.data.customerId), (stored) => {
         const email = requestedEmail(command);
@@ -145,4 +181,7 @@ export function customerRowHandler(store: StateStoredStore<WriteTx>, maxRetries 
   });
 }
 
-export type CustomerRowCommand = CommandOf<typeof RegisterCustomer> | CommandOf<typeof UpdateCustomerDetails>;
+export type CustomerRowCommand =
+  | CommandOf<typeof RegisterCustomer>
+  | CommandOf<typeof UpdateCustomerDetails>
+  | CommandOf<typeof ForgetCustomer>;

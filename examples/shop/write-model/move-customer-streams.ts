@@ -3,7 +3,7 @@
 // where it stands. Safe to run again (and beside a live write side): a row already there is left alone.
 import { andThen, type EventStore, type StateStoredStore, type WriteTx } from 'chronicle-es';
 import { type CustomerState, customer } from '../domain/customer.js';
-import { CustomerDetailsUpdated, CustomerRegistered } from '../messages/customers.js';
+import { CustomerDetailsUpdated, CustomerForgotten, CustomerRegistered } from '../messages/customers.js';
 import { saveCustomer } from './customer-rows.js';
 
 const PAGE = 1_000;
@@ -28,6 +28,11 @@ export async function moveCustomerStreams(store: EventStore & StateStoredStore<W
           type: 'CustomerDetailsUpdated',
           data: CustomerDetailsUpdated.schema.parse(event.data),
         });
+      } else if (event.type === CustomerForgotten.type) {
+        current.state = customer.evolve(current.state, {
+          type: 'CustomerForgotten',
+          data: CustomerForgotten.schema.parse(event.data),
+        });
       }
       customers.set(event.streamId, current);
     }
@@ -36,7 +41,7 @@ export async function moveCustomerStreams(store: EventStore & StateStoredStore<W
   }
   let written = 0;
   for (const { state, version } of customers.values()) {
-    if (state.status !== 'registered') continue;
+    if (state.status === 'none') continue;
     // Each row in its own transaction: a customer the write side already moved on is skipped (0 changes), not failed.
     await store.transact((tx) =>
       andThen(saveCustomer(tx, state, 0, version), (saved) => {

@@ -20,6 +20,7 @@ export {
   isThenable,
   type MaybePromise,
   type StateStoredStore,
+  type TransactOptions,
   type TransactWork,
   type WriteRunResult,
   type WriteTx,

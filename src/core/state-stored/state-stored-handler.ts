@@ -48,6 +48,11 @@ export type StateStoredHandlerOptions<C extends Command, E extends { type: strin
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a save that checks nothing returns nothing
   save: (tx: Tx, change: StateChange<C, E, S>) => TxAnswer<Tx, WriteRunResult | undefined | void>;
+  /**
+   * The subjects whose personal data the command's events may carry, passed to `transact` (a crypto-shredding store
+   * fetches their keys before the transaction). Default none.
+   */
+  subjects?: (command: C) => readonly string[];
   /** Conflicts retried before CONCURRENCY_CONFLICT is raised. Default 3. */
   maxRetries?: number;
 };
@@ -97,11 +102,13 @@ export function createStateStoredHandler<C extends Command, E extends { type: st
   async function attempt(command: C, context: CommandContext, key?: string, fingerprint?: string) {
     const streamId = options.streamId(command);
     assertStreamId(streamId);
+    const subjects = options.subjects?.(command);
     for (let tries = 0; ; tries++) {
       try {
         const results = await store.transact(work(command, streamId, context), {
           idempotencyKey: key,
           idempotencyFingerprint: fingerprint,
+          ...(subjects !== undefined && { subjects }),
         });
         return toResult(results);
       } catch (err) {

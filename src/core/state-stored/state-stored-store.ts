@@ -40,6 +40,15 @@ export interface WriteTx<Sync extends boolean = boolean> {
  */
 export type TransactWork<Tx> = (tx: Tx) => MaybePromise<readonly StreamWrite[]>;
 
+/** Options of `transact`: those of appendMany, plus what a store wrapper needs before the transaction begins. */
+export type TransactOptions = AppendManyOptions & {
+  /**
+   * The subjects whose personal data the work's events may carry: a crypto-shredding store fetches (or creates) their
+   * keys before the transaction, since on SQLite the work runs synchronously. A store without the wrapper ignores it.
+   */
+  subjects?: readonly string[];
+};
+
 /**
  * An event store whose database also holds the application's write tables. A store wrapper (e.g. one that encrypts
  * events) intercepts `transact` by wrapping `work`: the writes it returns are the events the store appends.
@@ -54,7 +63,7 @@ export interface StateStoredStore<Tx = WriteTx> extends Pick<EventStore, 'findId
    * @throws whatever `work` throws (nothing is written); IDEMPOTENCY_MISMATCH, INVALID_ARGUMENT, STREAM_DELETED,
    *   STORE_ERROR, CLOSED as append does
    */
-  transact(work: TransactWork<Tx>, options?: AppendManyOptions): Promise<AppendResult[]>;
+  transact(work: TransactWork<Tx>, options?: TransactOptions): Promise<AppendResult[]>;
 }
 
 /** True when a value is a promise (or any thenable). */

@@ -2,8 +2,8 @@
 // routes of each page.
 import { ChronicleError, inspectorOf } from 'chronicle-es';
 import type { FastifyInstance } from 'fastify';
-import type { Authenticator } from '../auth.js';
-import { problemOf, toProblem } from '../problem.js';
+import type { Authenticator } from '../../http-common/index.js';
+import { problemOf, toProblem } from '../../http-common/index.js';
 import { CONSOLE_SCRIPT, CONSOLE_STYLE, loadHtmx } from './assets.js';
 import { type ConsoleDeps, cached, overviewSource } from './console-deps.js';
 import type { ConsoleOptions } from './console-options.js';

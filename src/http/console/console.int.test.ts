@@ -12,7 +12,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createApiKeyAuthenticator } from '../auth.js';
+import { createApiKeyAuthenticator } from '../../http-common/index.js';
 import { createServer } from '../server.js';
 import { consoleEnabled } from './console-options.js';
 

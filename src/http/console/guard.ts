@@ -1,7 +1,7 @@
 // Per-request access for console routes: the session's principal, its roles, and the CSRF token of its POSTs.
 import { ChronicleError, type Principal } from 'chronicle-es';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Authenticator } from '../auth.js';
+import type { Authenticator } from '../../http-common/index.js';
 import type { ConsoleContext } from './console-context.js';
 import { CSRF_FIELD, CSRF_HEADER, type Csrf } from './csrf.js';
 import { cookieOf, principalOfKey, SESSION_COOKIE } from './session.js';

@@ -2,7 +2,7 @@
 // signed-in principal through the same buses as the API, so roles and policies apply unchanged.
 import { ChronicleError } from 'chronicle-es';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { toProblem } from '../problem.js';
+import { toProblem } from '../../http-common/index.js';
 import { correlationIdOf } from '../request-context.js';
 import type { ConsoleDeps } from './console-deps.js';
 import type { Guard } from './guard.js';

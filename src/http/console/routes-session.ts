@@ -1,7 +1,7 @@
 // Sign-in and sign-out. The sign-in form's CSRF token is bound to a nonce cookie (there is no session yet), so
 // another site cannot sign a browser in under its own key.
 import type { FastifyInstance } from 'fastify';
-import type { Authenticator } from '../auth.js';
+import type { Authenticator } from '../../http-common/index.js';
 import { CSRF_FIELD, type Csrf } from './csrf.js';
 import type { Guard } from './guard.js';
 import { loginPage } from './pages/login.js';

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Principal } from 'chronicle-es';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Authenticator } from '../auth.js';
+import type { Authenticator } from '../../http-common/index.js';
 
 export const SESSION_COOKIE = 'chronicle_console';
 export const LOGIN_COOKIE = 'chronicle_console_login';

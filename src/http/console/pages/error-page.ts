@@ -1,6 +1,6 @@
 // A refused or failed console request as a page: the problem's status, title and detail (never a stack).
 
-import type { Problem } from '../../problem.js';
+import type { Problem } from '../../../http-common/index.js';
 import type { ConsoleContext } from '../console-context.js';
 import { html, type SafeHtml } from '../escape.js';
 import { page } from '../layout.js';

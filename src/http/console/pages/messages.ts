@@ -1,7 +1,7 @@
 // Messages: every registered command and query with its JSON Schema and a form generated from it; a command is sent
 // (a query run) with the signed-in principal, and the result or the problem details are shown.
 import { type CommandDefinition, type QueryDefinition, toJsonSchema } from 'chronicle-es';
-import type { Problem } from '../../problem.js';
+import type { Problem } from '../../../http-common/index.js';
 import { type ConsoleContext, href } from '../console-context.js';
 import { html, prettyJson, type SafeHtml } from '../escape.js';
 import { csrfField, page } from '../layout.js';
