@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   andThen,
+  createInMemoryEventStore,
+  createInMemorySubjectKeyStore,
   defineEvent,
   type EventStore,
   FORGOTTEN,
@@ -159,3 +161,17 @@ for (const [name, setup, available] of stores) {
     });
   });
 }
+
+it('gives a store without transact none: the wrappers add no path the store does not have', () => {
+  const store = withUpcasting(
+    withCryptoShredding(createInMemoryEventStore(), { events: catalog, keys: createInMemorySubjectKeyStore() }),
+    catalog,
+  );
+  expect((store as Partial<StateStoredStore>).transact).toBeUndefined();
+});
+
+it('refuses a secureDelete that is not a boolean', () => {
+  expect(() => createSqliteEventStore({ path: ':memory:', secureDelete: 'yes' as never })).toThrow(
+    expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+  );
+});
