@@ -145,6 +145,41 @@ for (const [name, setup, available] of stores) {
       expect(isChronicleError(bad, 'INVALID_ARGUMENT')).toBe(true);
     });
 
+    it("many concurrent transactions, some racing to create one subject's key: every event encrypted and readable", async () => {
+      const { raw, store, table } = opened();
+      await createTable(store, table);
+      const shared = fresh();
+      // Ten transactions name the same new subject (its key created once, agreed by all), twenty others their own.
+      const ids = Array.from({ length: 30 }, (_, i) => ({ id: fresh(), subject: i < 10 ? shared : undefined }));
+      await Promise.all(
+        ids.map(({ id, subject }) =>
+          store.transact(
+            (tx) =>
+              andThen(tx.run(`INSERT INTO ${table} (member_id, plan) VALUES (?, ?)`, [id, 'gold']), () => [
+                {
+                  streamId: `member-${id}`,
+                  expectedVersion: 0,
+                  events: [{ type: 'MemberRegistered', data: { memberId: subject ?? id, name: `Name ${id}`, plan: 'gold' } }],
+                },
+              ]),
+            { subjects: [subject ?? id] },
+          ),
+        ),
+      );
+      for (const { id } of ids) {
+        const [stored] = await raw.readStream(`member-${id}`);
+        expect(JSON.stringify(stored.data)).not.toContain(`Name ${id}`);
+        const [read] = await store.readStream(`member-${id}`);
+        expect(read.data).toMatchObject({ name: `Name ${id}` });
+      }
+      // One key for the shared subject: forgetting it redacts all ten of its events.
+      await store.forget(shared);
+      for (const { id, subject } of ids) {
+        const [read] = await store.readStream(`member-${id}`);
+        expect(read.data).toMatchObject({ name: subject === shared ? FORGOTTEN : `Name ${id}` });
+      }
+    });
+
     it('passes transact through withUpcasting: the events are stamped with their schema version and encrypted', async () => {
       const { raw, store, table } = opened();
       await createTable(store, table);
