@@ -15,6 +15,7 @@ import {
   isChronicleError,
   personal,
   type StateStoredStore,
+  type StreamLifecycle,
   type WriteTx,
   withCryptoShredding,
   withUpcasting,
@@ -32,7 +33,7 @@ const Registered = defineEvent(
 );
 const catalog = [Registered];
 
-type Store = EventStore & StateStoredStore<WriteTx>;
+type Store = EventStore & StateStoredStore<WriteTx> & { lifecycle: StreamLifecycle };
 type Setup = { raw: Store; store: Store & { forget(subject: string): Promise<boolean> }; table: string; close(): Promise<void> };
 
 const ends: Array<() => Promise<void>> = [];
@@ -178,6 +179,23 @@ for (const [name, setup, available] of stores) {
         const [read] = await store.readStream(`member-${id}`);
         expect(read.data).toMatchObject({ name: subject === shared ? FORGOTTEN : `Name ${id}` });
       }
+    });
+
+    it('reads archived events through the wrapper decrypted, and redacted after forget', async () => {
+      const { raw, store, table } = opened();
+      await createTable(store, table);
+      const id = fresh();
+      await register(store, table, id, `Archived ${id}`, [id]);
+      await store.deleteStream(`member-${id}`);
+      expect((await store.lifecycle.archive(`member-${id}`)).archived).toBe(1);
+      const [stored] = await raw.lifecycle.readArchived(`member-${id}`);
+      expect(JSON.stringify(stored.data)).not.toContain(`Archived ${id}`);
+      const [read] = await store.lifecycle.readArchived(`member-${id}`);
+      expect(read.data).toMatchObject({ name: `Archived ${id}` });
+      expect((await store.lifecycle.status(`member-${id}`)).state).toBe('archived');
+      await store.forget(id);
+      const [after] = await store.lifecycle.readArchived(`member-${id}`);
+      expect(after.data).toMatchObject({ name: FORGOTTEN });
     });
 
     it('passes transact through withUpcasting: the events are stamped with their schema version and encrypted', async () => {

@@ -3,6 +3,7 @@
 import { ChronicleError } from '../errors.js';
 import type { EventStore, NewEvent, RecordedEvent, StreamWrite } from '../event-store.js';
 import { upcasterOf } from '../evolution/upcasting-store.js';
+import type { StreamLifecycle } from '../lifecycle/stream-lifecycle.js';
 import type { EventDefinition } from '../messages.js';
 import type { Snapshot, SnapshotStore } from '../snapshots/snapshot-store.js';
 import { andThen, type StateStoredStore, type TransactOptions, type TransactWork } from '../state-stored/state-stored-store.js';
@@ -35,16 +36,17 @@ export type CryptoShreddingStore<S extends EventStore = EventStore> = S & {
 
 /**
  * `store`, with the `personal(...)` fields of `events`' definitions encrypted on every append path (stream and tagged
- * `append`, `appendMany`) by the key of the subject the definition names, before anything reaches the store, and
- * in the writes a state-stored `transact`'s work returns (by keys fetched before it begins for the subjects named in
- * its `subjects` option; another subject is refused), and decrypted on every read path (`readStream`, `read`, `readAll`, `subscribe`): deciders, projections and process
- * managers reading through it see plain data, or placeholders once the subject is forgotten. Decrypting needs no
+ * `append`, `appendMany`, and the writes a state-stored `transact`'s work returns) by the key of the subject the
+ * definition names, before anything reaches the store — for `transact`, by keys fetched before the transaction begins
+ * for the subjects named in its `subjects` option (an event of another subject is refused, nothing written) — and
+ * decrypted on every read path (`readStream`, `read`, `readAll`, `subscribe`, `lifecycle.readArchived`): deciders,
+ * projections and process managers reading through it see plain data, or placeholders once the subject is forgotten. Decrypting needs no
  * definition (the stored metadata says what is encrypted and by whose key), so events of any schema version read.
  * Streams holding personal event types are never snapshotted through `snapshots` (a state would hold the data in
  * plain text), and a snapshot found for one is ignored. Every other method is the store's own.
  * Compose with upcasting as `withUpcasting(withCryptoShredding(store, …), catalog)`: upcasters see decrypted data.
  * @throws INVALID_ARGUMENT `store` already reads through upcasting (the order above is the only one that works), bad
- *   options, or two definitions claim one type name
+ *   options, or two definitions claim one type name; from `transact`, a malformed or missing subject
  */
 export function withCryptoShredding<S extends EventStore>(store: S, options: CryptoShreddingOptions): CryptoShreddingStore<S> {
   if (upcasterOf(store) !== undefined) {
@@ -233,6 +235,18 @@ export function withCryptoShredding<S extends EventStore>(store: S, options: Cry
       if (typeof work !== 'function') return transact.call(store, work, transactOptions);
       return transact.call(store, (tx) => andThen(work(tx), (writes) => sealedWrites(writes, found)), transactOptions);
     };
+  }
+  // The lifecycle's archive is a read path too: its events come back decrypted (or redacted), as readStream's do.
+  const lifecycle = (store as { lifecycle?: StreamLifecycle }).lifecycle;
+  if (typeof lifecycle?.readArchived === 'function') {
+    const wrapped: StreamLifecycle = {
+      truncate: (streamId, o) => lifecycle.truncate(streamId, o),
+      tombstone: (streamId, o) => lifecycle.tombstone(streamId, o),
+      archive: (streamId) => lifecycle.archive(streamId),
+      status: (streamId) => lifecycle.status(streamId),
+      readArchived: async (streamId) => decrypted(await lifecycle.readArchived(streamId)),
+    };
+    Object.assign(overrides, { lifecycle: wrapped });
   }
   if (options.closeKeys === true) {
     overrides.close = async () => {
