@@ -101,3 +101,28 @@ describe('event-store conformance coverage', () => {
     ).toBe(false);
   });
 });
+
+// A store whose type offers `transact` (a state-stored write model) runs the state-stored cases too.
+describe('state-stored conformance coverage', () => {
+  const offersTransact = (name: string) =>
+    testFilesUnder(join(SRC, name)).length > 0 &&
+    readdirSync(join(SRC, name)).some(
+      (file) =>
+        file.endsWith('.ts') && !file.endsWith('.test.ts') && /\btransact:\s/.test(readFileSync(join(SRC, name, file), 'utf8')),
+    );
+  const runsStateStored = (source: string) =>
+    /\bdescribeStateStoredConformance\s*\(/.test(stripComments(source)) && /from\s+['"]chronicle-es\/testing['"]/.test(source);
+
+  it('finds the stores with transact (SQLite and PostgreSQL)', () => {
+    expect(modules.filter((m) => offersTransact(m.name)).map((m) => m.name)).toEqual(
+      expect.arrayContaining(['postgres', 'sqlite']),
+    );
+  });
+
+  for (const { name } of modules.filter((m) => offersTransact(m.name))) {
+    it(`src/${name} calls describeStateStoredConformance( in one of its *.test.ts files`, () => {
+      const runners = testFilesUnder(join(SRC, name)).filter((file) => runsStateStored(readFileSync(file, 'utf8')));
+      expect(runners, `no *.test.ts under src/${name} runs the state-stored cases`).not.toEqual([]);
+    });
+  }
+});

@@ -34,6 +34,8 @@ import { readNodeDurable, readStoreIdentity } from './read-node-durable.js';
 import { openReadSide, type ReadSide, type ReadSideLog, type ReadSideState } from './read-side.js';
 import { openShopEventStore } from './shop-event-store.js';
 import { openShopRelay, type ShopRelay } from './shop-relay.js';
+import { customerRowHandler, migrateCustomerTables } from './write-model/customer-rows.js';
+import { moveCustomerStreams } from './write-model/move-customer-streams.js';
 
 /**
  * What a Shop process does. `write`: commands only; `project`: the projector worker filling the read store (and
@@ -239,11 +241,17 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
   }
 
   const eventStore = openShopEventStore(
-    options.eventStore ? { postgres: options.eventStore } : { path: join(options.dataDir, 'events.db') },
+    options.eventStore
+      ? { postgres: { ...options.eventStore, connectionString: withSearchPath(options.eventStore) } }
+      : { path: join(options.dataDir, 'events.db') },
   );
   try {
     // Reached now, so a wrong URL stops startup rather than the first command.
     await eventStore.headPosition();
+    // The customers table is the customers' write model: created or brought up to date, and the customer streams of
+    // a log written before it moved in (rows already there are left alone, so every start may run it).
+    await migrateCustomerTables(eventStore);
+    await moveCustomerStreams(eventStore);
   } catch (err) {
     await eventStore.close();
     throw err;
@@ -256,6 +264,7 @@ export async function createShop<R extends ShopRole = 'all'>(options: ShopOption
     registerCommands(commandBus, eventStore, {
       maxRetries: options.commandRetries,
       paymentTimeoutMs: options.paymentTimeoutMs,
+      customers: customerRowHandler(eventStore, options.commandRetries),
       forgetSubject: (customerId) => eventStore.forget(customerId),
     });
     processManagers = shopProcesses({ lowStockThreshold: options.lowStockThreshold });
@@ -357,3 +366,11 @@ function shopWorkflows(options: {
   return createWorkflows({ commandBus, eventStore, readStore, processManagers, clock, scheduler });
 }
 // #endregion workflows
+
+// The write tables live in the store's schema: its connections resolve unqualified names there first (and keep JIT
+// off, as the store's own pool does).
+function withSearchPath(location: PostgresLocation): string {
+  const url = new URL(location.connectionString);
+  url.searchParams.set('options', `-c search_path="${location.schema}",public -c jit=off`);
+  return url.toString();
+}

@@ -5,6 +5,7 @@
 import {
   type Command,
   type CommandBus,
+  type CommandHandler,
   type CommandOf,
   createCommandHandler,
   createDecisionHandler,
@@ -53,6 +54,13 @@ export type CommandWiringOptions = {
   /** How long an order may stay unpaid, in ms: CreateOrder schedules its ExpireOrder this long after. Default 900 000. */
   paymentTimeoutMs?: number;
   /**
+   * The customers commands on the customers table (write-model/customer-rows.ts) instead of their streams: the app
+   * gives it where the store has write tables; without it (an in-memory store) customers stay event-sourced.
+   */
+  customers?: CommandHandler<
+    CommandOf<typeof RegisterCustomer> | CommandOf<typeof UpdateCustomerDetails> | CommandOf<typeof ForgetCustomer>
+  >;
+  /**
    * Deletes a customer's key (the crypto-shredding store's `forget`). Without it ForgetCustomer is not registered: a
    * store that does not encrypt cannot forget.
    */
@@ -87,39 +95,23 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
     wiring: Pick<DecisionHandlerOptions<C, M>, 'models' | 'decide' | 'reportStream'>,
   ) => createDecisionHandler({ store, maxRetries, cacheSize, ...wiring });
 
-  bus.register(
-    RegisterCustomer,
-    handler({
-      models: ({ data }: CommandOf<typeof RegisterCustomer>) => ({
-        customer: customerModel(data.customerId),
-        email: emailOwner(data.email),
-      }),
-      decide: registerCustomer,
-    }),
-  );
-
-  // Only the requested address is read: releasing the current one is the customer's own business.
-  bus.register(
-    UpdateCustomerDetails,
-    handler({
-      models: ({ data }: CommandOf<typeof UpdateCustomerDetails>) => ({
-        customer: customerModel(data.customerId),
-        emails: new Map(data.email === undefined ? [] : [[normalizeEmail(data.email), emailOwner(data.email)]]),
-      }),
-      decide: (command, states) => updateCustomerDetails(command, states),
-      reportStream: ({ data }) => customerStreamId(data.customerId),
-    }),
-  );
+  if (options.customers) {
+    bus.register(RegisterCustomer, options.customers);
+    bus.register(UpdateCustomerDetails, options.customers);
+  } else registerEventSourcedCustomers(bus, handler);
 
   // CustomerForgotten is recorded first (its tag, computed from the address still readable, releases the address),
   // then the key is deleted: the command is acknowledged only once the key is gone, and a retry after a failure in
-  // between records nothing again and deletes the key.
+  // between records nothing again and deletes the key. On the customers table the same handler as the other customer
+  // commands records it (and anonymises the row) in step with the row's version.
   if (forgetSubject !== undefined) {
-    const forget = handler({
-      models: ({ data }: CommandOf<typeof ForgetCustomer>) => ({ customer: customerModel(data.customerId) }),
-      decide: forgetCustomer,
-      reportStream: ({ data }) => customerStreamId(data.customerId),
-    });
+    const forget: CommandHandler<CommandOf<typeof ForgetCustomer>> =
+      options.customers ??
+      handler({
+        models: ({ data }: CommandOf<typeof ForgetCustomer>) => ({ customer: customerModel(data.customerId) }),
+        decide: forgetCustomer,
+        reportStream: ({ data }) => customerStreamId(data.customerId),
+      });
     bus.register(ForgetCustomer, async (command, context) => {
       const result = await forget(command, context);
       await forgetSubject(command.data.customerId);
@@ -215,4 +207,36 @@ export function registerCommands(bus: CommandBus, store: EventStore, options: Co
     });
   bus.register(RaiseLowStockAlert, onAlert(raiseLowStockAlert));
   bus.register(ClearLowStockAlert, onAlert(clearLowStockAlert));
+}
+
+// Customers as streams: the e-mail rule a tag query (domain/email-owner.ts).
+function registerEventSourcedCustomers(
+  bus: CommandBus,
+  handler: <C extends Command, M extends DecisionModels>(
+    wiring: Pick<DecisionHandlerOptions<C, M>, 'models' | 'decide' | 'reportStream'>,
+  ) => CommandHandler<C>,
+): void {
+  bus.register(
+    RegisterCustomer,
+    handler({
+      models: ({ data }: CommandOf<typeof RegisterCustomer>) => ({
+        customer: customerModel(data.customerId),
+        email: emailOwner(data.email),
+      }),
+      decide: registerCustomer,
+    }),
+  );
+
+  // Only the requested address is read: releasing the current one is the customer's own business.
+  bus.register(
+    UpdateCustomerDetails,
+    handler({
+      models: ({ data }: CommandOf<typeof UpdateCustomerDetails>) => ({
+        customer: customerModel(data.customerId),
+        emails: new Map(data.email === undefined ? [] : [[normalizeEmail(data.email), emailOwner(data.email)]]),
+      }),
+      decide: (command, states) => updateCustomerDetails(command, states),
+      reportStream: ({ data }) => customerStreamId(data.customerId),
+    }),
+  );
 }

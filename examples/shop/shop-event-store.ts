@@ -1,8 +1,8 @@
 // The Shop's event store: SQLite (events.db) or PostgreSQL, with its customers' personal fields (name, email,
 // address, and the copies orders and notifications make) encrypted per customer, the keys in the same database.
-import { type CryptoShreddingStore, type EventStore, withCryptoShredding } from 'chronicle-es';
-import { createPostgresEventStore, createPostgresKeyStore } from 'chronicle-es/postgres';
-import { createSqliteEventStore, createSqliteKeyStore } from 'chronicle-es/sqlite';
+import { type CryptoShreddingStore, withCryptoShredding } from 'chronicle-es';
+import { createPostgresEventStore, createPostgresKeyStore, type PostgresEventStore } from 'chronicle-es/postgres';
+import { createSqliteEventStore, createSqliteKeyStore, type SqliteEventStore } from 'chronicle-es/sqlite';
 import { shopEvents } from './messages/events.js';
 
 /** Where the log is: a PostgreSQL schema, or the SQLite file at `path` (the Shop's `events.db`). */
@@ -16,14 +16,18 @@ export type ShopEventStoreLocation =
     };
 
 /**
- * Opens the log and its key store; closing the store closes both. `forget(customerId)` deletes a customer's key.
+ * Opens the log and its key store; closing the store closes both. `forget(customerId)` deletes a customer's key (on
+ * SQLite it then checkpoints the file's WAL, which also drops the older pages of an anonymised customers row).
  * @throws INVALID_ARGUMENT, STORE_ERROR as the stores do
  */
-export function openShopEventStore(location: ShopEventStoreLocation): CryptoShreddingStore<EventStore> {
+export function openShopEventStore(
+  location: ShopEventStoreLocation,
+): CryptoShreddingStore<SqliteEventStore | PostgresEventStore> {
   const { postgres } = location;
-  const raw = postgres
+  const raw: SqliteEventStore | PostgresEventStore = postgres
     ? createPostgresEventStore(postgres)
-    : createSqliteEventStore({ path: location.path, synchronous: location.synchronous });
+    : // The customers table lives in this file: an anonymised row must not linger in a free page.
+      createSqliteEventStore({ path: location.path, synchronous: location.synchronous, secureDelete: true });
   try {
     const keys = postgres
       ? createPostgresKeyStore({ connectionString: postgres.connectionString, schema: postgres.schema })

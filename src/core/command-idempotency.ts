@@ -14,7 +14,7 @@ export type IdempotentAttempt = (key: string | undefined, fingerprint: string | 
  * @throws IDEMPOTENCY_MISMATCH the key was used with another command or other data; whatever `attempt` throws
  */
 export async function runIdempotent(
-  store: EventStore,
+  store: Pick<EventStore, 'findIdempotentResult'>,
   command: Command,
   context: CommandContext,
   attempt: IdempotentAttempt,

@@ -232,6 +232,26 @@ export { createInMemorySnapshotStore } from './snapshots/in-memory-snapshot-stor
 export type { SnapshotOptions } from './snapshots/snapshot-policy.js';
 export { assertSnapshotKey, encodeSnapshot, type Snapshot, type SnapshotStore } from './snapshots/snapshot-store.js';
 export {
+  andThen,
+  createStateStoredHandler,
+  isThenable,
+  type MaybePromise,
+  type MigrationsResult,
+  type RunMigrationsOptions,
+  runMigrations,
+  type SqlMigration,
+  type StateChange,
+  type StateStoredHandlerOptions,
+  type StateStoredStore,
+  type StoredState,
+  sqlMigrationsIn,
+  type TransactOptions,
+  type TransactWork,
+  type TxAnswer,
+  type WriteRunResult,
+  type WriteTx,
+} from './state-stored/index.js';
+export {
   assertExpectedVersion,
   assertIdempotencyKey,
   assertStreamId,

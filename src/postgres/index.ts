@@ -10,3 +10,4 @@ export { createPostgresKeyStore, type PostgresKeyStoreOptions } from './postgres
 export { createPostgresReadStore, type PostgresReadStore, type PostgresReadStoreOptions } from './postgres-read-store.js';
 export type { PostgresReader } from './read-store-reader.js';
 export type { PostgresReadTx } from './read-store-tx.js';
+export type { PostgresWriteTx } from './state-stored-transaction.js';

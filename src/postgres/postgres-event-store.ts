@@ -28,6 +28,7 @@ import {
   retainedRead,
   retentionOf,
   type StalledRead,
+  type StateStoredStore,
   type StoreInspector,
   type StreamInfo,
   type StreamLifecycle,
@@ -46,6 +47,7 @@ import { migrate } from './migrate.js';
 import { storeError } from './pg-error.js';
 import { postgresInspectionSource } from './postgres-inspection.js';
 import { createPostgresSnapshotStore } from './postgres-snapshot-store.js';
+import { type PostgresWriteTx, postgresTransact } from './state-stored-transaction.js';
 import { createPostgresLifecycle, LIFECYCLE_MIGRATIONS } from './stream-lifecycle.js';
 
 /** Options of createPostgresEventStore. */
@@ -70,22 +72,23 @@ export type PostgresEventStoreOptions = PostgresConnectionOptions;
  * a lower position may still commit. An append waiting on another's lock (one held open by hand, say) holds up its
  * store's group, and the appends queued behind it, until that lock is released.
  */
-export type PostgresEventStore = EventStore & {
-  /**
-   * The oldest append of this store's schema holding the global log's readers back, when open longer than
-   * `thresholdMs` (from pg_stat_activity; a role without pg_read_all_stats sees only its own sessions' transactions).
-   * @throws INVALID_ARGUMENT bad threshold; STORE_ERROR; CLOSED
-   */
-  stalledBy(thresholdMs: number): Promise<StalledRead | undefined>;
-  /** The schema holding the store's tables. */
-  readonly schema: string;
-  /** Truncate, tombstone and archive streams (src/postgres/stream-lifecycle.ts). */
-  readonly lifecycle: StreamLifecycle;
-  /** Group-commit counters since the store was opened. */
-  stats(): AppendWriterStats;
-  /** Read-only inspection of the store (console, CLI). */
-  inspector(): StoreInspector;
-};
+export type PostgresEventStore = EventStore &
+  StateStoredStore<PostgresWriteTx> & {
+    /**
+     * The oldest append of this store's schema holding the global log's readers back, when open longer than
+     * `thresholdMs` (from pg_stat_activity; a role without pg_read_all_stats sees only its own sessions' transactions).
+     * @throws INVALID_ARGUMENT bad threshold; STORE_ERROR; CLOSED
+     */
+    stalledBy(thresholdMs: number): Promise<StalledRead | undefined>;
+    /** The schema holding the store's tables. */
+    readonly schema: string;
+    /** Truncate, tombstone and archive streams (src/postgres/stream-lifecycle.ts). */
+    readonly lifecycle: StreamLifecycle;
+    /** Group-commit counters since the store was opened. */
+    stats(): AppendWriterStats;
+    /** Read-only inspection of the store (console, CLI). */
+    inspector(): StoreInspector;
+  };
 
 // A stream read knows its stream id: not reading it back saves a string per row.
 type StreamEventRow = [
@@ -153,6 +156,18 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       signal.notify();
     },
   );
+  // State-stored commands: their rows and events in one transaction, the events through append_events.
+  const stateStored = postgresTransact({
+    pool,
+    schema: s,
+    schemaName,
+    assertOpen: () => assertOpen(),
+    migrated,
+    committed: (position) => {
+      if (position > ownHead) ownHead = position;
+      signal.notify();
+    },
+  });
   const listener = createListener(connection.clientConfig, notifyChannel(schemaName), () => signal.notify());
 
   // A fresh safe head that reaches `target` (read after the first round), unless an append is really held open. One
@@ -322,6 +337,9 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
 
     read,
 
+    // State-stored commands: their rows and events in one transaction, the events through append_events.
+    transact: stateStored.transact,
+
     async readStream(streamId: string, readOptions?: ReadStreamOptions): Promise<RecordedEvent[]> {
       assertOpen();
       assertStreamId(streamId);
@@ -443,6 +461,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       closed = true;
       // Appends accepted before close still commit; only calls after it see CLOSED.
       await writer.drain();
+      await stateStored.drain();
       safeHead.close();
       await listener.close();
       signal.notify();

@@ -12,3 +12,4 @@ export {
   type SqliteReadStoreOptions,
   type SqliteReadTx,
 } from './sqlite-read-store.js';
+export type { SqliteWriteTx } from './state-stored-transaction.js';

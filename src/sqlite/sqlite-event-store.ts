@@ -30,6 +30,7 @@ import {
   type RecordedEvent,
   retainedRead,
   retentionOf,
+  type StateStoredStore,
   type StoreInspector,
   type StreamInfo,
   type StreamLifecycle,
@@ -44,6 +45,7 @@ import { createQueryMatcher } from './query-matcher.js';
 import { isUniqueViolation, storeError } from './sqlite-error.js';
 import { sqliteInspectionSource } from './sqlite-inspection.js';
 import { createSqliteSnapshotStore } from './sqlite-snapshot-store.js';
+import { type SqliteWriteTx, sqliteTransact } from './state-stored-transaction.js';
 import { createLifecycleTables, createSqliteLifecycle, HEAD_SQL } from './stream-lifecycle.js';
 
 /** Options of createSqliteEventStore. */
@@ -57,19 +59,29 @@ export type SqliteEventStoreOptions = {
   synchronous?: 'full' | 'normal';
   /** How long a write waits for another process holding the file's write lock. Default 5000 ms. */
   busyTimeoutMs?: number;
+  /**
+   * Run the writer with SQLite's `secure_delete`, so a deleted or overwritten value is zeroed in the file rather than
+   * left in a free page: for write tables holding personal data that is anonymised (see withCryptoShredding). Costs
+   * extra writes. Default false.
+   */
+  secureDelete?: boolean;
 };
 
-/** The SQLite event store: the EventStore port plus what is specific to this adapter. */
-export type SqliteEventStore = EventStore & {
-  /** The database file this store writes. */
-  readonly path: string;
-  /** Truncate, tombstone and archive streams (src/sqlite/stream-lifecycle.ts). */
-  readonly lifecycle: StreamLifecycle;
-  /** Group-commit counters since the store was opened. */
-  stats(): GroupCommitStats;
-  /** Read-only inspection of the store (console, CLI). */
-  inspector(): StoreInspector;
-};
+/**
+ * The SQLite event store: the EventStore port plus what is specific to this adapter. Its `transact` runs state-stored
+ * commands on write tables in the same file (see StateStoredStore).
+ */
+export type SqliteEventStore = EventStore &
+  StateStoredStore<SqliteWriteTx> & {
+    /** The database file this store writes. */
+    readonly path: string;
+    /** Truncate, tombstone and archive streams (src/sqlite/stream-lifecycle.ts). */
+    readonly lifecycle: StreamLifecycle;
+    /** Group-commit counters since the store was opened. */
+    stats(): GroupCommitStats;
+    /** Read-only inspection of the store (console, CLI). */
+    inspector(): StoreInspector;
+  };
 
 type Condition = ReturnType<typeof normalizeCondition>;
 // One row always; nulls when the stream has no events / no streams row.
@@ -95,13 +107,16 @@ const TAG_CHUNK = 16;
  * @throws INVALID_ARGUMENT for bad options; STORE_ERROR when the file cannot be opened or migrated
  */
 export function createSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
-  const { path, synchronous = 'full', busyTimeoutMs = 5000 } = options ?? ({} as SqliteEventStoreOptions);
+  const { path, synchronous = 'full', busyTimeoutMs = 5000, secureDelete = false } = options ?? ({} as SqliteEventStoreOptions);
+  if (typeof secureDelete !== 'boolean') throw new ChronicleError('INVALID_ARGUMENT', 'secureDelete must be a boolean');
   const db = openDatabase({
     path,
     synchronous,
     allowed: ['full', 'normal'],
     busyTimeoutMs,
     migrate: (opened) => {
+      // Per connection, so set on the writer itself before any write.
+      if (secureDelete) opened.pragma('secure_delete = ON');
       migrateEventStore(opened);
       createLifecycleTables(opened);
     },
@@ -435,6 +450,9 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     },
 
     readAll,
+
+    // A state-stored command is one more member of the group commit, in its own savepoint like any append.
+    transact: sqliteTransact({ db, assertOpen, enqueue: (work) => writer.enqueue(work), storedResult, writeAll }),
 
     subscribe(subscribeOptions, handler) {
       assertOpen();

@@ -32,6 +32,11 @@ export {
   type SnapshotHost,
   type SnapshotStoreFactory,
 } from './snapshot-store-conformance.js';
+export {
+  describeStateStoredConformance,
+  type StateStoredHost,
+  type StateStoredStoreFactory,
+} from './state-stored-conformance.js';
 export { describeStoreInspectorConformance } from './store-inspector-cases.js';
 export {
   describeSubjectKeyStoreConformance,

@@ -1,10 +1,11 @@
 // ForgetCustomer over HTTP on the real SQLite files: admin only; afterwards the customer's name, email and address
 // read as "[forgotten]" in every read model (also after a rebuild), the address is free again, and the shredding grep
-// finds the plain values in neither the event store file nor (after a checkpoint) the read store's.
+// finds the plain values in neither the event store file (its events are encrypted, its customers row anonymised, the
+// file under secure_delete and its WAL checkpointed) nor (after a checkpoint) the read store's.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { FORGOTTEN } from 'chronicle-es';
+import { andThen, type EventStore, FORGOTTEN, type StateStoredStore, type WriteTx } from 'chronicle-es';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { given, KEYS, startShop, type TestShop } from './support.js';
 
@@ -91,12 +92,53 @@ describe('ForgetCustomer', () => {
       : undefined;
 
     const forgotten = await ok('ForgetCustomer', { customerId: 'fg-hedy' });
+    // Forgetting anonymised the row in step with the stream: the row's version is the stream's, and nothing is left.
+    {
+      // Read in a transaction of the Shop's own store: the same check on SQLite and PostgreSQL.
+      const store = shop.shop.eventStore as EventStore & StateStoredStore<WriteTx>;
+      let found: unknown[] = [];
+      await store.transact((tx) =>
+        andThen(
+          tx.all(
+            `SELECT name, email, email_normalized, version, forgotten,
+               (SELECT count(*) FROM customer_addresses a WHERE a.customer_id = c.customer_id) AS addresses
+             FROM customers c WHERE customer_id = ?`,
+            ['fg-hedy'],
+          ),
+          (rows) => {
+            found = rows;
+            return [];
+          },
+        ),
+      );
+      const numbers = (r: Record<string, unknown>) => ({
+        ...r,
+        version: Number(r.version),
+        forgotten: Number(r.forgotten),
+        addresses: Number(r.addresses),
+      });
+      expect(found.map((r) => numbers(r as Record<string, unknown>))).toEqual([
+        { name: '', email: '', email_normalized: 'forgotten:fg-hedy', version: 2, forgotten: 1, addresses: 0 },
+      ]);
+      expect((await store.streamInfo('customer-fg-hedy')).version).toBe(2);
+    }
     const after = await shop.settle();
     expect(after).toBeGreaterThanOrEqual(forgotten.position);
     const read = await shop.query('GetCustomerById', { customerId: 'fg-hedy', minPosition: after }, { key: KEYS.admin });
     expect(read.body).toMatchObject({ customerId: 'fg-hedy', name: FORGOTTEN, email: FORGOTTEN, address: null, orderCount: 1 });
     const orderAfter = await shop.query('GetOrderStatus', { orderId: 'fg-hedy-1', minPosition: after }, { key: KEYS.admin });
     expect(orderAfter.body).toMatchObject({ customerName: FORGOTTEN, status: expect.any(String) });
+    // Before the address is taken again below (its new holder's row holds it, rightly).
+    if (before !== undefined) {
+      checkpoint(reads);
+      const afterGrep = { events: values.map((v) => grep(events, v)), reads: values.map((v) => grep(reads, v)) };
+      console.log(JSON.stringify({ shredding: 'shop-sqlite', values: ['name', 'email', 'street'], before, after: afterGrep }));
+      // The events hold them only encrypted, but the customers row (the write model) and its address row hold them in
+      // plain text until the customer is forgotten.
+      expect(before.events.every((n) => n > 0)).toBe(true);
+      expect(before.reads.some((n) => n > 0)).toBe(true);
+      expect(afterGrep).toEqual({ events: [0, 0, 0], reads: [0, 0, 0] });
+    }
     // Idempotent: again is fine and records nothing.
     const count = await shop.eventCount();
     await ok('ForgetCustomer', { customerId: 'fg-hedy' });
@@ -114,15 +156,6 @@ describe('ForgetCustomer', () => {
     );
     expect(hers.map((e) => e.type)).toEqual(['CustomerRegistered', 'OrderCreated', 'CustomerForgotten']);
     expect(JSON.stringify(hers)).not.toMatch(/Hedy|hedy\.lamarr|Frequency/);
-
-    if (before !== undefined) {
-      checkpoint(reads);
-      const afterGrep = { events: values.map((v) => grep(events, v)), reads: values.map((v) => grep(reads, v)) };
-      console.log(JSON.stringify({ shredding: 'shop-sqlite', values: ['name', 'email', 'street'], before, after: afterGrep }));
-      expect(before.events).toEqual([0, 0, 0]);
-      expect(before.reads.some((n) => n > 0)).toBe(true);
-      expect(afterGrep).toEqual({ events: [0, 0, 0], reads: [0, 0, 0] });
-    }
   });
 
   it('a rebuild of the read models keeps the customer forgotten', async () => {

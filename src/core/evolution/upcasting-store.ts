@@ -3,6 +3,7 @@
 import { ChronicleError } from '../errors.js';
 import type { ConditionOptions, EventStore, NewEvent, Query, RecordedEvent } from '../event-store.js';
 import type { EventDefinition } from '../messages.js';
+import { andThen, type StateStoredStore } from '../state-stored/state-stored-store.js';
 import { createUpcaster, type Upcaster } from './upcast-event.js';
 
 const UPCASTING = Symbol.for('chronicle.upcasting');
@@ -16,10 +17,10 @@ const UPCASTING = Symbol.for('chronicle.upcasting');
  * other method is the store's own. Stored events never change.
  * @throws INVALID_ARGUMENT two definitions claim one type name
  */
-export function withUpcasting(store: EventStore, definitions: readonly EventDefinition<string, any>[]): EventStore {
+export function withUpcasting<S extends EventStore>(store: S, definitions: readonly EventDefinition<string, any>[]): S {
   const upcaster = createUpcaster(definitions);
   const all = (events: RecordedEvent[]) => (upcaster.changesEvents ? events.map(upcaster.upcast) : events);
-  const overrides: Partial<EventStore> & { [UPCASTING]: Upcaster } = {
+  const overrides: Partial<EventStore> & Partial<StateStoredStore<unknown>> & { [UPCASTING]: Upcaster } = {
     [UPCASTING]: upcaster,
     async readStream(streamId, options) {
       return all(await store.readStream(streamId, options));
@@ -40,6 +41,23 @@ export function withUpcasting(store: EventStore, definitions: readonly EventDefi
       );
     },
   };
+  // A state-stored transaction's events are appended as appendMany's are: stamped with their schema versions.
+  const transact = (store as Partial<StateStoredStore<unknown>>).transact;
+  if (typeof transact === 'function') {
+    overrides.transact = (work, options) =>
+      typeof work !== 'function'
+        ? transact.call(store, work, options)
+        : transact.call(
+            store,
+            (tx) =>
+              andThen(work(tx), (writes) =>
+                Array.isArray(writes)
+                  ? writes.map((w) => (typeof w === 'object' && w !== null ? { ...w, events: stamped(w.events, upcaster) } : w))
+                  : writes,
+              ),
+            storedCondition(options, upcaster),
+          );
+  }
   // A proxy, so methods a store has beyond the port (or gains later) stay reachable, bound to the store itself.
   return new Proxy(store, {
     get(target, property) {

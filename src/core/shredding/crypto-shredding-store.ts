@@ -6,9 +6,10 @@ import { upcasterOf } from '../evolution/upcasting-store.js';
 import type { StreamLifecycle } from '../lifecycle/stream-lifecycle.js';
 import type { EventDefinition } from '../messages.js';
 import type { Snapshot, SnapshotStore } from '../snapshots/snapshot-store.js';
+import { andThen, type StateStoredStore, type TransactOptions, type TransactWork } from '../state-stored/state-stored-store.js';
 import { createKeyCache, type KeyCacheOptions } from './key-cache.js';
 import { decryptEvent, encryptFields, personalMetadataOf } from './personal-cipher.js';
-import { assertSubject, type SubjectKeyStore } from './subject-key-store.js';
+import { assertSubject, type SubjectKey, type SubjectKeyStore } from './subject-key-store.js';
 
 /** Options of withCryptoShredding. */
 export type CryptoShreddingOptions = {
@@ -35,15 +36,17 @@ export type CryptoShreddingStore<S extends EventStore = EventStore> = S & {
 
 /**
  * `store`, with the `personal(...)` fields of `events`' definitions encrypted on every append path (stream and tagged
- * `append`, `appendMany`) by the key of the subject the definition names, before anything reaches the store, and
- * decrypted on every read path (`readStream`, `read`, `readAll`, `subscribe`): deciders, projections and process
- * managers reading through it see plain data, or placeholders once the subject is forgotten. Decrypting needs no
+ * `append`, `appendMany`, and the writes a state-stored `transact`'s work returns) by the key of the subject the
+ * definition names, before anything reaches the store — for `transact`, by keys fetched before the transaction begins
+ * for the subjects named in its `subjects` option (an event of another subject is refused, nothing written) — and
+ * decrypted on every read path (`readStream`, `read`, `readAll`, `subscribe`, `lifecycle.readArchived`): deciders,
+ * projections and process managers reading through it see plain data, or placeholders once the subject is forgotten. Decrypting needs no
  * definition (the stored metadata says what is encrypted and by whose key), so events of any schema version read.
  * Streams holding personal event types are never snapshotted through `snapshots` (a state would hold the data in
  * plain text), and a snapshot found for one is ignored. Every other method is the store's own.
  * Compose with upcasting as `withUpcasting(withCryptoShredding(store, …), catalog)`: upcasters see decrypted data.
  * @throws INVALID_ARGUMENT `store` already reads through upcasting (the order above is the only one that works), bad
- *   options, or two definitions claim one type name
+ *   options, or two definitions claim one type name; from `transact`, a malformed or missing subject
  */
 export function withCryptoShredding<S extends EventStore>(store: S, options: CryptoShreddingOptions): CryptoShreddingStore<S> {
   if (upcasterOf(store) !== undefined) {
@@ -70,10 +73,8 @@ export function withCryptoShredding<S extends EventStore>(store: S, options: Cry
   }
   const cache = createKeyCache(keys, options.cache ?? {}, (m) => new ChronicleError('INVALID_ARGUMENT', m));
 
-  // The events with their personal fields encrypted. Keys are created (durably) before the store sees any event, so
-  // an event never commits under a key that does not exist.
-  async function encrypted<E extends NewEvent>(list: readonly E[]): Promise<readonly E[]> {
-    if (!Array.isArray(list)) return list;
+  // The subjects whose keys `list` needs, each event checked first.
+  function subjectsOf(list: readonly NewEvent[]): Set<string> {
     const subjects = new Set<string>();
     for (const event of list) {
       const personal = typeof event === 'object' && event !== null ? byType.get(event.type) : undefined;
@@ -93,17 +94,48 @@ export function withCryptoShredding<S extends EventStore>(store: S, options: Cry
       }
       subjects.add(subject);
     }
-    if (subjects.size === 0) return list;
-    const found = await cache.keysFor([...subjects]);
+    return subjects;
+  }
+
+  // `list` with its personal fields encrypted by the keys in `found` (which holds every subject of subjectsOf(list)).
+  function sealed<E extends NewEvent>(list: readonly E[], found: ReadonlyMap<string, SubjectKey>): readonly E[] {
     return list.map((event) => {
       const personal = typeof event === 'object' && event !== null ? byType.get(event.type) : undefined;
       if (personal === undefined) return event;
       const subject = (event.data as Record<string, string>)[personal.subject];
       const key = found.get(subject);
       if (key === undefined) throw new ChronicleError('STORE_ERROR', `the key store returned no key for ${subject}`);
-      const sealed = encryptFields(event.data, personal.fields, subject, key);
-      if (sealed === undefined) return event;
-      return { ...event, data: sealed.data, metadata: { ...event.metadata, personal: sealed.personal } };
+      const sealedFields = encryptFields(event.data, personal.fields, subject, key);
+      if (sealedFields === undefined) return event;
+      return { ...event, data: sealedFields.data, metadata: { ...event.metadata, personal: sealedFields.personal } };
+    });
+  }
+
+  // The events with their personal fields encrypted. Keys are created (durably) before the store sees any event, so
+  // an event never commits under a key that does not exist.
+  async function encrypted<E extends NewEvent>(list: readonly E[]): Promise<readonly E[]> {
+    if (!Array.isArray(list)) return list;
+    const subjects = subjectsOf(list);
+    if (subjects.size === 0) return list;
+    return sealed(list, await cache.keysFor([...subjects]));
+  }
+
+  // The writes a transaction's work returned, encrypted by the keys fetched before it began. On SQLite the work runs
+  // synchronously inside the group commit, where no key can be fetched or created: a subject not named up front is
+  // refused (nothing is written), never appended in plain text.
+  function sealedWrites(writes: readonly StreamWrite[], found: ReadonlyMap<string, SubjectKey>): readonly StreamWrite[] {
+    if (!Array.isArray(writes)) return writes;
+    return writes.map((w) => {
+      if (typeof w !== 'object' || w === null || !Array.isArray(w.events)) return w;
+      for (const subject of subjectsOf(w.events)) {
+        if (!found.has(subject)) {
+          throw new ChronicleError(
+            'INVALID_ARGUMENT',
+            `transact: ${w.streamId} has personal data of subject ${subject}, whose key was not fetched before the transaction (name it in transact's subjects option)`,
+          );
+        }
+      }
+      return { ...w, events: sealed(w.events, found) };
     });
   }
 
@@ -154,7 +186,7 @@ export function withCryptoShredding<S extends EventStore>(store: S, options: Cry
     },
   };
 
-  const overrides: Partial<EventStore> & { forget(subject: string): Promise<boolean> } = {
+  const overrides: Partial<EventStore> & Partial<StateStoredStore<unknown>> & { forget(subject: string): Promise<boolean> } = {
     append: (async (first: string | readonly NewEvent[], second?: unknown, third?: unknown) =>
       typeof first === 'string'
         ? store.append(first, await encrypted(second as readonly NewEvent[]), third as never)
@@ -190,6 +222,36 @@ export function withCryptoShredding<S extends EventStore>(store: S, options: Cry
     },
     forget: (subject) => cache.forget(subject),
   };
+  const transact = (store as Partial<StateStoredStore<unknown>>).transact;
+  if (typeof transact === 'function') {
+    overrides.transact = async (work: TransactWork<unknown>, transactOptions?: TransactOptions) => {
+      const subjects = transactOptions?.subjects ?? [];
+      if (!Array.isArray(subjects)) throw new ChronicleError('INVALID_ARGUMENT', 'transact: subjects must be an array');
+      for (const subject of subjects) {
+        try {
+          assertSubject(subject);
+        } catch (err) {
+          throw new ChronicleError('INVALID_ARGUMENT', `transact: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      // Fetched (or created, durably) before the transaction, as an append does before it reaches the store.
+      const found = subjects.length === 0 ? new Map<string, SubjectKey>() : await cache.keysFor([...new Set(subjects)]);
+      if (typeof work !== 'function') return transact.call(store, work, transactOptions);
+      return transact.call(store, (tx) => andThen(work(tx), (writes) => sealedWrites(writes, found)), transactOptions);
+    };
+  }
+  // The lifecycle's archive is a read path too: its events come back decrypted (or redacted), as readStream's do.
+  const lifecycle = (store as { lifecycle?: StreamLifecycle }).lifecycle;
+  if (typeof lifecycle?.readArchived === 'function') {
+    const wrapped: StreamLifecycle = {
+      truncate: (streamId, o) => lifecycle.truncate(streamId, o),
+      tombstone: (streamId, o) => lifecycle.tombstone(streamId, o),
+      archive: (streamId) => lifecycle.archive(streamId),
+      status: (streamId) => lifecycle.status(streamId),
+      readArchived: async (streamId) => decrypted(await lifecycle.readArchived(streamId)),
+    };
+    Object.assign(overrides, { lifecycle: wrapped });
+  }
   if (options.closeKeys === true) {
     overrides.close = async () => {
       try {
