@@ -262,18 +262,6 @@ export function withCryptoShredding<S extends EventStore>(store: S, options: Cry
     };
   }
   if (snapshots !== undefined) Object.assign(overrides, { snapshots });
-  const lifecycle = store.lifecycle;
-  if (lifecycle !== undefined) {
-    // Archived events are as recorded, so encrypted: read back, they are decrypted (or redacted) like any other.
-    const wrapped: StreamLifecycle = {
-      truncate: (streamId, truncateOptions) => lifecycle.truncate(streamId, truncateOptions),
-      tombstone: (streamId, tombstoneOptions) => lifecycle.tombstone(streamId, tombstoneOptions),
-      archive: (streamId) => lifecycle.archive(streamId),
-      readArchived: async (streamId) => decrypted(await lifecycle.readArchived(streamId)),
-      status: (streamId) => lifecycle.status(streamId),
-    };
-    Object.assign(overrides, { lifecycle: wrapped });
-  }
   // A proxy, so methods a store has beyond the port (or gains later) stay reachable, bound to the store itself. A new
   // method that takes or returns events must get an override here, or it bypasses encryption.
   return new Proxy(store, {
