@@ -32,4 +32,12 @@ describe('--tenant', () => {
     expect(() => resolveTenantOption({ ...base, tenant: 'acme', schema: '{tenant}_x' })).toThrow(invalid);
     expect(() => resolveTenantOption({ ...base, tenant: 'acme', store: 'data/{tenant}/events.db' })).toThrow(invalid);
   });
+
+  it('refuses schema prefixes where one starts the other, since tenant ids may hold `_`', () => {
+    // tenant_ + read_acme would be tenant_read_ + acme: one tenant's event schema, another's read schema.
+    const overlapping = { ...base, tenant: 'acme', store: 'postgres://h/db', schema: 'tenant_{tenant}' };
+    expect(() => resolveTenantOption({ ...overlapping, readSchema: 'tenant_read_{tenant}' })).toThrow(invalid);
+    expect(resolveTenantOption({ ...overlapping, readSchema: 'tenant_{tenant}' })).toMatchObject({ readSchema: 'tenant_acme' });
+    expect(resolveTenantOption({ ...overlapping, readSchema: 'read_{tenant}' })).toMatchObject({ readSchema: 'read_acme' });
+  });
 });

@@ -39,6 +39,7 @@ export function resolveTenantOption(options: GlobalOptions): GlobalOptions {
     }
     resolved[key] = tenantPath(value, tenant);
   }
+  const prefixes: string[] = [];
   for (const key of schemas) {
     const value = options[key] as string;
     const prefix = value.slice(0, -PLACEHOLDER.length);
@@ -46,6 +47,16 @@ export function resolveTenantOption(options: GlobalOptions): GlobalOptions {
       throw new ChronicleError('INVALID_ARGUMENT', `a tenant schema is a prefix then ${PLACEHOLDER}, e.g. tenant_${PLACEHOLDER}`);
     }
     resolved[key] = tenantSchema(prefix, tenant);
+    prefixes.push(prefix);
+  }
+  // Ids may hold `_`: with `tenant_` and `tenant_read_`, tenant `read_acme`'s event schema would be tenant `acme`'s
+  // read schema. One prefix for both stores is fine (one schema per tenant); two where one starts the other are not.
+  const [a, b] = prefixes;
+  if (a !== undefined && b !== undefined && a !== b && (a.startsWith(b) || b.startsWith(a))) {
+    throw new ChronicleError(
+      'INVALID_ARGUMENT',
+      `tenant schema prefixes ${JSON.stringify(a)} and ${JSON.stringify(b)} overlap: one tenant's schema could be another's; use prefixes neither of which starts the other (e.g. events_${PLACEHOLDER} and read_${PLACEHOLDER})`,
+    );
   }
   return resolved;
 }

@@ -36,7 +36,9 @@ export function tenantPath(template: string, tenantId: string): string {
 const SCHEMA_PREFIX = /^[a-z_][a-z0-9_]{0,22}$/;
 
 /**
- * A tenant's PostgreSQL schema name: `prefix` + id, e.g. `tenantSchema('tenant_', 'acme')` → `tenant_acme`.
+ * A tenant's PostgreSQL schema name: `prefix` + id, e.g. `tenantSchema('tenant_', 'acme')` → `tenant_acme`. Ids may hold
+ * `_`, so two prefixes used in one database must not start one another (`tenant_` + `read_acme` is `tenant_read_` +
+ * `acme`): use e.g. `events_` and `read_`.
  * @throws INVALID_ARGUMENT a malformed tenant id, or a prefix not matching /^[a-z_][a-z0-9_]{0,22}$/
  */
 export function tenantSchema(prefix: string, tenantId: string): string {
