@@ -1,5 +1,5 @@
 // GET /events/stream on the fetch standard: read-model change notifications as server-sent events.
-import type { NotificationSource, PositionSource, ProjectionChange } from '../http-common/index.js';
+import { type NotificationSource, openChangeFeed, type PositionSource } from '../http-common/index.js';
 
 export type EventStreamOptions = {
   notifications: NotificationSource;
@@ -14,9 +14,8 @@ export type EventStreamOptions = {
 const encoder = new TextEncoder();
 
 /**
- * The body of one SSE connection, framed as the Fastify plugin frames it: `retry` and `: connected` first, each
- * projection's current position, then live changes, never a position at or below one already sent for that
- * projection on this connection; `: heartbeat` comments keep proxies from closing it. `register` tracks open streams so
+ * The body of one SSE connection, framed by openChangeFeed as the Fastify plugin's is; `: heartbeat` comments keep
+ * proxies from closing it. `register` tracks open streams so
  * a closing server can end them.
  */
 export function eventStreamBody(options: EventStreamOptions, register: (end: () => void) => () => void): ReadableStream {
@@ -50,35 +49,18 @@ export function eventStreamBody(options: EventStreamOptions, register: (end: () 
             controller.error(new Error('event stream client is not reading'));
           }
         };
-        const sent = new Map<string, number>();
-        const frame = ({ projection, position }: ProjectionChange) => {
-          if ((sent.get(projection) ?? -1) >= position) return;
-          sent.set(projection, position);
-          send(`id: ${position}\nevent: projection\ndata: ${JSON.stringify({ projection, position })}\n\n`);
-        };
-        // Live changes wait here while the snapshot of positions is read, so they come after it.
-        let queued: ProjectionChange[] | undefined = options.positions ? [] : undefined;
-        send('retry: 3000\n: connected\n\n');
         try {
-          unsubscribe = options.notifications((change) => {
-            if (queued) queued.push(change);
-            else frame(change);
-          });
+          const feed = openChangeFeed({ ...options, send, onPositionsError: (err) => options.onError?.(err) });
+          unsubscribe = feed.unsubscribe;
+          // Cancelled while subscribing: the listener must not outlive the stream.
+          if (closed) {
+            unsubscribe();
+            return;
+          }
+          await feed.snapshot;
         } catch (err) {
           options.onError?.(err);
           end();
-          return;
-        }
-        if (options.positions) {
-          try {
-            for (const change of await options.positions()) frame(change);
-          } catch (err) {
-            // The stream still works without the snapshot; the client learns positions as they move.
-            options.onError?.(err);
-          }
-          const pending = queued ?? [];
-          queued = undefined;
-          for (const change of pending) frame(change);
         }
       },
       cancel() {

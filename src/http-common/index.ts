@@ -12,7 +12,13 @@ export {
   digest,
   unauthenticated,
 } from './auth.js';
-export type { NotificationSource, PositionSource, ProjectionChange } from './change-feed.js';
+export {
+  type ChangeFeedConnection,
+  type NotificationSource,
+  openChangeFeed,
+  type PositionSource,
+  type ProjectionChange,
+} from './change-feed.js';
 export {
   type Consistency,
   type ConsistencyOptions,

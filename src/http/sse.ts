@@ -1,6 +1,6 @@
 // GET /events/stream: read-model change notifications as server-sent events, over a hijacked raw response.
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
-import type { NotificationSource, PositionSource, ProjectionChange } from '../http-common/index.js';
+import { type NotificationSource, openChangeFeed, type PositionSource, type ProjectionChange } from '../http-common/index.js';
 import type { HttpMetrics } from './metrics.js';
 import { sseResponses } from './sse-response.js';
 
@@ -50,43 +50,22 @@ export function registerEventStream(app: FastifyInstance, options: EventStreamOp
       raw.on('close', cleanup);
       raw.on('error', cleanup);
 
-      // Per projection, the last position sent: a snapshot racing a live change must not send a step back.
-      const sent = new Map<string, number>();
-      const frame = (change: ProjectionChange) => {
-        const { projection, position } = change;
-        if ((sent.get(projection) ?? -1) >= position) return;
-        sent.set(projection, position);
-        send(`id: ${position}\nevent: projection\ndata: ${JSON.stringify({ projection, position })}\n\n`);
-      };
-      // Live changes wait here while the snapshot of positions is being read, so they come after it.
-      let queued: ProjectionChange[] | undefined = options.positions ? [] : undefined;
-
-      send('retry: 3000\n: connected\n\n');
       try {
-        unsubscribe = options.notifications((change) => {
-          if (queued) queued.push(change);
-          else frame(change);
+        const feed = openChangeFeed({
+          ...options,
+          send,
+          onPositionsError: (err) => request.log.warn({ err }, 'event stream: current positions unavailable'),
         });
+        unsubscribe = feed.unsubscribe;
+        // The response may have closed while subscribing; the listener must not outlive it.
+        if (closed) {
+          unsubscribe();
+          return;
+        }
+        await feed.snapshot;
       } catch (err) {
         request.log.error({ err }, 'event stream subscription failed');
         raw.end();
-        return;
-      }
-      // The response may have closed while subscribing; the listener must not outlive it.
-      if (closed) {
-        unsubscribe();
-        return;
-      }
-      if (options.positions) {
-        try {
-          for (const change of await options.positions()) frame(change);
-        } catch (err) {
-          // The stream still works without the snapshot; the client just learns positions as they move.
-          request.log.warn({ err }, 'event stream: current positions unavailable');
-        }
-        const pending = queued ?? [];
-        queued = undefined;
-        for (const change of pending) frame(change);
       }
     },
   );
