@@ -1,16 +1,7 @@
 // The fetch-standard handler: the Fastify plugin's routes, problem bodies, auth, OpenAPI, SSE and minPosition as a
 // `(Request) => Promise<Response>` that Hono (or Bun, Deno, a worker) mounts.
+import { ChronicleError, enforceRoles, type Principal, type QueryBus, type QueryDefinition, toJsonSchema } from 'chronicle-es';
 import {
-  ChronicleError,
-  type CommandBus,
-  enforceRoles,
-  type Principal,
-  type QueryBus,
-  type QueryDefinition,
-  toJsonSchema,
-} from 'chronicle-es';
-import {
-  type Authenticator,
   buildOpenApiDocument,
   correlationIdFrom,
   createQueryStringCoercer,
@@ -18,11 +9,9 @@ import {
   type EndpointAccess,
   endpointAccessCheck,
   type HeaderMap,
+  type HttpApiOptions,
   idempotencyKeyFrom,
   isReady,
-  type NotificationSource,
-  type OpenApiInfo,
-  type PositionSource,
   problemOf,
   type QueryStringCoercer,
   type ReadinessReport,
@@ -34,31 +23,9 @@ import { eventStreamBody } from './event-stream.js';
 import { BodyProblem, readJsonBody } from './read-json-body.js';
 import { headerMap, jsonResponse, problemResponse } from './responses.js';
 
-export type FetchHandlerOptions = {
-  commandBus?: CommandBus;
-  queryBus?: QueryBus;
-  /** Resolves the principal passed to the buses; without it every request is anonymous. */
-  authenticate?: Authenticator;
+export type FetchHandlerOptions = HttpApiOptions & {
   /** `write`: commands only; `read`: queries and the event stream only. Default `all`. */
   serve?: 'all' | 'write' | 'read';
-  /** Read-model change feed for `GET /events/stream`; without it the stream is not served. */
-  notifications?: NotificationSource;
-  /** The event stream's access (default: any principal), heartbeat in ms (default 15000) and current positions. */
-  events?: EndpointAccess & { heartbeatMs?: number; positions?: PositionSource };
-  /** Title and version of `GET /openapi.json`. Default `{ title: 'Chronicle API', version: '1.0.0' }`. */
-  openapi?: OpenApiInfo;
-  /** minPosition wait when no `Chronicle-Wait-Ms` is sent, in ms. Default 5000. */
-  defaultWaitMs?: number;
-  /** Cap on `Chronicle-Wait-Ms`, in ms. Default 30000. */
-  maxWaitMs?: number;
-  /** Readiness for `GET /health/ready`: 200 with the report, or 503 problem+json while not ready. */
-  readiness?: () => ReadinessReport | Promise<ReadinessReport>;
-  /** Largest accepted JSON body, in bytes. Default 1 MiB. */
-  bodyLimit?: number;
-  /** JSON nesting deeper than this is refused with 400. Default 64. */
-  maxJsonDepth?: number;
-  /** Prefix of every route, e.g. `/api`. Default none. */
-  prefix?: string;
   /**
    * `GET /metrics` from a registry you fill (a prom-client `Registry` is one), e.g. with chronicle-es/http's
    * `projectionMetrics`; who may read it (default: anyone). Without it `/metrics` is not served.

@@ -2,6 +2,7 @@
 // OpenAPI generator, authenticators, consistency waits, query-string coercion and request headers. Not a package
 // entry: chronicle-es/http, chronicle-es/fetch and chronicle-es/nest re-export what users need.
 
+export type { HttpApiOptions } from './api-options.js';
 export {
   type Authenticator,
   type AuthRequest,

@@ -1,13 +1,12 @@
 // The Fastify plugin: problem+json errors app-wide, then the Chronicle routes in their own JSON-only scope.
-import { ChronicleError, type CommandBus, type QueryBus } from 'chronicle-es';
+import { ChronicleError } from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Authenticator } from '../http-common/index.js';
 import {
   buildOpenApiDocument,
   DEFAULT_MAX_JSON_DEPTH,
   deeperThan,
+  type HttpApiOptions,
   isReady,
-  type OpenApiInfo,
   type Problem,
   problemOf,
   type ReadinessReport,
@@ -20,39 +19,15 @@ import { authHook, CORRELATION_ID_HEADER, correlationIdOf } from './request-cont
 import { endRequestTrace, startRequestTrace } from './request-trace.js';
 import { registerCommandRoutes } from './routes-commands.js';
 import { registerQueryRoutes } from './routes-queries.js';
-import { type NotificationSource, type PositionSource, registerEventStream } from './sse.js';
+import { registerEventStream } from './sse.js';
 
-export type ChronicleHttpOptions = {
-  commandBus?: CommandBus;
-  queryBus?: QueryBus;
-  /** Resolves the principal passed to the buses; without it every request is anonymous. */
-  authenticate?: Authenticator;
+export type ChronicleHttpOptions = HttpApiOptions & {
   /**
    * `write`: commands only; `read`: queries and the event stream only; `ops`: only the operator endpoints (health,
    * readiness, metrics and the event stream), e.g. on a second listener bound to an internal interface. Health and
    * metrics are served by every kind, OpenAPI by all but `ops`. Default `all`.
    */
   serve?: 'all' | 'write' | 'read' | 'ops';
-  /** Read-model change feed for `GET /events/stream`; without it the stream is not served. */
-  notifications?: NotificationSource;
-  /** Title and version of `GET /openapi.json`. Default `{ title: 'Chronicle API', version: '1.0.0' }`. */
-  openapi?: OpenApiInfo;
-  /** minPosition wait when no `Chronicle-Wait-Ms` is sent, in ms. Default 5000. */
-  defaultWaitMs?: number;
-  /** Cap on `Chronicle-Wait-Ms`, in ms. Default 30000. */
-  maxWaitMs?: number;
-  /**
-   * Readiness for `GET /health/ready` (e.g. `createReadiness({ projector, stores })`): it answers 200 with the
-   * report, or 503 (problem+json with the report's members) while not ready or when this throws. `GET /health`
-   * is liveness only and never calls it. Without it, ready is always true.
-   */
-  readiness?: () => ReadinessReport | Promise<ReadinessReport>;
-  /** Largest accepted JSON body, in bytes. Default 1 MiB. */
-  bodyLimit?: number;
-  /** JSON nesting deeper than this is refused with 400 (deep values crash JSON.stringify downstream). Default 64. */
-  maxJsonDepth?: number;
-  /** Prefix of every Chronicle route, e.g. `/api`. Default none. */
-  prefix?: string;
   /** Adds application metrics to this server's registry. Needs prom-client. */
   metrics?: (registry: MetricsRegistry) => void | Promise<void>;
   /**
@@ -64,13 +39,6 @@ export type ChronicleHttpOptions = {
   metricsAccess?: EndpointAccess | false;
   /** Process metrics in `/metrics`. Default true. */
   defaultMetrics?: boolean;
-  /**
-   * `GET /events/stream`: who may follow it (default: any principal; `roles` narrows it; `public: true` opens it
-   * to anyone, e.g. for browsers' EventSource, which cannot send headers), the heartbeat interval in ms (default
-   * 15000), and `positions`, each projection's current position, sent first on every connection so a client
-   * that reconnects (with `Last-Event-ID`) learns what moved while it was away.
-   */
-  events?: EndpointAccess & { heartbeatMs?: number; positions?: PositionSource };
   /**
    * The web console at `{prefix}/console`: served when given, unless NODE_ENV is `production` and `enabled` is not
    * true (opt-in there); `false` never. Sign-in uses `authenticate`; its Messages page uses the buses given here.
