@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createSqliteEventStore } from 'chronicle-es/sqlite';
-import { type BenchResult, printTable, report, scaled, versus } from './harness.js';
+import { type BenchResult, printTable, reportThroughput, scaled } from './harness.js';
 import { payload } from './payload.js';
 import { rawExportNdjson, rawImportNdjson } from './raw-sqlite-baseline.js';
 
@@ -18,23 +18,9 @@ const dir = mkdtempSync(join(tmpdir(), 'chronicle-bench-cli-'));
 const EVENTS = scaled(100_000);
 const PER_STREAM = 10;
 
-function line(name: string, events: number, seconds: number, note: string, baseline?: BenchResult): BenchResult {
-  const rate = Math.round(events / seconds);
-  return report({
-    name,
-    rate,
-    unit: 'events/s',
-    ops: events,
-    events,
-    seconds: +seconds.toFixed(3),
-    p50Ms: 0,
-    p99Ms: 0,
-    rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
-    sync: 'normal',
-    ...versus(baseline, rate),
-    note,
-  });
-}
+// Throughput lines of this bench (normal sync), against a baseline when given.
+const line = (name: string, events: number, seconds: number, note: string, baseline?: BenchResult) =>
+  reportThroughput(name, events, seconds, { sync: 'normal', note, baseline });
 
 async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();

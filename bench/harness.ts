@@ -257,6 +257,33 @@ export function report(line: BenchResult): BenchResult {
   return result;
 }
 
+/**
+ * Reports a throughput line with no per-operation latency (`events` done in `seconds`, one op per event), against
+ * `baseline` when given.
+ */
+export function reportThroughput(
+  name: string,
+  events: number,
+  seconds: number,
+  options: { sync: string; note: string; baseline?: BenchResult },
+): BenchResult {
+  const rate = Math.round(events / seconds);
+  return report({
+    name,
+    rate,
+    unit: 'events/s',
+    ops: events,
+    events,
+    seconds: +seconds.toFixed(3),
+    p50Ms: 0,
+    p99Ms: 0,
+    rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+    sync: options.sync,
+    ...versus(options.baseline, rate),
+    note: options.note,
+  });
+}
+
 // Whether a line with a relative target reached it ('' when it has none, or no ratio because its baseline was not run).
 const metRatio = (r: BenchResult) =>
   r.targetRatio === undefined || r.ratio === undefined ? '' : r.ratio >= r.targetRatio ? 'yes' : 'NO';

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { defineEvent, type EventStore, personal, withCryptoShredding } from 'chronicle-es';
 import { createSqliteEventStore, createSqliteKeyStore } from 'chronicle-es/sqlite';
 import { z } from 'zod';
-import { type BenchResult, printTable, report, scaled, versus } from './harness.js';
+import { type BenchResult, printTable, reportThroughput, scaled } from './harness.js';
 
 const CUSTOMERS = scaled(20_000);
 const BATCH = 100;
@@ -32,23 +32,9 @@ const data = (i: number) => ({
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'chronicle-bench-shredding-'));
-const line = (name: string, events: number, seconds: number, note: string, baseline?: BenchResult) => {
-  const rate = Math.round(events / seconds);
-  return report({
-    name,
-    rate,
-    unit: 'events/s',
-    ops: events,
-    events,
-    seconds: +seconds.toFixed(3),
-    p50Ms: 0,
-    p99Ms: 0,
-    rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
-    sync: 'full',
-    ...versus(baseline, rate),
-    note,
-  });
-};
+// Throughput lines of this bench (full sync), against a baseline when given.
+const line = (name: string, events: number, seconds: number, note: string, baseline?: BenchResult) =>
+  reportThroughput(name, events, seconds, { sync: 'full', note, baseline });
 const timed = async (run: () => Promise<unknown> | unknown) => {
   const started = performance.now();
   await run();
