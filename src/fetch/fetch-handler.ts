@@ -2,7 +2,6 @@
 // `(Request) => Promise<Response>` that Hono (or Bun, Deno, a worker) mounts.
 import { ChronicleError, enforceRoles, type Principal, type QueryBus, type QueryDefinition, toJsonSchema } from 'chronicle-es';
 import {
-  buildOpenApiDocument,
   correlationIdFrom,
   createQueryStringCoercer,
   DEFAULT_MAX_JSON_DEPTH,
@@ -12,6 +11,7 @@ import {
   type HttpApiOptions,
   idempotencyKeyFrom,
   isReady,
+  openApiBody,
   problemOf,
   type QueryStringCoercer,
   type ReadinessReport,
@@ -80,24 +80,14 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
     return coercer;
   };
 
-  let openapi: { count: number; body: string } | undefined;
-  const openapiBody = () => {
-    const commandList = commands?.definitions() ?? [];
-    const queryList = queries?.definitions() ?? [];
-    const count = commandList.length + queryList.length;
-    if (openapi?.count !== count) {
-      const document = buildOpenApiDocument({
-        info: options.openapi ?? { title: 'Chronicle API', version: '1.0.0' },
-        commands: commandList,
-        queries: queryList,
-        prefix,
-        secured: authenticate !== undefined,
-        events: notifications !== undefined,
-      });
-      openapi = { count, body: JSON.stringify(document) };
-    }
-    return openapi.body;
-  };
+  const openapiBody = openApiBody({
+    info: options.openapi,
+    commands,
+    queries,
+    prefix,
+    secured: authenticate !== undefined,
+    events: notifications !== undefined,
+  });
 
   const runQuery = async (bus: QueryBus, context: Context, principal: Principal | undefined, payload: unknown, min: unknown) => {
     const consistency = readConsistency(min, context.headers, consistencyOptions);

@@ -37,7 +37,7 @@ export {
   signJwt,
   verifyJwt,
 } from './jwt.js';
-export { buildOpenApiDocument, type OpenApiInfo, type OpenApiInput } from './openapi.js';
+export { buildOpenApiDocument, type OpenApiInfo, type OpenApiInput, openApiBody } from './openapi.js';
 export {
   type HttpProblemCode,
   MAX_LISTED_ERRORS,

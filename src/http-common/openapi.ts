@@ -266,3 +266,32 @@ function problemResponses(): Json {
 function problemRefs(statuses: readonly number[]): Json {
   return Object.fromEntries(statuses.map((s) => [String(s), { $ref: `#/components/responses/Problem${s}` }]));
 }
+
+/**
+ * The `GET /openapi.json` body of an adapter, built once and again only when the buses' message count changes (a
+ * handler registered after the server started), since the document is read far more often than it changes.
+ */
+export function openApiBody(
+  input: Omit<OpenApiInput, 'info' | 'commands' | 'queries'> & {
+    info?: OpenApiInfo;
+    commands?: { definitions(): readonly CommandDefinition[] };
+    queries?: { definitions(): readonly QueryDefinition[] };
+  },
+): () => string {
+  let built: { count: number; body: string } | undefined;
+  return () => {
+    const commands = input.commands?.definitions() ?? [];
+    const queries = input.queries?.definitions() ?? [];
+    const count = commands.length + queries.length;
+    if (built?.count !== count) {
+      const document = buildOpenApiDocument({
+        ...input,
+        info: input.info ?? { title: 'Chronicle API', version: '1.0.0' },
+        commands,
+        queries,
+      });
+      built = { count, body: JSON.stringify(document) };
+    }
+    return built.body;
+  };
+}

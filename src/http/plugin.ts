@@ -2,11 +2,11 @@
 import { ChronicleError } from 'chronicle-es';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  buildOpenApiDocument,
   DEFAULT_MAX_JSON_DEPTH,
   deeperThan,
   type HttpApiOptions,
   isReady,
+  openApiBody,
   type Problem,
   problemOf,
   type ReadinessReport,
@@ -159,24 +159,14 @@ export async function chronicleHttp(app: FastifyInstance, options: ChronicleHttp
     done();
   });
 
-  let openapi: { count: number; body: string } | undefined;
-  const openapiBody = () => {
-    const commandList = commands?.definitions() ?? [];
-    const queryList = queries?.definitions() ?? [];
-    const count = commandList.length + queryList.length;
-    if (openapi?.count !== count) {
-      const document = buildOpenApiDocument({
-        info: options.openapi ?? { title: 'Chronicle API', version: '1.0.0' },
-        commands: commandList,
-        queries: queryList,
-        prefix,
-        secured: options.authenticate !== undefined,
-        events: events !== undefined,
-      });
-      openapi = { count, body: JSON.stringify(document) };
-    }
-    return openapi.body;
-  };
+  const openapiBody = openApiBody({
+    info: options.openapi,
+    commands,
+    queries,
+    prefix,
+    secured: options.authenticate !== undefined,
+    events: events !== undefined,
+  });
 
   await app.register(
     async (scope) => {
